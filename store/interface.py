@@ -1,0 +1,156 @@
+"""The storage contract shared by every backend.
+
+The domain packages (``issuer``, ``wallet``) depend on this module only: it imports
+no driver. Backends live beside it (:mod:`store.sqlite`, :mod:`store.redis`) and the
+same contract tests (``tests/test_store.py``) run against each of them.
+
+Nothing here holds personal data in clear: the credential registry keeps ids, types,
+the subject's citizen id, the status index and the key id, never the disclosures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from keys.errors import EcertError
+
+KeyStateName = Literal["pending", "active", "retired", "compromised"]
+CredentialState = Literal["valid", "revoked", "suspended"]
+
+
+class StoreError(EcertError):
+    """Root of the storage errors.
+
+    ``code`` is a short machine code; backends raise :class:`StoreUnavailable` when
+    the server cannot be reached so that callers can answer "try again later".
+    """
+
+    code = "store_error"
+
+
+class StoreUnavailable(StoreError):
+    """The backing server cannot be reached or timed out."""
+
+    code = "store_unavailable"
+
+
+class Conflict(StoreError):
+    """A record with this identity already exists."""
+
+    code = "conflict"
+
+
+class NotFound(StoreError):
+    """The record does not exist."""
+
+    code = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A signing key at rest.
+
+    ``owner`` is the issuer URL, or ``"anchor"`` for the platform trust anchor.
+    ``private_blob`` is the key encrypted by :mod:`keys.keystore` (never clear text).
+    ``public_jwk`` is the JSON text of the public JWK (with ``kid``).
+    """
+
+    kid: str
+    owner: str
+    alg: str
+    state: KeyStateName
+    public_jwk: str
+    private_blob: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerRecord:
+    """A department allowed to issue: its URL, names and the credential types it may issue."""
+
+    iss: str
+    slug: str
+    name_zh: str
+    name_en: str
+    vcts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListRecord:
+    """Metadata of one status list; the bits themselves are kept by the backend."""
+
+    uri: str
+    issuer: str
+    bits: int
+    size: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """One issued credential in the registry (no personal data besides the subject id)."""
+
+    id: str
+    vct: str
+    issuer: str
+    subject: str
+    kid: str
+    status_uri: str
+    status_idx: int
+    issued_at: int
+    expires_at: int
+    state: CredentialState = "valid"
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the domain needs from storage. Every method is atomic on its own."""
+
+    # -- configuration values (small opaque blobs: trust-list settings, scene policies)
+    def get_config(self, name: str) -> bytes | None: ...
+    def put_config(self, name: str, value: bytes) -> None: ...
+
+    # -- keys
+    def put_key(self, record: KeyRecord) -> None:
+        """Insert a key; raises :class:`Conflict` if the kid exists."""
+    def get_key(self, kid: str) -> KeyRecord | None: ...
+    def list_keys(self, owner: str | None = None) -> list[KeyRecord]:
+        """Keys of one owner (or all), oldest first."""
+    def set_key_state(self, kid: str, state: KeyStateName) -> None:
+        """Raises :class:`NotFound` for an unknown kid."""
+
+    # -- issuers (the entries of the trust list)
+    def put_issuer(self, record: IssuerRecord) -> None:
+        """Insert or replace the issuer with this ``iss``."""
+    def get_issuer(self, iss: str) -> IssuerRecord | None: ...
+    def list_issuers(self) -> list[IssuerRecord]:
+        """All issuers, sorted by ``iss``."""
+
+    # -- status lists
+    def create_status_list(self, record: StatusListRecord) -> None:
+        """Create a list with every entry 0; raises :class:`Conflict` if the uri exists."""
+    def get_status_list(self, uri: str) -> StatusListRecord | None: ...
+    def list_status_lists(self, issuer: str | None = None) -> list[StatusListRecord]:
+        """Lists of one issuer (or all), oldest first."""
+    def claim_status_index(self, uri: str, idx: int) -> bool:
+        """Atomically mark ``idx`` as used; False if it already was. Raises NotFound."""
+    def count_claimed(self, uri: str) -> int: ...
+    def set_status(self, uri: str, idx: int, value: int) -> None:
+        """Set the ``bits``-wide status at ``idx`` (Token Status List bit order)."""
+    def get_status(self, uri: str, idx: int) -> int: ...
+    def status_bytes(self, uri: str) -> bytes:
+        """The whole packed array, least significant bit first (Token Status List §4.1)."""
+
+    # -- credential registry
+    def put_credential(self, record: CredentialRecord) -> None:
+        """Insert; raises :class:`Conflict` if the id exists."""
+    def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
+    def list_credentials(
+        self, *, subject: str | None = None, issuer: str | None = None
+    ) -> list[CredentialRecord]:
+        """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``."""
+    def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
+        """Raises :class:`NotFound` for an unknown id."""
+
+    def close(self) -> None: ...
