@@ -1,0 +1,520 @@
+"""The credential type catalogue and the default scene policies.
+
+Both are data, shipped with the package: ``issuer/data/catalogue.json`` lists the
+credential types (their ``vct`` ids, names, kinds and claim specifications) and
+``issuer/data/scenes.json`` the default scene policies of the signed trust list, in
+exactly the trust-list scene shape of DESIGN.md §3.
+
+The data files are checked when they are loaded (reserved or duplicate claim names,
+malformed entries, scenes naming unknown types or claims) and a broken file raises
+:class:`CatalogueError` with the path of the offending entry, never a bare
+``KeyError`` deep inside the issuer.
+
+:func:`validate_claims` checks the claims a department submits against a type's
+specification. Its errors name the offending field, never the value: claim values are
+personal data and error messages end up in logs and HTTP problem documents.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Final, Literal, cast, get_args
+
+from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
+
+__all__ = [
+    "RESERVED_CLAIM_NAMES",
+    "Catalogue",
+    "CatalogueError",
+    "ClaimSpec",
+    "ClaimType",
+    "CredentialKind",
+    "CredentialType",
+    "LocalisedText",
+    "default_scenes",
+    "load_catalogue",
+    "parse_catalogue",
+    "parse_scenes",
+    "validate_claims",
+]
+
+ClaimType = Literal["string", "date", "integer", "boolean"]
+CredentialKind = Literal["certificate", "proof"]
+
+#: Names the JWT / SD-JWT VC layer uses itself; a claim may never be called so.
+RESERVED_CLAIM_NAMES: Final[frozenset[str]] = frozenset(
+    {"iss", "iat", "exp", "nbf", "sub", "vct", "cnf", "status", "_sd", "_sd_alg", "jti", "aud"}
+)
+
+_DATA_PACKAGE: Final = "issuer"
+_CATALOGUE_FILE: Final = "catalogue.json"
+_SCENES_FILE: Final = "scenes.json"
+
+_VCT_RE: Final = re.compile(r"urn:ecert:[a-z0-9]+(?:-[a-z0-9]+)*")
+_VCT_MAX_LENGTH: Final = 64
+_CLAIM_NAME_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+_CLAIM_NAME_MAX_LENGTH: Final = 64
+_KEBAB_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+_SCENE_ID_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+_DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MAX_VALIDITY_DAYS: Final = 100 * 366
+_MAX_SCENE_AGE: Final = 3600
+# Integers must survive a round trip through JavaScript's numbers (I-JSON, RFC 7493).
+_MAX_SAFE_INTEGER: Final = 2**53 - 1
+
+# Characters a claim string may not contain: C0/C1 controls (category Cc), lone
+# surrogates (Cs: they cannot be encoded as UTF-8), line and paragraph separators, and
+# the bidirectional embedding, override and isolate controls that can make a name or
+# an ID number display differently from what was signed. Private-use characters (Co)
+# are allowed: legacy population registers keep rare name characters there.
+_FORBIDDEN_CATEGORIES: Final = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+_TYPE_KEYS: Final = frozenset({"vct", "name", "kind", "issuer_hint", "validity_days", "claims"})
+_CLAIM_KEYS: Final = frozenset({"name", "label", "type", "required", "sd", "max_length"})
+_SCENE_KEYS: Final = frozenset({"id", "name", "accept", "max_age"})
+_ACCEPT_KEYS: Final = frozenset({"vct", "claims"})
+
+
+class CatalogueError(IssuerError):
+    """A catalogue or scene data file is malformed or inconsistent."""
+
+    code = "catalogue_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalisedText:
+    """A text in Chinese and English (both non-empty)."""
+
+    zh: str
+    en: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"zh": self.zh, "en": self.en}
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSpec:
+    """One claim of a credential type.
+
+    ``sd`` marks a selectively disclosable claim (every personal field is);
+    ``max_length`` counts characters and is set for ``string`` claims only.
+    """
+
+    name: str
+    label: LocalisedText
+    type: ClaimType
+    required: bool
+    sd: bool
+    max_length: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label.to_dict(),
+            "type": self.type,
+            "required": self.required,
+            "sd": self.sd,
+        }
+        if self.max_length is not None:
+            out["max_length"] = self.max_length
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialType:
+    """A credential type of the catalogue, identified by its ``vct``."""
+
+    vct: str
+    name: LocalisedText
+    kind: CredentialKind
+    issuer_hint: str
+    validity_days: int
+    claims: tuple[ClaimSpec, ...]
+
+    @property
+    def claim_names(self) -> tuple[str, ...]:
+        """All claim names, in catalogue order."""
+        return tuple(c.name for c in self.claims)
+
+    @property
+    def sd_claims(self) -> tuple[str, ...]:
+        """Names of the selectively disclosable claims, in catalogue order."""
+        return tuple(c.name for c in self.claims if c.sd)
+
+    @property
+    def plain_claims(self) -> tuple[str, ...]:
+        """Names of the claims always disclosed (in the signed payload), in catalogue order."""
+        return tuple(c.name for c in self.claims if not c.sd)
+
+    @property
+    def required_claims(self) -> tuple[str, ...]:
+        """Names of the claims every credential of this type carries."""
+        return tuple(c.name for c in self.claims if c.required)
+
+    def claim(self, name: str) -> ClaimSpec:
+        """The specification of claim ``name``; :class:`KeyError` if there is none."""
+        for spec in self.claims:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def has_claim(self, name: str) -> bool:
+        return any(spec.name == name for spec in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as it appears in ``catalogue.json``."""
+        return {
+            "vct": self.vct,
+            "name": self.name.to_dict(),
+            "kind": self.kind,
+            "issuer_hint": self.issuer_hint,
+            "validity_days": self.validity_days,
+            "claims": [c.to_dict() for c in self.claims],
+        }
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The credential types, in catalogue order, with lookup by ``vct``."""
+
+    types: tuple[CredentialType, ...]
+    _by_vct: Mapping[str, CredentialType] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        by_vct: dict[str, CredentialType] = {}
+        for ctype in self.types:
+            if ctype.vct in by_vct:
+                raise CatalogueError(f"duplicate credential type {ctype.vct!r}")
+            by_vct[ctype.vct] = ctype
+        object.__setattr__(self, "_by_vct", MappingProxyType(by_vct))
+
+    def get(self, vct: str) -> CredentialType:
+        """The type ``vct``; raises :class:`UnknownCredentialType` if it is not catalogued."""
+        try:
+            return self._by_vct[vct]
+        except (KeyError, TypeError):
+            raise UnknownCredentialType(f"unknown credential type {vct!r}") from None
+
+    @property
+    def vcts(self) -> tuple[str, ...]:
+        return tuple(t.vct for t in self.types)
+
+    def __contains__(self, vct: object) -> bool:
+        return isinstance(vct, str) and vct in self._by_vct
+
+    def __iter__(self) -> Iterator[CredentialType]:
+        return iter(self.types)
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@cache
+def load_catalogue() -> Catalogue:
+    """The packaged catalogue (``issuer/data/catalogue.json``), parsed once and cached."""
+    return parse_catalogue(_read_json(_CATALOGUE_FILE), source=_CATALOGUE_FILE)
+
+
+@cache
+def _packaged_scenes() -> tuple[Mapping[str, Any], ...]:
+    scenes = parse_scenes(_read_json(_SCENES_FILE), load_catalogue(), source=_SCENES_FILE)
+    return tuple(MappingProxyType(s) for s in scenes)
+
+
+def default_scenes() -> list[dict[str, Any]]:
+    """The default scene policies (``issuer/data/scenes.json``), as fresh, mutable copies.
+
+    Each is ``{"id", "name": {"zh", "en"}, "accept": [{"vct", "claims"}], "max_age"}``,
+    ready to go into the ``scenes`` of a trust list.
+    """
+    return [copy.deepcopy(dict(s)) for s in _packaged_scenes()]
+
+
+def _read_json(filename: str) -> Any:
+    resource = resources.files(_DATA_PACKAGE).joinpath("data", filename)
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{filename}: cannot read packaged data file: {exc}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CatalogueError(f"{filename}: not valid JSON: {exc}") from exc
+
+
+def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
+    """Check and parse catalogue data (a JSON array of type entries)."""
+    entries = _list(data, source, non_empty=True)
+    types: list[CredentialType] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        ctype = _parse_type(entry, f"{source}[{i}]")
+        if ctype.vct in seen:
+            raise CatalogueError(f"{source}[{i}].vct: duplicate credential type {ctype.vct!r}")
+        seen.add(ctype.vct)
+        types.append(ctype)
+    return Catalogue(tuple(types))
+
+
+def parse_scenes(
+    data: object, catalogue: Catalogue, *, source: str = "scenes"
+) -> list[dict[str, Any]]:
+    """Check scene policies (a JSON array) against ``catalogue``; return clean copies."""
+    entries = _list(data, source, non_empty=True)
+    scenes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        scene = _parse_scene(entry, catalogue, f"{source}[{i}]")
+        if scene["id"] in seen:
+            raise CatalogueError(f"{source}[{i}].id: duplicate scene {scene['id']!r}")
+        seen.add(scene["id"])
+        scenes.append(scene)
+    return scenes
+
+
+def _parse_type(entry: object, where: str) -> CredentialType:
+    obj = _object(entry, where, required=_TYPE_KEYS, optional=frozenset())
+    vct = _string(obj["vct"], f"{where}.vct")
+    if len(vct) > _VCT_MAX_LENGTH or not _VCT_RE.fullmatch(vct):
+        raise CatalogueError(f"{where}.vct: {vct!r} is not of the form urn:ecert:<kebab-name>")
+    where = f"{where} ({vct})"
+    kind = obj["kind"]
+    if kind not in get_args(CredentialKind):
+        raise CatalogueError(f"{where}.kind: must be one of {get_args(CredentialKind)}")
+    issuer_hint = _string(obj["issuer_hint"], f"{where}.issuer_hint")
+    if not _KEBAB_RE.fullmatch(issuer_hint):
+        raise CatalogueError(f"{where}.issuer_hint: {issuer_hint!r} is not kebab-case")
+    validity_days = _int(obj["validity_days"], f"{where}.validity_days", 1, _MAX_VALIDITY_DAYS)
+
+    claims: list[ClaimSpec] = []
+    names: set[str] = set()
+    for j, raw in enumerate(_list(obj["claims"], f"{where}.claims", non_empty=True)):
+        spec = _parse_claim(raw, f"{where}.claims[{j}]")
+        if spec.name in names:
+            raise CatalogueError(f"{where}.claims[{j}].name: duplicate claim {spec.name!r}")
+        names.add(spec.name)
+        claims.append(spec)
+    return CredentialType(
+        vct=vct,
+        name=_localised(obj["name"], f"{where}.name"),
+        kind=cast(CredentialKind, kind),
+        issuer_hint=issuer_hint,
+        validity_days=validity_days,
+        claims=tuple(claims),
+    )
+
+
+def _parse_claim(entry: object, where: str) -> ClaimSpec:
+    obj = _object(entry, where, required=_CLAIM_KEYS - {"max_length"}, optional={"max_length"})
+    name = _string(obj["name"], f"{where}.name")
+    if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
+        raise CatalogueError(f"{where}.name: {name!r} is not a snake_case claim name")
+    if name in RESERVED_CLAIM_NAMES:
+        raise CatalogueError(f"{where}.name: {name!r} is reserved by JWT / SD-JWT VC")
+    where = f"{where} ({name})"
+    ctype = obj["type"]
+    if ctype not in get_args(ClaimType):
+        raise CatalogueError(f"{where}.type: must be one of {get_args(ClaimType)}")
+    max_length: int | None = None
+    if ctype == "string":
+        if "max_length" not in obj:
+            raise CatalogueError(f"{where}.max_length: required for string claims")
+        max_length = _int(obj["max_length"], f"{where}.max_length", 1, 100_000)
+    elif "max_length" in obj:
+        raise CatalogueError(f"{where}.max_length: only string claims have a max_length")
+    return ClaimSpec(
+        name=name,
+        label=_localised(obj["label"], f"{where}.label"),
+        type=cast(ClaimType, ctype),
+        required=_bool(obj["required"], f"{where}.required"),
+        sd=_bool(obj["sd"], f"{where}.sd"),
+        max_length=max_length,
+    )
+
+
+def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, Any]:
+    obj = _object(entry, where, required=_SCENE_KEYS, optional=frozenset())
+    scene_id = _string(obj["id"], f"{where}.id")
+    if len(scene_id) > _CLAIM_NAME_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(scene_id):
+        raise CatalogueError(f"{where}.id: {scene_id!r} is not a snake_case scene id")
+    where = f"{where} ({scene_id})"
+    accept: list[dict[str, Any]] = []
+    vcts: set[str] = set()
+    for j, raw in enumerate(_list(obj["accept"], f"{where}.accept", non_empty=True)):
+        at = f"{where}.accept[{j}]"
+        item = _object(raw, at, required=_ACCEPT_KEYS, optional=frozenset())
+        vct = _string(item["vct"], f"{at}.vct")
+        if vct not in catalogue:
+            raise CatalogueError(f"{at}.vct: unknown credential type {vct!r}")
+        if vct in vcts:
+            raise CatalogueError(f"{at}.vct: {vct!r} is listed twice")
+        vcts.add(vct)
+        ctype = catalogue.get(vct)
+        claims: list[str] = []
+        for k, claim in enumerate(_list(item["claims"], f"{at}.claims", non_empty=True)):
+            name = _string(claim, f"{at}.claims[{k}]")
+            if not ctype.has_claim(name):
+                raise CatalogueError(f"{at}.claims[{k}]: {vct} has no claim {name!r}")
+            if name in claims:
+                raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
+            claims.append(name)
+        accept.append({"vct": vct, "claims": claims})
+    return {
+        "id": scene_id,
+        "name": _localised(obj["name"], f"{where}.name").to_dict(),
+        "accept": accept,
+        "max_age": _int(obj["max_age"], f"{where}.max_age", 1, _MAX_SCENE_AGE),
+    }
+
+
+def _object(
+    value: object, where: str, *, required: frozenset[str], optional: frozenset[str] | set[str]
+) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CatalogueError(f"{where}: must be a JSON object")
+    keys = set(value)
+    missing = sorted(required - keys)
+    if missing:
+        raise CatalogueError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(str(k) for k in keys - required - set(optional))
+    if unknown:
+        raise CatalogueError(f"{where}: unknown keys {', '.join(unknown)}")
+    return cast(dict[str, Any], value)
+
+
+def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
+    if not isinstance(value, list):
+        raise CatalogueError(f"{where}: must be a JSON array")
+    if non_empty and not value:
+        raise CatalogueError(f"{where}: must not be empty")
+    return value
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{where}: must be a non-empty string")
+    return value
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise CatalogueError(f"{where}: must be true or false")
+    return value
+
+
+def _int(value: object, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CatalogueError(f"{where}: must be an integer from {low} to {high}")
+    return value
+
+
+def _localised(value: object, where: str) -> LocalisedText:
+    obj = _object(value, where, required=frozenset({"zh", "en"}), optional=frozenset())
+    return LocalisedText(zh=_string(obj["zh"], f"{where}.zh"), en=_string(obj["en"], f"{where}.en"))
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def validate_claims(ctype: CredentialType, claims: Mapping[str, object]) -> dict[str, object]:
+    """Check ``claims`` against ``ctype``; return a clean copy in catalogue order.
+
+    Raises :class:`ClaimsInvalid` (with ``field`` set to the claim's name) for a missing
+    required claim, an unknown claim, a value of the wrong JSON type (``bool`` is not an
+    ``integer``; ``null`` is not a value: leave an optional claim out instead), a ``date``
+    that is not a real calendar date written ``YYYY-MM-DD``, an empty or over-long string,
+    or a string with control characters. Messages never contain a value.
+    """
+    if not isinstance(claims, Mapping):
+        raise ClaimsInvalid(f"claims for {ctype.vct} must be a JSON object")
+    for key in claims:
+        if not isinstance(key, str):
+            raise ClaimsInvalid(f"claims for {ctype.vct} have a claim name that is not a string")
+        if not ctype.has_claim(key):
+            if key in RESERVED_CLAIM_NAMES or (
+                len(key) <= _CLAIM_NAME_MAX_LENGTH and _CLAIM_NAME_RE.fullmatch(key)
+            ):
+                # A well-formed name is safe to echo; anything else might be data
+                # pasted in the wrong place, so it is not repeated.
+                reason = " (reserved name)" if key in RESERVED_CLAIM_NAMES else ""
+                raise ClaimsInvalid(f"unknown claim {key!r} for {ctype.vct}{reason}", field=key)
+            raise ClaimsInvalid(f"claims for {ctype.vct} have a malformed claim name")
+
+    clean: dict[str, object] = {}
+    for spec in ctype.claims:
+        if spec.name not in claims:
+            if spec.required:
+                raise ClaimsInvalid(
+                    f"missing required claim {spec.name!r} for {ctype.vct}", field=spec.name
+                )
+            continue
+        clean[spec.name] = _check_value(spec, claims[spec.name])
+    return clean
+
+
+def _check_value(spec: ClaimSpec, value: object) -> object:
+    name = spec.name
+    if value is None:
+        raise ClaimsInvalid(
+            f"claim {name!r} is null; leave an optional claim out instead", field=name
+        )
+    if spec.type == "boolean":
+        if not isinstance(value, bool):
+            raise ClaimsInvalid(f"claim {name!r} must be a boolean", field=name)
+        return value
+    if spec.type == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ClaimsInvalid(f"claim {name!r} must be an integer", field=name)
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise ClaimsInvalid(f"claim {name!r} is out of the safe integer range", field=name)
+        return int(value)
+    if not isinstance(value, str):
+        raise ClaimsInvalid(f"claim {name!r} must be a {_type_word(spec.type)}", field=name)
+    if spec.type == "date":
+        if not _DATE_RE.fullmatch(value) or not _is_calendar_date(value):
+            raise ClaimsInvalid(
+                f"claim {name!r} must be a calendar date written YYYY-MM-DD", field=name
+            )
+        return value
+    if not value.strip():
+        raise ClaimsInvalid(f"claim {name!r} must not be empty", field=name)
+    if spec.max_length is not None and len(value) > spec.max_length:
+        raise ClaimsInvalid(
+            f"claim {name!r} is longer than {spec.max_length} characters", field=name
+        )
+    if _has_control_character(value):
+        raise ClaimsInvalid(f"claim {name!r} contains a control character", field=name)
+    return value
+
+
+def _type_word(ctype: ClaimType) -> str:
+    return "date string (YYYY-MM-DD)" if ctype == "date" else ctype
+
+
+def _is_calendar_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _has_control_character(text: str) -> bool:
+    return any(
+        ch in _BIDI_CONTROLS or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text
+    )
