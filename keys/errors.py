@@ -59,3 +59,12 @@ class TrustListError(EcertError):
     """A trust list cannot be built, or does not verify against the pinned anchor."""
 
     code = "trust_list_invalid"
+
+
+class FormatError(EcertError):
+    """Input does not follow the wire format (base64url, JSON, compact serialization).
+
+    ``code`` is ``"malformed"``, one of the stable verification codes of DESIGN.md §4.
+    """
+
+    code = "malformed"

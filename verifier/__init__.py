@@ -1,0 +1,45 @@
+"""Offline verification of SD-JWT VC presentations (DESIGN.md §7).
+
+    from verifier import Verifier
+    v = Verifier.from_bundle_file("bundle.json", anchor=anchor_jwk)
+    result = v.verify(text, scene="hotel")
+    result.valid, result.errors, result.claims, result.to_dict()
+
+No network, no store, no Flask.
+"""
+
+from __future__ import annotations
+
+from verifier.bundle import Bundle, LoadedStatusList, load_bundle, read_bundle_file
+from verifier.core import KB_FUTURE_SKEW, LEEWAY, MAX_PRESENTATION, Verifier
+from verifier.errors import (
+    ERROR_CODES,
+    BundleInvalid,
+    UnknownScene,
+    VerificationError,
+    VerifierMisuse,
+)
+from verifier.replay import MemoryNonceCache, NonceCache
+from verifier.result import VerificationResult
+from verifier.status import BundleStatusSource, StatusSource
+
+__all__ = [
+    "ERROR_CODES",
+    "KB_FUTURE_SKEW",
+    "LEEWAY",
+    "MAX_PRESENTATION",
+    "Bundle",
+    "BundleInvalid",
+    "BundleStatusSource",
+    "LoadedStatusList",
+    "MemoryNonceCache",
+    "NonceCache",
+    "StatusSource",
+    "UnknownScene",
+    "VerificationError",
+    "VerificationResult",
+    "Verifier",
+    "VerifierMisuse",
+    "load_bundle",
+    "read_bundle_file",
+]

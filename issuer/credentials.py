@@ -1,0 +1,186 @@
+"""Issuing SD-JWT VCs (RFC 9901 with the SD-JWT VC profile) and changing their status."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from keys import FormatError, InvalidJWK, public_key_from_jwk, sign_compact
+from keys.jwk import public_key_to_jwk
+from sdjwt import INVALID, SD, SD_ALG, SHA_256, SUSPENDED, TYP_SD_JWT_VC, VALID
+from sdjwt import decoy_digest, make_disclosure
+from store.interface import CredentialRecord, CredentialState, Store
+
+from issuer.catalogue import Catalogue, load_catalogue, validate_claims
+from issuer.errors import (
+    ClaimsInvalid,
+    IssuerError,
+    NotAuthorised,
+    UnknownCredential,
+    UnknownIssuer,
+)
+from issuer.keyring import Keyring
+from issuer.status import StatusRegistry
+
+_STATUS_VALUE: dict[CredentialState, int] = {
+    "valid": VALID,
+    "revoked": INVALID,
+    "suspended": SUSPENDED,
+}
+#: Allowed status changes: revocation is final; suspension can be lifted.
+_TRANSITIONS: dict[tuple[CredentialState, CredentialState], bool] = {
+    ("valid", "revoked"): True,
+    ("valid", "suspended"): True,
+    ("suspended", "valid"): True,
+    ("suspended", "revoked"): True,
+}
+
+
+class InvalidTransition(IssuerError):
+    """The credential cannot move to that status (a revoked credential stays revoked)."""
+
+    code = "invalid_transition"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """A freshly issued credential: the SD-JWT (``jwt~d1~…~``) and its registry record."""
+
+    id: str
+    sd_jwt: str
+    record: CredentialRecord
+
+
+class CredentialIssuer:
+    """Issues credentials for the registered issuers of a store and manages their status."""
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        status: StatusRegistry,
+        *,
+        catalogue: Catalogue | None = None,
+        clock: Callable[[], float] = time.time,
+        token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        decoys: int = 0,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._status = status
+        self._catalogue = catalogue or load_catalogue()
+        self._clock = clock
+        self._token_bytes = token_bytes
+        self._decoys = decoys
+
+    def issue(
+        self,
+        iss: str,
+        vct: str,
+        *,
+        subject: str,
+        claims: Mapping[str, object],
+        holder_jwk: Mapping[str, Any],
+        decoys: int | None = None,
+    ) -> IssuedCredential:
+        """Issue a credential of type ``vct`` to ``subject``, bound to ``holder_jwk``.
+
+        Every catalogue claim marked ``sd`` becomes a disclosure with a 128-bit salt;
+        ``iss``, ``iat``, ``exp``, ``vct``, ``cnf`` and ``status`` are always plain.
+        ``decoys`` adds that many decoy digests (off by default: QR size matters).
+
+        Raises :class:`UnknownIssuer`, :class:`NotAuthorised`,
+        :class:`~issuer.errors.UnknownCredentialType`, :class:`ClaimsInvalid` (also
+        for a holder key that is not a public P-256 or Ed25519 JWK) and
+        :class:`~issuer.errors.NoSigningKey`.
+        """
+        record = self._store.get_issuer(iss)
+        if record is None:
+            raise UnknownIssuer("no issuer is registered with this identifier")
+        if vct not in record.vcts:
+            raise NotAuthorised(f"this issuer may not issue {vct}")
+        ctype = self._catalogue.get(vct)
+        clean = validate_claims(ctype, claims)
+        cnf_jwk = _holder_jwk(holder_jwk)
+        key = self._keyring.signing_key(iss)
+
+        now = int(self._clock())
+        exp = now + ctype.validity_days * 86400
+        uri, idx = self._status.allocate(iss)
+        disclosures = []
+        digests = []
+        plain: dict[str, object] = {}
+        sd_names = set(ctype.sd_claims)
+        for name, value in clean.items():
+            if name in sd_names:
+                d = make_disclosure(name, value, token_bytes=self._token_bytes)
+                disclosures.append(d.encoded)
+                digests.append(d.digest)
+            else:
+                plain[name] = value
+        n_decoys = self._decoys if decoys is None else decoys
+        digests.extend(decoy_digest(token_bytes=self._token_bytes) for _ in range(n_decoys))
+        payload: dict[str, object] = {
+            "iss": iss,
+            "iat": now,
+            "exp": exp,
+            "vct": vct,
+            **plain,
+            SD: sorted(digests),  # sorted, so the order reveals nothing (RFC 9901 §4.2.4.1)
+            SD_ALG: SHA_256,
+            "cnf": {"jwk": cnf_jwk},
+            "status": {"status_list": {"idx": idx, "uri": uri}},
+        }
+        jwt = sign_compact(payload, key, typ=TYP_SD_JWT_VC)
+        credential_id = secrets.token_urlsafe(16)
+        registry = CredentialRecord(
+            id=credential_id,
+            vct=vct,
+            issuer=iss,
+            subject=subject,
+            kid=key.kid,
+            status_uri=uri,
+            status_idx=idx,
+            issued_at=now,
+            expires_at=exp,
+        )
+        self._store.put_credential(registry)
+        sd_jwt = "~".join([jwt, *disclosures]) + "~"
+        return IssuedCredential(credential_id, sd_jwt, registry)
+
+    def revoke(self, iss: str, credential_id: str) -> CredentialRecord:
+        """Revoke for good (status 1). Raises :class:`UnknownCredential`, :class:`InvalidTransition`."""
+        return self._change(iss, credential_id, "revoked")
+
+    def suspend(self, iss: str, credential_id: str) -> CredentialRecord:
+        """Suspend (status 2). Raises :class:`UnknownCredential`, :class:`InvalidTransition`."""
+        return self._change(iss, credential_id, "suspended")
+
+    def reinstate(self, iss: str, credential_id: str) -> CredentialRecord:
+        """Lift a suspension. Raises :class:`UnknownCredential`, :class:`InvalidTransition`."""
+        return self._change(iss, credential_id, "valid")
+
+    def _change(self, iss: str, credential_id: str, state: CredentialState) -> CredentialRecord:
+        record = self._store.get_credential(credential_id)
+        if record is None or record.issuer != iss:
+            # Another issuer's credential answers exactly like a missing one.
+            raise UnknownCredential("no credential with this id was issued by this issuer")
+        if record.state == state:
+            return record
+        if not _TRANSITIONS.get((record.state, state), False):
+            raise InvalidTransition(f"a {record.state} credential cannot become {state}")
+        # Status list first: if the registry update fails, a retry converges.
+        self._status.set(record.status_uri, record.status_idx, _STATUS_VALUE[state])
+        self._store.set_credential_state(credential_id, state)
+        return self._store.get_credential(credential_id) or record
+
+
+def _holder_jwk(jwk: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        key, _ = public_key_from_jwk(jwk)
+    except (InvalidJWK, FormatError) as err:
+        raise ClaimsInvalid(f"holder key: {err.message}", field="holder_jwk") from err
+    return dict(public_key_to_jwk(key))

@@ -1,0 +1,156 @@
+"""The operator's side of issuing: the trust anchor, the registry of issuers and scenes,
+the signed trust list and the verifier bundle (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
+from keys.jwk import Alg, JWKDict
+from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
+from store.interface import IssuerRecord, Store
+
+from issuer.catalogue import default_scenes, load_catalogue, parse_scenes
+from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
+from issuer.keyring import ANCHOR, Keyring
+from issuer.status import StatusRegistry
+
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+_SCENES_CONFIG = "scenes"
+
+
+class Platform:
+    """The operator's registry: anchor key, issuers, scene policies; publishes what verifiers need."""
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        *,
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self.base_url = base_url.rstrip("/")
+        self._clock = clock
+
+    @property
+    def anchor_id(self) -> str:
+        """The trust list's ``iss``: the platform's base URL."""
+        return self.base_url
+
+    def issuer_url(self, slug: str) -> str:
+        """The ``iss`` of the department ``slug``."""
+        return f"{self.base_url}/issuers/{slug}"
+
+    # -- anchor ----------------------------------------------------------------------
+
+    def ensure_anchor(self, alg: Alg = "ES256") -> SigningKey:
+        """The active anchor key, created on first use."""
+        try:
+            return self._keyring.signing_key(ANCHOR)
+        except NoSigningKey:
+            return self._keyring.create(ANCHOR, alg=alg)
+
+    def anchor_jwk(self) -> JWKDict:
+        """The anchor's public JWK, which verifiers pin. Raises :class:`NoSigningKey`."""
+        return self._keyring.signing_key(ANCHOR).public_jwk()
+
+    # -- issuers ---------------------------------------------------------------------
+
+    def register_issuer(
+        self,
+        slug: str,
+        *,
+        name_zh: str,
+        name_en: str,
+        vcts: Sequence[str],
+        alg: Alg = "ES256",
+    ) -> IssuerRecord:
+        """Register (or update) a department and give it a signing key if it has none.
+
+        Raises :class:`IssuerError` for a bad slug and
+        :class:`~issuer.errors.UnknownCredentialType` for a ``vct`` not in the catalogue.
+        """
+        if not _SLUG.fullmatch(slug):
+            raise IssuerError("an issuer slug is 1-64 lowercase letters, digits and dashes")
+        catalogue = load_catalogue()
+        for vct in vcts:
+            catalogue.get(vct)
+        record = IssuerRecord(
+            iss=self.issuer_url(slug), slug=slug, name_zh=name_zh, name_en=name_en, vcts=tuple(vcts)
+        )
+        self._store.put_issuer(record)
+        if not any(r.state == KeyState.ACTIVE.value for r in self._keyring.records(record.iss)):
+            self._keyring.create(record.iss, alg=alg)
+        return record
+
+    def issuer(self, slug_or_iss: str) -> IssuerRecord:
+        """Look an issuer up by slug or URL. Raises :class:`UnknownIssuer`."""
+        iss = slug_or_iss if "/" in slug_or_iss else self.issuer_url(slug_or_iss)
+        record = self._store.get_issuer(iss)
+        if record is None:
+            raise UnknownIssuer(f"no issuer {slug_or_iss!r}")
+        return record
+
+    # -- scenes ----------------------------------------------------------------------
+
+    def scenes(self) -> list[SceneDict]:
+        """The scene policies: the operator's if set, else the shipped defaults."""
+        raw = self._store.get_config(_SCENES_CONFIG)
+        if raw is None:
+            return default_scenes()  # type: ignore[return-value]
+        scenes: list[SceneDict] = json.loads(raw)
+        return scenes
+
+    def set_scenes(self, scenes: Sequence[dict[str, Any]]) -> None:
+        """Replace the scene policies after checking them against the catalogue.
+
+        Raises :class:`~issuer.catalogue.CatalogueError`.
+        """
+        parse_scenes(list(scenes), load_catalogue())
+        self._store.put_config(_SCENES_CONFIG, json.dumps(list(scenes)).encode("utf-8"))
+
+    # -- publication -----------------------------------------------------------------
+
+    def trust_list(self, *, lifetime: int = DEFAULT_LIFETIME, ttl: int = DEFAULT_TTL) -> str:
+        """Sign the current trust list with the anchor key. Raises :class:`NoSigningKey`."""
+        issuers: list[IssuerEntryDict] = []
+        for record in self._store.list_issuers():
+            issuers.append(
+                {
+                    "iss": record.iss,
+                    "name": {"zh": record.name_zh, "en": record.name_en},
+                    "jwks": {"keys": [dict(k) for k in self._keyring.published_jwks(record.iss)]},
+                    "revoked_kids": self._keyring.revoked_kids(record.iss),
+                    "vcts": list(record.vcts),
+                }
+            )
+        return build_trust_list(
+            self._keyring.signing_key(ANCHOR),
+            anchor_id=self.anchor_id,
+            issuers=issuers,
+            scenes=self.scenes(),
+            now=int(self._clock()),
+            lifetime=lifetime,
+            ttl=ttl,
+        )
+
+    def status_list_tokens(self, status: StatusRegistry) -> list[str]:
+        """Every issuer's status lists, freshly signed with its active key."""
+        tokens = []
+        for record in self._store.list_issuers():
+            lists = self._store.list_status_lists(record.iss)
+            if lists:
+                key = self._keyring.signing_key(record.iss)
+                tokens.extend(status.publish(sl.uri, key) for sl in lists)
+        return tokens
+
+    def bundle(self, status: StatusRegistry) -> dict[str, Any]:
+        """The verifier bundle: ``{"trust_list": …, "status_lists": […]}``."""
+        return {"trust_list": self.trust_list(), "status_lists": self.status_list_tokens(status)}

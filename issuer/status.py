@@ -1,0 +1,134 @@
+"""Status lists (IETF Token Status List): allocation at random, updates, publication."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+from keys import SigningKey, sign_compact
+from sdjwt import TYP_STATUS_LIST, StatusList
+from store.interface import StatusListRecord, Store
+
+from issuer.errors import IssuerError, StatusListFull
+
+#: Default list size: 2**20 entries. Large lists give herd privacy (a verifier that
+#: fetches a list learns nothing about which of a million credentials it checks).
+DEFAULT_LIST_SIZE = 1 << 20
+DEFAULT_BITS = 2
+#: A list stops taking new credentials at this fill ratio, so a random draw
+#: finds a free index in a few tries (expected tries ≤ 1 / (1 - 0.75) = 4).
+FILL_LIMIT = 0.75
+MAX_DRAWS = 64
+#: Published list tokens: re-fetch hourly (``ttl``), never trust after a day (``exp``).
+DEFAULT_TTL = 3600
+DEFAULT_LIFETIME = 24 * 3600
+
+
+class StatusRegistry:
+    """Allocates status indices at random (herd privacy) and publishes signed lists."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        list_size: int = DEFAULT_LIST_SIZE,
+        bits: int = DEFAULT_BITS,
+        clock: Callable[[], float] = time.time,
+        randbelow: Callable[[int], int] = secrets.randbelow,
+    ) -> None:
+        if bits not in (2, 4, 8):
+            # suspension (value 2) needs at least two bits
+            raise IssuerError("status lists need 2, 4 or 8 bits per entry")
+        self._store = store
+        self._size = list_size
+        self._bits = bits
+        self._clock = clock
+        self._randbelow = randbelow
+
+    def allocate(self, issuer: str) -> tuple[str, int]:
+        """Claim a random unused index in one of the issuer's lists; returns ``(uri, idx)``.
+
+        Opens a new list when the current ones are full. Raises :class:`StatusListFull`
+        only if a fresh list cannot give an index either.
+        """
+        for record in reversed(self._store.list_status_lists(issuer)):
+            if self._store.count_claimed(record.uri) < record.size * FILL_LIMIT:
+                idx = self._draw(record)
+                if idx is not None:
+                    return record.uri, idx
+        record = self._new_list(issuer)
+        idx = self._draw(record)
+        if idx is None:
+            raise StatusListFull(f"no free index in the new status list {record.uri}")
+        return record.uri, idx
+
+    def set(self, uri: str, idx: int, value: int) -> None:
+        """Set one status value (0 valid, 1 revoked, 2 suspended)."""
+        self._store.set_status(uri, idx, value)
+
+    def publish(
+        self,
+        uri: str,
+        key: SigningKey,
+        *,
+        ttl: int = DEFAULT_TTL,
+        lifetime: int = DEFAULT_LIFETIME,
+    ) -> str:
+        """Sign the list at ``uri`` as a ``statuslist+jwt`` with the issuer's key.
+
+        Raises :class:`IssuerError` for an unknown list.
+        """
+        record = self._store.get_status_list(uri)
+        if record is None:
+            raise IssuerError(f"no status list {uri}")
+        return encode_status_list_token(
+            StatusList(record.bits, self._store.status_bytes(uri)),
+            uri=uri,
+            iss=record.issuer,
+            key=key,
+            now=int(self._clock()),
+            ttl=ttl,
+            lifetime=lifetime,
+        )
+
+    def _draw(self, record: StatusListRecord) -> int | None:
+        for _ in range(MAX_DRAWS):
+            idx = self._randbelow(record.size)
+            if self._store.claim_status_index(record.uri, idx):
+                return idx
+        return None
+
+    def _new_list(self, issuer: str) -> StatusListRecord:
+        number = len(self._store.list_status_lists(issuer)) + 1
+        record = StatusListRecord(
+            uri=f"{issuer}/status/{number}",
+            issuer=issuer,
+            bits=self._bits,
+            size=self._size,
+            created_at=int(self._clock()),
+        )
+        self._store.create_status_list(record)
+        return record
+
+
+def encode_status_list_token(
+    statuses: StatusList,
+    *,
+    uri: str,
+    iss: str,
+    key: SigningKey,
+    now: int,
+    ttl: int = DEFAULT_TTL,
+    lifetime: int = DEFAULT_LIFETIME,
+) -> str:
+    """A signed Status List Token (``typ: statuslist+jwt``) for ``statuses``."""
+    payload = {
+        "iss": iss,
+        "sub": uri,
+        "iat": now,
+        "exp": now + lifetime,
+        "ttl": ttl,
+        "status_list": {"bits": statuses.bits, "lst": statuses.encode()},
+    }
+    return sign_compact(payload, key, typ=TYP_STATUS_LIST)

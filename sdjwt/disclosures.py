@@ -1,0 +1,178 @@
+"""SD-JWT disclosures and their processing (RFC 9901 §4.2, §7.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from keys.b64 import b64url_decode, b64url_encode
+from sdjwt.errors import FormatError
+from keys.jsonstrict import dumps_compact, loads
+
+#: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
+SD = "_sd"
+SD_ALG = "_sd_alg"
+ARRAY_ELEMENT = "..."
+SHA_256 = "sha-256"
+#: Salt size in bytes: 128 bits, as RFC 9901 §4.2.1 recommends.
+SALT_BYTES = 16
+#: Claim names that are never selectively disclosable (SD-JWT VC §3.2.2.2, RFC 9901).
+NEVER_DISCLOSABLE = frozenset(
+    {"iss", "exp", "nbf", "iat", "cnf", "vct", "vct#integrity", "status", SD, SD_ALG, "..."}
+)
+
+
+class DisclosureInvalid(FormatError):
+    """A disclosure is malformed, unreferenced, referenced twice or clashes with a claim."""
+
+    code = "disclosure_invalid"
+
+
+def digest(encoded: str) -> str:
+    """The base64url SHA-256 digest of a disclosure as it appears (RFC 9901 §4.2.3)."""
+    return b64url_encode(hashlib.sha256(encoded.encode("ascii")).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """One disclosure: ``[salt, name, value]``, or ``[salt, value]`` for an array element."""
+
+    encoded: str
+    salt: str
+    name: str | None
+    value: Any
+
+    @property
+    def digest(self) -> str:
+        """The digest that the issuer-signed JWT references."""
+        return digest(self.encoded)
+
+
+def make_disclosure(
+    name: str | None, value: Any, *, token_bytes: Callable[[int], bytes] = secrets.token_bytes
+) -> Disclosure:
+    """Create a disclosure with a fresh 128-bit salt from ``token_bytes`` (CSPRNG by default)."""
+    if name is not None and name in NEVER_DISCLOSABLE:
+        raise FormatError(f"claim {name!r} may not be selectively disclosable")
+    salt = b64url_encode(token_bytes(SALT_BYTES))
+    array = [salt, value] if name is None else [salt, name, value]
+    encoded = b64url_encode(dumps_compact(array).encode("utf-8"))
+    return Disclosure(encoded, salt, name, value)
+
+
+def decode_disclosure(encoded: str) -> Disclosure:
+    """Decode a disclosure strictly.
+
+    Raises :class:`DisclosureInvalid`.
+    """
+    try:
+        array = loads(b64url_decode(encoded))
+    except FormatError as err:
+        raise DisclosureInvalid("disclosure is not base64url-encoded JSON") from err
+    if not isinstance(array, list) or len(array) not in (2, 3):
+        raise DisclosureInvalid("disclosure must be a JSON array of 2 or 3 elements")
+    salt = array[0]
+    if not isinstance(salt, str):
+        raise DisclosureInvalid("disclosure salt must be a string")
+    if len(array) == 2:
+        return Disclosure(encoded, salt, None, array[1])
+    name = array[1]
+    if not isinstance(name, str):
+        raise DisclosureInvalid("disclosure claim name must be a string")
+    if name in (SD, ARRAY_ELEMENT):
+        raise DisclosureInvalid(f"disclosure may not carry the claim name {name!r}")
+    return Disclosure(encoded, salt, name, array[2])
+
+
+def decoy_digest(*, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    """A decoy digest (RFC 9901 §4.2.5): the hash of random bytes, referencing nothing."""
+    return b64url_encode(hashlib.sha256(token_bytes(SALT_BYTES)).digest())
+
+
+def resolve(payload: Mapping[str, Any], disclosures: Iterable[str]) -> dict[str, Any]:
+    """Replace digests in ``payload`` by the disclosed claims (RFC 9901 §7.1 steps 3–5).
+
+    Returns the processed payload without ``_sd`` and ``_sd_alg``. Raises
+    :class:`DisclosureInvalid` when a disclosure is malformed, referenced twice or not
+    at all, a digest repeats, or a disclosed name clashes with a plain claim.
+    """
+    alg = payload.get(SD_ALG, SHA_256)
+    if alg != SHA_256:
+        raise DisclosureInvalid("only the 'sha-256' _sd_alg is supported")
+    by_digest: dict[str, str] = {}
+    for encoded in disclosures:
+        d = digest(encoded)
+        if d in by_digest:
+            raise DisclosureInvalid("the same disclosure is presented twice")
+        by_digest[d] = encoded
+    state = _Resolution(by_digest)
+    out = state.object(payload)
+    out.pop(SD_ALG, None)
+    if state.used != len(by_digest):
+        raise DisclosureInvalid("a disclosure is not referenced by the credential")
+    return out
+
+
+class _Resolution:
+    __slots__ = ("by_digest", "seen", "used")
+
+    def __init__(self, by_digest: dict[str, str]) -> None:
+        self.by_digest = by_digest
+        self.seen: set[str] = set()
+        self.used = 0
+
+    def _take(self, dig: object) -> Disclosure | None:
+        if not isinstance(dig, str):
+            raise DisclosureInvalid("a digest must be a string")
+        if dig in self.seen:
+            raise DisclosureInvalid("a digest appears more than once")
+        self.seen.add(dig)
+        encoded = self.by_digest.get(dig)
+        if encoded is None:
+            return None
+        self.used += 1
+        return decode_disclosure(encoded)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return self.object(value)
+        if isinstance(value, list):
+            return self.array(value)
+        return value
+
+    def object(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        out = {k: self.value(v) for k, v in obj.items() if k != SD}
+        digests = obj.get(SD)
+        if digests is None:
+            return out
+        if not isinstance(digests, list):
+            raise DisclosureInvalid("'_sd' must be an array")
+        for dig in digests:
+            disclosure = self._take(dig)
+            if disclosure is None:
+                continue
+            if disclosure.name is None:
+                raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
+            if disclosure.name in out:
+                raise DisclosureInvalid("a disclosed claim name is already in the object")
+            out[disclosure.name] = self.value(disclosure.value)
+        return out
+
+    def array(self, items: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, dict) and ARRAY_ELEMENT in item:
+                if len(item) != 1:
+                    raise DisclosureInvalid("an array-element digest object has extra members")
+                disclosure = self._take(item[ARRAY_ELEMENT])
+                if disclosure is None:
+                    continue
+                if disclosure.name is not None:
+                    raise DisclosureInvalid("an object-property disclosure is used in an array")
+                out.append(self.value(disclosure.value))
+            else:
+                out.append(self.value(item))
+        return out

@@ -1,0 +1,317 @@
+"""The offline verifier of DESIGN.md §7.
+
+The checks run in the order of STYLE.md §4: size and grammar, then unverified
+parsing, then the key chosen from the trust list (never from the token), the
+issuer's signature, claims against the injected clock, key binding, status and
+finally replay. Failures before the issuer's signature is known good stop the
+check; after it, independent failures (expired *and* revoked, say) are all reported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
+from keys.b64 import b64url_decode
+from keys.jsonstrict import loads_object
+from keys.jws import check_header
+from keys.jwk import public_key_from_jwk
+from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, digest, resolve
+
+from verifier.bundle import Bundle, load_bundle, read_bundle_file
+from verifier.errors import (
+    ERROR_CODES,
+    Expired,
+    InvalidSignature,
+    IssuerNotAuthorised,
+    KeyBindingInvalid,
+    KeyBindingMissing,
+    KeyCompromised,
+    Malformed,
+    NotYetValid,
+    PresentationExpired,
+    Replayed,
+    Revoked,
+    SceneUnmet,
+    StatusStale,
+    StatusUnavailable,
+    Suspended,
+    TrustListStale,
+    UnknownIssuer,
+    UnknownKey,
+    UnknownScene,
+    UnsupportedAlg,
+    VerificationError,
+)
+from verifier.replay import MemoryNonceCache, NonceCache
+from verifier.result import StatusName, VerificationResult
+from verifier.status import BundleStatusSource, StatusSource
+
+#: Largest presentation accepted, in characters (a version-40 QR code holds 2,953 bytes).
+MAX_PRESENTATION = 16 * 1024
+#: Leeway for the credential's ``exp`` and ``nbf``, in seconds (clock skew of phones).
+LEEWAY = 30
+#: How far in the future a KB-JWT ``iat`` may be, in seconds.
+KB_FUTURE_SKEW = 30
+#: Default freshness window when a scene names none.
+DEFAULT_MAX_AGE = 120
+
+_SEG = r"[A-Za-z0-9_-]+"
+_JWT = rf"{_SEG}\.{_SEG}\.{_SEG}"
+#: SD-JWT+KB compact serialization (RFC 9901 §4): JWT~(disclosure~)*[KB-JWT].
+_GRAMMAR = re.compile(rf"{_JWT}~(?:{_SEG}~)*(?:{_JWT})?")
+_STATUS_NAMES: dict[int, StatusName] = {0: "valid", 1: "revoked", 2: "suspended"}
+
+
+class Verifier:
+    """Verifies presentations offline against a signed bundle.
+
+    ``verify`` never raises for a bad presentation: it reports it. It raises only
+    for misuse (an unknown scene); building a verifier raises
+    :class:`~verifier.errors.BundleInvalid` for a bundle whose trust list fails the
+    anchor's signature.
+    """
+
+    def __init__(
+        self,
+        bundle: Mapping[str, Any],
+        *,
+        anchor: Mapping[str, Any] | VerifyingKey,
+        clock: Callable[[], float] = time.time,
+        replay: NonceCache | None = None,
+        status: StatusSource | None = None,
+        leeway: int = LEEWAY,
+        max_length: int = MAX_PRESENTATION,
+    ) -> None:
+        self.bundle: Bundle = load_bundle(bundle, anchor)
+        self.trust_list = self.bundle.trust_list
+        self._clock = clock
+        self._replay: NonceCache = replay if replay is not None else MemoryNonceCache()
+        self._status: StatusSource = status or BundleStatusSource(self.bundle.status_lists)
+        self._leeway = leeway
+        self._max_length = max_length
+
+    @classmethod
+    def from_bundle_file(
+        cls, path: str | Path, *, anchor: Mapping[str, Any] | VerifyingKey, **kwargs: Any
+    ) -> Verifier:
+        """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
+        return cls(read_bundle_file(path), anchor=anchor, **kwargs)
+
+    @property
+    def scenes(self) -> list[str]:
+        """The scene ids of the trust list."""
+        return list(self.trust_list.scenes)
+
+    def verify(self, text: str | bytes, scene: str) -> VerificationResult:
+        """Verify a scanned presentation for ``scene``.
+
+        Raises :class:`~verifier.errors.UnknownScene` for a scene that the trust
+        list does not define; every problem with ``text`` is reported in the result.
+        """
+        policy = self.trust_list.scenes.get(scene)
+        if policy is None:
+            raise UnknownScene(f"unknown scene {scene!r}")
+        now = self._clock()
+        result = VerificationResult(scene=scene, checked_at=int(now))
+        try:
+            self._verify(text, policy.id, policy.accept, policy.max_age, now, result)
+        except VerificationError as err:
+            result.errors.append({"code": err.code, "message": err.message})
+        except EcertError as err:
+            code = err.code if err.code in ERROR_CODES else "malformed"
+            result.errors.append({"code": code, "message": err.message})
+        return result
+
+    # -- the checks -----------------------------------------------------------------
+
+    def _verify(
+        self,
+        text: str | bytes,
+        scene_id: str,
+        accept: Mapping[str, tuple[str, ...]],
+        max_age: int,
+        now: float,
+        result: VerificationResult,
+    ) -> None:
+        errors = result.errors
+        if now > self.trust_list.exp:
+            errors.append(_err(TrustListStale("the trust list has expired: sync the bundle")))
+
+        # 1. size and grammar, before any parsing or crypto
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("ascii")
+            except UnicodeDecodeError:
+                raise Malformed("the presentation is not ASCII text") from None
+        if not isinstance(text, str):
+            raise Malformed("the presentation must be text")
+        if len(text) > self._max_length + 2:
+            raise Malformed("the presentation is too large")
+        text = text.rstrip("\r\n")  # scanner guns type a trailing Enter
+        if len(text) > self._max_length:
+            raise Malformed("the presentation is too large")
+        if _GRAMMAR.fullmatch(text) is None:
+            raise Malformed("not an SD-JWT presentation (compact serialization)")
+        parts = text.split("~")
+        kb_jwt = parts[-1]
+        if not kb_jwt:
+            raise KeyBindingMissing("the presentation has no key-binding JWT")
+        disclosures = parts[1:-1]
+
+        # 2. unverified parse of the issuer-signed JWT
+        h64, p64, s64 = parts[0].split(".")
+        unverified_header = loads_object(b64url_decode(h64))
+        alg = check_header(unverified_header, typ=TYP_SD_JWT_VC)
+        unverified = loads_object(b64url_decode(p64))
+        iss = unverified.get("iss")
+        vct = unverified.get("vct")
+        if not isinstance(iss, str) or not isinstance(vct, str):
+            raise Malformed("the credential needs string 'iss' and 'vct'")
+
+        # 3. the key, from the trust list by iss + kid only
+        issuer = self.trust_list.issuers.get(iss)
+        if issuer is None:
+            raise UnknownIssuer("the issuer is not in the trust list")
+        kid = unverified_header.get("kid")
+        if kid is None:
+            raise UnknownKey("the credential names no key ('kid')")
+        if kid in issuer.revoked_kids:
+            raise KeyCompromised("the issuer's signing key was reported compromised")
+        key = issuer.keys.get(kid)
+        if key is None:
+            raise UnknownKey("the signing key is not among the issuer's published keys")
+        if key.alg != alg:
+            raise UnsupportedAlg("the JWS 'alg' does not match the issuer's key")
+
+        # 4. the issuer's signature
+        try:
+            key.verify(f"{h64}.{p64}".encode("ascii"), b64url_decode(s64))
+        except SignatureInvalid:
+            raise InvalidSignature("the issuer's signature does not verify") from None
+        payload = unverified
+        result.iss, result.vct = iss, vct
+        if vct not in issuer.vcts:
+            raise IssuerNotAuthorised("the issuer is not authorised for this credential type")
+
+        # 5. claims against the clock
+        exp = payload.get("exp")
+        if not _is_number(exp):
+            raise Malformed("the credential's 'exp' must be a number")
+        nbf = payload.get("nbf")
+        if nbf is not None and not _is_number(nbf):
+            raise Malformed("the credential's 'nbf' must be a number")
+        if now > exp + self._leeway:
+            errors.append(_err(Expired("the credential has expired")))
+        if nbf is not None and now + self._leeway < nbf:
+            errors.append(_err(NotYetValid("the credential is not valid yet")))
+        claims = resolve(payload, disclosures)
+
+        # 6. key binding
+        cnf = payload.get("cnf")
+        holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+        if not isinstance(holder_jwk, dict):
+            raise Malformed("the credential has no holder key ('cnf.jwk')")
+        nonce = self._check_key_binding(
+            kb_jwt, holder_jwk, text[: len(text) - len(kb_jwt)], scene_id, max_age, now, errors
+        )
+
+        # 7. status
+        result.status = self._check_status(iss, payload.get("status"), now, errors)
+
+        # scene policy: the required claims, and nothing else returned
+        wanted = accept.get(vct)
+        if wanted is None:
+            errors.append(_err(SceneUnmet("this credential type is not accepted for the scene")))
+        else:
+            missing = [c for c in wanted if c not in claims]
+            if missing:
+                errors.append(
+                    _err(SceneUnmet(f"claims required by the scene are missing: {missing}"))
+                )
+            else:
+                result.claims = {c: claims[c] for c in wanted}
+
+        # replay, last: only a presentation that passed everything uses up its nonce
+        if not errors and not self._replay.check_and_add(nonce, now + max_age + KB_FUTURE_SKEW, now):
+            errors.append(_err(Replayed("this presentation was already used")))
+        if errors:
+            result.claims = {}
+
+    def _check_key_binding(
+        self,
+        kb_jwt: str,
+        holder_jwk: Mapping[str, Any],
+        presented: str,
+        scene_id: str,
+        max_age: int,
+        now: float,
+        errors: list[Any],
+    ) -> str:
+        h64, p64, s64 = kb_jwt.split(".")
+        try:
+            header = loads_object(b64url_decode(h64))
+            alg = check_header(header, typ=TYP_KB_JWT)
+            kb = loads_object(b64url_decode(p64))
+            holder_key, holder_alg = public_key_from_jwk(holder_jwk)
+        except (FormatError, InvalidJWK) as err:
+            raise KeyBindingInvalid(f"the key-binding JWT is unusable: {err.message}") from err
+        if holder_alg != alg:
+            raise KeyBindingInvalid("the KB-JWT 'alg' does not match the holder key")
+        try:
+            VerifyingKey(holder_key, holder_alg, "").verify(
+                f"{h64}.{p64}".encode("ascii"), b64url_decode(s64)
+            )
+        except SignatureInvalid:
+            raise KeyBindingInvalid("the KB-JWT is not signed by the holder key") from None
+        iat, nonce = kb.get("iat"), kb.get("nonce")
+        if not _is_number(iat) or not isinstance(nonce, str) or not nonce:
+            raise KeyBindingInvalid("the KB-JWT needs a numeric 'iat' and a 'nonce'")
+        if kb.get("sd_hash") != digest(presented):
+            errors.append(_err(KeyBindingInvalid("the KB-JWT 'sd_hash' does not match")))
+        if kb.get("aud") != scene_id:
+            errors.append(_err(KeyBindingInvalid("the presentation was made for another scene")))
+        if now - iat > max_age:
+            errors.append(_err(PresentationExpired("the QR code is too old: refresh it")))
+        elif iat - now > KB_FUTURE_SKEW:
+            errors.append(_err(KeyBindingInvalid("the KB-JWT is dated in the future")))
+        return nonce
+
+    def _check_status(
+        self, iss: str, status: object, now: float, errors: list[Any]
+    ) -> StatusName | None:
+        ref = status.get("status_list") if isinstance(status, dict) else None
+        idx = ref.get("idx") if isinstance(ref, dict) else None
+        uri = ref.get("uri") if isinstance(ref, dict) else None
+        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0 or not isinstance(uri, str):
+            errors.append(_err(StatusUnavailable("the credential has no usable status reference")))
+            return "unavailable"
+        try:
+            value = self._status.lookup(iss, uri, idx, now)
+        except StatusStale as err:
+            errors.append(_err(err))
+            return "stale"
+        except StatusUnavailable as err:
+            errors.append(_err(err))
+            return "unavailable"
+        name = _STATUS_NAMES.get(value)
+        if name is None:
+            errors.append(_err(StatusUnavailable("the status value is not one we understand")))
+            return "unavailable"
+        if name == "revoked":
+            errors.append(_err(Revoked("the credential has been revoked by its issuer")))
+        elif name == "suspended":
+            errors.append(_err(Suspended("the credential is suspended by its issuer")))
+        return name
+
+
+def _err(err: VerificationError) -> dict[str, str]:
+    return {"code": err.code, "message": err.message}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,181 @@
+"""Verification errors: one class per stable error code of DESIGN.md §4.
+
+``Verifier.verify`` never raises these for a bad presentation: it reports them in
+the result. They are raised inside the checks (so a check can never be skipped by
+ignoring a return value) and caught in one place. ``VerifierMisuse`` is raised to
+the caller for programming errors (an unknown scene, a bundle that fails the
+anchor's signature).
+"""
+
+from __future__ import annotations
+
+from keys.errors import EcertError
+
+
+class VerificationError(EcertError):
+    """A presentation failed a check; ``code`` is the stable error code."""
+
+    code = "malformed"
+
+
+class Malformed(VerificationError):
+    """Input is not a well-formed presentation."""
+
+    code = "malformed"
+
+
+class UnsupportedAlg(VerificationError):
+    """The JWS algorithm is not allowed."""
+
+    code = "unsupported_alg"
+
+
+class InvalidSignature(VerificationError):
+    """A signature does not verify."""
+
+    code = "invalid_signature"
+
+
+class UnknownIssuer(VerificationError):
+    """The issuer is not in the trust list."""
+
+    code = "unknown_issuer"
+
+
+class IssuerNotAuthorised(VerificationError):
+    """The issuer may not issue this type."""
+
+    code = "issuer_not_authorised"
+
+
+class UnknownKey(VerificationError):
+    """The signing key is not among the issuer's keys."""
+
+    code = "unknown_key"
+
+
+class KeyCompromised(VerificationError):
+    """The signing key is listed as compromised."""
+
+    code = "key_compromised"
+
+
+class Expired(VerificationError):
+    """The credential has expired."""
+
+    code = "expired"
+
+
+class NotYetValid(VerificationError):
+    """The credential is not valid yet."""
+
+    code = "not_yet_valid"
+
+
+class Revoked(VerificationError):
+    """The credential has been revoked."""
+
+    code = "revoked"
+
+
+class Suspended(VerificationError):
+    """The credential is suspended."""
+
+    code = "suspended"
+
+
+class StatusUnavailable(VerificationError):
+    """The credential's status cannot be checked."""
+
+    code = "status_unavailable"
+
+
+class StatusStale(VerificationError):
+    """The status list is past its expiry."""
+
+    code = "status_stale"
+
+
+class KeyBindingMissing(VerificationError):
+    """The presentation has no KB-JWT."""
+
+    code = "key_binding_missing"
+
+
+class KeyBindingInvalid(VerificationError):
+    """The KB-JWT is invalid."""
+
+    code = "key_binding_invalid"
+
+
+class PresentationExpired(VerificationError):
+    """The presentation is too old."""
+
+    code = "presentation_expired"
+
+
+class Replayed(VerificationError):
+    """The presentation was already accepted once."""
+
+    code = "replayed"
+
+
+class DisclosureInvalid(VerificationError):
+    """A disclosure is invalid."""
+
+    code = "disclosure_invalid"
+
+
+class SceneUnmet(VerificationError):
+    """The presentation does not meet the scene's policy."""
+
+    code = "scene_unmet"
+
+
+class TrustListStale(VerificationError):
+    """The trust list is past its expiry."""
+
+    code = "trust_list_stale"
+
+
+#: Every stable error code, for documentation and tests.
+ERROR_CODES: tuple[str, ...] = (
+    "malformed",
+    "unsupported_alg",
+    "invalid_signature",
+    "unknown_issuer",
+    "issuer_not_authorised",
+    "unknown_key",
+    "key_compromised",
+    "expired",
+    "not_yet_valid",
+    "revoked",
+    "suspended",
+    "status_unavailable",
+    "status_stale",
+    "key_binding_missing",
+    "key_binding_invalid",
+    "presentation_expired",
+    "replayed",
+    "disclosure_invalid",
+    "scene_unmet",
+    "trust_list_stale",
+)
+
+
+class VerifierMisuse(EcertError):
+    """The verifier was used wrongly: unknown scene, bad bundle or anchor."""
+
+    code = "verifier_misuse"
+
+
+class UnknownScene(VerifierMisuse):
+    """The scene id is not in the trust list."""
+
+    code = "unknown_scene"
+
+
+class BundleInvalid(VerifierMisuse):
+    """The bundle is unreadable or its trust list fails the anchor's signature."""
+
+    code = "bundle_invalid"

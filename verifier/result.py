@@ -1,0 +1,69 @@
+"""The verification result: the same JSON from the library, the CLI and HTTP (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+StatusName = Literal["valid", "revoked", "suspended", "unavailable", "stale"]
+
+
+class ErrorDict(TypedDict):
+    """One error of a result."""
+
+    code: str
+    message: str
+
+
+class ResultDict(TypedDict):
+    """The JSON object every verifier face reports."""
+
+    valid: bool
+    vct: str | None
+    iss: str | None
+    scene: str
+    status: StatusName | None
+    claims: dict[str, Any]
+    errors: list[ErrorDict]
+    checked_at: int
+
+
+@dataclass(slots=True)
+class VerificationResult:
+    """Outcome of one verification.
+
+    ``claims`` holds only what the scene asked for, and only when ``valid``: staff
+    never see data from a presentation that failed. ``status`` is None when the
+    check did not get as far as the status list.
+    """
+
+    scene: str
+    checked_at: int
+    vct: str | None = None
+    iss: str | None = None
+    status: StatusName | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+    errors: list[ErrorDict] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """True only when no check failed."""
+        return not self.errors
+
+    @property
+    def codes(self) -> list[str]:
+        """The error codes, in the order the checks reported them."""
+        return [e["code"] for e in self.errors]
+
+    def to_dict(self) -> ResultDict:
+        """The JSON object of DESIGN.md §4."""
+        return {
+            "valid": self.valid,
+            "vct": self.vct,
+            "iss": self.iss,
+            "scene": self.scene,
+            "status": self.status,
+            "claims": dict(self.claims) if self.valid else {},
+            "errors": list(self.errors),
+            "checked_at": self.checked_at,
+        }
