@@ -8,12 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keys import FormatError, InvalidJWK, public_key_from_jwk, sign_compact
-from keys.jwk import public_key_to_jwk
-from sdjwt import INVALID, SD, SD_ALG, SHA_256, SUSPENDED, TYP_SD_JWT_VC, VALID
-from sdjwt import decoy_digest, make_disclosure
-from store.interface import CredentialRecord, CredentialState, Store
-
 from issuer.catalogue import Catalogue, load_catalogue, validate_claims
 from issuer.errors import (
     ClaimsInvalid,
@@ -24,6 +18,20 @@ from issuer.errors import (
 )
 from issuer.keyring import Keyring
 from issuer.status import StatusRegistry
+from keys import FormatError, InvalidJWK, public_key_from_jwk, sign_compact
+from keys.jwk import public_key_to_jwk
+from sdjwt import (
+    INVALID,
+    SD,
+    SD_ALG,
+    SHA_256,
+    SUSPENDED,
+    TYP_SD_JWT_VC,
+    VALID,
+    decoy_digest,
+    make_disclosure,
+)
+from store.interface import CredentialRecord, CredentialState, Store
 
 _STATUS_VALUE: dict[CredentialState, int] = {
     "valid": VALID,
@@ -152,7 +160,10 @@ class CredentialIssuer:
         return IssuedCredential(credential_id, sd_jwt, registry)
 
     def revoke(self, iss: str, credential_id: str) -> CredentialRecord:
-        """Revoke for good (status 1). Raises :class:`UnknownCredential`, :class:`InvalidTransition`."""
+        """Revoke for good (status 1).
+
+        Raises :class:`UnknownCredential` or :class:`InvalidTransition`.
+        """
         return self._change(iss, credential_id, "revoked")
 
     def suspend(self, iss: str, credential_id: str) -> CredentialRecord:

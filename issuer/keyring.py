@@ -6,11 +6,10 @@ import json
 import time
 from collections.abc import Callable
 
+from issuer.errors import NoSigningKey
 from keys import KeyState, KeyStateError, KeyWrapper, SigningKey, can_transition
 from keys.jwk import Alg, JWKDict
 from store.interface import KeyRecord, Store
-
-from issuer.errors import NoSigningKey
 
 #: The owner name of the platform's trust-anchor key.
 ANCHOR = "anchor"

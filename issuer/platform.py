@@ -9,22 +9,21 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
-from keys.jwk import Alg, JWKDict
-from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
-from store.interface import IssuerRecord, Store
-
 from issuer.catalogue import default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
 from issuer.keyring import ANCHOR, Keyring
 from issuer.status import StatusRegistry
+from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
+from keys.jwk import Alg, JWKDict
+from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
+from store.interface import IssuerRecord, Store
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 _SCENES_CONFIG = "scenes"
 
 
 class Platform:
-    """The operator's registry: anchor key, issuers, scene policies; publishes what verifiers need."""
+    """The operator's registry of anchor key, issuers and scenes; publishes what verifiers need."""
 
     def __init__(
         self,
@@ -143,7 +142,7 @@ class Platform:
 
     def status_list_tokens(self, status: StatusRegistry) -> list[str]:
         """Every issuer's status lists, freshly signed with its active key."""
-        tokens = []
+        tokens: list[str] = []
         for record in self._store.list_issuers():
             lists = self._store.list_status_lists(record.iss)
             if lists:

@@ -6,11 +6,10 @@ import secrets
 import time
 from collections.abc import Callable
 
+from issuer.errors import IssuerError, StatusListFull
 from keys import SigningKey, sign_compact
 from sdjwt import TYP_STATUS_LIST, StatusList
 from store.interface import StatusListRecord, Store
-
-from issuer.errors import IssuerError, StatusListFull
 
 #: Default list size: 2**20 entries. Large lists give herd privacy (a verifier that
 #: fetches a list learns nothing about which of a million credentials it checks).

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from keys.errors import FormatError
 
-_TO_STD = str.maketrans("-_", "+/")
-_PAD = ("", "", "==", "=")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PAD = (b"", b"", b"==", b"=")
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def b64url_encode(data: bytes) -> str:
@@ -19,16 +21,26 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Decode unpadded base64url text.
 
-    The caller has already checked the alphabet (the compact-serialization grammar
-    does, once, for a whole presentation); here a length of 1 mod 4 and any
-    non-alphabet character are still rejected.
+    Raises :class:`FormatError` for a character outside the base64url alphabet
+    (padding included) or an impossible length.
+    """
+    if not isinstance(text, str) or _ALPHABET.fullmatch(text) is None:
+        raise FormatError("invalid base64url text")
+    return b64url_decode_unchecked(text)
 
-    Raises :class:`FormatError`.
+
+def b64url_decode_unchecked(text: str) -> bytes:
+    """Decode base64url text whose alphabet the caller has already checked.
+
+    The compact-serialization grammar of a presentation checks the alphabet once
+    for the whole string; this skips doing it again per segment (the verify path is
+    measured against raw signature checks). Raises :class:`FormatError` for an
+    impossible length.
     """
     rem = len(text) % 4
     if rem == 1:
         raise FormatError("base64url text has an impossible length")
     try:
-        return binascii.a2b_base64(text.translate(_TO_STD) + _PAD[rem], strict_mode=True)
-    except (binascii.Error, ValueError) as err:
+        return binascii.a2b_base64(text.encode("ascii").translate(_TO_STD) + _PAD[rem])
+    except (binascii.Error, ValueError, UnicodeEncodeError) as err:
         raise FormatError("invalid base64url text") from err

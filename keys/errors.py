@@ -38,7 +38,7 @@ class KeySecretMissing(KeyStoreError):
 
 
 class KeyUnwrapFailed(KeyStoreError):
-    """A wrapped private key does not open with the configured secret (wrong secret or tampering)."""
+    """A wrapped private key does not open with the configured secret (wrong one, or tampered)."""
 
     code = "key_unwrap_failed"
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from jwt.api_jws import PyJWS
 
-from keys.signing import SUPPORTED_ALGS, SigningKey
-from keys.b64 import b64url_decode
+from keys.b64 import b64url_decode_unchecked as b64url_decode
 from keys.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads_object
+from keys.signing import SUPPORTED_ALGS, SigningKey
 
 #: Header parameters that would let a token pick its own key or URL, and ``crit``
 #: (we understand no extensions, so RFC 7515 §4.1.11 says reject).

@@ -8,10 +8,10 @@ trust list's ``revoked_kids`` and everything they signed is invalid.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class KeyState(str, Enum):
+class KeyState(StrEnum):
     """The life cycle of a signing key: pending → active → retired, or → compromised."""
 
     PENDING = "pending"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys.b64 import b64url_decode, b64url_encode
-from sdjwt.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads
+from sdjwt.errors import FormatError
 
 #: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
 SD = "_sd"

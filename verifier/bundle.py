@@ -19,7 +19,6 @@ from typing import Any
 from keys import EcertError, TrustList, TrustListError, VerifyingKey, verify_trust_list
 from keys.jws import parse_compact
 from sdjwt import TYP_STATUS_LIST, StatusList
-
 from verifier.errors import BundleInvalid
 
 #: A bundle file larger than this is refused before parsing.

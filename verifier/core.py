@@ -13,15 +13,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
-from keys.b64 import b64url_decode
+from keys.b64 import b64url_decode_unchecked as b64url_decode
 from keys.jsonstrict import loads_object
-from keys.jws import check_header
 from keys.jwk import public_key_from_jwk
+from keys.jws import check_header
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, digest, resolve
-
 from verifier.bundle import Bundle, load_bundle, read_bundle_file
 from verifier.errors import (
     ERROR_CODES,
@@ -48,7 +47,7 @@ from verifier.errors import (
     VerificationError,
 )
 from verifier.replay import MemoryNonceCache, NonceCache
-from verifier.result import StatusName, VerificationResult
+from verifier.result import ErrorDict, StatusName, VerificationResult
 from verifier.status import BundleStatusSource, StatusSource
 
 #: Largest presentation accepted, in characters (a version-40 QR code holds 2,953 bytes).
@@ -237,7 +236,9 @@ class Verifier:
                 result.claims = {c: claims[c] for c in wanted}
 
         # replay, last: only a presentation that passed everything uses up its nonce
-        if not errors and not self._replay.check_and_add(nonce, now + max_age + KB_FUTURE_SKEW, now):
+        if not errors and not self._replay.check_and_add(
+            nonce, now + max_age + KB_FUTURE_SKEW, now
+        ):
             errors.append(_err(Replayed("this presentation was already used")))
         if errors:
             result.claims = {}
@@ -250,7 +251,7 @@ class Verifier:
         scene_id: str,
         max_age: int,
         now: float,
-        errors: list[Any],
+        errors: list[ErrorDict],
     ) -> str:
         h64, p64, s64 = kb_jwt.split(".")
         try:
@@ -282,7 +283,7 @@ class Verifier:
         return nonce
 
     def _check_status(
-        self, iss: str, status: object, now: float, errors: list[Any]
+        self, iss: str, status: object, now: float, errors: list[ErrorDict]
     ) -> StatusName | None:
         ref = status.get("status_list") if isinstance(status, dict) else None
         idx = ref.get("idx") if isinstance(ref, dict) else None
@@ -309,9 +310,9 @@ class Verifier:
         return name
 
 
-def _err(err: VerificationError) -> dict[str, str]:
+def _err(err: VerificationError) -> ErrorDict:
     return {"code": err.code, "message": err.message}
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from keys import Scene, SigningKey
 from keys.jwk import JWKDict
-
 from wallet.errors import ClaimsUnavailable, NotHolder
 from wallet.presentation import HeldCredential, present
 

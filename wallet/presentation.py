@@ -11,7 +11,6 @@ from typing import Any
 from keys import EcertError, SigningKey, parse_compact, sign_compact, thumbprint
 from keys.b64 import b64url_encode
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, decode_disclosure, sd_hash, split
-
 from wallet.errors import ClaimsUnavailable, CredentialUnreadable, NotHolder
 
 #: Nonce size: 128 bits from the CSPRNG.

@@ -1,0 +1,86 @@
+"""An ecert instance: the folder with the SQLite file and the key secret, or Redis.
+
+Configuration, in order: command-line flags, then ``ECERT_*`` environment
+variables, then defaults:
+
+* ``ECERT_INSTANCE`` — the instance folder (default ``./instance``);
+* ``ECERT_REDIS_URL`` — use Redis instead of ``<instance>/ecert.db``;
+* ``ECERT_KEY_SECRET`` — the key-encryption key (base64url, 256 bits); without it the
+  file ``<instance>/secret.key`` (mode 0600) is used, created on first use;
+* ``ECERT_BASE_URL`` — the public base URL (default ``http://127.0.0.1:8000``). Issuer
+  identifiers (``iss``) are built from it, so the first value an instance uses is kept
+  in its store and wins afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
+from keys import KeyWrapper, generate_secret
+from store import Store, open_store
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+@dataclass
+class Instance:
+    """The domain objects over one store."""
+
+    path: Path
+    store: Store
+    keyring: Keyring
+    platform: Platform
+    status: StatusRegistry
+    issuer: CredentialIssuer
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+
+def _secret(path: Path, *, create: bool) -> str | None:
+    env = os.environ.get("ECERT_KEY_SECRET")
+    if env:
+        return env
+    secret_file = path / "secret.key"
+    if secret_file.exists():
+        return secret_file.read_text(encoding="ascii").strip()
+    if not create:
+        return None
+    secret = generate_secret()
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secret + "\n")
+    return secret
+
+
+def open_instance(
+    path: str | Path | None = None, *, base_url: str | None = None, create: bool = True
+) -> Instance:
+    """Open (and, with ``create``, set up) an instance.
+
+    Raises :class:`~keys.errors.KeySecretMissing` when no secret can be found and
+    ``create`` is false, and :class:`~store.StoreError` when the store cannot be opened.
+    """
+    folder = Path(path or os.environ.get("ECERT_INSTANCE") or "instance")
+    if create:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    wrapper = KeyWrapper(_secret(folder, create=create))
+    redis_url = os.environ.get("ECERT_REDIS_URL")
+    store = open_store(redis_url or f"sqlite:///{folder / 'ecert.db'}")
+    keyring = Keyring(store, wrapper)
+    # Issuer URLs embed the base URL, so the first one used is kept in the store.
+    stored = store.get_config("base_url")
+    if stored is not None:
+        url = stored.decode("utf-8")
+    else:
+        url = base_url or os.environ.get("ECERT_BASE_URL") or DEFAULT_BASE_URL
+        store.put_config("base_url", url.encode("utf-8"))
+    platform = Platform(store, keyring, base_url=url)
+    status = StatusRegistry(store)
+    return Instance(
+        folder, store, keyring, platform, status, CredentialIssuer(store, keyring, status)
+    )

@@ -1,0 +1,552 @@
+"""The ``ecert`` command line (DESIGN.md §5).
+
+Exit codes: 0 success (for ``verify``: valid), 1 a domain failure (for ``verify``:
+invalid), 2 bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cli.instance import Instance, open_instance
+from issuer import load_catalogue
+from keys import EcertError, KeyState, SigningKey
+from keys.errors import KeyStoreError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+_MAX_INPUT = 1024 * 1024
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: exit code 2."""
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _read_json_file(path: str) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_INPUT + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from err
+    if len(data) > _MAX_INPUT:
+        raise UsageError(f"{path} is too large")
+    try:
+        return json.loads(data)
+    except ValueError as err:
+        raise UsageError(f"{path} is not valid JSON") from err
+
+
+def _read_text(arg: str | None, file: str | None = None) -> str:
+    if file is not None:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read {file}") from err
+    if arg is None or arg == "-":
+        data = sys.stdin.read(_MAX_INPUT + 1)
+        if len(data) > _MAX_INPUT:
+            raise UsageError("standard input is too large")
+        return data.strip()
+    return arg
+
+
+def _write(path: str, data: bytes | str, *, private: bool = False) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    mode = 0o600 if private else 0o644
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(raw)
+
+
+def _instance(args: argparse.Namespace) -> Instance:
+    return open_instance(args.instance, base_url=getattr(args, "base_url", None))
+
+
+# -- holder keys (the CLI's stand-in for a phone's key store) --------------------------
+
+
+def _load_holder(path: str) -> SigningKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        pem = Path(path).read_bytes()
+        key = load_pem_private_key(pem, password=None)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read the holder key {path}") from err
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise UsageError("the holder key must be a P-256 key")
+    return SigningKey.from_private_key(key)
+
+
+def cmd_holder_new(args: argparse.Namespace) -> int:
+    """Write a new P-256 holder key (PEM, mode 0600) and print its public JWK."""
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    key = SigningKey.generate("ES256")
+    pem = key.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    _write(args.output, pem, private=True)
+    _print_json(key.public_jwk())
+    return EXIT_OK
+
+
+# -- operator -------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the instance and its trust anchor."""
+    inst = _instance(args)
+    try:
+        anchor = inst.platform.ensure_anchor()
+        print(f"instance: {inst.path.resolve()}", file=sys.stderr)
+        print(f"base URL: {inst.platform.base_url}", file=sys.stderr)
+        print(f"trust anchor kid: {anchor.kid}", file=sys.stderr)
+    finally:
+        inst.close()
+    return EXIT_OK
+
+
+def cmd_types(args: argparse.Namespace) -> int:
+    """List the credential types of the catalogue."""
+    catalogue = load_catalogue()
+    if args.json:
+        _print_json([t.to_dict() for t in catalogue])
+        return EXIT_OK
+    for t in catalogue:
+        print(f"{t.vct:40} {t.name.zh} / {t.name.en}")
+    return EXIT_OK
+
+
+def cmd_keys_anchor(args: argparse.Namespace) -> int:
+    """Print (and optionally write) the anchor's public JWK, creating the anchor if needed."""
+    inst = _instance(args)
+    try:
+        jwk = inst.platform.ensure_anchor().public_jwk()
+    finally:
+        inst.close()
+    if args.output:
+        _write(args.output, json.dumps(jwk, indent=2) + "\n")
+    _print_json(jwk)
+    return EXIT_OK
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    """List keys (public parts and states only)."""
+    inst = _instance(args)
+    try:
+        if args.owner is None:
+            records = inst.store.list_keys()
+        else:
+            owner = "anchor" if args.owner == "anchor" else inst.platform.issuer(args.owner).iss
+            records = inst.store.list_keys(owner)
+        _print_json(
+            [
+                {
+                    "kid": r.kid,
+                    "owner": r.owner,
+                    "alg": r.alg,
+                    "state": r.state,
+                    "created_at": r.created_at,
+                }
+                for r in records
+            ]
+        )
+    finally:
+        inst.close()
+    return EXIT_OK
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Create a pending key for an issuer (or the anchor): published before it signs."""
+    inst = _instance(args)
+    try:
+        owner = "anchor" if args.owner == "anchor" else inst.platform.issuer(args.owner).iss
+        key = inst.keyring.create(owner, alg=args.alg, state=KeyState.PENDING)
+        print(key.kid)
+    finally:
+        inst.close()
+    return EXIT_OK
+
+
+def _set_state(state: KeyState) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        inst = _instance(args)
+        try:
+            inst.keyring.set_state(args.kid, state)
+            print(f"{args.kid}: {state.value}", file=sys.stderr)
+        finally:
+            inst.close()
+        return EXIT_OK
+
+    run.__doc__ = f"Move a key to the {state.value} state."
+    return run
+
+
+def cmd_issuer_add(args: argparse.Namespace) -> int:
+    """Register a department with the credential types it may issue."""
+    inst = _instance(args)
+    try:
+        inst.platform.ensure_anchor()
+        record = inst.platform.register_issuer(
+            args.slug, name_zh=args.zh, name_en=args.en, vcts=args.vct, alg=args.alg
+        )
+        _print_json({"iss": record.iss, "vcts": list(record.vcts)})
+    finally:
+        inst.close()
+    return EXIT_OK
+
+
+def cmd_issuer_list(args: argparse.Namespace) -> int:
+    """List registered departments."""
+    inst = _instance(args)
+    try:
+        _print_json(
+            [
+                {
+                    "iss": r.iss,
+                    "slug": r.slug,
+                    "name": {"zh": r.name_zh, "en": r.name_en},
+                    "vcts": list(r.vcts),
+                }
+                for r in inst.store.list_issuers()
+            ]
+        )
+    finally:
+        inst.close()
+    return EXIT_OK
+
+
+def cmd_issue(args: argparse.Namespace) -> int:
+    """Issue a credential from a JSON file of claims to a holder's public key."""
+    claims = _read_json_file(args.claims)
+    if not isinstance(claims, dict):
+        raise UsageError("the claims file must hold a JSON object")
+    if args.holder_jwk:
+        holder = _read_json_file(args.holder_jwk)
+    else:
+        holder = dict(_load_holder(args.holder).public_jwk())
+    inst = _instance(args)
+    try:
+        record = inst.platform.issuer(args.issuer)
+        issued = inst.issuer.issue(
+            record.iss, args.vct, subject=args.subject, claims=claims, holder_jwk=holder
+        )
+    finally:
+        inst.close()
+    if args.output:
+        _write(args.output, issued.sd_jwt + "\n", private=True)
+    else:
+        print(issued.sd_jwt)
+    print(f"credential id: {issued.id}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _change(action: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        inst = _instance(args)
+        try:
+            record = inst.platform.issuer(args.issuer)
+            changed = getattr(inst.issuer, action)(record.iss, args.id)
+            print(f"{args.id}: {changed.state}", file=sys.stderr)
+        finally:
+            inst.close()
+        return EXIT_OK
+
+    run.__doc__ = f"{action.capitalize()} a credential."
+    return run
+
+
+def cmd_bundle_export(args: argparse.Namespace) -> int:
+    """Write the verifier bundle (signed trust list and status lists)."""
+    inst = _instance(args)
+    try:
+        bundle = inst.platform.bundle(inst.status)
+    finally:
+        inst.close()
+    _write(args.output, json.dumps(bundle) + "\n")
+    print(f"bundle written to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_bundle_pull(args: argparse.Namespace) -> int:
+    """Download a bundle, check it against the pinned anchor, and save it."""
+    import urllib.error
+    import urllib.request
+
+    from verifier import load_bundle
+
+    anchor = _read_json_file(args.anchor)
+    if not args.url.startswith(("https://", "http://")):
+        raise UsageError("the bundle URL must be http(s)")
+    try:
+        with urllib.request.urlopen(args.url, timeout=30) as resp:  # noqa: S310 (scheme checked)
+            data = resp.read(256 * 1024 * 1024 + 1)
+    except (urllib.error.URLError, OSError) as err:
+        raise UsageError(f"cannot download the bundle: {err}") from err
+    try:
+        bundle = json.loads(data)
+    except ValueError as err:
+        raise UsageError("the download is not JSON") from err
+    loaded = load_bundle(bundle, anchor)
+    for problem in loaded.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    _write(args.output, json.dumps(bundle) + "\n")
+    print(
+        f"bundle checked and saved to {args.output}: {len(loaded.status_lists)} status lists, "
+        f"trust list valid until {_utc(loaded.trust_list.exp)}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _utc(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+# -- holder and verifier ------------------------------------------------------------------
+
+
+def cmd_present(args: argparse.Namespace) -> int:
+    """Build a presentation of a credential for a scene (claims from the bundle's policy)."""
+    from verifier import load_bundle
+    from wallet import Wallet
+
+    credential = _read_text(None, args.credential)
+    bundle = load_bundle(_read_json_file(args.bundle), _read_json_file(args.anchor))
+    scene = bundle.trust_list.scenes.get(args.scene)
+    if scene is None:
+        raise UsageError(f"unknown scene {args.scene!r}; known: {sorted(bundle.trust_list.scenes)}")
+    wallet = Wallet(_load_holder(args.holder))
+    held = wallet.add(credential)
+    print(wallet.present_for_scene(held, scene))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a presentation offline and print the result JSON."""
+    from verifier import UnknownScene, Verifier, VerifierMisuse
+    from verifier.qrimage import decode_qr
+
+    if args.image and args.text is not None:
+        raise UsageError("give either TEXT or --image, not both")
+    if args.image:
+        try:
+            image = Path(args.image).read_bytes()
+        except OSError as err:
+            raise UsageError(f"cannot read {args.image}: {err.strerror}") from err
+        try:
+            text = decode_qr(image)
+        except EcertError as err:
+            raise UsageError(err.message) from err
+    else:
+        text = _read_text(args.text)
+    anchor = _read_json_file(args.anchor)
+    clock = (lambda: float(args.now)) if args.now is not None else time.time
+    try:
+        verifier = Verifier.from_bundle_file(args.bundle, anchor=anchor, clock=clock)
+    except VerifierMisuse as err:
+        raise UsageError(err.message) from err
+    scene = args.scene or _scene_from_presentation(text)
+    if scene is None:
+        raise UsageError(f"no --scene given; known scenes: {', '.join(verifier.scenes)}")
+    try:
+        result = verifier.verify(text, scene)
+    except UnknownScene as err:
+        raise UsageError(f"{err.message}; known scenes: {', '.join(verifier.scenes)}") from err
+    print(json.dumps(result.to_dict(), ensure_ascii=False))
+    return EXIT_OK if result.valid else EXIT_FAIL
+
+
+def _scene_from_presentation(text: str) -> str | None:
+    """The (unverified) ``aud`` of the KB-JWT: only a default for ``--scene``."""
+    from keys.b64 import b64url_decode
+    from keys.jsonstrict import loads_object
+
+    try:
+        payload = text.strip().rsplit("~", 1)[1].split(".")[1]
+        aud = loads_object(b64url_decode(payload)).get("aud")
+    except (IndexError, EcertError):
+        return None
+    return aud if isinstance(aud, str) else None
+
+
+def cmd_qr(args: argparse.Namespace) -> int:
+    """Render text (a presentation) as a QR code PNG or SVG."""
+    from wallet.qr import qr_version, render_png, render_svg
+
+    text = _read_text(args.text, args.file)
+    if args.output.endswith(".svg"):
+        data = render_svg(text, level=args.level)
+    elif args.output.endswith(".png"):
+        data = render_png(text, level=args.level)
+    else:
+        raise UsageError("the output file must end in .png or .svg")
+    _write(args.output, data)
+    print(
+        f"QR version {qr_version(text, args.level)} at level {args.level}: {args.output}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole story once: issue, present, verify offline, revoke, verify again."""
+    from cli.demo import run_demo
+
+    return run_demo(Path(args.output))
+
+
+# -- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ecert``."""
+    parser = argparse.ArgumentParser(
+        prog="ecert", description="Electronic certificates: issue, hold, present, verify."
+    )
+    parser.add_argument(
+        "--instance", help="instance folder (default $ECERT_INSTANCE or ./instance)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=func.__doc__)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", cmd_demo, "issue, present and verify a sample credential offline")
+    p.add_argument("-o", "--output", default="demo-out", help="folder for the demo files")
+
+    p = add("init", cmd_init, "create the instance and the trust anchor")
+    p.add_argument("--base-url", help="public base URL (issuer ids are built from it)")
+
+    p = add("types", cmd_types, "list the credential types")
+    p.add_argument("--json", action="store_true")
+
+    keys = sub.add_parser("keys", help="trust anchor and signing keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    p = ksub.add_parser("anchor", help="print the anchor's public JWK (create it if needed)")
+    p.add_argument("-o", "--output", help="also write it to this file")
+    p.set_defaults(func=cmd_keys_anchor)
+    p = ksub.add_parser("list", help="list keys and their states")
+    p.add_argument("--owner", help="issuer slug, or 'anchor'")
+    p.set_defaults(func=cmd_keys_list)
+    p = ksub.add_parser("rotate", help="create a pending key for an issuer slug or 'anchor'")
+    p.add_argument("owner")
+    p.add_argument("--alg", choices=["ES256", "EdDSA"], default="ES256")
+    p.set_defaults(func=cmd_keys_rotate)
+    for name, state in (
+        ("activate", KeyState.ACTIVE),
+        ("retire", KeyState.RETIRED),
+        ("compromise", KeyState.COMPROMISED),
+    ):
+        p = ksub.add_parser(name, help=f"move a key to {state.value}")
+        p.add_argument("kid")
+        p.set_defaults(func=_set_state(state))
+
+    iss = sub.add_parser("issuer", help="departments that issue")
+    isub = iss.add_subparsers(dest="issuer_command", required=True, metavar="ACTION")
+    p = isub.add_parser("add", help="register a department")
+    p.add_argument("slug")
+    p.add_argument("--zh", required=True, help="Chinese name")
+    p.add_argument("--en", required=True, help="English name")
+    p.add_argument("--vct", action="append", required=True, help="a type it may issue (repeat)")
+    p.add_argument("--alg", choices=["ES256", "EdDSA"], default="ES256")
+    p.set_defaults(func=cmd_issuer_add)
+    p = isub.add_parser("list", help="list departments")
+    p.set_defaults(func=cmd_issuer_list)
+
+    p = sub.add_parser("holder-key", help="create a holder key file (PEM, 0600)")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_holder_new)
+
+    p = add("issue", cmd_issue, "issue a credential")
+    p.add_argument("issuer", help="issuer slug")
+    p.add_argument("vct", help="credential type id (see 'ecert types')")
+    p.add_argument("--claims", required=True, help="JSON file of claims")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--holder", help="holder key file (from 'ecert holder-key')")
+    group.add_argument("--holder-jwk", help="JSON file with the holder's public JWK")
+    p.add_argument("--subject", required=True, help="the citizen's id in the registry")
+    p.add_argument("-o", "--output", help="write the credential here (mode 0600)")
+
+    for action in ("revoke", "suspend", "reinstate"):
+        p = add(action, _change(action), f"{action} a credential")
+        p.add_argument("issuer", help="issuer slug")
+        p.add_argument("id", help="credential id")
+
+    bundle = sub.add_parser("bundle", help="verifier bundles")
+    bsub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
+    p = bsub.add_parser("export", help="write the bundle of this instance")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=cmd_bundle_export)
+    p = bsub.add_parser("pull", help="download and check a bundle")
+    p.add_argument("url")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
+    p.set_defaults(func=cmd_bundle_pull)
+
+    p = add("present", cmd_present, "make a presentation for a scene")
+    p.add_argument("credential", help="file holding the credential (SD-JWT)")
+    p.add_argument("--holder", required=True, help="holder key file")
+    p.add_argument("--scene", required=True)
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--anchor", required=True)
+
+    p = add("verify", cmd_verify, "verify a presentation offline")
+    p.add_argument("text", nargs="?", help="the scanned text, or - for standard input")
+    p.add_argument("--image", help="a PNG/JPEG photo of the QR code")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
+    p.add_argument("--scene", help="scene id (default: the presentation's audience)")
+    p.add_argument("--now", type=float, help="verify as of this Unix time")
+
+    p = add("qr", cmd_qr, "render a QR code")
+    p.add_argument("text", nargs="?", help="text, or - for standard input")
+    p.add_argument("--file", help="read the text from this file")
+    p.add_argument("-o", "--output", required=True, help="output .png or .svg")
+    p.add_argument("--level", choices=["L", "M", "Q", "H"], default="M")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ecert`` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0) and EXIT_USAGE
+    try:
+        code: int = args.func(args)
+    except UsageError as err:
+        print(f"ecert: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyStoreError as err:
+        print(f"ecert: {err.code}: {err.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except EcertError as err:
+        print(f"ecert: {err.code}: {err.message}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
