@@ -18,6 +18,7 @@ import redis
 
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
+from tests.factory import World
 
 # -- storage ---------------------------------------------------------------------------
 
@@ -120,3 +121,9 @@ def store(request: pytest.FixtureRequest) -> SQLiteStore | RedisStore:
     """Each storage backend in turn: the contract tests run once per backend."""
     backend: SQLiteStore | RedisStore = request.getfixturevalue(f"{request.param}_store")
     return backend
+
+
+@pytest.fixture
+def world(sqlite_store: SQLiteStore) -> World:
+    """A test world (anchor, police, civil affairs) on SQLite with a settable clock."""
+    return World(sqlite_store)
