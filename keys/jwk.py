@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypedDict
 
@@ -44,16 +45,25 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STD = str.maketrans("-_", "+/")
+
+
 def _unb64(text: object, member: str, size: int) -> bytes:
+    """Decode a fixed-size member, refusing any other length or a non-canonical encoding."""
     if not isinstance(text, str):
         raise InvalidJWK(f"JWK member {member!r} must be a string")
+    if len(text) != (size * 4 + 2) // 3 or _B64URL_RE.fullmatch(text) is None:
+        raise InvalidJWK(f"JWK member {member!r} must be base64url of exactly {size} bytes")
+    # The unused low bits of the last character must be zero (RFC 4648 §3.5).
+    unused = {0: 0, 1: 4, 2: 2}[size % 3]
+    if _B64URL.index(text[-1]) & ((1 << unused) - 1):
+        raise InvalidJWK(f"JWK member {member!r} is not canonical base64url")
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as err:
         raise InvalidJWK(f"JWK member {member!r} is not base64url") from err
-    if len(raw) != size or _b64(raw) != text:
-        raise InvalidJWK(f"JWK member {member!r} must encode exactly {size} bytes")
-    return raw
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:

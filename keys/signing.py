@@ -79,13 +79,15 @@ class VerifyingKey:
         if len(signature) != 64:
             raise SignatureInvalid("signature has the wrong length")
         try:
-            if isinstance(self.key, ec.EllipticCurvePublicKey):
+            # Dispatch on the algorithm string: an isinstance check against
+            # cryptography's ABCs costs more on this hot path.
+            if self.alg == "ES256":
                 der = encode_dss_signature(
                     int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
                 )
-                self.key.verify(der, data, _ECDSA_SHA256)
+                self.key.verify(der, data, _ECDSA_SHA256)  # type: ignore[call-arg]
             else:
-                self.key.verify(signature, data)
+                self.key.verify(signature, data)  # type: ignore[call-arg]
         except InvalidSignature as err:
             raise SignatureInvalid("signature does not verify") from err
 

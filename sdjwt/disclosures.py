@@ -92,10 +92,14 @@ def decoy_digest(*, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -
     return b64url_encode(hashlib.sha256(token_bytes(SALT_BYTES)).digest())
 
 
-def resolve(payload: Mapping[str, Any], disclosures: Iterable[str]) -> dict[str, Any]:
+def resolve(
+    payload: Mapping[str, Any], disclosures: Iterable[str], *, raw_payload: bytes | None = None
+) -> dict[str, Any]:
     """Replace digests in ``payload`` by the disclosed claims (RFC 9901 §7.1 steps 3–5).
 
-    Returns the processed payload without ``_sd`` and ``_sd_alg``. Raises
+    Returns the processed payload without ``_sd`` and ``_sd_alg``. ``raw_payload``, the
+    payload's JSON bytes, lets a payload whose only ``_sd`` is the top-level one skip
+    the recursive walk (the verify path is measured). Raises
     :class:`DisclosureInvalid` when a disclosure is malformed, referenced twice or not
     at all, a digest repeats, or a disclosed name clashes with a plain claim.
     """
@@ -108,10 +112,58 @@ def resolve(payload: Mapping[str, Any], disclosures: Iterable[str]) -> dict[str,
         if d in by_digest:
             raise DisclosureInvalid("the same disclosure is presented twice")
         by_digest[d] = encoded
+    if raw_payload is not None and _only_top_level_sd(payload, raw_payload):
+        flat = _resolve_flat(payload, by_digest)
+        if flat is not None:
+            return flat
     state = _Resolution(by_digest)
     out = state.object(payload)
     out.pop(SD_ALG, None)
     if state.used != len(by_digest):
+        raise DisclosureInvalid("a disclosure is not referenced by the credential")
+    return out
+
+
+def _only_top_level_sd(payload: Mapping[str, Any], raw: bytes) -> bool:
+    # Without escapes the member name "_sd" can only appear as those five bytes; if
+    # they appear once and the top level has "_sd", no nested object has one, and
+    # without the bytes "..." there are no array-element digests (RFC 9901 §4.2.4.2).
+    return (
+        b"\\" not in raw
+        and b'"..."' not in raw
+        and raw.count(b'"_sd"') == (1 if SD in payload else 0)
+    )
+
+
+def _resolve_flat(
+    payload: Mapping[str, Any], by_digest: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Resolve a payload whose only digests are in its top-level ``_sd``.
+
+    Returns None when a disclosed value is itself an object or array (it may hold
+    digests of its own): the caller then takes the general path.
+    """
+    digests = payload.get(SD, [])
+    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
+        raise DisclosureInvalid("'_sd' must be an array of strings")
+    if len(set(digests)) != len(digests):
+        raise DisclosureInvalid("a digest appears more than once")
+    out = {k: v for k, v in payload.items() if k != SD and k != SD_ALG}
+    used = 0
+    for dig in digests:
+        encoded = by_digest.get(dig)
+        if encoded is None:
+            continue
+        used += 1
+        disclosure = decode_disclosure(encoded)
+        if disclosure.name is None:
+            raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
+        if disclosure.name in out:
+            raise DisclosureInvalid("a disclosed claim name is already in the object")
+        if isinstance(disclosure.value, dict | list):
+            return None
+        out[disclosure.name] = disclosure.value
+    if used != len(by_digest):
         raise DisclosureInvalid("a disclosure is not referenced by the credential")
     return out
 
