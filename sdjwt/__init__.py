@@ -5,6 +5,7 @@ Status List codec. Spec constants live here, as in the reference implementation'
 from __future__ import annotations
 
 from sdjwt.disclosures import (
+    ARRAY_ELEMENT,
     NEVER_DISCLOSABLE,
     SALT_BYTES,
     SD,
@@ -29,6 +30,7 @@ TYP_TRUST_LIST = "trustlist+jwt"
 SEPARATOR = "~"
 
 __all__ = [
+    "ARRAY_ELEMENT",
     "INVALID",
     "NEVER_DISCLOSABLE",
     "SALT_BYTES",

@@ -10,7 +10,18 @@ from typing import Any
 
 from keys import EcertError, SigningKey, parse_compact, sign_compact, thumbprint
 from keys.b64 import b64url_encode
-from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, decode_disclosure, sd_hash, split
+from sdjwt import (
+    ARRAY_ELEMENT,
+    SD,
+    SD_ALG,
+    TYP_KB_JWT,
+    TYP_SD_JWT_VC,
+    Disclosure,
+    decode_disclosure,
+    digest,
+    sd_hash,
+    split,
+)
 from wallet.errors import ClaimsUnavailable, CredentialUnreadable, NotHolder
 
 #: Nonce size: 128 bits from the CSPRNG.
@@ -30,8 +41,12 @@ class HeldCredential:
     vct: str
     exp: int
     holder_kid: str
-    disclosures: Mapping[str, str]  # claim name -> encoded disclosure
+    #: top-level claim name -> the encoded disclosures that reveal it: its own and,
+    #: when its value is an object or array with digests, every nested one.
+    disclosures: Mapping[str, tuple[str, ...]]
     plain_claims: Mapping[str, Any]
+    #: plain (always visible) claims whose value holds digests -> those disclosures.
+    plain_nested: Mapping[str, tuple[str, ...]]
 
     @classmethod
     def parse(cls, sd_jwt: str) -> HeldCredential:
@@ -41,12 +56,7 @@ class HeldCredential:
             if kb:
                 raise CredentialUnreadable("a credential must not carry a key-binding JWT")
             jws = parse_compact(jwt, typ=TYP_SD_JWT_VC)
-            by_name = {}
-            for encoded in disclosures:
-                d = decode_disclosure(encoded)
-                if d.name is None:
-                    raise CredentialUnreadable("array-element disclosures are not supported")
-                by_name[d.name] = encoded
+            by_digest = {digest(e): (e, decode_disclosure(e)) for e in disclosures}
         except CredentialUnreadable:
             raise
         except EcertError as err:
@@ -62,13 +72,55 @@ class HeldCredential:
             holder_kid = thumbprint(jwk)
         except EcertError as err:
             raise CredentialUnreadable("the credential's holder key is unusable") from err
-        reserved = {"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"}
+        reserved = {"iss", "iat", "exp", "nbf", "vct", "cnf", "status", SD, SD_ALG}
         plain = {k: v for k, v in p.items() if k not in reserved}
-        return cls(sd_jwt, p["iss"], p["vct"], p["exp"], holder_kid, by_name, plain)
+        by_name: dict[str, tuple[str, ...]] = {}
+        top = p.get(SD, [])
+        for dig in top if isinstance(top, list) else []:
+            found = by_digest.get(dig) if isinstance(dig, str) else None
+            if found is not None and found[1].name is not None:
+                encoded, disclosure = found
+                by_name[found[1].name] = (encoded, *_nested(disclosure.value, by_digest))
+        nested = {k: _nested(v, by_digest) for k, v in plain.items()}
+        return cls(
+            sd_jwt,
+            p["iss"],
+            p["vct"],
+            p["exp"],
+            holder_kid,
+            by_name,
+            plain,
+            {k: v for k, v in nested.items() if v},
+        )
 
     def claim_names(self) -> set[str]:
         """Every claim the holder could disclose or that is always visible."""
         return set(self.disclosures) | set(self.plain_claims)
+
+
+def _nested(value: Any, by_digest: Mapping[str, tuple[str, Disclosure]]) -> tuple[str, ...]:
+    """Every disclosure referenced inside ``value``, recursively (RFC 9901 §4.2.4, §4.2.6)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        digests = value.get(SD, [])
+        for dig in digests if isinstance(digests, list) else []:
+            found = by_digest.get(dig) if isinstance(dig, str) else None
+            if found is not None:
+                out.append(found[0])
+                out.extend(_nested(found[1].value, by_digest))
+        for key, item in value.items():
+            if key != SD:
+                out.extend(_nested(item, by_digest))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict) and len(item) == 1 and ARRAY_ELEMENT in item:
+                found = by_digest.get(item[ARRAY_ELEMENT])
+                if found is not None:
+                    out.append(found[0])
+                    out.extend(_nested(found[1].value, by_digest))
+            else:
+                out.extend(_nested(item, by_digest))
+    return tuple(out)
 
 
 def present(
@@ -88,11 +140,13 @@ def present(
     """
     if holder_key.kid != credential.holder_kid:
         raise NotHolder("this credential is bound to another holder key")
-    chosen = []
+    chosen: list[str] = []
     for name in claims:
         if name in credential.disclosures:
-            chosen.append(credential.disclosures[name])
-        elif name not in credential.plain_claims:
+            chosen.extend(credential.disclosures[name])
+        elif name in credential.plain_claims:
+            chosen.extend(credential.plain_nested.get(name, ()))
+        else:
             raise ClaimsUnavailable(f"the credential has no claim {name!r}")
     jwt = credential.sd_jwt.split("~", 1)[0]
     presented = "~".join([jwt, *chosen]) + "~"
