@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,8 @@ from sdjwt import (
 )
 from store.interface import CredentialRecord, CredentialState, Store
 
+_CHINA = datetime.timezone(datetime.timedelta(hours=8))
+_ONE_DAY = datetime.timedelta(days=1)
 _STATUS_VALUE: dict[CredentialState, int] = {
     "valid": VALID,
     "revoked": INVALID,
@@ -117,6 +120,12 @@ class CredentialIssuer:
 
         now = int(self._clock())
         exp = now + ctype.validity_days * 86400
+        valid_until = clean.get("valid_until")
+        if isinstance(valid_until, str):
+            # The credential never outlives the document: end of its last valid day (UTC+8).
+            last_day = datetime.date.fromisoformat(valid_until)
+            end = datetime.datetime.combine(last_day, datetime.time(), _CHINA) + _ONE_DAY
+            exp = min(exp, int(end.timestamp()))
         uri, idx = self._status.allocate(iss)
         disclosures = []
         digests = []

@@ -41,10 +41,17 @@ class WrongType(FormatError):
     code = "malformed"
 
 
-def sign_compact(payload: Mapping[str, Any], key: SigningKey, *, typ: str) -> str:
-    """Sign a JSON payload as a compact JWS with header ``alg``, ``typ`` and ``kid``."""
+def sign_compact(
+    payload: Mapping[str, Any], key: SigningKey, *, typ: str, with_kid: bool = True
+) -> str:
+    """Sign a JSON payload as a compact JWS with header ``alg``, ``typ`` and ``kid``.
+
+    ``with_kid=False`` leaves ``kid`` out, for a KB-JWT whose key is named by the
+    credential's ``cnf`` (every byte counts in a QR code).
+    """
     body = dumps_compact(dict(payload)).encode("utf-8")
-    return _JWS.encode(body, key.key, algorithm=key.alg, headers={"typ": typ, "kid": key.kid})
+    headers = {"typ": typ, "kid": key.kid} if with_kid else {"typ": typ}
+    return _JWS.encode(body, key.key, algorithm=key.alg, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)

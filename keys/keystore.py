@@ -98,4 +98,4 @@ class KeyWrapper:
 
 
 def _aad(kid: str) -> bytes:
-    return b"ecert-key:" + kid.encode("ascii")
+    return b"ecert-key:" + kid.encode("utf-8")

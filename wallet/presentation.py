@@ -158,4 +158,4 @@ def present(
         "nonce": nonce,
         "sd_hash": sd_hash(presented),
     }
-    return presented + sign_compact(kb_payload, holder_key, typ=TYP_KB_JWT)
+    return presented + sign_compact(kb_payload, holder_key, typ=TYP_KB_JWT, with_kid=False)
