@@ -9,7 +9,7 @@ from collections.abc import Callable
 from issuer.errors import IssuerError, StatusListFull
 from keys import SigningKey, sign_compact
 from sdjwt import TYP_STATUS_LIST, StatusList
-from store.interface import StatusListRecord, Store
+from store.interface import Conflict, StatusListRecord, Store
 
 #: Default list size: 2**20 entries. Large lists give herd privacy (a verifier that
 #: fetches a list learns nothing about which of a million credentials it checks).
@@ -99,16 +99,25 @@ class StatusRegistry:
         return None
 
     def _new_list(self, issuer: str) -> StatusListRecord:
-        number = len(self._store.list_status_lists(issuer)) + 1
-        record = StatusListRecord(
-            uri=f"{issuer}/status/{number}",
-            issuer=issuer,
-            bits=self._bits,
-            size=self._size,
-            created_at=int(self._clock()),
-        )
-        self._store.create_status_list(record)
-        return record
+        # Two workers may open a list at once: the loser takes the winner's list.
+        for _ in range(8):
+            number = len(self._store.list_status_lists(issuer)) + 1
+            record = StatusListRecord(
+                uri=f"{issuer}/status/{number}",
+                issuer=issuer,
+                bits=self._bits,
+                size=self._size,
+                created_at=int(self._clock()),
+            )
+            try:
+                self._store.create_status_list(record)
+            except Conflict:
+                existing = self._store.get_status_list(record.uri)
+                if existing is not None:
+                    return existing
+                continue
+            return record
+        raise StatusListFull(f"could not open a new status list for {issuer}")
 
 
 def encode_status_list_token(
