@@ -124,6 +124,13 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> tuple[PublicKey, Alg]:
         raise InvalidJWK("JWK must be a JSON object")
     if _PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidJWK("JWK contains private key material")
+    # RFC 7517 §4.2, §4.3: a key published for another purpose must not verify.
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        raise InvalidJWK("JWK 'use' is not 'sig'")
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        raise InvalidJWK("JWK 'key_ops' does not allow 'verify'")
     alg = alg_for_jwk(jwk)
     try:
         if alg == "ES256":

@@ -77,4 +77,6 @@ class StatusList:
             raise FormatError("status list 'lst' is not zlib data") from err
         if inflater.unconsumed_tail or not inflater.eof:
             raise FormatError("status list 'lst' is truncated or too large")
+        if inflater.unused_data:
+            raise FormatError("status list 'lst' has data after the zlib stream")
         return cls(bits, data)

@@ -341,3 +341,15 @@ def test_rfc9901_disclosure_with_reserved_name_is_invalid(name: str) -> None:
     # §4.2.1: the claim name "MUST NOT be _sd, ..., or a claim name existing in the object".
     with pytest.raises(DisclosureInvalid):
         sdjwt.decode_disclosure(_encode(["_26bc4LT-ac6q2KI6cBW5es", name, "Möbius"]))
+
+
+def test_status_list_with_data_after_the_zlib_stream_is_refused() -> None:
+    import zlib
+
+    from keys.b64 import b64url_encode
+    from keys.errors import FormatError
+    from sdjwt.statuslist import StatusList
+
+    lst = b64url_encode(zlib.compress(bytes.fromhex("b9a3"), 9) + b"\x00garbage")
+    with pytest.raises(FormatError):
+        StatusList.decode(lst, 1)
