@@ -210,6 +210,9 @@ class Verifier:
         nbf = payload.get("nbf")
         if nbf is not None and not _is_number(nbf):
             raise Malformed("the credential's 'nbf' must be a number")
+        iat = payload.get("iat")
+        if iat is not None and not _is_number(iat):
+            raise Malformed("the credential's 'iat' must be a number")
         if now > exp + self._leeway:
             errors.append(_err(Expired("the credential has expired")))
         if nbf is not None and now + self._leeway < nbf:
@@ -221,7 +224,7 @@ class Verifier:
         holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
         if not isinstance(holder_jwk, dict):
             raise Malformed("the credential has no holder key ('cnf.jwk')")
-        nonce = self._check_key_binding(
+        nonce, kb_iat = self._check_key_binding(
             kb_jwt, holder_jwk, raw[: len(raw) - len(kb_jwt)], scene_id, max_age, now, errors
         )
 
@@ -242,9 +245,8 @@ class Verifier:
                 result.claims = {c: claims[c] for c in wanted}
 
         # replay, last: only a presentation that passed everything uses up its nonce
-        if not errors and not self._replay.check_and_add(
-            nonce, now + max_age + KB_FUTURE_SKEW, now
-        ):
+        # The nonce is kept past the last instant at which this KB-JWT is still fresh.
+        if not errors and not self._replay.check_and_add(nonce, kb_iat + max_age + 1, now):
             errors.append(_err(Replayed("this presentation was already used")))
         if errors:
             result.claims = {}
@@ -258,7 +260,7 @@ class Verifier:
         max_age: int,
         now: float,
         errors: list[ErrorDict],
-    ) -> str:
+    ) -> tuple[str, float]:
         signing_input, _, s64 = kb_jwt.rpartition(b".")
         h64, _, p64 = signing_input.partition(b".")
         try:
@@ -285,7 +287,7 @@ class Verifier:
             errors.append(_err(PresentationExpired("the QR code is too old: refresh it")))
         elif iat - now > KB_FUTURE_SKEW:
             errors.append(_err(KeyBindingInvalid("the KB-JWT is dated in the future")))
-        return nonce
+        return nonce, iat
 
     def _check_status(
         self, iss: str, status: object, now: float, errors: list[ErrorDict]
