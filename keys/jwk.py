@@ -47,7 +47,7 @@ def _b64(data: bytes) -> str:
 
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 def _unb64(text: object, member: str, size: int) -> bytes:
@@ -61,7 +61,8 @@ def _unb64(text: object, member: str, size: int) -> bytes:
     if _B64URL.index(text[-1]) & ((1 << unused) - 1):
         raise InvalidJWK(f"JWK member {member!r} is not canonical base64url")
     try:
-        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4))
+        padded = text.encode("ascii").translate(_TO_STD) + b"=" * (-len(text) % 4)
+        return binascii.a2b_base64(padded)
     except (binascii.Error, ValueError) as err:
         raise InvalidJWK(f"JWK member {member!r} is not base64url") from err
 

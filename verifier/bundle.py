@@ -42,7 +42,9 @@ class Bundle:
     """A verified bundle."""
 
     trust_list: TrustList
-    status_lists: Mapping[str, LoadedStatusList]
+    #: by ``(iss, sub)``: a list speaks only for its own issuer's credentials, so another
+    #: trusted issuer's list with the same ``sub`` can never stand in for it.
+    status_lists: Mapping[tuple[str, str], LoadedStatusList]
     problems: tuple[str, ...]
 
 
@@ -80,7 +82,7 @@ def load_bundle(bundle: Mapping[str, Any], anchor: VerifyingKey | Mapping[str, A
     raw_lists = bundle.get("status_lists", [])
     if not isinstance(raw_lists, list):
         raise BundleInvalid("the bundle's 'status_lists' must be an array")
-    lists: dict[str, LoadedStatusList] = {}
+    lists: dict[tuple[str, str], LoadedStatusList] = {}
     problems: list[str] = []
     for n, item in enumerate(raw_lists):
         try:
@@ -88,9 +90,9 @@ def load_bundle(bundle: Mapping[str, Any], anchor: VerifyingKey | Mapping[str, A
         except EcertError as err:
             problems.append(f"status list #{n} rejected: {err.message}")
             continue
-        previous = lists.get(loaded.uri)
+        previous = lists.get((loaded.iss, loaded.uri))
         if previous is None or loaded.iat > previous.iat:
-            lists[loaded.uri] = loaded
+            lists[loaded.iss, loaded.uri] = loaded
     return Bundle(trust, lists, tuple(problems))
 
 

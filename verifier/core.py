@@ -10,6 +10,7 @@ check; after it, independent failures (expired *and* revoked, say) are all repor
 from __future__ import annotations
 
 import binascii
+import threading
 import time
 from binascii import a2b_base64, b2a_base64
 from collections.abc import Callable, Mapping
@@ -57,6 +58,8 @@ MAX_PRESENTATION = 16 * 1024
 LEEWAY = 30
 #: How far in the future a KB-JWT ``iat`` may be, in seconds.
 KB_FUTURE_SKEW = 30
+#: How many verified issuer-signed JWTs a verifier remembers (0 turns it off).
+VERIFIED_CACHE = 4096
 #: Default freshness window when a scene names none.
 DEFAULT_MAX_AGE = 120
 
@@ -87,6 +90,7 @@ class Verifier:
         status: StatusSource | None = None,
         leeway: int = LEEWAY,
         max_length: int = MAX_PRESENTATION,
+        verified_cache: int = VERIFIED_CACHE,
     ) -> None:
         self.bundle: Bundle = load_bundle(bundle, anchor)
         self.trust_list = self.bundle.trust_list
@@ -95,6 +99,13 @@ class Verifier:
         self._status: StatusSource = status or BundleStatusSource(self.bundle.status_lists)
         self._leeway = leeway
         self._max_length = max_length
+        # Issuer-signed JWTs whose signature verified, by their exact bytes (signature
+        # included): a credential shown again skips only that signature check. The
+        # cache lives and dies with this verifier, so with its trust list; the key's
+        # place in the trust list (revoked_kids, jwks) is still checked every time.
+        self._verified: dict[bytes, tuple[dict[str, Any], bytes]] = {}
+        self._verified_lock = threading.Lock()
+        self._verified_max = verified_cache
 
     @classmethod
     def from_bundle_file(
@@ -102,6 +113,14 @@ class Verifier:
     ) -> Verifier:
         """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
         return cls(read_bundle_file(path), anchor=anchor, **kwargs)
+
+    def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> None:
+        if self._verified_max <= 0:
+            return
+        with self._verified_lock:
+            if len(self._verified) >= self._verified_max:
+                self._verified.pop(next(iter(self._verified)))  # oldest first
+            self._verified[issuer_jwt] = (header, raw_payload)
 
     @property
     def scenes(self) -> list[str]:
@@ -166,12 +185,18 @@ class Verifier:
             raise KeyBindingMissing("the presentation has no key-binding JWT")
         disclosures = [d.decode("ascii") for d in parts[1:-1]]
 
-        # 2. unverified parse of the issuer-signed JWT
-        signing_input, _, s64 = parts[0].rpartition(b".")
-        h64, _, p64 = signing_input.partition(b".")
-        unverified_header = loads_object(_b64(h64))
-        alg = check_header(unverified_header, typ=TYP_SD_JWT_VC)
-        raw_payload = _b64(p64)
+        # 2. unverified parse of the issuer-signed JWT (or the same bytes, seen verified)
+        issuer_jwt = parts[0]
+        seen = self._verified.get(issuer_jwt)
+        if seen is None:
+            signing_input, _, s64 = issuer_jwt.rpartition(b".")
+            h64, _, p64 = signing_input.partition(b".")
+            unverified_header = loads_object(_b64(h64))
+            alg = check_header(unverified_header, typ=TYP_SD_JWT_VC)
+            raw_payload = _b64(p64)
+        else:
+            unverified_header, raw_payload = seen
+            alg = unverified_header["alg"]
         unverified = loads_object(raw_payload)
         iss = unverified.get("iss")
         vct = unverified.get("vct")
@@ -193,11 +218,13 @@ class Verifier:
         if key.alg != alg:
             raise UnsupportedAlg("the JWS 'alg' does not match the issuer's key")
 
-        # 4. the issuer's signature
-        try:
-            key.verify(signing_input, _b64(s64))
-        except SignatureInvalid:
-            raise InvalidSignature("the issuer's signature does not verify") from None
+        # 4. the issuer's signature, unless these exact bytes verified under this trust list
+        if seen is None:
+            try:
+                key.verify(signing_input, _b64(s64))
+            except SignatureInvalid:
+                raise InvalidSignature("the issuer's signature does not verify") from None
+            self._remember(issuer_jwt, unverified_header, raw_payload)
         payload = unverified
         result.iss, result.vct = iss, vct
         if vct not in issuer.vcts:

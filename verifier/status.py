@@ -20,16 +20,16 @@ class StatusSource(Protocol):
 class BundleStatusSource:
     """Status from the signed status lists of a verifier bundle (offline)."""
 
-    def __init__(self, lists: Mapping[str, LoadedStatusList]) -> None:
+    def __init__(self, lists: Mapping[tuple[str, str], LoadedStatusList]) -> None:
         self._lists = lists
 
     def lookup(self, iss: str, uri: str, idx: int, now: float) -> int:
         """See :meth:`StatusSource.lookup`."""
-        loaded = self._lists.get(uri)
+        loaded = self._lists.get((iss, uri))
         if loaded is None:
-            raise StatusUnavailable("the status list of this credential is not in the bundle")
-        if loaded.iss != iss:
-            raise StatusUnavailable("the status list was not published by the credential's issuer")
+            raise StatusUnavailable(
+                "the bundle has no status list of the credential's issuer at this uri"
+            )
         if now > loaded.exp:
             raise StatusStale("the status list has expired: download a fresh bundle")
         try:
