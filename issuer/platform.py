@@ -141,13 +141,23 @@ class Platform:
         )
 
     def status_list_tokens(self, status: StatusRegistry) -> list[str]:
-        """Every issuer's status lists, freshly signed with its active key."""
+        """Every issuer's status lists, freshly signed with its active key.
+
+        An issuer with no active key (its only key was just reported compromised)
+        has its lists left out until a new key is activated, rather than blocking
+        the bundle that carries the compromise to verifiers; its credentials then
+        answer ``status_unavailable`` (or ``key_compromised``), never ``valid``.
+        """
         tokens: list[str] = []
         for record in self._store.list_issuers():
             lists = self._store.list_status_lists(record.iss)
-            if lists:
+            if not lists:
+                continue
+            try:
                 key = self._keyring.signing_key(record.iss)
-                tokens.extend(status.publish(sl.uri, key) for sl in lists)
+            except NoSigningKey:
+                continue
+            tokens.extend(status.publish(sl.uri, key) for sl in lists)
         return tokens
 
     def bundle(self, status: StatusRegistry) -> dict[str, Any]:
