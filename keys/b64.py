@@ -9,6 +9,13 @@ import re
 from keys.errors import FormatError
 
 _TO_STD = bytes.maketrans(b"-_", b"+/")
+_ALPHABET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: byte -> its 6-bit value (0 for anything else; the alphabet is checked separately)
+_SEXTET = bytes(
+    _ALPHABET_CHARS.index(b) if b in _ALPHABET_CHARS else 0 for b in range(256)
+)
+#: by length mod 4: the low bits of the last character that encode no data
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)
 _PAD = (b"", b"", b"==", b"=")
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 
@@ -37,10 +44,25 @@ def b64url_decode_unchecked(text: str) -> bytes:
     measured against raw signature checks). Raises :class:`FormatError` for an
     impossible length.
     """
-    rem = len(text) % 4
+    try:
+        return b64url_decode_segment(text.encode("ascii"))
+    except UnicodeEncodeError as err:
+        raise FormatError("invalid base64url text") from err
+
+
+def b64url_decode_segment(segment: bytes) -> bytes:
+    """Decode base64url bytes whose alphabet the caller has checked; canonical only.
+
+    Raises :class:`FormatError` for an impossible length or non-zero unused bits in the
+    last character (RFC 4648 §3.5): one value has exactly one encoding, so a text
+    cannot be altered without its meaning changing.
+    """
+    rem = len(segment) & 3
     if rem == 1:
         raise FormatError("base64url text has an impossible length")
+    if rem and _SEXTET[segment[-1]] & _UNUSED_BITS[rem]:
+        raise FormatError("base64url text is not canonical")
     try:
-        return binascii.a2b_base64(text.encode("ascii").translate(_TO_STD) + _PAD[rem])
-    except (binascii.Error, ValueError, UnicodeEncodeError) as err:
+        return binascii.a2b_base64(segment.translate(_TO_STD) + _PAD[rem])
+    except (binascii.Error, ValueError) as err:
         raise FormatError("invalid base64url text") from err

@@ -158,7 +158,7 @@ def _resolve_flat(
         disclosure = decode_disclosure(encoded)
         if disclosure.name is None:
             raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-        if disclosure.name in out:
+        if disclosure.name in out or disclosure.name == SD_ALG:
             raise DisclosureInvalid("a disclosed claim name is already in the object")
         if isinstance(disclosure.value, dict | list):
             return None

@@ -1001,13 +1001,6 @@ def _with_extra_disclosure(c: Card, name: str, value: Any, **changes: Any) -> st
     return c.present(jwt, [*c.disclosures(), encoded])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="sdjwt.resolve fast path (_resolve_flat) leaves _sd_alg out before the clash "
-    "check, so a disclosure named '_sd_alg' is accepted; the general path rejects it "
-    "(RFC 9901 §7.1: a disclosed name already present at the level of _sd is rejected)",
-)
 def test_disclosure_named_sd_alg_is_rejected(card: Card) -> None:
     shown = _with_extra_disclosure(card, "_sd_alg", "sha-256")
 

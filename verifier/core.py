@@ -9,16 +9,16 @@ check; after it, independent failures (expired *and* revoked, say) are all repor
 
 from __future__ import annotations
 
-import binascii
 import threading
 import time
-from binascii import a2b_base64, b2a_base64
+from binascii import b2a_base64
 from collections.abc import Callable, Mapping
 from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
+from keys.b64 import b64url_decode_segment
 from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import check_header
@@ -103,7 +103,7 @@ class Verifier:
         # included): a credential shown again skips only that signature check. The
         # cache lives and dies with this verifier, so with its trust list; the key's
         # place in the trust list (revoked_kids, jwks) is still checked every time.
-        self._verified: dict[bytes, tuple[dict[str, Any], bytes]] = {}
+        self._verified: dict[bytes, _Verified] = {}
         self._verified_lock = threading.Lock()
         self._verified_max = verified_cache
 
@@ -114,13 +114,14 @@ class Verifier:
         """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
         return cls(read_bundle_file(path), anchor=anchor, **kwargs)
 
-    def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> None:
-        if self._verified_max <= 0:
-            return
-        with self._verified_lock:
-            if len(self._verified) >= self._verified_max:
-                self._verified.pop(next(iter(self._verified)))  # oldest first
-            self._verified[issuer_jwt] = (header, raw_payload)
+    def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> _Verified:
+        entry = _Verified(header, raw_payload)
+        if self._verified_max > 0:
+            with self._verified_lock:
+                if len(self._verified) >= self._verified_max:
+                    self._verified.pop(next(iter(self._verified)))  # oldest first
+                self._verified[issuer_jwt] = entry
+        return entry
 
     @property
     def scenes(self) -> list[str]:
@@ -195,7 +196,7 @@ class Verifier:
             alg = check_header(unverified_header, typ=TYP_SD_JWT_VC)
             raw_payload = _b64(p64)
         else:
-            unverified_header, raw_payload = seen
+            unverified_header, raw_payload = seen.header, seen.raw_payload
             alg = unverified_header["alg"]
         unverified = loads_object(raw_payload)
         iss = unverified.get("iss")
@@ -224,7 +225,7 @@ class Verifier:
                 key.verify(signing_input, _b64(s64))
             except SignatureInvalid:
                 raise InvalidSignature("the issuer's signature does not verify") from None
-            self._remember(issuer_jwt, unverified_header, raw_payload)
+            seen = self._remember(issuer_jwt, unverified_header, raw_payload)
         payload = unverified
         result.iss, result.vct = iss, vct
         if vct not in issuer.vcts:
@@ -252,7 +253,7 @@ class Verifier:
         if not isinstance(holder_jwk, dict):
             raise Malformed("the credential has no holder key ('cnf.jwk')")
         nonce, kb_iat = self._check_key_binding(
-            kb_jwt, holder_jwk, raw[: len(raw) - len(kb_jwt)], scene_id, max_age, now, errors
+            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], scene_id, max_age, now, errors
         )
 
         # 7. status
@@ -282,6 +283,7 @@ class Verifier:
         self,
         kb_jwt: bytes,
         holder_jwk: Mapping[str, Any],
+        seen: _Verified,
         presented: bytes,
         scene_id: str,
         max_age: int,
@@ -294,13 +296,18 @@ class Verifier:
             header = loads_object(_b64(h64))
             alg = check_header(header, typ=TYP_KB_JWT)
             kb = loads_object(_b64(p64))
-            holder_key, holder_alg = public_key_from_jwk(holder_jwk)
+            holder = seen.holder
+            if holder is None:
+                # cnf.jwk is part of the verified issuer JWT: the key object is kept
+                # with it, and OpenSSL reuses its set-up on the next presentation.
+                holder = VerifyingKey(*public_key_from_jwk(holder_jwk), kid="")
+                seen.holder = holder
         except (FormatError, InvalidJWK) as err:
             raise KeyBindingInvalid(f"the key-binding JWT is unusable: {err.message}") from err
-        if holder_alg != alg:
+        if holder.alg != alg:
             raise KeyBindingInvalid("the KB-JWT 'alg' does not match the holder key")
         try:
-            VerifyingKey(holder_key, holder_alg, "").verify(signing_input, _b64(s64))
+            holder.verify(signing_input, _b64(s64))
         except SignatureInvalid:
             raise KeyBindingInvalid("the KB-JWT is not signed by the holder key") from None
         iat, nonce = kb.get("iat"), kb.get("nonce")
@@ -344,6 +351,18 @@ class Verifier:
         return name
 
 
+class _Verified:
+    """An issuer-signed JWT whose signature verified: its header, payload bytes and,
+    once a KB-JWT has been checked, the holder key object from its ``cnf``."""
+
+    __slots__ = ("header", "holder", "raw_payload")
+
+    def __init__(self, header: dict[str, Any], raw_payload: bytes) -> None:
+        self.header = header
+        self.raw_payload = raw_payload
+        self.holder: VerifyingKey | None = None
+
+
 def _split_presentation(raw: bytes) -> list[bytes]:
     """Check the SD-JWT+KB grammar (RFC 9901 §4) and split at "~".
 
@@ -372,9 +391,9 @@ def _is_jwt(segment: bytes) -> bool:
 def _b64(segment: bytes) -> bytes:
     """Decode a base64url segment whose alphabet the grammar has checked."""
     try:
-        return a2b_base64(segment.translate(_TO_STD) + _PAD[len(segment) & 3])
-    except binascii.Error:
-        raise Malformed("a segment is not valid base64url") from None
+        return b64url_decode_segment(segment)
+    except FormatError:
+        raise Malformed("a segment is not valid (canonical) base64url") from None
 
 
 def _sha256_b64url(data: bytes) -> str:

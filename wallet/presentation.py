@@ -149,6 +149,7 @@ def present(
         else:
             raise ClaimsUnavailable(f"the credential has no claim {name!r}")
     jwt = credential.sd_jwt.split("~", 1)[0]
+    chosen = list(dict.fromkeys(chosen))  # each disclosure once, even if asked twice
     presented = "~".join([jwt, *chosen]) + "~"
     if nonce is None:
         nonce = b64url_encode(token_bytes(NONCE_BYTES))
