@@ -639,19 +639,20 @@ def test_keys_are_stored_encrypted_and_reopen_with_the_same_secret(store: Store)
         Keyring(store, KeyWrapper(generate_secret())).signing_key("https://x.example/issuers/a")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: after the only active key of an issuer is marked compromised, "
-    "Platform.bundle() raises NoSigningKey (its status lists cannot be re-signed), so the "
-    "bundle carrying the key's revocation (revoked_kids) cannot be published at all",
-)
-def test_the_bundle_still_publishes_a_compromise_before_a_new_key_is_active(w: World) -> None:
-    issue(w)
+def test_the_bundle_publishes_a_compromise_before_a_new_key_is_active(w: World) -> None:
+    held, wallet = w.issue_id_card()
     kid = w.keyring.signing_key(w.police.iss).kid
     w.keyring.set_state(kid, KeyState.COMPROMISED)
     bundle = w.bundle()
     trusted = verify_trust_list(bundle["trust_list"], w.anchor_jwk).issuers[w.police.iss]
-    assert kid in trusted.revoked_kids
+    assert kid in trusted.revoked_kids and kid not in trusted.keys
+    # the police lists cannot be re-signed until a new key is active: they are left out
+    assert bundle["status_lists"] == []
+    verifier = w.verifier()
+    result = verifier.verify(
+        wallet.present_for_scene(held, verifier.trust_list.scenes["hotel"]), "hotel"
+    )
+    assert not result.valid and result.codes[0] == "key_compromised"
 
 
 # -- the platform registry -----------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_a_verifier_loads_the_published_token(store: Store) -> None:
     w.issuer.suspend(w.police.iss, cid)
     bundle = w.verifier().bundle
     assert bundle.problems == ()
-    loaded = bundle.status_lists[uri]
+    loaded = bundle.status_lists[w.police.iss, uri]
     assert loaded.iss == w.police.iss and loaded.statuses.get(idx) == 2
     (token,) = w.bundle()["status_lists"]
     assert load_status_list_token(token, bundle.trust_list).uri == uri
