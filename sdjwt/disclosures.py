@@ -117,7 +117,7 @@ def resolve(
         if flat is not None:
             return flat
     state = _Resolution(by_digest)
-    out = state.object(payload)
+    out = state.object(payload, top=True)
     out.pop(SD_ALG, None)
     if state.used != len(by_digest):
         raise DisclosureInvalid("a disclosure is not referenced by the credential")
@@ -158,14 +158,22 @@ def _resolve_flat(
         disclosure = decode_disclosure(encoded)
         if disclosure.name is None:
             raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-        if disclosure.name in out or disclosure.name == SD_ALG:
+        if disclosure.name in out:
             raise DisclosureInvalid("a disclosed claim name is already in the object")
+        if disclosure.name in NEVER_DISCLOSABLE:
+            raise DisclosureInvalid(_never_disclosable(disclosure.name))
         if isinstance(disclosure.value, dict | list):
             return None
         out[disclosure.name] = disclosure.value
     if used != len(by_digest):
         raise DisclosureInvalid("a disclosure is not referenced by the credential")
     return out
+
+
+def _never_disclosable(name: str) -> str:
+    # SD-JWT VC §3.2.2.2: these claims are never selectively disclosable; a hidden
+    # 'nbf' or 'status' would otherwise escape the checks that read the plain payload.
+    return f"the claim {name!r} may not be selectively disclosed"
 
 
 class _Resolution:
@@ -195,7 +203,7 @@ class _Resolution:
             return self.array(value)
         return value
 
-    def object(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+    def object(self, obj: Mapping[str, Any], *, top: bool = False) -> dict[str, Any]:
         out = {k: self.value(v) for k, v in obj.items() if k != SD}
         digests = obj.get(SD)
         if digests is None:
@@ -210,6 +218,8 @@ class _Resolution:
                 raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
             if disclosure.name in out:
                 raise DisclosureInvalid("a disclosed claim name is already in the object")
+            if top and disclosure.name in NEVER_DISCLOSABLE:
+                raise DisclosureInvalid(_never_disclosable(disclosure.name))
             out[disclosure.name] = self.value(disclosure.value)
         return out
 

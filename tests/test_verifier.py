@@ -1012,3 +1012,18 @@ def test_disclosure_named_sd_alg_is_rejected_on_the_general_path(card: Card) -> 
     shown = _with_extra_disclosure(card, "_sd_alg", "sha-256", remark='say "hi"')
 
     assert rejected_with(card.verify(shown), "disclosure_invalid")
+
+
+@pytest.mark.parametrize("name", ["nbf", "status", "cnf", "iss", "vct", "exp"])
+@pytest.mark.parametrize("remark", [None, 'say "hi"'], ids=["fast-path", "general-path"])
+def test_claims_never_disclosable_are_rejected_as_disclosures(
+    card: Card, name: str, remark: str | None
+) -> None:
+    """SD-JWT VC §3.2.2.2: a hidden 'nbf' or 'status' would escape the checks."""
+    value: Any = 4_000_000_000 if name == "nbf" else "x"
+    if remark is None:
+        shown = _with_extra_disclosure(card, name, value)
+    else:
+        shown = _with_extra_disclosure(card, name, value, remark=remark)
+
+    assert rejected_with(card.verify(shown), "disclosure_invalid")

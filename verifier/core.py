@@ -174,6 +174,8 @@ class Verifier:
             except UnicodeEncodeError:
                 raise Malformed("the presentation is not ASCII text") from None
         elif isinstance(text, bytes):
+            if len(text) > self._max_length + 2:
+                raise Malformed("the presentation is too large")
             raw = text
         else:
             raise Malformed("the presentation must be text")
