@@ -21,7 +21,7 @@ SHA_256 = "sha-256"
 SALT_BYTES = 16
 #: Claim names that are never selectively disclosable (SD-JWT VC §3.2.2.2, RFC 9901).
 NEVER_DISCLOSABLE = frozenset(
-    {"iss", "exp", "nbf", "iat", "cnf", "vct", "vct#integrity", "status", SD, SD_ALG, "..."}
+    {"iss", "exp", "nbf", "cnf", "vct", "vct#integrity", "status", SD, SD_ALG, "..."}
 )
 
 
