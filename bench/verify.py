@@ -168,12 +168,14 @@ class Stack:
             self.returning.append(wallet.present_for_scene(held, self.scene))
         self.bundle = None
 
-    def verifier(self) -> Verifier:
+    def verifier(self, **kwargs: Any) -> Verifier:
         """A fresh verifier (empty replay cache) on the current bundle."""
         if self.bundle is None:
             self.bundle = self.platform.bundle(self.status)
         verify_at = self.now + 1
-        return Verifier(self.bundle, anchor=self.platform.anchor_jwk(), clock=lambda: verify_at)
+        return Verifier(
+            self.bundle, anchor=self.platform.anchor_jwk(), clock=lambda: verify_at, **kwargs
+        )
 
     def pool(self) -> Pool:
         nonces = [kb_nonce(p) for p in self.presentations]
@@ -239,7 +241,8 @@ def round_ours(stack: Stack, pool: Pool, budget: float) -> Round:
 
 def round_returning(stack: Stack, pool: Pool, budget: float) -> Round:
     """Credentials the verifier has seen once already, shown again with fresh KB-JWTs."""
-    verifier = stack.verifier()
+    # sized to hold the whole pool, as an online verifier sizes it to its memory
+    verifier = stack.verifier(verified_cache=len(pool.presentations))
     for presentation in pool.presentations:  # first visits, not timed
         verifier.verify(presentation, SCENE)
     verify = verifier.verify

@@ -79,3 +79,19 @@ def test_the_cache_is_bounded_and_can_be_turned_off(world: World, monkeypatch) -
         assert off.verify(wallet.present_for_scene(held, scene), "hotel").valid
     assert calls[0] == 4
     assert off._verified == {}
+
+
+def test_the_least_recently_used_credential_is_forgotten_first(world: World) -> None:
+    shown = [world.issue_id_card() for _ in range(3)]
+    v = world.verifier(verified_cache=2)
+    scene = v.trust_list.scenes["hotel"]
+    first, second, third = (wallet.present_for_scene(held, scene) for held, wallet in shown)
+    assert v.verify(first, "hotel").valid
+    assert v.verify(second, "hotel").valid
+    world.clock.advance(1)
+    held, wallet = shown[0]
+    assert v.verify(wallet.present_for_scene(held, scene), "hotel").valid  # first used again
+    assert v.verify(third, "hotel").valid  # evicts the second, not the first
+    remembered = {jwt.split(b".")[1] for jwt in v._verified}
+    assert first.split("~")[0].split(".")[1].encode() in remembered
+    assert second.split("~")[0].split(".")[1].encode() not in remembered

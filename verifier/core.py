@@ -114,12 +114,21 @@ class Verifier:
         """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
         return cls(read_bundle_file(path), anchor=anchor, **kwargs)
 
+    def _recall(self, issuer_jwt: bytes) -> _Verified | None:
+        if not self._verified:
+            return None
+        with self._verified_lock:
+            entry = self._verified.pop(issuer_jwt, None)
+            if entry is not None:
+                self._verified[issuer_jwt] = entry  # most recently used last
+            return entry
+
     def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> _Verified:
         entry = _Verified(header, raw_payload)
         if self._verified_max > 0:
             with self._verified_lock:
                 if len(self._verified) >= self._verified_max:
-                    self._verified.pop(next(iter(self._verified)))  # oldest first
+                    self._verified.pop(next(iter(self._verified)))  # least recently used
                 self._verified[issuer_jwt] = entry
         return entry
 
@@ -190,7 +199,7 @@ class Verifier:
 
         # 2. unverified parse of the issuer-signed JWT (or the same bytes, seen verified)
         issuer_jwt = parts[0]
-        seen = self._verified.get(issuer_jwt)
+        seen = self._recall(issuer_jwt)
         if seen is None:
             signing_input, _, s64 = issuer_jwt.rpartition(b".")
             h64, _, p64 = signing_input.partition(b".")
