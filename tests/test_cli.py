@@ -103,6 +103,11 @@ def credential_id(err: str) -> str:
 
 @pytest.fixture
 def ready(cli: Cli) -> Setup:
+    return set_up(cli)
+
+
+def set_up(cli: Cli) -> Setup:
+    """init, a department, a holder key, an issued ID card, the anchor file, a bundle."""
     assert cli("init", "--base-url", "https://ecert.example").code == 0
     added = cli(
         "issuer", "add", "police", "--zh", "市公安局", "--en", "City Police",
@@ -744,6 +749,25 @@ def test_a_malformed_secret_exits_2_without_echoing_it(
     assert run.code == 2
     assert "tooShortSecretValue" not in run.err + run.out
     assert not (cli.instance / "secret.key").exists()  # the configured secret is used
+
+
+# -- the Redis backend -----------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_the_whole_story_on_redis(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, redis_server: str, redis_store: Any
+) -> None:
+    monkeypatch.setenv("ECERT_REDIS_URL", redis_server)
+    s = set_up(cli)
+    assert not (cli.instance / "ecert.db").exists()
+    assert redis_store.list_issuers()[0].slug == "police"
+    assert cli("revoke", "police", "--", s.credential_id).code == 0
+    cli("bundle", "export", "-o", "after.json")
+    text = present(cli, s)
+    assert cli("verify", text, *s.verify_args()).code == 0
+    run = cli("verify", text, *s.verify_args(cli.folder / "after.json"))
+    assert run.code == 1 and run.json()["status"] == "revoked"
 
 
 # -- the installed console script ------------------------------------------------------------------

@@ -42,6 +42,7 @@ from keys import (
     verify_trust_list,
 )
 from keys.b64 import b64url_decode, b64url_encode
+from keys.jwk import Alg
 from sdjwt import decode_disclosure
 from store.interface import Store
 from store.redis import RedisStore
@@ -269,7 +270,7 @@ def test_the_credential_verifies_end_to_end(w: World) -> None:
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
-def test_pyjwt_accepts_our_issuer_jwt(store: Store, alg: str) -> None:
+def test_pyjwt_accepts_our_issuer_jwt(store: Store, alg: Alg) -> None:
     """Interop: PyJWT's own decode (exp and iat checked against the real clock)."""
     w = World(store, clock=Clock(time.time()))
     dept = w.platform.register_issuer(
@@ -283,7 +284,7 @@ def test_pyjwt_accepts_our_issuer_jwt(store: Store, alg: str) -> None:
     assert claims["iss"] == dept.iss and claims["vct"] == ID_CARD
     assert jwt.get_unverified_header(token)["typ"] == "dc+sd-jwt"
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(token, jwt.PyJWK(dict(SigningKey.generate(alg).public_jwk())).key, [alg])  # type: ignore[arg-type]
+        jwt.decode(token, jwt.PyJWK(dict(SigningKey.generate(alg).public_jwk())).key, [alg])
 
 
 def test_credential_ids_are_unguessable_and_distinct(w: World) -> None:
@@ -319,7 +320,7 @@ def _everything_stored(store: Store) -> bytes:
         return b"".join(p.read_bytes() for p in sorted(db.parent.glob(db.name + "*")))
     assert isinstance(store, RedisStore)
     client = store.client
-    out: list[bytes] = []
+    out: list[Any] = []
     for key in client.scan_iter(match="*"):
         out += [key, client.dump(key) or b""]
         kind = client.type(key)

@@ -35,13 +35,14 @@ from keys import (
     thumbprint,
 )
 from keys.b64 import b64url_decode, b64url_encode
+from keys.jwk import Alg
 
 KEYS_DIR = Path(__file__).parent / "keys"
 VECTORS: dict[str, Any] = json.loads((KEYS_DIR / "vectors.json").read_text(encoding="utf-8"))
 P256_FILE = "rfc7515-A3-ES256-private.json"
 ED25519_FILE = "rfc8037-A1-Ed25519-private.json"
 RSA_FILE = "rfc7638-RSA-public.json"
-ALGS = ["ES256", "EdDSA"]
+ALGS: list[Alg] = ["ES256", "EdDSA"]
 #: The order of the P-256 group.
 P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -97,7 +98,7 @@ def test_fixed_private_key_kid_is_thumbprint_of_its_public_half(name: str) -> No
     public = key.public_jwk()
     assert "d" not in public
     assert public["kid"] == key.kid
-    assert {k: public[k] for k in public_part(jwk)} == public_part(jwk)
+    assert {k: v for k, v in public.items() if k in jwk} == public_part(jwk)
     assert VerifyingKey.from_jwk(public).kid == key.kid
 
 
@@ -120,8 +121,8 @@ def test_ed25519_signature_is_the_rfc8037_vector() -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_generate_gives_the_algorithm_and_a_thumbprint_kid(alg: str) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_generate_gives_the_algorithm_and_a_thumbprint_kid(alg: Alg) -> None:
+    key = SigningKey.generate(alg)
     public = key.public_jwk()
     assert key.alg == alg
     assert public["alg"] == alg
@@ -147,8 +148,8 @@ def test_from_private_key_refuses_p384() -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_sign_verify_round_trip(alg: str) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_sign_verify_round_trip(alg: Alg) -> None:
+    key = SigningKey.generate(alg)
     signature = key.sign(b"header.payload")
     assert len(signature) == 64
     key.verifying_key().verify(b"header.payload", signature)
@@ -156,8 +157,8 @@ def test_sign_verify_round_trip(alg: str) -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_verify_raises_on_tampered_data(alg: str) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_verify_raises_on_tampered_data(alg: Alg) -> None:
+    key = SigningKey.generate(alg)
     signature = key.sign(b"header.payload")
     with pytest.raises(SignatureInvalid):
         key.verifying_key().verify(b"header.paylOad", signature)
@@ -165,8 +166,8 @@ def test_verify_raises_on_tampered_data(alg: str) -> None:
 
 @pytest.mark.parametrize("alg", ALGS)
 @pytest.mark.parametrize("position", [0, 31, 32, 63])
-def test_verify_raises_on_tampered_signature(alg: str, position: int) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_verify_raises_on_tampered_signature(alg: Alg, position: int) -> None:
+    key = SigningKey.generate(alg)
     signature = bytearray(key.sign(b"data"))
     signature[position] ^= 0x01
     with pytest.raises(SignatureInvalid):
@@ -175,8 +176,8 @@ def test_verify_raises_on_tampered_signature(alg: str, position: int) -> None:
 
 @pytest.mark.parametrize("alg", ALGS)
 @pytest.mark.parametrize("length", [0, 63, 65, 72], ids=lambda n: f"{n}-bytes")
-def test_verify_raises_on_signature_of_wrong_length(alg: str, length: int) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_verify_raises_on_signature_of_wrong_length(alg: Alg, length: int) -> None:
+    key = SigningKey.generate(alg)
     good = key.sign(b"data")
     bad = (good + good)[:length]
     with pytest.raises(SignatureInvalid):
@@ -184,10 +185,10 @@ def test_verify_raises_on_signature_of_wrong_length(alg: str, length: int) -> No
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_verify_raises_on_another_keys_signature(alg: str) -> None:
-    signature = SigningKey.generate(alg).sign(b"data")  # type: ignore[arg-type]
+def test_verify_raises_on_another_keys_signature(alg: Alg) -> None:
+    signature = SigningKey.generate(alg).sign(b"data")
     with pytest.raises(SignatureInvalid):
-        SigningKey.generate(alg).verifying_key().verify(b"data", signature)  # type: ignore[arg-type]
+        SigningKey.generate(alg).verifying_key().verify(b"data", signature)
 
 
 @pytest.mark.parametrize(
@@ -473,9 +474,9 @@ def _private_der(key: SigningKey) -> bytes:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_wrap_unwrap_round_trip(alg: str) -> None:
+def test_wrap_unwrap_round_trip(alg: Alg) -> None:
     wrapper = KeyWrapper(generate_secret())
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+    key = SigningKey.generate(alg)
     blob = wrapper.wrap(key)
     opened = wrapper.unwrap(blob, key.kid)
     assert (opened.kid, opened.alg) == (key.kid, key.alg)
@@ -484,13 +485,17 @@ def test_wrap_unwrap_round_trip(alg: str) -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_wrapped_blob_hides_the_private_key_and_is_fresh_each_time(alg: str) -> None:
+def test_wrapped_blob_hides_the_private_key_and_is_fresh_each_time(alg: Alg) -> None:
     wrapper = KeyWrapper(generate_secret())
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+    key = SigningKey.generate(alg)
     blob1, blob2 = wrapper.wrap(key), wrapper.wrap(key)
     assert blob1 != blob2  # fresh nonce
-    # the raw private scalar is the last 32 bytes of both PKCS#8 encodings used here
-    assert _private_der(key)[-32:] not in blob1
+    private = key.key
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        raw = private.private_numbers().private_value.to_bytes(32, "big")
+    else:
+        raw = private.private_bytes_raw()
+    assert raw not in blob1 and _private_der(key) not in blob1
 
 
 def test_raw_32_byte_secret_equals_its_base64url_text() -> None:
@@ -507,8 +512,8 @@ def test_generate_secret_is_256_random_bits() -> None:
 
 
 @pytest.mark.parametrize("alg", ALGS)
-def test_unwrap_with_another_secret_fails(alg: str) -> None:
-    key = SigningKey.generate(alg)  # type: ignore[arg-type]
+def test_unwrap_with_another_secret_fails(alg: Alg) -> None:
+    key = SigningKey.generate(alg)
     blob = KeyWrapper(generate_secret()).wrap(key)
     with pytest.raises(KeyUnwrapFailed):
         KeyWrapper(generate_secret()).unwrap(blob, key.kid)

@@ -16,7 +16,7 @@ from tests.factory import World
 from verifier.errors import Malformed
 from verifier.qrimage import MAX_IMAGE_BYTES, MAX_PIXELS, decode_qr
 from wallet import WalletError
-from wallet.qr import qr_version, render_png, render_svg
+from wallet.qr import ErrorCorrection, qr_version, render_png, render_svg
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 SHORT_URL = "https://ecert.example/p/3q2-7wEjRmWx0cNvYtZk9A"
@@ -61,20 +61,21 @@ def test_png_of_a_presentation_decodes_to_the_same_text(
 
 @pytest.mark.parametrize("level", ["L", "M"])
 def test_png_of_a_presentation_decodes_at_levels_l_and_m(
-    presentations: dict[str, str], level: str
+    presentations: dict[str, str], level: ErrorCorrection
 ) -> None:
     # an offline presentation is ~1,700 characters: version 30+ at L and M, too big for Q/H
     text = presentations["hotel"]
-    assert decode_qr(render_png(text, level=level)) == text  # type: ignore[arg-type]
+    assert decode_qr(render_png(text, level=level)) == text
 
 
 @pytest.mark.parametrize("level", ["L", "M", "Q", "H"])
-def test_png_of_the_online_url_decodes_at_every_level(level: str) -> None:
-    assert decode_qr(render_png(SHORT_URL, level=level)) == SHORT_URL  # type: ignore[arg-type]
+def test_png_of_the_online_url_decodes_at_every_level(level: ErrorCorrection) -> None:
+    assert decode_qr(render_png(SHORT_URL, level=level)) == SHORT_URL
 
 
 def test_higher_error_correction_needs_a_larger_version() -> None:
-    versions = [qr_version(SHORT_URL, level) for level in ("L", "M", "Q", "H")]  # type: ignore[arg-type]
+    levels: list[ErrorCorrection] = ["L", "M", "Q", "H"]
+    versions = [qr_version(SHORT_URL, level) for level in levels]
     assert versions == sorted(versions) and versions[0] < versions[-1]
 
 

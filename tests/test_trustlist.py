@@ -11,13 +11,14 @@ import copy
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
 
 from issuer import default_scenes
 from keys import (
+    SceneDict,
     SigningKey,
     TrustListError,
     VerifyingKey,
@@ -436,7 +437,11 @@ def test_default_scenes_hotel_needs_only_name_and_id_number() -> None:
 
 def test_default_scenes_make_a_valid_trust_list(anchor: SigningKey) -> None:
     token = build_trust_list(
-        anchor, anchor_id=ANCHOR_ID, issuers=[], scenes=default_scenes(), now=NOW
+        anchor,
+        anchor_id=ANCHOR_ID,
+        issuers=[],
+        scenes=cast("list[SceneDict]", default_scenes()),
+        now=NOW,
     )
     trust = verify_trust_list(token, anchor.public_jwk())
     assert set(SHIPPED) <= set(trust.scenes)
