@@ -5,6 +5,7 @@ from __future__ import annotations
 from store.interface import (
     Conflict,
     CredentialRecord,
+    InvalidArgument,
     IssuerRecord,
     KeyRecord,
     NotFound,
@@ -17,6 +18,7 @@ from store.interface import (
 __all__ = [
     "Conflict",
     "CredentialRecord",
+    "InvalidArgument",
     "IssuerRecord",
     "KeyRecord",
     "NotFound",

@@ -11,7 +11,7 @@ the subject's citizen id, the status index and the key id, never the disclosures
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 from keys.errors import EcertError
 
@@ -33,6 +33,12 @@ class StoreUnavailable(StoreError):
     """The backing server cannot be reached or timed out."""
 
     code = "store_unavailable"
+
+
+class InvalidArgument(StoreError):
+    """An argument no backend accepts (unknown state, bad list shape, index or value)."""
+
+    code = "invalid_argument"
 
 
 class Conflict(StoreError):
@@ -101,6 +107,30 @@ class CredentialRecord:
     issued_at: int
     expires_at: int
     state: CredentialState = "valid"
+
+
+KEY_STATES: tuple[str, ...] = get_args(KeyStateName)
+CREDENTIAL_STATES: tuple[str, ...] = get_args(CredentialState)
+ALLOWED_BITS = (1, 2, 4, 8)
+
+
+def check_state(state: str, allowed: tuple[str, ...]) -> None:
+    """Raise :class:`InvalidArgument` for a state outside ``allowed``."""
+    if state not in allowed:
+        raise InvalidArgument(f"unknown state {state!r}")
+
+
+def check_list_shape(record: StatusListRecord) -> None:
+    """Raise :class:`InvalidArgument` for bits not in 1, 2, 4, 8 or a size below 1."""
+    if record.bits not in ALLOWED_BITS:
+        raise InvalidArgument(f"bits must be 1, 2, 4 or 8, not {record.bits}")
+    if record.size < 1:
+        raise InvalidArgument(f"size must be positive, not {record.size}")
+
+
+def packed_length(bits: int, size: int) -> int:
+    """Bytes that ``size`` entries of ``bits`` bits take."""
+    return (size * bits + 7) // 8
 
 
 @runtime_checkable

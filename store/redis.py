@@ -50,12 +50,14 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, get_args
+from typing import Any
 
 import redis
 from redis import exceptions as rexc
 
 from store.interface import (
+    CREDENTIAL_STATES,
+    KEY_STATES,
     Conflict,
     CredentialRecord,
     CredentialState,
@@ -66,13 +68,12 @@ from store.interface import (
     StatusListRecord,
     StoreError,
     StoreUnavailable,
+    check_list_shape,
+    check_state,
 )
 
 __all__ = ["RedisStore"]
 
-_ALLOWED_BITS = (1, 2, 4, 8)
-_KEY_STATES: tuple[str, ...] = get_args(KeyStateName)
-_CREDENTIAL_STATES: tuple[str, ...] = get_args(CredentialState)
 
 # Errors after which "try again later" is the right answer.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -276,7 +277,7 @@ class RedisStore:
 
     def put_key(self, record: KeyRecord) -> None:
         """Insert a key. Raises :class:`Conflict` if the kid exists."""
-        _check_state(record.state, _KEY_STATES)
+        check_state(record.state, KEY_STATES)
         blob = json.dumps(
             {
                 "kid": record.kid,
@@ -335,7 +336,7 @@ class RedisStore:
 
     def set_key_state(self, kid: str, state: KeyStateName) -> None:
         """Change a key's state. Raises :class:`NotFound` for an unknown kid."""
-        _check_state(state, _KEY_STATES)
+        check_state(state, KEY_STATES)
         with self._guard():
             done = self._set_key_state(
                 keys=[self._k("keys", "rec"), self._k("keys", "state")], args=[kid, state]
@@ -402,12 +403,7 @@ class RedisStore:
         Raises :class:`Conflict` if the uri exists, :class:`StoreError` for bits not in
         1, 2, 4, 8 or a size below 1.
         """
-        if record.bits not in _ALLOWED_BITS:
-            raise StoreError(
-                f"bits must be 1, 2, 4 or 8, not {record.bits}", code="invalid_argument"
-            )
-        if record.size < 1:
-            raise StoreError(f"size must be positive, not {record.size}", code="invalid_argument")
+        check_list_shape(record)
         blob = json.dumps(
             {
                 "uri": record.uri,
@@ -506,7 +502,7 @@ class RedisStore:
 
     def put_credential(self, record: CredentialRecord) -> None:
         """Insert a credential. Raises :class:`Conflict` if the id exists."""
-        _check_state(record.state, _CREDENTIAL_STATES)
+        check_state(record.state, CREDENTIAL_STATES)
         blob = json.dumps(
             {
                 "id": record.id,
@@ -600,14 +596,10 @@ class RedisStore:
 
     def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
         """Change a credential's state. Raises :class:`NotFound` for an unknown id."""
-        _check_state(state, _CREDENTIAL_STATES)
+        check_state(state, CREDENTIAL_STATES)
         _rec, key = self._cred_keys(credential_id)
         with self._guard():
             done = self._r.set(key, state, xx=True)
         if not done:
             raise NotFound(f"no credential {credential_id!r}")
 
-
-def _check_state(state: str, allowed: tuple[str, ...]) -> None:
-    if state not in allowed:
-        raise StoreError(f"unknown state {state!r}", code="invalid_argument")

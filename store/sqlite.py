@@ -28,9 +28,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import get_args
 
 from store.interface import (
+    CREDENTIAL_STATES,
+    KEY_STATES,
     Conflict,
     CredentialRecord,
     CredentialState,
@@ -41,15 +42,15 @@ from store.interface import (
     StatusListRecord,
     StoreError,
     StoreUnavailable,
+    check_list_shape,
+    check_state,
+    packed_length,
 )
 
 __all__ = ["CHUNK_SIZE", "SCHEMA_VERSION", "SQLiteStore"]
 
 SCHEMA_VERSION = 1
 CHUNK_SIZE = 4096
-_ALLOWED_BITS = (1, 2, 4, 8)
-_KEY_STATES: tuple[str, ...] = get_args(KeyStateName)
-_CREDENTIAL_STATES: tuple[str, ...] = get_args(CredentialState)
 
 # Primary result codes that mean "the file is busy or the disk is failing": try again later.
 _UNAVAILABLE_CODES = frozenset(
@@ -368,7 +369,7 @@ class SQLiteStore:
 
     def put_key(self, record: KeyRecord) -> None:
         """Insert a key. Raises :class:`Conflict` if the kid exists."""
-        _check_state(record.state, _KEY_STATES)
+        check_state(record.state, KEY_STATES)
         with self._write() as conn:
             try:
                 conn.execute(
@@ -405,7 +406,7 @@ class SQLiteStore:
 
     def set_key_state(self, kid: str, state: KeyStateName) -> None:
         """Change a key's state. Raises :class:`NotFound` for an unknown kid."""
-        _check_state(state, _KEY_STATES)
+        check_state(state, KEY_STATES)
         with self._write() as conn:
             cur = conn.execute("UPDATE keys SET state = ? WHERE kid = ?", (state, kid))
             if cur.rowcount == 0:
@@ -448,7 +449,7 @@ class SQLiteStore:
         Raises :class:`Conflict` if the uri exists, :class:`StoreError` for bits not in
         1, 2, 4, 8 or a size below 1.
         """
-        _check_list_shape(record)
+        check_list_shape(record)
         with self._write() as conn:
             try:
                 conn.execute(
@@ -525,7 +526,7 @@ class SQLiteStore:
             row = conn.execute(
                 "SELECT data FROM status_chunks WHERE uri = ? AND chunk_no = ?", (uri, chunk_no)
             ).fetchone()
-            total = _packed_length(bits, size)
+            total = packed_length(bits, size)
             if row is None:
                 data = bytearray(min(CHUNK_SIZE, total - chunk_no * CHUNK_SIZE))
             else:
@@ -569,7 +570,7 @@ class SQLiteStore:
                 ).fetchall()
             finally:
                 conn.commit()
-        out = bytearray(_packed_length(bits, size))
+        out = bytearray(packed_length(bits, size))
         for row in rows:
             start = row["chunk_no"] * CHUNK_SIZE
             data = row["data"]
@@ -580,7 +581,7 @@ class SQLiteStore:
 
     def put_credential(self, record: CredentialRecord) -> None:
         """Insert a credential. Raises :class:`Conflict` if the id exists."""
-        _check_state(record.state, _CREDENTIAL_STATES)
+        check_state(record.state, CREDENTIAL_STATES)
         with self._write() as conn:
             try:
                 conn.execute(
@@ -626,7 +627,7 @@ class SQLiteStore:
 
     def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
         """Change a credential's state. Raises :class:`NotFound` for an unknown id."""
-        _check_state(state, _CREDENTIAL_STATES)
+        check_state(state, CREDENTIAL_STATES)
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE credentials SET state = ? WHERE id = ?", (state, credential_id)
@@ -635,23 +636,7 @@ class SQLiteStore:
                 raise NotFound(f"no credential {credential_id!r}")
 
 
-# -- validation shared with nothing else (kept local so the backend stands alone) ---------
-
-
-def _packed_length(bits: int, size: int) -> int:
-    return (size * bits + 7) // 8
-
-
-def _check_state(state: str, allowed: tuple[str, ...]) -> None:
-    if state not in allowed:
-        raise StoreError(f"unknown state {state!r}", code="invalid_argument")
-
-
-def _check_list_shape(record: StatusListRecord) -> None:
-    if record.bits not in _ALLOWED_BITS:
-        raise StoreError(f"bits must be 1, 2, 4 or 8, not {record.bits}", code="invalid_argument")
-    if record.size < 1:
-        raise StoreError(f"size must be positive, not {record.size}", code="invalid_argument")
+# -- validation of list positions (the shared checks live in store.interface) ---------
 
 
 def _check_index(idx: int, size: int) -> None:
