@@ -33,7 +33,7 @@ ID_CARD = "urn:ecert:resident-id-card"
 def _fresh_folder(out: Path) -> None:
     if out.exists():
         if not (out / _MARKER).exists():
-            raise SystemExit(f"ecert demo: {out} exists and is not a demo folder; choose -o")
+            raise FileExistsError(f"{out} exists and was not made by `ecert demo`; choose -o")
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / _MARKER).write_text("created by `ecert demo`; safe to delete\n", encoding="utf-8")

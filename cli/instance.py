@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
-from keys import KeyWrapper, generate_secret
+from keys import KeySecretMissing, KeyWrapper, generate_secret
 from store import Store, open_store
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -41,7 +41,7 @@ class Instance:
         self.store.close()
 
 
-def _secret(path: Path, *, create: bool) -> str | None:
+def _secret(path: Path, *, create: bool) -> str:
     env = os.environ.get("ECERT_KEY_SECRET")
     if env:
         return env
@@ -49,7 +49,10 @@ def _secret(path: Path, *, create: bool) -> str | None:
     if secret_file.exists():
         return secret_file.read_text(encoding="ascii").strip()
     if not create:
-        return None
+        raise KeySecretMissing(
+            f"no key-encryption secret: set ECERT_KEY_SECRET or restore {secret_file} "
+            "(the store holds keys wrapped under it; a new secret cannot open them)"
+        )
     secret = generate_secret()
     fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
@@ -68,9 +71,16 @@ def open_instance(
     folder = Path(path or os.environ.get("ECERT_INSTANCE") or "instance")
     if create:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    wrapper = KeyWrapper(_secret(folder, create=create))
     redis_url = os.environ.get("ECERT_REDIS_URL")
     store = open_store(redis_url or f"sqlite:///{folder / 'ecert.db'}")
+    try:
+        # A new secret next to keys wrapped under the old one would only make every
+        # later command fail: refuse, and say what to restore.
+        has_keys = bool(store.list_keys())
+        wrapper = KeyWrapper(_secret(folder, create=create and not has_keys))
+    except BaseException:
+        store.close()
+        raise
     keyring = Keyring(store, wrapper)
     # Issuer URLs embed the base URL, so the first one used is kept in the store.
     stored = store.get_config("base_url")

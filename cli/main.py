@@ -287,21 +287,36 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
 
-    from verifier import load_bundle
+    from verifier import BundleInvalid, load_bundle, read_bundle_file
+    from verifier.bundle import MAX_BUNDLE_BYTES
 
     anchor = _read_json_file(args.anchor)
     if not args.url.startswith(("https://", "http://")):
         raise UsageError("the bundle URL must be http(s)")
     try:
         with urllib.request.urlopen(args.url, timeout=30) as resp:  # noqa: S310 (scheme checked)
-            data = resp.read(256 * 1024 * 1024 + 1)
+            data = resp.read(MAX_BUNDLE_BYTES + 1)
     except (urllib.error.URLError, OSError) as err:
         raise UsageError(f"cannot download the bundle: {err}") from err
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise UsageError("the download is larger than any bundle may be")
     try:
         bundle = json.loads(data)
     except ValueError as err:
         raise UsageError("the download is not JSON") from err
     loaded = load_bundle(bundle, anchor)
+    # Refuse to roll back: an older (validly signed) bundle could hide a revocation.
+    if Path(args.output).exists() and not args.allow_older:
+        try:
+            current = load_bundle(read_bundle_file(args.output), anchor)
+        except BundleInvalid:
+            current = None
+        if current is not None and loaded.trust_list.iat < current.trust_list.iat:
+            raise UsageError(
+                f"the downloaded bundle is older than {args.output} (trust list of "
+                f"{_utc(loaded.trust_list.iat)} < {_utc(current.trust_list.iat)}); "
+                "kept the current one (--allow-older to override)"
+            )
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     _write(args.output, json.dumps(bundle) + "\n")
@@ -344,8 +359,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.image and args.text is not None:
         raise UsageError("give either TEXT or --image, not both")
     if args.image:
+        from verifier.qrimage import MAX_IMAGE_BYTES
+
         try:
-            image = Path(args.image).read_bytes()
+            with open(args.image, "rb") as fh:
+                image = fh.read(MAX_IMAGE_BYTES + 1)
         except OSError as err:
             raise UsageError(f"cannot read {args.image}: {err.strerror}") from err
         try:
@@ -470,7 +488,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole story once: issue, present, verify offline, revoke, verify again."""
     from cli.demo import run_demo
 
-    return run_demo(Path(args.output))
+    try:
+        return run_demo(Path(args.output))
+    except FileExistsError as err:
+        raise UsageError(str(err)) from err
 
 
 # -- parser ---------------------------------------------------------------------------
@@ -568,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
+    p.add_argument(
+        "--allow-older", action="store_true", help="replace the file even with an older bundle"
+    )
     p.set_defaults(func=cmd_bundle_pull)
 
     p = add("present", cmd_present, "make a presentation for a scene")
@@ -593,11 +617,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands whose last argument is an id that may start with "-" (base64url ids and
+#: RFC 7638 kids do one time in 64): argparse would take it for an option.
+_ID_LAST = {("revoke",), ("suspend",), ("reinstate",), ("keys", "activate"),
+            ("keys", "retire"), ("keys", "compromise")}
+
+
+def _protect_ids(argv: list[str]) -> list[str]:
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--instance":
+            skip = True  # its value is not a command word
+        elif not arg.startswith("-"):
+            words.append(arg)
+    command = tuple(words[:2]) if words[:1] == ["keys"] else tuple(words[:1])
+    last = argv[-1] if argv else ""
+    protect = last.startswith("-") and last not in ("-h", "--help", "--") and "--" not in argv
+    return [*argv[:-1], "--", last] if command in _ID_LAST and protect else argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ecert`` console script."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_protect_ids(list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exit_:
         return int(exit_.code or 0) and EXIT_USAGE
     try:

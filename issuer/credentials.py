@@ -126,6 +126,8 @@ class CredentialIssuer:
             last_day = datetime.date.fromisoformat(valid_until)
             end = datetime.datetime.combine(last_day, datetime.time(), _CHINA) + _ONE_DAY
             exp = min(exp, int(end.timestamp()))
+            if exp <= now:
+                raise ClaimsInvalid("the document has already expired", field="valid_until")
         uri, idx = self._status.allocate(iss)
         disclosures = []
         digests = []

@@ -31,6 +31,7 @@ from keys.errors import KeySecretMissing, KeyStoreError, KeyUnwrapFailed
 from keys.signing import SigningKey
 
 _MAGIC = b"EK1"
+_TO_STD = str.maketrans("-_", "+/")
 _NONCE = 12
 
 
@@ -56,7 +57,10 @@ class KeyWrapper:
             )
         if isinstance(secret, str):
             try:
-                raw = base64.urlsafe_b64decode(secret + "=" * (-len(secret) % 4))
+                raw = base64.b64decode(
+                    secret.strip().translate(_TO_STD) + "=" * (-len(secret.strip()) % 4),
+                    validate=True,
+                )
             except (binascii.Error, ValueError):
                 raise KeyStoreError("the key-encryption secret is not base64url text") from None
         else:

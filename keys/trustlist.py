@@ -226,6 +226,7 @@ def _parse_payload(payload: Mapping[str, Any], token: str) -> TrustList:
         rules: dict[str, tuple[str, ...]] = {}
         for rule in accept:
             _need(isinstance(rule, dict) and isinstance(rule.get("vct"), str), "bad accept rule")
+            _need(rule["vct"] not in rules, "a scene lists the same 'vct' twice")
             rules[rule["vct"]] = _strings(rule.get("claims"), "accept 'claims'")
         scenes[sid] = Scene(sid, _name(entry.get("name"), "a scene"), rules, entry["max_age"])
 

@@ -387,13 +387,6 @@ def test_suspend_and_reinstate(cli: Cli, ready: Setup) -> None:
     assert cli("verify", present(cli, ready), *ready.verify_args(cli.folder / "b3.json")).code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: credential ids (secrets.token_urlsafe) and kids (base64url thumbprints) start "
-    "with '-' one time in 64, and argparse then takes them for options: `ecert revoke police "
-    "-5bpMAZXJ4p4FutnvWGfVQ` exits 2 'the following arguments are required: id' instead of "
-    "acting on the id the CLI printed (works only as `ecert revoke police -- -5bp…`)",
-)
 @pytest.mark.parametrize(
     "args",
     [
@@ -823,7 +816,40 @@ def test_console_script_demo(tmp_path: Path, cli: Cli) -> None:
 def test_demo_refuses_a_folder_it_did_not_create(cli: Cli) -> None:
     (cli.folder / "precious").mkdir()
     (cli.folder / "precious" / "thesis.txt").write_text("do not delete", encoding="utf-8")
-    with pytest.raises(SystemExit) as info:
-        cli("demo", "-o", "precious")
-    assert "not a demo folder" in str(info.value.code)
+    run = cli("demo", "-o", "precious")
+    assert run.code == 2  # bad usage, and nothing deleted
+    assert "not made by `ecert demo`" in run.err
     assert (cli.folder / "precious" / "thesis.txt").exists()
+
+
+def test_bundle_pull_refuses_to_roll_back_to_an_older_bundle(
+    cli: Cli, ready: Setup, web: tuple[Path, str]
+) -> None:
+    root, url = web
+    older = ready.bundle.read_bytes()
+    time.sleep(1.1)  # trust lists carry whole seconds
+    assert cli("bundle", "export", "-o", "newer.json").code == 0
+    (root / "bundle.json").write_bytes((cli.folder / "newer.json").read_bytes())
+    args = ("bundle", "pull", f"{url}/bundle.json", "-o", "pulled.json", "--anchor", ready.anchor)
+    assert cli(*args).code == 0
+    (root / "bundle.json").write_bytes(older)  # a replayed, validly signed old bundle
+
+    run = cli(*args)
+
+    assert run.code == 2 and "older" in run.err
+    assert json.loads((cli.folder / "pulled.json").read_bytes()) == json.loads(
+        (cli.folder / "newer.json").read_bytes()
+    )
+    assert cli(*args, "--allow-older").code == 0
+
+
+def test_a_missing_secret_next_to_existing_keys_is_refused_not_replaced(
+    cli: Cli, ready: Setup
+) -> None:
+    secret = cli.folder / "instance" / "secret.key"
+    secret.unlink()
+
+    run = cli("bundle", "export", "-o", "x.json")
+
+    assert run.code == 2 and "restore" in run.err
+    assert not secret.exists()

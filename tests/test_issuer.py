@@ -780,3 +780,15 @@ def test_set_scenes_validates(w: World, scenes: list[dict[str, Any]]) -> None:
     with pytest.raises(CatalogueError):
         w.platform.set_scenes(scenes)
     assert {s["id"] for s in w.platform.scenes()} == {s["id"] for s in default_scenes()}
+
+
+def test_an_already_expired_document_is_refused(store: Store) -> None:
+    world = World(store)
+    wallet = world.wallet()
+    claims = {**ID_CLAIMS, "valid_until": "2020-01-01"}
+    with pytest.raises(ClaimsInvalid) as info:
+        world.issuer.issue(
+            world.police.iss, ID_CARD, subject="c", claims=claims, holder_jwk=wallet.holder_jwk
+        )
+    assert info.value.field == "valid_until"
+    assert store.list_credentials() == []

@@ -668,3 +668,10 @@ def test_compromised_is_terminal(new: KeyState) -> None:
 def test_only_active_keys_sign_and_only_compromised_keys_are_unpublished() -> None:
     assert [s for s in KeyState if s.signs] == [KeyState.ACTIVE]
     assert [s for s in KeyState if not s.published] == [KeyState.COMPROMISED]
+
+
+def test_a_secret_with_characters_outside_base64url_is_refused() -> None:
+    secret = generate_secret()
+    with pytest.raises(KeyStoreError) as info:
+        KeyWrapper(secret[:10] + "!" + secret[10:])
+    assert secret not in str(info.value)

@@ -361,12 +361,6 @@ def test_structure_errors_are_refused(
         verify_trust_list(token, anchor.public_jwk())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a scene listing the same vct twice in 'accept' is accepted and the last rule "
-    "silently wins (keys/trustlist.py _parse_payload), while repeated iss/kid/scene ids "
-    "are refused and issuer.catalogue.parse_scenes refuses it too",
-)
 def test_scene_listing_a_vct_twice_is_refused(anchor: SigningKey, payload: dict[str, Any]) -> None:
     hotel = _scene(payload)
     assert hotel["id"] == "hotel"
