@@ -3,29 +3,43 @@
 from __future__ import annotations
 
 from store.interface import (
+    ActivityRecord,
+    ApiKeyRecord,
+    CitizenRecord,
     Conflict,
     CredentialRecord,
     InvalidArgument,
     IssuerRecord,
     KeyRecord,
     NotFound,
+    SessionRecord,
     StatusListRecord,
     Store,
     StoreError,
     StoreUnavailable,
+    VenueRecord,
+    WalletItem,
+    WalletRecord,
 )
 
 __all__ = [
+    "ActivityRecord",
+    "ApiKeyRecord",
+    "CitizenRecord",
     "Conflict",
     "CredentialRecord",
     "InvalidArgument",
     "IssuerRecord",
     "KeyRecord",
     "NotFound",
+    "SessionRecord",
     "StatusListRecord",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "VenueRecord",
+    "WalletItem",
+    "WalletRecord",
     "open_store",
 ]
 

@@ -109,6 +109,104 @@ class CredentialRecord:
     state: CredentialState = "valid"
 
 
+@dataclass(frozen=True, slots=True)
+class CitizenRecord:
+    """A citizen's account. ``password_hash`` is an Argon2id PHC string, or "" for a
+    citizen who only logs in through the city's identity provider."""
+
+    citizen_id: str
+    password_hash: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletRecord:
+    """A citizen's wallet keys, both wrapped (never in clear).
+
+    ``key_blob`` is the citizen's data key wrapped with the platform's wallet key;
+    ``holder_blob`` the holder's P-256 private key wrapped with that data key.
+    """
+
+    citizen_id: str
+    holder_kid: str
+    holder_blob: bytes
+    key_blob: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletItem:
+    """One credential in a wallet. ``blob`` is the SD-JWT encrypted with the citizen's
+    data key (AES-GCM, the citizen and credential id as associated data); the other
+    fields are what the registry already knows in clear."""
+
+    citizen_id: str
+    credential_id: str
+    vct: str
+    issuer: str
+    expires_at: int
+    added_at: int
+    blob: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A citizen's bearer session; only the SHA-256 of the token is stored."""
+
+    token_hash: str
+    citizen_id: str
+    created_at: int
+    expires_at: int
+
+
+ApiKeyKind = Literal["department", "venue"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A department's or venue's API key; only the SHA-256 of the secret is stored.
+
+    ``principal`` is the issuer URL (department) or the venue id.
+    """
+
+    key_id: str
+    key_hash: str
+    kind: ApiKeyKind
+    principal: str
+    created_at: int
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRecord:
+    """A venue (hotel, bank…) and the scenes its staff may verify for."""
+
+    venue_id: str
+    name_zh: str
+    name_en: str
+    scenes: tuple[str, ...]
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityRecord:
+    """One verification of a citizen's credential seen by the service.
+
+    ``claims`` holds claim *names* only, never values.
+    """
+
+    event_id: str
+    citizen_id: str
+    at: int
+    venue_id: str
+    scene: str
+    vct: str | None
+    credential_id: str | None
+    claims: tuple[str, ...]
+    valid: bool
+    codes: tuple[str, ...]
+
+
 KEY_STATES: tuple[str, ...] = get_args(KeyStateName)
 CREDENTIAL_STATES: tuple[str, ...] = get_args(CredentialState)
 ALLOWED_BITS = (1, 2, 4, 8)
@@ -182,5 +280,65 @@ class Store(Protocol):
         """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``."""
     def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
         """Raises :class:`NotFound` for an unknown id."""
+    def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
+        """The credential holding entry ``status_idx`` of the list at ``status_uri``."""
+
+    # -- citizens
+    def put_citizen(self, record: CitizenRecord) -> None:
+        """Insert; raises :class:`Conflict` if the citizen exists."""
+    def get_citizen(self, citizen_id: str) -> CitizenRecord | None: ...
+    def set_citizen_password(self, citizen_id: str, password_hash: str) -> None:
+        """Raises :class:`NotFound` for an unknown citizen."""
+    def list_citizens(self) -> list[CitizenRecord]:
+        """All citizens, sorted by id."""
+
+    # -- wallets (everything of one citizen shares one Redis Cluster slot)
+    def create_wallet(self, record: WalletRecord) -> bool:
+        """Create the citizen's wallet; False (and nothing written) if one exists."""
+    def get_wallet(self, citizen_id: str) -> WalletRecord | None: ...
+    def put_wallet_item(self, item: WalletItem) -> None:
+        """Insert or replace the item with this citizen and credential id."""
+    def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None: ...
+    def list_wallet_items(self, citizen_id: str) -> list[WalletItem]:
+        """The citizen's items, ordered by ``added_at`` then ``credential_id``."""
+    def delete_wallet_item(self, citizen_id: str, credential_id: str) -> bool:
+        """Remove one item; False if it was not there."""
+
+    # -- sessions
+    def put_session(self, record: SessionRecord) -> None: ...
+    def get_session(self, token_hash: str, now: float) -> SessionRecord | None:
+        """The session, or None if unknown or expired at ``now``."""
+    def delete_session(self, token_hash: str) -> None: ...
+
+    # -- API keys and venues
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert; raises :class:`Conflict` if the key id or hash exists."""
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
+    def list_api_keys(self, principal: str | None = None) -> list[ApiKeyRecord]:
+        """Keys of one principal (or all), oldest first, ties by key id."""
+    def revoke_api_key(self, key_id: str, at: int) -> None:
+        """Mark revoked at ``at`` (idempotent). Raises :class:`NotFound`."""
+    def put_venue(self, record: VenueRecord) -> None:
+        """Insert or replace the venue with this id."""
+    def get_venue(self, venue_id: str) -> VenueRecord | None: ...
+    def list_venues(self) -> list[VenueRecord]:
+        """All venues, sorted by id."""
+
+    # -- activity
+    def add_activity(self, record: ActivityRecord) -> None: ...
+    def list_activity(self, citizen_id: str, limit: int = 100) -> list[ActivityRecord]:
+        """The citizen's newest ``limit`` events, newest first (ties by event id)."""
+
+    # -- short-lived entries shared by all workers (all honour ``now``, keep nothing past expiry)
+    def hit(self, counter: str, window: int, now: float) -> int:
+        """Count one hit in the current fixed ``window`` (seconds) of ``counter``; the count."""
+    def remember_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Record a nonce until ``expires_at``; False if it is already recorded (replay)."""
+    def put_once(
+        self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
+    ) -> bool:
+        """Store ``value`` under ``key`` unless present (or always, with ``replace``);
+        True when written."""
+    def get_once(self, key: str, now: float) -> bytes | None: ...
 
     def close(self) -> None: ...
