@@ -15,19 +15,21 @@ variables, then defaults:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
-from keys import KeySecretMissing, KeyWrapper, generate_secret
+from issuer import CredentialIssuer, IssuerError, Keyring, Platform, StatusRegistry
+from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from store import Store, open_store
+from wallet import WalletVault
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass
 class Instance:
-    """The domain objects over one store."""
+    """The domain objects over one store (the CLI's and the HTTP service's)."""
 
     path: Path
     store: Store
@@ -35,10 +37,32 @@ class Instance:
     platform: Platform
     status: StatusRegistry
     issuer: CredentialIssuer
+    vault: WalletVault
+    _published: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
 
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+    def published_status_list(self, uri: str, *, max_age: float = 60.0) -> str:
+        """The signed status list at ``uri``, re-signed at most every ``max_age`` seconds.
+
+        Signing a large list costs tens of milliseconds; verifiers fetch it far more
+        often than it changes (online verification reads the store directly, so a
+        revocation still counts at once there). Raises
+        :class:`~issuer.errors.IssuerError` for an unknown list and
+        :class:`~issuer.errors.NoSigningKey`.
+        """
+        now = time.monotonic()
+        cached = self._published.get(uri)
+        if cached is not None and now - cached[0] < max_age:
+            return cached[1]
+        record = self.store.get_status_list(uri)
+        if record is None:
+            raise IssuerError(f"no status list {uri}", code="not_found")
+        token = self.status.publish(uri, self.keyring.signing_key(record.issuer))
+        self._published[uri] = (now, token)
+        return token
 
 
 def _secret(path: Path, *, create: bool) -> str:
@@ -77,7 +101,8 @@ def open_instance(
         # A new secret next to keys wrapped under the old one would only make every
         # later command fail: refuse, and say what to restore.
         has_keys = bool(store.list_keys())
-        wrapper = KeyWrapper(_secret(folder, create=create and not has_keys))
+        secret = _secret(folder, create=create and not has_keys)
+        wrapper = KeyWrapper(secret)
     except BaseException:
         store.close()
         raise
@@ -91,6 +116,7 @@ def open_instance(
         store.put_config("base_url", url.encode("utf-8"))
     platform = Platform(store, keyring, base_url=url)
     status = StatusRegistry(store)
+    vault = WalletVault(store, derive_key(secret, "ecert/wallet-keys/v1"))
     return Instance(
-        folder, store, keyring, platform, status, CredentialIssuer(store, keyring, status)
+        folder, store, keyring, platform, status, CredentialIssuer(store, keyring, status), vault
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,14 @@ from store.interface import KeyRecord, Store
 
 #: The owner name of the platform's trust-anchor key.
 ANCHOR = "anchor"
+#: Config entry changed whenever what the trust list says changes (keys, issuers,
+#: scenes): online verifiers rebuild when they see a new value.
+TRUST_VERSION = "trust_version"
+
+
+def bump_trust_version(store: Store) -> None:
+    """Record that the trust list's content changed."""
+    store.put_config(TRUST_VERSION, secrets.token_hex(8).encode("ascii"))
 
 
 class Keyring:
@@ -52,6 +61,7 @@ class Keyring:
             )
         )
         self._opened[key.kid] = key
+        bump_trust_version(self._store)
         return key
 
     def records(self, owner: str) -> list[KeyRecord]:
@@ -89,6 +99,7 @@ class Keyring:
         self._store.set_key_state(kid, state.value)
         if not state.signs:
             self._opened.pop(kid, None)
+        bump_trust_version(self._store)
 
     def published_jwks(self, owner: str) -> list[JWKDict]:
         """Public JWKs of the owner's pending, active and retired keys."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from issuer.catalogue import default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
-from issuer.keyring import ANCHOR, Keyring
+from issuer.keyring import ANCHOR, Keyring, bump_trust_version
 from issuer.status import StatusRegistry
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
 from keys.jwk import Alg, JWKDict
@@ -85,6 +85,7 @@ class Platform:
             iss=self.issuer_url(slug), slug=slug, name_zh=name_zh, name_en=name_en, vcts=tuple(vcts)
         )
         self._store.put_issuer(record)
+        bump_trust_version(self._store)
         if not any(r.state == KeyState.ACTIVE.value for r in self._keyring.records(record.iss)):
             self._keyring.create(record.iss, alg=alg)
         return record
@@ -114,6 +115,7 @@ class Platform:
         """
         parse_scenes(list(scenes), load_catalogue())
         self._store.put_config(_SCENES_CONFIG, json.dumps(list(scenes)).encode("utf-8"))
+        bump_trust_version(self._store)
 
     # -- publication -----------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from keys.errors import (
 )
 from keys.jwk import Alg, JWKDict, public_key_from_jwk, public_key_to_jwk, thumbprint
 from keys.jws import UnverifiedJWS, parse_compact, sign_compact
-from keys.keystore import KeyWrapper, generate_secret
+from keys.keystore import KeyWrapper, derive_key, generate_secret
 from keys.signing import SUPPORTED_ALGS, SignatureInvalid, SigningKey, VerifyingKey
 from keys.states import KeyState, can_transition
 from keys.trustlist import (
@@ -48,6 +48,7 @@ __all__ = [
     "SigningKey",
     "VerifyingKey",
     "can_transition",
+    "derive_key",
     "generate_secret",
     "public_key_from_jwk",
     "public_key_to_jwk",

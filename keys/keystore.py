@@ -20,6 +20,8 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -33,6 +35,33 @@ from keys.signing import SigningKey
 _MAGIC = b"EK1"
 _TO_STD = str.maketrans("-_", "+/")
 _NONCE = 12
+
+
+def derive_key(secret: str | bytes, label: str) -> bytes:
+    """A 256-bit key for one purpose, derived from the configured secret (HKDF-SHA256).
+
+    Each use of the secret (wallet data keys, …) gets its own derived key, so that
+    no two purposes ever share key material. Raises :class:`KeySecretMissing` when
+    the secret is absent and :class:`KeyStoreError` when it is not 256 bits.
+    """
+    raw = _decode_secret(secret)
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=label.encode("utf-8")).derive(raw)
+
+
+def _decode_secret(secret: str | bytes | None) -> bytes:
+    if secret is None or secret == "" or secret == b"":
+        raise KeySecretMissing("the key-encryption secret is not configured (set ECERT_KEY_SECRET)")
+    if isinstance(secret, str):
+        text = secret.strip()
+        try:
+            raw = base64.b64decode(text.translate(_TO_STD) + "=" * (-len(text) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise KeyStoreError("the key-encryption secret is not base64url text") from None
+    else:
+        raw = secret
+    if len(raw) != 32:
+        raise KeyStoreError("the key-encryption secret must be 256 bits (32 bytes)")
+    return raw
 
 
 def generate_secret() -> str:
@@ -51,23 +80,7 @@ class KeyWrapper:
         Raises :class:`KeySecretMissing` when it is absent and :class:`KeyStoreError`
         when it is not 256 bits (the message never repeats the secret).
         """
-        if secret is None or secret == "" or secret == b"":
-            raise KeySecretMissing(
-                "the key-encryption secret is not configured (set ECERT_KEY_SECRET)"
-            )
-        if isinstance(secret, str):
-            try:
-                raw = base64.b64decode(
-                    secret.strip().translate(_TO_STD) + "=" * (-len(secret.strip()) % 4),
-                    validate=True,
-                )
-            except (binascii.Error, ValueError):
-                raise KeyStoreError("the key-encryption secret is not base64url text") from None
-        else:
-            raw = secret
-        if len(raw) != 32:
-            raise KeyStoreError("the key-encryption secret must be 256 bits (32 bytes)")
-        self._aead = AESGCM(raw)
+        self._aead = AESGCM(_decode_secret(secret))
 
     def __repr__(self) -> str:
         return "KeyWrapper(<secret hidden>)"

@@ -268,7 +268,7 @@ class Verifier:
         )
 
         # 7. status
-        result.status = self._check_status(iss, payload.get("status"), now, errors)
+        result.status = self._check_status(iss, payload.get("status"), now, result)
 
         # scene policy: the required claims, and nothing else returned
         wanted = accept.get(vct)
@@ -335,14 +335,16 @@ class Verifier:
         return nonce, iat
 
     def _check_status(
-        self, iss: str, status: object, now: float, errors: list[ErrorDict]
+        self, iss: str, status: object, now: float, result: VerificationResult
     ) -> StatusName | None:
+        errors = result.errors
         ref = status.get("status_list") if isinstance(status, dict) else None
         idx = ref.get("idx") if isinstance(ref, dict) else None
         uri = ref.get("uri") if isinstance(ref, dict) else None
         if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0 or not isinstance(uri, str):
             errors.append(_err(StatusUnavailable("the credential has no usable status reference")))
             return "unavailable"
+        result.status_ref = (uri, idx)
         try:
             value = self._status.lookup(iss, uri, idx, now)
         except StatusStale as err:

@@ -44,6 +44,9 @@ class VerificationResult:
     status: StatusName | None = None
     claims: dict[str, Any] = field(default_factory=dict)
     errors: list[ErrorDict] = field(default_factory=list)
+    #: ``(uri, idx)`` of the credential's status entry once its signature verified: lets
+    #: an online service find the credential in its registry. Not part of the JSON.
+    status_ref: tuple[str, int] | None = None
 
     @property
     def valid(self) -> bool:

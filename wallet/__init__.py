@@ -5,14 +5,19 @@ from __future__ import annotations
 from wallet.errors import ClaimsUnavailable, CredentialUnreadable, NotHolder, WalletError
 from wallet.holder import Wallet
 from wallet.presentation import NONCE_BYTES, HeldCredential, present
+from wallet.vault import CredentialNotInWallet, Presentation, WalletCorrupt, WalletVault
 
 __all__ = [
     "NONCE_BYTES",
     "ClaimsUnavailable",
+    "CredentialNotInWallet",
     "CredentialUnreadable",
     "HeldCredential",
     "NotHolder",
+    "Presentation",
     "Wallet",
+    "WalletCorrupt",
     "WalletError",
+    "WalletVault",
     "present",
 ]

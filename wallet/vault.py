@@ -1,0 +1,205 @@
+"""Citizens' wallets kept by the service, encrypted at rest per citizen.
+
+Every citizen has a random 256-bit *data key*, stored wrapped (AES-256-GCM) under the
+platform's wallet key; the citizen's holder private key and every credential are
+encrypted with that data key, with the citizen id (and credential id) as associated
+data, so that a dump of the store shows no personal data and no blob can be moved to
+another citizen or credential. The platform's wallet key is derived from the
+configured secret (:func:`keys.derive_key`), never stored.
+
+The store interface is all this module knows about storage.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_der_private_key,
+)
+
+from keys import Scene, SigningKey
+from keys.jwk import JWKDict
+from store.interface import Store, WalletItem, WalletRecord
+from wallet.errors import ClaimsUnavailable, NotHolder, WalletError
+from wallet.presentation import HeldCredential, present
+
+_VERSION = b"W1"
+_NONCE = 12
+
+
+class CredentialNotInWallet(WalletError):
+    """The citizen's wallet holds no credential with this id (also: another citizen's id)."""
+
+    code = "not_found"
+
+
+class WalletCorrupt(WalletError):
+    """A wallet blob does not open with its key: wrong secret, tampering or a moved blob."""
+
+    code = "wallet_corrupt"
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """A presentation made from a stored credential, and when it stops being fresh."""
+
+    text: str
+    scene: str
+    expires_at: int
+
+
+class WalletVault:
+    """Per-citizen custody of holder keys and credentials in a store."""
+
+    def __init__(
+        self,
+        store: Store,
+        wallet_key: bytes,
+        *,
+        clock: Callable[[], float] = time.time,
+        token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if len(wallet_key) != 32:
+            raise WalletError("the wallet key must be 256 bits")
+        self._store = store
+        self._aead = AESGCM(wallet_key)
+        self._clock = clock
+        self._token_bytes = token_bytes
+
+    # -- keys ------------------------------------------------------------------------
+
+    def holder_jwk(self, citizen_id: str) -> JWKDict:
+        """The public holder key of the citizen's wallet, creating the wallet if needed."""
+        return self._holder(citizen_id).public_jwk()
+
+    def _wallet(self, citizen_id: str) -> tuple[WalletRecord, AESGCM]:
+        record = self._store.get_wallet(citizen_id)
+        if record is None:
+            holder = SigningKey.generate("ES256")
+            data_key = AESGCM.generate_key(bit_length=256)
+            der = holder.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+            candidate = WalletRecord(
+                citizen_id=citizen_id,
+                holder_kid=holder.kid,
+                holder_blob=_seal(AESGCM(data_key), der, _aad(b"holder", citizen_id)),
+                key_blob=_seal(self._aead, data_key, _aad(b"data-key", citizen_id)),
+                created_at=int(self._clock()),
+            )
+            # If another worker created the wallet first, its record wins: read it back.
+            self._store.create_wallet(candidate)
+            record = self._store.get_wallet(citizen_id)
+            if record is None:
+                raise WalletError("the wallet could not be created", code="store_error")
+        data_key = _open(self._aead, record.key_blob, _aad(b"data-key", citizen_id))
+        return record, AESGCM(data_key)
+
+    def _holder(self, citizen_id: str) -> SigningKey:
+        record, aead = self._wallet(citizen_id)
+        der = _open(aead, record.holder_blob, _aad(b"holder", citizen_id))
+        private = load_der_private_key(der, password=None)
+        if not isinstance(private, ec.EllipticCurvePrivateKey):
+            raise WalletCorrupt("the holder key has an unexpected type")
+        key = SigningKey.from_private_key(private)
+        if key.kid != record.holder_kid:
+            raise WalletCorrupt("the holder key does not match its kid")
+        return key
+
+    # -- credentials -----------------------------------------------------------------
+
+    def add(self, citizen_id: str, credential_id: str, sd_jwt: str) -> WalletItem:
+        """Keep a credential (bound to this wallet's holder key) under its registry id.
+
+        Raises :class:`~wallet.errors.CredentialUnreadable` or :class:`~wallet.NotHolder`.
+        """
+        held = HeldCredential.parse(sd_jwt)
+        record, aead = self._wallet(citizen_id)
+        if held.holder_kid != record.holder_kid:
+            raise NotHolder("this credential is bound to another holder key")
+        item = WalletItem(
+            citizen_id=citizen_id,
+            credential_id=credential_id,
+            vct=held.vct,
+            issuer=held.iss,
+            expires_at=held.exp,
+            added_at=int(self._clock()),
+            blob=_seal(aead, sd_jwt.encode("ascii"), _item_aad(citizen_id, credential_id)),
+        )
+        self._store.put_wallet_item(item)
+        return item
+
+    def items(self, citizen_id: str) -> list[WalletItem]:
+        """The citizen's credentials (metadata only; nothing decrypted)."""
+        return self._store.list_wallet_items(citizen_id)
+
+    def item(self, citizen_id: str, credential_id: str) -> WalletItem:
+        """One item's metadata. Raises :class:`CredentialNotInWallet`."""
+        item = self._store.get_wallet_item(citizen_id, credential_id)
+        if item is None:
+            raise CredentialNotInWallet("no such credential in this wallet")
+        return item
+
+    def credential(self, citizen_id: str, credential_id: str) -> HeldCredential:
+        """Decrypt one credential. Raises :class:`CredentialNotInWallet`, :class:`WalletCorrupt`."""
+        item = self.item(citizen_id, credential_id)
+        _, aead = self._wallet(citizen_id)
+        text = _open(aead, item.blob, _item_aad(citizen_id, credential_id)).decode("ascii")
+        return HeldCredential.parse(text)
+
+    def remove(self, citizen_id: str, credential_id: str) -> None:
+        """Delete one credential from the wallet. Raises :class:`CredentialNotInWallet`."""
+        if not self._store.delete_wallet_item(citizen_id, credential_id):
+            raise CredentialNotInWallet("no such credential in this wallet")
+
+    def present(self, citizen_id: str, credential_id: str, scene: Scene) -> Presentation:
+        """A presentation of one credential for ``scene`` (exactly the claims it needs).
+
+        Raises :class:`CredentialNotInWallet` and
+        :class:`~wallet.errors.ClaimsUnavailable` (the scene does not accept the type).
+        """
+        held = self.credential(citizen_id, credential_id)
+        wanted = scene.accept.get(held.vct)
+        if wanted is None:
+            raise ClaimsUnavailable(f"the scene {scene.id!r} does not accept this credential")
+        now = self._clock()
+        text = present(
+            held,
+            wanted,
+            holder_key=self._holder(citizen_id),
+            aud=scene.id,
+            now=now,
+            token_bytes=self._token_bytes,
+        )
+        return Presentation(text, scene.id, int(now) + scene.max_age)
+
+
+def _aad(kind: bytes, citizen_id: str) -> bytes:
+    return b"ecert-wallet:" + kind + b":" + citizen_id.encode("utf-8")
+
+
+def _item_aad(citizen_id: str, credential_id: str) -> bytes:
+    return _aad(b"item", citizen_id) + b"\x00" + credential_id.encode("utf-8")
+
+
+def _seal(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = secrets.token_bytes(_NONCE)
+    return _VERSION + nonce + aead.encrypt(nonce, plaintext, aad)
+
+
+def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
+    if not blob.startswith(_VERSION) or len(blob) < len(_VERSION) + _NONCE + 16:
+        raise WalletCorrupt("a wallet blob is not in a known format")
+    nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE]
+    try:
+        return aead.decrypt(nonce, blob[len(_VERSION) + _NONCE :], aad)
+    except InvalidTag:
+        raise WalletCorrupt("a wallet blob does not open with its key") from None
