@@ -65,8 +65,8 @@ class Instance:
         return token
 
 
-def _secret(path: Path, *, create: bool) -> str:
-    env = os.environ.get("ECERT_KEY_SECRET")
+def _secret(path: Path, *, create: bool, given: str | None = None) -> str:
+    env = given or os.environ.get("ECERT_KEY_SECRET")
     if env:
         return env
     secret_file = path / "secret.key"
@@ -85,7 +85,12 @@ def _secret(path: Path, *, create: bool) -> str:
 
 
 def open_instance(
-    path: str | Path | None = None, *, base_url: str | None = None, create: bool = True
+    path: str | Path | None = None,
+    *,
+    base_url: str | None = None,
+    create: bool = True,
+    redis_url: str | None = None,
+    key_secret: str | None = None,
 ) -> Instance:
     """Open (and, with ``create``, set up) an instance.
 
@@ -95,13 +100,13 @@ def open_instance(
     folder = Path(path or os.environ.get("ECERT_INSTANCE") or "instance")
     if create:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    redis_url = os.environ.get("ECERT_REDIS_URL")
+    redis_url = redis_url or os.environ.get("ECERT_REDIS_URL")
     store = open_store(redis_url or f"sqlite:///{folder / 'ecert.db'}")
     try:
         # A new secret next to keys wrapped under the old one would only make every
         # later command fail: refuse, and say what to restore.
         has_keys = bool(store.list_keys())
-        secret = _secret(folder, create=create and not has_keys)
+        secret = _secret(folder, create=create and not has_keys, given=key_secret)
         wrapper = KeyWrapper(secret)
     except BaseException:
         store.close()

@@ -609,6 +609,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene", help="scene id (default: the presentation's audience)")
     p.add_argument("--now", type=float, help="verify as of this Unix time")
 
+    from cli.admin import add_commands
+
+    add_commands(sub)
+
     p = add("qr", cmd_qr, "render a QR code")
     p.add_argument("text", nargs="?", help="text, or - for standard input")
     p.add_argument("--file", help="read the text from this file")

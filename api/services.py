@@ -1,0 +1,55 @@
+"""The domain objects the HTTP layer calls, built once per app from its config.
+
+``app.extensions["ecert"]`` holds a :class:`Services`; views reach it through
+:func:`services`. Configuration (``app.config``, filled from ``ECERT_*`` variables by
+the app factory): ``INSTANCE`` (folder, default ``./instance``), ``REDIS_URL``,
+``KEY_SECRET``, ``BASE_URL``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from api.accounts import Accounts
+from api.online import OnlineVerifier
+from cli.instance import Instance, open_instance
+
+
+@dataclass
+class Services:
+    """An instance plus the service-only parts (accounts, online verification)."""
+
+    instance: Instance
+    accounts: Accounts
+    online: OnlineVerifier
+
+    def close(self) -> None:
+        """Close the store."""
+        self.instance.close()
+
+
+def init_services(app: Flask) -> Services:
+    """Open the instance named by the app's config and keep it in ``app.extensions``."""
+    config: dict[str, Any] = app.config
+    instance = open_instance(
+        config.get("INSTANCE"),
+        base_url=config.get("BASE_URL"),
+        redis_url=config.get("REDIS_URL"),
+        key_secret=config.get("KEY_SECRET"),
+    )
+    built = Services(
+        instance=instance,
+        accounts=Accounts(instance.store),
+        online=OnlineVerifier(instance.store, instance.platform),
+    )
+    app.extensions["ecert"] = built
+    return built
+
+
+def services() -> Services:
+    """The current app's services (inside a request or app context)."""
+    built: Services = current_app.extensions["ecert"]
+    return built

@@ -1,0 +1,172 @@
+"""Demo data for ``ecert serve --demo``: seeded idempotently, logins in ``demo.json``.
+
+Running it again keeps what exists: the same departments, venues, citizens, keys and
+passwords (read back from ``$ECERT_INSTANCE/demo.json``, mode 0600), and issues
+credentials only to citizens whose wallets are still empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any, TypedDict
+
+from api.accounts import Accounts, AuthError
+from cli.instance import Instance
+from store.interface import Conflict, VenueRecord
+
+POLICE_VCTS = [
+    "urn:ecert:resident-id-card",
+    "urn:ecert:residence-permit",
+    "urn:ecert:driving-licence",
+    "urn:ecert:vehicle-licence",
+    "urn:ecert:household-register",
+    "urn:ecert:no-criminal-record-proof",
+]
+DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
+    ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
+    (
+        "civil-affairs",
+        "市民政局",
+        "City Civil Affairs Bureau",
+        ["urn:ecert:marriage-certificate", "urn:ecert:kinship-proof"],
+    ),
+    (
+        "health",
+        "市卫生健康委员会",
+        "City Health Commission",
+        ["urn:ecert:birth-medical-certificate"],
+    ),
+]
+VENUES: list[tuple[str, str, str, list[str]]] = [
+    ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),
+    ("city-bank", "城市商业银行", "City Commercial Bank", ["bank"]),
+]
+#: Fictional citizens; ID numbers use the test area code 110101.
+CITIZENS: list[dict[str, Any]] = [
+    {
+        "citizen_id": "110101199003070011",
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                {
+                    "name": "张三",
+                    "sex": "男",
+                    "ethnicity": "汉",
+                    "birth_date": "1990-03-07",
+                    "address": "北京市东城区示例路1号",
+                    "id_number": "110101199003070011",
+                    "issuing_authority": "北京市公安局东城分局",
+                    "valid_from": "2020-01-01",
+                    "valid_until": "2040-01-01",
+                },
+            ),
+        ],
+    },
+    {
+        "citizen_id": "11010119920815002X",
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                {
+                    "name": "李四",
+                    "sex": "女",
+                    "ethnicity": "汉",
+                    "birth_date": "1992-08-15",
+                    "address": "北京市东城区样例胡同8号",
+                    "id_number": "11010119920815002X",
+                    "issuing_authority": "北京市公安局东城分局",
+                    "valid_from": "2021-05-01",
+                    "valid_until": "2041-05-01",
+                },
+            ),
+        ],
+    },
+]
+
+
+class DemoLogins(TypedDict):
+    """What ``demo.json`` holds."""
+
+    base_url: str
+    departments: list[dict[str, Any]]
+    venues: list[dict[str, Any]]
+    citizens: list[dict[str, str]]
+
+
+def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
+    """Seed the demo (idempotent) and write ``demo.json``; returns its content."""
+    path = instance.path / "demo.json"
+    previous = _read(path)
+    platform = instance.platform
+    platform.ensure_anchor()
+    logins: DemoLogins = {
+        "base_url": platform.base_url,
+        "departments": [],
+        "venues": [],
+        "citizens": [],
+    }
+
+    for slug, zh, en, vcts in DEPARTMENTS:
+        record = platform.register_issuer(slug, name_zh=zh, name_en=en, vcts=vcts)
+        key = _reuse_key(accounts, previous, "departments", "issuer", slug, "department")
+        if key is None:
+            key = accounts.issue_api_key("department", record.iss)[1]
+        logins["departments"].append(
+            {"issuer": slug, "iss": record.iss, "api_key": key, "vcts": vcts}
+        )
+
+    for venue_id, zh, en, scenes in VENUES:
+        if instance.store.get_venue(venue_id) is None:
+            instance.store.put_venue(VenueRecord(venue_id, zh, en, tuple(scenes), 0))
+        key = _reuse_key(accounts, previous, "venues", "id", venue_id, "venue")
+        if key is None:
+            key = accounts.issue_api_key("venue", venue_id)[1]
+        logins["venues"].append({"id": venue_id, "api_key": key, "scenes": scenes})
+
+    old_passwords = {c["citizen_id"]: c["password"] for c in previous.get("citizens", [])}
+    for citizen in CITIZENS:
+        cid = citizen["citizen_id"]
+        password = old_passwords.get(cid) or secrets.token_urlsafe(9)
+        try:
+            accounts.create_citizen(cid, password)
+        except Conflict:
+            accounts.set_password(cid, password)
+        logins["citizens"].append({"citizen_id": cid, "password": password})
+        if not instance.vault.items(cid):
+            holder = dict(instance.vault.holder_jwk(cid))
+            for slug, vct, claims in citizen["credentials"]:
+                issued = instance.issuer.issue(
+                    platform.issuer_url(slug), vct, subject=cid, claims=claims, holder_jwk=holder
+                )
+                instance.vault.add(cid, issued.id, issued.sd_jwt)
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(logins, fh, ensure_ascii=False, indent=2)
+    return logins
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _reuse_key(
+    accounts: Accounts, previous: dict[str, Any], group: str, field: str, name: str, kind: str
+) -> str | None:
+    for entry in previous.get(group, []):
+        if entry.get(field) == name and isinstance(entry.get("api_key"), str):
+            try:
+                accounts.api_key(entry["api_key"], kind)  # type: ignore[arg-type]
+            except AuthError:
+                return None
+            return str(entry["api_key"])
+    return None
