@@ -67,7 +67,7 @@ def test_logins_are_limited_per_account(accounts: Accounts, clock: Clock) -> Non
     accounts.create_citizen("alice", "correct horse")
     for n in range(LOGIN_PER_ACCOUNT):
         with pytest.raises(LoginFailed):
-            accounts.login("alice", "guess %d" % n, client=f"10.0.0.{n}")
+            accounts.login("alice", f"guess {n}", client=f"10.0.0.{n}")
     with pytest.raises(RateLimited) as info:
         accounts.login("alice", "correct horse", client="10.0.1.1")  # even the right one
     assert 0 < info.value.retry_after <= 300
