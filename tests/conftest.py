@@ -127,3 +127,36 @@ def store(request: pytest.FixtureRequest) -> SQLiteStore | RedisStore:
 def world(sqlite_store: SQLiteStore) -> World:
     """A test world (anchor, police, civil affairs) on SQLite with a settable clock."""
     return World(sqlite_store)
+
+
+# -- log hygiene -------------------------------------------------------------------------
+#
+# Every log record of the whole session is kept (root logger, DEBUG) so that
+# tests/test_zz_log_hygiene.py, which runs last, can search them for personal data,
+# tokens and keys. Formatting happens here, as a handler would do it.
+
+import logging  # noqa: E402
+
+
+class _KeepAll(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(f"{record.name} {record.levelname} {record.getMessage()}")
+            if record.exc_info:
+                self.lines.append(logging.Formatter().formatException(record.exc_info))
+        except Exception:  # a broken log call must not break the suite
+            self.lines.append(f"{record.name} unformattable record")
+
+
+SESSION_LOGS = _KeepAll()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(SESSION_LOGS)
+    if root.level > logging.DEBUG or root.level == logging.NOTSET:
+        root.setLevel(logging.DEBUG)
