@@ -21,11 +21,50 @@ key                                 type         holds
 ``P:{sub:SUBJECT}:creds``           sorted set   ids of one citizen's credentials, by issued_at
 ``P:{iss:I}:creds``                 sorted set   ids of one issuer's credentials, by issued_at
 ``P:{creds}:issuers``               set          issuers that have credentials
+``P:{sl:H}:creds``                  hash         status index -> id of the credential there
+``P:{sub:C}:citizen``               string       citizen record JSON (without password)
+``P:{sub:C}:password``              string       the citizen's password hash
+``P:{sub:C}:wallet``                string       wallet record JSON (``SET NX``: first wins)
+``P:{sub:C}:items``                 hash         credential id -> wallet item JSON
+``P:{sub:C}:activity``              sorted set   event ids by ``at`` (newest 1000 kept)
+``P:{sub:C}:events``                hash         event id -> activity record JSON
+``P:{citizens}:ids``                set          ids of all citizens
+``P:{sess:T}:rec``                  string       session record JSON, ``EXPIREAT`` expiry
+``P:{apikeys}:rec``                 hash         key id -> API key JSON (without revoked_at)
+``P:{apikeys}:hash``                hash         SHA-256 of the secret -> key id
+``P:{apikeys}:revoked``             hash         key id -> revoked_at
+``P:{venues}:rec``                  hash         venue id -> venue record JSON
+``P:{hit:N}:W:S:COUNTER``           string       hits of ``COUNTER`` in window ``[S, S+W)``
+``P:{nonce:N}:NONCE``               string       the nonce's ``expires_at``, ``PXAT`` expiry
+``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``
 ==================================  ===========  =========================================
 
 ``H`` is the first 16 hex digits of SHA-256 of the list's URI and ``I`` the same for an
 issuer URL (URLs can be long and hold braces); ``ID`` and ``SUBJECT`` are used as they
 are. Keys, issuers and the status-list index are small and live in one slot each.
+
+Everything of one citizen (``C``, the citizen id, the same as a credential's
+``SUBJECT``) shares the slot of ``{sub:C}``: the account, the wallet, its items, the
+activity log and the citizen's credential index, so one citizen's operations never
+cross slots. Sessions live in the slot of their token hash ``T``. API keys (records,
+the hash index and revocations) share the one slot ``{apikeys}`` so that a key id and
+its hash are claimed together by one script; venues share ``{venues}``. The
+short-lived entries spread over slots by ``N``, the first 16 hex digits of SHA-256 of
+the counter name, nonce or key, which is then repeated in clear after the tag so that
+two names never share a key.
+
+Expiry: sessions, nonces, once-values and counters carry a Redis expiry (the session's
+``expires_at``; a nonce's or once-value's ``expires_at`` rounded up to the
+millisecond; a counter's window end), so the server drops them by its own clock.
+Reads and the replay checks also compare the stored ``expires_at`` with the caller's
+``now``, so an entry expired at ``now`` is never returned even before the server has
+dropped it. Nonces and once-values are written by scripts that check and write in one
+step; ``hit`` is ``INCR`` and ``EXPIREAT`` in one ``MULTI``.
+
+The activity log keeps the newest :data:`ACTIVITY_CAP` (1000) events of a citizen: the
+script that adds an event trims the oldest (by ``at``, then event id) in the same step.
+``P:{sl:H}:creds`` is written with ``HSETNX`` just after the credential record, like the
+other cross-slot indexes: the first credential put at an index is the one found.
 
 Status bits use ``BITFIELD`` on ``P:{sl:H}:bits``. The Token Status List puts entry
 ``i`` of width ``b`` at bit ``p = (i*b) % 8`` counted from the *least* significant bit
@@ -48,9 +87,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, get_args
 
 import redis
 from redis import exceptions as rexc
@@ -58,21 +98,34 @@ from redis import exceptions as rexc
 from store.interface import (
     CREDENTIAL_STATES,
     KEY_STATES,
+    ActivityRecord,
+    ApiKeyKind,
+    ApiKeyRecord,
+    CitizenRecord,
     Conflict,
     CredentialRecord,
     CredentialState,
+    InvalidArgument,
     IssuerRecord,
     KeyRecord,
     KeyStateName,
     NotFound,
+    SessionRecord,
     StatusListRecord,
     StoreError,
     StoreUnavailable,
+    VenueRecord,
+    WalletItem,
+    WalletRecord,
     check_list_shape,
     check_state,
 )
 
-__all__ = ["RedisStore"]
+__all__ = ["ACTIVITY_CAP", "RedisStore"]
+
+# Events kept per citizen (the oldest beyond this are dropped), as in the SQLite backend.
+ACTIVITY_CAP = 1000
+_API_KEY_KINDS: tuple[str, ...] = get_args(ApiKeyKind)
 
 
 # Errors after which "try again later" is the right answer.
@@ -149,6 +202,82 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 """
 
+# KEYS: api key records, hash index, revocations. ARGV: key id, key hash, JSON, revoked_at.
+# 1 written, 0 the key id exists, -1 the hash exists.
+_PUT_API_KEY = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[4]) end
+return 1
+"""
+
+# Same KEYS; ARGV: key hash. The record JSON and revoked_at, or nil.
+_GET_API_KEY = """
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return false end
+return {redis.call('HGET', KEYS[1], id), redis.call('HGET', KEYS[3], id)}
+"""
+
+# KEYS: api key records, revocations. ARGV: key id, at. The first revocation time stays.
+_REVOKE_API_KEY = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+return 1
+"""
+
+# KEYS: citizen record, password. ARGV: password hash.
+_SET_IF_CITIZEN = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: activity sorted set, events hash. ARGV: event id, at, JSON, cap.
+_ADD_ACTIVITY = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if extra > 0 then
+  local old = redis.call('ZRANGE', KEYS[1], 0, extra - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1)
+  redis.call('HDEL', KEYS[2], unpack(old))
+end
+return 1
+"""
+
+# Same KEYS; ARGV: limit (>= 1). The newest events' JSON, newest first.
+_LIST_ACTIVITY = """
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))
+"""
+
+# KEYS: nonce key. ARGV: expires_at, now, expiry in ms. 1 recorded, 0 replay.
+# Times are Python float reprs: Lua's tonumber reads them back to the same doubles.
+_REMEMBER_NONCE = """
+local x = redis.call('GET', KEYS[1])
+if x and tonumber(x) > tonumber(ARGV[2]) then return 0 end
+if tonumber(ARGV[1]) <= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
+return 1
+"""
+
+# KEYS: once key. ARGV: value, expires_at, now, expiry in ms, replace (1/0). 1 written.
+_PUT_ONCE = """
+local x = redis.call('HGET', KEYS[1], 'x')
+if ARGV[5] ~= '1' and x and tonumber(x) > tonumber(ARGV[3]) then return 0 end
+redis.call('DEL', KEYS[1])
+if tonumber(ARGV[2]) <= tonumber(ARGV[3]) then return 1 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return 1
+"""
+
 
 def _tag_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -186,6 +315,14 @@ class RedisStore:
         self._get_status = self._r.register_script(_GET_STATUS)
         self._claim = self._r.register_script(_CLAIM)
         self._set_key_state = self._r.register_script(_SET_KEY_STATE)
+        self._put_api_key = self._r.register_script(_PUT_API_KEY)
+        self._get_api_key = self._r.register_script(_GET_API_KEY)
+        self._revoke_api_key = self._r.register_script(_REVOKE_API_KEY)
+        self._set_if_citizen = self._r.register_script(_SET_IF_CITIZEN)
+        self._add_activity = self._r.register_script(_ADD_ACTIVITY)
+        self._list_activity = self._r.register_script(_LIST_ACTIVITY)
+        self._remember_nonce = self._r.register_script(_REMEMBER_NONCE)
+        self._put_once = self._r.register_script(_PUT_ONCE)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "ecert", **kwargs: Any) -> RedisStore:
@@ -250,6 +387,18 @@ class RedisStore:
 
     def _issuer_index(self, issuer: str) -> str:
         return self._k(f"iss:{_tag_hash(issuer)}", "creds")
+
+    def _position_index(self, uri: str) -> str:
+        return self._k(f"sl:{_tag_hash(uri)}", "creds")
+
+    def _citizen_key(self, citizen_id: str, name: str) -> str:
+        return self._k(f"sub:{citizen_id}", name)
+
+    def _api_keys(self) -> tuple[str, str, str]:
+        return self._k("apikeys", "rec"), self._k("apikeys", "hash"), self._k("apikeys", "revoked")
+
+    def _short_lived(self, kind: str, name: str) -> str:
+        return self._k(f"{kind}:{_tag_hash(name)}", name)
 
     @staticmethod
     def _check(code: int, uri: str, idx: int, value: int | None = None) -> None:
@@ -529,6 +678,7 @@ class RedisStore:
             pipe.zadd(self._subject_index(record.subject), {record.id: record.issued_at})
             pipe.zadd(self._issuer_index(record.issuer), {record.id: record.issued_at})
             pipe.sadd(self._k("creds", "issuers"), record.issuer)
+            pipe.hsetnx(self._position_index(record.status_uri), record.status_idx, record.id)
             pipe.execute()
 
     @staticmethod
@@ -603,3 +753,451 @@ class RedisStore:
         if not done:
             raise NotFound(f"no credential {credential_id!r}")
 
+
+    def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
+        """The credential holding entry ``status_idx`` of the list at ``status_uri``.
+
+        Should two credentials name the same entry, the first one put is returned.
+        Raises :class:`StoreUnavailable`.
+        """
+        with self._guard():
+            found = self._r.hget(self._position_index(status_uri), status_idx)
+        if found is None:
+            return None
+        record = self.get_credential(_text(found))
+        if record is None or (record.status_uri, record.status_idx) != (status_uri, status_idx):
+            return None
+        return record
+
+    # -- citizens ----------------------------------------------------------------------
+
+    def put_citizen(self, record: CitizenRecord) -> None:
+        """Insert a citizen. Raises :class:`Conflict` if the citizen exists."""
+        blob = json.dumps({"citizen_id": record.citizen_id, "created_at": record.created_at})
+        with self._guard():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(self._citizen_key(record.citizen_id, "citizen"), blob, nx=True)
+            password = self._citizen_key(record.citizen_id, "password")
+            pipe.set(password, record.password_hash, nx=True)
+            created, _ = pipe.execute()
+            if not created:
+                raise Conflict(f"citizen {record.citizen_id!r} already exists")
+            self._r.sadd(self._k("citizens", "ids"), record.citizen_id)
+
+    @staticmethod
+    def _citizen(blob: bytes, password: bytes | None) -> CitizenRecord:
+        d = json.loads(blob)
+        return CitizenRecord(
+            citizen_id=d["citizen_id"],
+            password_hash=_text(password) if password is not None else "",
+            created_at=int(d["created_at"]),
+        )
+
+    def get_citizen(self, citizen_id: str) -> CitizenRecord | None:
+        """The citizen, or None. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.get(self._citizen_key(citizen_id, "citizen"))
+            pipe.get(self._citizen_key(citizen_id, "password"))
+            blob, password = pipe.execute()
+        return None if blob is None else self._citizen(blob, password)
+
+    def set_citizen_password(self, citizen_id: str, password_hash: str) -> None:
+        """Replace the password hash. Raises :class:`NotFound` for an unknown citizen."""
+        keys = [self._citizen_key(citizen_id, "citizen"), self._citizen_key(citizen_id, "password")]
+        with self._guard():
+            done = self._set_if_citizen(keys=keys, args=[password_hash])
+        if not done:
+            raise NotFound(f"no citizen {citizen_id!r}")
+
+    def list_citizens(self) -> list[CitizenRecord]:
+        """All citizens, sorted by id. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            ids = [_text(i) for i in self._r.smembers(self._k("citizens", "ids"))]
+            pipe = self._r.pipeline(transaction=False)
+            for citizen_id in ids:
+                pipe.get(self._citizen_key(citizen_id, "citizen"))
+                pipe.get(self._citizen_key(citizen_id, "password"))
+            replies = pipe.execute() if ids else []
+        records = [
+            self._citizen(blob, password)
+            for blob, password in zip(replies[0::2], replies[1::2], strict=True)
+            if blob is not None
+        ]
+        records.sort(key=lambda r: r.citizen_id)
+        return records
+
+    # -- wallets -----------------------------------------------------------------------
+
+    def create_wallet(self, record: WalletRecord) -> bool:
+        """Create the citizen's wallet; False (and nothing written) if one exists."""
+        blob = json.dumps(
+            {
+                "citizen_id": record.citizen_id,
+                "holder_kid": record.holder_kid,
+                "holder_blob": _b64(record.holder_blob),
+                "key_blob": _b64(record.key_blob),
+                "created_at": record.created_at,
+            }
+        )
+        with self._guard():
+            created = self._r.set(self._citizen_key(record.citizen_id, "wallet"), blob, nx=True)
+        return bool(created)
+
+    def get_wallet(self, citizen_id: str) -> WalletRecord | None:
+        """The citizen's wallet, or None. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            blob = self._r.get(self._citizen_key(citizen_id, "wallet"))
+        if blob is None:
+            return None
+        d = json.loads(blob)
+        return WalletRecord(
+            citizen_id=d["citizen_id"],
+            holder_kid=d["holder_kid"],
+            holder_blob=base64.b64decode(d["holder_blob"]),
+            key_blob=base64.b64decode(d["key_blob"]),
+            created_at=int(d["created_at"]),
+        )
+
+    def put_wallet_item(self, item: WalletItem) -> None:
+        """Insert or replace the item with this citizen and credential id."""
+        blob = json.dumps(
+            {
+                "citizen_id": item.citizen_id,
+                "credential_id": item.credential_id,
+                "vct": item.vct,
+                "issuer": item.issuer,
+                "expires_at": item.expires_at,
+                "added_at": item.added_at,
+                "blob": _b64(item.blob),
+            }
+        )
+        with self._guard():
+            self._r.hset(self._citizen_key(item.citizen_id, "items"), item.credential_id, blob)
+
+    @staticmethod
+    def _wallet_item(blob: bytes) -> WalletItem:
+        d = json.loads(blob)
+        return WalletItem(
+            citizen_id=d["citizen_id"],
+            credential_id=d["credential_id"],
+            vct=d["vct"],
+            issuer=d["issuer"],
+            expires_at=int(d["expires_at"]),
+            added_at=int(d["added_at"]),
+            blob=base64.b64decode(d["blob"]),
+        )
+
+    def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None:
+        """One item, or None. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            blob = self._r.hget(self._citizen_key(citizen_id, "items"), credential_id)
+        return None if blob is None else self._wallet_item(blob)
+
+    def list_wallet_items(self, citizen_id: str) -> list[WalletItem]:
+        """The citizen's items, ordered by ``added_at`` then ``credential_id``."""
+        with self._guard():
+            blobs = self._r.hgetall(self._citizen_key(citizen_id, "items"))
+        items = [self._wallet_item(blob) for blob in blobs.values()]
+        items.sort(key=lambda i: (i.added_at, i.credential_id))
+        return items
+
+    def delete_wallet_item(self, citizen_id: str, credential_id: str) -> bool:
+        """Remove one item; False if it was not there."""
+        with self._guard():
+            removed = self._r.hdel(self._citizen_key(citizen_id, "items"), credential_id)
+        return bool(removed)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def _session_key(self, token_hash: str) -> str:
+        return self._k(f"sess:{token_hash}", "rec")
+
+    def put_session(self, record: SessionRecord) -> None:
+        """Insert or replace the session; the server drops it at ``expires_at``."""
+        blob = json.dumps(
+            {
+                "token_hash": record.token_hash,
+                "citizen_id": record.citizen_id,
+                "created_at": record.created_at,
+                "expires_at": record.expires_at,
+            }
+        )
+        key = self._session_key(record.token_hash)
+        with self._guard():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.set(key, blob)
+            pipe.expireat(key, max(1, record.expires_at))  # in the past: deleted at once
+            pipe.execute()
+
+    def get_session(self, token_hash: str, now: float) -> SessionRecord | None:
+        """The session, or None if unknown or expired at ``now`` (``now >= expires_at``)."""
+        _check_time(now)
+        with self._guard():
+            blob = self._r.get(self._session_key(token_hash))
+        if blob is None:
+            return None
+        d = json.loads(blob)
+        record = SessionRecord(
+            token_hash=d["token_hash"],
+            citizen_id=d["citizen_id"],
+            created_at=int(d["created_at"]),
+            expires_at=int(d["expires_at"]),
+        )
+        return record if now < record.expires_at else None
+
+    def delete_session(self, token_hash: str) -> None:
+        """Forget the session (nothing happens for an unknown one)."""
+        with self._guard():
+            self._r.delete(self._session_key(token_hash))
+
+    # -- API keys ----------------------------------------------------------------------
+
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert a key. Raises :class:`Conflict` if the key id or hash exists,
+        :class:`InvalidArgument` for an unknown kind."""
+        if record.kind not in _API_KEY_KINDS:
+            raise InvalidArgument(f"unknown API key kind {record.kind!r}")
+        blob = json.dumps(
+            {
+                "key_id": record.key_id,
+                "key_hash": record.key_hash,
+                "kind": record.kind,
+                "principal": record.principal,
+                "created_at": record.created_at,
+            }
+        )
+        revoked = "" if record.revoked_at is None else str(record.revoked_at)
+        with self._guard():
+            done = self._put_api_key(
+                keys=list(self._api_keys()), args=[record.key_id, record.key_hash, blob, revoked]
+            )
+        if int(done) == 0:
+            raise Conflict(f"API key {record.key_id!r} already exists")
+        if int(done) < 0:
+            raise Conflict(f"an API key with the hash of {record.key_id!r} already exists")
+
+    @staticmethod
+    def _api_key(blob: bytes, revoked: bytes | None) -> ApiKeyRecord:
+        d = json.loads(blob)
+        return ApiKeyRecord(
+            key_id=d["key_id"],
+            key_hash=d["key_hash"],
+            kind=d["kind"],
+            principal=d["principal"],
+            created_at=int(d["created_at"]),
+            revoked_at=None if revoked is None else int(revoked),
+        )
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this secret hash (revoked or not), or None."""
+        with self._guard():
+            reply = self._get_api_key(keys=list(self._api_keys()), args=[key_hash])
+        if not reply or reply[0] is None:
+            return None
+        return self._api_key(reply[0], reply[1])
+
+    def list_api_keys(self, principal: str | None = None) -> list[ApiKeyRecord]:
+        """Keys of one principal (or all), oldest first, ties by key id."""
+        rec, _hash, revoked = self._api_keys()
+        with self._guard():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hgetall(rec)
+            pipe.hgetall(revoked)
+            blobs, revocations = pipe.execute()
+        records = [self._api_key(blob, revocations.get(kid)) for kid, blob in blobs.items()]
+        if principal is not None:
+            records = [r for r in records if r.principal == principal]
+        records.sort(key=lambda r: (r.created_at, r.key_id))
+        return records
+
+    def revoke_api_key(self, key_id: str, at: int) -> None:
+        """Mark revoked at ``at``; a key already revoked keeps its first time.
+
+        Raises :class:`NotFound` for an unknown key id.
+        """
+        rec, _hash, revoked = self._api_keys()
+        with self._guard():
+            done = self._revoke_api_key(keys=[rec, revoked], args=[key_id, at])
+        if not done:
+            raise NotFound(f"no API key {key_id!r}")
+
+    # -- venues ------------------------------------------------------------------------
+
+    def put_venue(self, record: VenueRecord) -> None:
+        """Insert or replace the venue with this id. Raises :class:`StoreUnavailable`."""
+        blob = json.dumps(
+            {
+                "venue_id": record.venue_id,
+                "name_zh": record.name_zh,
+                "name_en": record.name_en,
+                "scenes": list(record.scenes),
+                "created_at": record.created_at,
+            },
+            ensure_ascii=False,
+        )
+        with self._guard():
+            self._r.hset(self._k("venues", "rec"), record.venue_id, blob.encode())
+
+    @staticmethod
+    def _venue(blob: bytes) -> VenueRecord:
+        d = json.loads(blob)
+        return VenueRecord(
+            venue_id=d["venue_id"],
+            name_zh=d["name_zh"],
+            name_en=d["name_en"],
+            scenes=tuple(d["scenes"]),
+            created_at=int(d["created_at"]),
+        )
+
+    def get_venue(self, venue_id: str) -> VenueRecord | None:
+        """The venue, or None. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            blob = self._r.hget(self._k("venues", "rec"), venue_id)
+        return None if blob is None else self._venue(blob)
+
+    def list_venues(self) -> list[VenueRecord]:
+        """All venues, sorted by id. Raises :class:`StoreUnavailable`."""
+        with self._guard():
+            blobs = self._r.hgetall(self._k("venues", "rec"))
+        return sorted((self._venue(b) for b in blobs.values()), key=lambda r: r.venue_id)
+
+    # -- activity ----------------------------------------------------------------------
+
+    def add_activity(self, record: ActivityRecord) -> None:
+        """Record one event (replacing one with the same citizen and event id).
+
+        Only the newest :data:`ACTIVITY_CAP` events of the citizen are kept.
+        """
+        blob = json.dumps(
+            {
+                "event_id": record.event_id,
+                "citizen_id": record.citizen_id,
+                "at": record.at,
+                "venue_id": record.venue_id,
+                "scene": record.scene,
+                "vct": record.vct,
+                "credential_id": record.credential_id,
+                "claims": list(record.claims),
+                "valid": record.valid,
+                "codes": list(record.codes),
+            },
+            ensure_ascii=False,
+        )
+        keys = [
+            self._citizen_key(record.citizen_id, "activity"),
+            self._citizen_key(record.citizen_id, "events"),
+        ]
+        with self._guard():
+            self._add_activity(
+                keys=keys, args=[record.event_id, record.at, blob.encode(), ACTIVITY_CAP]
+            )
+
+    @staticmethod
+    def _activity(blob: bytes) -> ActivityRecord:
+        d = json.loads(blob)
+        return ActivityRecord(
+            event_id=d["event_id"],
+            citizen_id=d["citizen_id"],
+            at=int(d["at"]),
+            venue_id=d["venue_id"],
+            scene=d["scene"],
+            vct=d["vct"],
+            credential_id=d["credential_id"],
+            claims=tuple(d["claims"]),
+            valid=bool(d["valid"]),
+            codes=tuple(d["codes"]),
+        )
+
+    def list_activity(self, citizen_id: str, limit: int = 100) -> list[ActivityRecord]:
+        """The citizen's newest ``limit`` events: ``at`` descending, then event id descending.
+
+        Raises :class:`InvalidArgument` for a negative limit.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidArgument(f"limit must be a non-negative integer, not {limit!r}")
+        if limit == 0:
+            return []
+        keys = [self._citizen_key(citizen_id, "activity"), self._citizen_key(citizen_id, "events")]
+        with self._guard():
+            blobs = self._list_activity(keys=keys, args=[limit])
+        return [self._activity(blob) for blob in blobs if blob is not None]
+
+    # -- short-lived entries -----------------------------------------------------------
+
+    def hit(self, counter: str, window: int, now: float) -> int:
+        """Count one hit in the fixed ``window`` (seconds) holding ``now``; the new count.
+
+        Windows start at multiples of ``window`` since the epoch; the count expires at the
+        window's end. Raises :class:`InvalidArgument` for a window that is not a positive
+        integer.
+        """
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise InvalidArgument(f"window must be a positive number of seconds, not {window!r}")
+        _check_time(now)
+        start = int(now // window) * window
+        key = self._k(f"hit:{_tag_hash(counter)}", f"{window}:{start}:{counter}")
+        with self._guard():
+            pipe = self._r.pipeline(transaction=True)
+            pipe.incr(key)
+            pipe.expireat(key, max(1, start + window))
+            count, _ = pipe.execute()
+        return int(count)
+
+    def remember_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Record a nonce until ``expires_at``; False if it is recorded and alive at ``now``.
+
+        A nonce already expired at ``now`` is accepted (True) and not kept.
+        """
+        _check_time(expires_at)
+        _check_time(now)
+        with self._guard():
+            done = self._remember_nonce(
+                keys=[self._short_lived("nonce", nonce)],
+                args=[repr(float(expires_at)), repr(float(now)), _ms(expires_at)],
+            )
+        return bool(done)
+
+    def put_once(
+        self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
+    ) -> bool:
+        """Store ``value`` under ``key`` until ``expires_at`` unless a value is alive at
+        ``now`` (or always, with ``replace``); True when written.
+
+        Writing with ``expires_at <= now`` leaves no value under ``key``.
+        """
+        _check_time(expires_at)
+        _check_time(now)
+        args: list[bytes | str | int] = [
+            bytes(value),
+            repr(float(expires_at)),
+            repr(float(now)),
+            _ms(expires_at),
+            1 if replace else 0,
+        ]
+        with self._guard():
+            done = self._put_once(keys=[self._short_lived("once", key)], args=args)
+        return bool(done)
+
+    def get_once(self, key: str, now: float) -> bytes | None:
+        """The value under ``key``, or None if absent or expired at ``now``."""
+        _check_time(now)
+        with self._guard():
+            value, expires_at = self._r.hmget(self._short_lived("once", key), ["v", "x"])
+        if value is None or expires_at is None or not now < float(expires_at):
+            return None
+        return bytes(value)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _ms(at: float) -> int:
+    """``at`` (seconds) as a Redis ``PXAT`` time, rounded up so never early (at least 1)."""
+    return max(1, math.ceil(at * 1000))
+
+
+def _check_time(at: float) -> None:
+    if not math.isfinite(at):
+        raise InvalidArgument(f"a time must be a finite number, not {at!r}")

@@ -18,39 +18,67 @@ same transaction, so :meth:`SQLiteStore.claim_status_index` never reads the list
 
 Lists of keys and status lists are ordered by ``created_at`` then by kid / uri, the
 same tie-break as the Redis backend.
+
+Schema versions (``PRAGMA user_version``) are applied one step after the other, so an
+older file upgrades in place when it is opened:
+
+1. keys, issuers, status lists, the credential registry;
+2. the service: citizens, wallets and their items, sessions, API keys, venues, activity,
+   the short-lived entries (nonces, once-values, rate counters) and the index of
+   credentials by status position (:meth:`SQLiteStore.find_credential`).
+
+Short-lived rows (sessions, nonces, once-values, counters) are never returned once
+expired at the caller's ``now``; each write to one of those tables first deletes that
+table's rows expired at the ``now`` it was given (for sessions, the new session's
+``created_at``), inside the same ``BEGIN IMMEDIATE`` transaction. Activity keeps the
+newest :data:`ACTIVITY_CAP` events per citizen, as the Redis backend does.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import get_args
 
 from store.interface import (
     CREDENTIAL_STATES,
     KEY_STATES,
+    ActivityRecord,
+    ApiKeyKind,
+    ApiKeyRecord,
+    CitizenRecord,
     Conflict,
     CredentialRecord,
     CredentialState,
+    InvalidArgument,
     IssuerRecord,
     KeyRecord,
     KeyStateName,
     NotFound,
+    SessionRecord,
     StatusListRecord,
     StoreError,
     StoreUnavailable,
+    VenueRecord,
+    WalletItem,
+    WalletRecord,
     check_list_shape,
     check_state,
     packed_length,
 )
 
-__all__ = ["CHUNK_SIZE", "SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["ACTIVITY_CAP", "CHUNK_SIZE", "SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CHUNK_SIZE = 4096
+# Events kept per citizen (the oldest beyond this are dropped), as in the Redis backend.
+ACTIVITY_CAP = 1000
+_API_KEY_KINDS: tuple[str, ...] = get_args(ApiKeyKind)
 
 # Primary result codes that mean "the file is busy or the disk is failing": try again later.
 _UNAVAILABLE_CODES = frozenset(
@@ -66,7 +94,7 @@ _UNAVAILABLE_CODES = frozenset(
     }
 )
 
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
     name  TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -127,6 +155,96 @@ CREATE INDEX IF NOT EXISTS credentials_by_issuer ON credentials (issuer, issued_
 CREATE INDEX IF NOT EXISTS credentials_by_issued ON credentials (issued_at, id);
 """
 
+_SCHEMA_V2 = """
+CREATE INDEX IF NOT EXISTS credentials_by_status ON credentials (status_uri, status_idx);
+CREATE TABLE IF NOT EXISTS citizens (
+    citizen_id    TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wallets (
+    citizen_id  TEXT PRIMARY KEY,
+    holder_kid  TEXT NOT NULL,
+    holder_blob BLOB NOT NULL,
+    key_blob    BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wallet_items (
+    citizen_id    TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    vct           TEXT NOT NULL,
+    issuer        TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    added_at      INTEGER NOT NULL,
+    blob          BLOB NOT NULL,
+    PRIMARY KEY (citizen_id, credential_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS wallet_items_by_added
+    ON wallet_items (citizen_id, added_at, credential_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    citizen_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id     TEXT PRIMARY KEY,
+    key_hash   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    principal  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_by_principal ON api_keys (principal, created_at, key_id);
+CREATE INDEX IF NOT EXISTS api_keys_by_created ON api_keys (created_at, key_id);
+CREATE TABLE IF NOT EXISTS venues (
+    venue_id   TEXT PRIMARY KEY,
+    name_zh    TEXT NOT NULL,
+    name_en    TEXT NOT NULL,
+    scenes     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity (
+    citizen_id    TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    venue_id      TEXT NOT NULL,
+    scene         TEXT NOT NULL,
+    vct           TEXT,
+    credential_id TEXT,
+    claims        TEXT NOT NULL,
+    valid         INTEGER NOT NULL,
+    codes         TEXT NOT NULL,
+    PRIMARY KEY (citizen_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS activity_by_time ON activity (citizen_id, at, event_id);
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce      TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_at);
+CREATE TABLE IF NOT EXISTS once_values (
+    key        TEXT PRIMARY KEY,
+    value      BLOB NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS once_values_by_expiry ON once_values (expires_at);
+CREATE TABLE IF NOT EXISTS counters (
+    counter      TEXT NOT NULL,
+    window       INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (counter, window, window_start)
+);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
+"""
+
+# Migration steps: _MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
 _LIST_KEYS = {
     False: "SELECT * FROM keys ORDER BY created_at, kid",
     True: "SELECT * FROM keys WHERE owner = ? ORDER BY created_at, kid",
@@ -134,6 +252,10 @@ _LIST_KEYS = {
 _LIST_STATUS_LISTS = {
     False: "SELECT * FROM status_lists ORDER BY created_at, uri",
     True: "SELECT * FROM status_lists WHERE issuer = ? ORDER BY created_at, uri",
+}
+_LIST_API_KEYS = {
+    False: "SELECT * FROM api_keys ORDER BY created_at, key_id",
+    True: "SELECT * FROM api_keys WHERE principal = ? ORDER BY created_at, key_id",
 }
 # Keyed by (subject given, issuer given).
 _LIST_CREDENTIALS = {
@@ -202,6 +324,81 @@ def _credential(row: sqlite3.Row) -> CredentialRecord:
         issued_at=row["issued_at"],
         expires_at=row["expires_at"],
         state=row["state"],
+    )
+
+
+def _citizen(row: sqlite3.Row) -> CitizenRecord:
+    return CitizenRecord(
+        citizen_id=row["citizen_id"],
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+    )
+
+
+def _wallet(row: sqlite3.Row) -> WalletRecord:
+    return WalletRecord(
+        citizen_id=row["citizen_id"],
+        holder_kid=row["holder_kid"],
+        holder_blob=bytes(row["holder_blob"]),
+        key_blob=bytes(row["key_blob"]),
+        created_at=row["created_at"],
+    )
+
+
+def _wallet_item(row: sqlite3.Row) -> WalletItem:
+    return WalletItem(
+        citizen_id=row["citizen_id"],
+        credential_id=row["credential_id"],
+        vct=row["vct"],
+        issuer=row["issuer"],
+        expires_at=row["expires_at"],
+        added_at=row["added_at"],
+        blob=bytes(row["blob"]),
+    )
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(
+        token_hash=row["token_hash"],
+        citizen_id=row["citizen_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+
+
+def _api_key(row: sqlite3.Row) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        key_id=row["key_id"],
+        key_hash=row["key_hash"],
+        kind=row["kind"],
+        principal=row["principal"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _venue(row: sqlite3.Row) -> VenueRecord:
+    return VenueRecord(
+        venue_id=row["venue_id"],
+        name_zh=row["name_zh"],
+        name_en=row["name_en"],
+        scenes=tuple(json.loads(row["scenes"])),
+        created_at=row["created_at"],
+    )
+
+
+def _activity(row: sqlite3.Row) -> ActivityRecord:
+    return ActivityRecord(
+        event_id=row["event_id"],
+        citizen_id=row["citizen_id"],
+        at=row["at"],
+        venue_id=row["venue_id"],
+        scene=row["scene"],
+        vct=row["vct"],
+        credential_id=row["credential_id"],
+        claims=tuple(json.loads(row["claims"])),
+        valid=bool(row["valid"]),
+        codes=tuple(json.loads(row["codes"])),
     )
 
 
@@ -325,10 +522,12 @@ class SQLiteStore:
                     f"database schema {version} is newer than this code ({SCHEMA_VERSION})",
                     code="schema_too_new",
                 )
-            if version < SCHEMA_VERSION:
-                for statement in _SCHEMA.split(";"):
+            # Every step in the same transaction: a crash leaves the old version intact.
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            if version < SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -635,6 +834,363 @@ class SQLiteStore:
             if cur.rowcount == 0:
                 raise NotFound(f"no credential {credential_id!r}")
 
+    def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
+        """The credential holding entry ``status_idx`` of the list at ``status_uri``.
+
+        Should two credentials name the same entry, the first one put is returned.
+        Raises :class:`StoreUnavailable`.
+        """
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM credentials WHERE status_uri = ? AND status_idx = ?"
+                " ORDER BY rowid LIMIT 1",
+                (status_uri, status_idx),
+            ).fetchone()
+        return None if row is None else _credential(row)
+
+    # -- citizens ----------------------------------------------------------------------
+
+    def put_citizen(self, record: CitizenRecord) -> None:
+        """Insert a citizen. Raises :class:`Conflict` if the citizen exists."""
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO citizens (citizen_id, password_hash, created_at) VALUES (?, ?, ?)",
+                    (record.citizen_id, record.password_hash, record.created_at),
+                )
+            except sqlite3.IntegrityError as err:
+                raise Conflict(f"citizen {record.citizen_id!r} already exists") from err
+
+    def get_citizen(self, citizen_id: str) -> CitizenRecord | None:
+        """The citizen, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM citizens WHERE citizen_id = ?", (citizen_id,)
+            ).fetchone()
+        return None if row is None else _citizen(row)
+
+    def set_citizen_password(self, citizen_id: str, password_hash: str) -> None:
+        """Replace the password hash. Raises :class:`NotFound` for an unknown citizen."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE citizens SET password_hash = ? WHERE citizen_id = ?",
+                (password_hash, citizen_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no citizen {citizen_id!r}")
+
+    def list_citizens(self) -> list[CitizenRecord]:
+        """All citizens, sorted by id. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM citizens ORDER BY citizen_id").fetchall()
+        return [_citizen(row) for row in rows]
+
+    # -- wallets -----------------------------------------------------------------------
+
+    def create_wallet(self, record: WalletRecord) -> bool:
+        """Create the citizen's wallet; False (and nothing written) if one exists."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO wallets (citizen_id, holder_kid, holder_blob, key_blob,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    record.citizen_id,
+                    record.holder_kid,
+                    bytes(record.holder_blob),
+                    bytes(record.key_blob),
+                    record.created_at,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def get_wallet(self, citizen_id: str) -> WalletRecord | None:
+        """The citizen's wallet, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM wallets WHERE citizen_id = ?", (citizen_id,)
+            ).fetchone()
+        return None if row is None else _wallet(row)
+
+    def put_wallet_item(self, item: WalletItem) -> None:
+        """Insert or replace the item with this citizen and credential id."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO wallet_items (citizen_id, credential_id, vct, issuer,"
+                " expires_at, added_at, blob) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.citizen_id,
+                    item.credential_id,
+                    item.vct,
+                    item.issuer,
+                    item.expires_at,
+                    item.added_at,
+                    bytes(item.blob),
+                ),
+            )
+
+    def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None:
+        """One item, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM wallet_items WHERE citizen_id = ? AND credential_id = ?",
+                (citizen_id, credential_id),
+            ).fetchone()
+        return None if row is None else _wallet_item(row)
+
+    def list_wallet_items(self, citizen_id: str) -> list[WalletItem]:
+        """The citizen's items, ordered by ``added_at`` then ``credential_id``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM wallet_items WHERE citizen_id = ? ORDER BY added_at, credential_id",
+                (citizen_id,),
+            ).fetchall()
+        return [_wallet_item(row) for row in rows]
+
+    def delete_wallet_item(self, citizen_id: str, credential_id: str) -> bool:
+        """Remove one item; False if it was not there."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "DELETE FROM wallet_items WHERE citizen_id = ? AND credential_id = ?",
+                (citizen_id, credential_id),
+            )
+            return cur.rowcount == 1
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def put_session(self, record: SessionRecord) -> None:
+        """Insert or replace the session with this token hash.
+
+        Sessions expired at the new session's ``created_at`` are purged in passing.
+        """
+        with self._write() as conn:
+            conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (record.created_at,))
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (token_hash, citizen_id, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?)",
+                (record.token_hash, record.citizen_id, record.created_at, record.expires_at),
+            )
+
+    def get_session(self, token_hash: str, now: float) -> SessionRecord | None:
+        """The session, or None if unknown or expired at ``now`` (``now >= expires_at``)."""
+        _check_time(now)
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                (token_hash, now),
+            ).fetchone()
+        return None if row is None else _session(row)
+
+    def delete_session(self, token_hash: str) -> None:
+        """Forget the session (nothing happens for an unknown one)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    # -- API keys ----------------------------------------------------------------------
+
+    def put_api_key(self, record: ApiKeyRecord) -> None:
+        """Insert a key. Raises :class:`Conflict` if the key id or hash exists,
+        :class:`InvalidArgument` for an unknown kind."""
+        _check_kind(record.kind)
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO api_keys (key_id, key_hash, kind, principal, created_at,"
+                    " revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        record.key_id,
+                        record.key_hash,
+                        record.kind,
+                        record.principal,
+                        record.created_at,
+                        record.revoked_at,
+                    ),
+                )
+            except sqlite3.IntegrityError as err:
+                raise Conflict(f"API key {record.key_id!r} or its hash already exists") from err
+
+    def get_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this secret hash (revoked or not), or None."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM api_keys WHERE key_hash = ?", (key_hash,)).fetchone()
+        return None if row is None else _api_key(row)
+
+    def list_api_keys(self, principal: str | None = None) -> list[ApiKeyRecord]:
+        """Keys of one principal (or all), oldest first, ties by key id."""
+        args = () if principal is None else (principal,)
+        with self._read() as conn:
+            rows = conn.execute(_LIST_API_KEYS[principal is not None], args).fetchall()
+        return [_api_key(row) for row in rows]
+
+    def revoke_api_key(self, key_id: str, at: int) -> None:
+        """Mark revoked at ``at``; a key already revoked keeps its first time.
+
+        Raises :class:`NotFound` for an unknown key id.
+        """
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?",
+                (at, key_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no API key {key_id!r}")
+
+    # -- venues ------------------------------------------------------------------------
+
+    def put_venue(self, record: VenueRecord) -> None:
+        """Insert or replace the venue with this id. Raises :class:`StoreUnavailable`."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO venues (venue_id, name_zh, name_en, scenes, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    record.venue_id,
+                    record.name_zh,
+                    record.name_en,
+                    json.dumps(list(record.scenes)),
+                    record.created_at,
+                ),
+            )
+
+    def get_venue(self, venue_id: str) -> VenueRecord | None:
+        """The venue, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM venues WHERE venue_id = ?", (venue_id,)).fetchone()
+        return None if row is None else _venue(row)
+
+    def list_venues(self) -> list[VenueRecord]:
+        """All venues, sorted by id. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM venues ORDER BY venue_id").fetchall()
+        return [_venue(row) for row in rows]
+
+    # -- activity ----------------------------------------------------------------------
+
+    def add_activity(self, record: ActivityRecord) -> None:
+        """Record one event (replacing one with the same citizen and event id).
+
+        Only the newest :data:`ACTIVITY_CAP` events of the citizen are kept.
+        """
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO activity (citizen_id, event_id, at, venue_id, scene,"
+                " vct, credential_id, claims, valid, codes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.citizen_id,
+                    record.event_id,
+                    record.at,
+                    record.venue_id,
+                    record.scene,
+                    record.vct,
+                    record.credential_id,
+                    json.dumps(list(record.claims)),
+                    int(record.valid),
+                    json.dumps(list(record.codes)),
+                ),
+            )
+            # The newest event that falls off the cap, if any; it and older ones go.
+            edge = conn.execute(
+                "SELECT at, event_id FROM activity WHERE citizen_id = ?"
+                " ORDER BY at DESC, event_id DESC LIMIT 1 OFFSET ?",
+                (record.citizen_id, ACTIVITY_CAP),
+            ).fetchone()
+            if edge is not None:
+                conn.execute(
+                    "DELETE FROM activity WHERE citizen_id = ? AND (at, event_id) <= (?, ?)",
+                    (record.citizen_id, edge["at"], edge["event_id"]),
+                )
+
+    def list_activity(self, citizen_id: str, limit: int = 100) -> list[ActivityRecord]:
+        """The citizen's newest ``limit`` events: ``at`` descending, then event id descending.
+
+        Raises :class:`InvalidArgument` for a negative limit.
+        """
+        _check_limit(limit)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM activity WHERE citizen_id = ?"
+                " ORDER BY at DESC, event_id DESC LIMIT ?",
+                (citizen_id, limit),
+            ).fetchall()
+        return [_activity(row) for row in rows]
+
+    # -- short-lived entries -----------------------------------------------------------
+
+    def hit(self, counter: str, window: int, now: float) -> int:
+        """Count one hit in the fixed ``window`` (seconds) holding ``now``; the new count.
+
+        Windows start at multiples of ``window`` since the epoch. Raises
+        :class:`InvalidArgument` for a window that is not a positive integer.
+        """
+        _check_window(window)
+        _check_time(now)
+        start = int(now // window) * window
+        with self._write() as conn:
+            conn.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+            row = conn.execute(
+                "INSERT INTO counters (counter, window, window_start, count, expires_at)"
+                " VALUES (?, ?, ?, 1, ?)"
+                " ON CONFLICT (counter, window, window_start) DO UPDATE SET count = count + 1"
+                " RETURNING count",
+                (counter, window, start, start + window),
+            ).fetchone()
+        return int(row["count"])
+
+    def remember_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
+        """Record a nonce until ``expires_at``; False if it is recorded and alive at ``now``.
+
+        A nonce already expired at ``now`` is accepted (True) and not kept.
+        """
+        _check_time(expires_at)
+        _check_time(now)
+        with self._write() as conn:
+            conn.execute("DELETE FROM nonces WHERE expires_at <= ?", (now,))
+            if expires_at <= now:
+                return (
+                    conn.execute("SELECT 1 FROM nonces WHERE nonce = ?", (nonce,)).fetchone()
+                    is None
+                )
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO nonces (nonce, expires_at) VALUES (?, ?)",
+                (nonce, expires_at),
+            )
+            return cur.rowcount == 1
+
+    def put_once(
+        self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
+    ) -> bool:
+        """Store ``value`` under ``key`` until ``expires_at`` unless a value is alive at
+        ``now`` (or always, with ``replace``); True when written.
+
+        Writing with ``expires_at <= now`` leaves no value under ``key``.
+        """
+        _check_time(expires_at)
+        _check_time(now)
+        with self._write() as conn:
+            conn.execute("DELETE FROM once_values WHERE expires_at <= ?", (now,))
+            if (
+                not replace
+                and conn.execute("SELECT 1 FROM once_values WHERE key = ?", (key,)).fetchone()
+            ):
+                return False
+            if expires_at <= now:
+                conn.execute("DELETE FROM once_values WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO once_values (key, value, expires_at) VALUES (?, ?, ?)",
+                    (key, bytes(value), expires_at),
+                )
+            return True
+
+    def get_once(self, key: str, now: float) -> bytes | None:
+        """The value under ``key``, or None if absent or expired at ``now``."""
+        _check_time(now)
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT value FROM once_values WHERE key = ? AND expires_at > ?", (key, now)
+            ).fetchone()
+        return None if row is None else bytes(row["value"])
+
 
 # -- validation of list positions (the shared checks live in store.interface) ---------
 
@@ -647,3 +1203,23 @@ def _check_index(idx: int, size: int) -> None:
 def _check_value(value: int, bits: int) -> None:
     if not 0 <= value < (1 << bits):
         raise StoreError(f"status {value} does not fit in {bits} bits", code="out_of_range")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _API_KEY_KINDS:
+        raise InvalidArgument(f"unknown API key kind {kind!r}")
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidArgument(f"limit must be a non-negative integer, not {limit!r}")
+
+
+def _check_window(window: int) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidArgument(f"window must be a positive number of seconds, not {window!r}")
+
+
+def _check_time(at: float) -> None:
+    if not math.isfinite(at):
+        raise InvalidArgument(f"a time must be a finite number, not {at!r}")

@@ -665,7 +665,13 @@ def test_redis_key_layout_is_cluster_ready(redis_store: RedisStore) -> None:
         return found
 
     list_keys = [name for name in names if ":{sl:" in name]
-    assert {name.rsplit(":", 1)[1] for name in list_keys} == {"meta", "bits", "claims", "claimed"}
+    assert {name.rsplit(":", 1)[1] for name in list_keys} == {
+        "meta",
+        "bits",
+        "claims",
+        "claimed",
+        "creds",  # status index -> credential id (find_credential)
+    }
     assert len(slots(":{sl:")) == 1
     assert len(slots(":{cred:c1}:")) == 1
     assert f"ecert:{{sub:{subject}}}:creds" in names

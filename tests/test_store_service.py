@@ -1,0 +1,860 @@
+"""Contract tests of the service part of :mod:`store` (citizens, wallets, sessions, API
+keys, venues, activity, short-lived entries): every test taking ``store`` runs on SQLite
+and on a real Redis server.
+
+Expiry is tested through the ``now`` argument, never by sleeping. Redis also drops
+entries by its own clock, so the times given to it are around ``time.time()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+import redis
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.backoff import NoBackoff
+from redis.crc import key_slot
+from redis.retry import Retry
+
+from store.interface import (
+    ActivityRecord,
+    ApiKeyRecord,
+    CitizenRecord,
+    Conflict,
+    CredentialRecord,
+    InvalidArgument,
+    NotFound,
+    SessionRecord,
+    Store,
+    StoreUnavailable,
+    VenueRecord,
+    WalletItem,
+    WalletRecord,
+)
+from store.redis import RedisStore
+from store.sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore
+from tests.conftest import free_port
+
+CITIZEN = "110101199001011234"
+OTHER = "310101198505054321"
+URI = "https://ecert.example/status/1"
+URI2 = "https://ecert.example/status/2"
+ISSUER = "https://police.example"
+HOUR = 3600
+
+T = TypeVar("T")
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def now_s() -> int:
+    """Whole seconds of the real clock (Redis expiries follow it)."""
+    return int(time.time())
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def credential(
+    cid: str = "c1", *, uri: str = URI, idx: int = 7, issued_at: int = 1000
+) -> CredentialRecord:
+    return CredentialRecord(
+        id=cid,
+        vct="urn:ecert:id-card",
+        issuer=ISSUER,
+        subject=CITIZEN,
+        kid="k1",
+        status_uri=uri,
+        status_idx=idx,
+        issued_at=issued_at,
+        expires_at=issued_at + 86400,
+    )
+
+
+def citizen(cid: str = CITIZEN, *, password_hash: str = "$argon2id$v=19$x") -> CitizenRecord:
+    return CitizenRecord(citizen_id=cid, password_hash=password_hash, created_at=100)
+
+
+def wallet(cid: str = CITIZEN, *, holder_kid: str = "h1") -> WalletRecord:
+    return WalletRecord(
+        citizen_id=cid,
+        holder_kid=holder_kid,
+        holder_blob=b"\x00holder\xff" + holder_kid.encode(),
+        key_blob=bytes(range(256)),
+        created_at=100,
+    )
+
+
+def item(
+    credential_id: str = "c1", *, cid: str = CITIZEN, added_at: int = 100, blob: bytes = b"\x01\x02"
+) -> WalletItem:
+    return WalletItem(
+        citizen_id=cid,
+        credential_id=credential_id,
+        vct="urn:ecert:id-card",
+        issuer=ISSUER,
+        expires_at=added_at + 86400,
+        added_at=added_at,
+        blob=blob,
+    )
+
+
+def session(token: str = "t1", *, created_at: int, expires_at: int) -> SessionRecord:
+    return SessionRecord(
+        token_hash=digest(token), citizen_id=CITIZEN, created_at=created_at, expires_at=expires_at
+    )
+
+
+def api_key(
+    key_id: str = "ak1", *, principal: str = ISSUER, created_at: int = 100, **kw: object
+) -> ApiKeyRecord:
+    fields: dict[str, object] = {
+        "key_id": key_id,
+        "key_hash": digest(f"secret-{key_id}"),
+        "kind": "department",
+        "principal": principal,
+        "created_at": created_at,
+    }
+    fields.update(kw)
+    return ApiKeyRecord(**fields)  # type: ignore[arg-type]
+
+
+def venue(venue_id: str = "v1", *, name_en: str = "Hotel") -> VenueRecord:
+    return VenueRecord(
+        venue_id=venue_id,
+        name_zh="酒店",
+        name_en=name_en,
+        scenes=("hotel", "bank"),
+        created_at=100,
+    )
+
+
+def activity(event_id: str, at: int, *, cid: str = CITIZEN, valid: bool = True) -> ActivityRecord:
+    return ActivityRecord(
+        event_id=event_id,
+        citizen_id=cid,
+        at=at,
+        venue_id="v1",
+        scene="hotel",
+        vct="urn:ecert:id-card" if valid else None,
+        credential_id="c1" if valid else None,
+        claims=("name", "birth_date") if valid else (),
+        valid=valid,
+        codes=() if valid else ("revoked",),
+    )
+
+
+def run_threads(count: int, target: Callable[[int], T]) -> list[T]:
+    """Run ``target(i)`` in ``count`` threads released together; return the results."""
+    barrier = threading.Barrier(count)
+
+    def start(i: int) -> T:
+        barrier.wait()
+        return target(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(start, range(count)))
+
+
+# -- credential registry: find by status position --------------------------------------
+
+
+def test_find_credential(store: Store) -> None:
+    store.put_credential(credential("c1", idx=7))
+    store.put_credential(credential("c2", idx=8))
+    store.put_credential(credential("c3", uri=URI2, idx=7))
+    assert store.find_credential(URI, 7) == credential("c1", idx=7)
+    assert store.find_credential(URI, 8) == credential("c2", idx=8)
+    assert store.find_credential(URI2, 7) == credential("c3", uri=URI2, idx=7)
+    assert store.find_credential(URI, 9) is None
+    assert store.find_credential("https://elsewhere.example/status/1", 7) is None
+    store.set_credential_state("c1", "revoked")
+    found = store.find_credential(URI, 7)
+    assert found is not None
+    assert found.state == "revoked"
+
+
+def test_find_credential_first_put_wins(store: Store) -> None:
+    store.put_credential(credential("c1", idx=3))
+    store.put_credential(credential("c0", idx=3, issued_at=10))
+    found = store.find_credential(URI, 3)
+    assert found is not None
+    assert found.id == "c1"
+
+
+def test_find_credential_conflict_leaves_the_index(store: Store) -> None:
+    store.put_credential(credential("c1", idx=3))
+    with pytest.raises(Conflict):
+        store.put_credential(credential("c1", idx=4))
+    assert store.find_credential(URI, 4) is None
+    assert store.find_credential(URI, 3) == credential("c1", idx=3)
+
+
+# -- citizens --------------------------------------------------------------------------
+
+
+def test_citizen_round_trip_conflict_and_password(store: Store) -> None:
+    assert store.get_citizen(CITIZEN) is None
+    store.put_citizen(citizen())
+    assert store.get_citizen(CITIZEN) == citizen()
+    with pytest.raises(Conflict):
+        store.put_citizen(citizen(password_hash="other"))
+    assert store.get_citizen(CITIZEN) == citizen()
+    store.set_citizen_password(CITIZEN, "$argon2id$v=19$new")
+    assert store.get_citizen(CITIZEN) == citizen(password_hash="$argon2id$v=19$new")
+    store.set_citizen_password(CITIZEN, "")  # identity-provider only
+    assert store.get_citizen(CITIZEN) == citizen(password_hash="")
+    with pytest.raises(NotFound):
+        store.set_citizen_password(OTHER, "x")
+    assert store.get_citizen(OTHER) is None
+
+
+def test_citizen_without_password(store: Store) -> None:
+    store.put_citizen(citizen(password_hash=""))
+    assert store.get_citizen(CITIZEN) == citizen(password_hash="")
+
+
+def test_list_citizens_sorted_by_id(store: Store) -> None:
+    assert store.list_citizens() == []
+    for cid in ("3", "1", "2"):
+        store.put_citizen(citizen(cid))
+    assert [c.citizen_id for c in store.list_citizens()] == ["1", "2", "3"]
+    store.set_citizen_password("2", "new")
+    assert store.list_citizens()[1] == citizen("2", password_hash="new")
+
+
+# -- wallets ---------------------------------------------------------------------------
+
+
+def test_create_wallet_first_one_wins(store: Store) -> None:
+    assert store.get_wallet(CITIZEN) is None
+    assert store.create_wallet(wallet(holder_kid="first")) is True
+    assert store.create_wallet(wallet(holder_kid="second")) is False
+    assert store.get_wallet(CITIZEN) == wallet(holder_kid="first")
+    assert store.get_wallet(OTHER) is None
+
+
+def test_create_wallet_first_wins_under_concurrency(store: Store) -> None:
+    results = run_threads(8, lambda t: store.create_wallet(wallet(holder_kid=f"h{t}")))
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert store.get_wallet(CITIZEN) == wallet(holder_kid=f"h{winner}")
+
+
+def test_wallet_items_round_trip_replace_delete(store: Store) -> None:
+    assert store.get_wallet_item(CITIZEN, "c1") is None
+    assert store.list_wallet_items(CITIZEN) == []
+    store.put_wallet_item(item("c1", blob=b"one"))
+    assert store.get_wallet_item(CITIZEN, "c1") == item("c1", blob=b"one")
+    store.put_wallet_item(item("c1", blob=b"two", added_at=200))
+    assert store.get_wallet_item(CITIZEN, "c1") == item("c1", blob=b"two", added_at=200)
+    assert store.list_wallet_items(CITIZEN) == [item("c1", blob=b"two", added_at=200)]
+    assert store.get_wallet_item(OTHER, "c1") is None
+    assert store.delete_wallet_item(CITIZEN, "c1") is True
+    assert store.delete_wallet_item(CITIZEN, "c1") is False
+    assert store.get_wallet_item(CITIZEN, "c1") is None
+    assert store.list_wallet_items(CITIZEN) == []
+
+
+def test_list_wallet_items_order_and_isolation(store: Store) -> None:
+    store.put_wallet_item(item("b", added_at=200))
+    store.put_wallet_item(item("z", added_at=100))
+    store.put_wallet_item(item("a", added_at=200))
+    store.put_wallet_item(item("m", added_at=300))
+    store.put_wallet_item(item("x", cid=OTHER, added_at=50))
+    assert [i.credential_id for i in store.list_wallet_items(CITIZEN)] == ["z", "a", "b", "m"]
+    assert store.list_wallet_items(OTHER) == [item("x", cid=OTHER, added_at=50)]
+    assert store.delete_wallet_item(OTHER, "a") is False
+    assert len(store.list_wallet_items(CITIZEN)) == 4
+
+
+def test_concurrent_wallet_writes_lose_nothing(store: Store) -> None:
+    """8 threads x 50 adds of distinct ids on one citizen, then each deletes half."""
+    threads, per = 8, 50
+
+    def work(t: int) -> list[str]:
+        ids = [f"t{t}-c{i:02d}" for i in range(per)]
+        for n, credential_id in enumerate(ids):
+            store.put_wallet_item(item(credential_id, added_at=n, blob=credential_id.encode()))
+        deleted = ids[::2]
+        for credential_id in deleted:
+            assert store.delete_wallet_item(CITIZEN, credential_id) is True
+        return ids[1::2]
+
+    kept = sorted(i for chunk in run_threads(threads, work) for i in chunk)
+    items = store.list_wallet_items(CITIZEN)
+    assert len(items) == threads * per // 2
+    assert sorted(i.credential_id for i in items) == kept
+    assert all(i.blob == i.credential_id.encode() for i in items)
+    assert [(i.added_at, i.credential_id) for i in items] == sorted(
+        (i.added_at, i.credential_id) for i in items
+    )
+
+
+@pytest.mark.slow
+def test_interleaved_wallet_writes_lose_nothing(store: Store) -> None:
+    """16 threads each add 200 items and delete every other one right after adding the next."""
+    threads, per = 16, 200
+
+    def work(t: int) -> None:
+        for i in range(per):
+            store.put_wallet_item(item(f"t{t:02d}-{i:03d}", added_at=i))
+            if i % 2:
+                assert store.delete_wallet_item(CITIZEN, f"t{t:02d}-{i - 1:03d}") is True
+            if i % 50 == 0:
+                store.list_wallet_items(CITIZEN)  # a reader in the middle of the writers
+
+    run_threads(threads, work)
+    expected = sorted(f"t{t:02d}-{i:03d}" for t in range(threads) for i in range(1, per, 2))
+    assert sorted(i.credential_id for i in store.list_wallet_items(CITIZEN)) == expected
+
+
+# -- sessions --------------------------------------------------------------------------
+
+
+def test_session_round_trip_expiry_and_delete(store: Store) -> None:
+    t = now_s()
+    record = session("t1", created_at=t, expires_at=t + HOUR)
+    store.put_session(record)
+    assert store.get_session(record.token_hash, t) == record
+    assert store.get_session(record.token_hash, t + HOUR - 0.001) == record
+    assert store.get_session(record.token_hash, t + HOUR) is None  # expired at expires_at
+    assert store.get_session(record.token_hash, t + 2 * HOUR) is None
+    assert store.get_session(digest("unknown"), t) is None
+    store.delete_session(record.token_hash)
+    assert store.get_session(record.token_hash, t) is None
+    store.delete_session(record.token_hash)  # unknown: nothing happens
+
+
+def test_session_replace(store: Store) -> None:
+    t = now_s()
+    store.put_session(session("t1", created_at=t, expires_at=t + 60))
+    longer = session("t1", created_at=t, expires_at=t + HOUR)
+    store.put_session(longer)
+    assert store.get_session(longer.token_hash, t + 120) == longer
+
+
+def test_session_expired_in_the_past_is_not_returned(store: Store) -> None:
+    t = now_s()
+    old = session("old", created_at=t - HOUR, expires_at=t - 10)
+    store.put_session(old)
+    assert store.get_session(old.token_hash, t) is None
+    assert store.get_session(old.token_hash, t - 5) is None
+
+
+# -- API keys --------------------------------------------------------------------------
+
+
+def test_api_key_round_trip_and_conflicts(store: Store) -> None:
+    record = api_key("ak1")
+    assert store.get_api_key(record.key_hash) is None
+    store.put_api_key(record)
+    assert store.get_api_key(record.key_hash) == record
+    with pytest.raises(Conflict):
+        store.put_api_key(api_key("ak1", key_hash=digest("another secret")))
+    assert store.get_api_key(digest("another secret")) is None
+    with pytest.raises(Conflict):
+        store.put_api_key(api_key("ak2", key_hash=record.key_hash))
+    assert store.get_api_key(record.key_hash) == record
+    assert store.list_api_keys() == [record]
+
+
+def test_api_key_revoke_is_idempotent(store: Store) -> None:
+    record = api_key("ak1")
+    store.put_api_key(record)
+    store.revoke_api_key("ak1", 500)
+    revoked = dataclasses.replace(record, revoked_at=500)
+    assert store.get_api_key(record.key_hash) == revoked
+    store.revoke_api_key("ak1", 900)  # already revoked: the first time stays
+    assert store.get_api_key(record.key_hash) == revoked
+    assert store.list_api_keys() == [revoked]
+    with pytest.raises(NotFound):
+        store.revoke_api_key("nope", 500)
+
+
+def test_api_key_put_revoked_and_venue_kind(store: Store) -> None:
+    record = api_key("ak1", kind="venue", principal="v1", revoked_at=42)
+    store.put_api_key(record)
+    assert store.get_api_key(record.key_hash) == record
+    with pytest.raises(InvalidArgument):
+        store.put_api_key(api_key("ak2", kind="root"))
+    assert store.list_api_keys() == [record]
+
+
+def test_list_api_keys_order_and_principal(store: Store) -> None:
+    keys = [
+        api_key("b", created_at=200),
+        api_key("c", created_at=100, principal="v1", kind="venue"),
+        api_key("a", created_at=200),
+        api_key("d", created_at=50),
+    ]
+    for record in keys:
+        store.put_api_key(record)
+    assert [k.key_id for k in store.list_api_keys()] == ["d", "c", "a", "b"]
+    assert [k.key_id for k in store.list_api_keys(ISSUER)] == ["d", "a", "b"]
+    assert [k.key_id for k in store.list_api_keys("v1")] == ["c"]
+    assert store.list_api_keys("nobody") == []
+
+
+# -- venues ----------------------------------------------------------------------------
+
+
+def test_venue_round_trip_replace_and_order(store: Store) -> None:
+    assert store.get_venue("v1") is None
+    assert store.list_venues() == []
+    store.put_venue(venue("v2"))
+    store.put_venue(venue("v1"))
+    assert store.get_venue("v1") == venue("v1")
+    store.put_venue(venue("v1", name_en="Grand Hotel"))
+    assert store.get_venue("v1") == venue("v1", name_en="Grand Hotel")
+    assert [v.venue_id for v in store.list_venues()] == ["v1", "v2"]
+
+
+# -- activity --------------------------------------------------------------------------
+
+
+def test_activity_newest_first_ties_and_limit(store: Store) -> None:
+    assert store.list_activity(CITIZEN) == []
+    events = [
+        activity("e1", 100),
+        activity("e3", 300, valid=False),
+        activity("e2a", 200),
+        activity("e2b", 200),
+        activity("x", 999, cid=OTHER),
+    ]
+    for event in events:
+        store.add_activity(event)
+    got = store.list_activity(CITIZEN)
+    assert [e.event_id for e in got] == ["e3", "e2b", "e2a", "e1"]
+    assert got[0] == activity("e3", 300, valid=False)
+    assert got[-1] == activity("e1", 100)
+    assert [e.event_id for e in store.list_activity(CITIZEN, limit=2)] == ["e3", "e2b"]
+    assert [e.event_id for e in store.list_activity(CITIZEN, limit=3)] == ["e3", "e2b", "e2a"]
+    assert store.list_activity(CITIZEN, limit=0) == []
+    assert store.list_activity(OTHER) == [activity("x", 999, cid=OTHER)]
+    with pytest.raises(InvalidArgument):
+        store.list_activity(CITIZEN, limit=-1)
+
+
+def test_activity_same_event_id_is_replaced(store: Store) -> None:
+    store.add_activity(activity("e1", 100))
+    store.add_activity(activity("e1", 150, valid=False))
+    assert store.list_activity(CITIZEN) == [activity("e1", 150, valid=False)]
+
+
+def test_activity_default_limit_and_cap(store: Store) -> None:
+    for n in range(1005):
+        store.add_activity(activity(f"e{n:04d}", 1000 + n))
+    assert len(store.list_activity(CITIZEN)) == 100
+    kept = store.list_activity(CITIZEN, limit=5000)
+    assert len(kept) == 1000  # the newest 1000 are kept
+    assert kept[0].event_id == "e1004"
+    assert kept[-1].event_id == "e0005"
+    store.add_activity(activity("ancient", 1))  # older than all kept: dropped at once
+    assert [e.event_id for e in store.list_activity(CITIZEN, limit=5000)] == [
+        e.event_id for e in kept
+    ]
+
+
+# -- hit: fixed-window counters ----------------------------------------------------------
+
+
+def next_window(window: int) -> int:
+    """The start of the window after the current one: far enough from its real end."""
+    return (now_s() // window + 1) * window
+
+
+def test_hit_counts_per_window_and_counter(store: Store) -> None:
+    start = next_window(HOUR)
+    assert [store.hit("login:ip", HOUR, start + 1) for _ in range(3)] == [1, 2, 3]
+    assert store.hit("login:ip", HOUR, start + HOUR - 0.5) == 4  # same window
+    assert store.hit("login:ip", HOUR, start + HOUR) == 1  # the next window
+    assert store.hit("login:ip", HOUR, start + HOUR + 10) == 2
+    assert store.hit("login:other", HOUR, start + 1) == 1
+    assert store.hit("login:ip", 2 * HOUR, start + 1) == 1  # a different window size
+
+
+def test_hit_rejects_bad_windows(store: Store) -> None:
+    for bad in (0, -60):
+        with pytest.raises(InvalidArgument):
+            store.hit("c", bad, time.time())
+    with pytest.raises(InvalidArgument):
+        store.hit("c", 60, float("nan"))
+
+
+def test_hit_exact_under_concurrency(store: Store) -> None:
+    start = next_window(HOUR)
+    threads, per = 8, 25
+    results = run_threads(
+        threads, lambda t: [store.hit("api:v1", HOUR, start + 5) for _ in range(per)]
+    )
+    counts = sorted(c for chunk in results for c in chunk)
+    assert counts == list(range(1, threads * per + 1))
+    assert store.hit("api:v1", HOUR, start + 5) == threads * per + 1
+
+
+# -- nonces ----------------------------------------------------------------------------
+
+
+def test_remember_nonce_once_until_expiry(store: Store) -> None:
+    t = time.time()
+    assert store.remember_nonce("n1", t + 60, t) is True
+    assert store.remember_nonce("n1", t + 60, t + 1) is False
+    assert store.remember_nonce("n1", t + 120, t + 59.999) is False
+    assert store.remember_nonce("n2", t + 60, t) is True
+    # At its expiry the nonce is forgotten (the caller's clock decides).
+    assert store.remember_nonce("n1", t + 180, t + 60) is True
+    assert store.remember_nonce("n1", t + 180, t + 61) is False
+
+
+def test_remember_nonce_already_expired_is_not_kept(store: Store) -> None:
+    t = time.time()
+    assert store.remember_nonce("late", t - 1, t) is True
+    assert store.remember_nonce("late", t + 60, t) is True
+    assert store.remember_nonce("late", t - 1, t) is False  # a live one is a replay
+    with pytest.raises(InvalidArgument):
+        store.remember_nonce("x", float("inf"), t)
+
+
+def test_remember_nonce_exactly_once_under_concurrency(store: Store) -> None:
+    t = time.time()
+    nonces = [f"nonce-{i}" for i in range(20)]
+    results = run_threads(8, lambda _t: [store.remember_nonce(n, t + 60, t) for n in nonces])
+    for column in zip(*results, strict=True):
+        assert list(column).count(True) == 1
+
+
+# -- once-values -----------------------------------------------------------------------
+
+
+def test_put_once_get_once(store: Store) -> None:
+    t = time.time()
+    assert store.get_once("k", t) is None
+    assert store.put_once("k", b"first", t + 60, t) is True
+    assert store.put_once("k", b"second", t + 60, t) is False
+    assert store.get_once("k", t) == b"first"
+    assert store.put_once("k", b"third", t + 90, t, replace=True) is True
+    assert store.get_once("k", t + 60) == b"third"
+    assert store.get_once("k", t + 90) is None  # expired at expires_at
+    assert store.get_once("k", t + 100) is None
+    # Past its expiry the key is free again (the caller's clock decides).
+    assert store.put_once("k", b"fourth", t + 200, t + 100) is True
+    assert store.get_once("k", t + 100) == b"fourth"
+    assert store.get_once("other", t) is None
+
+
+def test_put_once_binary_and_empty_values(store: Store) -> None:
+    t = time.time()
+    assert store.put_once("bin", bytes(range(256)), t + 60, t) is True
+    assert store.get_once("bin", t) == bytes(range(256))
+    assert store.put_once("empty", b"", t + 60, t) is True
+    assert store.get_once("empty", t) == b""
+    assert store.put_once("empty", b"x", t + 60, t) is False
+
+
+def test_put_once_already_expired_leaves_nothing(store: Store) -> None:
+    t = time.time()
+    assert store.put_once("k", b"v", t - 1, t) is True
+    assert store.get_once("k", t - 2) is None
+    assert store.put_once("k", b"live", t + 60, t) is True
+    assert store.put_once("k", b"gone", t - 1, t) is False
+    assert store.put_once("k", b"gone", t - 1, t, replace=True) is True
+    assert store.get_once("k", t) is None
+
+
+def test_put_once_exactly_once_under_concurrency(store: Store) -> None:
+    t = time.time()
+    results = run_threads(8, lambda i: store.put_once("auth-code", f"w{i}".encode(), t + 60, t))
+    assert results.count(True) == 1
+    assert store.get_once("auth-code", t) == f"w{results.index(True)}".encode()
+
+
+# -- what reaches the disk or the server ---------------------------------------------------
+
+
+def raw_dump(store: Store) -> bytes:
+    """Every byte the backend holds: the SQLite files, or every Redis key's values."""
+    if isinstance(store, SQLiteStore):
+        out = b""
+        for suffix in ("", "-wal"):
+            path = Path(store.path + suffix)
+            if path.exists():
+                out += path.read_bytes()
+        return out
+    assert isinstance(store, RedisStore)
+    client = store.client
+    out = []
+    for name in client.scan_iter("*"):
+        out.append(name)
+        kind = client.type(name)
+        if kind == b"string":
+            out.append(client.get(name))
+        elif kind == b"hash":
+            out.extend(b for pair in client.hgetall(name).items() for b in pair)
+        elif kind == b"zset":
+            out.extend(client.zrange(name, 0, -1))
+        elif kind == b"set":
+            out.extend(client.smembers(name))
+        elif kind == b"list":
+            out.extend(client.lrange(name, 0, -1))
+        else:
+            raise AssertionError(f"unexpected type {kind!r} of {name!r}")
+    return b"\n".join(out)
+
+
+def test_store_keeps_blobs_as_given_and_no_plaintext(store: Store) -> None:
+    plaintext = b"eyJhbGciOiJFUzI1NiJ9.SECRET-DISCLOSURE-Zhang-San-110101199001011234~"
+    aead = AESGCM(AESGCM.generate_key(bit_length=256))
+    nonce = os.urandom(12)
+    sealed = nonce + aead.encrypt(nonce, plaintext, b"ad")
+    holder = b"\x99" + aead.encrypt(nonce, b"HOLDER-PRIVATE-KEY-PLAINTEXT", None)
+    record = WalletRecord(
+        citizen_id="c-dump", holder_kid="h", holder_blob=holder, key_blob=sealed, created_at=1
+    )
+    assert store.create_wallet(record)
+    store.put_wallet_item(item("c1", cid="c-dump", blob=sealed))
+    t = time.time()
+    assert store.put_once("blob", sealed, t + 60, t)
+    assert store.get_wallet(record.citizen_id) == record
+    stored = store.get_wallet_item("c-dump", "c1")
+    assert stored is not None
+    assert stored.blob == sealed
+    assert store.get_once("blob", t) == sealed
+    dump = raw_dump(store)
+    assert b"SECRET-DISCLOSURE" not in dump
+    assert b"Zhang-San" not in dump
+    assert b"HOLDER-PRIVATE-KEY" not in dump
+    assert sealed in dump  # the once-value is kept byte for byte
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_redis_unreachable_raises_store_unavailable() -> None:
+    client = redis.Redis(
+        host="127.0.0.1",
+        port=free_port(),  # nothing listens there
+        socket_timeout=0.2,
+        socket_connect_timeout=0.2,
+        retry=Retry(NoBackoff(), 0),
+    )
+    store = RedisStore(client)
+    t = time.time()
+    try:
+        calls: list[Callable[[], object]] = [
+            lambda: store.find_credential(URI, 1),
+            lambda: store.put_citizen(citizen()),
+            lambda: store.list_citizens(),
+            lambda: store.create_wallet(wallet()),
+            lambda: store.list_wallet_items(CITIZEN),
+            lambda: store.get_session("x", t),
+            lambda: store.put_api_key(api_key()),
+            lambda: store.get_api_key("x"),
+            lambda: store.list_venues(),
+            lambda: store.add_activity(activity("e", 1)),
+            lambda: store.list_activity(CITIZEN),
+            lambda: store.hit("c", 60, t),
+            lambda: store.remember_nonce("n", t + 60, t),
+            lambda: store.put_once("k", b"v", t + 60, t),
+            lambda: store.get_once("k", t),
+        ]
+        for call in calls:
+            with pytest.raises(StoreUnavailable) as info:
+                call()
+            assert isinstance(info.value.__cause__, redis.ConnectionError | redis.TimeoutError)
+    finally:
+        store.close()
+
+
+def test_sqlite_locked_raises_store_unavailable(tmp_path: Path) -> None:
+    path = str(tmp_path / "locked.db")
+    store = SQLiteStore(path, busy_timeout=0.05)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    t = time.time()
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        for call in (
+            lambda: store.remember_nonce("n", t + 60, t),
+            lambda: store.hit("c", 60, t),
+            lambda: store.create_wallet(wallet()),
+        ):
+            with pytest.raises(StoreUnavailable):
+                call()
+        blocker.execute("ROLLBACK")
+        assert store.remember_nonce("n", t + 60, t) is True  # nothing was half-written
+        assert store.hit("c", 60, t) == 1
+    finally:
+        blocker.close()
+        store.close()
+
+
+# -- SQLite specifics ------------------------------------------------------------------
+
+
+def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "v1.db")
+    raw = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in _MIGRATIONS[0].split(";"):
+            if statement.strip():
+                raw.execute(statement)
+        raw.execute("PRAGMA user_version = 1")
+        raw.execute(
+            "INSERT INTO credentials VALUES"
+            " ('old', 'urn:ecert:id-card', ?, ?, 'k1', ?, 7, 1000, 87400, 'valid')",
+            (ISSUER, CITIZEN, URI),
+        )
+    finally:
+        raw.close()
+    with SQLiteStore(path) as store:
+        assert store.find_credential(URI, 7) == credential("old", idx=7)
+        store.put_citizen(citizen())
+        assert store.create_wallet(wallet())
+        assert store.hit("c", 60, 1000.0) == 1
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM credentials WHERE status_uri = ? AND status_idx = ?",
+            (URI, 7),
+        ).fetchall()
+    raw.close()
+    assert "credentials_by_status" in str(plan)
+
+
+def _count(store: SQLiteStore, table: str) -> int:
+    with sqlite3.connect(store.path) as raw:
+        (count,) = raw.execute(f"SELECT count(*) FROM {table}").fetchone()
+    raw.close()
+    return int(count)
+
+
+def test_sqlite_purges_expired_short_lived_rows(sqlite_store: SQLiteStore) -> None:
+    s = sqlite_store
+    s.put_session(session("a", created_at=0, expires_at=100))
+    s.put_session(session("b", created_at=0, expires_at=1000))
+    s.put_session(session("c", created_at=200, expires_at=900))  # purges "a"
+    assert _count(s, "sessions") == 2
+    s.remember_nonce("n1", 100.0, 0.0)
+    s.remember_nonce("n2", 1000.0, 0.0)
+    s.remember_nonce("n3", 1000.0, 200.0)  # purges "n1"
+    assert _count(s, "nonces") == 2
+    s.put_once("k1", b"v", 100.0, 0.0)
+    s.put_once("k2", b"v", 1000.0, 200.0)  # purges "k1"
+    assert _count(s, "once_values") == 1
+    s.hit("c", 60, 0.0)
+    s.hit("c", 60, 61.0)  # purges the window [0, 60)
+    assert _count(s, "counters") == 1
+
+
+def _service_in_process(path: str, worker: int, nonces: list[str]) -> tuple[bool, list[bool]]:
+    """Worker of the multi-process test: race for one wallet, some nonces and a counter."""
+    with SQLiteStore(path) as store:
+        won = store.create_wallet(wallet(holder_kid=f"p{worker}"))
+        fresh = [store.remember_nonce(n, 2000.0, 1000.0) for n in nonces]
+        for _ in range(25):
+            store.hit("shared", 60, 1000.0)
+        return won, fresh
+
+
+@pytest.mark.slow
+def test_sqlite_several_processes_share_the_short_lived_entries(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    SQLiteStore(path).close()
+    nonces = [f"n{i}" for i in range(30)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=4, mp_context=context) as pool:
+        futures = [pool.submit(_service_in_process, path, w, nonces) for w in range(4)]
+        results = [future.result() for future in futures]
+    assert [won for won, _ in results].count(True) == 1
+    for column in zip(*(fresh for _, fresh in results), strict=True):
+        assert list(column).count(True) == 1
+    with SQLiteStore(path) as store:
+        assert store.hit("shared", 60, 1000.0) == 4 * 25 + 1
+
+
+# -- Redis specifics -------------------------------------------------------------------
+
+
+def _names(store: RedisStore) -> list[str]:
+    return sorted(k.decode() for k in store.client.keys("*"))
+
+
+@pytest.mark.redis
+def test_redis_citizen_shares_one_slot(redis_store: RedisStore) -> None:
+    s = redis_store
+    s.put_citizen(citizen())
+    s.create_wallet(wallet())
+    s.put_wallet_item(item("c1"))
+    s.add_activity(activity("e1", 100))
+    s.put_credential(credential("c1"))
+    mine = [name for name in _names(s) if f"{{sub:{CITIZEN}}}" in name]
+    assert {name.rsplit(":", 1)[1] for name in mine} == {
+        "citizen",
+        "password",
+        "wallet",
+        "items",
+        "activity",
+        "events",
+        "creds",
+    }
+    assert len({key_slot(name.encode()) for name in mine}) == 1
+    assert all(name.startswith("ecert:{") for name in _names(s))
+
+
+@pytest.mark.redis
+def test_redis_api_keys_share_one_slot(redis_store: RedisStore) -> None:
+    redis_store.put_api_key(api_key("ak1"))
+    redis_store.revoke_api_key("ak1", 5)
+    names = [name for name in _names(redis_store) if "{apikeys}" in name]
+    assert names == ["ecert:{apikeys}:hash", "ecert:{apikeys}:rec", "ecert:{apikeys}:revoked"]
+
+
+@pytest.mark.redis
+def test_redis_short_lived_entries_carry_a_ttl(redis_store: RedisStore) -> None:
+    s = redis_store
+    t = now_s()
+    live = session("live", created_at=t, expires_at=t + HOUR)
+    s.put_session(live)
+    s.put_session(session("dead", created_at=t - HOUR, expires_at=t - 1))
+    s.remember_nonce("n1", t + 60.5, t)
+    s.remember_nonce("gone", t - 1, t)
+    s.put_once("k1", b"v", t + 60, t)
+    window = next_window(HOUR)
+    s.hit("c", HOUR, window)
+    names = _names(s)
+    assert names == sorted(
+        [
+            f"ecert:{{sess:{live.token_hash}}}:rec",
+            f"ecert:{{nonce:{digest('n1')[:16]}}}:n1",
+            f"ecert:{{once:{digest('k1')[:16]}}}:k1",
+            f"ecert:{{hit:{digest('c')[:16]}}}:{HOUR}:{window}:c",
+        ]
+    )
+    session_key = f"ecert:{{sess:{live.token_hash}}}:rec"
+    assert s.client.expiretime(session_key) == t + HOUR
+    nonce_key = f"ecert:{{nonce:{digest('n1')[:16]}}}:n1"
+    assert s.client.pexpiretime(nonce_key) == (t + 60) * 1000 + 500
+    for name in names:
+        assert s.client.ttl(name) > 0
+
+
+@pytest.mark.redis
+def test_redis_activity_cap_drops_old_events_entirely(redis_store: RedisStore) -> None:
+    s = redis_store
+    for n in range(1010):
+        s.add_activity(activity(f"e{n:04d}", n))
+    assert s.client.zcard(f"ecert:{{sub:{CITIZEN}}}:activity") == 1000
+    assert s.client.hlen(f"ecert:{{sub:{CITIZEN}}}:events") == 1000
