@@ -1,0 +1,430 @@
+"""RFC 9457 problem details: the one place where errors become HTTP responses.
+
+Every error answer of the service is ``application/problem+json``::
+
+    {"type": "https://ecert.example/problems/not_found", "title": "Not Found",
+     "status": 404, "detail": "No credential with this id.", "code": "not_found"}
+
+- ``code`` is the stable machine code (``EcertError.code``); clients switch on it.
+- ``type`` is ``PROBLEM_TYPE_BASE + code``: an identifier, never fetched (RFC 9457
+  §3.1.1 allows non-resolvable URIs). ``about:blank`` is never used, so that every
+  problem names its code twice, once as a URI and once as a plain string.
+- ``title`` is the HTTP reason phrase of ``status`` (constant per code).
+- ``detail`` is the error's ``message`` for client errors (4xx). For server errors
+  (5xx) raised by the domain it is a fixed text per code: messages of server-side
+  failures may name hosts or files, and the client cannot act on them anyway.
+  :class:`ApiError` raised by a view is trusted: its message is always shown.
+- Validation failures add ``errors``: ``[{"in": "body", "pointer": "#/claims/name",
+  "code": "missing", "detail": "Field required"}]``, never the submitted values.
+
+Views do not catch errors. They raise: a domain error (any :class:`EcertError`
+subclass) passes through unchanged, and :class:`ApiError` covers what only the HTTP
+layer knows::
+
+    raise ApiError("No credential with this id.", code="not_found")
+    raise ApiError("Too many attempts.", code="rate_limited", retry_after=30)
+
+or return :func:`problem` when building the response by hand. The status comes from
+:data:`STATUS_BY_CODE`; a code not in the table falls back on its exception class
+(:data:`STATUS_BY_CLASS`, e.g. any ``VerificationError`` → 400, any ``StoreError`` →
+500), then on 500. To give a new domain code its own status, add it to the table:
+that is the only change needed.
+
+Exactly three handlers are registered by :func:`init_app`: one for
+:class:`keys.errors.EcertError` (Flask routes every subclass to it), one for
+werkzeug's ``HTTPException`` (404 unknown route, 405, 413…) and a last-resort one
+for ``Exception`` (500 ``internal``; the traceback is logged without the exception's
+message, and never sent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import traceback
+from collections.abc import Mapping
+from email.utils import format_datetime
+from http import HTTPStatus
+from typing import Any, get_args, get_type_hints
+
+from flask import Flask, Response, current_app, request
+from pydantic import ValidationError
+from pydantic_core.core_schema import ErrorType
+from werkzeug.exceptions import HTTPException
+
+from api.logging import request_id
+from issuer.errors import IssuerError
+from keys.errors import EcertError, FormatError, KeyStoreError, TrustListError
+from store.interface import StoreError
+from verifier.errors import VerificationError, VerifierMisuse
+from wallet.errors import WalletError
+
+__all__ = [
+    # raising and answering
+    "ApiError",
+    "problem",
+    "problem_body",
+    "status_for",
+    # tables
+    "PROBLEM_TYPE_BASE",
+    "PROBLEM_MIMETYPE",
+    "STATUS_BY_CODE",
+    "STATUS_BY_CLASS",
+    # wiring
+    "init_app",
+    "validation_problem",
+]
+
+log = logging.getLogger("ecert.api")
+
+PROBLEM_MIMETYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://ecert.example/problems/"
+
+#: Error code → HTTP status. The single table of the service; extend it here.
+STATUS_BY_CODE: dict[str, int] = {
+    # requests the server cannot read or accept
+    "invalid_request": 400,
+    "invalid_argument": 400,
+    "malformed": 400,
+    "claims_invalid": 400,
+    "unknown_vct": 400,
+    "unknown_scene": 400,
+    "credential_unreadable": 400,
+    "scene_unmet": 400,
+    "not_holder": 400,
+    "qr_too_large": 400,
+    # who is asking
+    "unauthorized": 401,
+    "forbidden": 403,
+    "issuer_not_authorised": 403,
+    # what is asked for
+    "not_found": 404,
+    "unknown_issuer": 404,
+    "unknown_credential": 404,
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "conflict": 409,
+    "invalid_transition": 409,
+    "gone": 410,
+    "length_required": 411,
+    "precondition_failed": 412,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "rate_limited": 429,
+    # the server's side
+    "internal": 500,
+    "no_signing_key": 500,
+    "bundle_invalid": 500,  # the service builds its bundles: a bad one is its fault
+    "status_list_full": 503,
+    "not_implemented": 501,
+    "store_unavailable": 503,
+    "service_unavailable": 503,
+}
+
+#: Fallback for codes not in :data:`STATUS_BY_CODE`, by exception class (first match
+#: in the exception's MRO wins). Client-side families answer 400, server-side 500.
+STATUS_BY_CLASS: tuple[tuple[type[EcertError], int], ...] = (
+    (VerificationError, 400),
+    (FormatError, 400),
+    (VerifierMisuse, 400),
+    (WalletError, 400),
+    (IssuerError, 400),
+    (StoreError, 500),
+    (KeyStoreError, 500),
+    (TrustListError, 500),
+)
+
+# Detail shown for server errors raised by the domain (their own message may name
+# hosts, paths or key ids; see the module docstring).
+_SERVER_DETAIL: dict[str, str] = {
+    "store_unavailable": "The store is temporarily unavailable; retry later.",
+    "status_list_full": "No status list entry is free right now; retry later.",
+    "no_signing_key": "The issuer has no active signing key.",
+}
+_DEFAULT_SERVER_DETAIL = "The server could not complete the request."
+
+# Status → code for werkzeug's HTTP exceptions.
+_CODE_BY_HTTP_STATUS: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal",
+    501: "not_implemented",
+    503: "service_unavailable",
+}
+
+_HTTP_DETAIL: dict[int, str] = {
+    400: "The request cannot be read.",
+    401: "Authentication is required.",
+    403: "This is not allowed with these credentials.",
+    404: "No such resource.",
+    405: "The method is not allowed for this resource.",
+    406: "No acceptable representation is available.",
+    413: "The body is too large.",
+    415: "The media type of the body is not supported.",
+    429: "Too many requests; retry later.",
+    500: _DEFAULT_SERVER_DETAIL,
+    503: "The service is temporarily unavailable; retry later.",
+}
+
+# Seconds to announce in Retry-After when a 503 does not say (config RETRY_AFTER).
+_DEFAULT_RETRY_AFTER = 5
+
+
+class ApiError(EcertError):
+    """An error only the HTTP layer knows of (missing token, unknown id in a path...).
+
+    ``code`` picks the status from :data:`STATUS_BY_CODE` unless ``status`` is given;
+    ``retry_after`` (seconds, or a datetime) becomes a ``Retry-After`` header;
+    ``extra`` members are added to the problem object (never put personal data there).
+    The message is shown to the client as ``detail``, whatever the status.
+    """
+
+    code = "invalid_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | dt.timedelta | dt.datetime | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.retry_after = retry_after
+        self.extra = dict(extra or {})
+
+
+def status_for(exc: EcertError) -> int:
+    """The HTTP status for a domain error: its code, then its class, then 500."""
+    status = getattr(exc, "status", None) if isinstance(exc, ApiError) else None
+    if isinstance(status, int):
+        return status
+    if exc.code in STATUS_BY_CODE:
+        return STATUS_BY_CODE[exc.code]
+    for cls, fallback in STATUS_BY_CLASS:
+        if isinstance(exc, cls):
+            return fallback
+    return 500
+
+
+def problem_body(code: str, detail: str, status: int, **extra: Any) -> dict[str, Any]:
+    """The problem object as a dict (RFC 9457 members first, then ``code``, then extras)."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": _title(status),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    for key, value in extra.items():
+        body.setdefault(key, value)
+    return body
+
+
+def problem(
+    code: str,
+    detail: str,
+    status: int | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """An ``application/problem+json`` response, for views that answer an error directly.
+
+    ``status`` defaults to the code's entry in :data:`STATUS_BY_CODE` (400 if absent).
+    A 401 gets ``WWW-Authenticate: Bearer`` unless ``headers`` sets its own. Needs an
+    application context.
+    """
+    if status is None:
+        status = STATUS_BY_CODE.get(code, 400)
+    body = problem_body(code, detail, status, **extra)
+    response = current_app.response_class(
+        current_app.json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
+    )
+    if headers:
+        response.headers.update(headers)
+    if status == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="ecert"')
+    return response
+
+
+def validation_problem(exc: ValidationError) -> Response:
+    """Turn a pydantic validation failure of a request into a 400 ``invalid_request``.
+
+    Used as flask-openapi3's ``validation_error_callback``. Lists where each failure
+    is (``in`` and a JSON Pointer) and pydantic's kind of failure, never the input.
+    """
+    where = _request_part(exc)
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        entry = {
+            "pointer": _pointer(err["loc"]),
+            "code": err["type"],
+            "detail": _safe_message(err["type"], err["msg"]),
+        }
+        if where is not None:
+            entry["in"] = where
+        errors.append(entry)
+    detail = "The request does not match its schema."
+    if where == "body" and not request.is_json:
+        detail = "The body must be JSON (Content-Type: application/json)."
+    elif where == "body" and request.get_data(cache=True) and request.get_json(silent=True) is None:
+        detail = "The body is not valid JSON."
+    return problem("invalid_request", detail, 400, errors=errors)
+
+
+def init_app(app: Flask) -> None:
+    """Register the three error handlers on ``app``."""
+    app.register_error_handler(EcertError, _handle_ecert_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+
+# -- handlers --------------------------------------------------------------------------
+
+
+def _handle_ecert_error(exc: EcertError) -> Response:
+    status = status_for(exc)
+    code = exc.code
+    if isinstance(exc, ApiError) or status < 500:
+        detail = exc.message
+    else:
+        detail = _SERVER_DETAIL.get(code, _DEFAULT_SERVER_DETAIL)
+        log.warning(
+            "error code=%s class=%s status=%d request_id=%s",
+            code,
+            type(exc).__name__,
+            status,
+            request_id(),
+        )
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and status == 503:
+        retry_after = current_app.config.get("RETRY_AFTER", _DEFAULT_RETRY_AFTER)
+    if retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = _retry_after_value(retry_after)
+    extra = exc.extra if isinstance(exc, ApiError) else {}
+    return problem(code, detail, status, headers=headers, **extra)
+
+
+def _handle_http_exception(exc: HTTPException) -> Response:
+    # abort(response) carries a finished response (flask-openapi3 uses it): keep it.
+    if exc.response is not None:
+        return exc.response  # type: ignore[return-value]
+    status = exc.code or 500
+    code = _CODE_BY_HTTP_STATUS.get(status, f"http_{status}")
+    headers: dict[str, str] = {}
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(valid_methods)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and status == 503:
+        retry_after = current_app.config.get("RETRY_AFTER", _DEFAULT_RETRY_AFTER)
+    if retry_after is not None and status in (429, 503):
+        headers["Retry-After"] = _retry_after_value(retry_after)
+    detail = exc.description or ""
+    if not detail or detail == type(exc).description:
+        # werkzeug's stock texts address a human at a browser; keep ours short.
+        detail = _HTTP_DETAIL.get(status, _title(status) + ".")
+    return problem(code, detail, status, headers=headers)
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    # A bug. Log where it happened, not what it said: the message of an arbitrary
+    # exception may hold personal data or secrets (issue 3, "no personal data in logs").
+    rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    log.error(
+        "unhandled exception class=%s rule=%s request_id=%s\n%s",
+        _exception_chain(exc),
+        rule,
+        request_id(),
+        "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__))).rstrip(),
+    )
+    return problem("internal", _DEFAULT_SERVER_DETAIL, 500)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _retry_after_value(value: Any) -> str:
+    """Seconds (rounded up, at least 1) or an HTTP-date (RFC 9110 §10.2.3)."""
+    if isinstance(value, dt.datetime):
+        return format_datetime(value.astimezone(dt.UTC), usegmt=True)
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds()
+    try:
+        seconds = math.ceil(float(value))
+    except (TypeError, ValueError, OverflowError):
+        seconds = _DEFAULT_RETRY_AFTER
+    return str(max(seconds, 1))
+
+
+def _exception_chain(exc: BaseException) -> str:
+    names = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names.append(type(current).__qualname__)
+        current = current.__cause__ or current.__context__
+    return " <- ".join(names)
+
+
+def _pointer(loc: tuple[int | str, ...]) -> str:
+    """A JSON Pointer (RFC 6901) as a URI fragment, as in RFC 9457 §3's example."""
+    parts = (str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+    return "#" + "".join("/" + p for p in parts)
+
+
+# pydantic's own messages never contain the input, except these (they quote a custom
+# message or the discriminator found in the input). Custom error types (not in
+# pydantic's list) are replaced too, since their templates are not ours to check.
+_KNOWN_ERROR_TYPES: frozenset[str] = frozenset(get_args(ErrorType))
+_MESSAGE_MAY_ECHO_INPUT: frozenset[str] = frozenset(
+    {"value_error", "assertion_error", "union_tag_invalid"}
+)
+
+
+def _safe_message(kind: str, message: str) -> str:
+    if kind in _KNOWN_ERROR_TYPES and kind not in _MESSAGE_MAY_ECHO_INPUT:
+        return message
+    return "Invalid value."
+
+
+_PARTS = ("header", "cookie", "path", "query", "form", "body")
+
+
+def _request_part(exc: ValidationError) -> str | None:
+    """Which part of the request failed: the view's parameter whose model is ``exc.title``."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    func = getattr(view, "__wrapped__", view)
+    try:
+        hints = get_type_hints(func) if func is not None else {}
+    except Exception:  # unresolvable annotations: the part stays unknown
+        return None
+    for part in _PARTS:
+        model = hints.get(part)
+        if model is not None and getattr(model, "__name__", None) == exc.title:
+            return part
+    return None
