@@ -208,12 +208,14 @@ def _problem_response(status: int | str) -> dict[str, Any]:
     return response
 
 
-def problems(*statuses: int) -> dict[int, dict[str, Any]]:
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries documenting problem+json answers for these statuses.
 
-    Raises ``ValueError`` for a status outside 400-599.
+    (Keyed ``int | str`` like flask-openapi3's ``responses``, so that
+    ``{201: Model, **problems(404)}`` type-checks.) Raises ``ValueError`` for a
+    status outside 400-599.
     """
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         if not 400 <= status <= 599:
             raise ValueError(f"{status} is not an error status")

@@ -3,7 +3,9 @@
 ``app.extensions["ecert"]`` holds a :class:`Services`; views reach it through
 :func:`services`. Configuration (``app.config``, filled from ``ECERT_*`` variables by
 the app factory): ``INSTANCE`` (folder, default ``./instance``), ``REDIS_URL``,
-``KEY_SECRET``, ``BASE_URL``.
+``KEY_SECRET``, ``BASE_URL``, and ``PASSWORD_HASHER_PARAMS`` (keyword arguments of
+``argon2.PasswordHasher``, e.g. ``{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}``
+for fast tests; unset: argon2-cffi's defaults, RFC 9106's second recommendation).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from argon2 import PasswordHasher
 from flask import Flask, current_app
 
 from api.accounts import Accounts
@@ -34,6 +37,8 @@ class Services:
 def init_services(app: Flask) -> Services:
     """Open the instance named by the app's config and keep it in ``app.extensions``."""
     config: dict[str, Any] = app.config
+    hasher_params = config.get("PASSWORD_HASHER_PARAMS")
+    hasher = PasswordHasher(**hasher_params) if hasher_params else None
     instance = open_instance(
         config.get("INSTANCE"),
         base_url=config.get("BASE_URL"),
@@ -42,7 +47,7 @@ def init_services(app: Flask) -> Services:
     )
     built = Services(
         instance=instance,
-        accounts=Accounts(instance.store),
+        accounts=Accounts(instance.store, hasher=hasher),
         online=OnlineVerifier(instance.store, instance.platform),
     )
     app.extensions["ecert"] = built
