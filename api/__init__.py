@@ -25,8 +25,9 @@ from typing import Any, Literal
 from flask import Flask
 from pydantic import BaseModel
 
-from api import errors, metrics, openapi, security
+from api import auth, errors, issuing, metrics, openapi, public, security, verify_api, wallet_api
 from api import logging as request_logging
+from api.services import init_services
 
 __all__ = ["DEFAULTS", "create_app"]
 
@@ -65,6 +66,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     openapi.init_app(app)
+    # The store, keys and accounts of the instance named by INSTANCE / REDIS_URL /
+    # KEY_SECRET / BASE_URL (see api.services); opened now, so that a bad
+    # configuration fails at start-up rather than on the first request.
+    init_services(app)
 
     @app.get(
         "/healthz", tags=[openapi.TAG_SYSTEM], summary="Liveness check", responses={200: Health}
@@ -77,7 +82,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
-    """Register the business endpoints (one ``APIBlueprint`` per audience).
-
-    ``app.register_api(bp)`` for each; nothing yet.
-    """
+    """Register the business endpoints (one ``APIBlueprint`` per audience)."""
+    for blueprint in (auth.bp, issuing.bp, wallet_api.bp, verify_api.bp, public.bp):
+        app.register_api(blueprint)

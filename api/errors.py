@@ -89,19 +89,21 @@ STATUS_BY_CODE: dict[str, int] = {
     "malformed": 400,
     "claims_invalid": 400,
     "unknown_vct": 400,
-    "unknown_scene": 400,
     "credential_unreadable": 400,
     "scene_unmet": 400,
     "not_holder": 400,
     "qr_too_large": 400,
     # who is asking
     "unauthorized": 401,
+    "login_failed": 401,
     "forbidden": 403,
     "issuer_not_authorised": 403,
     # what is asked for
     "not_found": 404,
     "unknown_issuer": 404,
     "unknown_credential": 404,
+    "unknown_citizen": 404,
+    "unknown_scene": 404,
     "method_not_allowed": 405,
     "not_acceptable": 406,
     "conflict": 409,
@@ -111,10 +113,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "precondition_failed": 412,
     "too_large": 413,
     "unsupported_media_type": 415,
+    "idempotency_key_reused": 422,
     "rate_limited": 429,
     # the server's side
     "internal": 500,
     "no_signing_key": 500,
+    "wallet_corrupt": 500,  # a wallet blob that does not open: the server's secret or store
+    "catalogue_invalid": 500,  # the shipped catalogue is broken
     "bundle_invalid": 500,  # the service builds its bundles: a bad one is its fault
     "status_list_full": 503,
     "not_implemented": 501,

@@ -1,0 +1,245 @@
+"""The citizen's wallet (``/api/v1/wallet``): credentials, presentations, activity.
+
+Every route takes the citizen's session token (:func:`api.principals.current_citizen`)
+and reaches only that citizen's wallet: another citizen's credential id answers
+``404 not_found`` exactly like an id that does not exist. Answers are
+``Cache-Control: no-store`` (the chassis default under ``/api/v1``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ApiError
+from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
+from api.principals import current_citizen
+from api.services import services
+from issuer import UnknownCredentialType, load_catalogue
+from keys import parse_compact
+from sdjwt import TYP_SD_JWT_VC, resolve, split
+from store.interface import ActivityRecord, VenueRecord, WalletItem
+
+__all__ = ["bp", "credential_claims"]
+
+bp = APIBlueprint(
+    "wallet",
+    __name__,
+    url_prefix="/api/v1/wallet",
+    abp_tags=[Tag(name="wallet", description="A citizen's own credentials and activity.")],
+    abp_security=SECURITY_CITIZEN,
+)
+
+#: Claims of the SD-JWT VC layer, not of the citizen.
+_ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
+
+
+class CredentialPath(BaseModel):
+    """A credential in the wallet (the id the department got at issuance)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class LocalisedName(BaseModel):
+    """A name in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+class WalletEntry(BaseModel):
+    """A credential in the wallet (no personal data)."""
+
+    id: str
+    vct: str
+    name: LocalisedName = Field(description="The credential type's name (catalogue).")
+    issuer: str = Field(description="The issuer's URL (`iss`).")
+    status: Literal["valid", "revoked", "suspended", "unknown"] = Field(
+        description="From the issuer's registry; `unknown` if it does not know the id."
+    )
+    expires_at: int = Field(description="The credential's `exp` (epoch seconds).")
+
+
+class WalletList(BaseModel):
+    """The citizen's credentials, oldest first."""
+
+    items: list[WalletEntry]
+
+
+class WalletCredential(WalletEntry):
+    """One credential with its content, for its owner only."""
+
+    claims: dict[str, Any] = Field(description="Every claim of the credential, in clear.")
+    credential: str = Field(description="The SD-JWT VC with all its disclosures.")
+
+
+class PresentationBody(BaseModel):
+    """Which scene to show the credential for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scene: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A scene id (`hotel`).")
+    mode: Literal["offline"] = Field(
+        default="offline",
+        description="`offline`: the QR text is the presentation itself.",
+    )
+
+
+class PresentationAnswer(BaseModel):
+    """A presentation to show as a QR code."""
+
+    qr: str = Field(description="The text to encode in the QR code.")
+    expires_at: int = Field(description="When verifiers stop accepting it (epoch seconds).")
+
+
+class ActivityVenue(BaseModel):
+    """The venue that checked."""
+
+    id: str
+    name: LocalisedName | None = Field(description="null if the venue no longer exists.")
+
+
+class ActivityEntry(BaseModel):
+    """One verification of the citizen's credential seen by the service."""
+
+    at: int = Field(description="When (epoch seconds).")
+    venue: ActivityVenue
+    scene: str
+    vct: str | None
+    claims: list[str] = Field(description="The names of the claims shown (never values).")
+    valid: bool
+    codes: list[str] = Field(description="Error codes of a failed check (DESIGN.md §4).")
+
+
+class ActivityList(BaseModel):
+    """The citizen's activity, newest first."""
+
+    items: list[ActivityEntry]
+
+
+@bp.get(
+    "/credentials",
+    summary="List the citizen's credentials",
+    responses={200: WalletList},
+)
+def list_credentials() -> dict[str, Any]:
+    """The credentials in the wallet, with their current status."""
+    citizen = current_citizen()
+    items = services().instance.vault.items(citizen)
+    return WalletList(items=[_entry(item) for item in items]).model_dump()
+
+
+@bp.get(
+    "/credentials/<id>",
+    summary="One credential with its claims",
+    responses={200: WalletCredential, **problems(404)},
+)
+def get_credential(path: CredentialPath) -> dict[str, Any]:
+    """The credential's claims in clear and the SD-JWT itself (for a native wallet)."""
+    citizen = current_citizen()
+    vault = services().instance.vault
+    item = vault.item(citizen, path.id)
+    held = vault.credential(citizen, path.id)
+    entry = _entry(item).model_dump()
+    return WalletCredential(
+        **entry, claims=credential_claims(held.sd_jwt), credential=held.sd_jwt
+    ).model_dump()
+
+
+@bp.delete(
+    "/credentials/<id>",
+    summary="Remove a credential from the wallet",
+    responses={204: None, **problems(404)},
+)
+def delete_credential(path: CredentialPath) -> Response:
+    """Remove it from the wallet (the issuer's registry and its status are unchanged)."""
+    services().instance.vault.remove(current_citizen(), path.id)
+    return Response(status=204)
+
+
+@bp.post(
+    "/credentials/<id>/presentations",
+    summary="Make a presentation for a scene",
+    responses={201: PresentationAnswer, **problems(404)},
+)
+def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[Any, int]:
+    """A presentation disclosing exactly the claims the scene asks for, bound to the
+    scene and fresh for its `max_age`.
+
+    `404 unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
+    scene does not accept this credential type.
+    """
+    citizen = current_citizen()
+    svc = services()
+    svc.instance.vault.item(citizen, path.id)  # 404 before anything about the scene
+    scene = svc.online.verifier().trust_list.scenes.get(body.scene)
+    if scene is None:
+        raise ApiError("No scene with this id.", code="unknown_scene")
+    presentation = svc.instance.vault.present(citizen, path.id, scene)
+    answer = PresentationAnswer(qr=presentation.text, expires_at=presentation.expires_at)
+    return answer.model_dump(), 201
+
+
+@bp.get(
+    "/activity",
+    summary="Who checked the citizen's credentials",
+    responses={200: ActivityList},
+)
+def activity() -> dict[str, Any]:
+    """Every verification of this citizen's credentials that the service saw, newest
+    first: when, which venue, which scene, which claims (names), and the result."""
+    citizen = current_citizen()
+    store = services().instance.store
+    venues: dict[str, VenueRecord | None] = {}
+    items = []
+    for event in store.list_activity(citizen):
+        if event.venue_id not in venues:
+            venues[event.venue_id] = store.get_venue(event.venue_id)
+        items.append(_activity(event, venues[event.venue_id]))
+    return ActivityList(items=items).model_dump()
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def credential_claims(sd_jwt: str) -> dict[str, Any]:
+    """Every claim of an SD-JWT VC: its plain claims and all its disclosures, resolved."""
+    jwt, disclosures, _ = split(sd_jwt)
+    payload = parse_compact(jwt, typ=TYP_SD_JWT_VC, max_length=len(jwt)).payload
+    processed = resolve(payload, disclosures)
+    return {k: v for k, v in processed.items() if k not in _ENVELOPE}
+
+
+def _entry(item: WalletItem) -> WalletEntry:
+    record = services().instance.store.get_credential(item.credential_id)
+    return WalletEntry(
+        id=item.credential_id,
+        vct=item.vct,
+        name=_type_name(item.vct),
+        issuer=item.issuer,
+        status=record.state if record is not None else "unknown",
+        expires_at=item.expires_at,
+    )
+
+
+def _type_name(vct: str) -> LocalisedName:
+    try:
+        name = load_catalogue().get(vct).name
+    except UnknownCredentialType:
+        return LocalisedName(zh=vct, en=vct)
+    return LocalisedName(zh=name.zh, en=name.en)
+
+
+def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry:
+    name = LocalisedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
+    return ActivityEntry(
+        at=event.at,
+        venue=ActivityVenue(id=event.venue_id, name=name),
+        scene=event.scene,
+        vct=event.vct,
+        claims=list(event.claims),
+        valid=event.valid,
+        codes=list(event.codes),
+    )
