@@ -164,3 +164,25 @@ def pytest_configure(config: pytest.Config) -> None:
     root.addHandler(SESSION_LOGS)
     if root.level > logging.DEBUG or root.level == logging.NOTSET:
         root.setLevel(logging.DEBUG)
+
+
+# -- isolation from the developer's own instance ------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _private_instance(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own ECERT_INSTANCE, never ./instance, and cheap Argon2.
+
+    ``create_app()`` opens the instance its environment names; without this a test
+    would read and write the developer's ./instance. Argon2id at the production cost
+    (64 MiB) on every app built would only make the suite slow: tests that check the
+    production parameters build their own hasher.
+    """
+    monkeypatch.setenv("ECERT_INSTANCE", str(tmp_path_factory.mktemp("instance")))
+    monkeypatch.setenv(
+        "ECERT_PASSWORD_HASHER_PARAMS", '{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}'
+    )
+    for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
