@@ -87,7 +87,7 @@ def _jwt(media_type: str, description: str) -> dict[str, Any]:
 def bundle() -> Response:
     """The trust list and every status list, for offline verifiers (`ecert bundle pull`)."""
     instance = services().instance
-    response = jsonify(instance.platform.bundle(instance.status))
+    response = jsonify(instance.published_bundle())
     response.headers["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE}"
     return response
 
@@ -111,7 +111,7 @@ def anchor() -> Response:
 )
 def trust_list() -> Response:
     """Issuers, their keys and credential types, and the scene policies, signed by the anchor."""
-    token = services().instance.platform.trust_list()
+    token = services().instance.published_trust_list()
     return _signed(token, "application/trustlist+jwt", BUNDLE_MAX_AGE)
 
 

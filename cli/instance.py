@@ -18,8 +18,18 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from issuer import CredentialIssuer, IssuerError, Keyring, Platform, StatusRegistry
+from issuer import (
+    CredentialIssuer,
+    IssuerError,
+    Keyring,
+    NoSigningKey,
+    Platform,
+    StatusRegistry,
+)
+from issuer.keyring import TRUST_VERSION
+from issuer.status import status_version
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from store import Store, open_store
 from wallet import WalletVault
@@ -38,31 +48,59 @@ class Instance:
     status: StatusRegistry
     issuer: CredentialIssuer
     vault: WalletVault
-    _published: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
+    _published: dict[str, tuple[float, bytes | None, str]] = field(
+        default_factory=dict, repr=False
+    )
+    _trust: tuple[float, bytes | None, str] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         """Close the store."""
         self.store.close()
 
     def published_status_list(self, uri: str, *, max_age: float = 60.0) -> str:
-        """The signed status list at ``uri``, re-signed at most every ``max_age`` seconds.
+        """The signed status list at ``uri``: re-signed when a status in it changes, and
+        at least every ``max_age`` seconds (so that ``iat``/``exp`` stay fresh).
 
-        Signing a large list costs tens of milliseconds; verifiers fetch it far more
-        often than it changes (online verification reads the store directly, so a
-        revocation still counts at once there). Raises
-        :class:`~issuer.errors.IssuerError` for an unknown list and
-        :class:`~issuer.errors.NoSigningKey`.
+        Signing a large list costs tens of milliseconds and verifiers fetch it far more
+        often than it changes. Raises :class:`~issuer.errors.IssuerError` for an
+        unknown list and :class:`~issuer.errors.NoSigningKey`.
         """
         now = time.monotonic()
+        version = status_version(self.store, uri)
         cached = self._published.get(uri)
-        if cached is not None and now - cached[0] < max_age:
-            return cached[1]
+        if cached is not None and cached[1] == version and now - cached[0] < max_age:
+            return cached[2]
         record = self.store.get_status_list(uri)
         if record is None:
             raise IssuerError(f"no status list {uri}", code="not_found")
         token = self.status.publish(uri, self.keyring.signing_key(record.issuer))
-        self._published[uri] = (now, token)
+        self._published[uri] = (now, version, token)
         return token
+
+    def published_trust_list(self, *, max_age: float = 60.0) -> str:
+        """The signed trust list, re-signed when its content changes or after ``max_age`` s."""
+        now = time.monotonic()
+        version = self.store.get_config(TRUST_VERSION)
+        cached = self._trust
+        if cached is not None and cached[1] == version and now - cached[0] < max_age:
+            return cached[2]
+        token = self.platform.trust_list()
+        self._trust = (now, version, token)
+        return token
+
+    def published_bundle(self) -> dict[str, Any]:
+        """The verifier bundle from the cached trust list and status lists.
+
+        Issuers without an active key (just compromised) are left out of the status
+        lists, as :meth:`issuer.Platform.status_list_tokens` does.
+        """
+        lists: list[str] = []
+        for record in self.store.list_status_lists():
+            try:
+                lists.append(self.published_status_list(record.uri))
+            except NoSigningKey:
+                continue
+        return {"trust_list": self.published_trust_list(), "status_lists": lists}
 
 
 def _secret(path: Path, *, create: bool, given: str | None = None) -> str:

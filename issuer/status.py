@@ -24,6 +24,14 @@ DEFAULT_TTL = 3600
 DEFAULT_LIFETIME = 24 * 3600
 
 
+_VERSION_PREFIX = "status_version:"
+
+
+def status_version(store: Store, uri: str) -> bytes | None:
+    """An opaque value that changes whenever a status in the list at ``uri`` changes."""
+    return store.get_config(_VERSION_PREFIX + uri)
+
+
 class StatusRegistry:
     """Allocates status indices at random (herd privacy) and publishes signed lists."""
 
@@ -63,8 +71,13 @@ class StatusRegistry:
         return record.uri, idx
 
     def set(self, uri: str, idx: int, value: int) -> None:
-        """Set one status value (0 valid, 1 revoked, 2 suspended)."""
+        """Set one status value (0 valid, 1 revoked, 2 suspended).
+
+        Also records a new version of the list, so that caches of its signed token
+        (see :func:`status_version`) are refreshed at once.
+        """
         self._store.set_status(uri, idx, value)
+        self._store.put_config(_VERSION_PREFIX + uri, secrets.token_hex(8).encode("ascii"))
 
     def publish(
         self,

@@ -699,3 +699,35 @@ def test_every_endpoint_is_documented(client: FlaskClient) -> None:
 def services_of_client(client: FlaskClient) -> Any:
     """The services of a test client's app."""
     return services_of(client.application)
+
+
+def test_a_bundle_fetched_right_after_a_revocation_shows_it(tmp_path) -> None:
+    """The signed lists are cached, but a status change refreshes them at once."""
+    from api import create_app
+    from api.services import services
+    from cli.seed import seed_demo
+    from verifier import Verifier
+
+    app = create_app(
+        {"TESTING": True, "INSTANCE": str(tmp_path / "i"), "BASE_URL": "https://ecert.example"}
+    )
+    with app.app_context():
+        built = services()
+        logins = seed_demo(built.instance, built.accounts)
+        citizen = logins["citizens"][0]["citizen_id"]
+        cred = built.instance.vault.items(citizen)[0].credential_id
+    client = app.test_client()
+    police = next(d for d in logins["departments"] if d["issuer"] == "police")["api_key"]
+    anchor = client.get("/api/v1/verifier/anchor").get_json()
+    before = client.get("/api/v1/verifier/bundle").get_json()
+    revoked = client.post(
+        f"/api/v1/issuers/police/credentials/{cred}/revoke",
+        headers={"Authorization": f"Bearer {police}"},
+    )
+    assert revoked.status_code == 200
+    after = client.get("/api/v1/verifier/bundle").get_json()
+    assert after["status_lists"] != before["status_lists"]
+    with app.app_context():
+        scene_v = Verifier(after, anchor=anchor)
+        shown = services().instance.vault.present(citizen, cred, scene_v.trust_list.scenes["hotel"])
+    assert scene_v.verify(shown.text, "hotel").codes == ["revoked"]
