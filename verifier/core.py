@@ -23,6 +23,7 @@ from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import check_header
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve
+from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
 from verifier.bundle import Bundle, load_bundle, read_bundle_file
 from verifier.errors import (
     ERROR_CODES,
@@ -171,6 +172,9 @@ class Verifier:
         errors = result.errors
         if now > self.trust_list.exp:
             errors.append(_err(TrustListStale("the trust list has expired: sync the bundle")))
+
+        if is_compact(text):  # the compact QR transport: unpack to the exact plain text
+            text = _unpack_compact(text)
 
         # 1. size and grammar, before any parsing or crypto. The text is handled as
         # ASCII bytes from here on: one encode, one translation to the standard base64
@@ -374,6 +378,21 @@ class _Verified:
         self.header = header
         self.raw_payload = raw_payload
         self.holder: VerifyingKey | None = None
+
+
+def _unpack_compact(text: str | bytes) -> str:
+    """The plain presentation in a compact QR text (trailing CR/LF ignored); Malformed if bad."""
+    if len(text) > MAX_COMPACT + 2:
+        raise Malformed("the compact QR text is too large")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise Malformed("the compact QR text is not ASCII") from None
+    try:
+        return decode_compact(text.rstrip("\r\n"))
+    except FormatError as err:
+        raise Malformed(f"the compact QR text is unusable: {err.message}") from None
 
 
 def _split_presentation(raw: bytes) -> list[bytes]:

@@ -1,0 +1,461 @@
+"""The compact QR transport: the same SD-JWT presentation, losslessly packed for a QR code.
+
+A plain presentation of a resident ID card for the hotel scene is ~1,700 characters
+(QR version 34 at level M). This transport carries exactly the same text in a
+version-20 QR code: the verifier unpacks it and checks the identical compact SD-JWT
+(signatures and ``sd_hash`` cover the exact characters, so the transform is exactly
+invertible). The specification, with measured sizes, is in ``docs/formats.md``
+("Compact QR transport").
+
+Version 1::
+
+    qr-text  = "EC1:" Base45(body)                     ; RFC 9285: QR alphanumeric mode
+    body     = DEFLATE(skeleton, DICTIONARY) || tail   ; raw RFC 1951 stream, then raw bytes
+    skeleton = varint(n) flags disclosure*n issuer-jwt [kb-jwt]
+    flags    = 0x00 (no KB-JWT, text ends in "~") | 0x01 (KB-JWT present)
+    jwt      = text(header) text(payload) varint(len(signature))   ; signature -> tail
+    text     = varint(len(packed)) packed
+
+Every segment is carried as its base64url *decoding*; the decoder re-encodes it as
+canonical unpadded base64url (the encoder refuses non-canonical input, so this is
+exact). Note the order: the ``n`` disclosures come first, then the issuer-signed
+JWT, then the KB-JWT, so that references below always point backwards.
+
+``packed`` is a segment's bytes (JSON in practice) with ``0x00`` as an escape:
+
+* ``00 00``: one literal ``0x00`` byte;
+* ``00 k`` (1 ≤ k ≤ 239): the base64url text of the next ``k`` bytes of the tail;
+* ``00 F0 varint(j)``: the base64url SHA-256 of the text of disclosure ``j``
+  (0-based), i.e. its RFC 9901 digest (in the JWTs only, not in disclosures);
+* ``00 F1``: the KB-JWT ``sd_hash``, the base64url SHA-256 of the presentation up to
+  and including the ``~`` before the KB-JWT (only once the KB-JWT is reached);
+* any other ``00 xx``: an error.
+
+The encoder lifts out the whole content of a JSON string that is canonical
+base64url of at least 22 characters (16 bytes: salts, digests, key coordinates,
+nonces, ``kid``) and at most 239 bytes; a digest of a disclosure that is present,
+and the ``sd_hash``, become references. ``varint`` is unsigned LEB128 of at most
+3 bytes. The tail is read in the order the decoder meets tokens and signatures and
+must be used up exactly; the DEFLATE stream must end (final block) before the tail.
+``DICTIONARY`` is the preset dictionary (zlib ``zdict``) below, frozen for version 1
+(SHA-256 ``DICTIONARY_SHA256``).
+
+Why: random bytes (digests, salts, signatures) do not compress, so they travel raw
+outside DEFLATE instead of as base64url text inside it; the JSON around them does
+compress, and the dictionary holds what SD-JWT VCs, key-binding JWTs and our
+catalogue repeat; digests of the disclosed claims and ``sd_hash`` are recomputed.
+
+The prefix is QR alphanumeric and its digit is the format version: ``is_compact``
+recognises any ``EC<digits>:`` prefix and ``decode_compact`` refuses versions it does
+not know. Limits: a compact text of at most ``MAX_COMPACT`` characters, a skeleton of
+at most ``MAX_SKELETON`` bytes (inflating stops there, so a DEFLATE bomb costs no
+more than that) and a presentation of at most ``MAX_PRESENTATION`` characters.
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from hashlib import sha256
+
+from keys.b64 import b64url_decode_segment, b64url_encode
+from keys.errors import FormatError
+
+__all__ = [
+    "DICTIONARY",
+    "DICTIONARY_SHA256",
+    "MAX_COMPACT",
+    "MAX_PRESENTATION",
+    "MAX_SKELETON",
+    "PREFIX",
+    "VERSION",
+    "b45decode",
+    "b45encode",
+    "decode_compact",
+    "encode_compact",
+    "is_compact",
+]
+
+VERSION = 1
+#: What every version-1 compact text starts with (QR alphanumeric characters only).
+PREFIX = "EC1:"
+#: Largest compact text accepted, in characters (a version-40 QR holds 4,296).
+MAX_COMPACT = 8 * 1024
+#: Largest presentation carried, in characters (the verifier's own default limit).
+MAX_PRESENTATION = 16 * 1024
+#: Largest decompressed skeleton, in bytes.
+MAX_SKELETON = 16 * 1024
+
+#: Shortest base64url string content lifted out of the JSON (16 bytes: a salt).
+MIN_TOKEN_CHARS = 22
+#: Longest run lifted out, in bytes (escape codes above it have other meanings).
+MAX_TOKEN_BYTES = 239
+_ESC = 0x00
+_DIGEST = 0xF0
+_SD_HASH = 0xF1
+_TOKEN = re.compile(rb'(?<=")[A-Za-z0-9_-]{%d,320}(?=")' % MIN_TOKEN_CHARS)
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+_PREFIX_RE = re.compile(r"EC([0-9]{1,3}):")
+
+# -- the preset dictionary of version 1 (frozen) ---------------------------------------------
+#
+# Fragments of JSON as it appears in the skeleton (lifted-out strings are "\0\x10" for
+# 16 bytes, "\0\x20" for 32), the most frequent last (DEFLATE distances are shorter).
+_T16 = b"\x00\x10"
+_T32 = b"\x00\x20"
+_REF0, _REF1, _REF2 = b"\x00\xf0\x00", b"\x00\xf0\x01", b"\x00\xf0\x02"
+_SD_HASH_REF = b"\x00\xf1"
+_CLAIM_NAMES = (
+    b"unified_social_credit_code,entity_type,legal_representative,registered_capital,"
+    b"establishment_date,business_term_until,business_scope,subject_name,"
+    b"subject_id_number,relative_name,relative_id_number,relationship,evidence_basis,"
+    b"proof_number,no_criminal_record,period_from,period_until,purpose,co_ownership,"
+    b"location,unit_number,right_type,right_nature,usage,land_area,building_area,"
+    b"land_use_until,other_rights,birth_time,gestational_weeks,birth_weight_grams,"
+    b"birth_length_cm,mother_name,mother_nationality,mother_ethnicity,mother_id_number,"
+    b"father_name,father_nationality,father_ethnicity,father_id_number,"
+    b"medical_institution,spouse_name,spouse_sex,spouse_nationality,spouse_birth_date,"
+    b"spouse_id_number,certificate_number,household_number,household_type,"
+    b"head_of_household_name,relationship_to_head,birth_place,native_place,education,"
+    b"marital_status,registration_authority,registration_date,household_address,"
+    b"residence_address,plate_number,vehicle_type,use_character,model,vin,engine_number,"
+    b"approved_passengers,inspection_valid_until,card_number,disability_category,"
+    b"disability_level,guardian_name,nationality,first_issue_date,licence_class,"
+    b"file_number,issue_date,photo_digest,valid_until,valid_from,issuing_authority,"
+    b"address,birth_date,ethnicity,sex,id_number,name"
+).split(b",")
+_VCT_SLUGS = (
+    b"no-criminal-record-proof,kinship-proof,business-licence,real-estate-certificate,"
+    b"disability-certificate,social-security-card,birth-medical-certificate,"
+    b"marriage-certificate,household-register,vehicle-licence,driving-licence,"
+    b"residence-permit"
+).split(b",")
+_SCENES = b"school,pharmacy,internet_cafe,hospital,bank"
+_SD_ARRAY = b'","'.join([_T32, _REF0, _REF1, _T32, _REF2])
+DICTIONARY: bytes = b"".join(
+    [
+        b'"' + b'","'.join(b"urn:ecert:" + slug for slug in _VCT_SLUGS) + b'"',
+        b'"' + _SCENES.replace(b",", b'","') + b'"',
+        b'["' + _T16 + b'","' + b'","'.join(_CLAIM_NAMES) + b'","',
+        b'{"kty":"OKP","crv":"Ed25519","x":"' + _T32 + b'"}',
+        b'{"alg":"EdDSA","typ":"kb+jwt"}{"alg":"EdDSA","kid":"' + _T32 + b'","typ":"dc+sd-jwt"}',
+        b'{"iss":"https:///issuers/","iat":1,"exp":2,"vct":"urn:ecert:resident-id-card",',
+        b'"_sd":["' + _SD_ARRAY + b'"],"_sd_alg":"sha-256",',
+        b'"cnf":{"jwk":{"kty":"EC","crv":"P-256","x":"' + _T32 + b'","y":"' + _T32 + b'"}},',
+        b'"status":{"status_list":{"idx":1,"uri":"https:///issuers//status/1"}}}',
+        b'{"alg":"ES256","kid":"' + _T32 + b'","typ":"dc+sd-jwt"}',
+        b'["' + _T16 + b'","name","',
+        b'"]{"alg":"ES256","typ":"kb+jwt"}',
+        b'{"iat":1,"aud":"hotel","nonce":"' + _T16 + b'","sd_hash":"' + _SD_HASH_REF + b'"}',
+    ]
+)
+DICTIONARY_SHA256 = sha256(DICTIONARY).hexdigest()
+
+# -- Base45 (RFC 9285) ------------------------------------------------------------------------
+
+_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_B45_VALUE = {c: i for i, c in enumerate(_B45)}
+
+
+def b45encode(data: bytes) -> str:
+    """Base45 text of ``data`` (RFC 9285 §4)."""
+    out: list[str] = []
+    append = out.append
+    for i in range(0, len(data) - 1, 2):
+        n = data[i] * 256 + data[i + 1]
+        n, c = divmod(n, 45)
+        e, d = divmod(n, 45)
+        append(_B45[c] + _B45[d] + _B45[e])
+    if len(data) % 2:
+        e, c = divmod(data[-1], 45)
+        append(_B45[c] + _B45[e])
+    return "".join(out)
+
+
+def b45decode(text: str) -> bytes:
+    """Decode Base45 text strictly (RFC 9285 §4.2). Raises :class:`FormatError`."""
+    if len(text) % 3 == 1:
+        raise FormatError("Base45 text has an impossible length")
+    try:
+        values = [_B45_VALUE[c] for c in text]
+    except KeyError:
+        raise FormatError("a character is outside the Base45 alphabet") from None
+    out = bytearray()
+    whole = len(values) - len(values) % 3
+    for i in range(0, whole, 3):
+        n = values[i] + values[i + 1] * 45 + values[i + 2] * 2025
+        if n > 0xFFFF:
+            raise FormatError("a Base45 group is out of range")
+        out += n.to_bytes(2, "big")
+    if whole < len(values):
+        n = values[whole] + values[whole + 1] * 45
+        if n > 0xFF:
+            raise FormatError("a Base45 group is out of range")
+        out.append(n)
+    return bytes(out)
+
+
+# -- encoding -----------------------------------------------------------------------------------
+
+
+def is_compact(text: str | bytes) -> bool:
+    """True if ``text`` starts like a compact QR text of any version (``EC<n>:``)."""
+    if not isinstance(text, str | bytes):
+        return False
+    head = text[:6]
+    if isinstance(head, bytes):
+        try:
+            head = head.decode("ascii")
+        except UnicodeDecodeError:
+            return False
+    return _PREFIX_RE.match(head) is not None
+
+
+def encode_compact(presentation: str) -> str:
+    """The compact QR text of an SD-JWT or SD-JWT+KB (``jwt~d1~…~[kb]``).
+
+    Raises :class:`FormatError` for text that is not an SD-JWT in compact
+    serialisation with canonical base64url segments, or that is too large.
+    """
+    if not isinstance(presentation, str):
+        raise FormatError("the presentation must be text")
+    if len(presentation) > MAX_PRESENTATION:
+        raise FormatError("the presentation is too large")
+    parts = presentation.split("~")
+    if len(parts) < 2:
+        raise FormatError("not an SD-JWT presentation (compact serialization)")
+    issuer_jwt, disclosures, kb_jwt = parts[0], parts[1:-1], parts[-1]
+    packer = _Packer()
+    packer.skeleton += _varint(len(disclosures))
+    packer.skeleton.append(1 if kb_jwt else 0)
+    for disclosure in disclosures:
+        if "." in disclosure:
+            raise FormatError("a disclosure is not one base64url segment")
+        packer.text(_segment_bytes(disclosure))
+    # references to disclosures only from the JWTs after them, never between disclosures
+    for j, disclosure in enumerate(disclosures):
+        packer.digests.setdefault(sha256(disclosure.encode("ascii")).digest(), j)
+    packer.jwt(issuer_jwt)
+    if kb_jwt:
+        packer.sd_hash = sha256(presentation[: len(presentation) - len(kb_jwt)].encode()).digest()
+        packer.jwt(kb_jwt)
+    if len(packer.skeleton) > MAX_SKELETON:
+        raise FormatError("the presentation is too large for the compact QR transport")
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+    body = deflate.compress(bytes(packer.skeleton)) + deflate.flush() + bytes(packer.tail)
+    text = PREFIX + b45encode(body)
+    if len(text) > MAX_COMPACT:
+        raise FormatError("the presentation is too large for the compact QR transport")
+    return text
+
+
+def _segment_bytes(segment: str) -> bytes:
+    if not segment or _B64URL.fullmatch(segment) is None:
+        raise FormatError("a segment is empty or not base64url")
+    return b64url_decode_segment(segment.encode("ascii"))  # refuses non-canonical text
+
+
+class _Packer:
+    __slots__ = ("digests", "sd_hash", "skeleton", "tail")
+
+    def __init__(self) -> None:
+        self.skeleton = bytearray()
+        self.tail = bytearray()
+        #: SHA-256 of each disclosure's text -> its index (the first, if repeated)
+        self.digests: dict[bytes, int] = {}
+        self.sd_hash: bytes | None = None
+
+    def jwt(self, jwt: str) -> None:
+        pieces = jwt.split(".")
+        if len(pieces) != 3:
+            raise FormatError("a JWT is not three base64url segments")
+        header, payload, signature = (_segment_bytes(p) for p in pieces)
+        self.text(header)
+        self.text(payload)
+        self.skeleton += _varint(len(signature))
+        self.tail += signature
+
+    def text(self, data: bytes) -> None:
+        packed = bytearray()
+        start = 0
+        for match in _TOKEN.finditer(data):
+            run = match.group()
+            if len(run) % 4 == 1:
+                continue
+            try:
+                raw = b64url_decode_segment(run)
+            except FormatError:
+                continue  # not canonical: it stays text
+            if len(raw) > MAX_TOKEN_BYTES:
+                continue
+            packed += _escape(data[start : match.start()])
+            start = match.end()
+            j = self.digests.get(raw)
+            if j is not None:
+                packed += bytes((_ESC, _DIGEST)) + _varint(j)
+            elif raw == self.sd_hash:
+                packed += bytes((_ESC, _SD_HASH))
+            else:
+                packed += bytes((_ESC, len(raw)))
+                self.tail += raw
+        packed += _escape(data[start:])
+        self.skeleton += _varint(len(packed))
+        self.skeleton += packed
+
+
+def _escape(data: bytes) -> bytes:
+    return data.replace(b"\x00", b"\x00\x00")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# -- decoding -----------------------------------------------------------------------------------
+
+
+def decode_compact(text: str) -> str:
+    """The SD-JWT presentation that a compact QR text carries, exactly.
+
+    Raises :class:`FormatError` for anything malformed: an unknown prefix or version,
+    bad Base45, a truncated or oversized DEFLATE stream, a skeleton or tail that does
+    not add up, or a result over the size limits.
+    """
+    if not isinstance(text, str):
+        raise FormatError("the compact QR text must be text")
+    if len(text) > MAX_COMPACT:
+        raise FormatError("the compact QR text is too large")
+    match = _PREFIX_RE.match(text[:6])
+    if match is None:
+        raise FormatError("not a compact QR text")
+    if match.group() != PREFIX:
+        raise FormatError("unsupported compact QR transport version")
+    body = b45decode(text[len(PREFIX) :])
+    inflate = zlib.decompressobj(-15, DICTIONARY)
+    try:
+        skeleton = inflate.decompress(body, MAX_SKELETON + 1)
+    except zlib.error:
+        raise FormatError("the compact QR data is not a valid DEFLATE stream") from None
+    if len(skeleton) > MAX_SKELETON:
+        raise FormatError("the compact QR data expands beyond the limit")
+    if not inflate.eof:
+        raise FormatError("the compact QR data is truncated")
+    return _Unpacker(skeleton, inflate.unused_data).presentation()
+
+
+class _Unpacker:
+    __slots__ = ("digests", "pos", "sd_hash", "size", "skeleton", "tail", "tail_pos")
+
+    def __init__(self, skeleton: bytes, tail: bytes) -> None:
+        self.skeleton = skeleton
+        self.pos = 0
+        self.tail = tail
+        self.tail_pos = 0
+        self.size = 0
+        self.digests: list[str] | None = None
+        self.sd_hash: str | None = None
+
+    def presentation(self) -> str:
+        n = self._varint()
+        flags = self._take(1)[0]
+        if flags > 1:
+            raise FormatError("unknown flags in the compact QR data")
+        disclosures = [self._text() for _ in range(n)]
+        self.digests = [_b64(sha256(d.encode("ascii")).digest()) for d in disclosures]
+        issuer_jwt = self._jwt()
+        prefix = "~".join([issuer_jwt, *disclosures, ""])
+        kb_jwt = ""
+        if flags:
+            self.sd_hash = _b64(sha256(prefix.encode("ascii")).digest())
+            kb_jwt = self._jwt()
+        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
+            raise FormatError("the compact QR data has bytes left over")
+        presentation = prefix + kb_jwt
+        if len(presentation) > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return presentation
+
+    def _jwt(self) -> str:
+        header = self._text()
+        payload = self._text()
+        signature = _b64(self._tail(self._varint()))
+        self.size += len(signature) + 2
+        return f"{header}.{payload}.{signature}"
+
+    def _text(self) -> str:
+        packed = self._take(self._varint())
+        out = bytearray()
+        start = 0
+        while (esc := packed.find(b"\x00", start)) >= 0:
+            out += packed[start:esc]
+            if esc + 1 >= len(packed):
+                raise FormatError("the compact QR data ends inside an escape")
+            code = packed[esc + 1]
+            start = esc + 2
+            if code == 0:
+                out.append(0)
+            elif code <= MAX_TOKEN_BYTES:
+                out += _b64(self._tail(code)).encode("ascii")
+            elif code == _DIGEST and self.digests is not None:
+                j, start = _read_varint(packed, start)
+                if j >= len(self.digests):
+                    raise FormatError("a digest reference names no disclosure")
+                out += self.digests[j].encode("ascii")
+            elif code == _SD_HASH and self.sd_hash is not None:
+                out += self.sd_hash.encode("ascii")
+            else:
+                raise FormatError("an unknown escape in the compact QR data")
+            if len(out) > MAX_PRESENTATION:
+                raise FormatError("the presentation is too large")
+        out += packed[start:]
+        text = _b64(bytes(out))
+        self.size += len(text) + 1
+        if self.size > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return text
+
+    def _varint(self) -> int:
+        value, self.pos = _read_varint(self.skeleton, self.pos)
+        return value
+
+    def _take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.skeleton):
+            raise FormatError("the compact QR data is truncated")
+        chunk = self.skeleton[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def _tail(self, n: int) -> bytes:
+        end = self.tail_pos + n
+        if end > len(self.tail):
+            raise FormatError("the compact QR data is truncated")
+        chunk = self.tail[self.tail_pos : end]
+        self.tail_pos = end
+        return chunk
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned LEB128 number of at most 3 bytes at ``pos``; returns it and the next pos."""
+    value = 0
+    for shift in (0, 7, 14):
+        if pos >= len(data):
+            raise FormatError("the compact QR data is truncated")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+    raise FormatError("a length in the compact QR data is too large")
+
+
+def _b64(data: bytes) -> str:
+    if not data:
+        raise FormatError("an empty segment in the compact QR data")
+    return b64url_encode(data)
