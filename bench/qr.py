@@ -48,6 +48,7 @@ from typing import Any
 import qrcode
 import qrcode.constants
 
+from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
 from sdjwt.qr_transport import decode_compact, encode_compact
@@ -57,17 +58,7 @@ from wallet import Wallet, WalletError
 from wallet.qr import qr_version, render_png
 
 VCT = "urn:ecert:resident-id-card"
-CLAIMS = {
-    "name": "张三",
-    "sex": "男",
-    "ethnicity": "汉",
-    "birth_date": "1990-01-02",
-    "address": "北京市东城区某路1号",
-    "id_number": "110101199001021234",
-    "issuing_authority": "北京市公安局东城分局",
-    "valid_from": "2020-01-01",
-    "valid_until": "2040-01-01",
-}
+CLAIMS = DEMO_CLAIMS
 PHOTO_DIGEST = "sha-256:" + "q" * 43  # the shape of a photo digest claim
 LEVELS = ("L", "M", "Q")
 TARGETS = {"hotel": 22, "bank": 27, "hotel+photo": 22}  # version at level M

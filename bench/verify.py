@@ -59,6 +59,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
+from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
 from store.sqlite import SQLiteStore
@@ -67,17 +68,7 @@ from wallet import Wallet
 
 SCENE = "hotel"
 VCT = "urn:ecert:resident-id-card"
-CLAIMS = {
-    "name": "张三",
-    "sex": "男",
-    "ethnicity": "汉",
-    "birth_date": "1990-01-02",
-    "address": "北京市东城区某路1号",
-    "id_number": "110101199001021234",
-    "issuing_authority": "北京市公安局东城分局",
-    "valid_from": "2020-01-01",
-    "valid_until": "2040-01-01",
-}
+CLAIMS = DEMO_CLAIMS
 #: Fewest distinct credentials (and holders) in the pool.
 MIN_POOL = 200
 #: The pool holds this many times what a round is expected to use at the calibrated rate.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from api.accounts import Accounts, AuthError
+from cli.demo import DEMO_CLAIMS
 from cli.instance import Instance
 from store.interface import Conflict, VenueRecord
 
@@ -49,21 +50,7 @@ CITIZENS: list[dict[str, Any]] = [
     {
         "citizen_id": "110101199003070011",
         "credentials": [
-            (
-                "police",
-                "urn:ecert:resident-id-card",
-                {
-                    "name": "张三",
-                    "sex": "男",
-                    "ethnicity": "汉",
-                    "birth_date": "1990-03-07",
-                    "address": "北京市东城区示例路1号",
-                    "id_number": "110101199003070011",
-                    "issuing_authority": "北京市公安局东城分局",
-                    "valid_from": "2020-01-01",
-                    "valid_until": "2040-01-01",
-                },
-            ),
+            ("police", "urn:ecert:resident-id-card", DEMO_CLAIMS),
         ],
     },
     {

@@ -45,6 +45,7 @@ from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
 import sdjwt
+from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, SigningKey, generate_secret, sign_compact
 from keys.jwk import Alg
@@ -63,17 +64,7 @@ from tests.interop_helpers import (
 from verifier import Verifier
 from wallet import Wallet, present
 
-CLAIMS = {
-    "name": "张三",
-    "sex": "男",
-    "ethnicity": "汉",
-    "birth_date": "1990-01-02",
-    "address": "北京市东城区某路1号",
-    "id_number": "110101199001021234",
-    "issuing_authority": "北京市公安局东城分局",
-    "valid_from": "2020-01-01",
-    "valid_until": "2040-01-01",
-}
+CLAIMS = DEMO_CLAIMS
 ALGS = [pytest.param("ES256", id="ES256"), pytest.param("EdDSA", id="EdDSA")]
 #: Plain claims of every credential, that no presentation hides.
 PLAIN = ("iss", "iat", "exp", "vct", "cnf", "status")
