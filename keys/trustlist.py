@@ -133,17 +133,36 @@ def build_trust_list(
     return token
 
 
-def verify_trust_list(token: str, anchor: VerifyingKey | Mapping[str, Any]) -> TrustList:
-    """Verify a trust list against the pinned anchor key and parse it strictly.
+def pinned_anchors(anchor: VerifyingKey | Mapping[str, Any]) -> dict[str, VerifyingKey]:
+    """The pinned anchor keys by ``kid``: one public JWK, or a JWK Set ``{"keys": [...]}``.
 
-    Expiry is *not* judged here: the verifier compares ``exp`` with its own clock and
-    reports ``trust_list_stale``. Raises :class:`TrustListError` (bad signature, wrong
-    ``typ`` or anchor, malformed content).
+    A set lets an operator rotate the anchor without a flag day: verifiers pin the old
+    and the new key first, and the trust list switches signers later (docs/operations.md).
+    Raises :class:`~keys.errors.InvalidJWK`.
+    """
+    if isinstance(anchor, VerifyingKey):
+        return {anchor.kid: anchor}
+    raw = anchor.get("keys")
+    jwks = raw if isinstance(raw, list) else [anchor]
+    keys = [VerifyingKey.from_jwk(jwk) for jwk in jwks]
+    if not keys:
+        raise TrustListError("no anchor key is pinned")
+    return {key.kid: key for key in keys}
+
+
+def verify_trust_list(token: str, anchor: VerifyingKey | Mapping[str, Any]) -> TrustList:
+    """Verify a trust list against the pinned anchor key(s) and parse it strictly.
+
+    ``anchor`` is one public JWK, a JWK Set of pinned anchors, or a
+    :class:`VerifyingKey`. Expiry is *not* judged here: the verifier compares ``exp``
+    with its own clock and reports ``trust_list_stale``. Raises :class:`TrustListError`
+    (bad signature, wrong ``typ`` or anchor, malformed content).
     """
     try:
-        anchor_key = anchor if isinstance(anchor, VerifyingKey) else VerifyingKey.from_jwk(anchor)
+        anchors = pinned_anchors(anchor)
         jws = parse_compact(token, typ=TYP, max_length=8 * 1024 * 1024)
-        if jws.header.get("kid") != anchor_key.kid or jws.header["alg"] != anchor_key.alg:
+        anchor_key = anchors.get(jws.header.get("kid", ""))
+        if anchor_key is None or jws.header["alg"] != anchor_key.alg:
             raise TrustListError("trust list is not signed by the pinned anchor key")
         anchor_key.verify(jws.signing_input, jws.signature)
         return _parse_payload(jws.payload, token)

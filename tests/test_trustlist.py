@@ -446,3 +446,18 @@ def test_default_scenes_are_a_fresh_copy() -> None:
     first = default_scenes()
     first[0]["accept"].clear()
     assert default_scenes()[0]["accept"]
+
+
+def test_a_jwks_of_pinned_anchors_allows_rotation_without_a_flag_day(
+    anchor: SigningKey, payload: dict[str, Any]
+) -> None:
+    new_anchor = SigningKey.generate()
+    pinned = {"keys": [dict(anchor.public_jwk()), dict(new_anchor.public_jwk())]}
+    for signer in (anchor, new_anchor):
+        token = sign_compact(payload, signer, typ=TYP)
+        assert verify_trust_list(token, pinned).iss == payload["iss"]
+    stranger = SigningKey.generate()
+    with pytest.raises(TrustListError):
+        verify_trust_list(sign_compact(payload, stranger, typ=TYP), pinned)
+    with pytest.raises(TrustListError):
+        verify_trust_list(sign_compact(payload, anchor, typ=TYP), {"keys": []})
