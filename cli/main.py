@@ -7,6 +7,7 @@ invalid), 2 bad usage or unreadable input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -374,19 +375,43 @@ def cmd_verify(args: argparse.Namespace) -> int:
         text = _read_text(args.text)
     anchor = _read_json_file(args.anchor)
     clock = (lambda: float(args.now)) if args.now is not None else time.time
-    try:
-        verifier = Verifier.from_bundle_file(args.bundle, anchor=anchor, clock=clock)
-    except VerifierMisuse as err:
-        raise UsageError(err.message) from err
-    scene = args.scene or _scene_from_presentation(text)
-    if scene is None:
-        raise UsageError(f"no --scene given; known scenes: {', '.join(verifier.scenes)}")
-    try:
-        result = verifier.verify(text, scene)
-    except UnknownScene as err:
-        raise UsageError(f"{err.message}; known scenes: {', '.join(verifier.scenes)}") from err
+    with contextlib.ExitStack() as stack:
+        replay = None
+        if args.replay_db:
+            from store.sqlite import SQLiteStore
+
+            replay = _StoreNonces(
+                stack.enter_context(contextlib.closing(SQLiteStore(args.replay_db)))
+            )
+        try:
+            verifier = Verifier.from_bundle_file(
+                args.bundle, anchor=anchor, clock=clock, replay=replay
+            )
+        except VerifierMisuse as err:
+            raise UsageError(err.message) from err
+        scene = args.scene or _scene_from_presentation(text)
+        if scene is None:
+            raise UsageError(f"no --scene given; known scenes: {', '.join(verifier.scenes)}")
+        try:
+            result = verifier.verify(text, scene)
+        except UnknownScene as err:
+            known = ", ".join(verifier.scenes)
+            raise UsageError(f"{err.message}; known scenes: {known}") from err
     print(json.dumps(result.to_dict(), ensure_ascii=False))
     return EXIT_OK if result.valid else EXIT_FAIL
+
+
+class _StoreNonces:
+    """Accepted nonces kept in an SQLite file, so that one QR is accepted once across runs."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def check_and_add(self, nonce: str, expires_at: float, now: float) -> bool:
+        import hashlib
+
+        key = "kb-nonce:" + hashlib.sha256(nonce.encode("utf-8")).hexdigest()
+        return bool(self._store.remember_nonce(key, expires_at, now))
 
 
 def _scene_from_presentation(text: str) -> str | None:
@@ -608,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
     p.add_argument("--scene", help="scene id (default: the presentation's audience)")
     p.add_argument("--now", type=float, help="verify as of this Unix time")
+    p.add_argument("--replay-db", help="SQLite file remembering accepted presentations across runs")
 
     from cli.admin import add_commands
 
@@ -623,8 +649,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands whose last argument is an id that may start with "-" (base64url ids and
 #: RFC 7638 kids do one time in 64): argparse would take it for an option.
-_ID_LAST = {("revoke",), ("suspend",), ("reinstate",), ("keys", "activate"),
-            ("keys", "retire"), ("keys", "compromise")}
+_ID_LAST = {
+    ("revoke",),
+    ("suspend",),
+    ("reinstate",),
+    ("keys", "activate"),
+    ("keys", "retire"),
+    ("keys", "compromise"),
+}
 
 
 def _protect_ids(argv: list[str]) -> list[str]:

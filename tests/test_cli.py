@@ -853,3 +853,12 @@ def test_a_missing_secret_next_to_existing_keys_is_refused_not_replaced(
 
     assert run.code == 2 and "restore" in run.err
     assert not secret.exists()
+
+
+def test_a_replay_db_catches_the_same_qr_in_a_later_run(cli: Cli, ready: Setup) -> None:
+    text = present(cli, ready)
+    args = (*ready.verify_args(ready.bundle), "--replay-db", str(cli.folder / "seen.db"))
+    assert cli("verify", text, *args).code == 0
+    again = cli("verify", text, *args)
+    assert again.code == 1 and again.json()["errors"][0]["code"] == "replayed"
+    assert cli("verify", text, *ready.verify_args(ready.bundle)).code == 0  # no db: no memory
