@@ -121,6 +121,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "wallet_corrupt": 500,  # a wallet blob that does not open: the server's secret or store
     "catalogue_invalid": 500,  # the shipped catalogue is broken
     "bundle_invalid": 500,  # the service builds its bundles: a bad one is its fault
+    "online_qr_unavailable": 500,  # BASE_URL too long for a small online QR code
     "status_list_full": 503,
     "not_implemented": 501,
     "store_unavailable": 503,

@@ -10,6 +10,9 @@
   (``issuer`` and ``jwks``) for the issuer ``<base>/issuers/{issuer}``.
 
 Everything here is signed or public key material: it can be served by any cache or CDN.
+One exception, ``GET /p/{token}``: where an online QR code's URL leads when a phone's
+camera app opens it. It reveals nothing (the same page for every token, the store is
+not even asked) and says to scan the code with a verifier; it is ``no-store``.
 """
 
 from __future__ import annotations
@@ -73,6 +76,32 @@ class IssuerMetadata(BaseModel):
 
     issuer: str = Field(description="The issuer identifier (`iss` of its credentials).")
     jwks: Jwks = Field(description="The issuer's published public keys, with `kid`s.")
+
+
+class OnlineQrPath(BaseModel):
+    """The token of an online QR code's URL ``<base>/p/{token}``."""
+
+    token: str
+
+
+#: The page behind every online QR URL: no content of the presentation, no script.
+ONLINE_QR_PAGE = """<!doctype html>
+<html lang="zh">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>电子证照二维码 · ecert QR code</title>
+</head>
+<body>
+<h1>请出示给核验人员扫描</h1>
+<p>这是电子证照的在线核验二维码，只能由场所的电子证照核验设备扫描核验一次。</p>
+<h1 lang="en">Show this to the staff</h1>
+<p lang="en">This is an ecert online QR code: scan it with an ecert verifier
+(the venue's scanner). It can be verified once.</p>
+</body>
+</html>
+"""
 
 
 def _jwt(media_type: str, description: str) -> dict[str, Any]:
@@ -145,6 +174,26 @@ def issuer_metadata(path: IssuerPath) -> Response:
     metadata = IssuerMetadata(issuer=record.iss, jwks=Jwks(keys=[dict(k) for k in keys]))
     response = jsonify(metadata.model_dump())
     response.headers["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE}"
+    return response
+
+
+@bp.get(
+    "/p/<token>",
+    summary="Where an online QR code leads",
+    responses={
+        200: {
+            "description": "The same page for any token.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def online_qr(path: OnlineQrPath) -> Response:
+    """What a phone's camera app shows for an online QR URL: "scan this with an ecert
+    verifier". Nothing about the presentation, not even whether the token exists;
+    venues redeem the URL at `POST /api/v1/verify`."""
+    response = current_app.response_class(ONLINE_QR_PAGE, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
     return response
 
 

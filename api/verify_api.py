@@ -3,30 +3,57 @@
 The answer is exactly the result JSON of DESIGN.md §4, whatever the outcome: a
 presentation that fails a check is a 200 with ``"valid": false`` and its error
 codes, not an HTTP error. HTTP errors are for the request itself: no venue key
-(401), a scene the venue is not allowed (403), a scene not in the trust list (404).
+(401), a scene the venue is not allowed (403), a scene not in the trust list (404),
+a body that is neither JSON nor ``multipart/form-data`` (415).
+
+The QR arrives as text (JSON ``{"qr", "scene"}``: a scanner gun, a phone's own
+decoder) or as an image (``multipart/form-data`` with ``image`` and ``scene``: a
+camera frame, a photo, a screenshot), decoded here with zxing-cpp. An image in which
+no QR code can be read is a result with ``malformed``, like unreadable text. The
+text is either a presentation (compact ``EC1:…`` or plain SD-JWT) or an online QR
+URL ``<base>/p/<token>`` of this service, which is redeemed once
+(:meth:`wallet.online.QrPresentations.redeem`) and its presentation verified.
 
 Verification uses the live trust list and live status (a revocation counts at
 once), shares replay detection with every worker through the store, and logs the
 check in the citizen's activity (:class:`api.online.OnlineVerifier`).
+
+The body cap is ``MAX_CONTENT_LENGTH`` (64 KiB) for JSON, and
+:data:`MAX_UPLOAD_LENGTH` (10 MiB and a little) for ``multipart/form-data`` on this
+route only.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from flask import Response, abort, request
+from flask.blueprints import BlueprintSetupState
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from werkzeug.datastructures import FileStorage
 
 from api import metrics
-from api.errors import ApiError
+from api import presentations as qr_presentations
+from api.errors import ApiError, problem, validation_problem
 from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
-from verifier.errors import ERROR_CODES
+from verifier import VerificationResult
+from verifier.errors import ERROR_CODES, Malformed
+from verifier.qrimage import MAX_IMAGE_BYTES, decode_qr
+from wallet.online import OnlineQrRefused
 
-__all__ = ["MAX_QR_LENGTH", "bp"]
+__all__ = ["MAX_QR_LENGTH", "MAX_UPLOAD_LENGTH", "bp"]
 
 #: The longest QR text accepted (a version-40 QR code holds at most 7089 characters).
 MAX_QR_LENGTH = 16 * 1024
+#: The body cap of an image upload: the decoder's image limit plus the form's envelope.
+MAX_UPLOAD_LENGTH = MAX_IMAGE_BYTES + 64 * 1024
+#: What a PNG and a JPEG file start with; nothing else reaches the image decoder.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+_MULTIPART = "multipart/form-data"
+_ENDPOINT = "verify.verify"
+_SCENE = r"^[a-z][a-z0-9_]{0,63}$"
 
 bp = APIBlueprint(
     "verify",
@@ -37,13 +64,49 @@ bp = APIBlueprint(
 )
 
 
+def _init_presentations(state: BlueprintSetupState) -> None:
+    qr_presentations.init_app(state.app)
+
+
+def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Runs before every before_request hook, so before the chassis's body cap
+    # (api.security): an image upload to this route may be larger than a JSON body.
+    if endpoint != _ENDPOINT or request.mimetype != _MULTIPART:
+        return
+    limit = request.max_content_length
+    if limit is not None and limit < MAX_UPLOAD_LENGTH:
+        request.max_content_length = MAX_UPLOAD_LENGTH
+
+
+bp.record_once(_init_presentations)
+bp.url_value_preprocessor(_upload_limit)
+
+
 class VerifyBody(BaseModel):
     """A scanned QR text and the scene it is shown for."""
 
     model_config = ConfigDict(extra="forbid")
 
-    qr: str = Field(min_length=1, max_length=MAX_QR_LENGTH, description="The QR code's text.")
-    scene: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A scene id (`hotel`).")
+    qr: str = Field(
+        min_length=1,
+        max_length=MAX_QR_LENGTH,
+        description="The QR code's text: a presentation (compact `EC1:…` or plain "
+        "SD-JWT) or an online QR URL `<base>/p/<token>`.",
+    )
+    scene: str = Field(pattern=_SCENE, description="A scene id (`hotel`).")
+
+
+class VerifyForm(BaseModel):
+    """An image of the QR code and the scene it is shown for."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    # A part with a filename (werkzeug's FileStorage); a plain text field is refused.
+    image: Annotated[FileStorage, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        description="A PNG or JPEG image holding one QR code (a camera frame, a photo, "
+        "a screenshot), at most 10 MiB and 40 megapixels."
+    )
+    scene: str = Field(pattern=_SCENE, description="A scene id (`hotel`).")
 
 
 class ResultError(BaseModel):
@@ -68,20 +131,118 @@ class VerificationAnswer(BaseModel):
     checked_at: int
 
 
+#: Both request bodies, documented by hand: flask-openapi3 documents one per operation.
+_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": VerifyBody.model_json_schema()},
+        _MULTIPART: {
+            "schema": VerifyForm.model_json_schema(),
+            "encoding": {"image": {"contentType": "image/png, image/jpeg"}},
+        },
+    },
+}
+
+
 @bp.post(
     "/verify",
     summary="Verify a presentation for a scene",
-    responses={200: VerificationAnswer, **problems(403, 404)},
+    responses={200: VerificationAnswer, **problems(403, 404, 415)},
+    openapi_extensions={"requestBody": _REQUEST_BODY},
 )
-def verify(body: VerifyBody) -> dict[str, Any]:
-    """Verify the QR text for the scene, with live status and replay detection.
+def verify() -> dict[str, Any]:
+    """Verify a scanned QR for the scene, with live status and replay detection.
 
-    The venue's key must allow the scene (`403 forbidden` otherwise).
+    The body is JSON `{"qr", "scene"}` with the QR text, or `multipart/form-data`
+    with `image` (PNG or JPEG, at most 10 MiB) and `scene`; an image without a
+    readable QR code answers a result with `malformed`. An online QR URL
+    (`<base>/p/<token>`) is redeemed once: again, it answers `replayed`; after its
+    presentation expired, `presentation_expired`; a token the service does not know,
+    `malformed`. The venue's key must allow the scene (`403 forbidden` otherwise).
     """
     venue = current_venue()
-    if body.scene not in venue.scenes:
+    image: FileStorage | None = None
+    if request.mimetype == _MULTIPART:
+        form = _validated(VerifyForm, _form_fields(), "form")
+        scene, image, text = form.scene, form.image, ""
+    elif request.is_json:
+        body = _validated(VerifyBody, request.get_json(silent=True), "body")
+        scene, text = body.scene, body.qr
+    else:
+        raise ApiError(
+            "Send JSON (application/json) or an image (multipart/form-data).",
+            code="unsupported_media_type",
+        )
+    if scene not in venue.scenes:
         raise ApiError("This venue may not verify for this scene.", code="forbidden")
-    result = services().online.verify(body.qr, body.scene, venue_id=venue.venue_id)
+    if scene not in services().online.verifier().trust_list.scenes:
+        raise ApiError("No scene with this id.", code="unknown_scene")
+    if image is not None:
+        try:
+            text = _decode_image(image)
+        except Malformed as err:
+            # Not a verification (a camera frame without a code, most often): not counted.
+            return dict(_refused(scene, err.code, err.message).to_dict())
+    return _answer(_verify_text(text, scene, venue.venue_id))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], data: Any, part: Literal["body", "form"]) -> _Model:
+    """``data`` as ``model``, or a 400 ``invalid_request`` naming the failing fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        _invalid(exc, part, data)
+
+
+def _invalid(exc: ValidationError, part: str, data: Any) -> NoReturn:
+    # validation_problem finds the request part from the view's annotations; this
+    # view validates by hand (two media types), so say which part it was.
+    answer: Response = validation_problem(exc)
+    body = answer.get_json()
+    errors = [{**error, "in": part} for error in body.get("errors", [])]
+    detail = body["detail"]
+    if part == "body" and data is None and request.get_data(cache=True):
+        detail = "The body is not valid JSON."
+    abort(problem("invalid_request", detail, 400, errors=errors))
+
+
+def _form_fields() -> dict[str, Any]:
+    return {**request.form.to_dict(), **request.files.to_dict()}
+
+
+def _decode_image(image: FileStorage) -> str:
+    """The text of the QR code in an uploaded PNG or JPEG. Raises ``Malformed``."""
+    data = image.stream.read(MAX_IMAGE_BYTES + 1)
+    if not data.startswith(_IMAGE_MAGIC):
+        raise Malformed("the file is not a PNG or JPEG image")
+    return decode_qr(data)
+
+
+def _verify_text(text: str, scene: str, venue_id: str) -> VerificationResult:
+    """Verify a QR text: an online QR URL is redeemed first, then its presentation checked."""
+    shown = qr_presentations.presentations()
+    if shown.is_online(text):
+        try:
+            text = shown.redeem(text, scene).presentation
+        except OnlineQrRefused as err:
+            return _refused(scene, err.code, err.message)
+    return services().online.verify(text, scene, venue_id=venue_id)
+
+
+def _refused(scene: str, code: str, message: str) -> VerificationResult:
+    """A result for a QR that never reached the verifier (an image, an online token)."""
+    checked_at = int(qr_presentations.presentations().clock())
+    return VerificationResult(
+        scene=scene, checked_at=checked_at, errors=[{"code": code, "message": message}]
+    )
+
+
+def _answer(result: VerificationResult) -> dict[str, Any]:
     code = result.codes[0] if result.codes else "none"
     metrics.count(
         "ecert_verifications_total",

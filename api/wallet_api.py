@@ -1,9 +1,13 @@
 """The citizen's wallet (``/api/v1/wallet``): credentials, presentations, activity.
 
 Every route takes the citizen's session token (:func:`api.principals.current_citizen`)
-and reaches only that citizen's wallet: another citizen's credential id answers
-``404 not_found`` exactly like an id that does not exist. Answers are
-``Cache-Control: no-store`` (the chassis default under ``/api/v1``).
+and reaches only that citizen's wallet: another citizen's credential (or presentation)
+id answers ``404 not_found`` exactly like an id that does not exist. Answers are
+``Cache-Control: no-store`` (the chassis default under ``/api/v1``; QR images too).
+
+Presentations are shown offline (the compact QR text of the presentation) or online
+(a short URL redeemed once at ``POST /api/v1/verify``); each gets an id whose QR image
+its owner fetches until it expires (:mod:`wallet.online`, :mod:`api.presentations`).
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Response
+from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import presentations as qr_presentations
 from api.errors import ApiError
 from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.principals import current_citizen
@@ -21,6 +27,8 @@ from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from store.interface import ActivityRecord, VenueRecord, WalletItem
+from wallet.online import ShownPresentation
+from wallet.qr import render_png, render_svg
 
 __all__ = ["bp", "credential_claims"]
 
@@ -28,9 +36,19 @@ bp = APIBlueprint(
     "wallet",
     __name__,
     url_prefix="/api/v1/wallet",
-    abp_tags=[Tag(name="wallet", description="A citizen's own credentials and activity.")],
+    abp_tags=[
+        Tag(name="wallet", description="A citizen's own credentials, presentations and activity.")
+    ],
     abp_security=SECURITY_CITIZEN,
 )
+
+
+def _init_presentations(state: BlueprintSetupState) -> None:
+    qr_presentations.init_app(state.app)
+
+
+bp.record_once(_init_presentations)
+
 
 #: Claims of the SD-JWT VC layer, not of the citizen.
 _ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
@@ -81,17 +99,31 @@ class PresentationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     scene: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A scene id (`hotel`).")
-    mode: Literal["offline"] = Field(
+    mode: Literal["offline", "online"] = Field(
         default="offline",
-        description="`offline`: the QR text is the presentation itself.",
+        description="`offline`: the QR text is the presentation itself, in the compact "
+        "QR transport (`EC1:…`), checked with no network. `online`: the QR text is a "
+        "short URL `<base>/p/<token>` (a QR code of version 6 or less) that a venue "
+        "redeems once at `POST /api/v1/verify`.",
     )
 
 
 class PresentationAnswer(BaseModel):
     """A presentation to show as a QR code."""
 
+    id: str = Field(
+        description="The presentation's id, for its QR image "
+        "(`/api/v1/wallet/presentations/{id}/qr.png` or `.svg`) until it expires."
+    )
     qr: str = Field(description="The text to encode in the QR code.")
+    mode: Literal["offline", "online"]
     expires_at: int = Field(description="When verifiers stop accepting it (epoch seconds).")
+
+
+class PresentationPath(BaseModel):
+    """A presentation made by the citizen (the id in its answer)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ActivityVenue(BaseModel):
@@ -169,7 +201,8 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     scene and fresh for its `max_age`.
 
     `404 unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
-    scene does not accept this credential type.
+    scene does not accept this credential type. The answer's `id` names the
+    presentation's QR image until `expires_at`.
     """
     citizen = current_citizen()
     svc = services()
@@ -178,8 +211,46 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     if scene is None:
         raise ApiError("No scene with this id.", code="unknown_scene")
     presentation = svc.instance.vault.present(citizen, path.id, scene)
-    answer = PresentationAnswer(qr=presentation.text, expires_at=presentation.expires_at)
+    shown = qr_presentations.presentations().show(citizen, presentation, body.mode)
+    answer = PresentationAnswer(
+        id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
+    )
     return answer.model_dump(), 201
+
+
+def _image(media_type: str, description: str) -> dict[str, Any]:
+    schema = {"type": "string", "format": "binary"}
+    return {"description": description, "content": {media_type: {"schema": schema}}}
+
+
+@bp.get(
+    "/presentations/<id>/qr.png",
+    summary="A presentation's QR code as PNG",
+    responses={200: _image("image/png", "The QR code (level M)."), **problems(404)},
+)
+def presentation_png(path: PresentationPath) -> Response:
+    """The QR code of one of the citizen's presentations, until it expires.
+
+    Another citizen's presentation, an unknown id and an expired one all answer
+    `404 not_found`. Not cacheable (`no-store`).
+    """
+    shown = _shown(path.id)
+    return _no_store(Response(render_png(shown.qr), mimetype="image/png"))
+
+
+@bp.get(
+    "/presentations/<id>/qr.svg",
+    summary="A presentation's QR code as SVG",
+    responses={200: _image("image/svg+xml", "The QR code (level M)."), **problems(404)},
+)
+def presentation_svg(path: PresentationPath) -> Response:
+    """The QR code of one of the citizen's presentations as SVG, until it expires.
+
+    Another citizen's presentation, an unknown id and an expired one all answer
+    `404 not_found`. Not cacheable (`no-store`).
+    """
+    shown = _shown(path.id)
+    return _no_store(Response(render_svg(shown.qr), mimetype="image/svg+xml"))
 
 
 @bp.get(
@@ -202,6 +273,16 @@ def activity() -> dict[str, Any]:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _shown(presentation_id: str) -> ShownPresentation:
+    """The caller's presentation (404 ``not_found`` alike if not theirs, unknown or expired)."""
+    return qr_presentations.presentations().get(current_citizen(), presentation_id)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def credential_claims(sd_jwt: str) -> dict[str, Any]:

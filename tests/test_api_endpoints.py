@@ -18,6 +18,7 @@ from api.errors import PROBLEM_MIMETYPE
 from cli.seed import DemoLogins
 from keys import VerifyingKey
 from keys.b64 import b64url_decode
+from sdjwt.qr_transport import decode_compact
 from store.interface import StoreUnavailable
 from tests.api_helpers import (
     BASE_URL,
@@ -335,11 +336,12 @@ def test_a_presentation_for_a_scene(client: FlaskClient, auth: AuthActions) -> N
     response = client.post(url, headers=headers, json={"scene": "hotel", "mode": "offline"})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"qr", "expires_at"} and body["qr"].count("~") == 3  # 2 disclosures
+    assert set(body) == {"id", "qr", "mode", "expires_at"} and body["mode"] == "offline"
+    assert decode_compact(body["qr"]).count("~") == 3  # 2 disclosures
     problem(client.post(url, headers=headers, json={"scene": "moon_base"}), 404, "unknown_scene")
     problem(client.post(url, headers=headers, json={"scene": "school"}), 400, "scene_unmet")
     body = problem(
-        client.post(url, headers=headers, json={"scene": "hotel", "mode": "online"}),
+        client.post(url, headers=headers, json={"scene": "hotel", "mode": "carrier_pigeon"}),
         400,
         "invalid_request",
     )

@@ -1,0 +1,288 @@
+"""Presentations shown as QR codes: an id for each (to fetch its image), and online QR.
+
+A presentation made for a scene is shown in one of two modes:
+
+* ``offline``: the QR text is the presentation itself in the compact QR transport
+  (``EC1:…``, :func:`wallet.qr.presentation_qr_text`); any verifier checks it with no
+  network.
+* ``online``: the QR text is a short URL ``<base>/p/<token>`` (a version ≤ 6 QR code at
+  level M, easy for any camera). The token is 128 random bits, base64url; the
+  presentation it stands for waits in the store until a venue redeems the URL at the
+  service (once) or the presentation expires.
+
+Either way the presentation gets an ``id``, kept until it expires, so that its owner
+can fetch the QR image (:meth:`QrPresentations.get`).
+
+Nothing here leaves personal data or a usable secret in the store (short-lived
+``put_once`` entries only, each expiring with its presentation):
+
+* the entries are sealed with AES-256-GCM under a key derived from the service's
+  secret (:data:`KEY_LABEL`), the entry's store key as associated data, so a value
+  cannot be moved to another key: the owner's citizen id, the QR text and the
+  presentation are never in clear;
+* entries are keyed by the SHA-256 of the token (and of the id), so a dump of the
+  store does not hold a redeemable URL.
+
+Store entries (``<h>`` is the hex SHA-256 of the token, ``<i>`` that of the id)::
+
+    qr-presentation:<i>   sealed {owner, qr, mode, expires_at}       until expires_at
+    online-qr:<h>         sealed {owner, scene, presentation, exp}   until expires_at
+                          (replaced by b"" once redeemed)
+    online-qr-issued:<h>  b""  until expires_at + EXPIRED_GRACE: tells "expired" from "unknown"
+    online-qr-used:<h>    b""  the redemption claim: the first ``put_once`` wins
+
+Redemption is single use across every worker: the claim is an atomic ``put_once``
+taken before the presentation is handed out. Flask-free: the store interface is all
+this module knows about storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from keys.b64 import b64url_encode
+from store.interface import Store
+from wallet.errors import WalletError
+from wallet.qr import presentation_qr_text, qr_version
+from wallet.vault import Presentation, WalletCorrupt
+
+__all__ = [
+    "EXPIRED_GRACE",
+    "KEY_LABEL",
+    "MAX_ONLINE_VERSION",
+    "ONLINE_PATH",
+    "TOKEN_BYTES",
+    "Mode",
+    "OnlineQrRefused",
+    "OnlineQrUnavailable",
+    "PresentationNotFound",
+    "QrPresentations",
+    "Redeemed",
+    "ShownPresentation",
+]
+
+Mode = Literal["offline", "online"]
+
+#: The label of the sealing key (``keys.derive_key(secret, KEY_LABEL)``).
+KEY_LABEL = "ecert/online-qr/v1"
+#: Random bytes of an online token (128 bits).
+TOKEN_BYTES = 16
+#: The largest QR version (at level M) an online QR code may need.
+MAX_ONLINE_VERSION = 6
+#: Path of the short URL under the base URL: ``<base>/p/<token>``.
+ONLINE_PATH = "/p/"
+#: Seconds after its expiry during which a token still answers "expired", not "unknown".
+EXPIRED_GRACE = 24 * 3600
+
+_SEAL_VERSION = b"Q1"
+_NONCE = 12
+_AAD = b"ecert-qr-presentation:"
+_ID_BYTES = 16
+# A base64url token as we make them (22 characters for 16 bytes), with room to grow.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
+
+_PRESENTATION = "qr-presentation:"
+_ONLINE = "online-qr:"
+_ISSUED = "online-qr-issued:"
+_USED = "online-qr-used:"
+
+
+class PresentationNotFound(WalletError):
+    """No presentation with this id for this citizen (unknown, expired or another's)."""
+
+    code = "not_found"
+
+
+class OnlineQrUnavailable(WalletError):
+    """The online QR URL would not fit a small QR code (the base URL is too long)."""
+
+    code = "online_qr_unavailable"
+
+
+class OnlineQrRefused(WalletError):
+    """An online QR URL that cannot be redeemed; ``code`` is a verification error code:
+    ``malformed`` (not a token of ours, or long forgotten), ``replayed`` (already
+    redeemed), ``presentation_expired``, or ``key_binding_invalid`` (made for another
+    scene; the token is not used up)."""
+
+    code = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class ShownPresentation:
+    """A presentation as the citizen's phone shows it."""
+
+    id: str
+    qr: str
+    mode: Mode
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """What an online token stood for, handed out once."""
+
+    presentation: str
+    scene: str
+    owner: str
+    expires_at: int
+
+
+class QrPresentations:
+    """Presentation ids and online QR tokens over a store.
+
+    ``key`` is the 256-bit sealing key (derived with :data:`KEY_LABEL`); ``base_url``
+    the service's public base URL. ``clock`` (epoch seconds) is a public attribute so
+    that tests can move time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        key: bytes,
+        base_url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if len(key) != 32:
+            raise WalletError("the online QR key must be 256 bits")
+        self._store = store
+        self._aead = AESGCM(key)
+        self._prefix = base_url.rstrip("/") + ONLINE_PATH
+        self.clock = clock
+        self._token_bytes = token_bytes
+
+    # -- showing -------------------------------------------------------------------
+
+    def show(self, owner: str, presentation: Presentation, mode: Mode) -> ShownPresentation:
+        """Give ``presentation`` an id and its QR text for ``mode``, kept until it expires.
+
+        Raises :class:`OnlineQrUnavailable` when the online URL would need a QR code
+        above version :data:`MAX_ONLINE_VERSION` (a base URL of ~80 characters or more),
+        and :class:`~wallet.errors.WalletError` (``qr_unencodable``) for a presentation
+        that is not well formed.
+        """
+        now = self.clock()
+        expires_at = presentation.expires_at
+        if mode == "online":
+            token = b64url_encode(self._token_bytes(TOKEN_BYTES))
+            qr = self._prefix + token
+            if qr_version(qr, "M") > MAX_ONLINE_VERSION:
+                raise OnlineQrUnavailable("the base URL is too long for a small online QR code")
+            digest = _sha256(token)
+            record = {
+                "owner": owner,
+                "scene": presentation.scene,
+                "presentation": presentation.text,
+                "expires_at": expires_at,
+            }
+            self._put(_ONLINE + digest, record, expires_at, now)
+            self._store.put_once(_ISSUED + digest, b"", expires_at + EXPIRED_GRACE, now)
+        else:
+            qr = presentation_qr_text(presentation.text, compact=True)
+        presentation_id = b64url_encode(self._token_bytes(_ID_BYTES))
+        shown = {"owner": owner, "qr": qr, "mode": mode, "expires_at": expires_at}
+        self._put(_PRESENTATION + _sha256(presentation_id), shown, expires_at, now)
+        return ShownPresentation(presentation_id, qr, mode, expires_at)
+
+    def get(self, owner: str, presentation_id: str) -> ShownPresentation:
+        """The presentation ``presentation_id`` of ``owner``, until it expires.
+
+        Raises :class:`PresentationNotFound` alike for an unknown id, an expired one
+        and another citizen's.
+        """
+        record = self._get(_PRESENTATION + _sha256(presentation_id), self.clock())
+        if record is None or not hmac.compare_digest(
+            str(record.get("owner", "")).encode("utf-8"), owner.encode("utf-8")
+        ):
+            raise PresentationNotFound("no presentation with this id")
+        mode: Mode = "online" if record["mode"] == "online" else "offline"
+        return ShownPresentation(presentation_id, record["qr"], mode, int(record["expires_at"]))
+
+    # -- redeeming -----------------------------------------------------------------
+
+    def is_online(self, text: str) -> bool:
+        """Whether ``text`` (a scanned QR) is a short URL of this service."""
+        return text.rstrip("\r\n").startswith(self._prefix)
+
+    def redeem(self, text: str, scene: str) -> Redeemed:
+        """The presentation behind the online QR URL ``text``, shown for ``scene``: once.
+
+        Raises :class:`OnlineQrRefused` with code ``malformed`` (not a URL of ours, or
+        a token the store does not know), ``presentation_expired``, ``replayed`` (the
+        token was already redeemed, by any worker), or ``key_binding_invalid`` (made
+        for another scene; the token stays usable for its own scene).
+        """
+        text = text.rstrip("\r\n")
+        token = text[len(self._prefix) :] if text.startswith(self._prefix) else ""
+        if not _TOKEN.fullmatch(token):
+            raise OnlineQrRefused("this is not an online QR code of this service")
+        digest = _sha256(token)
+        now = self.clock()
+        raw = self._store.get_once(_ONLINE + digest, now)
+        if raw is None:
+            if self._store.get_once(_ISSUED + digest, now) is not None:
+                raise OnlineQrRefused(
+                    "the QR code has expired: refresh it", code="presentation_expired"
+                )
+            raise OnlineQrRefused("unknown online QR code")
+        if raw == b"":
+            raise OnlineQrRefused("this QR code was already used", code="replayed")
+        record = self._open(_ONLINE + digest, raw)
+        expires_at = int(record["expires_at"])
+        if now >= expires_at:
+            raise OnlineQrRefused(
+                "the QR code has expired: refresh it", code="presentation_expired"
+            )
+        if record["scene"] != scene:
+            raise OnlineQrRefused(
+                "the QR code was made for another scene", code="key_binding_invalid"
+            )
+        # The claim: whichever worker writes it first hands the presentation out.
+        if not self._store.put_once(_USED + digest, b"", expires_at + EXPIRED_GRACE, now):
+            raise OnlineQrRefused("this QR code was already used", code="replayed")
+        # Used up: the sealed presentation need not wait in the store any longer.
+        self._store.put_once(_ONLINE + digest, b"", expires_at, now, replace=True)
+        return Redeemed(record["presentation"], record["scene"], record["owner"], expires_at)
+
+    # -- sealing -------------------------------------------------------------------
+
+    def _put(self, key: str, record: dict[str, Any], expires_at: float, now: float) -> None:
+        plain = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plain, _AAD + key.encode())
+        if not self._store.put_once(key, sealed, expires_at, now):
+            raise WalletError("a presentation id was drawn twice", code="conflict")
+
+    def _get(self, key: str, now: float) -> dict[str, Any] | None:
+        raw = self._store.get_once(key, now)
+        return None if raw is None else self._open(key, raw)
+
+    def _open(self, key: str, blob: bytes) -> dict[str, Any]:
+        head = len(_SEAL_VERSION) + _NONCE
+        if not blob.startswith(_SEAL_VERSION) or len(blob) < head + 16:
+            raise WalletCorrupt("a presentation entry is not in a known format")
+        try:
+            plain = self._aead.decrypt(
+                blob[len(_SEAL_VERSION) : head], blob[head:], _AAD + key.encode()
+            )
+        except InvalidTag:
+            raise WalletCorrupt("a presentation entry does not open with its key") from None
+        record: dict[str, Any] = json.loads(plain)
+        return record
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
