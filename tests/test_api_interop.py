@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
+from sdjwt.qr_transport import decode_compact
 from tests.api_helpers import AuthActions, api_app, auth, client, demo, jwt_payload, path_of
 
 # The fixtures of tests/api_helpers.py, used by name below.
@@ -22,11 +23,14 @@ def test_the_reference_verifier_accepts_our_served_credential(
     headers = auth.citizen()
     items = client.get("/api/v1/wallet/credentials", headers=headers).get_json()["items"]
     cred_id = items[0]["id"]
-    shown = client.post(
-        f"/api/v1/wallet/credentials/{cred_id}/presentations",
-        json={"scene": "hotel", "mode": "offline"},
-        headers=headers,
-    ).get_json()["qr"]
+    # The offline QR text is the compact transport: unpacked, the exact SD-JWT+KB.
+    shown = decode_compact(
+        client.post(
+            f"/api/v1/wallet/credentials/{cred_id}/presentations",
+            json={"scene": "hotel", "mode": "offline"},
+            headers=headers,
+        ).get_json()["qr"]
+    )
     kb = jwt_payload(shown.rsplit("~", 1)[1])
 
     def issuer_key(iss: str, header: dict[str, Any]) -> JWK:
