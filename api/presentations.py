@@ -14,8 +14,6 @@ from flask import current_app
 from flask.sansio.app import App
 
 from api.services import Services
-from cli.instance import _secret
-from keys import derive_key
 from wallet.online import KEY_LABEL, QrPresentations
 
 __all__ = ["EXTENSION", "init_app", "presentations"]
@@ -29,9 +27,8 @@ def init_app(app: App) -> QrPresentations:
     if built is None:
         svc: Services = app.extensions["ecert"]
         instance = svc.instance
-        secret = _secret(instance.path, create=False, given=app.config.get("KEY_SECRET"))
         built = QrPresentations(
-            instance.store, derive_key(secret, KEY_LABEL), instance.platform.base_url
+            instance.store, instance.derive_key(KEY_LABEL), instance.platform.base_url
         )
         app.extensions[EXTENSION] = built
     return built

@@ -48,6 +48,7 @@ class Instance:
     status: StatusRegistry
     issuer: CredentialIssuer
     vault: WalletVault
+    _secret: str = field(repr=False)
     _published: dict[str, tuple[float, bytes | None, str]] = field(
         default_factory=dict, repr=False
     )
@@ -56,6 +57,10 @@ class Instance:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+    def derive_key(self, label: str) -> bytes:
+        """A 256-bit key for one purpose, derived from the instance's secret (HKDF)."""
+        return derive_key(self._secret, label)
 
     def published_status_list(self, uri: str, *, max_age: float = 60.0) -> str:
         """The signed status list at ``uri``: re-signed when a status in it changes, and
@@ -161,5 +166,12 @@ def open_instance(
     status = StatusRegistry(store)
     vault = WalletVault(store, derive_key(secret, "ecert/wallet-keys/v1"))
     return Instance(
-        folder, store, keyring, platform, status, CredentialIssuer(store, keyring, status), vault
+        folder,
+        store,
+        keyring,
+        platform,
+        status,
+        CredentialIssuer(store, keyring, status),
+        vault,
+        secret,
     )
