@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from api import auth, errors, issuing, metrics, openapi, public, security, verify_api, wallet_api
 from api import logging as request_logging
+from api.pages import bp as pages_bp
 from api.services import init_services
 
 __all__ = ["DEFAULTS", "create_app"]
@@ -85,3 +86,4 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
     """Register the business endpoints (one ``APIBlueprint`` per audience)."""
     for blueprint in (auth.bp, issuing.bp, wallet_api.bp, verify_api.bp, public.bp):
         app.register_api(blueprint)
+    app.register_api(pages_bp)  # the web pages /wallet and /scan (api/web/)

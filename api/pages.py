@@ -1,0 +1,336 @@
+"""The web pages: the citizen's wallet (``/wallet``) and the venue scanner (``/scan``).
+
+Plain HTML, CSS and JavaScript from ``api/web/`` (no build step, nothing from another
+origin). The pages only call the JSON API of the same service; this module serves:
+
+- ``GET /wallet`` and ``GET /scan``: the pages, Chinese by default, English with
+  ``?lang=en``. Each sets its own ``Content-Security-Policy`` (:data:`PAGE_CSP`:
+  scripts, styles and images from this origin only, no inline script);
+- ``GET /web/<file>``: the static files (CSS, JavaScript, icons). Links carry
+  ``?v=<digest of the files>``; such a URL is immutable and cached for a year;
+- ``GET /wallet.webmanifest``: the web app manifest (installable wallet);
+- ``GET /wallet-sw.js``: the wallet's service worker (scope ``/wallet``): it keeps
+  the page shell and the last card list for offline reading;
+- ``GET /api/v1/scenes``: the scenes of the trust list with the names of the
+  credential types they accept and the labels of the claims they show, in Chinese
+  and English. Public; with a venue key, only that venue's scenes (the scanner
+  page checks the key with it at log-in).
+
+The user-facing texts of both pages live in ``api/web/strings.json`` (one source for
+the templates and the scripts, which read them from a JSON data block).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from flask import Response, abort, current_app, render_template, request
+from pydantic import BaseModel, Field, RootModel
+
+from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
+from api.principals import current_venue
+from api.services import services
+from issuer import UnknownCredentialType, load_catalogue
+
+__all__ = ["LANGUAGES", "PAGE_CSP", "bp", "strings"]
+
+#: The Content-Security-Policy of the pages and of the service worker.
+PAGE_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "connect-src 'self'; manifest-src 'self'; worker-src 'self'; media-src 'self' blob:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+#: The page languages; the first is the default.
+LANGUAGES: Final = ("zh", "en")
+#: Seconds a cache may keep ``/api/v1/scenes`` (as the trust list).
+SCENES_MAX_AGE: Final = 60
+
+WEB: Final = Path(__file__).resolve().parent / "web"
+STATIC: Final = WEB / "static"
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+bp = APIBlueprint(
+    "pages",
+    __name__,
+    template_folder="web/templates",
+    abp_tags=[Tag(name="public", description="Signed documents for verifiers; no authentication.")],
+)
+
+
+# -- the pages -------------------------------------------------------------------------
+
+
+@bp.route("/wallet", methods=["GET"])
+def wallet_page() -> Response:
+    """The citizen's wallet."""
+    return _page("wallet.html", camera=False)
+
+
+@bp.route("/scan", methods=["GET"])
+def scan_page() -> Response:
+    """The venue staff's scanner."""
+    return _page("scan.html", camera=True)
+
+
+@bp.route("/wallet.webmanifest", methods=["GET"])
+def manifest() -> Response:
+    """The web app manifest of the wallet, in the language of ``?lang=``."""
+    lang = _language()
+    t = strings()[lang]
+    suffix = "" if lang == LANGUAGES[0] else f"?lang={lang}"
+    document = {
+        "id": "/wallet",
+        "name": f"{t['app_name']} · {t['wallet_title']}",
+        "short_name": t["app_short_name"],
+        "description": t["app_description"],
+        "lang": t["html_lang"],
+        "start_url": f"/wallet{suffix}",
+        "scope": "/wallet",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#f3f5f9",
+        "theme_color": "#0b4ea2",
+        "icons": [
+            {"src": asset_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+            {"src": asset_url("icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+            {
+                "src": asset_url("icons/icon-maskable-512.png"),
+                "sizes": "512x512",
+                "type": "image/png",
+                "purpose": "maskable",
+            },
+        ],
+    }
+    response = current_app.response_class(
+        json.dumps(document, ensure_ascii=False), content_type="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/wallet-sw.js", methods=["GET"])
+def service_worker() -> Response:
+    """The wallet's service worker, with the current asset version and shell list."""
+    response = current_app.response_class(
+        _service_worker_source(), content_type="text/javascript; charset=utf-8"
+    )
+    # Browsers check for a new worker on every navigation when it is not cached.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response.headers["Service-Worker-Allowed"] = "/wallet"
+    return response
+
+
+@bp.route("/web/<path:filename>", methods=["GET"])
+def static_file(filename: str) -> Response:
+    """A file of ``api/web/static`` (404 for anything else), with an ETag."""
+    if filename not in _asset_names():
+        abort(404)
+    body, etag = _asset(filename)
+    media_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    response = current_app.response_class(body, mimetype=media_type)
+    response.set_etag(etag)
+    if request.args.get("v") == asset_version():
+        response.headers["Cache-Control"] = _IMMUTABLE
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    response.make_conditional(request)  # 304 on If-None-Match
+    return response
+
+
+# -- scenes for the pages (documented API) ---------------------------------------------
+
+
+class Localised(BaseModel):
+    """A text in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+class SceneAccept(BaseModel):
+    """A credential type a scene accepts and the claims it shows."""
+
+    vct: str
+    name: Localised = Field(description="The credential type's name (catalogue).")
+    claims: list[str] = Field(description="The claims shown, as in the trust list.")
+    labels: dict[str, Localised] = Field(description="Each claim's label (catalogue).")
+
+
+class Scene(BaseModel):
+    """A scene of the trust list, with names and labels for people."""
+
+    id: str
+    name: Localised
+    accept: list[SceneAccept]
+    max_age: int = Field(description="Seconds a presentation stays acceptable.")
+
+
+class SceneList(RootModel[list[Scene]]):
+    """The scenes, in trust-list order."""
+
+
+@bp.get(
+    "/api/v1/scenes",
+    summary="The scenes, with type names and claim labels",
+    security=[{}, *SECURITY_VENUE],
+    responses={200: SceneList, **problems(403)},
+)
+def scenes() -> Response:
+    """Every scene of the trust list: its id and name, the credential types it accepts
+    with their names, the claims it shows with their labels (Chinese and English),
+    and its `max_age`. For the wallet's preview ("which fields will be shown") and the
+    scanner's labels.
+
+    Without `Authorization`, public and cacheable. With a venue key, only the scenes
+    that venue may verify for (`401` for a key that is not a valid venue key).
+    """
+    allowed: frozenset[str] | None = None
+    if "Authorization" in request.headers:
+        allowed = frozenset(current_venue().scenes)
+    items = [
+        _scene(scene)
+        for scene in services().instance.platform.scenes()
+        if allowed is None or scene["id"] in allowed
+    ]
+    response = current_app.response_class(
+        SceneList(items).model_dump_json(), content_type="application/json"
+    )
+    response.vary.add("Authorization")
+    if allowed is None:
+        response.headers["Cache-Control"] = f"public, max-age={SCENES_MAX_AGE}"
+    return response
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+@cache
+def strings() -> dict[str, dict[str, Any]]:
+    """The texts of the pages by language (``api/web/strings.json``)."""
+    data: dict[str, dict[str, Any]] = json.loads((WEB / "strings.json").read_text("utf-8"))
+    return data
+
+
+@cache
+def _asset_names() -> frozenset[str]:
+    return frozenset(
+        p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*") if p.is_file()
+    )
+
+
+@cache
+def _asset(name: str) -> tuple[bytes, str]:
+    """A static file's bytes and ETag (the files are small: kept in memory)."""
+    body = (STATIC / name).read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:32]
+
+
+@cache
+def asset_version() -> str:
+    """A digest of every static file and of the texts: it changes with any of them."""
+    digest = hashlib.sha256()
+    for name in sorted(_asset_names()):
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(_asset(name)[0])
+    digest.update((WEB / "strings.json").read_bytes())
+    digest.update((WEB / "sw.js").read_bytes())
+    for template in sorted((WEB / "templates").glob("*.html")):
+        digest.update(template.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def asset_url(name: str) -> str:
+    """The versioned URL of a static file."""
+    return f"/web/{name}?v={asset_version()}"
+
+
+def _shell() -> list[str]:
+    """What the service worker caches when installed: enough to open the wallet offline."""
+    assets = ["app.css", "common.js", "wallet.js", "icons/icon-192.png", "icons/icon-512.png"]
+    return [
+        "/wallet",
+        "/wallet?lang=en",
+        "/wallet.webmanifest",
+        "/wallet.webmanifest?lang=en",
+        *(asset_url(a) for a in assets),
+    ]
+
+
+@cache
+def _service_worker_source() -> str:
+    source = (WEB / "sw.js").read_text("utf-8")
+    return source.replace('"__VERSION__"', json.dumps(asset_version())).replace(
+        '["__SHELL__"]', json.dumps(_shell())
+    )
+
+
+def _language() -> str:
+    lang = request.args.get("lang", LANGUAGES[0])
+    return lang if lang in LANGUAGES else LANGUAGES[0]
+
+
+def _page(template: str, *, camera: bool) -> Response:
+    lang = _language()
+    t = strings()[lang]
+    client = {**t, "lang": lang}
+    html = render_template(
+        template,
+        t=t,
+        lang=lang,
+        other_href=f"?lang={t['other_lang']}",
+        asset=asset_url,
+        client_strings=json.dumps(client, ensure_ascii=False).replace("<", "\\u003c"),
+    )
+    response = current_app.response_class(html, content_type="text/html; charset=utf-8")
+    headers = response.headers
+    headers["Content-Security-Policy"] = PAGE_CSP
+    headers["Content-Language"] = t["html_lang"]
+    headers["Cache-Control"] = "no-cache"
+    headers["Permissions-Policy"] = (
+        "camera=(self), microphone=(), geolocation=()"
+        if camera
+        else "camera=(), microphone=(), geolocation=()"
+    )
+    return response
+
+
+def _scene(scene: Any) -> Scene:
+    catalogue = load_catalogue()
+    accept = []
+    for entry in scene["accept"]:
+        vct = entry["vct"]
+        try:
+            ctype = catalogue.get(vct)
+        except UnknownCredentialType:
+            name = Localised(zh=vct, en=vct)
+            labels = {c: Localised(zh=c, en=c) for c in entry["claims"]}
+        else:
+            name = Localised(zh=ctype.name.zh, en=ctype.name.en)
+            labels = {}
+            for claim in entry["claims"]:
+                if ctype.has_claim(claim):
+                    label = ctype.claim(claim).label
+                    labels[claim] = Localised(zh=label.zh, en=label.en)
+                else:
+                    labels[claim] = Localised(zh=claim, en=claim)
+        accept.append(
+            SceneAccept(vct=vct, name=name, claims=list(entry["claims"]), labels=labels)
+        )
+    return Scene(
+        id=scene["id"],
+        name=Localised(zh=scene["name"]["zh"], en=scene["name"]["en"]),
+        accept=accept,
+        max_age=int(scene.get("max_age", 120)),
+    )
+
+
+# mimetypes of the static files that Python may not know on every system
+mimetypes.add_type("application/manifest+json", ".webmanifest")
+mimetypes.add_type("image/svg+xml", ".svg")
+mimetypes.add_type("text/javascript", ".js")

@@ -1,0 +1,290 @@
+/* ecert web pages: helpers shared by the wallet (/wallet) and the scanner (/scan).
+ *
+ * Loaded in <head> without `defer`, so that elder mode applies before the first paint;
+ * everything touching the body waits for DOMContentLoaded. No dependencies, no build.
+ */
+(function () {
+  "use strict";
+
+  var ELDER_KEY = "ecert.elder";
+
+  function readStrings() {
+    var node = document.getElementById("strings");
+    return node ? JSON.parse(node.textContent) : {};
+  }
+
+  var strings = readStrings();
+  var lang = strings.lang || "zh";
+
+  // Elder mode: large text, high contrast. Remembered on this device.
+  function elderOn() {
+    try {
+      return window.localStorage.getItem(ELDER_KEY) === "1";
+    } catch (e) {
+      return false;
+    }
+  }
+  if (elderOn()) {
+    document.documentElement.classList.add("elder");
+  }
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  /** "Refreshes in {n} s" with {n: 3} → "Refreshes in 3 s". */
+  function fmt(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (all, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? values[name] : all;
+    });
+  }
+
+  /** The text of a {zh, en} object in the page's language. */
+  function local(obj) {
+    if (!obj) return "";
+    if (typeof obj === "string") return obj;
+    return obj[lang] || obj.zh || obj.en || "";
+  }
+
+  function pad(n) {
+    return n < 10 ? "0" + n : String(n);
+  }
+
+  /** A date as YYYY-MM-DD in the phone's time zone (unambiguous in both languages). */
+  function formatDate(epoch) {
+    var d = new Date(epoch * 1000);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+
+  function formatTime(epoch) {
+    var d = new Date(epoch * 1000);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
+  function formatDateTime(epoch) {
+    return formatDate(epoch) + " " + formatTime(epoch);
+  }
+
+  function isoDateTime(epoch) {
+    return new Date(epoch * 1000).toISOString();
+  }
+
+  /** An element with a class and text (text, never HTML: values are untrusted). */
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function setMessage(id, text) {
+    var node = $(id);
+    if (!node) return;
+    node.textContent = text || "";
+    node.hidden = !text;
+  }
+
+  function NetworkError(cause) {
+    this.name = "NetworkError";
+    this.message = "network error";
+    this.cause = cause;
+  }
+  NetworkError.prototype = Object.create(Error.prototype);
+
+  /**
+   * Call the API. Resolves to {status, ok, data, headers, response}; data is the
+   * parsed JSON (also for problem+json errors) or null. Rejects with NetworkError when
+   * the server cannot be reached.
+   *   options: token (bearer), body (JSON), form (FormData), raw (keep the body: blob)
+   */
+  function api(method, path, options) {
+    options = options || {};
+    var headers = {};
+    var body;
+    if (options.token) headers["Authorization"] = "Bearer " + options.token;
+    if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.body);
+    } else if (options.form) {
+      body = options.form;
+    }
+    return window
+      .fetch(path, {
+        method: method,
+        headers: headers,
+        body: body,
+        credentials: "omit",
+        cache: "no-store",
+      })
+      .catch(function (err) {
+        throw new NetworkError(err);
+      })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        var result = {
+          status: response.status,
+          ok: response.ok,
+          data: null,
+          headers: response.headers,
+          response: response,
+        };
+        if (options.raw && response.ok) {
+          return response.blob().then(function (blob) {
+            result.data = blob;
+            return result;
+          });
+        }
+        if (type.indexOf("json") >= 0) {
+          return response.json().then(
+            function (data) {
+              result.data = data;
+              return result;
+            },
+            function () {
+              return result;
+            }
+          );
+        }
+        return result;
+      });
+  }
+
+  /** The server's clock minus ours, in seconds, from a response's Date header. */
+  function clockOffset(headers) {
+    var date = headers && headers.get("Date");
+    if (!date) return 0;
+    var server = Date.parse(date);
+    if (isNaN(server)) return 0;
+    var offset = (server - Date.now()) / 1000;
+    // The Date header has a resolution of one second: ignore small differences.
+    return Math.abs(offset) < 2 ? 0 : offset;
+  }
+
+  /** The payload of a JWT, without checking anything (for display only). */
+  function jwtPayload(jwt) {
+    var part = String(jwt).split(".")[1] || "";
+    var b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) b64 += "=";
+    var binary = window.atob(b64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return JSON.parse(new TextDecoder("utf-8").decode(bytes));
+  }
+
+  /**
+   * The public trust list (issuer names, its date). Resolves to
+   * {iat, issuers: {iss: {zh, en}}} or null when it cannot be had.
+   */
+  function fetchTrustList() {
+    return api("GET", "/trust-list")
+      .then(function (r) {
+        if (!r.ok) return null;
+        return r.response
+          .clone()
+          .text()
+          .catch(function () {
+            return "";
+          });
+      })
+      .then(function (text) {
+        if (!text) return null;
+        var payload = jwtPayload(text);
+        var issuers = {};
+        (payload.issuers || []).forEach(function (entry) {
+          issuers[entry.iss] = entry.name;
+        });
+        return { iat: payload.iat, issuers: issuers };
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
+  /** The name of an issuer URL, from the trust list; its path if unknown. */
+  function issuerName(trust, iss) {
+    if (trust && trust.issuers && trust.issuers[iss]) return local(trust.issuers[iss]);
+    try {
+      var url = new URL(iss);
+      return url.host + url.pathname;
+    } catch (e) {
+      return iss || "";
+    }
+  }
+
+  /** Show one `.screen` section, hide the others, and move the focus to its heading. */
+  function showScreen(id, focus) {
+    var screens = document.querySelectorAll(".screen");
+    for (var i = 0; i < screens.length; i++) {
+      screens[i].hidden = screens[i].id !== "screen-" + id;
+    }
+    document.body.setAttribute("data-screen", id);
+    window.scrollTo(0, 0);
+    if (focus !== false) {
+      var heading = document.querySelector("#screen-" + id + " h1");
+      if (heading) heading.focus({ preventScroll: true });
+    }
+  }
+
+  function announce(text) {
+    var node = $("announcer");
+    if (!node) return;
+    node.textContent = "";
+    window.setTimeout(function () {
+      node.textContent = text;
+    }, 50);
+  }
+
+  function problemText(r) {
+    if (r && r.data && r.data.detail) return r.data.detail;
+    return strings.error_generic;
+  }
+
+  function retryAfter(r) {
+    var value = r && r.headers && r.headers.get("Retry-After");
+    var n = parseInt(value || "", 10);
+    return isNaN(n) ? 60 : n;
+  }
+
+  function setupElderToggle() {
+    var button = $("elder-toggle");
+    if (!button) return;
+    var root = document.documentElement;
+    button.setAttribute("aria-pressed", root.classList.contains("elder") ? "true" : "false");
+    button.addEventListener("click", function () {
+      var on = !root.classList.contains("elder");
+      root.classList.toggle("elder", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      try {
+        window.localStorage.setItem(ELDER_KEY, on ? "1" : "0");
+      } catch (e) {
+        /* private mode: the choice lasts until the page is left */
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", setupElderToggle);
+
+  window.Ecert = {
+    strings: strings,
+    lang: lang,
+    $: $,
+    fmt: fmt,
+    local: local,
+    el: el,
+    formatDate: formatDate,
+    formatTime: formatTime,
+    formatDateTime: formatDateTime,
+    isoDateTime: isoDateTime,
+    setMessage: setMessage,
+    api: api,
+    NetworkError: NetworkError,
+    clockOffset: clockOffset,
+    jwtPayload: jwtPayload,
+    fetchTrustList: fetchTrustList,
+    issuerName: issuerName,
+    showScreen: showScreen,
+    announce: announce,
+    problemText: problemText,
+    retryAfter: retryAfter,
+  };
+})();

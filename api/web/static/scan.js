@@ -1,0 +1,494 @@
+/* ecert venue scanner (/scan): log in with the venue key, choose the scene, then read
+ * the QR code by camera, by an uploaded image, or from a scanner gun that types the text
+ * and presses Enter. The verdict fills the screen.
+ *
+ * The venue key lives in sessionStorage (gone when the tab closes). Camera frames and
+ * uploads go to the server's QR decoder (POST /api/v1/verify, multipart `image`).
+ */
+(function () {
+  "use strict";
+
+  var E = window.Ecert;
+  var t = E.strings;
+  var $ = E.$;
+
+  var KEY = "ecert.scan.key";
+  var SCENE_KEY = "ecert.scan.scene";
+  // Images: an upload is sent as it is up to MAX_UPLOAD (the service takes 10 MiB);
+  // larger ones, and camera frames, are sent as a greyscale JPEG of at most MAX_SIDE
+  // pixels and about MAX_FRAME bytes (a phone's upload stays quick).
+  var MAX_UPLOAD = 4 * 1024 * 1024;
+  var MAX_SIDE = 1600;
+  var MAX_FRAME = 400 * 1024;
+  var FRAME_INTERVAL = 700;
+  var TRUST_REFRESH = 60;
+
+  var state = {
+    key: null,
+    scenes: [],
+    trust: null,
+    trustFetched: 0,
+    busy: false,
+    stream: null,
+    frameTimer: null,
+  };
+
+  // -- session -------------------------------------------------------------------------
+
+  function storage(name, value) {
+    try {
+      if (value === undefined) return window.sessionStorage.getItem(name);
+      if (value === null) window.sessionStorage.removeItem(name);
+      else window.sessionStorage.setItem(name, value);
+    } catch (e) {
+      /* storage refused: the session lasts as long as the page */
+    }
+    return null;
+  }
+
+  /** The venue's scenes, which also checks the key (401 for a bad one). */
+  function fetchScenes(key) {
+    return E.api("GET", "/api/v1/scenes", { token: key });
+  }
+
+  function onLogin(event) {
+    event.preventDefault();
+    var key = $("venue-key").value.trim();
+    if (!key) {
+      E.setMessage("login-error", t.scan_login_failed);
+      $("venue-key").focus();
+      return;
+    }
+    var submit = event.target.querySelector("button[type=submit]");
+    submit.disabled = true;
+    E.setMessage("login-error", "");
+    fetchScenes(key)
+      .then(function (r) {
+        if (r.ok && Array.isArray(r.data)) {
+          $("venue-key").value = "";
+          state.key = key;
+          storage(KEY, key);
+          enter(r.data);
+        } else if (r.status === 401 || r.status === 403 || r.status === 400) {
+          E.setMessage("login-error", t.scan_login_failed);
+          $("venue-key").focus();
+        } else if (r.status === 429) {
+          E.setMessage("login-error", E.fmt(t.rate_limited, { n: E.retryAfter(r) }));
+        } else {
+          E.setMessage("login-error", E.problemText(r));
+        }
+      })
+      .catch(function () {
+        E.setMessage("login-error", t.offline);
+      })
+      .then(function () {
+        submit.disabled = false;
+      });
+  }
+
+  function logout(message) {
+    stopCamera();
+    state.key = null;
+    storage(KEY, null);
+    clearResult();
+    E.showScreen("login");
+    E.setMessage("login-error", message || "");
+  }
+
+  /** After log-in: fill the scene picker and show the scanner. */
+  function enter(scenes) {
+    state.scenes = scenes;
+    var select = $("scene");
+    select.textContent = "";
+    scenes.forEach(function (scene) {
+      var option = E.el("option", null, E.local(scene.name));
+      option.value = scene.id;
+      select.appendChild(option);
+    });
+    var remembered = storage(SCENE_KEY);
+    if (remembered && sceneById(remembered)) select.value = remembered;
+    E.setMessage("scan-error", scenes.length ? "" : t.no_venue_scene);
+    showScan();
+    refreshTrust();
+  }
+
+  function sceneById(id) {
+    for (var i = 0; i < state.scenes.length; i++) if (state.scenes[i].id === id) return state.scenes[i];
+    return null;
+  }
+
+  function refreshTrust() {
+    var now = Date.now() / 1000;
+    if (state.trust && now - state.trustFetched < TRUST_REFRESH) return Promise.resolve(state.trust);
+    return E.fetchTrustList().then(function (trust) {
+      if (trust) {
+        state.trust = trust;
+        state.trustFetched = now;
+        $("trust-info").textContent = E.fmt(t.trust_list_at, { time: E.formatDateTime(trust.iat) });
+      }
+      return state.trust;
+    });
+  }
+
+  // -- scanning ----------------------------------------------------------------------------
+
+  function showScan() {
+    clearResult();
+    E.showScreen("scan", false);
+    $("qr-text").focus();
+  }
+
+  /** Send a QR text or an image; resolves to the API answer. */
+  function verify(payload) {
+    var scene = $("scene").value;
+    if (payload.text !== undefined) {
+      return E.api("POST", "/api/v1/verify", { token: state.key, body: { qr: payload.text, scene: scene } });
+    }
+    var form = new FormData();
+    form.append("scene", scene);
+    form.append("image", payload.image, payload.name || "qr.jpg");
+    return E.api("POST", "/api/v1/verify", { token: state.key, form: form });
+  }
+
+  /** An API answer that is not a result: a message for staff, or null for "no QR seen". */
+  function problemMessage(r) {
+    if (r.status === 401) {
+      logout(t.session_expired);
+      return "";
+    }
+    if (r.status === 403) return t.scene_forbidden;
+    if (r.status === 429) return E.fmt(t.rate_limited, { n: E.retryAfter(r) });
+    return E.problemText(r);
+  }
+
+  function isResult(r) {
+    return r.ok && r.data && typeof r.data.valid === "boolean";
+  }
+
+  /** An image answer without a QR code in it (the decoder found nothing). */
+  function noCodeSeen(r) {
+    if (r.ok) return isResult(r) && !r.data.valid && !r.data.vct && onlyMalformed(r.data);
+    return r.status === 400 && r.data && (r.data.code === "malformed" || r.data.code === "invalid_request");
+  }
+
+  function onlyMalformed(result) {
+    return (result.errors || []).length > 0 && result.errors.every(function (e) {
+      return e.code === "malformed";
+    });
+  }
+
+  function onText(event) {
+    event.preventDefault();
+    var input = $("qr-text");
+    var text = input.value.replace(/[\r\n]+$/, "");
+    if (!text || state.busy) return;
+    run(verify({ text: text })).then(function () {
+      input.value = "";
+    });
+  }
+
+  /** Run one verification and show its answer. */
+  function run(request) {
+    state.busy = true;
+    E.setMessage("scan-error", t.verifying);
+    return Promise.all([request, refreshTrust()])
+      .then(function (all) {
+        var r = all[0];
+        if (isResult(r)) {
+          E.setMessage("scan-error", "");
+          showResult(r.data);
+        } else {
+          E.setMessage("scan-error", problemMessage(r));
+        }
+        return r;
+      })
+      .catch(function () {
+        E.setMessage("scan-error", t.offline);
+        return null;
+      })
+      .then(function (r) {
+        state.busy = false;
+        return r;
+      });
+  }
+
+  // -- images: upload and camera ---------------------------------------------------------------
+
+  function canvasBlob(canvas, quality) {
+    return new Promise(function (resolve) {
+      canvas.toBlob(resolve, "image/jpeg", quality);
+    });
+  }
+
+  /** A greyscale JPEG of the source small enough to upload, or null. */
+  function shrink(source, width, height) {
+    var scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+    var canvas = document.createElement("canvas");
+    var attempts = [0.85, 0.7, 0.55];
+    function attempt(i) {
+      canvas.width = Math.max(1, Math.round(width * scale));
+      canvas.height = Math.max(1, Math.round(height * scale));
+      var ctx = canvas.getContext("2d");
+      ctx.filter = "grayscale(1)";
+      ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
+      return canvasBlob(canvas, attempts[i % attempts.length]).then(function (blob) {
+        if (blob && blob.size <= MAX_FRAME) return blob;
+        if (i >= 11) return null;
+        if (i % attempts.length === attempts.length - 1) scale *= 0.75;
+        return attempt(i + 1);
+      });
+    }
+    return attempt(0);
+  }
+
+  function onUpload() {
+    var input = $("upload");
+    var file = input.files && input.files[0];
+    input.value = "";
+    if (!file || state.busy) return;
+    stopCamera();
+    var prepared =
+      file.size <= MAX_UPLOAD && /^image\/(png|jpeg)$/.test(file.type)
+        ? Promise.resolve(file)
+        : window.createImageBitmap(file).then(function (bitmap) {
+            return shrink(bitmap, bitmap.width, bitmap.height);
+          });
+    prepared
+      .then(function (blob) {
+        if (!blob) {
+          E.setMessage("scan-error", t.upload_failed);
+          return null;
+        }
+        return run(
+          verify({ image: blob, name: file.name }).then(function (r) {
+            if (noCodeSeen(r)) {
+              // Shown as a message, not as a verdict: nothing was read.
+              return { ok: false, status: 400, data: { detail: t.upload_failed }, headers: r.headers };
+            }
+            return r;
+          })
+        );
+      })
+      .catch(function () {
+        E.setMessage("scan-error", t.upload_failed);
+      });
+  }
+
+  function startCamera() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      E.setMessage("scan-error", t.camera_unsupported);
+      return;
+    }
+    E.setMessage("scan-error", "");
+    navigator.mediaDevices
+      .getUserMedia({
+        video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+        audio: false,
+      })
+      .then(function (stream) {
+        state.stream = stream;
+        var video = $("camera");
+        video.srcObject = stream;
+        $("camera-box").hidden = false;
+        $("camera-start").hidden = true;
+        $("camera-stop").hidden = false;
+        $("camera-status").textContent = t.camera_looking;
+        return video.play().then(function () {
+          scheduleFrame();
+        });
+      })
+      .catch(function (err) {
+        stopCamera();
+        E.setMessage("scan-error", E.fmt(t.camera_failed, { reason: (err && err.name) || "" }));
+      });
+  }
+
+  function stopCamera() {
+    if (state.frameTimer) window.clearTimeout(state.frameTimer);
+    state.frameTimer = null;
+    if (state.stream) {
+      state.stream.getTracks().forEach(function (track) {
+        track.stop();
+      });
+    }
+    state.stream = null;
+    var video = $("camera");
+    if (video) video.srcObject = null;
+    if ($("camera-box")) {
+      $("camera-box").hidden = true;
+      $("camera-start").hidden = false;
+      $("camera-stop").hidden = true;
+    }
+  }
+
+  function scheduleFrame() {
+    if (!state.stream) return;
+    state.frameTimer = window.setTimeout(sendFrame, FRAME_INTERVAL);
+  }
+
+  /** Send one camera frame to the decoder; keep looking until a QR code is read. */
+  function sendFrame() {
+    var video = $("camera");
+    if (!state.stream || state.busy || !video.videoWidth) {
+      scheduleFrame();
+      return;
+    }
+    state.busy = true;
+    shrink(video, video.videoWidth, video.videoHeight)
+      .then(function (blob) {
+        if (!blob) return null;
+        return verify({ image: blob, name: "frame.jpg" });
+      })
+      .then(function (r) {
+        state.busy = false;
+        if (!state.stream || !r) return scheduleFrame();
+        if (noCodeSeen(r)) return scheduleFrame();
+        stopCamera();
+        if (isResult(r)) {
+          refreshTrust().then(function () {
+            showResult(r.data);
+          });
+        } else {
+          E.setMessage("scan-error", problemMessage(r));
+        }
+      })
+      .catch(function () {
+        state.busy = false;
+        scheduleFrame();
+      });
+  }
+
+  // -- the result ----------------------------------------------------------------------------
+
+  function clearResult() {
+    var box = $("result");
+    box.textContent = "";
+    box.className = "result";
+  }
+
+  function labelsFor(sceneId, vct) {
+    var scene = sceneById(sceneId);
+    if (!scene) return {};
+    for (var i = 0; i < scene.accept.length; i++) {
+      if (scene.accept[i].vct === vct) return scene.accept[i];
+    }
+    return {};
+  }
+
+  function displayValue(value) {
+    if (value === true) return "✓";
+    if (value === false) return "✕";
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function metaRow(list, label, value) {
+    var row = E.el("div", "meta-row");
+    row.appendChild(E.el("dt", null, label));
+    row.appendChild(E.el("dd", null, value));
+    list.appendChild(row);
+  }
+
+  function showResult(result) {
+    var box = $("result");
+    box.textContent = "";
+    box.className = "result " + (result.valid ? "result-valid" : "result-invalid");
+
+    var banner = E.el("div", "verdict-box");
+    var line = E.el("p", "verdict-line");
+    line.appendChild(E.el("span", "verdict-icon", result.valid ? "✓" : "✕")).setAttribute("aria-hidden", "true");
+    line.appendChild(E.el("span", "verdict", result.valid ? t.valid : t.invalid));
+    banner.appendChild(line);
+    var scene = sceneById(result.scene);
+    banner.appendChild(E.el("p", "verdict-scene", scene ? E.local(scene.name) : result.scene));
+    box.appendChild(banner);
+
+    var body = E.el("div", "result-body");
+    var accept = labelsFor(result.scene, result.vct);
+    if (result.valid) {
+      body.appendChild(E.el("h2", null, t.result_fields));
+      var names = Object.keys(result.claims || {});
+      // In the scene's order, as the preview in the wallet showed them.
+      var order = accept.claims || [];
+      names.sort(function (a, b) {
+        return (order.indexOf(a) + 1 || 999) - (order.indexOf(b) + 1 || 999);
+      });
+      if (!names.length) body.appendChild(E.el("p", "muted", t.result_no_fields));
+      var fields = E.el("dl", "fields claims");
+      names.forEach(function (name) {
+        var row = E.el("div", "field-row");
+        var label = accept.labels && accept.labels[name] ? E.local(accept.labels[name]) : name;
+        row.appendChild(E.el("dt", null, label));
+        row.appendChild(E.el("dd", null, displayValue(result.claims[name])));
+        fields.appendChild(row);
+      });
+      body.appendChild(fields);
+    } else {
+      body.appendChild(E.el("h2", null, t.result_reasons));
+      var reasons = E.el("ul", "reasons");
+      (result.errors || []).forEach(function (error) {
+        var item = E.el("li", "reason");
+        var known = t.codes && t.codes[error.code];
+        item.appendChild(E.el("p", "reason-text", known ? known[0] : error.message || error.code));
+        if (known) item.appendChild(E.el("p", "reason-action", known[1]));
+        item.appendChild(E.el("p", "reason-code", error.code));
+        reasons.appendChild(item);
+      });
+      body.appendChild(reasons);
+    }
+
+    var meta = E.el("dl", "meta");
+    if (result.vct) metaRow(meta, t.result_type, accept.name ? E.local(accept.name) : result.vct);
+    if (result.iss) metaRow(meta, t.result_issuer, E.issuerName(state.trust, result.iss));
+    metaRow(meta, t.result_checked_at, E.formatDateTime(result.checked_at));
+    if (state.trust && state.trust.iat) metaRow(meta, t.result_trust_list, E.formatDateTime(state.trust.iat));
+    body.appendChild(meta);
+    box.appendChild(body);
+
+    E.showScreen("result", false);
+    $("next-scan").focus({ preventScroll: true });
+  }
+
+  // A scanner gun types straight away: the first printable key on the result screen
+  // goes back to the scanner, into the QR content field.
+  document.addEventListener("keydown", function (event) {
+    if (document.body.getAttribute("data-screen") !== "result") return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1 || event.key === " ") return;
+    showScan();
+  });
+
+  // -- start ---------------------------------------------------------------------------------
+
+  function start() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("qr-form").addEventListener("submit", onText);
+    $("upload").addEventListener("change", onUpload);
+    $("camera-start").addEventListener("click", startCamera);
+    $("camera-stop").addEventListener("click", stopCamera);
+    $("next-scan").addEventListener("click", showScan);
+    $("logout").addEventListener("click", function () {
+      logout("");
+    });
+    $("scene").addEventListener("change", function () {
+      storage(SCENE_KEY, $("scene").value);
+    });
+
+    state.key = storage(KEY);
+    if (!state.key) {
+      E.showScreen("login");
+      return;
+    }
+    fetchScenes(state.key)
+      .then(function (r) {
+        if (r.ok && Array.isArray(r.data)) enter(r.data);
+        else logout(r.status === 401 ? t.session_expired : "");
+      })
+      .catch(function () {
+        logout(t.offline);
+      });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,630 @@
+/* ecert web wallet (/wallet): log in, certificates as cards, a scene, a preview of the
+ * fields shown, a self-refreshing QR code (offline or online), the activity log.
+ *
+ * The session token lives in sessionStorage (gone when the tab closes). The service
+ * worker (/wallet-sw.js) keeps the page and the last card list for offline reading.
+ */
+(function () {
+  "use strict";
+
+  var E = window.Ecert;
+  var t = E.strings;
+  var $ = E.$;
+
+  var TOKEN_KEY = "ecert.wallet.token";
+  var DATA_CACHE = "ecert-wallet-data";
+  var CARDS_URL = "/api/v1/wallet/credentials";
+  // Make the next QR this many seconds before the current one expires (or a fifth of
+  // its lifetime, if that is shorter), so that a code being scanned is still fresh.
+  var REFRESH_MARGIN = 15;
+
+  var state = {
+    token: null,
+    cards: [],
+    offline: false,
+    scenes: null,
+    trust: null,
+    card: null,
+    claims: null,
+    qr: null, // {id, expiresAt, lifetime, offset, url}
+    timer: null,
+    generation: 0,
+  };
+
+  // -- session -------------------------------------------------------------------------
+
+  function loadToken() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function saveToken(token) {
+    state.token = token;
+    try {
+      if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+      else window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) {
+      /* storage refused: the session lasts as long as the page */
+    }
+  }
+
+  /** An API call with the session token; a 401 ends the session. */
+  function authed(method, path, options) {
+    options = options || {};
+    options.token = state.token;
+    return E.api(method, path, options).then(function (r) {
+      if (r.status === 401) {
+        endSession(t.session_expired);
+        throw new Error("session ended");
+      }
+      return r;
+    });
+  }
+
+  function endSession(message) {
+    stopQr();
+    saveToken(null);
+    state.cards = [];
+    state.card = null;
+    state.claims = null;
+    $("tabbar").hidden = true;
+    go("login", { replace: true });
+    E.setMessage("login-error", message || "");
+  }
+
+  function logout() {
+    var token = state.token;
+    if (token) {
+      E.api("POST", "/api/v1/auth/logout", { token: token }).catch(function () {});
+    }
+    // The saved card list is this citizen's: forget it on this device.
+    if (window.caches) window.caches.delete(DATA_CACHE).catch(function () {});
+    endSession("");
+  }
+
+  // -- navigation ----------------------------------------------------------------------
+
+  var renderers = {
+    login: showLogin,
+    cards: showCards,
+    card: showCard,
+    qr: showQrScreen,
+    activity: showActivity,
+  };
+
+  /** Show a screen; push a history entry so that the phone's back button works. */
+  function go(screen, options) {
+    options = options || {};
+    if (screen !== "qr") stopQr();
+    var entry = { screen: screen };
+    if (options.replace) window.history.replaceState(entry, "");
+    else window.history.pushState(entry, "");
+    render(screen);
+  }
+
+  function render(screen) {
+    if (!state.token && !state.offline && screen !== "login") screen = "login";
+    if ((screen === "card" || screen === "qr") && !state.card) screen = "cards";
+    $("tabbar").hidden = screen === "login";
+    var tabs = document.querySelectorAll("[data-nav]");
+    for (var i = 0; i < tabs.length; i++) {
+      var current = tabs[i].getAttribute("data-nav") === (screen === "activity" ? "activity" : "cards");
+      if (current) tabs[i].setAttribute("aria-current", "page");
+      else tabs[i].removeAttribute("aria-current");
+    }
+    E.showScreen(screen);
+    renderers[screen]();
+  }
+
+  window.addEventListener("popstate", function (event) {
+    var screen = (event.state && event.state.screen) || (state.token ? "cards" : "login");
+    if (screen !== "qr") stopQr();
+    render(screen);
+  });
+
+  // -- login ---------------------------------------------------------------------------
+
+  function showLogin() {
+    var button = $("offline-cards");
+    button.hidden = true;
+    savedCards().then(function (saved) {
+      button.hidden = !saved || navigator.onLine !== false;
+    });
+  }
+
+  function onLogin(event) {
+    event.preventDefault();
+    var id = $("citizen-id").value.trim();
+    var password = $("password").value;
+    if (!id || !password) {
+      E.setMessage("login-error", t.login_missing);
+      (id ? $("password") : $("citizen-id")).focus();
+      return;
+    }
+    var submit = event.target.querySelector("button[type=submit]");
+    submit.disabled = true;
+    submit.textContent = t.logging_in;
+    E.setMessage("login-error", "");
+    E.api("POST", "/api/v1/auth/login", { body: { citizen_id: id, password: password } })
+      .then(function (r) {
+        if (r.ok && r.data && r.data.access_token) {
+          $("password").value = "";
+          saveToken(r.data.access_token);
+          state.offline = false;
+          go("cards", { replace: true });
+        } else if (r.status === 429) {
+          E.setMessage("login-error", E.fmt(t.rate_limited, { n: E.retryAfter(r) }));
+        } else if (r.status === 401 || r.status === 400) {
+          E.setMessage("login-error", t.login_failed);
+          $("password").focus();
+        } else {
+          E.setMessage("login-error", E.problemText(r));
+        }
+      })
+      .catch(function () {
+        E.setMessage("login-error", t.offline);
+        showLogin();
+        $("offline-cards").hidden = false;
+      })
+      .then(function () {
+        submit.disabled = false;
+        submit.textContent = t.log_in;
+      });
+  }
+
+  // -- reference data: scenes and issuer names -------------------------------------------
+
+  function loadReference() {
+    var scenes = state.scenes
+      ? Promise.resolve(state.scenes)
+      : E.api("GET", "/api/v1/scenes")
+          .then(function (r) {
+            if (r.ok && Array.isArray(r.data)) state.scenes = r.data;
+            return state.scenes;
+          })
+          .catch(function () {
+            return null;
+          });
+    var trust = state.trust
+      ? Promise.resolve(state.trust)
+      : E.fetchTrustList().then(function (value) {
+          state.trust = value;
+          return value;
+        });
+    return Promise.all([scenes, trust]);
+  }
+
+  function scenesFor(vct) {
+    return (state.scenes || []).filter(function (scene) {
+      return scene.accept.some(function (a) {
+        return a.vct === vct;
+      });
+    });
+  }
+
+  function acceptOf(scene, vct) {
+    for (var i = 0; i < scene.accept.length; i++) {
+      if (scene.accept[i].vct === vct) return scene.accept[i];
+    }
+    return null;
+  }
+
+  function sceneById(id) {
+    var list = state.scenes || [];
+    for (var i = 0; i < list.length; i++) if (list[i].id === id) return list[i];
+    return null;
+  }
+
+  function claimLabel(vct, claim) {
+    var list = state.scenes || [];
+    for (var i = 0; i < list.length; i++) {
+      var accept = acceptOf(list[i], vct);
+      if (accept && accept.labels && accept.labels[claim]) return E.local(accept.labels[claim]);
+    }
+    return claim;
+  }
+
+  function typeName(vct, fallback) {
+    var list = state.scenes || [];
+    for (var i = 0; i < list.length; i++) {
+      var accept = acceptOf(list[i], vct);
+      if (accept) return E.local(accept.name);
+    }
+    return fallback || vct;
+  }
+
+  // -- cards ---------------------------------------------------------------------------
+
+  function savedCards() {
+    if (!window.caches) return Promise.resolve(null);
+    return window.caches
+      .open(DATA_CACHE)
+      .then(function (cache) {
+        return cache.match(CARDS_URL);
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
+  function showCards() {
+    E.setMessage("cards-error", "");
+    var loading = $("cards-loading");
+    if (!state.cards.length) loading.hidden = false;
+    var request;
+    if (state.offline) {
+      request = savedCards().then(function (response) {
+        if (!response) return { ok: false, status: 0, data: null, headers: new Headers() };
+        return response.json().then(function (data) {
+          return { ok: true, status: 200, data: data, headers: response.headers };
+        });
+      });
+    } else {
+      request = authed("GET", CARDS_URL);
+    }
+    Promise.all([request, loadReference()])
+      .then(function (all) {
+        var r = all[0];
+        loading.hidden = true;
+        if (!r.ok || !r.data) {
+          E.setMessage("cards-error", state.offline ? t.offline : E.problemText(r));
+          return;
+        }
+        state.cards = r.data.items || [];
+        var saved = r.headers.get("X-Ecert-Saved-At");
+        var offline = state.offline || r.headers.get("X-Ecert-Offline") === "1";
+        var banner = $("cards-offline");
+        banner.hidden = !offline;
+        if (offline) {
+          banner.textContent = E.fmt(t.cards_offline, {
+            time: saved ? E.formatDateTime(parseInt(saved, 10)) : "—",
+          });
+        }
+        renderCards();
+      })
+      .catch(function (err) {
+        loading.hidden = true;
+        if (err instanceof E.NetworkError) E.setMessage("cards-error", t.offline);
+      });
+  }
+
+  function cardState(card) {
+    var now = Date.now() / 1000;
+    if (card.status === "revoked" || card.status === "suspended") return card.status;
+    if (card.expires_at && card.expires_at < now) return "expired";
+    if (card.status === "valid") return "valid";
+    return "unknown";
+  }
+
+  var BADGE_ICON = { valid: "✓", revoked: "✕", suspended: "‖", expired: "✕", unknown: "?" };
+
+  function badge(status) {
+    var node = E.el("span", "badge badge-" + status);
+    node.appendChild(E.el("span", "badge-icon", BADGE_ICON[status] || "?")).setAttribute("aria-hidden", "true");
+    node.appendChild(E.el("span", null, t["status_" + status] || status));
+    return node;
+  }
+
+  function renderCards() {
+    var list = $("card-list");
+    list.textContent = "";
+    $("cards-empty").hidden = state.cards.length > 0;
+    state.cards.forEach(function (card, index) {
+      var status = cardState(card);
+      var item = E.el("li");
+      var button = E.el("button", "card card-" + status);
+      button.type = "button";
+      var nameId = "card-" + index + "-name";
+      var detailsId = "card-" + index + "-details";
+      button.setAttribute("aria-labelledby", nameId);
+      button.setAttribute("aria-describedby", detailsId);
+
+      var top = E.el("span", "card-top");
+      top.appendChild(E.el("span", "card-name", E.local(card.name))).id = nameId;
+      var details = E.el("span", "card-details");
+      details.id = detailsId;
+      details.appendChild(badge(status));
+      details.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
+      var expiry = status === "expired" ? t.expired_on : t.expires;
+      details.appendChild(E.el("span", "card-line", E.fmt(expiry, { date: E.formatDate(card.expires_at) })));
+      button.appendChild(top);
+      button.appendChild(details);
+      button.addEventListener("click", function () {
+        state.card = card;
+        state.claims = null;
+        go("card");
+      });
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+  }
+
+  // -- one card: scene and preview ---------------------------------------------------------
+
+  function showCard() {
+    var card = state.card;
+    var status = cardState(card);
+    $("card-title").textContent = E.local(card.name);
+    var summary = $("card-summary");
+    summary.textContent = "";
+    summary.appendChild(badge(status));
+    summary.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
+    summary.appendChild(
+      E.el("span", "card-line", E.fmt(status === "expired" ? t.expired_on : t.expires, { date: E.formatDate(card.expires_at) }))
+    );
+    var unusable = status === "revoked" || status === "suspended" || status === "expired";
+    $("card-unusable").hidden = !unusable;
+    E.setMessage("card-error", state.offline ? t.qr_offline : "");
+
+    var select = $("scene");
+    var previous = select.value;
+    select.textContent = "";
+    var scenes = scenesFor(card.vct);
+    scenes.forEach(function (scene) {
+      var option = E.el("option", null, E.local(scene.name));
+      option.value = scene.id;
+      select.appendChild(option);
+    });
+    if (previous && sceneById(previous) && acceptOf(sceneById(previous), card.vct)) select.value = previous;
+    select.disabled = scenes.length === 0;
+    $("no-scene").hidden = scenes.length > 0;
+    $("show-qr").disabled = unusable || scenes.length === 0 || state.offline;
+    renderPreview();
+
+    if (!state.claims && !state.offline) {
+      var id = card.id;
+      authed("GET", CARDS_URL + "/" + encodeURIComponent(id))
+        .then(function (r) {
+          if (r.ok && state.card && state.card.id === id) {
+            state.claims = r.data.claims || {};
+            renderPreview();
+          }
+        })
+        .catch(function () {});
+    }
+  }
+
+  function displayValue(value) {
+    if (value === true) return "✓";
+    if (value === false) return "✕";
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function renderPreview() {
+    var list = $("preview");
+    list.textContent = "";
+    var scene = sceneById($("scene").value);
+    var validity = $("preview-validity");
+    if (!scene) {
+      validity.textContent = "";
+      return;
+    }
+    var accept = acceptOf(scene, state.card.vct);
+    (accept ? accept.claims : []).forEach(function (claim) {
+      var row = E.el("div", "field-row");
+      row.appendChild(E.el("dt", null, accept.labels && accept.labels[claim] ? E.local(accept.labels[claim]) : claim));
+      var value = state.claims ? displayValue(state.claims[claim]) : "•••";
+      row.appendChild(E.el("dd", null, value));
+      list.appendChild(row);
+    });
+    validity.textContent = E.fmt(t.preview_validity, { n: scene.max_age });
+  }
+
+  // -- the QR code -----------------------------------------------------------------------
+
+  function showQrScreen() {
+    var scene = sceneById($("scene").value);
+    $("qr-title").textContent = scene ? E.local(scene.name) : "";
+    $("qr-type").textContent = state.card ? E.local(state.card.name) : "";
+    updateOnlineHint();
+    if (!state.qr) makeQr();
+  }
+
+  function updateOnlineHint() {
+    $("online-hint").textContent = $("online-qr").checked ? t.online_hint_on : t.online_hint_off;
+  }
+
+  function stopQr() {
+    state.generation += 1;
+    if (state.timer) window.clearInterval(state.timer);
+    state.timer = null;
+    if (state.qr && state.qr.url) URL.revokeObjectURL(state.qr.url);
+    state.qr = null;
+    var img = $("qr-img");
+    if (img) {
+      img.hidden = true;
+      img.removeAttribute("src");
+    }
+    var placeholder = $("qr-placeholder");
+    if (placeholder) placeholder.hidden = false;
+  }
+
+  /** Make a presentation for the chosen scene and show its QR image. */
+  function makeQr(refresh) {
+    var card = state.card;
+    var sceneId = $("scene").value;
+    if (!card || !sceneId) return;
+    var generation = ++state.generation;
+    if (state.timer) window.clearInterval(state.timer);
+    state.timer = null;
+    E.setMessage("qr-error", "");
+    $("qr-countdown").textContent = t.qr_refreshing;
+    var mode = $("online-qr").checked ? "online" : "offline";
+    var presentation;
+    authed("POST", CARDS_URL + "/" + encodeURIComponent(card.id) + "/presentations", {
+      body: { scene: sceneId, mode: mode },
+    })
+      .then(function (r) {
+        if (generation !== state.generation) return null;
+        if (!r.ok || !r.data) throw new Error(E.fmt(t.qr_failed, { reason: E.problemText(r) }));
+        presentation = r.data;
+        presentation.offset = E.clockOffset(r.headers);
+        if (!presentation.id) throw new Error(t.qr_image_failed);
+        return authed("GET", "/api/v1/wallet/presentations/" + encodeURIComponent(presentation.id) + "/qr.png", {
+          raw: true,
+        });
+      })
+      .then(function (r) {
+        if (!r || generation !== state.generation) return;
+        if (!r.ok || !(r.data instanceof Blob)) throw new Error(t.qr_image_failed);
+        var old = state.qr;
+        var url = URL.createObjectURL(r.data);
+        var now = Date.now() / 1000 + presentation.offset;
+        state.qr = {
+          id: presentation.id,
+          expiresAt: presentation.expires_at,
+          offset: presentation.offset,
+          lifetime: Math.max(1, presentation.expires_at - now),
+          url: url,
+          mode: mode,
+        };
+        var img = $("qr-img");
+        img.src = url;
+        img.hidden = false;
+        $("qr-placeholder").hidden = true;
+        if (old && old.url) URL.revokeObjectURL(old.url);
+        if (refresh) E.announce(t.qr_refreshed);
+        tick();
+        state.timer = window.setInterval(tick, 1000);
+      })
+      .catch(function (err) {
+        if (generation !== state.generation) return;
+        if (err && err.message === "session ended") return;
+        $("qr-countdown").textContent = "";
+        E.setMessage("qr-error", err instanceof E.NetworkError ? t.offline : err.message || t.error_generic);
+      });
+  }
+
+  /** Seconds until the next refresh, and the countdown on screen. */
+  function tick() {
+    var qr = state.qr;
+    if (!qr) return;
+    var now = Date.now() / 1000 + qr.offset;
+    var margin = Math.min(REFRESH_MARGIN, qr.lifetime / 5);
+    var refreshAt = qr.expiresAt - margin;
+    var left = Math.max(0, Math.ceil(refreshAt - now));
+    $("qr-countdown").textContent = E.fmt(t.qr_countdown, { n: left });
+    var span = Math.max(1, qr.lifetime - margin);
+    $("qr-bar").style.width = Math.max(0, Math.min(100, (100 * (refreshAt - now)) / span)) + "%";
+    if (left <= 0 && !document.hidden) makeQr(true);
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    // A hidden page shows nobody a code: stop refreshing, and catch up on return.
+    if (!document.hidden && state.qr && document.body.getAttribute("data-screen") === "qr") tick();
+  });
+
+  // -- activity --------------------------------------------------------------------------
+
+  function showActivity() {
+    var list = $("activity-list");
+    E.setMessage("activity-error", "");
+    if (state.offline) {
+      list.textContent = "";
+      E.setMessage("activity-error", t.offline);
+      return;
+    }
+    $("activity-loading").hidden = false;
+    Promise.all([authed("GET", "/api/v1/wallet/activity"), loadReference()])
+      .then(function (all) {
+        var r = all[0];
+        $("activity-loading").hidden = true;
+        if (!r.ok || !r.data) {
+          E.setMessage("activity-error", E.problemText(r));
+          return;
+        }
+        renderActivity(r.data.items || []);
+      })
+      .catch(function (err) {
+        $("activity-loading").hidden = true;
+        if (err instanceof E.NetworkError) E.setMessage("activity-error", t.offline);
+      });
+  }
+
+  function renderActivity(items) {
+    var list = $("activity-list");
+    list.textContent = "";
+    $("activity-empty").hidden = items.length > 0;
+    items.forEach(function (event) {
+      var item = E.el("li", "activity-item " + (event.valid ? "ok" : "fail"));
+      var top = E.el("div", "activity-top");
+      top.appendChild(E.el("p", "activity-venue", event.venue && event.venue.name ? E.local(event.venue.name) : t.activity_unknown_venue));
+      top.appendChild(badge(event.valid ? "valid" : "revoked")).lastChild.textContent = event.valid ? t.activity_valid : t.activity_invalid;
+      item.appendChild(top);
+      var scene = sceneById(event.scene);
+      var what = (scene ? E.local(scene.name) : event.scene) + (event.vct ? " · " + typeName(event.vct, event.vct) : "");
+      item.appendChild(E.el("p", "activity-what", what));
+      if (event.claims && event.claims.length) {
+        var labels = event.claims.map(function (c) {
+          return event.vct ? claimLabel(event.vct, c) : c;
+        });
+        item.appendChild(E.el("p", "activity-fields", t.activity_fields + t.colon + labels.join(E.lang === "zh" ? "、" : ", ")));
+      }
+      (event.codes || []).forEach(function (code) {
+        var reason = t.codes && t.codes[code] ? t.codes[code][0] : code;
+        item.appendChild(E.el("p", "activity-reason", reason));
+      });
+      var time = E.el("time", "activity-time", E.formatDateTime(event.at));
+      time.setAttribute("datetime", E.isoDateTime(event.at));
+      item.appendChild(time);
+      list.appendChild(item);
+    });
+  }
+
+  // -- start -----------------------------------------------------------------------------
+
+  function registerServiceWorker() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.register("/wallet-sw.js", { scope: "/wallet" }).catch(function () {
+      /* not installable here (e.g. plain http on another host): the page still works */
+    });
+  }
+
+  function start() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("offline-cards").addEventListener("click", function () {
+      state.offline = true;
+      go("cards");
+    });
+    $("scene").addEventListener("change", function () {
+      renderPreview();
+    });
+    $("show-qr").addEventListener("click", function () {
+      stopQr();
+      go("qr");
+    });
+    $("online-qr").addEventListener("change", function () {
+      updateOnlineHint();
+      if (state.qr || document.body.getAttribute("data-screen") === "qr") makeQr(true);
+    });
+    $("qr-done").addEventListener("click", function () {
+      window.history.back();
+    });
+    var backs = document.querySelectorAll("[data-back]");
+    for (var i = 0; i < backs.length; i++) {
+      backs[i].addEventListener("click", function () {
+        window.history.back();
+      });
+    }
+    var navs = document.querySelectorAll("[data-nav]");
+    for (var j = 0; j < navs.length; j++) {
+      navs[j].addEventListener("click", function (event) {
+        var target = event.currentTarget.getAttribute("data-nav");
+        go(target);
+      });
+    }
+    $("logout").addEventListener("click", logout);
+
+    state.token = loadToken();
+    go(state.token ? "cards" : "login", { replace: true });
+    registerServiceWorker();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,163 @@
+"""Helpers for the browser tests: the real service in a subprocess, Debian's Chromium
+driven by Playwright, screenshots, and the axe-core accessibility check.
+
+Chromium comes from Debian (``/usr/bin/chromium``, installed by ``scripts/test``);
+Playwright never downloads a browser here. As root, Chromium needs ``--no-sandbox``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import free_port
+
+CHROMIUM = os.environ.get("ECERT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: The phone the pages are designed for first (CSS pixels).
+PHONE = {"width": 390, "height": 844}
+ECERT = str(Path(sys.executable).with_name("ecert"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Service:
+    """``ecert serve --demo`` (gunicorn) on 127.0.0.1 with its own instance."""
+
+    base: str
+    instance: Path
+    proc: subprocess.Popen[bytes]
+    log: Path
+    demo: dict[str, Any] = field(default_factory=dict)
+
+    def venue_key(self, venue_id: str) -> str:
+        return str(next(v["api_key"] for v in self.demo["venues"] if v["id"] == venue_id))
+
+    def citizen(self, index: int = 0) -> dict[str, str]:
+        return dict(self.demo["citizens"][index])
+
+
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@contextmanager
+def running_service(folder: Path) -> Iterator[Service]:
+    """Start the demo service under gunicorn; stop it (SIGTERM, then kill) afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    instance = folder / "instance"
+    port = free_port()
+    log = folder / f"serve-{port}.log"
+    env = {**os.environ, "ECERT_INSTANCE": str(instance)}
+    env.pop("ECERT_KEY_SECRET", None)
+    env.pop("ECERT_REDIS_URL", None)
+    env.pop("ECERT_BASE_URL", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [ECERT, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "2", "--threads", "4"],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(base):
+            if proc.poll() is not None:
+                raise AssertionError(f"ecert serve exited:\n{log.read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise AssertionError("ecert serve did not answer within 60 s")
+            time.sleep(0.2)
+        demo = json.loads((instance / "demo.json").read_text(encoding="utf-8"))
+        yield Service(base, instance, proc, log, demo)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium, headless, with nothing that reaches the network by itself."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+
+
+def phone_context(browser: Any, base: str) -> Any:
+    """A fresh browser context (new profile) sized and scaled like a phone."""
+    return browser.new_context(
+        base_url=base,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        service_workers="allow",
+    )
+
+
+class Screenshots:
+    """Numbered full-page screenshots under ``folder``; copied to
+    ``test-output/screenshots/`` at the repository root when ``ECERT_SCREENSHOTS`` is set."""
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        self.folder = folder
+        self.prefix = prefix.removeprefix("test-")
+        self.count = 0
+        self.paths: list[Path] = []
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def take(self, page: Any, name: str) -> Path:
+        self.count += 1
+        path = self.folder / f"{self.prefix}-{self.count:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
+        self.paths.append(path)
+        if os.environ.get("ECERT_SCREENSHOTS"):
+            target = REPO / "test-output" / "screenshots"
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / path.name)
+        return path
+
+
+def serious_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's violations of impact serious or critical on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    violations = results.response.get("violations", [])
+    return [
+        {
+            "id": v["id"],
+            "impact": v.get("impact"),
+            "help": v.get("help"),
+            "nodes": [n.get("target") for n in v.get("nodes", [])][:5],
+        }
+        for v in violations
+        if v.get("impact") in ("serious", "critical")
+    ]

@@ -1,0 +1,473 @@
+"""The web pages in a real browser: Debian's Chromium driven by Playwright, against
+``ecert serve --demo`` running under gunicorn on 127.0.0.1.
+
+The whole flow at a phone's size, in English and in Chinese: a citizen logs in to
+``/wallet``, opens the resident identity card, chooses the hotel scene, sees which
+fields will be shown, shows the QR code; the QR image is decoded with a real decoder
+and typed into ``/scan`` by the hotel's staff, who see "Valid" and only the name and
+the ID number. Locators go by role and accessible name, so the names are tested too.
+Screenshots of every screen go to the test's folder (and to
+``test-output/screenshots/`` when ``ECERT_SCREENSHOTS`` is set); axe-core checks the
+pages for serious accessibility violations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser_helpers import (
+    CHROMIUM,
+    Screenshots,
+    Service,
+    launch_chromium,
+    phone_context,
+    running_service,
+    serious_violations,
+)
+from verifier.qrimage import decode_qr
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+#: Milliseconds Playwright waits for an expectation.
+TIMEOUT = 15_000
+FONT_SIZE = "e => parseFloat(getComputedStyle(e).fontSize)"
+
+
+@dataclass(frozen=True)
+class Texts:
+    """What a person sees and what assistive technology names, per language."""
+
+    lang: str
+    citizen_id: str
+    password: str
+    log_in: str
+    id_card: str
+    licence: str
+    proof: str
+    suspended: str
+    revoked: str
+    scene: str
+    show_qr: str
+    qr_code: str
+    online_qr: str
+    name: str
+    id_number: str
+    venue_key: str
+    qr_content: str
+    valid: str
+    invalid: str
+    issuer: str
+    hotel: str
+    activity: str
+    elder: str
+    next_scan: str
+    replayed: str
+
+
+EN = Texts(
+    lang="en", citizen_id="Citizen ID", password="Password", log_in="Log in",
+    id_card="Resident identity card", licence="Motor vehicle driving licence",
+    proof="Proof of no criminal record", suspended="Suspended", revoked="Revoked",
+    scene="Scene", show_qr="Show QR", qr_code="QR code", online_qr="Online QR",
+    name="Name", id_number="Citizen ID number", venue_key="Venue key",
+    qr_content="QR content", valid="Valid", invalid="Invalid",
+    issuer="City Public Security Bureau", hotel="Grand City Hotel", activity="Activity",
+    elder="Elder mode", next_scan="Next scan", replayed="This QR code was already used",
+)
+ZH = Texts(
+    lang="zh", citizen_id="公民身份号码", password="密码", log_in="登录",
+    id_card="居民身份证", licence="机动车驾驶证", proof="无犯罪记录证明",
+    suspended="已暂停", revoked="已吊销", scene="使用场景", show_qr="出示二维码",
+    qr_code="二维码", online_qr="在线二维码", name="姓名", id_number="公民身份号码",
+    venue_key="场所密钥", qr_content="二维码内容", valid="有效", invalid="无效",
+    issuer="市公安局", hotel="城市大酒店", activity="记录", elder="长辈模式",
+    next_scan="继续核验", replayed="此二维码已经使用过",
+)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+def _call(service: Service, method: str, path: str, body: Any, token: str) -> Any:
+    request = urllib.request.Request(
+        service.base + path,
+        data=json.dumps(body).encode("utf-8") if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+#: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
+PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+
+
+def _seed(service: Service) -> None:
+    """Give each demo citizen a suspended driving licence and a revoked proof, so that
+    the wallet shows its marks (and names must stay unique per type)."""
+    for index, (name, id_number) in enumerate(PEOPLE):
+        assert service.citizen(index)["citizen_id"] == id_number
+        _seed_citizen(service, name, id_number)
+
+
+def _seed_citizen(service: Service, name: str, citizen: str) -> None:
+    police = next(d for d in service.demo["departments"] if d["issuer"] == "police")
+    key = police["api_key"]
+    person = {"name": name, "sex": "男", "id_number": citizen}
+    licence = _call(service, "POST", "/api/v1/issuers/police/credentials", {
+        "vct": "urn:ecert:driving-licence", "citizen_id": citizen,
+        "claims": {**person, "nationality": "中国", "address": "北京市东城区示例路1号",
+                   "birth_date": "1990-03-07", "first_issue_date": "2010-05-01",
+                   "licence_class": "C1", "valid_from": "2020-05-01",
+                   "file_number": "110100123456", "issuing_authority": "北京市公安局交通管理局"},
+    }, key)
+    _call(service, "POST", f"/api/v1/issuers/police/credentials/{licence['id']}/suspend",
+          None, key)
+    proof = _call(service, "POST", "/api/v1/issuers/police/credentials", {
+        "vct": "urn:ecert:no-criminal-record-proof", "citizen_id": citizen,
+        "claims": {**person, "no_criminal_record": True, "proof_number": "WFZ-2026-000001",
+                   "issue_date": "2026-01-05", "issuing_authority": "北京市公安局东城分局"},
+    }, key)
+    _call(service, "POST", f"/api/v1/issuers/police/credentials/{proof['id']}/revoke",
+          None, key)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("browser-service")) as running:
+        _seed(running)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    return Screenshots(tmp_path / "screenshots", name)
+
+
+class PageErrors:
+    """Script errors and CSP violations of a page: there must be none."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" and "Failed to load resource" not in text:
+            self.errors.append(f"console: {text}")
+        if "Content Security Policy" in text:
+            self.errors.append(f"csp: {text}")
+
+
+def _open(browser: Any, service: Service) -> tuple[Any, Any, PageErrors]:
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    return context, page, PageErrors(page)
+
+
+def _path(page_path: str, t: Texts) -> str:
+    return page_path if t.lang == "zh" else f"{page_path}?lang={t.lang}"
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+
+def log_in_citizen(page: Any, service: Service, t: Texts, who: int) -> None:
+    """Log in as demo citizen ``who`` (each may log in 5 times in 5 minutes)."""
+    citizen = service.citizen(who)
+    page.get_by_label(t.citizen_id, exact=True).fill(citizen["citizen_id"])
+    page.get_by_label(t.password, exact=True).fill(citizen["password"])
+    page.get_by_role("button", name=t.log_in, exact=True).click()
+    expect(page.get_by_role("button", name=t.id_card, exact=True)).to_be_visible()
+
+
+def choose_hotel(page: Any, t: Texts, who: int) -> None:
+    page.get_by_role("button", name=t.id_card, exact=True).click()
+    scene = page.get_by_label(t.scene, exact=True)
+    expect(scene).to_be_visible()
+    assert scene.evaluate("e => e.tagName") == "SELECT"
+    values = scene.locator("option").evaluate_all("options => options.map(o => o.value)")
+    # Only the scenes that accept a resident identity card, by id.
+    assert "hotel" in values and "bank" in values
+    assert "school" not in values, values
+    scene.select_option("hotel")
+    preview = page.locator("#preview")
+    expect(preview.locator("dt")).to_have_text([t.name, t.id_number])
+    expect(preview.locator("dd")).to_have_text(list(PEOPLE[who]))
+
+
+def _is_qr_png(response: Any) -> bool:
+    return "/api/v1/wallet/presentations/" in response.url and response.url.endswith("/qr.png")
+
+
+def _png(page: Any, response: Any) -> bytes:
+    """The QR PNG at the URL the page fetched, fetched again with the page's token
+    (the page's own response body is not kept when a service worker is in the way)."""
+    assert response.status == 200
+    token = page.evaluate("() => sessionStorage.getItem('ecert.wallet.token')")
+    again = page.request.get(response.url, headers={"Authorization": f"Bearer {token}"})
+    assert again.status == 200 and again.headers["content-type"] == "image/png"
+    png: bytes = again.body()
+    assert png.startswith(b"\x89PNG")
+    return png
+
+
+def _qr_shown(page: Any) -> None:
+    page.wait_for_function(
+        "() => { const i = document.getElementById('qr-img'); "
+        "return !i.hidden && i.complete && i.naturalWidth > 0; }"
+    )
+
+
+def show_qr(page: Any, t: Texts) -> tuple[Any, str]:
+    """Press "Show QR"; the QR image's text, decoded from the PNG the page fetched
+    (with its bearer token) and from the image as shown on the screen."""
+    with page.expect_response(_is_qr_png) as answer:
+        page.get_by_role("button", name=t.show_qr, exact=True).click()
+    text = decode_qr(_png(page, answer.value))
+    image = page.get_by_role("img", name=t.qr_code, exact=True)
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("src", re.compile(r"^blob:"))
+    _qr_shown(page)
+    # What the phone shows scans too (the element as rendered, like a camera sees it).
+    assert decode_qr(image.screenshot()) == text
+    box = image.bounding_box()
+    assert box is not None and box["width"] >= 300, box  # a large QR on a 390 px screen
+    expect(page.locator("#qr-countdown")).to_have_text(re.compile(r"\d"))
+    return image, text
+
+
+def log_in_venue(page: Any, service: Service, t: Texts) -> None:
+    page.get_by_label(t.venue_key, exact=True).fill(service.venue_key("grand-hotel"))
+    page.get_by_role("button", name=t.log_in, exact=True).click()
+    scene = page.get_by_label(t.scene, exact=True)
+    expect(scene).to_be_visible()
+    scene.select_option("hotel")
+
+
+def scan_text(page: Any, t: Texts, text: str) -> Any:
+    """Type the QR text as a scanner gun does (then Enter); the result region."""
+    box = page.get_by_label(t.qr_content, exact=True)
+    box.fill(text)
+    box.press("Enter")
+    status = page.get_by_role("status")
+    expect(status.locator(".verdict")).to_be_visible()
+    return status
+
+
+def expect_valid_hotel(status: Any, t: Texts, who: int) -> None:
+    expect(status.locator(".verdict")).to_have_text(t.valid)
+    expect(status.locator(".claims dt")).to_have_text([t.name, t.id_number])
+    expect(status.locator(".claims dd")).to_have_text(list(PEOPLE[who]))
+    expect(status).to_contain_text(t.issuer)
+
+
+# -- tests -----------------------------------------------------------------------------------
+
+
+def _walk(browser: Any, service: Service, shots: Screenshots, t: Texts, who: int) -> None:
+    wallet_context, wallet, wallet_errors = _open(browser, service)
+    staff_context, staff, staff_errors = _open(browser, service)
+    try:
+        wallet.goto(_path("/wallet", t))
+        html_lang = "en" if t.lang == "en" else "zh-CN"
+        expect(wallet.locator("html")).to_have_attribute("lang", html_lang)
+        expect(wallet.get_by_role("button", name=t.log_in, exact=True)).to_be_visible()
+        shots.take(wallet, "wallet-login")
+
+        log_in_citizen(wallet, service, t, who)
+        # Suspended and revoked cards say so (in their accessible description too).
+        licence = wallet.get_by_role("button", name=t.licence, exact=True)
+        expect(licence).to_have_accessible_description(re.compile(t.suspended))
+        proof = wallet.get_by_role("button", name=t.proof, exact=True)
+        expect(proof).to_have_accessible_description(re.compile(t.revoked))
+        shots.take(wallet, "wallet-cards")
+
+        choose_hotel(wallet, t, who)
+        shots.take(wallet, "wallet-preview")
+
+        _, text = show_qr(wallet, t)
+        online = wallet.get_by_role("switch", name=t.online_qr, exact=True)
+        expect(online).not_to_be_checked()
+        shots.take(wallet, "wallet-qr")
+
+        staff.goto(_path("/scan", t))
+        expect(staff.get_by_label(t.venue_key, exact=True)).to_be_visible()
+        shots.take(staff, "scan-login")
+        log_in_venue(staff, service, t)
+        shots.take(staff, "scan-ready")
+
+        status = scan_text(staff, t, text)
+        expect_valid_hotel(status, t, who)
+        shots.take(staff, "scan-valid")
+
+        # The same code again is a copy: "Invalid", with the reason in plain words.
+        staff.get_by_role("button", name=t.next_scan, exact=True).click()
+        status = scan_text(staff, t, text)
+        expect(status.locator(".verdict")).to_have_text(t.invalid)
+        expect(status).to_contain_text(t.replayed)
+        expect(status.locator(".claims")).to_have_count(0)
+        shots.take(staff, "scan-invalid")
+
+        # The citizen sees who checked what.
+        wallet.get_by_role("button", name=re.compile("^(Done|完成)$")).click()
+        wallet.get_by_role("button", name=t.activity, exact=True).click()
+        expect(wallet.locator("#activity-list li").first).to_contain_text(t.hotel)
+        shots.take(wallet, "wallet-activity")
+        assert wallet_errors.errors == [] and staff_errors.errors == [], (
+            wallet_errors.errors + staff_errors.errors
+        )
+    finally:
+        wallet_context.close()
+        staff_context.close()
+
+
+def test_whole_flow_in_english(browser: Any, service: Service, shots: Screenshots) -> None:
+    _walk(browser, service, shots, EN, who=0)
+
+
+def test_whole_flow_in_chinese(browser: Any, service: Service, shots: Screenshots) -> None:
+    _walk(browser, service, shots, ZH, who=1)
+
+
+def test_online_qr_and_elder_mode(browser: Any, service: Service, shots: Screenshots) -> None:
+    """The switch makes an online QR (a short URL, a small code) that the hotel redeems
+    once; elder mode makes the text larger and is remembered."""
+    t = EN
+    wallet_context, wallet, wallet_errors = _open(browser, service)
+    staff_context, staff, _ = _open(browser, service)
+    try:
+        wallet.goto(_path("/wallet", t))
+        log_in_citizen(wallet, service, t, 0)
+        choose_hotel(wallet, t, 0)
+        image, offline_text = show_qr(wallet, t)
+        with wallet.expect_response(_is_qr_png) as answer:
+            wallet.get_by_role("switch", name=t.online_qr, exact=True).check()
+        url = decode_qr(_png(wallet, answer.value))
+        _qr_shown(wallet)
+        assert decode_qr(image.screenshot()) == url
+        assert url.startswith(service.base + "/p/"), url
+        assert url != offline_text
+
+        elder = wallet.get_by_role("button", name=t.elder, exact=True)
+        expect(elder).to_have_attribute("aria-pressed", "false")
+        small = wallet.locator("h1:visible").evaluate(FONT_SIZE)
+        elder.click()
+        expect(elder).to_have_attribute("aria-pressed", "true")
+        large = wallet.locator("h1:visible").evaluate(FONT_SIZE)
+        assert large >= small * 1.2
+        shots.take(wallet, "wallet-qr-online-elder")
+        wallet.reload()
+        expect(wallet.locator("html")).to_have_class(re.compile(r"\belder\b"))
+
+        staff.goto(_path("/scan", t))
+        log_in_venue(staff, service, t)
+        status = scan_text(staff, t, url)
+        expect_valid_hotel(status, t, 0)
+        assert wallet_errors.errors == [], wallet_errors.errors
+    finally:
+        wallet_context.close()
+        staff_context.close()
+
+
+def test_service_worker_keeps_the_card_list_offline(
+    browser: Any, service: Service, shots: Screenshots
+) -> None:
+    t = EN
+    context, page, _ = _open(browser, service)
+    try:
+        page.goto(_path("/wallet", t))
+        page.wait_for_function(
+            "async () => { const r = await navigator.serviceWorker.ready; return !!r.active; }"
+        )
+        # Controlled from the next load on; the card list fetched under control is kept.
+        page.reload()
+        page.wait_for_function("() => !!navigator.serviceWorker.controller")
+        log_in_citizen(page, service, t, 1)
+        page.wait_for_function(
+            "async () => !!(await (await caches.open('ecert-wallet-data'))"
+            ".match('/api/v1/wallet/credentials'))"
+        )
+        context.set_offline(True)
+        page.reload()
+        expect(page.get_by_role("button", name=t.id_card, exact=True)).to_be_visible()
+        expect(page.locator("#cards-offline")).to_be_visible()
+        shots.take(page, "wallet-offline")
+        context.set_offline(False)
+        # Logging out forgets the saved list.
+        page.get_by_role("button", name="Log out", exact=True).click()
+        page.wait_for_function(
+            "async () => !(await caches.has('ecert-wallet-data'))"
+        )
+    finally:
+        context.close()
+
+
+def test_pages_have_no_serious_accessibility_violations(
+    browser: Any, service: Service, shots: Screenshots
+) -> None:
+    """axe-core on the wallet (log-in, cards, QR, elder mode) and the scanner (log-in,
+    results valid and invalid), in English and Chinese."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for who, t in enumerate((EN, ZH)):
+        wallet_context, wallet, _ = _open(browser, service)
+        staff_context, staff, _ = _open(browser, service)
+        try:
+            wallet.goto(_path("/wallet", t))
+            expect(wallet.get_by_role("button", name=t.log_in, exact=True)).to_be_visible()
+            found[f"{t.lang} wallet login"] = serious_violations(wallet)
+            log_in_citizen(wallet, service, t, who)
+            found[f"{t.lang} wallet cards"] = serious_violations(wallet)
+            choose_hotel(wallet, t, who)
+            found[f"{t.lang} wallet preview"] = serious_violations(wallet)
+            _, text = show_qr(wallet, t)
+            found[f"{t.lang} wallet qr"] = serious_violations(wallet)
+            wallet.get_by_role("button", name=t.elder, exact=True).click()
+            found[f"{t.lang} wallet qr elder"] = serious_violations(wallet)
+
+            staff.goto(_path("/scan", t))
+            expect(staff.get_by_label(t.venue_key, exact=True)).to_be_visible()
+            found[f"{t.lang} scan login"] = serious_violations(staff)
+            log_in_venue(staff, service, t)
+            found[f"{t.lang} scan ready"] = serious_violations(staff)
+            scan_text(staff, t, text)
+            found[f"{t.lang} scan valid"] = serious_violations(staff)
+            staff.get_by_role("button", name=t.next_scan, exact=True).click()
+            scan_text(staff, t, text)
+            found[f"{t.lang} scan invalid"] = serious_violations(staff)
+        finally:
+            wallet_context.close()
+            staff_context.close()
+    problems = {screen: v for screen, v in found.items() if v}
+    assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
