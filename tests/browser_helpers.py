@@ -7,6 +7,7 @@ Playwright never downloads a browser here. As root, Chromium needs ``--no-sandbo
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -161,3 +162,23 @@ def serious_violations(page: Any) -> list[dict[str, Any]]:
         for v in violations
         if v.get("impact") in ("serious", "critical")
     ]
+
+
+def qr_video(png: bytes, path: Path, size: tuple[int, int] = (640, 480)) -> Path:
+    """A short Y4M video (4:2:0) of the QR image on a grey desk, for Chromium's fake
+    camera (``--use-file-for-fake-video-capture``)."""
+    from PIL import Image
+
+    width, height = size
+    with Image.open(io.BytesIO(png)) as qr:
+        side = min(width, height) - 40
+        code = qr.convert("L").resize((side, side), Image.Resampling.NEAREST)
+    frame = Image.new("L", size, 170)
+    frame.paste(code, ((width - side) // 2, (height - side) // 2))
+    luma = frame.tobytes()
+    chroma = bytes([128]) * ((width // 2) * (height // 2))
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for _ in range(2):
+            out.write(b"FRAME\n" + luma + chroma + chroma)
+    return path

@@ -26,10 +26,12 @@ import pytest
 
 from tests.browser_helpers import (
     CHROMIUM,
+    CHROMIUM_ARGS,
     Screenshots,
     Service,
     launch_chromium,
     phone_context,
+    qr_video,
     running_service,
     serious_violations,
 )
@@ -105,15 +107,21 @@ ZH = Texts(
 # -- fixtures ------------------------------------------------------------------------------
 
 
-def _call(service: Service, method: str, path: str, body: Any, token: str) -> Any:
+def _call(service: Service, method: str, path: str, body: Any, token: str | None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(
         service.base + path,
         data=json.dumps(body).encode("utf-8") if body is not None else None,
         method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers=headers,
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read() or b"null")
+        raw = response.read()
+        if response.headers.get_content_type() == "image/png":
+            return raw
+        return json.loads(raw or b"null")
 
 
 #: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
@@ -158,13 +166,35 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def citizen_token(service: Service) -> str:
+    """A session of demo citizen 0 made over the API (one log-in for several tests)."""
+    answer = _call(service, "POST", "/api/v1/auth/login", service.citizen(0), None)
+    return str(answer["access_token"])
+
+
+def _hotel_qr(service: Service, token: str) -> tuple[str, bytes]:
+    """A fresh hotel presentation of citizen 0's ID card: its QR text and PNG."""
+    items = _call(service, "GET", "/api/v1/wallet/credentials", None, token)["items"]
+    card = next(i for i in items if i["vct"] == "urn:ecert:resident-id-card")
+    shown = _call(service, "POST", f"/api/v1/wallet/credentials/{card['id']}/presentations",
+                  {"scene": "hotel", "mode": "offline"}, token)
+    png = _call(service, "GET", f"/api/v1/wallet/presentations/{shown['id']}/qr.png", None, token)
+    return str(shown["qr"]), png
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    chromium = launch_chromium(playwright)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 @pytest.fixture
@@ -471,3 +501,106 @@ def test_pages_have_no_serious_accessibility_violations(
             staff_context.close()
     problems = {screen: v for screen, v in found.items() if v}
     assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
+
+
+def test_an_uploaded_image_is_decoded_by_the_server(
+    browser: Any, service: Service, citizen_token: str, shots: Screenshots, tmp_path: Path
+) -> None:
+    t = EN
+    _, png = _hotel_qr(service, citizen_token)
+    image = tmp_path / "qr.png"
+    image.write_bytes(png)
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(_blank_png())
+    context, staff, errors = _open(browser, service)
+    try:
+        staff.goto(_path("/scan", t))
+        log_in_venue(staff, service, t)
+        # A picture without a QR code is a message, not a verdict.
+        staff.get_by_label("Upload a QR image", exact=True).set_input_files(str(blank))
+        expect(staff.locator("#scan-error")).to_have_text("No readable QR code in this image.")
+        expect(staff.get_by_role("status")).to_be_empty()
+        staff.get_by_label("Upload a QR image", exact=True).set_input_files(str(image))
+        status = staff.get_by_role("status")
+        expect_valid_hotel(status, t, 0)
+        shots.take(staff, "scan-upload-valid")
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()
+
+
+def _blank_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("L", (300, 300), 255).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_camera_frames_are_decoded_by_the_server(
+    playwright: Any, service: Service, citizen_token: str, shots: Screenshots, tmp_path: Path
+) -> None:
+    """Chromium's fake camera plays a video of the QR code; the page sends frames to
+    the server's decoder until it reads one."""
+    t = ZH
+    _, png = _hotel_qr(service, citizen_token)
+    video = qr_video(png, tmp_path / "qr.y4m")
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    ]
+    camera_browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    try:
+        context, staff, errors = _open(camera_browser, service)
+        context.grant_permissions(["camera"])
+        staff.goto(_path("/scan", t))
+        log_in_venue(staff, service, t)
+        staff.get_by_role("button", name="用摄像头扫码", exact=True).click()
+        status = staff.get_by_role("status")
+        expect(status.locator(".verdict")).to_have_text(t.valid)
+        expect_valid_hotel(status, t, 0)
+        # The camera is off once a code was read.
+        expect(staff.locator("#camera-box")).to_be_hidden()
+        shots.take(staff, "scan-camera-valid")
+        assert errors.errors == [], errors.errors
+    finally:
+        camera_browser.close()
+
+
+def test_the_qr_code_refreshes_itself_before_it_expires(
+    browser: Any, service: Service, citizen_token: str, shots: Screenshots
+) -> None:
+    """With the page's clock run forward, a new presentation and image replace the
+    old one before it expires; the countdown uses the server's clock."""
+    t = EN
+    context, page, errors = _open(browser, service)
+    try:
+        # The session from the API, as if the citizen had just logged in.
+        context.add_init_script(
+            f"sessionStorage.setItem('ecert.wallet.token', {json.dumps(citizen_token)})"
+        )
+        page.clock.install()
+        page.goto(_path("/wallet", t))
+        choose_hotel(page, t, 0)
+        with page.expect_response(_is_qr_png) as first:
+            page.get_by_role("button", name=t.show_qr, exact=True).click()
+        _qr_shown(page)
+        first_url = page.get_by_role("img", name=t.qr_code).get_attribute("src")
+        countdown = page.locator("#qr-countdown")
+        expect(countdown).to_have_text(re.compile(r"Refreshes in (10[0-9]|9[0-9]) s"))
+        with page.expect_response(_is_qr_png) as second:
+            page.clock.run_for(110_000)
+        assert second.value.url != first.value.url
+        _qr_shown(page)
+        image = page.get_by_role("img", name=t.qr_code)
+        expect(image).not_to_have_attribute("src", first_url)
+        # The page's clock is now ~110 s ahead of the server's: the count is still right.
+        expect(countdown).to_have_text(re.compile(r"Refreshes in (10[0-9]|9[0-9]) s"))
+        assert decode_qr(image.screenshot())
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()
