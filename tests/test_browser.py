@@ -604,3 +604,32 @@ def test_the_qr_code_refreshes_itself_before_it_expires(
         assert errors.errors == [], errors.errors
     finally:
         context.close()
+
+
+def test_a_scanner_gun_types_codes_one_after_another(
+    browser: Any, service: Service, citizen_token: str, shots: Screenshots
+) -> None:
+    """At a desk, the QR content field has the focus: a scanner gun types a code and
+    Enter, the verdict shows, and the next code typed goes straight back to the field."""
+    t = EN
+    context = browser.new_context(base_url=service.base, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT)
+    staff = context.new_page()
+    errors = PageErrors(staff)
+    try:
+        staff.goto(_path("/scan", t))
+        log_in_venue(staff, service, t)
+        expect(staff.get_by_label(t.qr_content, exact=True)).to_be_focused()
+        for _ in range(2):
+            text, _png = _hotel_qr(service, citizen_token)
+            # Real key presses for the start and the Enter (what moves the focus and
+            # submits); the rest in one go, which is much faster than key by key.
+            staff.keyboard.type(text[:8])
+            staff.keyboard.insert_text(text[8:])
+            staff.keyboard.press("Enter")
+            status = staff.get_by_role("status")
+            expect_valid_hotel(status, t, 0)
+        shots.take(staff, "scan-desk-valid")
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()

@@ -134,8 +134,11 @@
 
   function showScan() {
     clearResult();
-    E.showScreen("scan", false);
-    $("qr-text").focus();
+    // At a desk (mouse, scanner gun) the QR content field takes the focus, so the next
+    // code can be typed at once; on a phone that would only pop up the keyboard.
+    var desk = window.matchMedia && window.matchMedia("(pointer: fine)").matches;
+    E.showScreen("scan", !desk);
+    if (desk) $("qr-text").focus();
   }
 
   /** Send a QR text or an image; resolves to the API answer. */
