@@ -291,7 +291,7 @@ def test_the_wallet_lists_names_issuers_and_live_status(
     assert response.headers["Cache-Control"] == "no-store"
     (item,) = response.get_json()["items"]
     assert item["vct"] == ID_CARD and item["status"] == "valid"
-    assert item["name"] == {"zh": "居民身份证", "en": "Resident identity card"}
+    assert item["name"] == {"zh": "居民身份证", "en": "Resident ID card"}
     assert item["issuer"] == f"{BASE_URL}/issuers/police"
     assert isinstance(item["expires_at"], int)
     assert set(item) == {"id", "vct", "name", "issuer", "status", "expires_at"}

@@ -85,7 +85,7 @@ class Texts:
 
 EN = Texts(
     lang="en", citizen_id="Citizen ID", password="Password", log_in="Log in",
-    id_card="Resident identity card", licence="Motor vehicle driving licence",
+    id_card="Resident ID card", licence="Motor vehicle driving licence",
     proof="Proof of no criminal record", suspended="Suspended", revoked="Revoked",
     scene="Scene", show_qr="Show QR", qr_code="QR code", online_qr="Online QR",
     name="Name", id_number="Citizen ID number", venue_key="Venue key",

@@ -177,7 +177,7 @@ def test_types_lists_the_catalogue(cli: Cli) -> None:
     run = cli("types")
     assert run.code == 0
     line = next(line for line in run.out.splitlines() if line.startswith(ID_CARD))
-    assert "居民身份证" in line and "Resident identity card" in line
+    assert "居民身份证" in line and "Resident ID card" in line
     types = cli("types", "--json").json()
     assert ID_CARD in {t["vct"] for t in types}
     assert all({"vct", "name", "claims"} <= set(t) for t in types)

@@ -248,7 +248,7 @@ def test_card_names_come_from_the_catalogue() -> None:
         )
     )
     names = {t["vct"]: t["name"] for t in catalogue}
-    assert names["urn:ecert:resident-id-card"]["en"] == "Resident identity card"
+    assert names["urn:ecert:resident-id-card"]["en"] == "Resident ID card"
 
 
 # -- installable: manifest, icons, service worker ------------------------------------------------
@@ -339,7 +339,7 @@ def test_scenes_are_public_with_names_and_labels(client: FlaskClient) -> None:
     assert hotel["name"] == {"zh": "旅馆住宿登记", "en": "Hotel check-in"}
     assert hotel["max_age"] == 120
     card = next(a for a in hotel["accept"] if a["vct"] == "urn:ecert:resident-id-card")
-    assert card["name"]["en"] == "Resident identity card"
+    assert card["name"]["en"] == "Resident ID card"
     assert card["claims"] == ["name", "id_number"]
     assert card["labels"] == {
         "name": {"zh": "姓名", "en": "Name"},
