@@ -68,6 +68,8 @@ DEFAULT_MAX_AGE = 120
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
+#: Distinct JWS headers remembered per verifier (they repeat: one per key).
+_MAX_HEADERS = 1024
 _PAD = (b"", b"", b"==", b"=")
 _STATUS_NAMES: dict[int, StatusName] = {0: "valid", 1: "revoked", 2: "suspended"}
 
@@ -107,6 +109,7 @@ class Verifier:
         self._verified: dict[bytes, _Verified] = {}
         self._verified_lock = threading.Lock()
         self._verified_max = verified_cache
+        self._headers: dict[tuple[bytes, str], tuple[dict[str, Any], str]] = {}
 
     @classmethod
     def from_bundle_file(
@@ -114,6 +117,22 @@ class Verifier:
     ) -> Verifier:
         """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
         return cls(read_bundle_file(path), anchor=anchor, **kwargs)
+
+    def _header(self, h64: bytes, typ: str) -> tuple[dict[str, Any], str]:
+        """Parse and check a JWS header, remembering the result for these exact bytes.
+
+        Headers repeat (one per issuer key, one per holder algorithm), so a parsed and
+        checked header is kept by its base64url text; a failing one is never kept.
+        The dict is shared: callers only read it.
+        """
+        key = (h64, typ)
+        known = self._headers.get(key)
+        if known is None:
+            header = loads_object(_b64(h64))
+            known = (header, check_header(header, typ=typ))
+            if len(self._headers) < _MAX_HEADERS:
+                self._headers[key] = known
+        return known
 
     def _recall(self, issuer_jwt: bytes) -> _Verified | None:
         if not self._verified:
@@ -207,8 +226,7 @@ class Verifier:
         if seen is None:
             signing_input, _, s64 = issuer_jwt.rpartition(b".")
             h64, _, p64 = signing_input.partition(b".")
-            unverified_header = loads_object(_b64(h64))
-            alg = check_header(unverified_header, typ=TYP_SD_JWT_VC)
+            unverified_header, alg = self._header(h64, TYP_SD_JWT_VC)
             raw_payload = _b64(p64)
         else:
             unverified_header, raw_payload = seen.header, seen.raw_payload
@@ -308,8 +326,7 @@ class Verifier:
         signing_input, _, s64 = kb_jwt.rpartition(b".")
         h64, _, p64 = signing_input.partition(b".")
         try:
-            header = loads_object(_b64(h64))
-            alg = check_header(header, typ=TYP_KB_JWT)
+            _, alg = self._header(h64, TYP_KB_JWT)
             kb = loads_object(_b64(p64))
             holder = seen.holder
             if holder is None:
