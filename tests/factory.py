@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
@@ -96,3 +98,18 @@ class World:
     def verifier(self, **kwargs: Any) -> Verifier:
         kwargs.setdefault("clock", self.clock)
         return Verifier(self.bundle(), anchor=self.anchor_jwk, **kwargs)
+
+
+T = TypeVar("T")
+
+
+def run_threads(count: int, target: Callable[[int], T]) -> list[T]:
+    """Run ``target(i)`` in ``count`` threads released together; return the results."""
+    barrier = threading.Barrier(count)
+
+    def start(i: int) -> T:
+        barrier.wait()
+        return target(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(start, range(count)))

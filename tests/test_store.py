@@ -7,10 +7,9 @@ import multiprocessing
 import os
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from store.interface import (
 from store.redis import RedisStore
 from store.sqlite import CHUNK_SIZE, SCHEMA_VERSION, SQLiteStore
 from tests.conftest import free_port
+from tests.factory import run_threads
 
 URI = "https://ecert.example/status/1"
 ISSUER = "https://police.example"
@@ -98,19 +98,6 @@ def credential(
     }
     fields.update(kw)
     return CredentialRecord(**fields)  # type: ignore[arg-type]
-
-
-def run_threads(count: int, target: Callable[[int], object]) -> list[object]:
-    """Run ``target(i)`` in ``count`` threads released together; return the results."""
-    barrier = threading.Barrier(count)
-
-    def start(i: int) -> object:
-        barrier.wait()
-        return target(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(start, range(count)))
-
 
 # -- the protocol ----------------------------------------------------------------------
 
@@ -334,7 +321,7 @@ def test_claims_are_unique_under_concurrency(store: Store) -> None:
     def claim(_: int) -> list[int]:
         return [i for i in indices if store.claim_status_index(URI, i)]
 
-    won = [i for result in run_threads(8, claim) for i in result]  # type: ignore[attr-defined]
+    won = [i for result in run_threads(8, claim) for i in result]
     assert sorted(won) == sorted(indices)
     assert store.count_claimed(URI) == 200
 

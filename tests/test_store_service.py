@@ -13,10 +13,9 @@ import hashlib
 import multiprocessing
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,6 +44,7 @@ from store.interface import (
 from store.redis import RedisStore
 from store.sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 from tests.conftest import free_port
+from tests.factory import run_threads
 
 CITIZEN = "110101199001011234"
 OTHER = "310101198505054321"
@@ -154,19 +154,6 @@ def activity(event_id: str, at: int, *, cid: str = CITIZEN, valid: bool = True) 
         valid=valid,
         codes=() if valid else ("revoked",),
     )
-
-
-def run_threads(count: int, target: Callable[[int], T]) -> list[T]:
-    """Run ``target(i)`` in ``count`` threads released together; return the results."""
-    barrier = threading.Barrier(count)
-
-    def start(i: int) -> T:
-        barrier.wait()
-        return target(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(start, range(count)))
-
 
 # -- credential registry: find by status position --------------------------------------
 
