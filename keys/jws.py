@@ -80,7 +80,7 @@ def parse_compact(token: str, *, typ: str, max_length: int = 65536) -> Unverifie
     h64, p64, s64 = token.split(".")
     header = loads_object(b64url_decode(h64))
     check_header(header, typ=typ)
-    payload = loads_object(b64url_decode(p64))
+    payload = loads_object(b64url_decode(p64), max_bytes=max_length)
     return UnverifiedJWS(header, payload, f"{h64}.{p64}".encode("ascii"), b64url_decode(s64))
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 from keys.errors import EcertError, FormatError, TrustListError
 from keys.jws import parse_compact, sign_compact
+from keys.numericdate import numeric_date
 from keys.signing import SignatureInvalid, SigningKey, VerifyingKey
 
 TYP = "trustlist+jwt"
@@ -204,8 +205,9 @@ def _strings(value: object, what: str) -> tuple[str, ...]:
 
 
 def _parse_payload(payload: Mapping[str, Any], token: str) -> TrustList:
-    for member in ("iat", "exp", "ttl"):
-        _need(_int(payload.get(member)), f"'{member}' must be an integer")
+    for member in ("iat", "exp"):  # integers within ±2^53; a present null is refused
+        numeric_date(payload, member, integer=True, where="the trust list")
+    _need(_int(payload.get("ttl")), "'ttl' must be an integer")
     _need(isinstance(payload.get("iss"), str), "'iss' must be a string")
     raw_issuers = payload.get("issuers")
     raw_scenes = payload.get("scenes")
