@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys.b64 import b64url_decode, b64url_encode
-from keys.jsonstrict import dumps_compact, loads
+from keys.jsonstrict import InvalidUnicode, dumps_compact, loads
 from sdjwt.errors import FormatError
 
 #: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
@@ -66,10 +66,13 @@ def make_disclosure(
 def decode_disclosure(encoded: str) -> Disclosure:
     """Decode a disclosure strictly.
 
-    Raises :class:`DisclosureInvalid`.
+    Raises :class:`DisclosureInvalid`, or :class:`~keys.jsonstrict.InvalidUnicode`
+    (``malformed``) for text that is not Unicode (invalid UTF-8, a lone surrogate).
     """
     try:
         array = loads(b64url_decode(encoded))
+    except InvalidUnicode:
+        raise  # text that is not Unicode is ``malformed`` wherever it appears
     except FormatError as err:
         raise DisclosureInvalid("disclosure is not base64url-encoded JSON") from err
     if not isinstance(array, list) or len(array) not in (2, 3):

@@ -15,13 +15,14 @@ from binascii import b2a_base64
 from collections.abc import Callable, Mapping
 from hashlib import sha256
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
 from keys.b64 import b64url_decode_segment
-from keys.jsonstrict import loads_object
+from keys.jsonstrict import InvalidUnicode, loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import check_header
+from keys.numericdate import numeric_date
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
 from verifier.bundle import Bundle, load_bundle, read_bundle_file
@@ -265,19 +266,15 @@ class Verifier:
             raise IssuerNotAuthorised("the issuer is not authorised for this credential type")
 
         # 5. claims against the clock
-        exp = payload.get("exp")
-        if not _is_number(exp):
-            raise Malformed("the credential's 'exp' must be a number")
-        nbf = payload.get("nbf")
-        if nbf is not None and not _is_number(nbf):
-            raise Malformed("the credential's 'nbf' must be a number")
-        iat = payload.get("iat")
-        if iat is not None and not _is_number(iat):
-            raise Malformed("the credential's 'iat' must be a number")
+        exp = numeric_date(payload, "exp", where="the credential")
+        nbf = numeric_date(payload, "nbf", required=False, where="the credential")
+        iat = numeric_date(payload, "iat", required=False, where="the credential")
         if now > exp + self._leeway:
             errors.append(_err(Expired("the credential has expired")))
         if nbf is not None and now + self._leeway < nbf:
             errors.append(_err(NotYetValid("the credential is not valid yet")))
+        if iat is not None and iat > now + self._leeway:
+            errors.append(_err(Malformed("the credential's 'iat' is in the future")))
         claims = resolve(payload, disclosures, raw_payload=raw_payload)
 
         # 6. key binding
@@ -334,6 +331,8 @@ class Verifier:
                 # with it, and OpenSSL reuses its set-up on the next presentation.
                 holder = VerifyingKey(*public_key_from_jwk(holder_jwk), kid="")
                 seen.holder = holder
+        except InvalidUnicode:
+            raise  # text that is not Unicode is malformed wherever it is
         except (FormatError, InvalidJWK) as err:
             raise KeyBindingInvalid(f"the key-binding JWT is unusable: {err.message}") from err
         if holder.alg != alg:
@@ -342,9 +341,13 @@ class Verifier:
             holder.verify(signing_input, _b64(s64))
         except SignatureInvalid:
             raise KeyBindingInvalid("the KB-JWT is not signed by the holder key") from None
-        iat, nonce = kb.get("iat"), kb.get("nonce")
-        if not _is_number(iat) or not isinstance(nonce, str) or not nonce:
-            raise KeyBindingInvalid("the KB-JWT needs a numeric 'iat' and a 'nonce'")
+        try:
+            iat = numeric_date(kb, "iat", where="the KB-JWT")
+        except FormatError as err:
+            raise KeyBindingInvalid(err.message) from None
+        nonce = kb.get("nonce")
+        if not isinstance(nonce, str) or not nonce:
+            raise KeyBindingInvalid("the KB-JWT needs a 'nonce'")
         if kb.get("sd_hash") != _sha256_b64url(presented):
             errors.append(_err(KeyBindingInvalid("the KB-JWT 'sd_hash' does not match")))
         if kb.get("aud") != scene_id:
@@ -452,7 +455,3 @@ def _sha256_b64url(data: bytes) -> str:
 
 def _err(err: VerificationError) -> ErrorDict:
     return {"code": err.code, "message": err.message}
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
