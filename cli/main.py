@@ -19,9 +19,12 @@ from typing import Any
 from cli.instance import Instance, open_instance
 from issuer import load_catalogue
 from keys import EcertError, KeyState, SigningKey
-from keys.errors import KeyStoreError
+from keys.errors import FormatError, KeyStoreError
+from keys.jsonstrict import loads, loads_object
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: Error codes that mean "unusable input" (exit 2), not a domain failure (exit 1).
+_UNUSABLE_INPUT = frozenset({"bundle_invalid"})
 _MAX_INPUT = 1024 * 1024
 
 
@@ -29,8 +32,18 @@ class UsageError(Exception):
     """Bad arguments or unreadable input: exit code 2."""
 
 
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
+def _print_json(value: Any, *, indent: int | None = 2) -> None:
+    """Print ``value`` as JSON, UTF-8 where standard output takes it, else with \\u escapes.
+
+    The escaped text is the same JSON value, so an ASCII-only terminal or pipe
+    (``PYTHONIOENCODING=ascii``) gets a correct answer instead of a traceback.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(value, indent=indent)
+    print(text)
 
 
 def _read_json_file(path: str) -> Any:
@@ -42,9 +55,9 @@ def _read_json_file(path: str) -> Any:
     if len(data) > _MAX_INPUT:
         raise UsageError(f"{path} is too large")
     try:
-        return json.loads(data)
-    except ValueError as err:
-        raise UsageError(f"{path} is not valid JSON") from err
+        return loads(data, max_bytes=_MAX_INPUT)
+    except FormatError as err:
+        raise UsageError(f"{path} is not valid JSON: {err.message}") from err
 
 
 def _read_text(arg: str | None, file: str | None = None) -> str:
@@ -302,9 +315,9 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
     if len(data) > MAX_BUNDLE_BYTES:
         raise UsageError("the download is larger than any bundle may be")
     try:
-        bundle = json.loads(data)
-    except ValueError as err:
-        raise UsageError("the download is not JSON") from err
+        bundle = loads_object(data, max_bytes=MAX_BUNDLE_BYTES)
+    except FormatError as err:
+        raise UsageError(f"the download is not a bundle: {err.message}") from err
     loaded = load_bundle(bundle, anchor)
     # Refuse to roll back: an older (validly signed) bundle could hide a revocation.
     if Path(args.output).exists() and not args.allow_older:
@@ -397,7 +410,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except UnknownScene as err:
             known = ", ".join(verifier.scenes)
             raise UsageError(f"{err.message}; known scenes: {known}") from err
-    print(json.dumps(result.to_dict(), ensure_ascii=False))
+    _print_json(result.to_dict(), indent=None)
     return EXIT_OK if result.valid else EXIT_FAIL
 
 
@@ -417,7 +430,6 @@ class _StoreNonces:
 def _scene_from_presentation(text: str) -> str | None:
     """The (unverified) ``aud`` of the KB-JWT: only a default for ``--scene``."""
     from keys.b64 import b64url_decode
-    from keys.jsonstrict import loads_object
 
     try:
         payload = text.strip().rsplit("~", 1)[1].split(".")[1]
@@ -486,9 +498,9 @@ def cmd_issue_batch(args: argparse.Namespace) -> int:
 
 def _issue_line(inst: Instance, line: str) -> dict[str, Any]:
     try:
-        item = json.loads(line)
-    except ValueError:
-        return {"error": {"code": "malformed", "message": "the line is not JSON"}}
+        item = loads(line)
+    except FormatError as err:
+        return {"error": {"code": "malformed", "message": f"the line is not JSON: {err.message}"}}
     fields = ("issuer", "vct", "subject", "claims", "holder_jwk")
     if not isinstance(item, dict) or not all(f in item for f in fields):
         message = f"each line needs {', '.join(fields)}"
@@ -692,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except EcertError as err:
         print(f"ecert: {err.code}: {err.message}", file=sys.stderr)
-        return EXIT_FAIL
+        return EXIT_USAGE if err.code in _UNUSABLE_INPUT else EXIT_FAIL
     except KeyboardInterrupt:
         return 130
     return code

@@ -16,6 +16,8 @@ from typing import Any, TypedDict
 from api.accounts import Accounts, AuthError
 from cli.demo import DEMO_CLAIMS
 from cli.instance import Instance
+from keys.errors import FormatError
+from keys.jsonstrict import loads
 from store.interface import Conflict, VenueRecord
 
 POLICE_VCTS = [
@@ -140,8 +142,8 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, FormatError):
         return {}
     return data if isinstance(data, dict) else {}
 

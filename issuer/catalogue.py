@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -30,6 +29,8 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, cast, get_args
 
 from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
+from keys.errors import FormatError
+from keys.jsonstrict import loads
 
 __all__ = [
     "RESERVED_CLAIM_NAMES",
@@ -252,9 +253,9 @@ def _read_json(filename: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueError(f"{filename}: cannot read packaged data file: {exc}") from exc
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CatalogueError(f"{filename}: not valid JSON: {exc}") from exc
+        return loads(text)
+    except FormatError as exc:
+        raise CatalogueError(f"{filename}: not valid JSON: {exc.message}") from exc
 
 
 def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:

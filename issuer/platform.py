@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from issuer.catalogue import default_scenes, load_catalogue, parse_scenes
+from issuer.catalogue import CatalogueError, default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
 from issuer.keyring import ANCHOR, Keyring, bump_trust_version
 from issuer.status import StatusRegistry
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
+from keys.errors import FormatError
+from keys.jsonstrict import loads
 from keys.jwk import Alg, JWKDict
 from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
 from store.interface import IssuerRecord, Store
@@ -105,7 +107,10 @@ class Platform:
         raw = self._store.get_config(_SCENES_CONFIG)
         if raw is None:
             return default_scenes()  # type: ignore[return-value]
-        scenes: list[SceneDict] = json.loads(raw)
+        try:
+            scenes: list[SceneDict] = loads(raw)
+        except FormatError as err:
+            raise CatalogueError(f"stored scene policies unreadable: {err.message}") from None
         return scenes
 
     def set_scenes(self, scenes: Sequence[dict[str, Any]]) -> None:

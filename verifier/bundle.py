@@ -10,13 +10,14 @@ list that fails is left out and named in ``problems`` — its credentials then g
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from keys import EcertError, TrustList, TrustListError, VerifyingKey, verify_trust_list
+from keys.errors import FormatError
+from keys.jsonstrict import loads_object
 from keys.jws import parse_compact
 from sdjwt import TYP_STATUS_LIST, StatusList
 from verifier.errors import BundleInvalid
@@ -58,12 +59,9 @@ def read_bundle_file(path: str | Path) -> dict[str, Any]:
     if len(data) > MAX_BUNDLE_BYTES:
         raise BundleInvalid("the bundle file is too large")
     try:
-        bundle = json.loads(data)
-    except ValueError as err:
-        raise BundleInvalid("the bundle file is not JSON") from err
-    if not isinstance(bundle, dict):
-        raise BundleInvalid("the bundle must be a JSON object")
-    return bundle
+        return loads_object(data, max_bytes=MAX_BUNDLE_BYTES)
+    except FormatError as err:
+        raise BundleInvalid(f"the bundle file is not a usable JSON object: {err.message}") from err
 
 
 def load_bundle(bundle: Mapping[str, Any], anchor: VerifyingKey | Mapping[str, Any]) -> Bundle:

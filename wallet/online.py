@@ -52,6 +52,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from keys.b64 import b64url_encode
+from keys.errors import FormatError
+from keys.jsonstrict import loads_object
 from store.interface import Store
 from wallet.errors import WalletError
 from wallet.qr import presentation_qr_text, qr_version
@@ -280,8 +282,10 @@ class QrPresentations:
             )
         except InvalidTag:
             raise WalletCorrupt("a presentation entry does not open with its key") from None
-        record: dict[str, Any] = json.loads(plain)
-        return record
+        try:
+            return loads_object(plain)
+        except FormatError:
+            raise WalletCorrupt("a presentation entry is not a JSON object") from None
 
 
 def _sha256(text: str) -> str:
