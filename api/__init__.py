@@ -7,6 +7,7 @@
 - :mod:`api.errors`: every error as RFC 9457 ``application/problem+json`` with a
   stable ``code`` (one handler for the domain's ``EcertError``);
 - :mod:`api.security`: security headers, CORS, ``ProxyFix``, body cap, bearer parsing;
+- :mod:`api.jsonbody`: JSON bodies read with the strict reader, hostile ones a 400;
 - :mod:`api.metrics`: ``GET /metrics`` (Prometheus) with a per-app registry;
 - :mod:`api.logging`: one log line per request and ``X-Request-Id``.
 
@@ -25,7 +26,18 @@ from typing import Any, Literal
 from flask import Flask
 from pydantic import BaseModel
 
-from api import auth, errors, issuing, metrics, openapi, public, security, verify_api, wallet_api
+from api import (
+    auth,
+    errors,
+    issuing,
+    jsonbody,
+    metrics,
+    openapi,
+    public,
+    security,
+    verify_api,
+    wallet_api,
+)
 from api import logging as request_logging
 from api.pages import bp as pages_bp
 from api.services import init_services
@@ -65,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     request_logging.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
+    jsonbody.init_app(app)  # after the body cap: JSON bodies read strictly, or a 400
     errors.init_app(app)
     openapi.init_app(app)
     # The store, keys and accounts of the instance named by INSTANCE / REDIS_URL /
