@@ -37,8 +37,7 @@ MAX_DEPTH = 64
 MAX_BYTES = 1024 * 1024
 
 # A surrogate escape, \uD800-\uDFFF in either case: only then are strings walked.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_TEXT = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # A JSON string (escapes included), to blank out before counting brackets.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^()]+")
@@ -86,7 +85,6 @@ def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidUnicode("JSON text is not valid UTF-8") from None
-        surrogates = _SURROGATE_ESCAPE.search(data) is not None
     else:
         text = data
         if not text.isascii():
@@ -94,8 +92,10 @@ def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
                 text.encode("utf-8")
             except UnicodeEncodeError:
                 raise InvalidUnicode("JSON text is not valid Unicode") from None
-        surrogates = _SURROGATE_ESCAPE_TEXT.search(text) is not None
-    if text.count("[") + text.count("{") > MAX_DEPTH:
+    # Cheap guards first: one backslash search, and no counting in text too short to
+    # nest deeper than the limit (a KB-JWT payload, a disclosure).
+    surrogates = "\\" in text and _SURROGATE_ESCAPE.search(text) is not None
+    if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth(text)
     try:
         value = _DECODER.decode(text)
