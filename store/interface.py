@@ -226,6 +226,19 @@ def check_list_shape(record: StatusListRecord) -> None:
         raise InvalidArgument(f"size must be positive, not {record.size}")
 
 
+def next_status_iat(last: tuple[int, str] | None, now: int, digest: str) -> int:
+    """The ``iat`` to publish a list with content ``digest`` under, after ``last``.
+
+    ``last`` is the ``(iat, digest)`` stamped before. At least ``now`` and the last
+    ``iat``; strictly greater than the last ``iat`` when the content changed, so that
+    one ``iat`` always stands for one content (IETF Token Status List, rollback).
+    """
+    if last is None:
+        return now
+    last_iat, last_digest = last
+    return max(now, last_iat) if digest == last_digest else max(now, last_iat + 1)
+
+
 def packed_length(bits: int, size: int) -> int:
     """Bytes that ``size`` entries of ``bits`` bits take."""
     return (size * bits + 7) // 8
@@ -269,6 +282,16 @@ class Store(Protocol):
     def get_status(self, uri: str, idx: int) -> int: ...
     def status_bytes(self, uri: str) -> bytes:
         """The whole packed array, least significant bit first (Token Status List §4.1)."""
+    def stamp_status_list(self, uri: str, now: int) -> tuple[int, bytes]:
+        """The packed array and the ``iat`` to publish it under, in one atomic step.
+
+        The ``iat`` is :func:`next_status_iat` of the last stamp of the list (at least
+        ``now`` and the last ``iat``, strictly greater when the bytes changed) and is
+        recorded with the SHA-256 of the bytes: across every worker sharing the store,
+        one ``iat`` stands for one content and never goes backwards. Raises NotFound.
+        """
+    def last_status_stamp(self, uri: str) -> int | None:
+        """The last ``iat`` :meth:`stamp_status_list` gave for the list, or None."""
 
     # -- credential registry
     def put_credential(self, record: CredentialRecord) -> None:
