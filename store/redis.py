@@ -15,7 +15,7 @@ key                                 type         holds
 ``P:{sl:H}:bits``                   string       packed statuses (Token Status List order)
 ``P:{sl:H}:claims``                 string       claims bitmap, bit ``idx`` set = claimed
 ``P:{sl:H}:claimed``                string       counter of claimed indices
-``P:{sl:H}:stamp``                  hash         ``iat``, ``digest`` of the last published list
+``P:{sl:H}:stamp``                  hash         ``iat``, ``digest``, ``bits`` last published
 ``P:{sls}:rec``                     hash         uri -> status list record JSON (index)
 ``P:{cred:ID}:rec``                 string       credential record JSON (without state)
 ``P:{cred:ID}:state``               string       credential state
@@ -677,8 +677,15 @@ class RedisStore:
                         digest = hashlib.sha256(data).hexdigest()
                         previous = None if last[0] is None else (int(last[0]), _text(last[1]))
                         iat = next_status_iat(previous, now, digest)
+                        if iat is None and previous is not None:  # a burst: the last again
+                            again, stamped = pipe.hmget(stamp_key, "iat", "bits")
+                            pipe.unwatch()
+                            if again is None or int(again) != previous[0] or stamped is None:
+                                continue  # stamped meanwhile: start over
+                            return previous[0], bytes(stamped)
+                        assert iat is not None
                         pipe.multi()
-                        pipe.hset(stamp_key, mapping={"iat": iat, "digest": digest})
+                        pipe.hset(stamp_key, mapping={"iat": iat, "digest": digest, "bits": data})
                         pipe.execute()
                     except rexc.WatchError:
                         continue

@@ -249,6 +249,8 @@ assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 #: Config rows holding the last published ``iat`` and digest of each status list.
 _STAMP_PREFIX = "status_stamp:"
+#: ... and the bytes published under it.
+_STAMP_BYTES = "status_stamp_bytes:"
 
 
 def _read_stamp(value: bytes) -> tuple[int, str]:
@@ -788,8 +790,9 @@ class SQLiteStore:
         return bytes(out)
 
     def stamp_status_list(self, uri: str, now: int) -> tuple[int, bytes]:
-        """See :meth:`store.interface.Store.stamp_status_list`; the stamp is a config row
-        ``status_stamp:<uri>`` written in the same ``BEGIN IMMEDIATE`` transaction."""
+        """See :meth:`store.interface.Store.stamp_status_list`; the stamp is two config
+        rows (``status_stamp:<uri>``: iat and digest, ``status_stamp_bytes:<uri>``: the
+        bytes) read and written in the same ``BEGIN IMMEDIATE`` transaction."""
         with self._write() as conn:
             bits, size = self._shape(conn, uri)
             rows = conn.execute(
@@ -805,11 +808,21 @@ class SQLiteStore:
             row = conn.execute("SELECT value FROM config WHERE name = ?", (name,)).fetchone()
             last = None if row is None else _read_stamp(bytes(row["value"]))
             iat = next_status_iat(last, now, digest)
-            conn.execute(
-                "INSERT INTO config (name, value) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            if iat is None and last is not None:  # a burst: publish the last stamp again
+                row = conn.execute(
+                    "SELECT value FROM config WHERE name = ?", (_STAMP_BYTES + uri,)
+                ).fetchone()
+                return last[0], bytes(row["value"])
+            assert iat is not None
+            for key, value in (
                 (name, json.dumps({"iat": iat, "digest": digest}).encode("ascii")),
-            )
+                (_STAMP_BYTES + uri, data),
+            ):
+                conn.execute(
+                    "INSERT INTO config (name, value) VALUES (?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
         return iat, data
 
     def last_status_stamp(self, uri: str) -> int | None:

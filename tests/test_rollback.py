@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from keys import SigningKey, sign_compact
-from store.interface import Store
+from store.interface import STATUS_MAX_AHEAD, Store
 from tests.factory import World
 from verifier import (
     FileStatusHistory,
@@ -437,6 +437,33 @@ def test_the_stamp_contract(store: Store) -> None:
     assert store.stamp_status_list(uri, 1000)[0] == 1002
     assert store.last_status_stamp(uri) == 1002
     assert store.stamp_status_list(uri, 5000)[0] == 5000
+
+
+def test_a_burst_of_changes_never_dates_a_list_far_ahead(store: Store) -> None:
+    """Changes published faster than once a second push iat ahead, at most STATUS_MAX_AHEAD
+    seconds: then the last stamped content is published again under its own iat."""
+    world = World(store)
+    world.issue_id_card()
+    [record] = store.list_status_lists()
+    uri = record.uri
+    history = MemoryStatusHistory()
+    seen: dict[int, bytes] = {}
+    for i in range(STATUS_MAX_AHEAD + 5):
+        store.set_status(uri, i, 1)
+        iat, data = store.stamp_status_list(uri, 1000)
+        assert seen.setdefault(iat, data) == data
+    assert max(seen) == 1000 + STATUS_MAX_AHEAD
+    assert seen[max(seen)][(STATUS_MAX_AHEAD - 1) // 4] != 0  # the content of that stamp
+    assert store.stamp_status_list(uri, 1000) == (1000 + STATUS_MAX_AHEAD, seen[max(seen)])
+    assert seen[max(seen)] != store.status_bytes(uri)  # the newest changes wait a second
+    iat, data = store.stamp_status_list(uri, 1001)  # the clock moved: one more change fits
+    assert iat == 1000 + STATUS_MAX_AHEAD + 1 and data == store.status_bytes(uri)
+    # and a verifier keeping a history takes every list the service publishes meanwhile
+    world.clock.now = 1000 + STATUS_MAX_AHEAD + 1
+    for _ in range(3):
+        store.set_status(uri, 100, 1)
+        assert world.verifier(history=history).bundle.problems == ()
+        store.set_status(uri, 100, 0)
 
 
 def test_concurrent_stamps_give_one_iat_per_content(store: Store) -> None:
