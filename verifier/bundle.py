@@ -69,7 +69,8 @@ class Bundle:
     status_lists: Mapping[tuple[str, str], LoadedStatusList]
     problems: tuple[str, ...]
     #: why a list was left out, by the ``(iss, sub)`` it claimed (unverified when its
-    #: signature failed): what a credential on it is told instead of "no list".
+    #: signature failed; ``iss`` "" when it had none): what a credential on it is told
+    #: instead of "no list".
     dropped: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
@@ -169,9 +170,10 @@ def _claimed_key(token: object) -> tuple[str, str] | None:
     except (EcertError, RecursionError, ValueError):
         return None
     iss, sub = payload.get("iss"), payload.get("sub")
-    if isinstance(iss, str) and isinstance(sub, str) and len(iss) + len(sub) <= 4096:
-        return iss, sub
-    return None
+    if not isinstance(sub, str) or not sub or len(sub) > 2048:
+        return None
+    # without a usable iss the reason is kept for the uri alone ("" as the issuer)
+    return (iss if isinstance(iss, str) and len(iss) <= 2048 else ""), sub
 
 
 def _is_int(value: object) -> bool:

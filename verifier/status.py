@@ -33,7 +33,7 @@ class BundleStatusSource:
         """See :meth:`StatusSource.lookup`."""
         loaded = self._lists.get((iss, uri))
         if loaded is None:
-            why = self._dropped.get((iss, uri))
+            why = self._dropped.get((iss, uri)) or self._dropped.get(("", uri))
             if why is not None:
                 raise StatusUnavailable(f"the bundle's status list at this uri was left out: {why}")
             raise StatusUnavailable(
