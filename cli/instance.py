@@ -14,6 +14,7 @@ variables, then defaults:
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from issuer import (
 from issuer.keyring import TRUST_VERSION
 from issuer.status import status_version
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
+from keys.b64 import b64url_decode
 from store import Store, open_store
 from wallet import WalletVault
 
@@ -49,7 +51,8 @@ class Instance:
     issuer: CredentialIssuer
     vault: WalletVault
     _secret: str = field(repr=False)
-    _published: dict[str, tuple[float, bytes | None, str]] = field(
+    #: uri -> (monotonic time signed, status version, token, its iat)
+    _published: dict[str, tuple[float, bytes | None, str, int]] = field(
         default_factory=dict, repr=False
     )
     _trust: tuple[float, bytes | None, str] | None = field(default=None, repr=False)
@@ -73,13 +76,20 @@ class Instance:
         now = time.monotonic()
         version = status_version(self.store, uri)
         cached = self._published.get(uri)
-        if cached is not None and cached[1] == version and now - cached[0] < max_age:
+        # Another worker may have published a newer iat (same or new content) since this
+        # one cached its token: never hand out an iat older than one already published.
+        if (
+            cached is not None
+            and cached[1] == version
+            and now - cached[0] < max_age
+            and cached[3] >= (self.store.last_status_stamp(uri) or 0)
+        ):
             return cached[2]
         record = self.store.get_status_list(uri)
         if record is None:
             raise IssuerError(f"no status list {uri}", code="not_found")
         token = self.status.publish(uri, self.keyring.signing_key(record.issuer))
-        self._published[uri] = (now, version, token)
+        self._published[uri] = (now, version, token, _iat(token))
         return token
 
     def published_trust_list(self, *, max_age: float = 60.0) -> str:
@@ -106,6 +116,12 @@ class Instance:
             except NoSigningKey:
                 continue
         return {"trust_list": self.published_trust_list(), "status_lists": lists}
+
+
+def _iat(token: str) -> int:
+    """The ``iat`` of a token this instance has just signed."""
+    payload = json.loads(b64url_decode(token.split(".")[1]))
+    return int(payload["iat"])
 
 
 def _secret(path: Path, *, create: bool, given: str | None = None) -> str:

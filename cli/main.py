@@ -297,12 +297,19 @@ def cmd_bundle_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle_pull(args: argparse.Namespace) -> int:
-    """Download a bundle, check it against the pinned anchor, and save it."""
+    """Download a bundle, check it against the pinned anchor, and save it.
+
+    Refuses (exit 2, the saved file and its state untouched) a bundle that rolls back:
+    a trust list older than the saved one, or a status list older than the newest one
+    accepted before for its URI (or as old, with other content). The newest accepted
+    ``iat`` of every status list is kept in ``FILE.state.json`` beside ``-o FILE``.
+    """
     import urllib.error
     import urllib.request
 
-    from verifier import BundleInvalid, load_bundle, read_bundle_file
+    from verifier import BundleInvalid, StatusHistoryInvalid, load_bundle, read_bundle_file
     from verifier.bundle import MAX_BUNDLE_BYTES
+    from verifier.history import rollback_reason
 
     anchor = _read_json_file(args.anchor)
     if not args.url.startswith(("https://", "http://")):
@@ -318,28 +325,64 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
         bundle = loads_object(data, max_bytes=MAX_BUNDLE_BYTES)
     except FormatError as err:
         raise UsageError(f"the download is not a bundle: {err.message}") from err
-    loaded = load_bundle(bundle, anchor)
-    # Refuse to roll back: an older (validly signed) bundle could hide a revocation.
-    if Path(args.output).exists() and not args.allow_older:
+    now = time.time()
+    loaded = load_bundle(bundle, anchor, now=now)
+    history = _state_of(args.output)
+    # Refuse to roll back: an older (validly signed) bundle or status list could hide a
+    # revocation. What was accepted before: the state file and the saved bundle itself.
+    seen = history.marks()
+    current = None
+    if Path(args.output).exists():
         try:
             current = load_bundle(read_bundle_file(args.output), anchor)
         except BundleInvalid:
             current = None
+    if current is not None:
+        for key, sl in current.status_lists.items():
+            if key not in seen or sl.iat > seen[key].iat:
+                seen[key] = sl.mark
+    keep = f"kept {args.output} (--allow-older to override)"
+    if not args.allow_older:
         if current is not None and loaded.trust_list.iat < current.trust_list.iat:
             raise UsageError(
                 f"the downloaded bundle is older than {args.output} (trust list of "
-                f"{_utc(loaded.trust_list.iat)} < {_utc(current.trust_list.iat)}); "
-                "kept the current one (--allow-older to override)"
+                f"{_utc(loaded.trust_list.iat)} < {_utc(current.trust_list.iat)}); {keep}"
             )
+        for key, sl in sorted(loaded.status_lists.items()):
+            why = rollback_reason(sl.iss, sl.uri, seen.get(key), sl.mark)
+            if why is not None:
+                raise UsageError(f"refused: {why}; {keep}")
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     _write(args.output, json.dumps(bundle) + "\n")
+    marks = {key: sl.mark for key, sl in loaded.status_lists.items()}
+    try:
+        if args.allow_older:  # the operator's choice: this bundle is the reference now
+            from verifier.history import write_state_file
+
+            write_state_file(history.path, seen | history.marks() | marks)
+        else:
+            history.record(marks, now)
+    except StatusHistoryInvalid as err:
+        raise UsageError(err.message) from err
     print(
         f"bundle checked and saved to {args.output}: {len(loaded.status_lists)} status lists, "
         f"trust list valid until {_utc(loaded.trust_list.exp)}",
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _state_of(bundle_path: str, *, readonly: bool = False) -> Any:
+    """The rollback guard of a bundle file: ``FILE.state.json`` beside it (exit 2 if bad)."""
+    from verifier import FileStatusHistory, StatusHistoryInvalid
+
+    try:
+        return FileStatusHistory(f"{bundle_path}.state.json", readonly=readonly)
+    except StatusHistoryInvalid as err:
+        raise UsageError(
+            f"{err.message}; fix or remove it (removing it forgets which status lists were seen)"
+        ) from err
 
 
 def _utc(epoch: int) -> str:
@@ -398,7 +441,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             )
         try:
             verifier = Verifier.from_bundle_file(
-                args.bundle, anchor=anchor, clock=clock, replay=replay
+                args.bundle,
+                anchor=anchor,
+                clock=clock,
+                replay=replay,
+                history=_state_of(args.bundle, readonly=True),
             )
         except VerifierMisuse as err:
             raise UsageError(err.message) from err
@@ -622,12 +669,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = bsub.add_parser("export", help="write the bundle of this instance")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=cmd_bundle_export)
-    p = bsub.add_parser("pull", help="download and check a bundle")
+    p = bsub.add_parser(
+        "pull",
+        help="download and check a bundle",
+        description=cmd_bundle_pull.__doc__,
+        epilog="Exit status: 0 saved, 1 the bundle fails the anchor, 2 refused or unusable.",
+    )
     p.add_argument("url")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument(
+        "-o", "--output", required=True, help="bundle file (its rollback state: FILE.state.json)"
+    )
     p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
     p.add_argument(
-        "--allow-older", action="store_true", help="replace the file even with an older bundle"
+        "--allow-older",
+        action="store_true",
+        help="operator override: save the bundle even if it rolls back, and make its lists "
+        "the reference in FILE.state.json",
     )
     p.set_defaults(func=cmd_bundle_pull)
 
@@ -641,7 +698,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("verify", cmd_verify, "verify a presentation offline")
     p.add_argument("text", nargs="?", help="the scanned text, or - for standard input")
     p.add_argument("--image", help="a PNG/JPEG photo of the QR code")
-    p.add_argument("--bundle", required=True)
+    p.add_argument(
+        "--bundle",
+        required=True,
+        help="bundle file; FILE.state.json beside it (from 'bundle pull'), if there, is read "
+        "to leave out status lists older than ones accepted before",
+    )
     p.add_argument("--anchor", required=True, help="file with the anchor's public JWK")
     p.add_argument("--scene", help="scene id (default: the presentation's audience)")
     p.add_argument("--now", type=float, help="verify as of this Unix time")

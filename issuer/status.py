@@ -89,17 +89,22 @@ class StatusRegistry:
     ) -> str:
         """Sign the list at ``uri`` as a ``statuslist+jwt`` with the issuer's key.
 
-        Raises :class:`IssuerError` for an unknown list.
+        The ``iat`` comes from the store's stamp (:meth:`Store.stamp_status_list`):
+        never older than a list published before for this ``uri``, and strictly newer
+        whenever the content changed, even twice in one second or across workers, so
+        verifiers that refuse rolled-back lists (IETF Token Status List) accept every
+        list the service publishes. Raises :class:`IssuerError` for an unknown list.
         """
         record = self._store.get_status_list(uri)
         if record is None:
             raise IssuerError(f"no status list {uri}")
+        iat, data = self._store.stamp_status_list(uri, int(self._clock()))
         return encode_status_list_token(
-            StatusList(record.bits, self._store.status_bytes(uri)),
+            StatusList(record.bits, data),
             uri=uri,
             iss=record.issuer,
             key=key,
-            now=int(self._clock()),
+            now=iat,
             ttl=ttl,
             lifetime=lifetime,
         )

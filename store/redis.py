@@ -15,6 +15,7 @@ key                                 type         holds
 ``P:{sl:H}:bits``                   string       packed statuses (Token Status List order)
 ``P:{sl:H}:claims``                 string       claims bitmap, bit ``idx`` set = claimed
 ``P:{sl:H}:claimed``                string       counter of claimed indices
+``P:{sl:H}:stamp``                  hash         ``iat``, ``digest``, ``bits`` last published
 ``P:{sls}:rec``                     hash         uri -> status list record JSON (index)
 ``P:{cred:ID}:rec``                 string       credential record JSON (without state)
 ``P:{cred:ID}:state``               string       credential state
@@ -119,6 +120,7 @@ from store.interface import (
     WalletRecord,
     check_list_shape,
     check_state,
+    next_status_iat,
 )
 
 __all__ = ["ACTIVITY_CAP", "RedisStore"]
@@ -277,6 +279,10 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'x', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 return 1
 """
+
+
+#: Optimistic attempts of :meth:`RedisStore.stamp_status_list` before giving up.
+_STAMP_TRIES = 32
 
 
 def _tag_hash(text: str) -> str:
@@ -647,6 +653,56 @@ class RedisStore:
             return data + bytes(length - len(data))
         return data[:length]
 
+    def stamp_status_list(self, uri: str, now: int) -> tuple[int, bytes]:
+        """See :meth:`store.interface.Store.stamp_status_list`.
+
+        An optimistic transaction (``WATCH`` the list's bits and stamp, read, ``MULTI``
+        write the stamp): a concurrent status change or stamp makes it start over.
+        """
+        meta, bits, _claims, _claimed = self._list_keys(uri)
+        stamp_key = self._stamp_key(uri)
+        with self._guard():
+            for _ in range(_STAMP_TRIES):
+                with self._r.pipeline(transaction=True) as pipe:
+                    try:
+                        pipe.watch(bits, stamp_key)
+                        blob = pipe.get(meta)
+                        if blob is None:
+                            raise NotFound(f"no status list {uri!r}")
+                        record = self._status_list(blob)
+                        length = (record.size * record.bits + 7) // 8
+                        data = bytes(pipe.get(bits) or b"")[:length]
+                        data += bytes(length - len(data))
+                        last = pipe.hmget(stamp_key, "iat", "digest")
+                        digest = hashlib.sha256(data).hexdigest()
+                        previous = None if last[0] is None else (int(last[0]), _text(last[1]))
+                        iat = next_status_iat(previous, now, digest)
+                        if iat is None and previous is not None:  # a burst: the last again
+                            again, stamped = pipe.hmget(stamp_key, "iat", "bits")
+                            pipe.unwatch()
+                            if again is None or int(again) != previous[0] or stamped is None:
+                                continue  # stamped meanwhile: start over
+                            return previous[0], bytes(stamped)
+                        assert iat is not None
+                        pipe.multi()
+                        pipe.hset(stamp_key, mapping={"iat": iat, "digest": digest, "bits": data})
+                        pipe.execute()
+                    except rexc.WatchError:
+                        continue
+                return iat, data
+        raise StoreUnavailable(
+            f"the status list {uri!r} changed {_STAMP_TRIES} times while stamped"
+        )
+
+    def last_status_stamp(self, uri: str) -> int | None:
+        """See :meth:`store.interface.Store.last_status_stamp`."""
+        with self._guard():
+            iat = self._r.hget(self._stamp_key(uri), "iat")
+        return None if iat is None else int(iat)
+
+    def _stamp_key(self, uri: str) -> str:
+        return self._k(f"sl:{_tag_hash(uri)}", "stamp")
+
     # -- credential registry -----------------------------------------------------------
 
     def put_credential(self, record: CredentialRecord) -> None:
@@ -752,7 +808,6 @@ class RedisStore:
             done = self._r.set(key, state, xx=True)
         if not done:
             raise NotFound(f"no credential {credential_id!r}")
-
 
     def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
         """The credential holding entry ``status_idx`` of the list at ``status_uri``.

@@ -36,6 +36,7 @@ newest :data:`ACTIVITY_CAP` events per citizen, as the Redis backend does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -69,6 +70,7 @@ from store.interface import (
     WalletRecord,
     check_list_shape,
     check_state,
+    next_status_iat,
     packed_length,
 )
 
@@ -244,6 +246,17 @@ CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
 # Migration steps: _MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
 _MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+#: Config rows holding the last published ``iat`` and digest of each status list.
+_STAMP_PREFIX = "status_stamp:"
+#: ... and the bytes published under it.
+_STAMP_BYTES = "status_stamp_bytes:"
+
+
+def _read_stamp(value: bytes) -> tuple[int, str]:
+    stamp = json.loads(value)
+    return int(stamp["iat"]), str(stamp["digest"])
+
 
 _LIST_KEYS = {
     False: "SELECT * FROM keys ORDER BY created_at, kid",
@@ -775,6 +788,47 @@ class SQLiteStore:
             data = row["data"]
             out[start : start + len(data)] = data
         return bytes(out)
+
+    def stamp_status_list(self, uri: str, now: int) -> tuple[int, bytes]:
+        """See :meth:`store.interface.Store.stamp_status_list`; the stamp is two config
+        rows (``status_stamp:<uri>``: iat and digest, ``status_stamp_bytes:<uri>``: the
+        bytes) read and written in the same ``BEGIN IMMEDIATE`` transaction."""
+        with self._write() as conn:
+            bits, size = self._shape(conn, uri)
+            rows = conn.execute(
+                "SELECT chunk_no, data FROM status_chunks WHERE uri = ? ORDER BY chunk_no", (uri,)
+            ).fetchall()
+            out = bytearray(packed_length(bits, size))
+            for row in rows:
+                start = row["chunk_no"] * CHUNK_SIZE
+                out[start : start + len(row["data"])] = row["data"]
+            data = bytes(out)
+            digest = hashlib.sha256(data).hexdigest()
+            name = _STAMP_PREFIX + uri
+            row = conn.execute("SELECT value FROM config WHERE name = ?", (name,)).fetchone()
+            last = None if row is None else _read_stamp(bytes(row["value"]))
+            iat = next_status_iat(last, now, digest)
+            if iat is None and last is not None:  # a burst: publish the last stamp again
+                row = conn.execute(
+                    "SELECT value FROM config WHERE name = ?", (_STAMP_BYTES + uri,)
+                ).fetchone()
+                return last[0], bytes(row["value"])
+            assert iat is not None
+            for key, value in (
+                (name, json.dumps({"iat": iat, "digest": digest}).encode("ascii")),
+                (_STAMP_BYTES + uri, data),
+            ):
+                conn.execute(
+                    "INSERT INTO config (name, value) VALUES (?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+        return iat, data
+
+    def last_status_stamp(self, uri: str) -> int | None:
+        """See :meth:`store.interface.Store.last_status_stamp`."""
+        value = self.get_config(_STAMP_PREFIX + uri)
+        return None if value is None else _read_stamp(value)[0]
 
     # -- credential registry -----------------------------------------------------------
 

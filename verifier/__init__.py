@@ -15,9 +15,16 @@ from verifier.core import KB_FUTURE_SKEW, LEEWAY, MAX_PRESENTATION, Verifier
 from verifier.errors import (
     ERROR_CODES,
     BundleInvalid,
+    StatusHistoryInvalid,
     UnknownScene,
     VerificationError,
     VerifierMisuse,
+)
+from verifier.history import (
+    FileStatusHistory,
+    MemoryStatusHistory,
+    StatusHistory,
+    StatusMark,
 )
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import VerificationResult
@@ -25,6 +32,7 @@ from verifier.status import BundleStatusSource, StatusSource
 
 __all__ = [
     "ERROR_CODES",
+    "FileStatusHistory",
     "KB_FUTURE_SKEW",
     "LEEWAY",
     "MAX_PRESENTATION",
@@ -33,7 +41,11 @@ __all__ = [
     "BundleStatusSource",
     "LoadedStatusList",
     "MemoryNonceCache",
+    "MemoryStatusHistory",
     "NonceCache",
+    "StatusHistory",
+    "StatusHistoryInvalid",
+    "StatusMark",
     "StatusSource",
     "UnknownScene",
     "VerificationError",

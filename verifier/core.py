@@ -50,6 +50,7 @@ from verifier.errors import (
     UnsupportedAlg,
     VerificationError,
 )
+from verifier.history import MemoryStatusHistory, StatusHistory
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import ErrorDict, StatusName, VerificationResult
 from verifier.status import BundleStatusSource, StatusSource
@@ -82,6 +83,12 @@ class Verifier:
     for misuse (an unknown scene); building a verifier raises
     :class:`~verifier.errors.BundleInvalid` for a bundle whose trust list fails the
     anchor's signature.
+
+    ``history`` (a :class:`~verifier.history.StatusHistory`, in memory by default)
+    is the rollback guard: a status list older than one accepted before for the same
+    ``(iss, uri)``, or as old with other content, is left out of the bundle (named
+    in ``bundle.problems``; its credentials get ``status_unavailable`` saying why).
+    Building the verifier accepts the bundle and records its lists in ``history``.
     """
 
     def __init__(
@@ -95,12 +102,20 @@ class Verifier:
         leeway: int = LEEWAY,
         max_length: int = MAX_PRESENTATION,
         verified_cache: int = VERIFIED_CACHE,
+        history: StatusHistory | None = None,
     ) -> None:
-        self.bundle: Bundle = load_bundle(bundle, anchor)
+        # The rollback guard: a list older than one accepted before is left out, and the
+        # lists of the bundle are recorded once it is accepted (accepting is recording).
+        self.history: StatusHistory = history if history is not None else MemoryStatusHistory()
+        now = clock()
+        self.bundle: Bundle = load_bundle(bundle, anchor, history=self.history, now=now)
+        self.history.record({k: sl.mark for k, sl in self.bundle.status_lists.items()}, now)
         self.trust_list = self.bundle.trust_list
         self._clock = clock
         self._replay: NonceCache = replay if replay is not None else MemoryNonceCache()
-        self._status: StatusSource = status or BundleStatusSource(self.bundle.status_lists)
+        self._status: StatusSource = status or BundleStatusSource(
+            self.bundle.status_lists, self.bundle.dropped
+        )
         self._leeway = leeway
         self._max_length = max_length
         # Issuer-signed JWTs whose signature verified, by their exact bytes (signature
@@ -114,10 +129,17 @@ class Verifier:
 
     @classmethod
     def from_bundle_file(
-        cls, path: str | Path, *, anchor: Mapping[str, Any] | VerifyingKey, **kwargs: Any
+        cls,
+        path: str | Path,
+        *,
+        anchor: Mapping[str, Any] | VerifyingKey,
+        history: StatusHistory | None = None,
+        **kwargs: Any,
     ) -> Verifier:
-        """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`."""
-        return cls(read_bundle_file(path), anchor=anchor, **kwargs)
+        """Build from a bundle JSON file. Raises :class:`~verifier.errors.BundleInvalid`
+        (and :class:`~verifier.errors.StatusHistoryInvalid` for a ``history`` that cannot
+        record the bundle's lists)."""
+        return cls(read_bundle_file(path), anchor=anchor, history=history, **kwargs)
 
     def _header(self, h64: bytes, typ: str) -> tuple[dict[str, Any], str]:
         """Parse and check a JWS header, remembering the result for these exact bytes.

@@ -179,3 +179,10 @@ class BundleInvalid(VerifierMisuse):
     """The bundle is unreadable or its trust list fails the anchor's signature."""
 
     code = "bundle_invalid"
+
+
+class StatusHistoryInvalid(VerifierMisuse):
+    """The status history (rollback guard) cannot be read or written: refused, never
+    silently forgotten."""
+
+    code = "status_history_invalid"

@@ -20,13 +20,22 @@ class StatusSource(Protocol):
 class BundleStatusSource:
     """Status from the signed status lists of a verifier bundle (offline)."""
 
-    def __init__(self, lists: Mapping[tuple[str, str], LoadedStatusList]) -> None:
+    def __init__(
+        self,
+        lists: Mapping[tuple[str, str], LoadedStatusList],
+        dropped: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
         self._lists = lists
+        #: why a list was left out of the bundle (see :attr:`Bundle.dropped`)
+        self._dropped = dropped or {}
 
     def lookup(self, iss: str, uri: str, idx: int, now: float) -> int:
         """See :meth:`StatusSource.lookup`."""
         loaded = self._lists.get((iss, uri))
         if loaded is None:
+            why = self._dropped.get((iss, uri)) or self._dropped.get(("", uri))
+            if why is not None:
+                raise StatusUnavailable(f"the bundle's status list at this uri was left out: {why}")
             raise StatusUnavailable(
                 "the bundle has no status list of the credential's issuer at this uri"
             )
