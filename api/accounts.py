@@ -3,8 +3,16 @@ token), departments and venues (API keys). No Flask here: the HTTP layer calls t
 
 Secrets are never stored: sessions and API keys are kept as SHA-256 of the random
 token (they are 256-bit random values, so a fast hash is enough), passwords as
-Argon2id. Citizen ids in counters are hashed too, so the store's keys carry no
-personal data.
+Argon2id. The login-failure counters are named by an HMAC of the citizen id or
+client address under a key derived from the instance secret (a plain hash of an
+enumerable ID number is no pseudonym), so a store dump shows neither.
+
+Login limits (:class:`LoginPolicy`, docs/operations.md says why these numbers):
+only **failed** attempts count, in sliding windows, per account and per client
+address. A success never counts and forgets the account's failures. An account or
+address over its limit is refused (429, ``Retry-After``) before the password is
+checked, so a locked account is no oracle; an unknown id and a wrong password count
+and answer alike.
 
 The seam for the city's identity provider is :class:`CitizenAuthenticator`: an
 object with ``authenticate(citizen_id, password) -> bool``. The default checks the
@@ -15,12 +23,16 @@ bridge) to :class:`Accounts` and everything else (rate limits, sessions) stays.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
+import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -30,19 +42,25 @@ from store.interface import (
     ApiKeyKind,
     ApiKeyRecord,
     CitizenRecord,
+    InvalidArgument,
+    Limit,
     NotFound,
     SessionRecord,
     Store,
+    StoreError,
+    check_limits,
 )
 
 #: Citizen ids: letters, digits and ``_.-``, 1–64 characters (ID numbers fit).
 CITIZEN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MIN_PASSWORD, MAX_PASSWORD = 8, 1024
 SESSION_TTL = 3600
-#: Login attempts allowed per window, per account and per client address.
-LOGIN_WINDOW = 300
-LOGIN_PER_ACCOUNT = 5
-LOGIN_PER_CLIENT = 30
+#: Failed logins allowed per account: 10 in any 15 minutes, 100 in any 24 hours.
+LOGIN_PER_ACCOUNT: tuple[Limit, ...] = (Limit(10, 15 * 60), Limit(100, 24 * 3600))
+#: Failed logins allowed per client address (an IPv6 /64): 300 in any 15 minutes.
+LOGIN_PER_ADDRESS: tuple[Limit, ...] = (Limit(300, 15 * 60),)
+#: The label of the counters' HMAC key (``Instance.derive_key(LOGIN_KEY_LABEL)``).
+LOGIN_KEY_LABEL = "ecert/login-counters/v1"
 
 
 class AuthError(EcertError):
@@ -118,6 +136,40 @@ class PasswordAuthenticator:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    """How many failed logins are allowed, per account and per client address.
+
+    Configuration (``ECERT_*`` or ``create_app(config)``): ``LOGIN_ACCOUNT_LIMITS``
+    and ``LOGIN_ADDRESS_LIMITS``, each a JSON list of ``[failures, seconds]`` pairs
+    (1 to 4 of them), e.g. ``[[10, 900], [100, 86400]]``.
+    """
+
+    per_account: tuple[Limit, ...] = LOGIN_PER_ACCOUNT
+    per_address: tuple[Limit, ...] = LOGIN_PER_ADDRESS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoginPolicy:
+        """Read the two keys above (absent: the defaults). Raises ``ValueError``."""
+        return cls(
+            per_account=_limits(config.get("LOGIN_ACCOUNT_LIMITS"), LOGIN_PER_ACCOUNT),
+            per_address=_limits(config.get("LOGIN_ADDRESS_LIMITS"), LOGIN_PER_ADDRESS),
+        )
+
+
+def _limits(value: Any, default: tuple[Limit, ...]) -> tuple[Limit, ...]:
+    if value is None:
+        return default
+    try:
+        if isinstance(value, str | bytes) or not all(len(pair) == 2 for pair in value):
+            raise TypeError
+        return check_limits([Limit(pair[0], pair[1]) for pair in value])
+    except (TypeError, InvalidArgument) as err:
+        raise ValueError(
+            f"login limits are a list of [failures, seconds] pairs, not {value!r}: {err}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A new citizen session: the bearer token is shown once and stored only hashed."""
 
@@ -142,9 +194,16 @@ class Accounts:
         authenticator: CitizenAuthenticator | None = None,
         hasher: PasswordHasher | None = None,
         session_ttl: int = SESSION_TTL,
+        counter_key: bytes | None = None,
+        policy: LoginPolicy | None = None,
     ) -> None:
+        """``counter_key`` names the login counters (HMAC); every worker sharing a store
+        must pass the same one (:mod:`api.services` derives it from the instance
+        secret). None: a random key, so counters are private to this object."""
         self._store = store
-        self._clock = clock
+        self.clock = clock
+        self.policy = policy or LoginPolicy()
+        self._counter_key = counter_key or secrets.token_bytes(32)
         # RFC 9106 second recommended option (64 MiB, 3 passes) is argon2-cffi's default.
         self._hasher = hasher or PasswordHasher()
         self.authenticator = authenticator or PasswordAuthenticator(store, self._hasher)
@@ -161,7 +220,7 @@ class Accounts:
         record = CitizenRecord(
             citizen_id=citizen_id,
             password_hash="" if password is None else self._hash(password),
-            created_at=int(self._clock()),
+            created_at=int(self.clock()),
         )
         self._store.put_citizen(record)
         return record
@@ -192,21 +251,42 @@ class Accounts:
     def login(self, citizen_id: str, password: str, *, client: str) -> Session:
         """Check a login and open a session.
 
-        Attempts are counted per account and per client address before the password
-        is checked. Raises :class:`RateLimited` or :class:`LoginFailed` (the same
-        answer for an unknown id and a wrong password).
+        Raises :class:`RateLimited` (before the password is checked) when the account
+        or the client address has too many recent failures, else :class:`LoginFailed`
+        (the same answer for an unknown id and a wrong password). The attempt holds a
+        place in the account's window while the password is checked, so parallel
+        guesses cannot overshoot the limit; a success gives it back and clears the
+        account's failures, a failure keeps it and counts once for the address.
         """
-        now = self._clock()
-        account = "login:acct:" + hashlib.sha256(citizen_id.encode("utf-8")).hexdigest()
-        address = "login:ip:" + hashlib.sha256(client.encode("utf-8")).hexdigest()
-        for counter, limit in ((account, LOGIN_PER_ACCOUNT), (address, LOGIN_PER_CLIENT)):
-            if self._store.hit(counter, LOGIN_WINDOW, now) > limit:
-                retry = LOGIN_WINDOW - int(now) % LOGIN_WINDOW
-                raise RateLimited("too many login attempts; try again later", retry_after=retry)
-        if not CITIZEN_ID.fullmatch(citizen_id) or not password:
+        now = self.clock()
+        account = self.counter_name("acct", citizen_id.casefold())
+        address = self.counter_name("addr", client_network(client))
+        attempt = secrets.token_hex(8)
+        address_wait = self._store.window_wait(address, now, self.policy.per_address)
+        account_wait = self._store.window_add(account, attempt, now, self.policy.per_account)
+        if address_wait > 0 or account_wait > 0:
+            if account_wait <= 0:
+                self._store.window_discard(account, attempt)
+            raise RateLimited(
+                "too many failed logins; try again later",
+                retry_after=max(1, math.ceil(max(address_wait, account_wait))),
+            )
+        try:
+            genuine = (
+                CITIZEN_ID.fullmatch(citizen_id) is not None
+                and bool(password)
+                and self.authenticator.authenticate(citizen_id, password)
+            )
+        except BaseException:
+            # The check itself failed (identity provider or store down): no guess was
+            # answered, so the attempt does not count against the citizen.
+            with suppress(StoreError):
+                self._store.window_discard(account, attempt)
+            raise
+        if not genuine:
+            self._store.window_add(address, attempt, now, self.policy.per_address, force=True)
             raise LoginFailed("invalid citizen id or password")
-        if not self.authenticator.authenticate(citizen_id, password):
-            raise LoginFailed("invalid citizen id or password")
+        self._store.window_clear(account)
         token = "es_" + secrets.token_urlsafe(32)
         self._store.put_session(
             SessionRecord(
@@ -218,11 +298,17 @@ class Accounts:
         )
         return Session(token, citizen_id, self._session_ttl)
 
+    def counter_name(self, kind: str, value: str) -> str:
+        """The store name of a login counter: ``login:<kind>:`` and the HMAC-SHA-256 of
+        ``value`` under the counter key (no citizen id or address in clear)."""
+        mac = hmac.new(self._counter_key, f"{kind}\0{value}".encode(), hashlib.sha256)
+        return f"login:{kind}:{mac.hexdigest()}"
+
     def citizen_for_token(self, token: str) -> str:
         """The citizen a session token belongs to. Raises :class:`AuthError`."""
         if not token.startswith("es_"):
             raise AuthError("a citizen session token is required")
-        record = self._store.get_session(token_hash(token), self._clock())
+        record = self._store.get_session(token_hash(token), self.clock())
         if record is None:
             raise AuthError("the session is unknown or has expired; log in again")
         return record.citizen_id
@@ -244,7 +330,7 @@ class Accounts:
             key_hash=token_hash(secret),
             kind=kind,
             principal=principal,
-            created_at=int(self._clock()),
+            created_at=int(self.clock()),
         )
         self._store.put_api_key(record)
         return record, secret
@@ -258,7 +344,7 @@ class Accounts:
 
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke a key at once. Raises :class:`~store.interface.NotFound`."""
-        self._store.revoke_api_key(key_id, int(self._clock()))
+        self._store.revoke_api_key(key_id, int(self.clock()))
 
     def rotate_api_key(self, key_id: str) -> tuple[ApiKeyRecord, str]:
         """Issue a new key for the same principal and revoke the old one.
@@ -271,6 +357,21 @@ class Accounts:
         new = self.issue_api_key(old.kind, old.principal)
         self.revoke_api_key(key_id)
         return new
+
+
+def client_network(client: str) -> str:
+    """The unit a client address is limited by: an IPv4 address as it is, an IPv6
+    address by its /64 (one subscriber's prefix: the rest is theirs to vary), an
+    IPv4-mapped IPv6 address as the IPv4 address; anything else as given."""
+    try:
+        ip = ipaddress.ip_address(client.strip())
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ipaddress.IPv6Network((ip.exploded.split("%")[0], 64), strict=False))
+        return str(ip)
+    except ValueError:
+        return client
 
 
 def _check_citizen_id(citizen_id: str) -> None:

@@ -2,9 +2,9 @@
 
 Login answers the same ``401 login_failed`` for an unknown citizen id and a wrong
 password, and ``429 rate_limited`` with ``Retry-After`` once an account or a client
-address has made too many attempts (:meth:`api.accounts.Accounts.login`). The client
-address is ``request.remote_addr``: behind a proxy, set ``TRUST_PROXY`` so that it is
-the caller's, not the proxy's.
+address has too many recent failed logins (:meth:`api.accounts.Accounts.login`; only
+failures count). The client address is ``request.remote_addr``: behind a proxy, set
+``TRUST_PROXY`` so that it is the caller's, not the proxy's.
 """
 
 from __future__ import annotations

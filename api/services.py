@@ -3,9 +3,12 @@
 ``app.extensions["ecert"]`` holds a :class:`Services`; views reach it through
 :func:`services`. Configuration (``app.config``, filled from ``ECERT_*`` variables by
 the app factory): ``INSTANCE`` (folder, default ``./instance``), ``REDIS_URL``,
-``KEY_SECRET``, ``BASE_URL``, and ``PASSWORD_HASHER_PARAMS`` (keyword arguments of
+``KEY_SECRET``, ``BASE_URL``, ``PASSWORD_HASHER_PARAMS`` (keyword arguments of
 ``argon2.PasswordHasher``, e.g. ``{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}``
-for fast tests; unset: argon2-cffi's defaults, RFC 9106's second recommendation).
+for fast tests; unset: argon2-cffi's defaults, RFC 9106's second recommendation), and
+``LOGIN_ACCOUNT_LIMITS`` / ``LOGIN_ADDRESS_LIMITS`` (:class:`api.accounts.LoginPolicy`).
+The login counters' HMAC key is derived from the instance secret, so every worker of
+one instance shares them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import Flask, current_app
 
-from api.accounts import Accounts
+from api.accounts import LOGIN_KEY_LABEL, Accounts, LoginPolicy
 from api.online import OnlineVerifier
 from cli.instance import Instance, open_instance
 
@@ -39,6 +42,7 @@ def init_services(app: Flask) -> Services:
     config: dict[str, Any] = app.config
     hasher_params = config.get("PASSWORD_HASHER_PARAMS")
     hasher = PasswordHasher(**hasher_params) if hasher_params else None
+    policy = LoginPolicy.from_config(config)
     instance = open_instance(
         config.get("INSTANCE"),
         base_url=config.get("BASE_URL"),
@@ -47,7 +51,12 @@ def init_services(app: Flask) -> Services:
     )
     built = Services(
         instance=instance,
-        accounts=Accounts(instance.store, hasher=hasher),
+        accounts=Accounts(
+            instance.store,
+            hasher=hasher,
+            counter_key=instance.derive_key(LOGIN_KEY_LABEL),
+            policy=policy,
+        ),
         online=OnlineVerifier(instance.store, instance.platform),
     )
     app.extensions["ecert"] = built

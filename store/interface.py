@@ -10,6 +10,8 @@ the subject's citizen id, the status index and the key id, never the disclosures
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
@@ -255,6 +257,68 @@ def packed_length(bits: int, size: int) -> int:
     return (size * bits + 7) // 8
 
 
+# -- sliding windows (login failures) ----------------------------------------------------
+
+#: Bounds of a sliding-window limit: every input bounded.
+MAX_LIMITS, MAX_LIMIT_COUNT, MAX_WINDOW = 4, 10_000, 31 * 24 * 3600
+#: Longest counter name and entry (both are short ids or keyed hashes).
+MAX_WINDOW_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``count`` entries in any ``window`` seconds: a sliding window, not one
+    aligned to the epoch (so no burst of twice the limit around a boundary)."""
+
+    count: int
+    window: int
+
+
+def check_limits(limits: Sequence[Limit]) -> tuple[Limit, ...]:
+    """The limits as a tuple; raises :class:`InvalidArgument` unless there are 1 to
+    :data:`MAX_LIMITS` of them, each with an integer ``count`` in 1..10,000 and
+    ``window`` in 1 s..31 days."""
+    got = tuple(limits)
+    if not 1 <= len(got) <= MAX_LIMITS:
+        raise InvalidArgument(f"1 to {MAX_LIMITS} limits are needed, not {len(got)}")
+    for limit in got:
+        if not isinstance(limit, Limit):
+            raise InvalidArgument(f"not a Limit: {limit!r}")
+        for value, top, what in (
+            (limit.count, MAX_LIMIT_COUNT, "count"),
+            (limit.window, MAX_WINDOW, "window"),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise InvalidArgument(f"a limit's {what} is an integer in 1..{top}, not {value!r}")
+    return got
+
+
+def check_window_name(name: str, what: str) -> None:
+    """Raise :class:`InvalidArgument` for an empty or over-long counter name or entry."""
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_WINDOW_NAME:
+        raise InvalidArgument(f"a window {what} has 1 to {MAX_WINDOW_NAME} characters")
+
+
+def window_wait(times: Sequence[float], limits: Sequence[Limit], now: float) -> float:
+    """Seconds from ``now`` until one more entry fits every limit, given the times of
+    the entries (any order); 0.0 when it fits now.
+
+    An entry at ``t`` counts towards a limit while ``t > now - window``. With ``n >=
+    count`` entries in the window, the ``n - count + 1`` oldest must leave: the wait
+    ends when the ``(n - count)``-th oldest (from 0) is ``window`` old. Both backends
+    use this rule (the Redis script repeats it in Lua).
+    """
+    if not math.isfinite(now):
+        raise InvalidArgument(f"a time must be a finite number, not {now!r}")
+    wait = 0.0
+    for limit in limits:
+        start = now - limit.window
+        inside = sorted(t for t in times if t > start)
+        if len(inside) >= limit.count:
+            wait = max(wait, inside[len(inside) - limit.count] + limit.window - now)
+    return wait
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the domain needs from storage. Every method is atomic on its own."""
@@ -266,15 +330,18 @@ class Store(Protocol):
     # -- keys
     def put_key(self, record: KeyRecord) -> None:
         """Insert a key; raises :class:`Conflict` if the kid exists."""
+
     def get_key(self, kid: str) -> KeyRecord | None: ...
     def list_keys(self, owner: str | None = None) -> list[KeyRecord]:
         """Keys of one owner (or all), oldest first."""
+
     def set_key_state(self, kid: str, state: KeyStateName) -> None:
         """Raises :class:`NotFound` for an unknown kid."""
 
     # -- issuers (the entries of the trust list)
     def put_issuer(self, record: IssuerRecord) -> None:
         """Insert or replace the issuer with this ``iss``."""
+
     def get_issuer(self, iss: str) -> IssuerRecord | None: ...
     def list_issuers(self) -> list[IssuerRecord]:
         """All issuers, sorted by ``iss``."""
@@ -282,14 +349,18 @@ class Store(Protocol):
     # -- status lists
     def create_status_list(self, record: StatusListRecord) -> None:
         """Create a list with every entry 0; raises :class:`Conflict` if the uri exists."""
+
     def get_status_list(self, uri: str) -> StatusListRecord | None: ...
     def list_status_lists(self, issuer: str | None = None) -> list[StatusListRecord]:
         """Lists of one issuer (or all), oldest first."""
+
     def claim_status_index(self, uri: str, idx: int) -> bool:
         """Atomically mark ``idx`` as used; False if it already was. Raises NotFound."""
+
     def count_claimed(self, uri: str) -> int: ...
     def set_status(self, uri: str, idx: int, value: int) -> None:
         """Set the ``bits``-wide status at ``idx`` (Token Status List bit order)."""
+
     def get_status(self, uri: str, idx: int) -> int: ...
     def status_bytes(self, uri: str) -> bytes:
         """The whole packed array, least significant bit first (Token Status List §4.1)."""
@@ -310,34 +381,42 @@ class Store(Protocol):
     # -- credential registry
     def put_credential(self, record: CredentialRecord) -> None:
         """Insert; raises :class:`Conflict` if the id exists."""
+
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
     def list_credentials(
         self, *, subject: str | None = None, issuer: str | None = None
     ) -> list[CredentialRecord]:
         """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``."""
+
     def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
         """Raises :class:`NotFound` for an unknown id."""
+
     def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
         """The credential holding entry ``status_idx`` of the list at ``status_uri``."""
 
     # -- citizens
     def put_citizen(self, record: CitizenRecord) -> None:
         """Insert; raises :class:`Conflict` if the citizen exists."""
+
     def get_citizen(self, citizen_id: str) -> CitizenRecord | None: ...
     def set_citizen_password(self, citizen_id: str, password_hash: str) -> None:
         """Raises :class:`NotFound` for an unknown citizen."""
+
     def list_citizens(self) -> list[CitizenRecord]:
         """All citizens, sorted by id."""
 
     # -- wallets (everything of one citizen shares one Redis Cluster slot)
     def create_wallet(self, record: WalletRecord) -> bool:
         """Create the citizen's wallet; False (and nothing written) if one exists."""
+
     def get_wallet(self, citizen_id: str) -> WalletRecord | None: ...
     def put_wallet_item(self, item: WalletItem) -> None:
         """Insert or replace the item with this citizen and credential id."""
+
     def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None: ...
     def list_wallet_items(self, citizen_id: str) -> list[WalletItem]:
         """The citizen's items, ordered by ``added_at`` then ``credential_id``."""
+
     def delete_wallet_item(self, citizen_id: str, credential_id: str) -> bool:
         """Remove one item; False if it was not there."""
 
@@ -345,18 +424,23 @@ class Store(Protocol):
     def put_session(self, record: SessionRecord) -> None: ...
     def get_session(self, token_hash: str, now: float) -> SessionRecord | None:
         """The session, or None if unknown or expired at ``now``."""
+
     def delete_session(self, token_hash: str) -> None: ...
 
     # -- API keys and venues
     def put_api_key(self, record: ApiKeyRecord) -> None:
         """Insert; raises :class:`Conflict` if the key id or hash exists."""
+
     def get_api_key(self, key_hash: str) -> ApiKeyRecord | None: ...
     def list_api_keys(self, principal: str | None = None) -> list[ApiKeyRecord]:
         """Keys of one principal (or all), oldest first, ties by key id."""
+
     def revoke_api_key(self, key_id: str, at: int) -> None:
         """Mark revoked at ``at`` (idempotent). Raises :class:`NotFound`."""
+
     def put_venue(self, record: VenueRecord) -> None:
         """Insert or replace the venue with this id."""
+
     def get_venue(self, venue_id: str) -> VenueRecord | None: ...
     def list_venues(self) -> list[VenueRecord]:
         """All venues, sorted by id."""
@@ -368,14 +452,48 @@ class Store(Protocol):
 
     # -- short-lived entries shared by all workers (all honour ``now``, keep nothing past expiry)
     def hit(self, counter: str, window: int, now: float) -> int:
-        """Count one hit in the current fixed ``window`` (seconds) of ``counter``; the count."""
+        """Count one hit in the current fixed ``window`` (seconds) of ``counter``; the count.
+
+        Windows are aligned to the epoch: up to twice a limit fits around a boundary.
+        Logins use the sliding windows below instead."""
+
     def remember_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
         """Record a nonce until ``expires_at``; False if it is already recorded (replay)."""
+
     def put_once(
         self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
     ) -> bool:
         """Store ``value`` under ``key`` unless present (or always, with ``replace``);
         True when written."""
+
     def get_once(self, key: str, now: float) -> bytes | None: ...
+
+    # -- sliding windows: a log of recent entries per counter (login failures)
+    def window_add(
+        self,
+        counter: str,
+        entry: str,
+        now: float,
+        limits: Sequence[Limit],
+        *,
+        force: bool = False,
+    ) -> float:
+        """In one atomic step: the seconds until one more entry fits every limit of
+        ``counter`` (:func:`window_wait`; 0.0: it fits now), and, when it fits (or with
+        ``force``), ``entry`` recorded at ``now`` (an entry of that name is moved).
+
+        The log forgets entries older than the longest window and keeps only the
+        newest ``max(count)``: all the limits need. Call it with the same limits
+        every time. Raises :class:`InvalidArgument` (limits: :func:`check_limits`).
+        """
+
+    def window_wait(self, counter: str, now: float, limits: Sequence[Limit]) -> float:
+        """Seconds until one more entry fits every limit of ``counter``; adds nothing."""
+
+    def window_discard(self, counter: str, entry: str) -> None:
+        """Forget one entry (a reservation that turned out not to count); idempotent."""
+
+    def window_clear(self, counter: str) -> None:
+        """Forget every entry of ``counter``; idempotent."""
 
     def close(self) -> None: ...

@@ -38,6 +38,7 @@ key                                 type         holds
 ``P:{hit:N}:W:S:COUNTER``           string       hits of ``COUNTER`` in window ``[S, S+W)``
 ``P:{nonce:N}:NONCE``               string       the nonce's ``expires_at``, ``PXAT`` expiry
 ``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``
+``P:{win:N}:COUNTER``               sorted set   sliding-window log: entry -> time
 ==================================  ===========  =========================================
 
 ``H`` is the first 16 hex digits of SHA-256 of the list's URI and ``I`` the same for an
@@ -60,7 +61,10 @@ millisecond; a counter's window end), so the server drops them by its own clock.
 Reads and the replay checks also compare the stored ``expires_at`` with the caller's
 ``now``, so an entry expired at ``now`` is never returned even before the server has
 dropped it. Nonces and once-values are written by scripts that check and write in one
-step; ``hit`` is ``INCR`` and ``EXPIREAT`` in one ``MULTI``.
+step; ``hit`` is ``INCR`` and ``EXPIREAT`` in one ``MULTI``. A sliding-window log
+(``window_add``) is one script: drop the entries older than the longest window, count
+each window (``ZCOUNT``), add the entry if it fits, keep the newest ``max(count)`` and
+expire the key the longest window after the newest entry (``PEXPIREAT``).
 
 The activity log keeps the newest :data:`ACTIVITY_CAP` (1000) events of a citizen: the
 script that adds an event trims the oldest (by ``at``, then event id) in the same step.
@@ -89,7 +93,7 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, get_args
 
@@ -110,6 +114,7 @@ from store.interface import (
     IssuerRecord,
     KeyRecord,
     KeyStateName,
+    Limit,
     NotFound,
     SessionRecord,
     StatusListRecord,
@@ -118,8 +123,10 @@ from store.interface import (
     VenueRecord,
     WalletItem,
     WalletRecord,
+    check_limits,
     check_list_shape,
     check_state,
+    check_window_name,
     next_status_iat,
 )
 
@@ -285,6 +292,37 @@ return 1
 _STAMP_TRIES = 32
 
 
+# KEYS: the log (sorted set entry -> time). ARGV: mode ('add', 'force' or 'wait'), now,
+# entry, longest window, drop bound (now - longest window), keep, then per limit: count,
+# window start (now - window), window. Times are Python float reprs (exact doubles).
+# Returns the wait (store.interface.window_wait) as a string, so that Redis keeps the
+# fraction (it truncates Lua numbers to integers).
+_WINDOW = """
+local mode = ARGV[1]
+local now = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
+local wait = 0
+for i = 7, #ARGV, 3 do
+  local count = tonumber(ARGV[i])
+  local n = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[i + 1], '+inf')
+  if n >= count then
+    local edge = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[i + 1], '+inf',
+                            'WITHSCORES', 'LIMIT', n - count, 1)
+    local w = tonumber(edge[2]) + tonumber(ARGV[i + 2]) - now
+    if w > wait then wait = w end
+  end
+end
+if mode == 'force' or (mode == 'add' and wait <= 0) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[6]) + 1))
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  local expiry = math.ceil((tonumber(newest[2]) + tonumber(ARGV[4])) * 1000)
+  redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', math.max(1, expiry)))
+end
+return string.format('%.17g', wait)
+"""
+
+
 def _tag_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -329,6 +367,7 @@ class RedisStore:
         self._list_activity = self._r.register_script(_LIST_ACTIVITY)
         self._remember_nonce = self._r.register_script(_REMEMBER_NONCE)
         self._put_once = self._r.register_script(_PUT_ONCE)
+        self._window = self._r.register_script(_WINDOW)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "ecert", **kwargs: Any) -> RedisStore:
@@ -1233,6 +1272,57 @@ class RedisStore:
         with self._guard():
             done = self._put_once(keys=[self._short_lived("once", key)], args=args)
         return bool(done)
+
+    def window_add(
+        self,
+        counter: str,
+        entry: str,
+        now: float,
+        limits: Sequence[Limit],
+        *,
+        force: bool = False,
+    ) -> float:
+        """See :meth:`store.interface.Store.window_add` (one script, see above)."""
+        check_window_name(entry, "entry")
+        return self._window_call("force" if force else "add", counter, entry, now, limits)
+
+    def window_wait(self, counter: str, now: float, limits: Sequence[Limit]) -> float:
+        """See :meth:`store.interface.Store.window_wait`."""
+        return self._window_call("wait", counter, "", now, limits)
+
+    def _window_call(
+        self, mode: str, counter: str, entry: str, now: float, limits: Sequence[Limit]
+    ) -> float:
+        checked = check_limits(limits)
+        check_window_name(counter, "counter")
+        _check_time(now)
+        longest = max(limit.window for limit in checked)
+        args: list[str | int] = [
+            mode,
+            repr(float(now)),
+            entry,
+            longest,
+            repr(float(now - longest)),
+            max(limit.count for limit in checked),
+        ]
+        for limit in checked:
+            args += [limit.count, repr(float(now - limit.window)), limit.window]
+        with self._guard():
+            wait = self._window(keys=[self._short_lived("win", counter)], args=args)
+        return max(0.0, float(wait))
+
+    def window_discard(self, counter: str, entry: str) -> None:
+        """See :meth:`store.interface.Store.window_discard`."""
+        check_window_name(counter, "counter")
+        check_window_name(entry, "entry")
+        with self._guard():
+            self._r.zrem(self._short_lived("win", counter), entry)
+
+    def window_clear(self, counter: str) -> None:
+        """See :meth:`store.interface.Store.window_clear`."""
+        check_window_name(counter, "counter")
+        with self._guard():
+            self._r.delete(self._short_lived("win", counter))
 
     def get_once(self, key: str, now: float) -> bytes | None:
         """The value under ``key``, or None if absent or expired at ``now``."""

@@ -25,9 +25,10 @@ older file upgrades in place when it is opened:
 1. keys, issuers, status lists, the credential registry;
 2. the service: citizens, wallets and their items, sessions, API keys, venues, activity,
    the short-lived entries (nonces, once-values, rate counters) and the index of
-   credentials by status position (:meth:`SQLiteStore.find_credential`).
+   credentials by status position (:meth:`SQLiteStore.find_credential`);
+3. the sliding-window logs (``window_entries``: login failures).
 
-Short-lived rows (sessions, nonces, once-values, counters) are never returned once
+Short-lived rows (sessions, nonces, once-values, counters, window entries) are never returned once
 expired at the caller's ``now``; each write to one of those tables first deletes that
 table's rows expired at the ``now`` it was given (for sessions, the new session's
 ``created_at``), inside the same ``BEGIN IMMEDIATE`` transaction. Activity keeps the
@@ -42,7 +43,7 @@ import math
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import get_args
 
@@ -60,6 +61,7 @@ from store.interface import (
     IssuerRecord,
     KeyRecord,
     KeyStateName,
+    Limit,
     NotFound,
     SessionRecord,
     StatusListRecord,
@@ -68,15 +70,18 @@ from store.interface import (
     VenueRecord,
     WalletItem,
     WalletRecord,
+    check_limits,
     check_list_shape,
     check_state,
+    check_window_name,
     next_status_iat,
     packed_length,
+    window_wait,
 )
 
 __all__ = ["ACTIVITY_CAP", "CHUNK_SIZE", "SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 CHUNK_SIZE = 4096
 # Events kept per citizen (the oldest beyond this are dropped), as in the Redis backend.
 ACTIVITY_CAP = 1000
@@ -243,8 +248,20 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
 """
 
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS window_entries (
+    counter    TEXT NOT NULL,
+    entry      TEXT NOT NULL,
+    at         REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (counter, entry)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS window_entries_by_time ON window_entries (counter, at);
+CREATE INDEX IF NOT EXISTS window_entries_by_expiry ON window_entries (expires_at);
+"""
+
 # Migration steps: _MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 #: Config rows holding the last published ``iat`` and digest of each status list.
@@ -1189,6 +1206,74 @@ class SQLiteStore:
                 (counter, window, start, start + window),
             ).fetchone()
         return int(row["count"])
+
+    def window_add(
+        self,
+        counter: str,
+        entry: str,
+        now: float,
+        limits: Sequence[Limit],
+        *,
+        force: bool = False,
+    ) -> float:
+        """See :meth:`store.interface.Store.window_add`. A row expires when its entry is
+        the longest window old; the oldest rows beyond ``max(count)`` are dropped."""
+        checked = check_limits(limits)
+        check_window_name(counter, "counter")
+        check_window_name(entry, "entry")
+        _check_time(now)
+        longest = max(limit.window for limit in checked)
+        keep = max(limit.count for limit in checked)
+        with self._write() as conn:
+            conn.execute("DELETE FROM window_entries WHERE expires_at <= ?", (now,))
+            wait = self._window_wait(conn, counter, now, checked)
+            if wait <= 0 or force:
+                conn.execute(
+                    "INSERT OR REPLACE INTO window_entries (counter, entry, at, expires_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (counter, entry, now, now + longest),
+                )
+                conn.execute(
+                    "DELETE FROM window_entries WHERE counter = ? AND entry NOT IN"
+                    " (SELECT entry FROM window_entries WHERE counter = ?"
+                    " ORDER BY at DESC, entry DESC LIMIT ?)",
+                    (counter, counter, keep),
+                )
+        return wait
+
+    def window_wait(self, counter: str, now: float, limits: Sequence[Limit]) -> float:
+        """See :meth:`store.interface.Store.window_wait`."""
+        checked = check_limits(limits)
+        check_window_name(counter, "counter")
+        _check_time(now)
+        with self._read() as conn:
+            return self._window_wait(conn, counter, now, checked)
+
+    @staticmethod
+    def _window_wait(
+        conn: sqlite3.Connection, counter: str, now: float, limits: tuple[Limit, ...]
+    ) -> float:
+        longest = max(limit.window for limit in limits)
+        rows = conn.execute(
+            "SELECT at FROM window_entries WHERE counter = ? AND at > ?",
+            (counter, now - longest),
+        ).fetchall()
+        return window_wait([float(row["at"]) for row in rows], limits, now)
+
+    def window_discard(self, counter: str, entry: str) -> None:
+        """See :meth:`store.interface.Store.window_discard`."""
+        check_window_name(counter, "counter")
+        check_window_name(entry, "entry")
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM window_entries WHERE counter = ? AND entry = ?", (counter, entry)
+            )
+
+    def window_clear(self, counter: str) -> None:
+        """See :meth:`store.interface.Store.window_clear`."""
+        check_window_name(counter, "counter")
+        with self._write() as conn:
+            conn.execute("DELETE FROM window_entries WHERE counter = ?", (counter,))
 
     def remember_nonce(self, nonce: str, expires_at: float, now: float) -> bool:
         """Record a nonce until ``expires_at``; False if it is recorded and alive at ``now``.

@@ -130,7 +130,7 @@ def test_a_failed_login_is_generic(client: FlaskClient, auth: AuthActions, which
 
 def test_login_is_rate_limited_with_retry_after(client: FlaskClient, auth: AuthActions) -> None:
     citizen = {"citizen_id": auth.citizen_ids[0], "password": "not the password"}
-    for _ in range(5):
+    for _ in range(10):
         problem(client.post("/api/v1/auth/login", json=citizen), 401, "login_failed")
     response = client.post("/api/v1/auth/login", json=dict(auth.demo["citizens"][0]))
     problem(response, 429, "rate_limited")

@@ -33,6 +33,7 @@ from store.interface import (
     Conflict,
     CredentialRecord,
     InvalidArgument,
+    Limit,
     NotFound,
     SessionRecord,
     Store,
@@ -154,6 +155,7 @@ def activity(event_id: str, at: int, *, cid: str = CITIZEN, valid: bool = True) 
         valid=valid,
         codes=() if valid else ("revoked",),
     )
+
 
 # -- credential registry: find by status position --------------------------------------
 
@@ -492,6 +494,125 @@ def test_hit_exact_under_concurrency(store: Store) -> None:
     assert store.hit("api:v1", HOUR, start + 5) == threads * per + 1
 
 
+# -- sliding windows ---------------------------------------------------------------------
+
+TEN_IN_15_MIN = (Limit(10, 900),)
+
+
+def test_window_add_until_full_then_waits_exactly(store: Store) -> None:
+    t = float(now_s())
+    for n in range(10):
+        assert store.window_add("acct", f"e{n}", t + n, TEN_IN_15_MIN) == 0.0
+    # Full: the oldest (at t) leaves at t + 900; asked at t + 20, that is 880 s away.
+    assert store.window_add("acct", "e10", t + 20, TEN_IN_15_MIN) == pytest.approx(880.0)
+    assert store.window_wait("acct", t + 20, TEN_IN_15_MIN) == pytest.approx(880.0)
+    assert store.window_wait("acct", t + 899.5, TEN_IN_15_MIN) == pytest.approx(0.5)
+    # The refused entry was not recorded: at t + 900 exactly one slot is free.
+    assert store.window_add("acct", "e11", t + 900, TEN_IN_15_MIN) == 0.0
+    assert store.window_add("acct", "e12", t + 900, TEN_IN_15_MIN) == pytest.approx(1.0)
+    assert store.window_wait("other", t, TEN_IN_15_MIN) == 0.0  # counters are separate
+
+
+def test_window_slides_across_epoch_aligned_boundaries(store: Store) -> None:
+    """A fixed window lets 2 x count through around a boundary; a sliding one does not."""
+    boundary = float(next_window(900))
+    for n in range(10):
+        assert store.window_add("acct", f"a{n}", boundary - 5 + n * 0.1, TEN_IN_15_MIN) == 0.0
+    for n in range(10):  # just after the boundary: a fixed window would start again
+        assert store.window_add("acct", f"b{n}", boundary + 5 + n, TEN_IN_15_MIN) > 800
+    assert store.window_add("acct", "late", boundary + 895, TEN_IN_15_MIN) == 0.0
+
+
+def test_window_several_limits_wait_for_the_longest(store: Store) -> None:
+    t = float(now_s())
+    limits = (Limit(3, 60), Limit(5, 3600))
+    for n in range(3):
+        assert store.window_add("acct", f"x{n}", t + n, limits) == 0.0
+    assert store.window_add("acct", "x3", t + 10, limits) == pytest.approx(50.0)
+    assert store.window_add("acct", "x3", t + 61, limits) == 0.0
+    assert store.window_add("acct", "x4", t + 62, limits) == 0.0
+    # Five in the hour now (t, t+1, t+2, t+61, t+62): the first leaves the hour at t + 3600.
+    assert store.window_wait("acct", t + 200, limits) == pytest.approx(3400.0)
+
+
+def test_window_force_discard_and_clear(store: Store) -> None:
+    t = float(now_s())
+    one = (Limit(1, 60),)
+    assert store.window_add("addr", "a", t, one) == 0.0
+    assert store.window_add("addr", "b", t + 1, one, force=True) == pytest.approx(59.0)
+    store.window_discard("addr", "a")
+    assert store.window_wait("addr", t + 2, one) == pytest.approx(59.0)  # "b" is still there
+    store.window_discard("addr", "b")
+    store.window_discard("addr", "b")  # idempotent
+    assert store.window_wait("addr", t + 2, one) == 0.0
+    store.window_add("addr", "c", t + 3, one)
+    store.window_clear("addr")
+    store.window_clear("addr")
+    assert store.window_add("addr", "d", t + 4, one) == 0.0
+
+
+def test_window_keeps_only_what_the_limits_need(store: Store) -> None:
+    t = float(now_s())
+    limits = (Limit(3, 60), Limit(5, 600))
+    for n in range(50):
+        store.window_add("addr", f"f{n}", t + n * 0.01, limits, force=True)
+    store.window_add("addr", "old", t - 700, limits, force=True)  # older than any window
+    # Five at most are kept; the decision is the same as with all fifty.
+    assert store.window_wait("addr", t + 1, limits) == pytest.approx(599.0 + 0.45)
+    if isinstance(store, SQLiteStore):
+        assert _count(store, "window_entries") == 5
+    else:
+        assert isinstance(store, RedisStore)
+        (key,) = store.client.keys("*win*")
+        assert store.client.zcard(key) == 5
+
+
+def test_window_rejects_bad_arguments(store: Store) -> None:
+    t = time.time()
+    bad_limits: list[tuple[Limit, ...]] = [
+        (),
+        (Limit(0, 60),),
+        (Limit(3, 0),),
+        (Limit(3, 32 * 24 * 3600),),
+        (Limit(10_001, 60),),
+        (Limit(True, 60),),
+        tuple(Limit(1, 60) for _ in range(5)),
+    ]
+    for limits in bad_limits:
+        with pytest.raises(InvalidArgument):
+            store.window_add("c", "e", t, limits)
+        with pytest.raises(InvalidArgument):
+            store.window_wait("c", t, limits)
+    for counter, entry in (("", "e"), ("c", ""), ("c" * 201, "e"), ("c", "e" * 201)):
+        with pytest.raises(InvalidArgument):
+            store.window_add(counter, entry, t, TEN_IN_15_MIN)
+    with pytest.raises(InvalidArgument):
+        store.window_add("c", "e", float("nan"), TEN_IN_15_MIN)
+    with pytest.raises(InvalidArgument):
+        store.window_wait("c", float("inf"), TEN_IN_15_MIN)
+
+
+def test_window_add_is_exact_under_concurrency(store: Store) -> None:
+    t = float(now_s())
+    limits = (Limit(50, 600),)
+    threads, per = 8, 25
+    results = run_threads(
+        threads,
+        lambda n: [store.window_add("acct", f"{n}-{i}", t, limits) == 0.0 for i in range(per)],
+    )
+    assert sum(ok for chunk in results for ok in chunk) == 50
+    assert store.window_wait("acct", t, limits) == pytest.approx(600.0)
+
+
+@pytest.mark.redis
+def test_redis_window_log_carries_a_ttl(redis_store: RedisStore) -> None:
+    t = float(now_s())
+    redis_store.window_add("login:acct:x", "e", t, (Limit(3, 60), Limit(5, 900)))
+    (key,) = redis_store.client.keys("*")
+    assert key.decode() == f"ecert:{{win:{digest('login:acct:x')[:16]}}}:login:acct:x"
+    assert 0 < redis_store.client.pttl(key) <= 900_000
+
+
 # -- nonces ----------------------------------------------------------------------------
 
 
@@ -654,6 +775,9 @@ def test_redis_unreachable_raises_store_unavailable() -> None:
             lambda: store.add_activity(activity("e", 1)),
             lambda: store.list_activity(CITIZEN),
             lambda: store.hit("c", 60, t),
+            lambda: store.window_add("c", "e", t, (Limit(1, 60),)),
+            lambda: store.window_wait("c", t, (Limit(1, 60),)),
+            lambda: store.window_clear("c"),
             lambda: store.remember_nonce("n", t + 60, t),
             lambda: store.put_once("k", b"v", t + 60, t),
             lambda: store.get_once("k", t),
@@ -711,8 +835,9 @@ def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
         store.put_citizen(citizen())
         assert store.create_wallet(wallet())
         assert store.hit("c", 60, 1000.0) == 1
+        assert store.window_add("c", "e", 1000.0, (Limit(1, 60),)) == 0.0  # schema 3
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         plan = raw.execute(
             "EXPLAIN QUERY PLAN SELECT * FROM credentials WHERE status_uri = ? AND status_idx = ?",
             (URI, 7),
