@@ -307,3 +307,17 @@ def test_the_openapi_document_lists_the_409s(client: FlaskClient) -> None:
         assert set(conflict["content"]) == {PROBLEM_MIMETYPE}
         for code in ("credential_revoked", "credential_suspended", "credential_expired"):
             assert code in conflict["description"], op["summary"]
+
+
+def test_the_wallet_page_explains_every_refusal_in_both_languages() -> None:
+    """One explanation (reason and next step) per code, in Chinese and English."""
+    from api.pages import LANGUAGES, strings
+    from wallet.errors import CredentialUnusable
+
+    codes = {cls.code for cls in CredentialUnusable.__subclasses__()}
+    assert codes == {"credential_revoked", "credential_suspended", "credential_expired"}
+    for lang in LANGUAGES:
+        refused = strings()[lang]["refused"]
+        assert set(refused) == codes, lang
+        for reason, action in refused.values():
+            assert reason and action and "\n" not in reason + action
