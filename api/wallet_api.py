@@ -82,7 +82,8 @@ class WalletEntry(BaseModel):
     name: LocalisedName = Field(description="The credential type's name (catalogue).")
     issuer: str = Field(description="The issuer's URL (`iss`).")
     status: Literal["valid", "revoked", "suspended", "unknown"] = Field(
-        description="From the issuer's registry; `unknown` if it does not know the id."
+        description="Live, from the issuer's registry and its status list (either one "
+        "revoking or suspending counts); `unknown` if the registry does not know the id."
     )
     expires_at: int = Field(description="The credential's `exp` (epoch seconds).")
 
@@ -329,13 +330,14 @@ def credential_claims(sd_jwt: str) -> dict[str, Any]:
 
 
 def _entry(item: WalletItem) -> WalletEntry:
-    record = services().instance.store.get_credential(item.credential_id)
+    # The same live status as the one that refuses presentations (409), so that the
+    # card list and the QR screen never disagree.
     return WalletEntry(
         id=item.credential_id,
         vct=item.vct,
         name=_type_name(item.vct),
         issuer=item.issuer,
-        status=record.state if record is not None else "unknown",
+        status=services().instance.vault.live_state(item.credential_id),
         expires_at=item.expires_at,
     )
 

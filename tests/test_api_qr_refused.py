@@ -176,6 +176,9 @@ def test_the_status_list_entry_alone_is_enough(
     store.set_status(record.status_uri, record.status_idx, value)
     for mode in MODES:
         refused(api_app, client, headers, cid, mode, code)
+    # the card list says the same as the refusal
+    items = client.get("/api/v1/wallet/credentials", headers=headers).get_json()["items"]
+    assert {i["id"]: i["status"] for i in items}[cid] == code.removeprefix("credential_")
 
 
 def test_revoked_comes_before_the_scene_checks(
