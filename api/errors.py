@@ -58,7 +58,7 @@ from issuer.errors import IssuerError
 from keys.errors import EcertError, FormatError, KeyStoreError, TrustListError
 from store.interface import StoreError
 from verifier.errors import VerificationError, VerifierMisuse
-from wallet.errors import WalletError
+from wallet.errors import CredentialUnusable, WalletError
 
 __all__ = [
     # raising and answering
@@ -128,9 +128,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "service_unavailable": 503,
 }
 
-#: Fallback for codes not in :data:`STATUS_BY_CODE`, by exception class (first match
-#: in the exception's MRO wins). Client-side families answer 400, server-side 500.
+#: Fallback for codes not in :data:`STATUS_BY_CODE`, by exception class (the first
+#: entry the exception is an instance of wins, so subclasses come before their
+#: family). Client-side families answer 400, server-side 500.
 STATUS_BY_CLASS: tuple[tuple[type[EcertError], int], ...] = (
+    # a revoked, suspended or expired credential: no presentation is made (409
+    # ``credential_revoked``, ``credential_suspended``, ``credential_expired``)
+    (CredentialUnusable, 409),
     (VerificationError, 400),
     (FormatError, 400),
     (VerifierMisuse, 400),

@@ -65,6 +65,7 @@ There is no documentation UI (no Swagger page: nothing to set a CSP for).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -192,11 +193,15 @@ _RETRY_AFTER_HEADER = {
 }
 
 
-def _problem_response(status: int | str) -> dict[str, Any]:
+def _problem_response(status: int | str, description: str | None = None) -> dict[str, Any]:
+    if description is None:
+        description = (
+            _DESCRIPTIONS.get(int(status), "An error (see `code`).")
+            if status != "default"
+            else "Any other error, as problem details (see `code`)."
+        )
     response: dict[str, Any] = {
-        "description": _DESCRIPTIONS.get(int(status), "An error (see `code`).")
-        if status != "default"
-        else "Any other error, as problem details (see `code`).",
+        "description": description,
         "content": {PROBLEM_MIMETYPE: {"schema": {"$ref": PROBLEM_REF}}},
     }
     if status in (429, 503):
@@ -208,18 +213,25 @@ def _problem_response(status: int | str) -> dict[str, Any]:
     return response
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problems(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries documenting problem+json answers for these statuses.
 
     (Keyed ``int | str`` like flask-openapi3's ``responses``, so that
-    ``{201: Model, **problems(404)}`` type-checks.) Raises ``ValueError`` for a
-    status outside 400-599.
+    ``{201: Model, **problems(404)}`` type-checks.) ``descriptions`` replaces the
+    generic description of a status with the route's own (say which codes it
+    answers: ``problems(404, 409, descriptions={409: "... `credential_revoked` ..."})``).
+    Raises ``ValueError`` for a status outside 400-599, or described but not listed.
     """
+    described = dict(descriptions or {})
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         if not 400 <= status <= 599:
             raise ValueError(f"{status} is not an error status")
-        out[status] = _problem_response(status)
+        out[status] = _problem_response(status, described.pop(status, None))
+    if described:
+        raise ValueError(f"descriptions for statuses not listed: {sorted(described)}")
     return out
 
 

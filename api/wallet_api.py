@@ -8,6 +8,13 @@ id answers ``404 not_found`` exactly like an id that does not exist. Answers are
 Presentations are shown offline (the compact QR text of the presentation) or online
 (a short URL redeemed once at ``POST /api/v1/verify``); each gets an id whose QR image
 its owner fetches until it expires (:mod:`wallet.online`, :mod:`api.presentations`).
+
+No QR code for a credential that cannot pass: a revoked, suspended or expired
+credential (live status from the store, ``exp`` against the service's clock with the
+verifier's leeway: :meth:`wallet.WalletVault.presentable`) answers ``409``
+``credential_revoked``, ``credential_suspended`` or ``credential_expired``, both when
+a presentation is asked for (nothing is made) and when the QR image of an earlier one
+is fetched.
 """
 
 from __future__ import annotations
@@ -75,7 +82,8 @@ class WalletEntry(BaseModel):
     name: LocalisedName = Field(description="The credential type's name (catalogue).")
     issuer: str = Field(description="The issuer's URL (`iss`).")
     status: Literal["valid", "revoked", "suspended", "unknown"] = Field(
-        description="From the issuer's registry; `unknown` if it does not know the id."
+        description="Live, from the issuer's registry and its status list (either one "
+        "revoking or suspending counts); `unknown` if the registry does not know the id."
     )
     expires_at: int = Field(description="The credential's `exp` (epoch seconds).")
 
@@ -191,22 +199,34 @@ def delete_credential(path: CredentialPath) -> Response:
     return Response(status=204)
 
 
+#: The 409 of the presentation routes (OpenAPI): which codes it answers.
+_UNUSABLE = (
+    "The credential cannot pass a verifier, so no QR code is given: "
+    "`credential_revoked` or `credential_suspended` (by its issuer, from the live "
+    "registry), `credential_expired` (its `exp` has passed)."
+)
+
+
 @bp.post(
     "/credentials/<id>/presentations",
     summary="Make a presentation for a scene",
-    responses={201: PresentationAnswer, **problems(404)},
+    responses={201: PresentationAnswer, **problems(404, 409, descriptions={409: _UNUSABLE})},
 )
 def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[Any, int]:
     """A presentation disclosing exactly the claims the scene asks for, bound to the
     scene and fresh for its `max_age`.
 
-    `404 unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
+    `409 credential_revoked`, `credential_suspended` or `credential_expired` when the
+    credential cannot pass a verifier now (its live status in the issuer's registry;
+    its `exp`, with the verifier's 30-second leeway): nothing is made. `404
+    unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
     scene does not accept this credential type. The answer's `id` names the
     presentation's QR image until `expires_at`.
     """
     citizen = current_citizen()
     svc = services()
-    svc.instance.vault.item(citizen, path.id)  # 404 before anything about the scene
+    # 404, then 409, before anything about the scene (and again inside present()).
+    svc.instance.vault.presentable(citizen, path.id)
     scene = svc.online.verifier().trust_list.scenes.get(body.scene)
     if scene is None:
         raise ApiError("No scene with this id.", code="unknown_scene")
@@ -226,13 +246,18 @@ def _image(media_type: str, description: str) -> dict[str, Any]:
 @bp.get(
     "/presentations/<id>/qr.png",
     summary="A presentation's QR code as PNG",
-    responses={200: _image("image/png", "The QR code (level M)."), **problems(404)},
+    responses={
+        200: _image("image/png", "The QR code (level M)."),
+        **problems(404, 409, descriptions={409: _UNUSABLE}),
+    },
 )
 def presentation_png(path: PresentationPath) -> Response:
     """The QR code of one of the citizen's presentations, until it expires.
 
     Another citizen's presentation, an unknown id and an expired one all answer
-    `404 not_found`. Not cacheable (`no-store`).
+    `404 not_found`; a presentation whose credential was revoked, suspended or
+    expired since answers `409` with the same code as a new presentation would.
+    Not cacheable (`no-store`).
     """
     shown = _shown(path.id)
     return _no_store(Response(render_png(shown.qr), mimetype="image/png"))
@@ -241,13 +266,18 @@ def presentation_png(path: PresentationPath) -> Response:
 @bp.get(
     "/presentations/<id>/qr.svg",
     summary="A presentation's QR code as SVG",
-    responses={200: _image("image/svg+xml", "The QR code (level M)."), **problems(404)},
+    responses={
+        200: _image("image/svg+xml", "The QR code (level M)."),
+        **problems(404, 409, descriptions={409: _UNUSABLE}),
+    },
 )
 def presentation_svg(path: PresentationPath) -> Response:
     """The QR code of one of the citizen's presentations as SVG, until it expires.
 
     Another citizen's presentation, an unknown id and an expired one all answer
-    `404 not_found`. Not cacheable (`no-store`).
+    `404 not_found`; a presentation whose credential was revoked, suspended or
+    expired since answers `409` with the same code as a new presentation would.
+    Not cacheable (`no-store`).
     """
     shown = _shown(path.id)
     return _no_store(Response(render_svg(shown.qr), mimetype="image/svg+xml"))
@@ -276,8 +306,14 @@ def activity() -> dict[str, Any]:
 
 
 def _shown(presentation_id: str) -> ShownPresentation:
-    """The caller's presentation (404 ``not_found`` alike if not theirs, unknown or expired)."""
-    return qr_presentations.presentations().get(current_citizen(), presentation_id)
+    """The caller's presentation (404 ``not_found`` alike if not theirs, unknown or expired),
+    if its credential can still pass (409 ``credential_revoked``… otherwise; 404 if the
+    citizen removed it from the wallet since)."""
+    citizen = current_citizen()
+    shown = qr_presentations.presentations().get(citizen, presentation_id)
+    if shown.credential_id:
+        services().instance.vault.presentable(citizen, shown.credential_id)
+    return shown
 
 
 def _no_store(response: Response) -> Response:
@@ -294,13 +330,14 @@ def credential_claims(sd_jwt: str) -> dict[str, Any]:
 
 
 def _entry(item: WalletItem) -> WalletEntry:
-    record = services().instance.store.get_credential(item.credential_id)
+    # The same live status as the one that refuses presentations (409), so that the
+    # card list and the QR screen never disagree.
     return WalletEntry(
         id=item.credential_id,
         vct=item.vct,
         name=_type_name(item.vct),
         issuer=item.issuer,
-        status=record.state if record is not None else "unknown",
+        status=services().instance.vault.live_state(item.credential_id),
         expires_at=item.expires_at,
     )
 

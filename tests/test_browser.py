@@ -633,3 +633,123 @@ def test_a_scanner_gun_types_codes_one_after_another(
         assert errors.errors == [], errors.errors
     finally:
         context.close()
+
+
+# -- no QR code for a credential that cannot pass (issue 7 §5) ----------------------------
+
+#: What the citizen reads instead of the QR code once the issuer revoked the card.
+REVOKED_TEXT = {
+    "en": "This certificate has been revoked by its issuer and cannot be shown.",
+    "zh": "此证照已被签发机关吊销，无法出示。",
+}
+RESIDENCE_PERMIT = {"en": "Residence permit", "zh": "居住证"}
+#: Text that must not be on screen when there is no QR code to scan.
+SCAN_HINT = {"en": "Let the staff scan this code.", "zh": "请对方扫描此二维码。"}
+
+
+def _issue_residence_permit(service: Service, who: int) -> tuple[str, str]:
+    """A residence permit for demo citizen ``who`` (one each: card names stay unique);
+    its id and the police key that revokes it."""
+    name, citizen = PEOPLE[who]
+    key = next(d for d in service.demo["departments"] if d["issuer"] == "police")["api_key"]
+    issued = _call(
+        service,
+        "POST",
+        "/api/v1/issuers/police/credentials",
+        {
+            "vct": "urn:ecert:residence-permit",
+            "citizen_id": citizen,
+            "claims": {
+                "name": name,
+                "sex": "男",
+                "ethnicity": "汉",
+                "birth_date": "1990-03-07",
+                "id_number": citizen,
+                "household_address": "北京市东城区示例路1号",
+                "residence_address": "北京市朝阳区示例街9号",
+                "issuing_authority": "北京市公安局朝阳分局",
+                "issue_date": "2026-01-05",
+                "valid_until": "2028-01-05",
+            },
+        },
+        key,
+    )
+    return str(issued["id"]), key
+
+
+@pytest.mark.parametrize("t", [EN, ZH], ids=["en", "zh"])
+def test_a_revocation_replaces_the_qr_code_with_an_explanation(
+    browser: Any, service: Service, citizen_token: str, shots: Screenshots, t: Texts
+) -> None:
+    """The QR screen is open; the department revokes the card over the API; at the next
+    refresh the QR code is gone and a plain explanation (an alert) takes its place.
+    Then the card screen and the card list say "revoked" too. At 390×844."""
+    who = 0 if t is EN else 1
+    permit_id, police = _issue_residence_permit(service, who)
+    if who == 0:
+        token = citizen_token
+    else:
+        token = _call(service, "POST", "/api/v1/auth/login", service.citizen(1), None)[
+            "access_token"
+        ]
+    context, page, errors = _open(browser, service)
+    try:
+        context.add_init_script(
+            f"sessionStorage.setItem('ecert.wallet.token', {json.dumps(token)})"
+        )
+        page.clock.install()
+        page.goto(_path("/wallet", t))
+        page.get_by_role("button", name=RESIDENCE_PERMIT[t.lang], exact=True).click()
+        page.get_by_label(t.scene, exact=True).select_option("hotel")
+        with page.expect_response(_is_qr_png):
+            page.get_by_role("button", name=t.show_qr, exact=True).click()
+        _qr_shown(page)
+        image = page.get_by_role("img", name=t.qr_code, exact=True)
+        assert decode_qr(image.screenshot()).startswith("EC1:")
+        expect(page.get_by_text(SCAN_HINT[t.lang], exact=True)).to_be_visible()
+        shots.take(page, "qr-before-revocation")
+
+        revoke = f"/api/v1/issuers/police/credentials/{permit_id}/revoke"
+        _call(service, "POST", revoke, None, police)
+        with page.expect_response(
+            lambda r: r.url.endswith(f"/{permit_id}/presentations") and r.status == 409
+        ):
+            page.clock.run_for(110_000)  # past the refresh time of the code shown
+
+        alert = page.locator("#qr-refused")
+        expect(alert).to_have_attribute("role", "alert")
+        expect(alert).to_contain_text(REVOKED_TEXT[t.lang])
+        expect(alert).to_be_visible()
+        # no stale QR code, no "scan this code", no countdown to a next code
+        expect(page.get_by_role("img", name=t.qr_code, exact=True)).to_be_hidden()
+        assert page.locator("#qr-img").get_attribute("src") is None
+        expect(page.get_by_text(SCAN_HINT[t.lang], exact=True)).to_be_hidden()
+        expect(page.locator("#qr-countdown")).to_be_hidden()
+        expect(page.get_by_role("switch", name=t.online_qr, exact=True)).to_be_hidden()
+        # ...and it stays so: no further code is asked for
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/presentations" in r.url else None)
+        page.clock.run_for(300_000)
+        page.evaluate("() => 1")  # a round trip: request events have been delivered
+        assert asked == []
+        expect(alert).to_contain_text(REVOKED_TEXT[t.lang])
+        shots.take(page, "qr-revoked")
+        assert serious_violations(page) == []
+        page.get_by_role("button", name=t.elder, exact=True).click()
+        shots.take(page, "qr-revoked-elder")
+        assert serious_violations(page) == []
+        page.get_by_role("button", name=t.elder, exact=True).click()
+
+        # Back: the card screen and the card list know it is revoked.
+        page.get_by_role("button", name=re.compile("^(Done|完成)$")).click()
+        expect(page.locator("#card-unusable")).to_contain_text(REVOKED_TEXT[t.lang])
+        expect(page.get_by_role("button", name=t.show_qr, exact=True)).to_be_disabled()
+        expect(page.locator("#card-summary")).to_contain_text(t.revoked)
+        shots.take(page, "card-revoked")
+        page.get_by_role("button", name=re.compile("(Back|返回)$")).click()
+        card = page.get_by_role("button", name=RESIDENCE_PERMIT[t.lang], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t.revoked))
+        shots.take(page, "cards-with-revoked")
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()

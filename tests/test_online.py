@@ -45,8 +45,10 @@ def test_a_revocation_counts_at_once(world: World, vault: WalletVault) -> None:
     cid = _issue(world, vault)
     online = _online(world)
     assert online.verify(_show(world, vault, cid), "hotel", venue_id="grand-hotel").valid
+    # made before the revocation (the vault makes none after it), shown after it
+    shown_later = _show(world, vault, cid)
     world.issuer.revoke(world.police.iss, cid)
-    result = online.verify(_show(world, vault, cid), "hotel", venue_id="grand-hotel")
+    result = online.verify(shown_later, "hotel", venue_id="grand-hotel")
     assert result.codes == ["revoked"]
 
 

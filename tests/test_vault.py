@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from keys import derive_key, generate_secret
 from store.interface import Store
 from tests.factory import ID_CARD, ID_CLAIMS, World
+from verifier import LEEWAY
 from wallet import ClaimsUnavailable, CredentialNotInWallet, NotHolder, WalletCorrupt, WalletVault
+from wallet.errors import CredentialExpired, CredentialRevoked, CredentialSuspended
 
 
 @pytest.fixture
@@ -134,3 +137,59 @@ def test_the_first_wallet_wins_when_created_concurrently(world: World, vault: Wa
     for t in threads:
         t.join()
     assert len(set(seen)) == 1
+
+
+# -- no presentation for a credential that cannot pass (issue 7 §5) ------------------------
+
+
+class CountingBytes:
+    """``secrets.token_bytes`` that counts its calls (nonces drawn)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, n: int) -> bytes:
+        self.calls += 1
+        return secrets.token_bytes(n)
+
+
+def test_no_presentation_and_no_nonce_for_a_revoked_or_suspended_credential(
+    world: World,
+) -> None:
+    drawn = CountingBytes()
+    vault = WalletVault(
+        world.store, derive_key(generate_secret(), "test"), clock=world.clock, token_bytes=drawn
+    )
+    cid = issue_into(world, vault, "citizen-a")
+    scene = world.verifier().trust_list.scenes["hotel"]
+    vault.present("citizen-a", cid, scene)
+    assert drawn.calls == 1
+    world.issuer.suspend(world.police.iss, cid)
+    with pytest.raises(CredentialSuspended) as suspended:
+        vault.present("citizen-a", cid, scene)
+    assert suspended.value.code == "credential_suspended"
+    world.issuer.reinstate(world.police.iss, cid)
+    vault.present("citizen-a", cid, scene)
+    assert drawn.calls == 2
+    world.issuer.revoke(world.police.iss, cid)
+    with pytest.raises(CredentialRevoked) as revoked:
+        vault.present("citizen-a", cid, scene)
+    assert revoked.value.code == "credential_revoked"
+    assert drawn.calls == 2, "a nonce was drawn for a revoked credential"
+    assert vault.live_state(cid) == "revoked" and vault.live_state("no-such-id") == "unknown"
+
+
+def test_the_vault_refuses_exactly_what_a_verifier_with_its_clock_refuses(
+    world: World, vault: WalletVault
+) -> None:
+    cid = issue_into(world, vault, "citizen-a")
+    exp = vault.item("citizen-a", cid).expires_at
+    world.clock.now = exp + LEEWAY  # the last second a verifier accepts
+    v = world.verifier()
+    shown = vault.present("citizen-a", cid, v.trust_list.scenes["hotel"])
+    assert v.verify(shown.text, "hotel").valid
+    world.clock.now = exp + LEEWAY + 1
+    assert v.verify(shown.text, "hotel").codes == ["expired"]
+    with pytest.raises(CredentialExpired) as expired:
+        vault.present("citizen-a", cid, v.trust_list.scenes["hotel"])
+    assert expired.value.code == "credential_expired"

@@ -27,3 +27,31 @@ class NotHolder(WalletError):
     """The credential is bound to another holder key than this wallet's."""
 
     code = "not_holder"
+
+
+class CredentialUnusable(WalletError):
+    """The credential cannot pass a verifier now, so no presentation is made for it.
+
+    The root of the three codes below (it is never raised itself): the API answers
+    them ``409``, and the wallet page shows their message instead of a QR code.
+    """
+
+    code = "credential_unusable"
+
+
+class CredentialRevoked(CredentialUnusable):
+    """The issuer has revoked the credential (for good)."""
+
+    code = "credential_revoked"
+
+
+class CredentialSuspended(CredentialUnusable):
+    """The issuer has suspended the credential (it may be reinstated)."""
+
+    code = "credential_suspended"
+
+
+class CredentialExpired(CredentialUnusable):
+    """The credential's ``exp`` has passed, beyond the verifier's leeway."""
+
+    code = "credential_expired"

@@ -25,7 +25,8 @@ Nothing here leaves personal data or a usable secret in the store (short-lived
 
 Store entries (``<h>`` is the hex SHA-256 of the token, ``<i>`` that of the id)::
 
-    qr-presentation:<i>   sealed {owner, qr, mode, expires_at}       until expires_at
+    qr-presentation:<i>   sealed {owner, qr, mode, expires_at,       until expires_at
+                                  credential}
     online-qr:<h>         sealed {owner, scene, presentation, exp}   until expires_at
                           (replaced by b"" once redeemed)
     online-qr-issued:<h>  b""  until expires_at + EXPIRED_GRACE: tells "expired" from "unknown"
@@ -129,6 +130,8 @@ class ShownPresentation:
     qr: str
     mode: Mode
     expires_at: int
+    #: The wallet's id of the credential shown ("" for an entry made before it was kept).
+    credential_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +198,15 @@ class QrPresentations:
         else:
             qr = presentation_qr_text(presentation.text, compact=True)
         presentation_id = b64url_encode(self._token_bytes(_ID_BYTES))
-        shown = {"owner": owner, "qr": qr, "mode": mode, "expires_at": expires_at}
+        shown = {
+            "owner": owner,
+            "qr": qr,
+            "mode": mode,
+            "expires_at": expires_at,
+            "credential": presentation.credential_id,
+        }
         self._put(_PRESENTATION + _sha256(presentation_id), shown, expires_at, now)
-        return ShownPresentation(presentation_id, qr, mode, expires_at)
+        return ShownPresentation(presentation_id, qr, mode, expires_at, presentation.credential_id)
 
     def get(self, owner: str, presentation_id: str) -> ShownPresentation:
         """The presentation ``presentation_id`` of ``owner``, until it expires.
@@ -211,7 +220,14 @@ class QrPresentations:
         ):
             raise PresentationNotFound("no presentation with this id")
         mode: Mode = "online" if record["mode"] == "online" else "offline"
-        return ShownPresentation(presentation_id, record["qr"], mode, int(record["expires_at"]))
+        credential_id = record.get("credential")
+        return ShownPresentation(
+            presentation_id,
+            record["qr"],
+            mode,
+            int(record["expires_at"]),
+            credential_id if isinstance(credential_id, str) else "",
+        )
 
     # -- redeeming -----------------------------------------------------------------
 

@@ -7,6 +7,14 @@ data, so that a dump of the store shows no personal data and no blob can be move
 another citizen or credential. The platform's wallet key is derived from the
 configured secret (:func:`keys.derive_key`), never stored.
 
+Before making a presentation the vault checks that a verifier could accept the
+credential now (:meth:`WalletVault.presentable`): its live status in the store (the
+issuer's registry, and the status list entry a venue checks online) and its ``exp``
+against the vault's clock with the verifier's leeway (:data:`verifier.LEEWAY`). A
+revoked, suspended or expired credential raises a
+:class:`~wallet.errors.CredentialUnusable` and nothing is made (no nonce drawn, nothing
+signed or stored).
+
 The store interface is all this module knows about storage.
 """
 
@@ -16,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,12 +38,25 @@ from cryptography.hazmat.primitives.serialization import (
 
 from keys import Scene, SigningKey
 from keys.jwk import JWKDict
-from store.interface import Store, WalletItem, WalletRecord
-from wallet.errors import ClaimsUnavailable, NotHolder, WalletError
+from store.interface import CredentialState, NotFound, Store, WalletItem, WalletRecord
+from verifier import LEEWAY
+from wallet.errors import (
+    ClaimsUnavailable,
+    CredentialExpired,
+    CredentialRevoked,
+    CredentialSuspended,
+    NotHolder,
+    WalletError,
+)
 from wallet.presentation import HeldCredential, present
 
 _VERSION = b"W1"
 _NONCE = 12
+
+#: A credential's live status: the registry's state, or ``unknown`` if it has no record.
+LiveState = Literal["valid", "revoked", "suspended", "unknown"]
+#: Status list values (Token Status List §7.1) and what they mean here.
+_STATUS_VALUES: dict[int, CredentialState] = {1: "revoked", 2: "suspended"}
 
 
 class CredentialNotInWallet(WalletError):
@@ -56,10 +78,18 @@ class Presentation:
     text: str
     scene: str
     expires_at: int
+    #: The wallet's (and the registry's) id of the credential shown.
+    credential_id: str = ""
 
 
 class WalletVault:
-    """Per-citizen custody of holder keys and credentials in a store."""
+    """Per-citizen custody of holder keys and credentials in a store.
+
+    ``clock`` (epoch seconds) is a public attribute so that tests can move time;
+    ``leeway`` is how long after its ``exp`` a credential may still be shown (the
+    verifier's, :data:`verifier.LEEWAY`, so that the wallet refuses exactly what a
+    verifier with the same clock would).
+    """
 
     def __init__(
         self,
@@ -68,13 +98,15 @@ class WalletVault:
         *,
         clock: Callable[[], float] = time.time,
         token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        leeway: int = LEEWAY,
     ) -> None:
         if len(wallet_key) != 32:
             raise WalletError("the wallet key must be 256 bits")
         self._store = store
         self._aead = AESGCM(wallet_key)
-        self._clock = clock
+        self.clock = clock
         self._token_bytes = token_bytes
+        self._leeway = leeway
 
     # -- keys ------------------------------------------------------------------------
 
@@ -93,7 +125,7 @@ class WalletVault:
                 holder_kid=holder.kid,
                 holder_blob=_seal(AESGCM(data_key), der, _aad(b"holder", citizen_id)),
                 key_blob=_seal(self._aead, data_key, _aad(b"data-key", citizen_id)),
-                created_at=int(self._clock()),
+                created_at=int(self.clock()),
             )
             # If another worker created the wallet first, its record wins: read it back.
             self._store.create_wallet(candidate)
@@ -131,7 +163,7 @@ class WalletVault:
             vct=held.vct,
             issuer=held.iss,
             expires_at=held.exp,
-            added_at=int(self._clock()),
+            added_at=int(self.clock()),
             blob=_seal(aead, sd_jwt.encode("ascii"), _item_aad(citizen_id, credential_id)),
         )
         self._store.put_wallet_item(item)
@@ -150,10 +182,55 @@ class WalletVault:
 
     def credential(self, citizen_id: str, credential_id: str) -> HeldCredential:
         """Decrypt one credential. Raises :class:`CredentialNotInWallet`, :class:`WalletCorrupt`."""
+        return self._decrypt(self.item(citizen_id, credential_id))
+
+    def _decrypt(self, item: WalletItem) -> HeldCredential:
+        _, aead = self._wallet(item.citizen_id)
+        aad = _item_aad(item.citizen_id, item.credential_id)
+        return HeldCredential.parse(_open(aead, item.blob, aad).decode("ascii"))
+
+    def live_state(self, credential_id: str) -> LiveState:
+        """The credential's status now, from the store, never from the citizen's copy.
+
+        The issuer's registry and the status list entry that venues check online are
+        both read: if either says revoked (or suspended), so does this (they differ
+        only for the moment of a change, which writes the status list first).
+        ``unknown`` when the registry has no record of the id.
+        """
+        record = self._store.get_credential(credential_id)
+        if record is None:
+            return "unknown"
+        try:
+            value = self._store.get_status(record.status_uri, record.status_idx)
+        except NotFound:  # the list is gone: the registry alone decides
+            value = 0
+        listed = _STATUS_VALUES.get(value, "valid")
+        if "revoked" in (record.state, listed):
+            return "revoked"
+        if "suspended" in (record.state, listed):
+            return "suspended"
+        return "valid"
+
+    def presentable(self, citizen_id: str, credential_id: str) -> WalletItem:
+        """The item, if a verifier could accept the credential now.
+
+        Raises :class:`CredentialNotInWallet`, then (in this order)
+        :class:`~wallet.errors.CredentialRevoked`,
+        :class:`~wallet.errors.CredentialSuspended` (from :meth:`live_state`) and
+        :class:`~wallet.errors.CredentialExpired` (the clock is past ``exp`` plus the
+        leeway).
+        """
         item = self.item(citizen_id, credential_id)
-        _, aead = self._wallet(citizen_id)
-        text = _open(aead, item.blob, _item_aad(citizen_id, credential_id)).decode("ascii")
-        return HeldCredential.parse(text)
+        state = self.live_state(credential_id)
+        if state == "revoked":
+            raise CredentialRevoked("the issuer has revoked this credential: it cannot be shown")
+        if state == "suspended":
+            raise CredentialSuspended(
+                "the issuer has suspended this credential: it cannot be shown for now"
+            )
+        if self.clock() > item.expires_at + self._leeway:
+            raise CredentialExpired("this credential has expired: it cannot be shown")
+        return item
 
     def remove(self, citizen_id: str, credential_id: str) -> None:
         """Delete one credential from the wallet. Raises :class:`CredentialNotInWallet`."""
@@ -163,14 +240,16 @@ class WalletVault:
     def present(self, citizen_id: str, credential_id: str, scene: Scene) -> Presentation:
         """A presentation of one credential for ``scene`` (exactly the claims it needs).
 
-        Raises :class:`CredentialNotInWallet` and
+        Raises :class:`CredentialNotInWallet`, a
+        :class:`~wallet.errors.CredentialUnusable` (revoked, suspended or expired:
+        :meth:`presentable`; checked first, so that nothing is drawn or signed) and
         :class:`~wallet.errors.ClaimsUnavailable` (the scene does not accept the type).
         """
-        held = self.credential(citizen_id, credential_id)
+        held = self._decrypt(self.presentable(citizen_id, credential_id))
         wanted = scene.accept.get(held.vct)
         if wanted is None:
             raise ClaimsUnavailable(f"the scene {scene.id!r} does not accept this credential")
-        now = self._clock()
+        now = self.clock()
         text = present(
             held,
             wanted,
@@ -179,7 +258,7 @@ class WalletVault:
             now=now,
             token_bytes=self._token_bytes,
         )
-        return Presentation(text, scene.id, int(now) + scene.max_age)
+        return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)
 
 
 def _aad(kind: bytes, citizen_id: str) -> bytes:

@@ -294,6 +294,7 @@
   function cardState(card) {
     var now = Date.now() / 1000;
     if (card.status === "revoked" || card.status === "suspended") return card.status;
+    if (card.refused === "expired") return "expired"; // the service's clock said so
     if (card.expires_at && card.expires_at < now) return "expired";
     if (card.status === "valid") return "valid";
     return "unknown";
@@ -356,6 +357,8 @@
       E.el("span", "card-line", E.fmt(status === "expired" ? t.expired_on : t.expires, { date: E.formatDate(card.expires_at) }))
     );
     var unusable = status === "revoked" || status === "suspended" || status === "expired";
+    var reason = t.refused && t.refused["credential_" + status];
+    $("card-unusable").textContent = reason ? reason.join(E.lang === "zh" ? "" : " ") : t.card_unusable;
     $("card-unusable").hidden = !unusable;
     E.setMessage("card-error", state.offline ? t.qr_offline : "");
 
@@ -418,6 +421,7 @@
   // -- the QR code -----------------------------------------------------------------------
 
   function showQrScreen() {
+    showRefused(null);
     var scene = sceneById($("scene").value);
     $("qr-title").textContent = scene ? E.local(scene.name) : "";
     $("qr-type").textContent = state.card ? E.local(state.card.name) : "";
@@ -461,6 +465,7 @@
     })
       .then(function (r) {
         if (generation !== state.generation) return null;
+        if (refusal(r)) throw new Refused(refusal(r));
         if (!r.ok || !r.data) throw new Error(E.fmt(t.qr_failed, { reason: E.problemText(r) }));
         presentation = r.data;
         presentation.offset = E.clockOffset(r.headers);
@@ -471,6 +476,7 @@
       })
       .then(function (r) {
         if (!r || generation !== state.generation) return;
+        if (refusal(r)) throw new Refused(refusal(r));
         if (!r.ok || !(r.data instanceof Blob)) throw new Error(t.qr_image_failed);
         var old = state.qr;
         var url = URL.createObjectURL(r.data);
@@ -495,9 +501,62 @@
       .catch(function (err) {
         if (generation !== state.generation) return;
         if (err && err.message === "session ended") return;
+        if (err instanceof Refused) {
+          showRefused(err.reason);
+          return;
+        }
         $("qr-countdown").textContent = "";
         E.setMessage("qr-error", err instanceof E.NetworkError ? t.offline : err.message || t.error_generic);
       });
+  }
+
+  // -- no QR code for a credential that cannot pass -------------------------------------
+
+  // The service answers 409 with one of these codes for a revoked, suspended or
+  // expired credential (live status, its clock): then there is no QR code to show.
+  var REFUSALS = {
+    credential_revoked: "revoked",
+    credential_suspended: "suspended",
+    credential_expired: "expired",
+  };
+
+  function Refused(reason) {
+    this.name = "Refused";
+    this.message = reason;
+    this.reason = reason;
+  }
+  Refused.prototype = Object.create(Error.prototype);
+
+  /** "revoked", "suspended" or "expired" if the answer is such a refusal, else null. */
+  function refusal(r) {
+    var code = r && r.status === 409 && r.data && r.data.code;
+    return (code && Object.prototype.hasOwnProperty.call(REFUSALS, code) && REFUSALS[code]) || null;
+  }
+
+  /**
+   * Replace the QR code with why there is none (reason "revoked", "suspended" or
+   * "expired"), or put the QR code's place back (null). The old image is dropped, the
+   * refreshing stops, and the card remembers its state for the card screens.
+   */
+  function showRefused(reason) {
+    var box = $("qr-refused");
+    box.textContent = "";
+    box.className = "";
+    $("qr-live").hidden = !!reason;
+    if (!reason) return;
+    stopQr();
+    E.setMessage("qr-error", "");
+    $("qr-countdown").textContent = "";
+    var card = state.card;
+    if (card && reason === "expired") card.refused = "expired";
+    else if (card) card.status = reason;
+    var text = (t.refused && t.refused["credential_" + reason]) || [t.card_unusable, ""];
+    box.className = "qr-refused qr-refused-" + reason;
+    var icon = E.el("span", "qr-refused-icon", reason === "suspended" ? "‖" : "✕");
+    icon.setAttribute("aria-hidden", "true");
+    box.appendChild(icon);
+    box.appendChild(E.el("p", "qr-refused-reason", text[0]));
+    if (text[1]) box.appendChild(E.el("p", "qr-refused-action", text[1]));
   }
 
   /** Seconds until the next refresh, and the countdown on screen. */
