@@ -25,7 +25,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, SigningKey, generate_secret
 from keys.b64 import b64url_encode
 from store.sqlite import SQLiteStore
-from verifier import VerificationResult, Verifier
+from verifier import KB_FUTURE_SKEW, LEEWAY, VerificationResult, Verifier
 from wallet import Wallet
 from wallet.qr import presentation_qr_text
 
@@ -141,6 +141,32 @@ def sign_presentation(world: World, parts: list[bytes]) -> bytes:
         return presented
     kb_payload = kb_payload.replace(b"$SD_HASH", b64(sha256(presented).digest()))
     return presented + sign_jws(kb_header, kb_payload, world.holder_key)
+
+
+#: RFC 7519 NumericDate as issue 7 bounds it: a finite JSON number within ±2^53.
+MAX_NUMERIC_DATE = 2**53
+
+
+def sane_numeric_date(value: object) -> bool:
+    """True for a NumericDate the verifier may act on (not bool, finite, within ±2^53)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE  # False for inf and NaN
+
+
+def check_times(payload: bytes, names: tuple[str, ...]) -> None:
+    """A payload behind a *valid* result carries only sane NumericDates in ``names``."""
+    try:
+        claims = json.loads(payload)
+    except (ValueError, RecursionError):
+        return  # not this oracle's business: the verifier's own parser decided
+    if not isinstance(claims, dict):
+        return
+    for name in names:
+        if name in claims and not sane_numeric_date(claims[name]):
+            raise AssertionError(f"valid with {name}={str(claims[name])[:40]} (not a NumericDate)")
+    if "iat" in claims and claims["iat"] > NOW + max(LEEWAY, KB_FUTURE_SKEW):  # a future iat
+        raise AssertionError(f"valid with iat {claims['iat'] - NOW} s in the future")
 
 
 def check_result(result: VerificationResult, codes: tuple[str, ...]) -> None:

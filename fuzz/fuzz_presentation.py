@@ -4,7 +4,9 @@
 Contract: ``verify`` never raises for any text, except ``UnknownScene`` for a scene the
 trust list does not define; its result uses only the stable error codes, shows no
 claims unless valid, is printable as UTF-8 JSON, and is valid only for the one
-presentation the wallet made (in raw mode). Any other exception is a crash.
+presentation the wallet made (in raw mode), and, for a signed input, valid only with
+sane NumericDates (finite numbers within ±2^53: issue 7 §3). Any other exception is
+a crash.
 
 Input: raw bytes (tried as bytes and as text), or ``SIGN\\n`` + NUL-separated parts
 that the signing oracle turns into a genuinely signed presentation (see _world.py).
@@ -54,8 +56,9 @@ def TestOneInput(data: bytes) -> None:
     scene = _world.SCENES[data[-1] % 8] if data and data[-1] % 8 < len(_world.SCENES) else "hotel"
     if data.startswith(_world.SIGN):
         parts = data[len(_world.SIGN) :].split(b"\x00")
-        if len(parts) >= 4:
-            verify(_world.sign_presentation(WORLD, parts), scene)
+        if len(parts) >= 4 and verify(_world.sign_presentation(WORLD, parts), scene):
+            _world.check_times(parts[1], ("exp", "nbf", "iat"))
+            _world.check_times(parts[-1], ("iat",))
         return
     if verify(data, scene) and not _same_presentation(data):
         raise AssertionError("valid for bytes that are not the wallet's presentation")
