@@ -1,0 +1,190 @@
+"""API conformance: schemathesis against the served ``/openapi.json`` of the real demo service.
+
+``ecert serve --demo`` runs as a real gunicorn process on 127.0.0.1 (as in
+test_service_process.py); schemathesis reads its OpenAPI document and sends every
+operation ``EXAMPLES`` generated requests that fit the schema (positive) and as many
+that do not (negative), with the demo's keys and a citizen's token for the routes that
+need them. Every answer must be: no 5xx; a status code the operation documents
+*explicitly* (``default`` is the catch-all problem JSON and does not count); the
+documented content type, headers and response schema; invalid data refused with a 4xx
+and valid data not refused for its shape; auth enforced where documented (schemathesis
+re-sends without it); ``405`` for a method the path does not have. Failures are collected across
+all operations and reported together, each with a curl command to replay it.
+
+Half the positive requests are pointed at things that exist (the police department,
+the citizen's credential, status list 1, the hotel scene) so that they reach the
+handlers' real work instead of stopping at 404 or 403. Shrinking is off (each step
+would be another real request): a failure is shown as first found.
+``POST /api/v1/auth/logout`` gets a bogus token, so that it cannot end the session the
+other routes use.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+
+from tests.browser_helpers import Service, running_service
+
+pytestmark = pytest.mark.slow
+
+#: Generated requests per operation and mode; ~20 operations x 2 modes in about a minute.
+EXAMPLES = 100
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+    unsupported_method,
+    ignored_auth,
+]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("conformance")) as running:
+        yield running
+
+
+def _login(service: Service) -> str:
+    citizen = service.citizen(0)
+    request = urllib.request.Request(
+        service.base + "/api/v1/auth/login",
+        data=json.dumps(citizen).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.loads(response.read())["access_token"])
+
+
+def _credentials(service: Service) -> dict[str, str]:
+    police = next(d for d in service.demo["departments"] if d["issuer"] == "police")
+    return {
+        "citizenToken": _login(service),
+        "departmentKey": police["api_key"],
+        "venueKey": service.venue_key("grand-hotel"),
+    }
+
+
+def _credential_id(service: Service, credentials: dict[str, str]) -> str:
+    request = urllib.request.Request(
+        service.base + "/api/v1/wallet/credentials",
+        headers={"Authorization": f"Bearer {credentials['citizenToken']}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.loads(response.read())["items"][0]["id"])
+
+
+def _token_for(operation: Any, credentials: dict[str, str]) -> str | None:
+    if operation.method.upper() == "POST" and operation.path == "/api/v1/auth/logout":
+        return "not-a-session"
+    for requirement in operation.definition.raw.get("security", []):
+        for scheme in requirement:
+            return credentials[scheme]
+    return None
+
+
+def _pin(case: schemathesis.Case, known: dict[str, str]) -> None:
+    """Point a generated request at things that exist, so it gets past the 404s and 403s."""
+    params = case.path_parameters or {}
+    for name in ("issuer", "id", "n"):
+        if name == "id" and case.method.upper() == "DELETE":
+            continue  # keep the credential: the other routes need it
+        if name in params and name in known:
+            params[name] = known[name]
+    if isinstance(case.body, dict) and "scene" in case.body:
+        case.body["scene"] = "hotel"
+
+
+def _explicit_status(operation: Any, status: int) -> str | None:
+    """The status must be listed by the operation itself, not only covered by ``default``."""
+    documented = set(operation.definition.raw.get("responses", {})) - {"default"}
+    if str(status) in documented or f"{str(status)[0]}XX" in documented:
+        return None
+    return f"status {status} is not documented (only 'default' covers it): {sorted(documented)}"
+
+
+def test_every_operation_conforms_to_the_openapi_document(
+    service: Service, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = schemathesis.openapi.from_url(service.base + "/openapi.json")
+    credentials = _credentials(service)
+    failures: dict[str, str] = {}
+    seen: Counter[str] = Counter()
+    known = {"issuer": "police", "n": "1", "id": _credential_id(service, credentials)}
+    sent = 0
+    operations = 0
+
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        token = _token_for(operation, credentials)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def run(case: schemathesis.Case) -> None:
+                nonlocal sent
+                sent += 1
+                if mode is GenerationMode.POSITIVE and sent % 2:
+                    _pin(case, known)
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                response = case.call(base_url=service.base, headers=headers, timeout=30)
+                where = f"{operation.method.upper()} {operation.path}"
+                seen[f"{where} {response.status_code}"] += 1
+                try:
+                    case.validate_response(response, checks=CHECKS, headers=headers)
+                    problem = _explicit_status(operation, response.status_code)
+                    if problem:
+                        raise AssertionError(problem)
+                except (Exception, BaseExceptionGroup) as err:  # collect them all, report together
+                    first = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+                    failures.setdefault(
+                        f"{where}: {type(err).__name__}: {first}",
+                        f"{err}\n  replay: {case.as_curl_command(headers)}",
+                    )
+
+            try:
+                run()
+            except Unsatisfiable:  # nothing to break: an operation without parameters or body
+                assert mode is GenerationMode.NEGATIVE, f"{operation.path}: no valid request"
+
+    with capsys.disabled():
+        print(f"\nconformance: {sum(seen.values())} requests over {operations} operations")
+        for key, count in sorted(seen.items()):
+            print(f"  {count:4} x {key}")
+    assert operations >= 20, f"only {operations} operations in /openapi.json"
+    assert not failures, f"{len(failures)} kinds of non-conformance:\n" + "\n\n".join(
+        f"{key}\n{detail[:1500]}" for key, detail in sorted(failures.items())
+    )
