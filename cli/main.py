@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,11 +76,28 @@ def _read_text(arg: str | None, file: str | None = None) -> str:
 
 
 def _write(path: str, data: bytes | str, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, then a
+    rename, so that a crash or a full disk never leaves half a bundle or key behind.
+    Special files (``/dev/stdout``) are written in place."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     mode = 0o600 if private else 0o644
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(raw)
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        with open(target, "wb") as fh:
+            fh.write(raw)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _instance(args: argparse.Namespace) -> Instance:

@@ -28,10 +28,15 @@ TYP_KB_JWT = "kb+jwt"
 TYP_STATUS_LIST = "statuslist+jwt"
 TYP_TRUST_LIST = "trustlist+jwt"
 SEPARATOR = "~"
+#: Leeway for a credential's ``exp``, ``nbf`` and ``iat``, in seconds (clock skew of
+#: phones): the verifier checks with it, and the wallet refuses to present what the
+#: verifier would refuse.
+LEEWAY = 30
 
 __all__ = [
     "ARRAY_ELEMENT",
     "INVALID",
+    "LEEWAY",
     "NEVER_DISCLOSABLE",
     "SALT_BYTES",
     "SD",

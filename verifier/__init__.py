@@ -10,8 +10,9 @@ No network, no store, no Flask.
 
 from __future__ import annotations
 
+from sdjwt import LEEWAY
 from verifier.bundle import Bundle, LoadedStatusList, load_bundle, read_bundle_file
-from verifier.core import KB_FUTURE_SKEW, LEEWAY, MAX_PRESENTATION, Verifier
+from verifier.core import KB_FUTURE_SKEW, MAX_PRESENTATION, Verifier
 from verifier.errors import (
     ERROR_CODES,
     BundleInvalid,

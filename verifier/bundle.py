@@ -23,6 +23,7 @@ from keys import EcertError, TrustList, TrustListError, VerifyingKey, verify_tru
 from keys.errors import FormatError
 from keys.jsonstrict import loads_object
 from keys.jws import parse_compact
+from keys.numericdate import numeric_date
 from sdjwt import TYP_STATUS_LIST, StatusList
 from verifier.errors import BundleInvalid
 from verifier.history import (
@@ -203,10 +204,10 @@ def load_status_list_token(token: object, trust: TrustList) -> LoadedStatusList:
     if key.alg != jws.header["alg"]:
         raise BundleInvalid("status list 'alg' does not match its key")
     key.verify(jws.signing_input, jws.signature)
-    iat, exp, ttl = payload.get("iat"), payload.get("exp"), payload.get("ttl")
-    if not _is_int(iat) or not _is_int(exp):
-        raise BundleInvalid("status list needs integer 'iat' and 'exp' (within ±2^53)")
-    assert isinstance(iat, int) and isinstance(exp, int)  # for mypy: _is_int checked it
+    iat = numeric_date(payload, "iat", integer=True, where="the status list")
+    exp = numeric_date(payload, "exp", integer=True, where="the status list")
+    assert isinstance(iat, int) and isinstance(exp, int)  # for mypy: integer=True checked it
+    ttl = payload.get("ttl")
     if exp < iat:
         raise BundleInvalid("status list 'exp' is before its 'iat'")
     if exp - iat > MAX_STATUS_LIFETIME:

@@ -23,7 +23,7 @@ from keys.jsonstrict import InvalidUnicode, loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import check_header
 from keys.numericdate import numeric_date
-from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve
+from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
 from verifier.bundle import Bundle, load_bundle, read_bundle_file
 from verifier.errors import (
@@ -57,8 +57,6 @@ from verifier.status import BundleStatusSource, StatusSource
 
 #: Largest presentation accepted, in characters (a version-40 QR code holds 2,953 bytes).
 MAX_PRESENTATION = 16 * 1024
-#: Leeway for the credential's ``exp`` and ``nbf``, in seconds (clock skew of phones).
-LEEWAY = 30
 #: How far in the future a KB-JWT ``iat`` may be, in seconds.
 KB_FUTURE_SKEW = 30
 #: How many verified issuer-signed JWTs a verifier remembers (0 turns it off).

@@ -10,7 +10,7 @@ configured secret (:func:`keys.derive_key`), never stored.
 Before making a presentation the vault checks that a verifier could accept the
 credential now (:meth:`WalletVault.presentable`): its live status in the store (the
 issuer's registry, and the status list entry a venue checks online) and its ``exp``
-against the vault's clock with the verifier's leeway (:data:`verifier.LEEWAY`). A
+against the vault's clock with the verifier's leeway (:data:`sdjwt.LEEWAY`). A
 revoked, suspended or expired credential raises a
 :class:`~wallet.errors.CredentialUnusable` and nothing is made (no nonce drawn, nothing
 signed or stored).
@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives.serialization import (
 
 from keys import Scene, SigningKey
 from keys.jwk import JWKDict
+from sdjwt import LEEWAY
 from store.interface import CredentialState, NotFound, Store, WalletItem, WalletRecord
-from verifier import LEEWAY
 from wallet.errors import (
     ClaimsUnavailable,
     CredentialExpired,
@@ -87,7 +87,7 @@ class WalletVault:
 
     ``clock`` (epoch seconds) is a public attribute so that tests can move time;
     ``leeway`` is how long after its ``exp`` a credential may still be shown (the
-    verifier's, :data:`verifier.LEEWAY`, so that the wallet refuses exactly what a
+    verifier's, :data:`sdjwt.LEEWAY`, so that the wallet refuses exactly what a
     verifier with the same clock would).
     """
 
