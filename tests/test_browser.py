@@ -640,7 +640,7 @@ def test_a_scanner_gun_types_codes_one_after_another(
 #: What the citizen reads instead of the QR code once the issuer revoked the card.
 REVOKED_TEXT = {
     "en": "This certificate has been revoked by its issuer and cannot be shown.",
-    "zh": "此证照已被签发机关吊销，无法出示。",
+    "zh": "此证照已被签发机构吊销，无法出示。",
 }
 RESIDENCE_PERMIT = {"en": "Residence permit", "zh": "居住证"}
 #: Text that must not be on screen when there is no QR code to scan.
