@@ -412,11 +412,11 @@ def _utc(epoch: int) -> str:
 
 def cmd_present(args: argparse.Namespace) -> int:
     """Build a presentation of a credential for a scene (claims from the bundle's policy)."""
-    from verifier import load_bundle
+    from verifier import load_bundle, read_bundle_file
     from wallet import Wallet
 
     credential = _read_text(None, args.credential)
-    bundle = load_bundle(_read_json_file(args.bundle), _read_json_file(args.anchor))
+    bundle = load_bundle(read_bundle_file(args.bundle), _read_json_file(args.anchor))
     scene = bundle.trust_list.scenes.get(args.scene)
     if scene is None:
         raise UsageError(f"unknown scene {args.scene!r}; known: {sorted(bundle.trust_list.scenes)}")
