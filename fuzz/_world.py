@@ -21,6 +21,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, SigningKey, generate_secret
 from keys.b64 import b64url_encode
@@ -36,18 +37,7 @@ ID_CARD = "urn:ecert:resident-id-card"
 SCENES = ("hotel", "bank", "no-such-scene")
 #: What a signed-mode input starts with; the rest is NUL-separated parts.
 SIGN = b"SIGN\n"
-#: A fictional citizen (test area code 110101): the demo's fake data, nothing real.
-CLAIMS: dict[str, Any] = {
-    "name": "张三",
-    "sex": "男",
-    "ethnicity": "汉",
-    "birth_date": "1990-03-07",
-    "address": "北京市东城区示例路1号",
-    "id_number": "110101199003070011",
-    "issuing_authority": "北京市公安局东城分局",
-    "valid_from": "2020-01-01",
-    "valid_until": "2040-01-01",
-}
+CLAIMS: dict[str, Any] = dict(DEMO_CLAIMS)  # the demo's fictional citizen
 
 
 class NeverSeen:

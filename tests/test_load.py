@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from cli.demo import DEMO_CLAIMS
 from cli.instance import open_instance
 from tests.browser_helpers import running_service
 from wallet import Wallet, present
@@ -54,17 +55,7 @@ WARM_UP = 10  # seconds before the RSS baseline is taken
 RSS_GROWTH_BOUND = 48 * 1024 * 1024
 SCENE = "hotel"
 ID_CARD = "urn:ecert:resident-id-card"
-CLAIMS = {
-    "name": "张三",
-    "sex": "男",
-    "ethnicity": "汉",
-    "birth_date": "1990-03-07",
-    "address": "北京市东城区示例路1号",
-    "id_number": "110101199003070011",
-    "issuing_authority": "北京市公安局东城分局",
-    "valid_from": "2020-01-01",
-    "valid_until": "2040-01-01",
-}
+CLAIMS: dict[str, Any] = dict(DEMO_CLAIMS)  # the demo's fictional citizen
 
 
 def _b64(data: bytes) -> str:
