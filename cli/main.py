@@ -318,16 +318,17 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
     """Download a bundle, check it against the pinned anchor, and save it.
 
     Refuses (exit 2, the saved file and its state untouched) a bundle that rolls back:
-    a trust list older than the saved one, or a status list older than the newest one
-    accepted before for its URI (or as old, with other content). The newest accepted
-    ``iat`` of every status list is kept in ``FILE.state.json`` beside ``-o FILE``.
+    a trust list older than the saved one or than the newest accepted for its anchor,
+    or a status list older than the newest one accepted before for its URI (or, for
+    either, as old with other content). The newest accepted ``iat`` of every status
+    list and of the trust list is kept in ``FILE.state.json`` beside ``-o FILE``.
     """
     import urllib.error
     import urllib.request
 
     from verifier import BundleInvalid, StatusHistoryInvalid, load_bundle, read_bundle_file
-    from verifier.bundle import MAX_BUNDLE_BYTES
-    from verifier.history import rollback_reason
+    from verifier.bundle import MAX_BUNDLE_BYTES, trust_list_mark
+    from verifier.history import rollback_reason, trust_rollback_reason
 
     anchor = _read_json_file(args.anchor)
     if not args.url.startswith(("https://", "http://")):
@@ -349,6 +350,7 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
     # Refuse to roll back: an older (validly signed) bundle or status list could hide a
     # revocation. What was accepted before: the state file and the saved bundle itself.
     seen = history.marks()
+    seen_trust = history.trust_marks()
     current = None
     if Path(args.output).exists():
         try:
@@ -359,6 +361,10 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
         for key, sl in current.status_lists.items():
             if key not in seen or sl.iat > seen[key].iat:
                 seen[key] = sl.mark
+        saved = seen_trust.get(current.trust_list.iss)
+        if saved is None or current.trust_list.iat > saved.iat:
+            seen_trust[current.trust_list.iss] = trust_list_mark(current.trust_list)
+    new_trust = trust_list_mark(loaded.trust_list)
     keep = f"kept {args.output} (--allow-older to override)"
     if not args.allow_older:
         if current is not None and loaded.trust_list.iat < current.trust_list.iat:
@@ -366,6 +372,10 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
                 f"the downloaded bundle is older than {args.output} (trust list of "
                 f"{_utc(loaded.trust_list.iat)} < {_utc(current.trust_list.iat)}); {keep}"
             )
+        anchor_iss = loaded.trust_list.iss
+        why = trust_rollback_reason(anchor_iss, seen_trust.get(anchor_iss), new_trust)
+        if why is not None:
+            raise UsageError(f"refused: {why}; {keep}")
         for key, sl in sorted(loaded.status_lists.items()):
             why = rollback_reason(sl.iss, sl.uri, seen.get(key), sl.mark)
             if why is not None:
@@ -378,9 +388,10 @@ def cmd_bundle_pull(args: argparse.Namespace) -> int:
         if args.allow_older:  # the operator's choice: this bundle is the reference now
             from verifier.history import write_state_file
 
-            write_state_file(history.path, seen | history.marks() | marks)
+            trust = seen_trust | {loaded.trust_list.iss: new_trust}
+            write_state_file(history.path, seen | history.marks() | marks, trust_lists=trust)
         else:
-            history.record(marks, now)
+            history.record(marks, now, trust_lists={loaded.trust_list.iss: new_trust})
     except StatusHistoryInvalid as err:
         raise UsageError(err.message) from err
     print(

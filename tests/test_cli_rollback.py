@@ -23,7 +23,7 @@ import pytest
 from cli.main import main
 from store.sqlite import SQLiteStore
 from tests.factory import Clock, World
-from tests.test_rollback import Story, payload_of
+from tests.test_rollback import Story, payload_of, resign_trust_list, trust_iat
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -169,15 +169,72 @@ def test_the_state_outlives_a_bundle_file_replaced_by_hand(site: Site) -> None:
     site.serve(site.story.after)
     assert site.pull().code == 0
     site.out.write_text(json.dumps(site.story.before), encoding="utf-8")
+    before = snapshot(site)
+
+    verified = site.verify()
+
+    # its trust list is older than the one the state remembers: the bundle is unusable
+    assert verified.code == 2 and verified.out == ""
+    assert verified.err.count("\n") == 1 and verified.err.startswith("ecert: the trust list of ")
+    assert f"rolled back: iat {trust_iat(site.story.before)} older than" in verified.err
+    assert snapshot(site) == before  # verify never writes the state
+    site.serve(site.story.before)  # the same old bundle, downloaded again
+    refused(site, site.pull(), before, "rolled back")
+
+
+def test_the_state_outlives_status_lists_replaced_by_hand(site: Site) -> None:
+    """The current trust list with the status lists from before: the lists are left out."""
+    site.serve(site.story.after)
+    assert site.pull().code == 0
+    site.out.write_text(json.dumps(site.story.stale), encoding="utf-8")
 
     verified = site.verify()
 
     assert verified.code == 1
     [error] = json.loads(verified.out)["errors"]
     assert error["code"] == "status_unavailable" and "rolled back" in error["message"]
+
+
+def test_pull_refuses_an_older_trust_list_that_only_the_state_remembers(site: Site) -> None:
+    """The old trust list with the newest status lists, after the saved file was replaced."""
+    story = site.story
+    site.serve(story.after)
+    assert site.pull().code == 0
+    site.out.write_text(json.dumps(story.before), encoding="utf-8")  # the file forgets
     before = snapshot(site)
-    site.serve(site.story.before)  # the same old bundle, downloaded again
-    refused(site, site.pull(), before, "rolled back")
+    site.serve(
+        {"trust_list": story.before["trust_list"], "status_lists": story.after["status_lists"]}
+    )
+
+    run = site.pull()
+
+    refused(site, run, before, f"the trust list of {payload_of(story.after['trust_list'])['iss']}")
+    assert (
+        f"rolled back: iat {trust_iat(story.before)} older than {trust_iat(story.after)} "
+        "already accepted"
+    ) in run.err
+
+
+def test_pull_refuses_a_trust_list_with_an_equal_iat_and_other_content(site: Site) -> None:
+    story = site.story
+    site.serve(story.after)
+    assert site.pull().code == 0
+    before = snapshot(site)
+    token = story.after["trust_list"]
+    forged = resign_trust_list(story, token, ttl=payload_of(token)["ttl"] + 1)
+    site.serve(story.after | {"trust_list": forged})
+
+    refused(site, site.pull(), before, "already accepted with different content")
+
+
+def test_a_version_1_state_file_is_read_and_upgraded_by_a_pull(site: Site) -> None:
+    site.state.write_text('{"version": 1, "status_lists": []}', encoding="utf-8")
+    site.serve(site.story.after)
+
+    assert site.pull().code == 0
+    state = json.loads(site.state.read_text())
+    assert state["version"] == 2
+    assert [e["iat"] for e in state["trust_lists"]] == [trust_iat(site.story.after)]
 
 
 def test_a_newer_bundle_is_taken_and_remembered(site: Site) -> None:
@@ -200,14 +257,26 @@ def test_allow_older_is_the_operators_override(site: Site) -> None:
     assert json.loads(site.out.read_text()) == site.story.before
     [entry] = json.loads(site.state.read_text())["status_lists"]
     assert entry["iat"] == payload_of(site.story.before["status_lists"][0])["iat"]
+    [trust] = json.loads(site.state.read_text())["trust_lists"]
+    assert trust["iat"] == trust_iat(site.story.before)  # the reference now
     assert site.verify().code == 0  # the operator chose this bundle
+    site.serve(site.story.after)
+    assert site.pull().code == 0  # and a newer one is taken again
 
 
 @pytest.mark.parametrize("command", ["pull", "verify"])
-def test_a_corrupt_state_file_exits_2_and_is_kept(site: Site, command: str) -> None:
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        b'{"version": 1, "status_lists": [{"iss": 1}]}',
+        b'{"version": 2, "status_lists": [], "trust_lists": [{"iss": "a", "iat": "5"}]}',
+    ],
+    ids=["status-entry", "trust-entry"],
+)
+def test_a_corrupt_state_file_exits_2_and_is_kept(site: Site, command: str, corrupt: bytes) -> None:
     site.serve(site.story.after)
     assert site.pull().code == 0
-    site.state.write_bytes(b'{"version": 1, "status_lists": [{"iss": 1}]}')
+    site.state.write_bytes(corrupt)
     before = snapshot(site)
 
     run = site.pull() if command == "pull" else site.verify()

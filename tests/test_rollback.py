@@ -21,6 +21,7 @@ from keys import SigningKey, sign_compact
 from store.interface import STATUS_MAX_AHEAD, Store
 from tests.factory import World
 from verifier import (
+    BundleInvalid,
     FileStatusHistory,
     MemoryStatusHistory,
     StatusHistoryInvalid,
@@ -28,7 +29,7 @@ from verifier import (
     Verifier,
 )
 from verifier.bundle import STATUS_FUTURE_SKEW
-from verifier.history import MAX_STATE_BYTES
+from verifier.history import MAX_STATE_BYTES, StatusMark, payload_digest
 from wallet import HeldCredential, Wallet
 
 YEAR = 366 * 24 * 3600
@@ -53,6 +54,11 @@ class Story:
         world.clock.advance(60)
         world.issuer.revoke(world.police.iss, self.id)
         self.after = world.bundle()  # and revoked here
+
+    @property
+    def stale(self) -> dict[str, Any]:
+        """The newer trust list with the status lists from before the revocation."""
+        return {"trust_list": self.after["trust_list"], "status_lists": self.before["status_lists"]}
 
     @property
     def police_key(self) -> SigningKey:
@@ -100,11 +106,11 @@ def test_without_a_history_an_old_bundle_hides_the_revocation(story: Story) -> N
     assert story.verify(story.before).valid
 
 
-def test_an_older_bundle_is_refused_after_a_newer_one(story: Story) -> None:
+def test_older_status_lists_are_refused_after_newer_ones(story: Story) -> None:
     history = MemoryStatusHistory()
     assert story.verify(story.after, history=history).codes == ["revoked"]
 
-    v = story.verifier(story.before, history=history)
+    v = story.verifier(story.stale, history=history)
     result = v.verify(story.present(), "hotel")
 
     error = only_status_error(result)
@@ -172,9 +178,7 @@ def test_a_newer_list_is_accepted_and_becomes_the_reference(story: Story) -> Non
     history = MemoryStatusHistory()
     assert story.verify(story.before, history=history).valid
     assert story.verify(story.after, history=history).codes == ["revoked"]
-    assert (
-        "rolled back" in only_status_error(story.verify(story.before, history=history))["message"]
-    )
+    assert "rolled back" in only_status_error(story.verify(story.stale, history=history))["message"]
 
 
 def test_a_history_is_not_updated_by_a_bundle_that_is_not_accepted(story: Story) -> None:
@@ -194,14 +198,14 @@ def test_a_state_file_carries_the_history_across_verifiers(story: Story, tmp_pat
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
 
     # a new process: a new history object over the same file
-    result = story.verify(story.before, history=FileStatusHistory(state))
+    result = story.verify(story.stale, history=FileStatusHistory(state))
 
     assert "rolled back" in only_status_error(result)["message"]
 
 
 def test_from_bundle_file_takes_a_history(story: Story, tmp_path: Path) -> None:
     state, old = tmp_path / "s.json", tmp_path / "old.json"
-    old.write_text(json.dumps(story.before), encoding="utf-8")
+    old.write_text(json.dumps(story.stale), encoding="utf-8")
     story.verifier(story.after, history=FileStatusHistory(state))
 
     v = Verifier.from_bundle_file(
@@ -232,7 +236,10 @@ CORRUPT_STATES: dict[str, bytes] = {
     "not-json": b"{",
     "not-an-object": b"[]",
     "empty": b"",
-    "wrong-version": json.dumps({"version": 2, "status_lists": []}).encode(),
+    "wrong-version": json.dumps({"version": 3, "status_lists": [], "trust_lists": []}).encode(),
+    "version-string": json.dumps({"version": "1", "status_lists": []}).encode(),
+    "version-float": json.dumps({"version": 1.0, "status_lists": []}).encode(),
+    "version-bool": json.dumps({"version": True, "status_lists": []}).encode(),
     "extra-member": json.dumps({"version": 1, "status_lists": [], "x": 1}).encode(),
     "duplicate-member": b'{"version": 1, "version": 1, "status_lists": []}',
     "entries-not-array": json.dumps({"version": 1, "status_lists": {}}).encode(),
@@ -282,6 +289,189 @@ def test_marks_older_than_any_live_list_are_forgotten(story: Story, tmp_path: Pa
     story.world.clock.advance(YEAR + 10)
     story.verifier({"trust_list": story.after["trust_list"]}, history=history)
     assert json.loads(state.read_text())["status_lists"] == []
+
+
+# -- the trust list ----------------------------------------------------------------------
+
+
+def trust_iat(bundle: dict[str, Any]) -> int:
+    return int(payload_of(bundle["trust_list"])["iat"])
+
+
+def resign_trust_list(story: Story, token: str, **changes: Any) -> str:
+    """The trust list ``token`` with ``changes`` to its payload, signed by the real anchor."""
+    return sign_compact(payload_of(token) | changes, story.world.anchor, typ="trustlist+jwt")
+
+
+def test_an_older_trust_list_refuses_the_whole_bundle(story: Story) -> None:
+    """The old trust list with the newest status lists: the lists alone are fine."""
+    history = MemoryStatusHistory()
+    story.verifier(story.after, history=history)
+    old_trust = {
+        "trust_list": story.before["trust_list"],
+        "status_lists": story.after["status_lists"],
+    }
+
+    with pytest.raises(BundleInvalid) as caught:
+        story.verifier(old_trust, history=history)
+
+    anchor_iss = payload_of(story.after["trust_list"])["iss"]
+    assert caught.value.code == "bundle_invalid"
+    assert caught.value.message == (
+        f"the trust list of {anchor_iss} rolled back: iat {trust_iat(story.before)} older than "
+        f"{trust_iat(story.after)} already accepted"
+    )
+
+
+def test_without_a_shared_history_an_older_trust_list_is_accepted(story: Story) -> None:
+    """The guard is the history: each verifier alone has none to compare with."""
+    story.verifier(story.after)
+    assert story.verifier(story.before).trust_list.iat == trust_iat(story.before)
+
+
+def test_an_older_trust_list_is_refused_across_verifiers_by_the_state_file(
+    story: Story, tmp_path: Path
+) -> None:
+    state = tmp_path / "verifier.state.json"
+    story.verifier(story.after, history=FileStatusHistory(state))
+    [entry] = json.loads(state.read_text())["trust_lists"]
+    assert entry["iat"] == trust_iat(story.after)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(story.before), encoding="utf-8")
+
+    with pytest.raises(BundleInvalid, match=r"the trust list of .* rolled back: iat"):
+        Verifier.from_bundle_file(
+            old, anchor=story.world.anchor_jwk, clock=story.world.clock,
+            history=FileStatusHistory(state),
+        )  # fmt: skip
+
+
+def test_a_refused_trust_list_records_nothing(story: Story, tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    story.verifier(story.after, history=FileStatusHistory(state))
+    recorded = state.read_bytes()
+    with pytest.raises(BundleInvalid):
+        story.verifier(story.before, history=FileStatusHistory(state))
+    assert state.read_bytes() == recorded
+
+
+def test_a_trust_list_with_an_equal_iat_and_other_content_is_refused(story: Story) -> None:
+    history = MemoryStatusHistory()
+    story.verifier(story.after, history=history)
+    token = story.after["trust_list"]
+    forged = resign_trust_list(story, token, ttl=payload_of(token)["ttl"] + 1)
+
+    with pytest.raises(BundleInvalid, match="already accepted with different content"):
+        story.verifier(story.after | {"trust_list": forged}, history=history)
+
+
+def test_a_trust_list_signed_again_over_the_same_payload_is_the_same(story: Story) -> None:
+    history = MemoryStatusHistory()
+    story.verifier(story.after, history=history)
+    token = story.after["trust_list"]
+    again = resign_trust_list(story, token)  # ES256 signatures are randomised
+    assert again.split(".")[1] == token.split(".")[1] and again != token
+
+    assert story.verify(story.after | {"trust_list": again}, history=history).codes == ["revoked"]
+
+
+def test_a_newer_trust_list_becomes_the_reference(story: Story) -> None:
+    history = MemoryStatusHistory()
+    story.verifier(story.before, history=history)
+    story.verifier(story.after, history=history)
+    mark = history.newest_trust_list(payload_of(story.after["trust_list"])["iss"])
+    assert mark is not None and mark.iat == trust_iat(story.after)
+    with pytest.raises(BundleInvalid, match="rolled back"):
+        story.verifier(story.before, history=history)
+
+
+def test_trust_lists_are_kept_by_anchor(story: Story) -> None:
+    """Another anchor's newer trust list says nothing about this anchor's."""
+    other = "https://other-anchor.example"
+    history = MemoryStatusHistory(trust_lists={other: StatusMark(2**40, "sha256:" + "0" * 64)})
+    assert story.verifier(story.before, history=history).trust_list.iat == trust_iat(story.before)
+
+
+def test_a_status_list_mark_never_stands_for_the_trust_list(story: Story, tmp_path: Path) -> None:
+    """A status-list entry named like the anchor, newer than any trust list, is no trust mark."""
+    anchor_iss = payload_of(story.after["trust_list"])["iss"]
+    state = tmp_path / "s.json"
+    entry = {"iss": anchor_iss, "uri": anchor_iss, "iat": 2**40, "digest": "sha256:" + "0" * 64}
+    state.write_bytes(_state([entry]))
+    assert story.verifier(story.after, history=FileStatusHistory(state)).trust_list is not None
+
+
+def test_a_version_1_state_file_is_still_read_and_written_as_version_2(
+    story: Story, tmp_path: Path
+) -> None:
+    state = tmp_path / "s.json"
+    story.verifier(story.after, history=MemoryStatusHistory())
+    [token] = story.after["status_lists"]
+    newer = {
+        "iss": story.world.police.iss,
+        "uri": payload_of(token)["sub"],
+        "iat": payload_of(token)["iat"],
+        "digest": payload_digest(token.split(".")[1]),
+    }
+    state.write_bytes(_state([newer]))  # written by the version before trust lists
+
+    result = story.verify(story.stale, history=FileStatusHistory(state))
+
+    assert "rolled back" in only_status_error(result)["message"]  # its marks still guard
+    written = json.loads(state.read_text())
+    assert written["version"] == 2 and written["status_lists"] == [newer]
+    assert [e["iat"] for e in written["trust_lists"]] == [trust_iat(story.after)]
+
+
+def _trust_state(entries: Any) -> bytes:
+    return json.dumps({"version": 2, "status_lists": [], "trust_lists": entries}).encode()
+
+
+GOOD_TRUST = {"iss": "https://anchor", "iat": 5, "digest": "sha256:" + "b" * 64}
+CORRUPT_TRUST_STATES: dict[str, bytes] = {
+    "v2-without-trust-lists": json.dumps({"version": 2, "status_lists": []}).encode(),
+    "v1-with-trust-lists": json.dumps(
+        {"version": 1, "status_lists": [], "trust_lists": []}
+    ).encode(),
+    "trust-lists-not-array": _trust_state({}),
+    "trust-lists-null": _trust_state(None),
+    "entry-not-object": _trust_state(["https://anchor"]),
+    "entry-with-uri": _trust_state([GOOD_TRUST | {"uri": "https://anchor/x"}]),
+    "entry-missing-digest": _trust_state([{"iss": "https://anchor", "iat": 5}]),
+    "iss-empty": _trust_state([GOOD_TRUST | {"iss": ""}]),
+    "iss-number": _trust_state([GOOD_TRUST | {"iss": 7}]),
+    "iss-too-long": _trust_state([GOOD_TRUST | {"iss": "x" * 3000}]),
+    "iat-string": _trust_state([GOOD_TRUST | {"iat": "5"}]),
+    "iat-bool": _trust_state([GOOD_TRUST | {"iat": False}]),
+    "iat-float": _trust_state([GOOD_TRUST | {"iat": 5.0}]),
+    "iat-huge": _trust_state([GOOD_TRUST | {"iat": 2**64}]),
+    "iat-null": _trust_state([GOOD_TRUST | {"iat": None}]),
+    "digest-upper": _trust_state([GOOD_TRUST | {"digest": "sha256:" + "B" * 64}]),
+    "digest-other-alg": _trust_state([GOOD_TRUST | {"digest": "sha512:" + "b" * 64}]),
+    "anchor-twice": _trust_state([GOOD_TRUST, GOOD_TRUST | {"iat": 6}]),
+    "duplicate-member": (
+        b'{"version": 2, "status_lists": [], "trust_lists": [{"iss": "https://anchor",'
+        b' "iat": 5, "iat": 9, "digest": "sha256:' + b"b" * 64 + b'"}]}'
+    ),
+}
+
+
+@pytest.mark.parametrize("data", CORRUPT_TRUST_STATES.values(), ids=CORRUPT_TRUST_STATES.keys())
+def test_a_corrupt_trust_list_entry_is_refused_not_forgotten(tmp_path: Path, data: bytes) -> None:
+    state = tmp_path / "s.json"
+    state.write_bytes(data)
+    with pytest.raises(StatusHistoryInvalid) as caught:
+        FileStatusHistory(state)
+    assert caught.value.code == "status_history_invalid"
+    assert str(state) in caught.value.message and "corrupt" in caught.value.message
+
+
+def test_a_good_trust_list_entry_round_trips(tmp_path: Path) -> None:
+    state = tmp_path / "s.json"
+    state.write_bytes(_trust_state([GOOD_TRUST]))
+    assert FileStatusHistory(state).newest_trust_list("https://anchor") == StatusMark(
+        5, GOOD_TRUST["digest"]
+    )
 
 
 # -- status list claims -------------------------------------------------------------------

@@ -9,7 +9,11 @@ list that fails is left out and named in ``problems`` — its credentials then g
 
 Given a :class:`~verifier.history.StatusHistory`, a list older than the newest one
 accepted before for its ``(iss, uri)`` (or as old, with other content) is a rollback:
-it is left out the same way (IETF Token Status List, security considerations).
+it is left out the same way (IETF Token Status List, security considerations). A
+trust list older than the newest one accepted before for its anchor (``iss``), or as
+old with other content, refuses the whole bundle (:class:`BundleInvalid`): there is
+no other trust list to fall back to, and an older one could bring back a revoked key
+or a removed issuer.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from verifier.history import (
     StatusMark,
     payload_digest,
     rollback_reason,
+    trust_rollback_reason,
 )
 
 #: A bundle file larger than this is refused before parsing.
@@ -102,10 +107,12 @@ def load_bundle(
 
     Raises :class:`BundleInvalid` when it is malformed or its trust list does not
     verify; bad status lists are reported in :attr:`Bundle.problems` and
-    :attr:`Bundle.dropped`. With ``history``, rolled-back lists are left out too;
-    nothing is recorded in it (the caller records what it accepts). With ``now``, a
-    list whose ``iat`` lies more than :data:`STATUS_FUTURE_SKEW` seconds after it is
-    left out (it would otherwise lock the history onto a future date).
+    :attr:`Bundle.dropped`. With ``history``, rolled-back status lists are left out
+    too, and a rolled-back trust list raises :class:`BundleInvalid`; nothing is
+    recorded in it (the caller records what it accepts, see :func:`record_bundle`).
+    With ``now``, a list whose ``iat`` lies more than :data:`STATUS_FUTURE_SKEW`
+    seconds after it is left out (it would otherwise lock the history onto a future
+    date).
     """
     token = bundle.get("trust_list") if isinstance(bundle, Mapping) else None
     if not isinstance(token, str):
@@ -114,6 +121,12 @@ def load_bundle(
         trust = verify_trust_list(token, anchor)
     except TrustListError as err:
         raise BundleInvalid(err.message) from err
+    if history is not None:
+        rollback = trust_rollback_reason(
+            trust.iss, history.newest_trust_list(trust.iss), trust_list_mark(trust)
+        )
+        if rollback is not None:
+            raise BundleInvalid(rollback)
     raw_lists = bundle.get("status_lists", [])
     if not isinstance(raw_lists, list):
         raise BundleInvalid("the bundle's 'status_lists' must be an array")
@@ -158,6 +171,20 @@ def load_bundle(
     for key in lists:
         dropped.pop(key, None)  # a good list of the same key stands: no reason to give
     return Bundle(trust, lists, tuple(problems), dropped)
+
+
+def trust_list_mark(trust: TrustList) -> StatusMark:
+    """What a :class:`~verifier.history.StatusHistory` remembers of a trust list."""
+    return StatusMark(trust.iat, payload_digest(trust.token.split(".")[1]))
+
+
+def record_bundle(history: StatusHistory, bundle: Bundle, now: float) -> None:
+    """Record an accepted bundle in ``history``: its status lists and its trust list."""
+    history.record(
+        {k: sl.mark for k, sl in bundle.status_lists.items()},
+        now,
+        trust_lists={bundle.trust_list.iss: trust_list_mark(bundle.trust_list)},
+    )
 
 
 def _claimed_key(token: object) -> tuple[str, str] | None:

@@ -25,7 +25,7 @@ from keys.jws import check_header
 from keys.numericdate import numeric_date
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
-from verifier.bundle import Bundle, load_bundle, read_bundle_file
+from verifier.bundle import Bundle, load_bundle, read_bundle_file, record_bundle
 from verifier.errors import (
     ERROR_CODES,
     Expired,
@@ -86,7 +86,10 @@ class Verifier:
     is the rollback guard: a status list older than one accepted before for the same
     ``(iss, uri)``, or as old with other content, is left out of the bundle (named
     in ``bundle.problems``; its credentials get ``status_unavailable`` saying why).
-    Building the verifier accepts the bundle and records its lists in ``history``.
+    A trust list older than the newest accepted for its anchor (or as old, with other
+    content) refuses the whole bundle (:class:`~verifier.errors.BundleInvalid`).
+    Building the verifier accepts the bundle and records its lists and its trust list
+    in ``history``.
     """
 
     def __init__(
@@ -107,7 +110,7 @@ class Verifier:
         self.history: StatusHistory = history if history is not None else MemoryStatusHistory()
         now = clock()
         self.bundle: Bundle = load_bundle(bundle, anchor, history=self.history, now=now)
-        self.history.record({k: sl.mark for k, sl in self.bundle.status_lists.items()}, now)
+        record_bundle(self.history, self.bundle, now)
         self.trust_list = self.bundle.trust_list
         self._clock = clock
         self._replay: NonceCache = replay if replay is not None else MemoryNonceCache()

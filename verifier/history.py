@@ -15,8 +15,17 @@ are the same list; two payloads with one ``iat`` are not.
 * :class:`FileStatusHistory` — a JSON state file that survives restarts (``ecert
   bundle pull`` and ``ecert verify`` use ``FILE.state.json`` beside the bundle).
 
-Accepting is recording: the verifier records the marks of the lists of a bundle when
-it accepts the bundle (builds a :class:`~verifier.Verifier`), never before.
+The same guard holds for the **trust list**, keyed by its anchor (``trust.iss``): an
+older trust list, still validly signed by the anchor and not yet expired, would bring
+back a revoked key (``revoked_kids``) or a removed issuer. Its mark (the same
+:class:`StatusMark`: ``iat`` and payload digest) is kept apart from the status lists'
+(:meth:`StatusHistory.newest_trust_list`; the state file's ``"trust_lists"`` array), so a
+status list can never stand for a trust list or the other way round. Trust-list marks
+are never forgotten (there is one per anchor).
+
+Accepting is recording: the verifier records the marks of the lists of a bundle, and
+of its trust list, when it accepts the bundle (builds a :class:`~verifier.Verifier`),
+never before, in one :meth:`StatusHistory.record` call.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
@@ -45,8 +54,12 @@ MAX_ENTRIES = 65_536
 MAX_STATE_BYTES = 16 * 1024 * 1024
 #: Longest ``iss`` or ``uri`` remembered.
 MAX_NAME = 2048
-#: The state file's format version.
-STATE_VERSION = 1
+#: Most anchors whose newest trust list a history remembers.
+MAX_TRUST_LISTS = 1024
+#: The state file's format version (2 added ``"trust_lists"``; version 1 is still read).
+STATE_VERSION = 2
+#: Versions of the state file that are read.
+READ_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,23 @@ def rollback_reason(iss: str, uri: str, seen: StatusMark | None, new: StatusMark
     return None
 
 
+def trust_rollback_reason(anchor_iss: str, seen: StatusMark | None, new: StatusMark) -> str | None:
+    """Why the trust list ``new`` of ``anchor_iss`` may not replace ``seen``, or None."""
+    if seen is None:
+        return None
+    if new.iat < seen.iat:
+        return (
+            f"the trust list of {anchor_iss} rolled back: iat {new.iat} older than {seen.iat} "
+            "already accepted"
+        )
+    if new.iat == seen.iat and new.digest != seen.digest:
+        return (
+            f"the trust list of {anchor_iss} rolled back: iat {new.iat} already accepted "
+            "with different content"
+        )
+    return None
+
+
 class StatusHistory(Protocol):
     """The newest accepted mark of every status list a verifier has seen."""
 
@@ -87,13 +117,32 @@ class StatusHistory(Protocol):
         """The newest mark accepted for ``(iss, uri)``, or None if never seen."""
         ...
 
-    def record(self, marks: Mapping[tuple[str, str], StatusMark], now: float) -> None:
-        """Remember ``marks`` (of lists just accepted), keeping the newer of old and new.
+    def newest_trust_list(self, anchor_iss: str) -> StatusMark | None:
+        """The newest trust-list mark accepted for the anchor ``anchor_iss``, or None."""
+        ...
+
+    def record(
+        self,
+        marks: Mapping[tuple[str, str], StatusMark],
+        now: float,
+        *,
+        trust_lists: Mapping[str, StatusMark] | None = None,
+    ) -> None:
+        """Remember ``marks`` (of lists just accepted) and ``trust_lists`` (trust-list
+        marks by anchor ``iss``), keeping the newer of old and new.
 
         Never moves a mark backwards. Raises
         :class:`~verifier.errors.StatusHistoryInvalid` when it cannot remember them.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """Everything a history holds: status-list marks and trust-list marks."""
+
+    status_lists: dict[tuple[str, str], StatusMark]
+    trust_lists: dict[str, StatusMark]
 
 
 def _merge(
@@ -114,33 +163,70 @@ def _merge(
         raise StatusHistoryInvalid(f"the status history would hold more than {MAX_ENTRIES} lists")
 
 
+def _merge_trust(entries: dict[str, StatusMark], marks: Mapping[str, StatusMark]) -> None:
+    for anchor_iss, mark in marks.items():
+        if not anchor_iss or len(anchor_iss) > MAX_NAME:
+            raise StatusHistoryInvalid("a trust list iss is empty or too long to remember")
+        seen = entries.get(anchor_iss)
+        if seen is None or mark.iat > seen.iat:
+            entries[anchor_iss] = mark
+    if len(entries) > MAX_TRUST_LISTS:
+        raise StatusHistoryInvalid(
+            f"the status history would hold more than {MAX_TRUST_LISTS} trust lists"
+        )
+
+
 class MemoryStatusHistory:
     """The in-process default; thread-safe."""
 
-    def __init__(self, marks: Mapping[tuple[str, str], StatusMark] | None = None) -> None:
+    def __init__(
+        self,
+        marks: Mapping[tuple[str, str], StatusMark] | None = None,
+        *,
+        trust_lists: Mapping[str, StatusMark] | None = None,
+    ) -> None:
         self._entries: dict[tuple[str, str], StatusMark] = dict(marks or {})
+        self._trust: dict[str, StatusMark] = dict(trust_lists or {})
         self._lock = threading.Lock()
 
     def newest(self, iss: str, uri: str) -> StatusMark | None:
         """See :meth:`StatusHistory.newest`."""
         return self._entries.get((iss, uri))
 
-    def record(self, marks: Mapping[tuple[str, str], StatusMark], now: float) -> None:
+    def newest_trust_list(self, anchor_iss: str) -> StatusMark | None:
+        """See :meth:`StatusHistory.newest_trust_list`."""
+        return self._trust.get(anchor_iss)
+
+    def record(
+        self,
+        marks: Mapping[tuple[str, str], StatusMark],
+        now: float,
+        *,
+        trust_lists: Mapping[str, StatusMark] | None = None,
+    ) -> None:
         """See :meth:`StatusHistory.record`."""
         with self._lock:
             merged = dict(self._entries)
+            trust = dict(self._trust)
             _merge(merged, marks, now)
-            self._entries = merged
+            _merge_trust(trust, trust_lists or {})
+            self._entries, self._trust = merged, trust
 
     def marks(self) -> dict[tuple[str, str], StatusMark]:
-        """A copy of every remembered mark."""
+        """A copy of every remembered status-list mark."""
         return dict(self._entries)
+
+    def trust_marks(self) -> dict[str, StatusMark]:
+        """A copy of every remembered trust-list mark, by anchor ``iss``."""
+        return dict(self._trust)
 
 
 class FileStatusHistory:
     """A history kept in a JSON state file (mode 0600), written atomically.
 
-    ``{"version": 1, "status_lists": [{"iss", "uri", "iat", "digest"}, …]}``. The file
+    ``{"version": 2, "status_lists": [{"iss", "uri", "iat", "digest"}, …],
+    "trust_lists": [{"iss", "iat", "digest"}, …]}`` (a version-1 file, without
+    ``"trust_lists"``, is still read; it is written back as version 2). The file
     is read when the object is made; a missing file is an empty history. A file that
     is not exactly this shape raises :class:`~verifier.errors.StatusHistoryInvalid`:
     a corrupt history is refused, never silently forgotten (forgetting would let a
@@ -155,28 +241,45 @@ class FileStatusHistory:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._memory = MemoryStatusHistory(read_state_file(self.path))
+        state = read_state(self.path)
+        self._memory = MemoryStatusHistory(state.status_lists, trust_lists=state.trust_lists)
         self._lock = threading.Lock()
 
     def newest(self, iss: str, uri: str) -> StatusMark | None:
         """See :meth:`StatusHistory.newest`."""
         return self._memory.newest(iss, uri)
 
-    def record(self, marks: Mapping[tuple[str, str], StatusMark], now: float) -> None:
+    def newest_trust_list(self, anchor_iss: str) -> StatusMark | None:
+        """See :meth:`StatusHistory.newest_trust_list`."""
+        return self._memory.newest_trust_list(anchor_iss)
+
+    def record(
+        self,
+        marks: Mapping[tuple[str, str], StatusMark],
+        now: float,
+        *,
+        trust_lists: Mapping[str, StatusMark] | None = None,
+    ) -> None:
         """See :meth:`StatusHistory.record`; writes the state file unless ``readonly``."""
         if self.readonly:
-            self._memory.record(marks, now)
+            self._memory.record(marks, now, trust_lists=trust_lists)
             return
         with self._lock, _file_lock(self.path):
-            merged = read_state_file(self.path)
-            _merge(merged, self._memory.marks(), now)
-            _merge(merged, marks, now)
-            write_state_file(self.path, merged)
-            self._memory = MemoryStatusHistory(merged)
+            state = read_state(self.path)
+            _merge(state.status_lists, self._memory.marks(), now)
+            _merge(state.status_lists, marks, now)
+            _merge_trust(state.trust_lists, self._memory.trust_marks())
+            _merge_trust(state.trust_lists, trust_lists or {})
+            write_state_file(self.path, state.status_lists, trust_lists=state.trust_lists)
+            self._memory = MemoryStatusHistory(state.status_lists, trust_lists=state.trust_lists)
 
     def marks(self) -> dict[tuple[str, str], StatusMark]:
-        """A copy of every remembered mark."""
+        """A copy of every remembered status-list mark."""
         return self._memory.marks()
+
+    def trust_marks(self) -> dict[str, StatusMark]:
+        """A copy of every remembered trust-list mark, by anchor ``iss``."""
+        return self._memory.trust_marks()
 
 
 @contextlib.contextmanager
@@ -200,16 +303,33 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def read_state_file(path: str | Path) -> dict[tuple[str, str], StatusMark]:
-    """The marks of a state file; empty if it does not exist.
+    """The status-list marks of a state file; empty if it does not exist.
 
     Raises :class:`~verifier.errors.StatusHistoryInvalid` for anything else than a
     well-formed state file.
+    """
+    return read_state(path).status_lists
+
+
+def read_trust_marks(path: str | Path) -> dict[str, StatusMark]:
+    """The trust-list marks of a state file, by anchor ``iss``; empty if none.
+
+    Raises :class:`~verifier.errors.StatusHistoryInvalid` like :func:`read_state_file`.
+    """
+    return read_state(path).trust_lists
+
+
+def read_state(path: str | Path) -> _State:
+    """Both parts of a state file; empty if it does not exist.
+
+    Raises :class:`~verifier.errors.StatusHistoryInvalid` for anything else than a
+    well-formed state file (version 1 or 2).
     """
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_STATE_BYTES + 1)
     except FileNotFoundError:
-        return {}
+        return _State({}, {})
     except OSError as err:
         raise StatusHistoryInvalid(
             f"cannot read the status history {path}: {err.strerror}"
@@ -223,12 +343,16 @@ def read_state_file(path: str | Path) -> dict[tuple[str, str], StatusMark]:
     return _parse_state(state, path)
 
 
-def _parse_state(state: dict[str, object], path: str | Path) -> dict[tuple[str, str], StatusMark]:
+def _parse_state(state: dict[str, object], path: str | Path) -> _State:
     def bad(why: str) -> StatusHistoryInvalid:
         return StatusHistoryInvalid(f"the status history {path} is corrupt: {why}")
 
-    if set(state) != {"version", "status_lists"} or state["version"] != STATE_VERSION:
-        raise bad(f"expected exactly 'version' ({STATE_VERSION}) and 'status_lists'")
+    version = state.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READ_VERSIONS:
+        raise bad(f"'version' must be one of {', '.join(map(str, READ_VERSIONS))}")
+    expected = {"version", "status_lists"} | ({"trust_lists"} if version == 2 else set())
+    if set(state) != expected:
+        raise bad(f"version {version} holds exactly {', '.join(map(repr, sorted(expected)))}")
     items = state["status_lists"]
     if not isinstance(items, list) or len(items) > MAX_ENTRIES:
         raise bad(f"'status_lists' must be an array of at most {MAX_ENTRIES} entries")
@@ -248,7 +372,29 @@ def _parse_state(state: dict[str, object], path: str | Path) -> dict[tuple[str, 
         if (iss, uri) in marks:
             raise bad("a status list appears twice")
         marks[iss, uri] = StatusMark(iat, str(digest))
-    return marks
+    return _State(marks, _parse_trust_lists(state.get("trust_lists", []), bad))
+
+
+def _parse_trust_lists(
+    items: object, bad: Callable[[str], StatusHistoryInvalid]
+) -> dict[str, StatusMark]:
+    if not isinstance(items, list) or len(items) > MAX_TRUST_LISTS:
+        raise bad(f"'trust_lists' must be an array of at most {MAX_TRUST_LISTS} entries")
+    trust: dict[str, StatusMark] = {}
+    for item in items:
+        if not isinstance(item, dict) or set(item) != {"iss", "iat", "digest"}:
+            raise bad("each trust list entry needs exactly 'iss', 'iat' and 'digest'")
+        iss, iat, digest = item["iss"], item["iat"], item["digest"]
+        if not isinstance(iss, str) or not iss or len(iss) > MAX_NAME:
+            raise bad("a trust list 'iss' must be a non-empty string, not too long")
+        if not isinstance(iat, int) or isinstance(iat, bool) or abs(iat) > 2**53:
+            raise bad("a trust list 'iat' must be an integer")
+        if not _is_digest(digest):
+            raise bad("a trust list 'digest' must be 'sha256:' and 64 lowercase hex digits")
+        if iss in trust:
+            raise bad("a trust list appears twice")
+        trust[iss] = StatusMark(iat, str(digest))
+    return trust
 
 
 def _is_digest(value: object) -> bool:
@@ -257,8 +403,14 @@ def _is_digest(value: object) -> bool:
     return all(c in "0123456789abcdef" for c in value[7:])
 
 
-def write_state_file(path: str | Path, marks: Mapping[tuple[str, str], StatusMark]) -> None:
-    """Write ``marks`` atomically (temporary file, fsync, rename), mode 0600.
+def write_state_file(
+    path: str | Path,
+    marks: Mapping[tuple[str, str], StatusMark],
+    *,
+    trust_lists: Mapping[str, StatusMark] | None = None,
+) -> None:
+    """Write ``marks`` and ``trust_lists`` atomically (temporary file, fsync, rename),
+    mode 0600, as a version-2 state file.
 
     Raises :class:`~verifier.errors.StatusHistoryInvalid` when it cannot be written.
     """
@@ -267,7 +419,12 @@ def write_state_file(path: str | Path, marks: Mapping[tuple[str, str], StatusMar
         {"iss": iss, "uri": uri, "iat": m.iat, "digest": m.digest}
         for (iss, uri), m in sorted(marks.items())
     ]
-    data = (dumps_compact({"version": STATE_VERSION, "status_lists": items}) + "\n").encode()
+    trust = [
+        {"iss": iss, "iat": m.iat, "digest": m.digest}
+        for iss, m in sorted((trust_lists or {}).items())
+    ]
+    state = {"version": STATE_VERSION, "status_lists": items, "trust_lists": trust}
+    data = (dumps_compact(state) + "\n").encode()
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
