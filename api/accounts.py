@@ -37,7 +37,13 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from keys.errors import EcertError
+from api.errors import (
+    AccountInvalid,
+    AuthError,
+    LoginFailed,
+    RateLimited,
+    UnknownCitizen,
+)
 from store.interface import (
     ApiKeyKind,
     ApiKeyRecord,
@@ -61,46 +67,6 @@ LOGIN_PER_ACCOUNT: tuple[Limit, ...] = (Limit(10, 15 * 60), Limit(100, 24 * 3600
 LOGIN_PER_ADDRESS: tuple[Limit, ...] = (Limit(300, 15 * 60),)
 #: The label of the counters' HMAC key (``Instance.derive_key(LOGIN_KEY_LABEL)``).
 LOGIN_KEY_LABEL = "ecert/login-counters/v1"
-
-
-class AuthError(EcertError):
-    """Missing, unknown, expired or revoked credentials (HTTP 401)."""
-
-    code = "unauthorized"
-
-
-class LoginFailed(AuthError):
-    """Wrong citizen id or password; deliberately does not say which."""
-
-    code = "login_failed"
-
-
-class Forbidden(EcertError):
-    """Authenticated, but not allowed to do this (HTTP 403)."""
-
-    code = "forbidden"
-
-
-class RateLimited(EcertError):
-    """Too many attempts; ``retry_after`` seconds until the window ends (HTTP 429)."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class UnknownCitizen(EcertError):
-    """No citizen with this id (HTTP 404)."""
-
-    code = "unknown_citizen"
-
-
-class AccountInvalid(EcertError):
-    """A citizen id or password that the policy refuses (HTTP 400)."""
-
-    code = "invalid_request"
 
 
 class CitizenAuthenticator(Protocol):

@@ -9,26 +9,32 @@ Every error answer of the service is ``application/problem+json``::
 - ``type`` is ``PROBLEM_TYPE_BASE + code``: an identifier, never fetched (RFC 9457
   §3.1.1 allows non-resolvable URIs). ``about:blank`` is never used, so that every
   problem names its code twice, once as a URI and once as a plain string.
-- ``title`` is the HTTP reason phrase of ``status`` (constant per code).
+- ``title`` is the HTTP reason phrase of ``status``.
 - ``detail`` is the error's ``message`` for client errors (4xx). For server errors
-  (5xx) raised by the domain it is a fixed text per code: messages of server-side
-  failures may name hosts or files, and the client cannot act on them anyway.
+  (5xx) raised by the domain it is a fixed text per class (``_SERVER_DETAIL``):
+  messages of server-side failures may name hosts or files, and the client cannot
+  act on them anyway.
   :class:`ApiError` raised by a view is trusted: its message is always shown.
 - Validation failures add ``errors``: ``[{"in": "body", "pointer": "#/claims/name",
   "code": "missing", "detail": "Field required"}]``, never the submitted values.
+- Members named in the error class's ``public`` (``ClaimsInvalid.field``) are added
+  to the problem object; ``retry_after`` (seconds, a timedelta or a datetime, on
+  :class:`RateLimited`) becomes a ``Retry-After`` header.
 
-Views do not catch errors. They raise: a domain error (any :class:`EcertError`
-subclass) passes through unchanged, and :class:`ApiError` covers what only the HTTP
-layer knows::
+Views do not catch errors. They raise a domain error (any :class:`EcertError`
+subclass) or one of the errors below that only the HTTP layer knows of; a code is
+a class, never a string passed at the raise site::
 
-    raise ApiError("No credential with this id.", code="not_found")
-    raise ApiError("Too many attempts.", code="rate_limited", retry_after=30)
+    raise NotFound("No credential with this id.")   # keys.errors.NotFound
+    raise RateLimited("Too many attempts.", retry_after=30)
 
 or return :func:`problem` when building the response by hand. The status comes from
-:data:`STATUS_BY_CODE`; a code not in the table falls back on its exception class
-(:data:`STATUS_BY_CLASS`, e.g. any ``VerificationError`` → 400, any ``StoreError`` →
-500), then on 500. To give a new domain code its own status, add it to the table:
-that is the only change needed.
+the class: :func:`status_for` walks the exception's MRO and takes the first class in
+:data:`STATUS_BY_CLASS` (``UnknownScene`` → 404 before its family ``VerifierMisuse``
+→ 400; any ``StoreError`` → 500; a brand-new code gets its family's status). To give
+a new code its own status, add its class to the table: that is the only change
+needed. ``tests/test_errors.py`` checks that every code is owned by one class, has a
+status of its own family or better, and is listed in docs/api.md.
 
 Exactly three handlers are registered by :func:`init_app`: one for
 :class:`keys.errors.EcertError` (Flask routes every subclass to it), one for
@@ -46,7 +52,7 @@ import traceback
 from collections.abc import Mapping
 from email.utils import format_datetime
 from http import HTTPStatus
-from typing import Any, get_args, get_type_hints
+from typing import Any, TypeVar, get_args, get_type_hints
 
 from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
@@ -54,11 +60,37 @@ from pydantic_core.core_schema import ErrorType
 from werkzeug.exceptions import HTTPException
 
 from api.logging import request_id
-from issuer.errors import IssuerError
-from keys.errors import EcertError, FormatError, KeyStoreError, TrustListError
-from store.interface import StoreError
-from verifier.errors import VerificationError, VerifierMisuse
-from wallet.errors import CredentialUnusable, WalletError
+from issuer.errors import (
+    CatalogueError,
+    InvalidTransition,
+    IssuerError,
+    NoSigningKey,
+    StatusListFull,
+    UnknownCredential,
+)
+from keys.errors import (
+    Conflict,
+    EcertError,
+    FormatError,
+    IssuerNotAuthorised,
+    KeyBindingInvalid,
+    KeyStoreError,
+    NotFound,
+    PresentationExpired,
+    Replayed,
+    SceneUnmet,
+    SignatureInvalid,
+    TrustListError,
+    UnknownIssuer,
+)
+from store.errors import InvalidArgument, StoreError, StoreUnavailable
+from verifier.errors import (
+    BundleInvalid,
+    UnknownScene,
+    VerificationError,
+    VerifierMisuse,
+)
+from wallet.errors import CredentialUnusable, OnlineQrUnavailable, WalletCorrupt, WalletError
 
 __all__ = [
     # raising and answering
@@ -69,88 +101,37 @@ __all__ = [
     # tables
     "PROBLEM_TYPE_BASE",
     "PROBLEM_MIMETYPE",
-    "STATUS_BY_CODE",
     "STATUS_BY_CLASS",
+    "HTTP_CODES",
+    "error_classes",
+    "code_owner",
+    # the API's errors
+    "AccountInvalid",
+    "AuthError",
+    "LoginFailed",
+    "Forbidden",
+    "RateLimited",
+    "UnknownCitizen",
+    "UnsupportedMediaType",
+    "IdempotencyKeyReused",
+    "IdempotencyPending",
     # wiring
     "init_app",
     "validation_problem",
 ]
 
 log = logging.getLogger("ecert.api")
+_T = TypeVar("_T")
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://ecert.example/problems/"
 
-#: Error code → HTTP status. The single table of the service; extend it here.
-STATUS_BY_CODE: dict[str, int] = {
-    # requests the server cannot read or accept
-    "invalid_request": 400,
-    "invalid_argument": 400,
-    "malformed": 400,
-    "claims_invalid": 400,
-    "unknown_vct": 400,
-    "credential_unreadable": 400,
-    "scene_unmet": 400,
-    "not_holder": 400,
-    "qr_too_large": 400,
-    # who is asking
-    "unauthorized": 401,
-    "login_failed": 401,
-    "forbidden": 403,
-    "issuer_not_authorised": 403,
-    # what is asked for
-    "not_found": 404,
-    "unknown_issuer": 404,
-    "unknown_credential": 404,
-    "unknown_citizen": 404,
-    "unknown_scene": 404,
-    "method_not_allowed": 405,
-    "not_acceptable": 406,
-    "conflict": 409,
-    "invalid_transition": 409,
-    "gone": 410,
-    "length_required": 411,
-    "precondition_failed": 412,
-    "too_large": 413,
-    "unsupported_media_type": 415,
-    "idempotency_key_reused": 422,
-    "rate_limited": 429,
-    # the server's side
-    "internal": 500,
-    "no_signing_key": 500,
-    "wallet_corrupt": 500,  # a wallet blob that does not open: the server's secret or store
-    "catalogue_invalid": 500,  # the shipped catalogue is broken
-    "bundle_invalid": 500,  # the service builds its bundles: a bad one is its fault
-    "online_qr_unavailable": 500,  # BASE_URL too long for a small online QR code
-    "status_list_full": 503,
-    "not_implemented": 501,
-    "store_unavailable": 503,
-    "service_unavailable": 503,
-}
-
-#: Fallback for codes not in :data:`STATUS_BY_CODE`, by exception class (the first
-#: entry the exception is an instance of wins, so subclasses come before their
-#: family). Client-side families answer 400, server-side 500.
-STATUS_BY_CLASS: tuple[tuple[type[EcertError], int], ...] = (
-    # a revoked, suspended or expired credential: no presentation is made (409
-    # ``credential_revoked``, ``credential_suspended``, ``credential_expired``)
-    (CredentialUnusable, 409),
-    (VerificationError, 400),
-    (FormatError, 400),
-    (VerifierMisuse, 400),
-    (WalletError, 400),
-    (IssuerError, 400),
-    (StoreError, 500),
-    (KeyStoreError, 500),
-    (TrustListError, 500),
-)
-
 # Detail shown for server errors raised by the domain (their own message may name
 # hosts, paths or key ids; see the module docstring).
-_SERVER_DETAIL: dict[str, str] = {
-    "store_unavailable": "The store is temporarily unavailable; retry later.",
-    "status_list_full": "No status list entry is free right now; retry later.",
-    "no_signing_key": "The issuer has no active signing key.",
+_SERVER_DETAIL: dict[type[EcertError], str] = {
+    StoreUnavailable: "The store is temporarily unavailable; retry later.",
+    StatusListFull: "No status list entry is free right now; retry later.",
+    NoSigningKey: "The issuer has no active signing key.",
 }
 _DEFAULT_SERVER_DETAIL = "The server could not complete the request."
 
@@ -193,42 +174,158 @@ _DEFAULT_RETRY_AFTER = 5
 
 
 class ApiError(EcertError):
-    """An error only the HTTP layer knows of (missing token, unknown id in a path...).
-
-    ``code`` picks the status from :data:`STATUS_BY_CODE` unless ``status`` is given;
-    ``retry_after`` (seconds, or a datetime) becomes a ``Retry-After`` header;
-    ``extra`` members are added to the problem object (never put personal data there).
-    The message is shown to the client as ``detail``, whatever the status.
-    """
+    """A request the service refuses (``invalid_request``); the root of the errors that
+    only the HTTP layer knows of. Its message is always shown to the client."""
 
     code = "invalid_request"
 
+
+class AccountInvalid(ApiError):
+    """A citizen id or password that the policy refuses (``invalid_request``)."""
+
+
+class AuthError(ApiError):
+    """Missing, unknown, expired or revoked credentials (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class LoginFailed(AuthError):
+    """Wrong citizen id or password; deliberately does not say which."""
+
+    code = "login_failed"
+
+
+class Forbidden(ApiError):
+    """Authenticated, but not allowed to do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class RateLimited(ApiError):
+    """Too many attempts; ``retry_after`` (seconds, a timedelta or the instant) until a
+    retry can pass (HTTP 429, ``Retry-After``)."""
+
+    code = "rate_limited"
+
     def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        retry_after: float | dt.timedelta | dt.datetime | None = None,
-        extra: Mapping[str, Any] | None = None,
+        self, message: str, *, retry_after: float | dt.timedelta | dt.datetime
     ) -> None:
-        super().__init__(message, code=code)
-        self.status = status
+        super().__init__(message)
         self.retry_after = retry_after
-        self.extra = dict(extra or {})
 
 
-def status_for(exc: EcertError) -> int:
-    """The HTTP status for a domain error: its code, then its class, then 500."""
-    status = getattr(exc, "status", None) if isinstance(exc, ApiError) else None
-    if isinstance(status, int):
-        return status
-    if exc.code in STATUS_BY_CODE:
-        return STATUS_BY_CODE[exc.code]
-    for cls, fallback in STATUS_BY_CLASS:
-        if isinstance(exc, cls):
-            return fallback
-    return 500
+class UnknownCitizen(ApiError):
+    """No citizen with this id (HTTP 404)."""
+
+    code = "unknown_citizen"
+
+
+class UnsupportedMediaType(ApiError):
+    """The body's media type is not one this endpoint reads (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
+class IdempotencyKeyReused(ApiError):
+    """An ``Idempotency-Key`` sent again with another request body (HTTP 422)."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyPending(Conflict, ApiError):
+    """A request with this ``Idempotency-Key`` is in progress or just failed (``conflict``)."""
+
+
+#: HTTP status by exception class. :func:`status_for` takes the first class of the
+#: exception's MRO found here, so a class's own entry wins over its family's.
+STATUS_BY_CLASS: dict[type[EcertError], int] = {
+    EcertError: 500,  # a code nobody gave a status: the server's fault
+    # requests the server cannot read or accept
+    ApiError: 400,
+    FormatError: 400,
+    SignatureInvalid: 400,
+    SceneUnmet: 400,
+    PresentationExpired: 400,
+    Replayed: 400,
+    KeyBindingInvalid: 400,
+    VerificationError: 400,
+    VerifierMisuse: 400,
+    WalletError: 400,
+    IssuerError: 400,
+    InvalidArgument: 400,
+    # who is asking
+    AuthError: 401,
+    Forbidden: 403,
+    IssuerNotAuthorised: 403,
+    # what is asked for
+    NotFound: 404,
+    UnknownIssuer: 404,
+    UnknownCredential: 404,
+    UnknownCitizen: 404,
+    UnknownScene: 404,
+    Conflict: 409,
+    InvalidTransition: 409,
+    # a revoked, suspended or expired credential: no presentation is made
+    CredentialUnusable: 409,
+    UnsupportedMediaType: 415,
+    IdempotencyKeyReused: 422,
+    RateLimited: 429,
+    # the server's side
+    StoreError: 500,
+    KeyStoreError: 500,
+    TrustListError: 500,
+    NoSigningKey: 500,
+    WalletCorrupt: 500,  # a wallet blob that does not open: the server's secret or store
+    CatalogueError: 500,  # the shipped catalogue is broken
+    BundleInvalid: 500,  # the service builds its bundles: a bad one is its fault
+    OnlineQrUnavailable: 500,  # BASE_URL too long for a small online QR code
+    StatusListFull: 503,
+    StoreUnavailable: 503,
+}
+
+#: Codes that only werkzeug's HTTP exceptions (and :func:`problem`) answer, by status.
+HTTP_CODES: dict[str, int] = {
+    "method_not_allowed": 405,
+    "not_acceptable": 406,
+    "gone": 410,
+    "length_required": 411,
+    "precondition_failed": 412,
+    "too_large": 413,
+    "internal": 500,
+    "not_implemented": 501,
+    "service_unavailable": 503,
+}
+
+
+def status_for(exc: EcertError | type[EcertError]) -> int:
+    """The HTTP status of an error (or error class): its nearest class in the table."""
+    cls = exc if isinstance(exc, type) else type(exc)
+    return _nearest(cls, STATUS_BY_CLASS) or 500
+
+
+def _nearest(cls: type[EcertError], table: Mapping[type[EcertError], _T]) -> _T | None:
+    """The entry of ``table`` for the first class of ``cls``'s MRO that has one."""
+    for klass in cls.__mro__:
+        if issubclass(klass, EcertError) and klass in table:
+            return table[klass]
+    return None
+
+
+def error_classes() -> list[type[EcertError]]:
+    """Every :class:`EcertError` subclass imported so far, the root first."""
+    found: list[type[EcertError]] = [EcertError]
+    for cls in found:
+        found.extend(sub for sub in cls.__subclasses__() if sub not in found)
+    return found
+
+
+def code_owner(code: str) -> type[EcertError] | None:
+    """The class that owns ``code`` (defines it itself), if one is imported."""
+    for cls in error_classes():
+        if cls.__dict__.get("code") == code:
+            return cls
+    return None
 
 
 def problem_body(code: str, detail: str, status: int, **extra: Any) -> dict[str, Any]:
@@ -255,12 +352,13 @@ def problem(
 ) -> Response:
     """An ``application/problem+json`` response, for views that answer an error directly.
 
-    ``status`` defaults to the code's entry in :data:`STATUS_BY_CODE` (400 if absent).
+    ``status`` defaults to the status of the class that owns ``code`` (400 if none).
     A 401 gets ``WWW-Authenticate: Bearer`` unless ``headers`` sets its own. Needs an
     application context.
     """
     if status is None:
-        status = STATUS_BY_CODE.get(code, 400)
+        owner = code_owner(code)
+        status = HTTP_CODES.get(code, 400) if owner is None else status_for(owner)
     body = problem_body(code, detail, status, **extra)
     response = current_app.response_class(
         current_app.json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE
@@ -313,7 +411,7 @@ def _handle_ecert_error(exc: EcertError) -> Response:
     if isinstance(exc, ApiError) or status < 500:
         detail = exc.message
     else:
-        detail = _SERVER_DETAIL.get(code, _DEFAULT_SERVER_DETAIL)
+        detail = _nearest(type(exc), _SERVER_DETAIL) or _DEFAULT_SERVER_DETAIL
         log.warning(
             "error code=%s class=%s status=%d request_id=%s",
             code,
@@ -327,7 +425,8 @@ def _handle_ecert_error(exc: EcertError) -> Response:
         retry_after = current_app.config.get("RETRY_AFTER", _DEFAULT_RETRY_AFTER)
     if retry_after is not None and status in (429, 503):
         headers["Retry-After"] = _retry_after_value(retry_after)
-    extra = exc.extra if isinstance(exc, ApiError) else {}
+    extra = {name: getattr(exc, name, None) for name in exc.public}
+    extra = {name: value for name, value in extra.items() if value is not None}
     return problem(code, detail, status, headers=headers, **extra)
 
 

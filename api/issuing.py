@@ -29,11 +29,11 @@ from flask import Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import metrics
-from api.errors import ApiError
+from api.errors import IdempotencyKeyReused, IdempotencyPending
 from api.openapi import SECURITY_DEPARTMENT, APIBlueprint, Tag, problems
 from api.principals import current_department
 from api.services import Services, services
-from issuer import ClaimsInvalid, NotAuthorised
+from issuer import NotAuthorised
 from store.interface import CredentialRecord, IssuerRecord
 
 __all__ = ["IDEMPOTENCY_TTL", "bp"]
@@ -184,17 +184,14 @@ def _issue(department: IssuerRecord, slug: str, body: IssueBody) -> Answer:
     svc = services()
     svc.accounts.require_citizen(body.citizen_id)
     vault = svc.instance.vault
-    try:
-        issued = svc.instance.issuer.issue(
-            department.iss,
-            body.vct,
-            subject=body.citizen_id,
-            claims=body.claims,
-            holder_jwk=vault.holder_jwk(body.citizen_id),
-        )
-    except ClaimsInvalid as err:
-        extra = {"field": err.field} if err.field else {}
-        raise ApiError(err.message, code=err.code, extra=extra) from err
+    # ClaimsInvalid passes through: the handler shows its public ``field``.
+    issued = svc.instance.issuer.issue(
+        department.iss,
+        body.vct,
+        subject=body.citizen_id,
+        claims=body.claims,
+        holder_jwk=vault.holder_jwk(body.citizen_id),
+    )
     try:
         vault.add(body.citizen_id, issued.id, issued.sd_jwt)
     except Exception:
@@ -260,19 +257,16 @@ def _replay(raw: bytes | None, fingerprint: str) -> Answer:
     """The kept answer to a retry (or the reason there is none)."""
     if raw is None:
         # Released or expired between our two reads: the first attempt failed.
-        raise ApiError(
+        raise IdempotencyPending(
             "A request with this Idempotency-Key just finished without result; retry.",
-            code="conflict",
         )
     kept = json.loads(raw)
     if kept.get("fingerprint") != fingerprint:
-        raise ApiError(
+        raise IdempotencyKeyReused(
             "This Idempotency-Key was used with another request body.",
-            code="idempotency_key_reused",
         )
     if kept.get("state") != "done":
-        raise ApiError(
+        raise IdempotencyPending(
             "A request with this Idempotency-Key is still in progress; retry later.",
-            code="conflict",
         )
     return jsonify(kept["body"]), int(kept["status"])

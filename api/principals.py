@@ -14,7 +14,7 @@ Tokens are never logged or echoed; the store only knows their SHA-256.
 
 from __future__ import annotations
 
-from api.errors import ApiError
+from api.errors import Forbidden
 from api.security import bearer_token
 from api.services import services
 from store.interface import IssuerRecord, VenueRecord
@@ -25,31 +25,31 @@ __all__ = ["current_citizen", "current_department", "current_venue"]
 def current_department(issuer: str) -> IssuerRecord:
     """The department calling, which must be the issuer ``issuer`` (slug) of the path.
 
-    Raises :class:`ApiError` 401 (no valid department key) or 403 (the key belongs to
+    Raises :class:`~api.errors.AuthError` 401 (no valid department key) or 403 (the key belongs to
     another department, or its department is no longer registered).
     """
     svc = services()
     key = svc.accounts.api_key(bearer_token(), "department")
     if key.principal != svc.instance.platform.issuer_url(issuer):
-        raise ApiError("This key may not act for this issuer.", code="forbidden")
+        raise Forbidden("This key may not act for this issuer.")
     record = svc.instance.store.get_issuer(key.principal)
     if record is None:
-        raise ApiError("This key's department is not registered.", code="forbidden")
+        raise Forbidden("This key's department is not registered.")
     return record
 
 
 def current_venue() -> VenueRecord:
-    """The venue calling. Raises :class:`ApiError` 401 (no valid venue key) or 403
+    """The venue calling. Raises :class:`~api.errors.AuthError` 401 (no valid venue key) or 403
     (the key's venue is no longer registered)."""
     svc = services()
     key = svc.accounts.api_key(bearer_token(), "venue")
     record = svc.instance.store.get_venue(key.principal)
     if record is None:
-        raise ApiError("This key's venue is not registered.", code="forbidden")
+        raise Forbidden("This key's venue is not registered.")
     return record
 
 
 def current_citizen() -> str:
-    """The citizen id of the request's session token. Raises :class:`ApiError` 401
+    """The citizen id of the request's session token. Raises :class:`~api.errors.AuthError` 401
     (or :class:`api.accounts.AuthError`, also 401)."""
     return services().accounts.citizen_for_token(bearer_token())

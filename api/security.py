@@ -43,7 +43,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api.errors import ApiError
+from api.errors import AuthError
 
 __all__ = [
     "DEFAULT_CSP",
@@ -116,7 +116,7 @@ def init_app(app: Flask) -> None:
 def bearer_token() -> str:
     """The token of the request's ``Authorization: Bearer <token>`` header.
 
-    Raises :class:`api.errors.ApiError` (``unauthorized``, 401 with
+    Raises :class:`api.errors.AuthError` (``unauthorized``, 401 with
     ``WWW-Authenticate: Bearer``) when it is missing or malformed.
 
     .. warning:: Never log or echo the token; compare its hash in constant time.
@@ -125,9 +125,9 @@ def bearer_token() -> str:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise ApiError("A bearer token is required.", code="unauthorized")
+        raise AuthError("A bearer token is required.")
     if len(token) > _MAX_TOKEN or not _BEARER.fullmatch(token):
-        raise ApiError("The bearer token is malformed.", code="unauthorized")
+        raise AuthError("The bearer token is malformed.")
     return token
 
 

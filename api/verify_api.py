@@ -34,12 +34,12 @@ from werkzeug.datastructures import FileStorage
 
 from api import metrics
 from api import presentations as qr_presentations
-from api.errors import ApiError, problem, validation_problem
+from api.errors import Forbidden, UnsupportedMediaType, problem, validation_problem
 from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
 from verifier import VerificationResult
-from verifier.errors import ERROR_CODES, Malformed
+from verifier.errors import ERROR_CODES, Malformed, UnknownScene
 from verifier.qrimage import MAX_IMAGE_BYTES, decode_qr
 from wallet.online import OnlineQrRefused
 
@@ -169,14 +169,13 @@ def verify() -> dict[str, Any]:
         body = _validated(VerifyBody, request.get_json(silent=True), "body")
         scene, text = body.scene, body.qr
     else:
-        raise ApiError(
+        raise UnsupportedMediaType(
             "Send JSON (application/json) or an image (multipart/form-data).",
-            code="unsupported_media_type",
         )
     if scene not in venue.scenes:
-        raise ApiError("This venue may not verify for this scene.", code="forbidden")
+        raise Forbidden("This venue may not verify for this scene.")
     if scene not in services().online.verifier().trust_list.scenes:
-        raise ApiError("No scene with this id.", code="unknown_scene")
+        raise UnknownScene("No scene with this id.")
     if image is not None:
         try:
             text = _decode_image(image)

@@ -26,7 +26,6 @@ from flask.blueprints import BlueprintSetupState
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import presentations as qr_presentations
-from api.errors import ApiError
 from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.principals import current_citizen
 from api.services import services
@@ -34,6 +33,7 @@ from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from store.interface import ActivityRecord, VenueRecord, WalletItem
+from verifier.errors import UnknownScene
 from wallet.online import ShownPresentation
 from wallet.qr import render_png, render_svg
 
@@ -229,7 +229,7 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     svc.instance.vault.presentable(citizen, path.id)
     scene = svc.online.verifier().trust_list.scenes.get(body.scene)
     if scene is None:
-        raise ApiError("No scene with this id.", code="unknown_scene")
+        raise UnknownScene("No scene with this id.")
     presentation = svc.instance.vault.present(citizen, path.id, scene)
     shown = qr_presentations.presentations().show(citizen, presentation, body.mode)
     answer = PresentationAnswer(

@@ -23,7 +23,6 @@ from typing import Any
 
 from issuer import (
     CredentialIssuer,
-    IssuerError,
     Keyring,
     NoSigningKey,
     Platform,
@@ -33,6 +32,7 @@ from issuer.keyring import TRUST_VERSION
 from issuer.status import status_version
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.b64 import b64url_decode
+from keys.errors import NotFound
 from store import Store, open_store
 from wallet import WalletVault
 
@@ -70,7 +70,7 @@ class Instance:
         at least every ``max_age`` seconds (so that ``iat``/``exp`` stay fresh).
 
         Signing a large list costs tens of milliseconds and verifiers fetch it far more
-        often than it changes. Raises :class:`~issuer.errors.IssuerError` for an
+        often than it changes. Raises :class:`~keys.errors.NotFound` for an
         unknown list and :class:`~issuer.errors.NoSigningKey`.
         """
         now = time.monotonic()
@@ -87,7 +87,7 @@ class Instance:
             return cached[2]
         record = self.store.get_status_list(uri)
         if record is None:
-            raise IssuerError(f"no status list {uri}", code="not_found")
+            raise NotFound(f"no status list {uri}")
         token = self.status.publish(uri, self.keyring.signing_key(record.issuer))
         self._published[uri] = (now, version, token, _iat(token))
         return token

@@ -584,7 +584,7 @@ def _issue_line(inst: Instance, line: str) -> dict[str, Any]:
     try:
         record = inst.platform.issuer(str(item["issuer"]))
         if not isinstance(item["claims"], dict) or not isinstance(item["holder_jwk"], dict):
-            raise EcertError("'claims' and 'holder_jwk' must be objects", code="malformed")
+            raise FormatError("'claims' and 'holder_jwk' must be objects")
         issued = inst.issuer.issue(
             record.iss,
             str(item["vct"]),

@@ -13,7 +13,8 @@ import secrets
 from pathlib import Path
 from typing import Any, TypedDict
 
-from api.accounts import Accounts, AuthError
+from api.accounts import Accounts
+from api.errors import AuthError
 from cli.demo import DEMO_CLAIMS
 from cli.instance import Instance
 from keys.errors import FormatError

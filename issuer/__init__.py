@@ -11,9 +11,10 @@ from issuer.catalogue import (
     load_catalogue,
     validate_claims,
 )
-from issuer.credentials import CredentialIssuer, InvalidTransition, IssuedCredential
+from issuer.credentials import CredentialIssuer, IssuedCredential
 from issuer.errors import (
     ClaimsInvalid,
+    InvalidTransition,
     IssuerError,
     NoSigningKey,
     NotAuthorised,

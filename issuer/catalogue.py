@@ -28,7 +28,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast, get_args
 
-from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
+from issuer.errors import CatalogueError, ClaimsInvalid, UnknownCredentialType
 from keys.errors import FormatError
 from keys.jsonstrict import loads
 
@@ -86,12 +86,6 @@ _TYPE_KEYS: Final = frozenset({"vct", "name", "kind", "issuer_hint", "validity_d
 _CLAIM_KEYS: Final = frozenset({"name", "label", "type", "required", "sd", "max_length"})
 _SCENE_KEYS: Final = frozenset({"id", "name", "accept", "max_age"})
 _ACCEPT_KEYS: Final = frozenset({"vct", "claims"})
-
-
-class CatalogueError(IssuerError):
-    """A catalogue or scene data file is malformed or inconsistent."""
-
-    code = "catalogue_invalid"
 
 
 @dataclass(frozen=True, slots=True)

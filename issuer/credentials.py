@@ -12,7 +12,7 @@ from typing import Any
 from issuer.catalogue import Catalogue, load_catalogue, validate_claims
 from issuer.errors import (
     ClaimsInvalid,
-    IssuerError,
+    InvalidTransition,
     NotAuthorised,
     UnknownCredential,
     UnknownIssuer,
@@ -48,12 +48,6 @@ _TRANSITIONS: dict[tuple[CredentialState, CredentialState], bool] = {
     ("suspended", "valid"): True,
     ("suspended", "revoked"): True,
 }
-
-
-class InvalidTransition(IssuerError):
-    """The credential cannot move to that status (a revoked credential stays revoked)."""
-
-    code = "invalid_transition"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from keys.errors import EcertError
+from typing import ClassVar
+
+from keys.errors import EcertError, IssuerNotAuthorised
+from keys.errors import UnknownIssuer as _UnknownIssuer
+
+__all__ = [
+    "IssuerError",
+    "UnknownCredentialType",
+    "ClaimsInvalid",
+    "NotAuthorised",
+    "UnknownIssuer",
+    "NoSigningKey",
+    "StatusListFull",
+    "UnknownCredential",
+    "InvalidTransition",
+    "CatalogueError",
+]
 
 
 class IssuerError(EcertError):
@@ -24,22 +40,19 @@ class ClaimsInvalid(IssuerError):
     """
 
     code = "claims_invalid"
+    public: ClassVar[tuple[str, ...]] = ("field",)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
 
-class NotAuthorised(IssuerError):
-    """The issuer is not allowed to issue this credential type."""
-
-    code = "issuer_not_authorised"
+class NotAuthorised(IssuerNotAuthorised, IssuerError):
+    """The issuer is not allowed to issue this credential type (``issuer_not_authorised``)."""
 
 
-class UnknownIssuer(IssuerError):
-    """No issuer with this identifier is registered."""
-
-    code = "unknown_issuer"
+class UnknownIssuer(_UnknownIssuer, IssuerError):
+    """No issuer with this identifier is registered (``unknown_issuer``)."""
 
 
 class NoSigningKey(IssuerError):
@@ -58,3 +71,15 @@ class UnknownCredential(IssuerError):
     """No credential with this id was issued by this issuer."""
 
     code = "unknown_credential"
+
+
+class InvalidTransition(IssuerError):
+    """The credential cannot move to that status (a revoked credential stays revoked)."""
+
+    code = "invalid_transition"
+
+
+class CatalogueError(IssuerError):
+    """A catalogue or scene data file is malformed or inconsistent."""
+
+    code = "catalogue_invalid"

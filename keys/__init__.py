@@ -11,13 +11,14 @@ from keys.errors import (
     KeyStateError,
     KeyStoreError,
     KeyUnwrapFailed,
+    SignatureInvalid,
     TrustListError,
 )
 from keys.jwk import Alg, JWKDict, public_key_from_jwk, public_key_to_jwk, thumbprint
 from keys.jws import UnverifiedJWS, parse_compact, sign_compact
 from keys.keystore import KeyWrapper, derive_key, generate_secret
 from keys.numericdate import MAX_NUMERIC_DATE, numeric_date
-from keys.signing import SUPPORTED_ALGS, SignatureInvalid, SigningKey, VerifyingKey
+from keys.signing import SUPPORTED_ALGS, SigningKey, VerifyingKey
 from keys.states import KeyState, can_transition
 from keys.trustlist import (
     IssuerEntryDict,

@@ -1,28 +1,47 @@
-"""The root of ecert's exception hierarchy and the errors of :mod:`keys`.
+"""Errors of :mod:`keys`, and the codes that several packages share.
 
-Every error that ecert raises derives from :class:`EcertError`, carries a short,
-stable machine ``code`` and a human ``message`` with no secrets and no personal
-data in it. Each package has its own base (``KeyStoreError``, ``FormatError``,
-``IssuerError``, ``WalletError``, ``VerificationError``, ``StoreError``); HTTP
-statuses are chosen by the API's single error handler, never here.
+Every error that ecert raises derives from :class:`EcertError` (in its own module,
+:mod:`keys.ecert_error`, re-exported here). Each package keeps all of its exceptions
+in its own ``errors.py`` under a base of its own (``KeyStoreError``, ``FormatError``,
+``IssuerError``, ``WalletError``, ``VerificationError``, ``StoreError``, ``ApiError``).
+
+A code names one class only. Where two packages raise the same code (the issuer and
+the verifier both say ``unknown_issuer``; the wallet's online QR codes and the
+verifier both say ``replayed``), the class that owns the code is here, in the one
+package both import, and each package's class derives from it and from its own base:
+``except keys.errors.Replayed`` catches both. HTTP statuses are chosen by the API's
+single error handler from the class, never here.
 """
 
 from __future__ import annotations
 
+from keys.ecert_error import EcertError
 
-class EcertError(Exception):
-    """Root of every ecert error."""
-
-    code: str = "error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-    def __str__(self) -> str:
-        return self.message
+__all__ = [
+    "EcertError",
+    # keys
+    "KeyStoreError",
+    "KeySecretMissing",
+    "KeyUnwrapFailed",
+    "InvalidJWK",
+    "KeyStateError",
+    "TrustListError",
+    "SignatureInvalid",
+    # wire formats
+    "FormatError",
+    "UnsupportedAlgorithm",
+    "WrongType",
+    "InvalidUnicode",
+    # shared by several packages
+    "NotFound",
+    "Conflict",
+    "UnknownIssuer",
+    "IssuerNotAuthorised",
+    "SceneUnmet",
+    "PresentationExpired",
+    "Replayed",
+    "KeyBindingInvalid",
+]
 
 
 class KeyStoreError(EcertError):
@@ -61,6 +80,15 @@ class TrustListError(EcertError):
     code = "trust_list_invalid"
 
 
+class SignatureInvalid(EcertError):
+    """A signature does not verify under the key (code ``invalid_signature``)."""
+
+    code = "invalid_signature"
+
+
+# -- wire formats -----------------------------------------------------------------------
+
+
 class FormatError(EcertError):
     """Input does not follow the wire format (base64url, JSON, compact serialization).
 
@@ -68,3 +96,70 @@ class FormatError(EcertError):
     """
 
     code = "malformed"
+
+
+class UnsupportedAlgorithm(FormatError):
+    """The JWS ``alg`` is not on the allow-list (``none`` never is)."""
+
+    code = "unsupported_alg"
+
+
+class WrongType(FormatError):
+    """The JWS ``typ`` header is not the exact type expected here (code ``malformed``)."""
+
+
+class InvalidUnicode(FormatError):
+    """JSON text that is not Unicode: invalid UTF-8 or a lone surrogate escape
+    (code ``malformed``)."""
+
+
+# -- codes shared by several packages ---------------------------------------------------
+
+
+class NotFound(EcertError):
+    """The thing asked for does not exist (or is not the asker's to see)."""
+
+    code = "not_found"
+
+
+class Conflict(EcertError):
+    """The request clashes with the current state (a record that already exists...)."""
+
+    code = "conflict"
+
+
+class UnknownIssuer(EcertError):
+    """The issuer is not known: not registered (issuing), not in the trust list
+    (verifying)."""
+
+    code = "unknown_issuer"
+
+
+class IssuerNotAuthorised(EcertError):
+    """The issuer may not issue this credential type."""
+
+    code = "issuer_not_authorised"
+
+
+class SceneUnmet(EcertError):
+    """A credential does not meet the scene's policy (type not accepted, claim missing)."""
+
+    code = "scene_unmet"
+
+
+class PresentationExpired(EcertError):
+    """The presentation (or the online QR code standing for it) is too old."""
+
+    code = "presentation_expired"
+
+
+class Replayed(EcertError):
+    """The presentation (or the online QR code) was already used once."""
+
+    code = "replayed"
+
+
+class KeyBindingInvalid(EcertError):
+    """The key binding does not hold (bad KB-JWT, or made for another scene)."""
+
+    code = "key_binding_invalid"

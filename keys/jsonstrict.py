@@ -30,6 +30,7 @@ import re
 from typing import Any, NoReturn
 
 from keys.errors import FormatError
+from keys.errors import InvalidUnicode as InvalidUnicode  # re-export
 
 #: Deepest nesting of arrays and objects accepted.
 MAX_DEPTH = 64
@@ -42,12 +43,6 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^()]+")
 _BRACKETS = str.maketrans({"[": "(", "{": "(", "]": ")", "}": ")"})
-
-
-class InvalidUnicode(FormatError):
-    """JSON text that is not Unicode: invalid UTF-8 or a lone surrogate escape."""
-
-    code = "malformed"
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

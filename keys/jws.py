@@ -18,6 +18,8 @@ from jwt.api_jws import PyJWS
 
 from keys.b64 import b64url_decode_unchecked as b64url_decode
 from keys.errors import FormatError
+from keys.errors import UnsupportedAlgorithm as UnsupportedAlgorithm  # re-export
+from keys.errors import WrongType as WrongType  # re-export
 from keys.jsonstrict import dumps_compact, loads_object
 from keys.signing import SUPPORTED_ALGS, SigningKey
 
@@ -27,18 +29,6 @@ FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _JWS = PyJWS(algorithms=sorted(SUPPORTED_ALGS))
-
-
-class UnsupportedAlgorithm(FormatError):
-    """The JWS ``alg`` is not on the allow-list (``none`` never is)."""
-
-    code = "unsupported_alg"
-
-
-class WrongType(FormatError):
-    """The JWS ``typ`` header is not the exact type expected here."""
-
-    code = "malformed"
 
 
 def sign_compact(

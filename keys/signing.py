@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from keys.errors import EcertError, KeyStoreError
+from keys.errors import KeyStoreError
+from keys.errors import SignatureInvalid as SignatureInvalid  # re-export
 from keys.jwk import (
     Alg,
     JWKDict,
@@ -32,12 +33,6 @@ from keys.jwk import (
 
 SUPPORTED_ALGS: frozenset[str] = frozenset({"ES256", "EdDSA"})
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
-
-
-class SignatureInvalid(EcertError):
-    """A signature does not verify under the key (code ``invalid_signature``)."""
-
-    code = "invalid_signature"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

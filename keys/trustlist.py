@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from keys.errors import EcertError, FormatError, TrustListError
+from keys.errors import EcertError, FormatError, SignatureInvalid, TrustListError
 from keys.jws import parse_compact, sign_compact
 from keys.numericdate import numeric_date
-from keys.signing import SignatureInvalid, SigningKey, VerifyingKey
+from keys.signing import SigningKey, VerifyingKey
 
 TYP = "trustlist+jwt"
 #: Defaults: a trust list is valid for a week and should be re-fetched hourly.

@@ -12,14 +12,13 @@ from sdjwt.disclosures import (
     SD_ALG,
     SHA_256,
     Disclosure,
-    DisclosureInvalid,
     decode_disclosure,
     decoy_digest,
     digest,
     make_disclosure,
     resolve,
 )
-from sdjwt.errors import FormatError
+from sdjwt.errors import DisclosureInvalid, FormatError
 from sdjwt.statuslist import INVALID, SUSPENDED, VALID, StatusList
 
 #: Media types (``typ``) of the JWTs we read and write.

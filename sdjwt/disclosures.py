@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys.b64 import b64url_decode, b64url_encode
-from keys.jsonstrict import InvalidUnicode, dumps_compact, loads
-from sdjwt.errors import FormatError
+from keys.errors import InvalidUnicode
+from keys.jsonstrict import dumps_compact, loads
+from sdjwt.errors import DisclosureInvalid, FormatError
 
 #: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
 SD = "_sd"
@@ -23,12 +24,6 @@ SALT_BYTES = 16
 NEVER_DISCLOSABLE = frozenset(
     {"iss", "exp", "nbf", "cnf", "vct", "vct#integrity", "status", SD, SD_ALG, "..."}
 )
-
-
-class DisclosureInvalid(FormatError):
-    """A disclosure is malformed, unreferenced, referenced twice or clashes with a claim."""
-
-    code = "disclosure_invalid"
 
 
 def digest(encoded: str) -> str:
@@ -66,7 +61,7 @@ def make_disclosure(
 def decode_disclosure(encoded: str) -> Disclosure:
     """Decode a disclosure strictly.
 
-    Raises :class:`DisclosureInvalid`, or :class:`~keys.jsonstrict.InvalidUnicode`
+    Raises :class:`DisclosureInvalid`, or :class:`~keys.errors.InvalidUnicode`
     (``malformed``) for text that is not Unicode (invalid UTF-8, a lone surrogate).
     """
     try:

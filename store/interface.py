@@ -15,44 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
-from keys.errors import EcertError
+# The store's errors live in store/errors.py; re-exported here, where the domain and
+# the backends import the storage contract from.
+from store.errors import Conflict as Conflict
+from store.errors import InvalidArgument as InvalidArgument
+from store.errors import NotFound as NotFound
+from store.errors import StoreError as StoreError
+from store.errors import StoreUnavailable as StoreUnavailable
 
 KeyStateName = Literal["pending", "active", "retired", "compromised"]
 CredentialState = Literal["valid", "revoked", "suspended"]
-
-
-class StoreError(EcertError):
-    """Root of the storage errors.
-
-    ``code`` is a short machine code; backends raise :class:`StoreUnavailable` when
-    the server cannot be reached so that callers can answer "try again later".
-    """
-
-    code = "store_error"
-
-
-class StoreUnavailable(StoreError):
-    """The backing server cannot be reached or timed out."""
-
-    code = "store_unavailable"
-
-
-class InvalidArgument(StoreError):
-    """An argument no backend accepts (unknown state, bad list shape, index or value)."""
-
-    code = "invalid_argument"
-
-
-class Conflict(StoreError):
-    """A record with this identity already exists."""
-
-    code = "conflict"
-
-
-class NotFound(StoreError):
-    """The record does not exist."""
-
-    code = "not_found"
 
 
 @dataclass(frozen=True, slots=True)

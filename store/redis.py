@@ -100,6 +100,7 @@ from typing import Any, get_args
 import redis
 from redis import exceptions as rexc
 
+from store.errors import OutOfRange
 from store.interface import (
     CREDENTIAL_STATES,
     KEY_STATES,
@@ -345,12 +346,11 @@ class RedisStore:
         Raises :class:`StoreError` for a prefix holding braces or a decoding client.
         """
         if not prefix or "{" in prefix or "}" in prefix:
-            raise StoreError(f"invalid key prefix {prefix!r}", code="invalid_argument")
+            raise InvalidArgument(f"invalid key prefix {prefix!r}")
         kwargs_of = getattr(client, "get_connection_kwargs", None)
         if callable(kwargs_of) and kwargs_of().get("decode_responses"):
-            raise StoreError(
+            raise InvalidArgument(
                 "the Redis client must return bytes (decode_responses=False)",
-                code="invalid_argument",
             )
         self.client = client
         self.prefix = prefix
@@ -380,7 +380,7 @@ class RedisStore:
         try:
             client = redis.Redis.from_url(url, **kwargs)
         except ValueError as err:
-            raise StoreError(f"invalid Redis URL: {err}", code="invalid_argument") from err
+            raise InvalidArgument(f"invalid Redis URL: {err}") from err
         try:
             return cls(client, prefix=prefix)
         except BaseException:
@@ -450,9 +450,9 @@ class RedisStore:
         if code == _NO_LIST:
             raise NotFound(f"no status list {uri!r}")
         if code == _BAD_INDEX:
-            raise StoreError(f"index {idx} outside the list {uri!r}", code="out_of_range")
+            raise OutOfRange(f"index {idx} outside the list {uri!r}")
         if code == _BAD_VALUE:
-            raise StoreError(f"status {value} does not fit the list {uri!r}", code="out_of_range")
+            raise OutOfRange(f"status {value} does not fit the list {uri!r}")
 
     # -- configuration -----------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import get_args
 
+from store.errors import OutOfRange, SchemaTooNew, StoreClosed
 from store.interface import (
     CREDENTIAL_STATES,
     KEY_STATES,
@@ -493,14 +494,14 @@ class SQLiteStore:
         if self._memory:
             with self._memory_lock:
                 if self._closed:
-                    raise StoreError("the store is closed", code="store_closed")
+                    raise StoreClosed("the store is closed")
                 if self._memory_conn is None:
                     self._memory_conn = self._connect()
                 yield self._memory_conn
             return
         with self._pool_lock:
             if self._closed:
-                raise StoreError("the store is closed", code="store_closed")
+                raise StoreClosed("the store is closed")
             if self._pid != os.getpid():
                 self._inherited.extend(self._pool)
                 self._pool = []
@@ -548,9 +549,8 @@ class SQLiteStore:
         with self._write() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StoreError(
+                raise SchemaTooNew(
                     f"database schema {version} is newer than this code ({SCHEMA_VERSION})",
-                    code="schema_too_new",
                 )
             # Every step in the same transaction: a crash leaves the old version intact.
             for step in range(version, SCHEMA_VERSION):
@@ -1336,12 +1336,12 @@ class SQLiteStore:
 
 def _check_index(idx: int, size: int) -> None:
     if not 0 <= idx < size:
-        raise StoreError(f"index {idx} outside the list (size {size})", code="out_of_range")
+        raise OutOfRange(f"index {idx} outside the list (size {size})")
 
 
 def _check_value(value: int, bits: int) -> None:
     if not 0 <= value < (1 << bits):
-        raise StoreError(f"status {value} does not fit in {bits} bits", code="out_of_range")
+        raise OutOfRange(f"status {value} does not fit in {bits} bits")
 
 
 def _check_kind(kind: str) -> None:

@@ -19,12 +19,13 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api import create_app, metrics
-from api.errors import PROBLEM_TYPE_BASE, ApiError, problem
+from api.errors import PROBLEM_TYPE_BASE, RateLimited, problem
 from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.security import DEFAULT_CSP, bearer_token
 from issuer.errors import ClaimsInvalid, NotAuthorised, UnknownCredentialType
-from keys.errors import EcertError
-from store.interface import StoreError, StoreUnavailable
+from keys.errors import Conflict, EcertError, NotFound
+from store.errors import StoreClosed
+from store.interface import StoreUnavailable
 from verifier.errors import VerificationError
 
 # Values that must never come back in an answer or reach a log line.
@@ -78,7 +79,7 @@ def create_item(path: ItemPath, body: CitizenBody) -> tuple[dict[str, str], int]
     """Create an item (the example of a validated endpoint)."""
     bearer_token()
     if path.item_id == "taken":
-        raise ApiError("The item exists.", code="conflict")
+        raise Conflict("The item exists.")
     return {"id": path.item_id}, 201
 
 
@@ -86,29 +87,43 @@ def create_item(path: ItemPath, body: CitizenBody) -> tuple[dict[str, str], int]
 def read_item(path: ItemPath, query: Page) -> dict[str, str]:
     """Read an item."""
     if path.item_id == "missing":
-        raise ApiError("No such item.", code="not_found")
+        raise NotFound("No such item.")
     return {"id": path.item_id}
 
 
-class TooFast(EcertError):
-    code = "rate_limited"
+class SomeNewCheck(VerificationError):
+    """A verification code nobody gave a status: its family's (400)."""
 
-    def __init__(self) -> None:
-        super().__init__("Too many attempts.")
-        self.retry_after = 30
+    code = "some_new_check"
+
+
+class BrandNew(EcertError):
+    """A code of no family: 500."""
+
+    code = "brand_new"
+
+
+class ItemLocked(Conflict):
+    """A conflict with a public attribute, which the handler adds to the problem."""
+
+    public = ("state",)
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 RAISED: dict[str, Exception] = {
     "store-down": StoreUnavailable("redis at 10.0.0.7:6379 refused the connection"),
-    "store-closed": StoreError("the store at /srv/ecert/store.db is closed", code="store_closed"),
-    "rate-limited": TooFast(),
+    "store-closed": StoreClosed("the store at /srv/ecert/store.db is closed"),
+    "rate-limited": RateLimited("Too many attempts.", retry_after=30),
     "not-authorised": NotAuthorised("police may not issue marriage certificates"),
     "unknown-vct": UnknownCredentialType("no such credential type"),
     "claims": ClaimsInvalid("the claim birth_date is missing", field="birth_date"),
-    "verification": VerificationError("odd presentation", code="some_new_check"),
-    "unknown-code": EcertError("something new", code="brand_new"),
-    "api-retry": ApiError("Slow down.", code="rate_limited", retry_after=dt.timedelta(seconds=2.5)),
-    "api-extra": ApiError("Locked.", code="conflict", extra={"state": "suspended"}),
+    "verification": SomeNewCheck("odd presentation"),
+    "unknown-code": BrandNew("something new"),
+    "api-retry": RateLimited("Slow down.", retry_after=dt.timedelta(seconds=2.5)),
+    "api-extra": ItemLocked("Locked.", state="suspended"),
 }
 
 
@@ -272,14 +287,16 @@ def test_api_error_retry_after_is_rounded_up(client) -> None:
         ("unknown-code", 500, "brand_new", "The server could not complete the request."),
     ],
 )
-def test_domain_errors_map_by_code_then_class(client, kind, status, code, detail) -> None:
+def test_domain_errors_map_by_class(client, kind, status, code, detail) -> None:
     body = assert_problem(client.get(f"/api/v1/example/raise/{kind}"), status, code)
     assert body["detail"].startswith(detail)
-    # Only the problem members: nothing else of the exception (ClaimsInvalid.field…).
-    assert set(body) == {"type", "title", "status", "detail", "code"}
+    # Only the problem members and the class's public attributes (ClaimsInvalid.field).
+    public = {"field": "birth_date"} if kind == "claims" else {}
+    assert set(body) == {"type", "title", "status", "detail", "code", *public}
+    assert {name: body[name] for name in public} == public
 
 
-def test_api_error_extra_members_and_view_conflict(client) -> None:
+def test_public_attributes_become_members_and_view_conflict(client) -> None:
     body = assert_problem(client.get("/api/v1/example/raise/api-extra"), 409, "conflict")
     assert body["state"] == "suspended"
     response = client.post("/api/v1/example/items/taken", json=VALID, headers=AUTH)

@@ -19,7 +19,8 @@ from typing import Any
 
 from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
 from keys.b64 import b64url_decode_segment
-from keys.jsonstrict import InvalidUnicode, loads_object
+from keys.errors import InvalidUnicode
+from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import check_header
 from keys.numericdate import numeric_date
@@ -354,8 +355,10 @@ class Verifier:
                 # with it, and OpenSSL reuses its set-up on the next presentation.
                 holder = VerifyingKey(*public_key_from_jwk(holder_jwk), kid="")
                 seen.holder = holder
-        except InvalidUnicode:
-            raise  # text that is not Unicode is malformed wherever it is
+        except (InvalidUnicode, VerificationError):
+            # text that is not Unicode is malformed wherever it is; a check of ours
+            # (a Malformed segment is also a FormatError) keeps its own code
+            raise
         except (FormatError, InvalidJWK) as err:
             raise KeyBindingInvalid(f"the key-binding JWT is unusable: {err.message}") from err
         if holder.alg != alg:

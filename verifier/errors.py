@@ -1,5 +1,12 @@
 """Verification errors: one class per stable error code of DESIGN.md §4.
 
+A code that another package raises too is owned by the class there (``malformed``
+and ``unsupported_alg`` by :mod:`keys.errors`' format errors, ``invalid_signature``
+by :class:`keys.errors.SignatureInvalid`, ``disclosure_invalid`` by
+:class:`sdjwt.errors.DisclosureInvalid`, and the codes that the issuer or the wallet
+share with the verifier by :mod:`keys.errors`): the verifier's class derives from
+that owner first, then from :class:`VerificationError`, and keeps its code.
+
 ``Verifier.verify`` never raises these for a bad presentation: it reports them in
 the result. They are raised inside the checks (so a check can never be skipped by
 ignoring a return value) and caught in one place. ``VerifierMisuse`` is raised to
@@ -9,43 +16,36 @@ anchor's signature).
 
 from __future__ import annotations
 
-from keys.errors import EcertError
+from keys import errors as _shared
+from keys.errors import EcertError, FormatError, SignatureInvalid, UnsupportedAlgorithm
+from sdjwt.errors import DisclosureInvalid as _DisclosureInvalid
 
 
 class VerificationError(EcertError):
-    """A presentation failed a check; ``code`` is the stable error code."""
+    """A presentation failed a check (never raised itself); each subclass's ``code``
+    is one of :data:`ERROR_CODES`."""
 
-    code = "malformed"
-
-
-class Malformed(VerificationError):
-    """Input is not a well-formed presentation."""
-
-    code = "malformed"
+    code = "verification_error"
 
 
-class UnsupportedAlg(VerificationError):
-    """The JWS algorithm is not allowed."""
-
-    code = "unsupported_alg"
+class Malformed(FormatError, VerificationError):
+    """Input is not a well-formed presentation (``malformed``)."""
 
 
-class InvalidSignature(VerificationError):
-    """A signature does not verify."""
-
-    code = "invalid_signature"
+class UnsupportedAlg(UnsupportedAlgorithm, VerificationError):
+    """The JWS algorithm is not allowed (``unsupported_alg``)."""
 
 
-class UnknownIssuer(VerificationError):
-    """The issuer is not in the trust list."""
-
-    code = "unknown_issuer"
+class InvalidSignature(SignatureInvalid, VerificationError):
+    """A signature does not verify (``invalid_signature``)."""
 
 
-class IssuerNotAuthorised(VerificationError):
-    """The issuer may not issue this type."""
+class UnknownIssuer(_shared.UnknownIssuer, VerificationError):
+    """The issuer is not in the trust list (``unknown_issuer``)."""
 
-    code = "issuer_not_authorised"
+
+class IssuerNotAuthorised(_shared.IssuerNotAuthorised, VerificationError):
+    """The issuer may not issue this type (``issuer_not_authorised``)."""
 
 
 class UnknownKey(VerificationError):
@@ -102,34 +102,24 @@ class KeyBindingMissing(VerificationError):
     code = "key_binding_missing"
 
 
-class KeyBindingInvalid(VerificationError):
-    """The KB-JWT is invalid."""
-
-    code = "key_binding_invalid"
+class KeyBindingInvalid(_shared.KeyBindingInvalid, VerificationError):
+    """The KB-JWT is invalid (``key_binding_invalid``)."""
 
 
-class PresentationExpired(VerificationError):
-    """The presentation is too old."""
-
-    code = "presentation_expired"
+class PresentationExpired(_shared.PresentationExpired, VerificationError):
+    """The presentation is too old (``presentation_expired``)."""
 
 
-class Replayed(VerificationError):
-    """The presentation was already accepted once."""
-
-    code = "replayed"
+class Replayed(_shared.Replayed, VerificationError):
+    """The presentation was already accepted once (``replayed``)."""
 
 
-class DisclosureInvalid(VerificationError):
-    """A disclosure is invalid."""
-
-    code = "disclosure_invalid"
+class DisclosureInvalid(_DisclosureInvalid, VerificationError):
+    """A disclosure is invalid (``disclosure_invalid``)."""
 
 
-class SceneUnmet(VerificationError):
-    """The presentation does not meet the scene's policy."""
-
-    code = "scene_unmet"
+class SceneUnmet(_shared.SceneUnmet, VerificationError):
+    """The presentation does not meet the scene's policy (``scene_unmet``)."""
 
 
 class TrustListStale(VerificationError):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from wallet.errors import ClaimsUnavailable, CredentialUnreadable, NotHolder, WalletError
+from wallet.errors import (
+    ClaimsUnavailable,
+    CredentialNotInWallet,
+    CredentialUnreadable,
+    NotHolder,
+    WalletCorrupt,
+    WalletError,
+)
 from wallet.holder import Wallet
 from wallet.presentation import NONCE_BYTES, HeldCredential, present
-from wallet.vault import CredentialNotInWallet, Presentation, WalletCorrupt, WalletVault
+from wallet.vault import Presentation, WalletVault
 
 __all__ = [
     "NONCE_BYTES",

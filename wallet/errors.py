@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
-from keys.errors import EcertError
+from keys.errors import (
+    Conflict,
+    EcertError,
+    FormatError,
+    KeyBindingInvalid,
+    NotFound,
+    PresentationExpired,
+    Replayed,
+    SceneUnmet,
+)
+
+__all__ = [
+    "WalletError",
+    "CredentialUnreadable",
+    "ClaimsUnavailable",
+    "NotHolder",
+    "CredentialUnusable",
+    "CredentialRevoked",
+    "CredentialSuspended",
+    "CredentialExpired",
+    "CredentialNotInWallet",
+    "WalletCorrupt",
+    "QrUnencodable",
+    "QrTooLarge",
+    "PresentationNotFound",
+    "PresentationIdTaken",
+    "OnlineQrUnavailable",
+    "OnlineQrRefused",
+    "OnlineQrUnknown",
+    "OnlineQrExpired",
+    "OnlineQrUsed",
+    "OnlineQrOtherScene",
+]
 
 
 class WalletError(EcertError):
@@ -17,10 +49,9 @@ class CredentialUnreadable(WalletError):
     code = "credential_unreadable"
 
 
-class ClaimsUnavailable(WalletError):
-    """The credential lacks a claim the scene asks for, or is not accepted there."""
-
-    code = "scene_unmet"
+class ClaimsUnavailable(SceneUnmet, WalletError):
+    """The credential lacks a claim the scene asks for, or is not accepted there
+    (``scene_unmet``)."""
 
 
 class NotHolder(WalletError):
@@ -55,3 +86,72 @@ class CredentialExpired(CredentialUnusable):
     """The credential's ``exp`` has passed, beyond the verifier's leeway."""
 
     code = "credential_expired"
+
+
+class CredentialNotInWallet(NotFound, WalletError):
+    """The citizen's wallet holds no credential with this id (also: another citizen's id;
+    ``not_found``)."""
+
+
+class WalletCorrupt(WalletError):
+    """A wallet blob does not open with its key: wrong secret, tampering or a moved blob."""
+
+    code = "wallet_corrupt"
+
+
+# -- QR codes ---------------------------------------------------------------------------
+
+
+class QrUnencodable(WalletError):
+    """The presentation is not a well-formed SD-JWT presentation, so it cannot be packed."""
+
+    code = "qr_unencodable"
+
+
+class QrTooLarge(WalletError):
+    """The text is too long for a QR code."""
+
+    code = "qr_too_large"
+
+
+# -- online QR codes --------------------------------------------------------------------
+
+
+class PresentationNotFound(NotFound, WalletError):
+    """No presentation with this id for this citizen (unknown, expired or another's;
+    ``not_found``)."""
+
+
+class PresentationIdTaken(Conflict, WalletError):
+    """A presentation id was drawn twice (``conflict``)."""
+
+
+class OnlineQrUnavailable(WalletError):
+    """The online QR URL would not fit a small QR code (the base URL is too long)."""
+
+    code = "online_qr_unavailable"
+
+
+class OnlineQrRefused(WalletError):
+    """An online QR URL that cannot be redeemed (never raised itself).
+
+    Its subclasses carry the verification error code that a scan answers:
+    ``malformed``, ``presentation_expired``, ``replayed`` or ``key_binding_invalid``.
+    """
+
+
+class OnlineQrUnknown(FormatError, OnlineQrRefused):
+    """Not an online QR URL of ours, or a token the store does not know (``malformed``)."""
+
+
+class OnlineQrExpired(PresentationExpired, OnlineQrRefused):
+    """The online QR code has expired (``presentation_expired``)."""
+
+
+class OnlineQrUsed(Replayed, OnlineQrRefused):
+    """The online QR code was already redeemed, by any worker (``replayed``)."""
+
+
+class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
+    """The online QR code was made for another scene; it stays usable for its own
+    (``key_binding_invalid``)."""

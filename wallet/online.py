@@ -56,9 +56,20 @@ from keys.b64 import b64url_encode
 from keys.errors import FormatError
 from keys.jsonstrict import loads_object
 from store.interface import Store
-from wallet.errors import WalletError
+from wallet.errors import (
+    OnlineQrExpired,
+    OnlineQrOtherScene,
+    OnlineQrRefused,
+    OnlineQrUnavailable,
+    OnlineQrUnknown,
+    OnlineQrUsed,
+    PresentationIdTaken,
+    PresentationNotFound,
+    WalletCorrupt,
+    WalletError,
+)
 from wallet.qr import presentation_qr_text, qr_version
-from wallet.vault import Presentation, WalletCorrupt
+from wallet.vault import Presentation
 
 __all__ = [
     "EXPIRED_GRACE",
@@ -99,27 +110,6 @@ _PRESENTATION = "qr-presentation:"
 _ONLINE = "online-qr:"
 _ISSUED = "online-qr-issued:"
 _USED = "online-qr-used:"
-
-
-class PresentationNotFound(WalletError):
-    """No presentation with this id for this citizen (unknown, expired or another's)."""
-
-    code = "not_found"
-
-
-class OnlineQrUnavailable(WalletError):
-    """The online QR URL would not fit a small QR code (the base URL is too long)."""
-
-    code = "online_qr_unavailable"
-
-
-class OnlineQrRefused(WalletError):
-    """An online QR URL that cannot be redeemed; ``code`` is a verification error code:
-    ``malformed`` (not a token of ours, or long forgotten), ``replayed`` (already
-    redeemed), ``presentation_expired``, or ``key_binding_invalid`` (made for another
-    scene; the token is not used up)."""
-
-    code = "malformed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +166,7 @@ class QrPresentations:
 
         Raises :class:`OnlineQrUnavailable` when the online URL would need a QR code
         above version :data:`MAX_ONLINE_VERSION` (a base URL of ~80 characters or more),
-        and :class:`~wallet.errors.WalletError` (``qr_unencodable``) for a presentation
+        and :class:`~wallet.errors.QrUnencodable` for a presentation
         that is not well formed.
         """
         now = self.clock()
@@ -238,39 +228,34 @@ class QrPresentations:
     def redeem(self, text: str, scene: str) -> Redeemed:
         """The presentation behind the online QR URL ``text``, shown for ``scene``: once.
 
-        Raises :class:`OnlineQrRefused` with code ``malformed`` (not a URL of ours, or
-        a token the store does not know), ``presentation_expired``, ``replayed`` (the
-        token was already redeemed, by any worker), or ``key_binding_invalid`` (made
-        for another scene; the token stays usable for its own scene).
+        Raises an :class:`~wallet.errors.OnlineQrRefused`: :class:`OnlineQrUnknown`
+        (``malformed``: not a URL of ours, or a token the store does not know),
+        :class:`OnlineQrExpired` (``presentation_expired``), :class:`OnlineQrUsed`
+        (``replayed``: already redeemed, by any worker) or :class:`OnlineQrOtherScene`
+        (``key_binding_invalid``: made for another scene; it stays usable there).
         """
         text = text.rstrip("\r\n")
         token = text[len(self._prefix) :] if text.startswith(self._prefix) else ""
         if not _TOKEN.fullmatch(token):
-            raise OnlineQrRefused("this is not an online QR code of this service")
+            raise OnlineQrUnknown("this is not an online QR code of this service")
         digest = _sha256(token)
         now = self.clock()
         raw = self._store.get_once(_ONLINE + digest, now)
         if raw is None:
             if self._store.get_once(_ISSUED + digest, now) is not None:
-                raise OnlineQrRefused(
-                    "the QR code has expired: refresh it", code="presentation_expired"
-                )
-            raise OnlineQrRefused("unknown online QR code")
+                raise OnlineQrExpired("the QR code has expired: refresh it")
+            raise OnlineQrUnknown("unknown online QR code")
         if raw == b"":
-            raise OnlineQrRefused("this QR code was already used", code="replayed")
+            raise OnlineQrUsed("this QR code was already used")
         record = self._open(_ONLINE + digest, raw)
         expires_at = int(record["expires_at"])
         if now >= expires_at:
-            raise OnlineQrRefused(
-                "the QR code has expired: refresh it", code="presentation_expired"
-            )
+            raise OnlineQrExpired("the QR code has expired: refresh it")
         if record["scene"] != scene:
-            raise OnlineQrRefused(
-                "the QR code was made for another scene", code="key_binding_invalid"
-            )
+            raise OnlineQrOtherScene("the QR code was made for another scene")
         # The claim: whichever worker writes it first hands the presentation out.
         if not self._store.put_once(_USED + digest, b"", expires_at + EXPIRED_GRACE, now):
-            raise OnlineQrRefused("this QR code was already used", code="replayed")
+            raise OnlineQrUsed("this QR code was already used")
         # Used up: the sealed presentation need not wait in the store any longer.
         self._store.put_once(_ONLINE + digest, b"", expires_at, now, replace=True)
         return Redeemed(record["presentation"], record["scene"], record["owner"], expires_at)
@@ -282,7 +267,7 @@ class QrPresentations:
         nonce = secrets.token_bytes(_NONCE)
         sealed = _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plain, _AAD + key.encode())
         if not self._store.put_once(key, sealed, expires_at, now):
-            raise WalletError("a presentation id was drawn twice", code="conflict")
+            raise PresentationIdTaken("a presentation id was drawn twice")
 
     def _get(self, key: str, now: float) -> dict[str, Any] | None:
         raw = self._store.get_once(key, now)

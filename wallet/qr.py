@@ -28,7 +28,7 @@ from PIL import Image
 
 from keys.errors import FormatError
 from sdjwt.qr_transport import encode_compact
-from wallet.errors import WalletError
+from wallet.errors import QrTooLarge, QrUnencodable
 
 ErrorCorrection = Literal["L", "M", "Q", "H"]
 _LEVELS = {
@@ -48,7 +48,7 @@ _ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 def presentation_qr_text(presentation: str, compact: bool = True) -> str:
     """The text to put in an offline QR code: the compact QR transport, or the plain text.
 
-    Raises :class:`WalletError` (``qr_unencodable``) when ``presentation`` is not a
+    Raises :class:`~wallet.errors.QrUnencodable` when ``presentation`` is not a
     well-formed SD-JWT presentation.
     """
     if not compact:
@@ -56,9 +56,8 @@ def presentation_qr_text(presentation: str, compact: bool = True) -> str:
     try:
         return encode_compact(presentation)
     except FormatError as err:
-        raise WalletError(
+        raise QrUnencodable(
             f"the presentation cannot be packed for a QR code: {err.message}",
-            code="qr_unencodable",
         ) from err
 
 
@@ -85,12 +84,12 @@ def _add_segments(qr: qrcode.QRCode, text: str) -> None:
             if payload + count_bits <= limits[version]:
                 qr.version = version
                 return
-        raise WalletError("the text is too long for a QR code", code="qr_too_large")
+        raise QrTooLarge("the text is too long for a QR code")
     qr.add_data(text)
     try:
         qr.best_fit()
     except (ValueError, qrcode.exceptions.DataOverflowError) as err:
-        raise WalletError("the text is too long for a QR code", code="qr_too_large") from err
+        raise QrTooLarge("the text is too long for a QR code") from err
 
 
 def qr_version(text: str, level: ErrorCorrection = "M") -> int:
@@ -102,7 +101,7 @@ def qr_version(text: str, level: ErrorCorrection = "M") -> int:
 
 
 def render_png(text: str, *, level: ErrorCorrection = "M", border: int = 4) -> bytes:
-    """A PNG of the QR code for ``text``. Raises :class:`WalletError` if it does not fit."""
+    """A PNG of the QR code for ``text``. Raises :class:`QrTooLarge` if it does not fit."""
     qr = _make(text, level, border)
     modules: list[list[bool | None]] = qr.modules
     size = len(modules)
@@ -121,7 +120,7 @@ def render_png(text: str, *, level: ErrorCorrection = "M", border: int = 4) -> b
 
 
 def render_svg(text: str, *, level: ErrorCorrection = "M", border: int = 4) -> bytes:
-    """An SVG of the QR code for ``text``. Raises :class:`WalletError` if it does not fit."""
+    """An SVG of the QR code for ``text``. Raises :class:`QrTooLarge` if it does not fit."""
     image = _make(text, level, border).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     out = io.BytesIO()
     image.save(out)

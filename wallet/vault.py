@@ -39,13 +39,22 @@ from cryptography.hazmat.primitives.serialization import (
 from keys import Scene, SigningKey
 from keys.jwk import JWKDict
 from sdjwt import LEEWAY
-from store.interface import CredentialState, NotFound, Store, WalletItem, WalletRecord
+from store.interface import (
+    CredentialState,
+    NotFound,
+    Store,
+    StoreError,
+    WalletItem,
+    WalletRecord,
+)
 from wallet.errors import (
     ClaimsUnavailable,
     CredentialExpired,
+    CredentialNotInWallet,
     CredentialRevoked,
     CredentialSuspended,
     NotHolder,
+    WalletCorrupt,
     WalletError,
 )
 from wallet.presentation import HeldCredential, present
@@ -57,18 +66,6 @@ _NONCE = 12
 LiveState = Literal["valid", "revoked", "suspended", "unknown"]
 #: Status list values (Token Status List §7.1) and what they mean here.
 _STATUS_VALUES: dict[int, CredentialState] = {1: "revoked", 2: "suspended"}
-
-
-class CredentialNotInWallet(WalletError):
-    """The citizen's wallet holds no credential with this id (also: another citizen's id)."""
-
-    code = "not_found"
-
-
-class WalletCorrupt(WalletError):
-    """A wallet blob does not open with its key: wrong secret, tampering or a moved blob."""
-
-    code = "wallet_corrupt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +128,7 @@ class WalletVault:
             self._store.create_wallet(candidate)
             record = self._store.get_wallet(citizen_id)
             if record is None:
-                raise WalletError("the wallet could not be created", code="store_error")
+                raise StoreError("the wallet could not be created")
         data_key = _open(self._aead, record.key_blob, _aad(b"data-key", citizen_id))
         return record, AESGCM(data_key)
 
