@@ -3,6 +3,7 @@ the signed trust list and the verifier bundle (DESIGN.md §3)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -15,13 +16,19 @@ from issuer.keyring import ANCHOR, Keyring, bump_trust_version
 from issuer.status import StatusRegistry
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
 from keys.errors import FormatError
-from keys.jsonstrict import loads
+from keys.jsonstrict import dumps_compact, loads
 from keys.jwk import Alg, JWKDict
 from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
 from store.interface import IssuerRecord, Store
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 _SCENES_CONFIG = "scenes"
+#: Short-lived store entries of the trust list's stamps: the content claimed for one
+#: ``iat`` (``trustlist-iat:<iat>`` -> SHA-256 hex), and the newest ``iat`` claimed.
+_TRUST_IAT = "trustlist-iat:"
+_TRUST_NEWEST = "trustlist-newest"
+#: How far past the clock a trust list's ``iat`` may be pushed by changes in one second.
+MAX_TRUST_AHEAD = 60
 
 
 class Platform:
@@ -137,15 +144,50 @@ class Platform:
                     "vcts": list(record.vcts),
                 }
             )
+        scenes = self.scenes()
+        content = dumps_compact(
+            {"iss": self.anchor_id, "issuers": issuers, "scenes": scenes, "ttl": ttl}
+        )
         return build_trust_list(
             self._keyring.signing_key(ANCHOR),
             anchor_id=self.anchor_id,
             issuers=issuers,
-            scenes=self.scenes(),
-            now=int(self._clock()),
+            scenes=scenes,
+            now=self._stamp_trust_list(content, lifetime),
             lifetime=lifetime,
             ttl=ttl,
         )
+
+    def _stamp_trust_list(self, content: str, lifetime: int) -> int:
+        """The ``iat`` to sign ``content`` under: one content per second across workers.
+
+        A verifier that keeps a history refuses a trust list as old as one it accepted
+        but with other content (a rollback), so two workers, or one change right after a
+        refresh, may never sign two contents in the same second. Each second is claimed
+        for one content with the store's atomic ``put_once``; a second already claimed
+        by another content moves the ``iat`` one second on (at most
+        :data:`MAX_TRUST_AHEAD` seconds past the clock). It never goes below the newest
+        ``iat`` claimed, so a worker with a slow clock cannot publish an older list.
+        """
+        now = int(self._clock())
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest().encode("ascii")
+        newest = self._store.get_once(_TRUST_NEWEST, now)
+        known = int(newest) if newest is not None and newest.isdigit() else 0
+        start = max(now, known)
+        last = max(start, now + MAX_TRUST_AHEAD)
+        for iat in range(start, last + 1):
+            key = f"{_TRUST_IAT}{iat}"
+            if self._store.put_once(key, digest, iat + lifetime + 1, now):
+                break
+            if self._store.get_once(key, now) == digest:
+                break
+        else:  # a burst past the bound: the last second (a verifier may wait one refresh)
+            iat = last
+        if iat > known:  # not atomic: two workers may race, and the lower may win briefly
+            self._store.put_once(
+                _TRUST_NEWEST, str(iat).encode("ascii"), iat + lifetime + 1, now, replace=True
+            )
+        return iat
 
     def status_list_tokens(self, status: StatusRegistry) -> list[str]:
         """Every issuer's status lists, freshly signed with its active key.

@@ -714,3 +714,34 @@ def test_state_files_are_written_atomically_with_mode_0600(story: Story, tmp_pat
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     assert len(json.loads(state.read_text())["status_lists"]) == 1
+
+
+# -- the service's own trust lists ------------------------------------------------------------
+
+
+def test_two_trust_list_changes_in_one_second_are_both_accepted(store: Store) -> None:
+    """Each content gets its own second, so a verifier keeping a history takes both."""
+    world = World(store)
+    history = MemoryStatusHistory()
+    before = world.bundle()
+    Verifier(before, anchor=world.anchor_jwk, clock=world.clock, history=history)
+    world.platform.register_issuer(  # a new department; the clock has not moved
+        "health", name_zh="卫生健康委", name_en="Health Commission", vcts=[]
+    )
+    after = world.bundle()
+    v2 = Verifier(after, anchor=world.anchor_jwk, clock=world.clock, history=history)
+
+    assert payload_of(after["trust_list"])["iat"] > payload_of(before["trust_list"])["iat"]
+    assert world.platform.issuer_url("health") in v2.trust_list.issuers
+
+
+def test_an_unchanged_trust_list_keeps_its_second(store: Store) -> None:
+    world = World(store)
+    assert payload_of(world.platform.trust_list()) == payload_of(world.platform.trust_list())
+
+
+def test_a_slow_worker_never_signs_an_older_trust_list(store: Store) -> None:
+    world = World(store)
+    newest = payload_of(world.platform.trust_list())["iat"]
+    world.clock.advance(-100)  # another worker whose clock is behind
+    assert payload_of(world.platform.trust_list())["iat"] >= newest
