@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -13,6 +12,7 @@ from typing import Any, Literal, TypedDict
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from keys.b64 import b64url_encode
 from keys.errors import InvalidJWK
 
 Alg = Literal["ES256", "EdDSA"]
@@ -39,10 +39,6 @@ class JWKDict(TypedDict, total=False):
     kid: str
     alg: str
     use: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -83,7 +79,7 @@ def thumbprint(jwk: Mapping[str, Any]) -> str:
         members[name] = value
     # RFC 7638 §3.3: no whitespace, members in lexicographic order, UTF-8.
     canonical = json.dumps(members, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def public_key_to_jwk(key: PublicKey) -> JWKDict:
@@ -92,9 +88,14 @@ def public_key_to_jwk(key: PublicKey) -> JWKDict:
         if not isinstance(key.curve, ec.SECP256R1):
             raise InvalidJWK("only P-256 EC keys are supported")
         point = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        return {"kty": "EC", "crv": "P-256", "x": _b64(point[1:33]), "y": _b64(point[33:])}
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(point[1:33]),
+            "y": b64url_encode(point[33:]),
+        }
     raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
 
 
 def alg_for_jwk(jwk: Mapping[str, Any]) -> Alg:

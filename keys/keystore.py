@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_private_key,
 )
 
+from keys.b64 import b64url_encode
 from keys.errors import KeySecretMissing, KeyStoreError, KeyUnwrapFailed
 from keys.signing import SigningKey
 
@@ -66,7 +67,7 @@ def _decode_secret(secret: str | bytes | None) -> bytes:
 
 def generate_secret() -> str:
     """A fresh random 256-bit key-encryption key, as base64url text for configuration."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+    return b64url_encode(secrets.token_bytes(32))
 
 
 class KeyWrapper:
