@@ -164,7 +164,8 @@ class AuthActions:
 
     def department_key(self, slug: str = "police") -> str:
         """The demo API key of the department ``slug``."""
-        return next(d["api_key"] for d in self.demo["departments"] if d["issuer"] == slug)
+        key: str = next(d["api_key"] for d in self.demo["departments"] if d["issuer"] == slug)
+        return key
 
     def department(self, slug: str = "police") -> dict[str, str]:
         """Headers with the department's key."""
@@ -172,7 +173,8 @@ class AuthActions:
 
     def venue_key(self, venue: str = "grand-hotel") -> str:
         """The demo API key of the venue."""
-        return next(v["api_key"] for v in self.demo["venues"] if v["id"] == venue)
+        key: str = next(v["api_key"] for v in self.demo["venues"] if v["id"] == venue)
+        return key
 
     def venue(self, venue: str = "grand-hotel") -> dict[str, str]:
         """Headers with the venue's key."""

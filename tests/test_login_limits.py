@@ -24,6 +24,7 @@ from store.interface import Limit, Store
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.factory import Clock, run_threads
+from tests.redis_replies import all_bytes
 from tests.test_accounts import FAST
 
 PASSWORD = "correct horse"
@@ -257,7 +258,7 @@ def _dump(store: Store) -> str:
         return data.decode("latin-1")
     assert isinstance(store, RedisStore)
     parts = []
-    for key in store.client.keys("*"):
+    for key in all_bytes(store.client.keys("*")):
         parts.append(key.decode())
-        parts += [m.decode() for m in store.client.zrange(key, 0, -1)]
+        parts += [m.decode() for m in all_bytes(store.client.zrange(key, 0, -1))]
     return "\n".join(parts)
