@@ -29,12 +29,15 @@ from api.security import DEFAULT_CSP, bearer_token
 from issuer.errors import ClaimsInvalid, NotAuthorised, UnknownCredentialType
 from keys.errors import EcertError
 from store.interface import StoreError, StoreUnavailable
+from tests.hygiene import personal
 from verifier.errors import VerificationError
 
 # Values that must never come back in an answer or reach a log line.
-NAME = "张三丰"
-ID_NUMBER = "11010119900307783X"
-TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaXRpemVuIn0.c2lnbmF0dXJlLXNlY3JldA"
+NAME = personal("张三丰", "test_api_chassis NAME")
+ID_NUMBER = personal("11010119900307783X", "test_api_chassis ID_NUMBER")
+TOKEN = personal(
+    "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaXRpemVuIn0.c2lnbmF0dXJlLXNlY3JldA", "test_api_chassis TOKEN"
+)
 
 # -- the example blueprint ---------------------------------------------------------------
 

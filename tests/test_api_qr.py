@@ -42,6 +42,7 @@ from tests.api_helpers import (
     path_of,
     services_of,
 )
+from tests.hygiene import personal
 from tests.redis_replies import all_bytes, as_bytes
 from verifier import Verifier
 from verifier.qrimage import decode_qr
@@ -60,7 +61,7 @@ __all__ = ["api_app", "auth", "client", "demo"]
 
 ONLINE_PREFIX = BASE_URL + "/p/"
 #: The first demo citizen's name (on the resident ID card the demo issues).
-NAME = "张三"
+NAME = personal("张三", "test_api_qr NAME")
 
 # -- helpers ---------------------------------------------------------------------------
 

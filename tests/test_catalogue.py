@@ -25,6 +25,7 @@ from issuer.catalogue import (
     validate_claims,
 )
 from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
+from tests.hygiene import personal
 
 # The ids go into credentials, trust lists and QR codes: renaming one breaks every
 # credential already issued, so this list is deliberately exact.
@@ -49,7 +50,8 @@ ID_CARD = "urn:ecert:resident-id-card"
 CATALOGUE = load_catalogue()
 ALL_VCTS = sorted(EXPECTED_VCTS)
 
-SECRET = "SEKRIT-张三"  # a value that must never appear in an error message
+# A value that must never appear in an error message (nor in a log).
+SECRET = personal("SEKRIT-张三", "test_catalogue SECRET")
 
 
 def example_value(spec: ClaimSpec) -> object:

@@ -24,10 +24,11 @@ from store.interface import Limit, Store
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.factory import Clock, run_threads
+from tests.hygiene import personal
 from tests.redis_replies import all_bytes
 from tests.test_accounts import FAST
 
-PASSWORD = "correct horse"
+PASSWORD = personal("correct horse", "test_login_limits PASSWORD")
 WINDOW = 900  # the default short window: 10 failures in any 15 minutes
 
 

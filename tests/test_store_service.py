@@ -46,10 +46,11 @@ from store.redis import RedisStore
 from store.sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 from tests.conftest import free_port
 from tests.factory import run_threads
+from tests.hygiene import personal
 from tests.redis_replies import all_bytes, as_bytes
 
-CITIZEN = "110101199001011234"
-OTHER = "310101198505054321"
+CITIZEN = personal("110101199001011234", "test_store_service CITIZEN")
+OTHER = personal("310101198505054321", "test_store_service OTHER")
 URI = "https://ecert.example/status/1"
 URI2 = "https://ecert.example/status/2"
 ISSUER = "https://police.example"
