@@ -103,7 +103,7 @@ def running_service(folder: Path) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        SESSION_LOGS.add_file(log, "ecert serve (gunicorn) log")
+        SESSION_LOGS.add_serve_log(log)
 
 
 def launch_chromium(playwright: Any) -> Any:

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.hygiene import (
     PATTERNS,
     PERSONAL,
     SESSION_LOGS,
+    Leak,
     find_leaks,
     personal,
     register_at_the_source,
@@ -165,6 +167,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     SESSION_LOGS.attach()
 
 
+MAX_REPORTED = 40
 CANARY = personal("日志卫生自检-王五", "the log-hygiene self-check's planted name")
 
 
@@ -192,16 +195,23 @@ def _hygiene_report() -> list[str]:
         problems.append(failed_self_check)
     lines = SESSION_LOGS.lines()
     leaks = find_leaks(lines, PERSONAL.snapshot())
-    for leak in leaks[:50]:
-        problems.append(leak.describe())
-    if len(leaks) > 50:
-        problems.append(f"… and {len(leaks) - 50} more")
+    # One entry per value found, with how often and one line it was found in.
+    first: dict[tuple[str, str], Leak] = {}
+    count: Counter[tuple[str, str]] = Counter()
+    for leak in leaks:
+        first.setdefault((leak.what, leak.found), leak)
+        count[leak.what, leak.found] += 1
+    for key, leak in list(first.items())[:MAX_REPORTED]:
+        problems.append(f"{count[key]}× {leak.describe()}")
+    if len(first) > MAX_REPORTED:
+        problems.append(f"… and {len(first) - MAX_REPORTED} more values")
     if problems:
         problems.insert(
             0,
             f"searched {len(lines)} log lines for {len(PERSONAL)} personal values and "
-            f"{len(PATTERNS)} secret shapes ({SESSION_LOGS.exempted} DEBUG records of "
-            "sd_jwt, the reference implementation, exempt):",
+            f"{len(PATTERNS)} secret shapes (exempt: {SESSION_LOGS.exempted_debug} DEBUG "
+            f"records of sd_jwt, the reference implementation; {SESSION_LOGS.exempted} "
+            "lines of the `ecert serve --demo` banner):",
         )
     return problems
 
@@ -249,3 +259,4 @@ def _private_instance(
     monkeypatch.setenv("ECERT_LOG_LEVEL", "DEBUG")
     for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+

@@ -90,7 +90,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             running.proc.kill()
             running.proc.wait()
-        SESSION_LOGS.add_file(running.log, "ecert serve (gunicorn) log")
+        SESSION_LOGS.add_serve_log(running.log)
 
 
 def test_gunicorn_serves_the_demo_with_two_workers(server: Server) -> None:
