@@ -33,6 +33,7 @@ from api import create_app
 from api.services import Services
 from cli.seed import DemoLogins, seed_demo
 from keys import generate_secret
+from tests.hygiene import personal, personal_claims, personal_demo
 
 BASE_URL = "https://ecert.test"
 #: Cheap Argon2id parameters (the production default costs 64 MiB per hash).
@@ -41,7 +42,7 @@ ID_CARD = "urn:ecert:resident-id-card"
 MARRIAGE = "urn:ecert:marriage-certificate"
 
 #: Valid claims of a resident ID card for a fictional citizen (test area code 110101).
-ID_CLAIMS: dict[str, Any] = {
+ID_CLAIMS: dict[str, Any] = personal_claims({
     "name": "王五",
     "sex": "男",
     "ethnicity": "汉",
@@ -51,7 +52,7 @@ ID_CLAIMS: dict[str, Any] = {
     "issuing_authority": "北京市公安局东城分局",
     "valid_from": "2019-01-01",
     "valid_until": "2039-01-01",
-}
+}, "api_helpers.ID_CLAIMS")
 
 
 def services_of(app: Flask) -> Services:
@@ -98,7 +99,7 @@ def api_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         {
             "TESTING": True,
             "INSTANCE": str(tmp_path / "instance"),
-            "KEY_SECRET": generate_secret(),
+            "KEY_SECRET": personal(generate_secret(), "api_app's key secret"),
             "BASE_URL": BASE_URL,
             "REDIS_URL": redis_url,
             "PASSWORD_HASHER_PARAMS": FAST_HASHER,
@@ -126,7 +127,9 @@ def client(api_app: Flask) -> FlaskClient:
 def demo(api_app: Flask) -> DemoLogins:
     """The demo seeded into the app's instance; its logins."""
     svc = services_of(api_app)
-    return seed_demo(svc.instance, svc.accounts)
+    logins = seed_demo(svc.instance, svc.accounts)
+    personal_demo(logins)
+    return logins
 
 
 @pytest.fixture
@@ -156,7 +159,7 @@ class AuthActions:
         )
         assert response.status_code == 200, response.get_json()
         token: str = response.get_json()["access_token"]
-        return token
+        return personal(token, "a demo citizen's access token")
 
     def citizen(self, which: int = 0) -> dict[str, str]:
         """Headers of a fresh session of the ``which``-th demo citizen."""
@@ -164,7 +167,8 @@ class AuthActions:
 
     def department_key(self, slug: str = "police") -> str:
         """The demo API key of the department ``slug``."""
-        return next(d["api_key"] for d in self.demo["departments"] if d["issuer"] == slug)
+        key: str = next(d["api_key"] for d in self.demo["departments"] if d["issuer"] == slug)
+        return key
 
     def department(self, slug: str = "police") -> dict[str, str]:
         """Headers with the department's key."""
@@ -172,7 +176,8 @@ class AuthActions:
 
     def venue_key(self, venue: str = "grand-hotel") -> str:
         """The demo API key of the venue."""
-        return next(v["api_key"] for v in self.demo["venues"] if v["id"] == venue)
+        key: str = next(v["api_key"] for v in self.demo["venues"] if v["id"] == venue)
+        return key
 
     def venue(self, venue: str = "grand-hotel") -> dict[str, str]:
         """Headers with the venue's key."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import free_port
+from tests.hygiene import SESSION_LOGS, personal_demo
 
 CHROMIUM = os.environ.get("ECERT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -93,6 +94,7 @@ def running_service(folder: Path) -> Iterator[Service]:
                 raise AssertionError("ecert serve did not answer within 60 s")
             time.sleep(0.2)
         demo = json.loads((instance / "demo.json").read_text(encoding="utf-8"))
+        personal_demo(demo)
         yield Service(base, instance, proc, log, demo)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -101,6 +103,7 @@ def running_service(folder: Path) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        SESSION_LOGS.add_serve_log(log)
 
 
 def launch_chromium(playwright: Any) -> Any:

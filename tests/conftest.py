@@ -6,10 +6,12 @@ Storage: ``redis_server`` (one real ``redis-server`` per session), ``redis_store
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,15 @@ import redis
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.factory import World
+from tests.hygiene import (
+    PATTERNS,
+    PERSONAL,
+    SESSION_LOGS,
+    Leak,
+    find_leaks,
+    personal,
+    register_at_the_source,
+)
 
 # -- storage ---------------------------------------------------------------------------
 
@@ -131,39 +142,99 @@ def world(sqlite_store: SQLiteStore) -> World:
 
 # -- log hygiene -------------------------------------------------------------------------
 #
-# Every log record of the whole session is kept (root logger, DEBUG) so that
-# tests/test_zz_log_hygiene.py, which runs last, can search them for personal data,
-# tokens and keys. Formatting happens here, as a handler would do it. Left out: the
-# SD-JWT reference implementation (``sd_jwt``), a test-only peer of the interop tests
-# that logs disclosures at DEBUG; it is not part of the product.
-
-import logging  # noqa: E402
-
-
-class _KeepAll(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name == "sd_jwt" or record.name.startswith("sd_jwt."):
-            return
-        try:
-            self.lines.append(f"{record.name} {record.levelname} {record.getMessage()}")
-            if record.exc_info:
-                self.lines.append(logging.Formatter().formatException(record.exc_info))
-        except Exception:  # a broken log call must not break the suite
-            self.lines.append(f"{record.name} unformattable record")
+# Every log record of the session is kept (tests/hygiene.py: SESSION_LOGS, installed at
+# session start on the root logger and on loggers that do not propagate, and again before
+# each test for loggers made since), and at the end of the session, whatever ran and in
+# whatever order, every kept line is searched for every personal value the fixtures
+# registered (PERSONAL) and for secret shapes. A leak fails the session with a report.
+# The check first proves it can fail: it plants a registered value through the product's
+# own logger and must find it.
 
 
-SESSION_LOGS = _KeepAll()
+def pytest_sessionstart(session: pytest.Session) -> None:
+    SESSION_LOGS.attach()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    root = logging.getLogger()
-    root.addHandler(SESSION_LOGS)
-    if root.level > logging.DEBUG or root.level == logging.NOTSET:
-        root.setLevel(logging.DEBUG)
+@pytest.fixture(scope="session", autouse=True)
+def _personal_values_at_their_source() -> Iterator[None]:
+    """Register the personal values tests hand to the service, whoever made them."""
+    with pytest.MonkeyPatch.context() as mp:
+        register_at_the_source(mp)
+        yield
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    SESSION_LOGS.attach()
+
+
+MAX_REPORTED = 40
+CANARY = personal("日志卫生自检-王五", "the log-hygiene self-check's planted name")
+
+
+def _self_check() -> str | None:
+    """Log a registered value as a product view would; the check must find it."""
+    mark = SESSION_LOGS.mark()
+    logging.getLogger("ecert.api").warning("log-hygiene self-check %s", CANARY)
+    try:
+        found = find_leaks(SESSION_LOGS.since(mark), PERSONAL.snapshot())
+    finally:
+        SESSION_LOGS.drop_since(mark, CANARY)
+    if any(leak.found == CANARY for leak in found):
+        return None
+    return (
+        "the self-check's planted name, logged on 'ecert.api', was not found: records of "
+        "the product's loggers do not reach the log-hygiene handler, so the check below "
+        "proves nothing"
+    )
+
+
+def _hygiene_report() -> list[str]:
+    problems = []
+    failed_self_check = _self_check()
+    if failed_self_check:
+        problems.append(failed_self_check)
+    lines = SESSION_LOGS.lines()
+    leaks = find_leaks(lines, PERSONAL.snapshot())
+    # One entry per value found, with how often and one line it was found in.
+    first: dict[tuple[str, str], Leak] = {}
+    count: Counter[tuple[str, str]] = Counter()
+    for leak in leaks:
+        first.setdefault((leak.what, leak.found), leak)
+        count[leak.what, leak.found] += 1
+    for key, leak in list(first.items())[:MAX_REPORTED]:
+        problems.append(f"{count[key]}× {leak.describe()}")
+    if len(first) > MAX_REPORTED:
+        problems.append(f"… and {len(first) - MAX_REPORTED} more values")
+    if problems:
+        problems.insert(
+            0,
+            f"searched {len(lines)} log lines for {len(PERSONAL)} personal values and "
+            f"{len(PATTERNS)} secret shapes (exempt: {SESSION_LOGS.exempted_debug} DEBUG "
+            f"records of sd_jwt, the reference implementation; {SESSION_LOGS.exempted} "
+            "lines of the `ecert serve --demo` banner):",
+        )
+    return problems
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session, as a failed test would, if any log line leaked personal data."""
+    if session.config.option.collectonly or session.testscollected == 0:
+        return
+    problems = _hygiene_report()
+    if not problems:
+        return
+    report = pytest.TestReport(
+        nodeid="tests/conftest.py::log-hygiene",
+        location=("tests/conftest.py", 0, "log hygiene of the whole session"),
+        keywords={},
+        outcome="failed",
+        longrepr="personal data, tokens or keys in the logs of this session\n"
+        + "\n".join(problems),
+        when="call",
+    )
+    session.config.hook.pytest_runtest_logreport(report=report)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # -- isolation from the developer's own instance ------------------------------------------
@@ -184,5 +255,8 @@ def _private_instance(
     monkeypatch.setenv(
         "ECERT_PASSWORD_HASHER_PARAMS", '{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}'
     )
+    # Apps built by tests log at DEBUG, so that the log-hygiene check sees DEBUG records too.
+    monkeypatch.setenv("ECERT_LOG_LEVEL", "DEBUG")
     for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+

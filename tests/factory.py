@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
 from store.interface import Store
+from tests.hygiene import personal, personal_claims
 from verifier import Verifier
 from wallet import HeldCredential, Wallet
 
@@ -27,7 +28,7 @@ RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
 
 #: A fictional citizen (test area code 110101).
-ID_CLAIMS: dict[str, Any] = {
+ID_CLAIMS: dict[str, Any] = personal_claims({
     "name": "李四",
     "sex": "女",
     "ethnicity": "汉",
@@ -37,7 +38,7 @@ ID_CLAIMS: dict[str, Any] = {
     "issuing_authority": "北京市公安局东城分局",
     "valid_from": "2015-06-01",
     "valid_until": "2035-06-01",
-}
+}, "ID_CLAIMS")
 
 
 class Clock:
@@ -59,7 +60,8 @@ class World:
     def __init__(self, store: Store, *, clock: Clock | None = None, list_size: int = 4096) -> None:
         self.store = store
         self.clock = clock or Clock()
-        self.keyring = Keyring(store, KeyWrapper(generate_secret()), clock=self.clock)
+        secret = personal(generate_secret(), "World's key secret")
+        self.keyring = Keyring(store, KeyWrapper(secret), clock=self.clock)
         self.platform = Platform(store, self.keyring, base_url=BASE_URL, clock=self.clock)
         self.anchor = self.platform.ensure_anchor()
         self.police = self.platform.register_issuer(
@@ -85,8 +87,8 @@ class World:
         issued = self.issuer.issue(
             self.police.iss,
             ID_CARD,
-            subject="citizen-1",
-            claims=dict(claims or ID_CLAIMS),
+            subject=personal("citizen-1", "World's citizen id"),
+            claims=personal_claims(dict(claims or ID_CLAIMS), "World.issue_id_card"),
             holder_jwk=wallet.holder_jwk,
         )
         self.last_id = issued.id

@@ -13,7 +13,7 @@ import base64
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
@@ -21,6 +21,7 @@ from jwcrypto.jwk import JWK
 
 from issuer import default_scenes, encode_status_list_token
 from keys import SigningKey, build_trust_list
+from keys.trustlist import IssuerEntryDict, SceneDict
 from sdjwt import StatusList
 
 VCT = "urn:ecert:resident-id-card"
@@ -112,7 +113,7 @@ class ForeignIssuer:
         ``statuses`` maps status indices to values (0 valid, 1 revoked, 2 suspended);
         ``scenes`` are added to the shipped default scenes.
         """
-        entry = {
+        entry: IssuerEntryDict = {
             "iss": self.iss,
             "name": {"zh": "外部签发机关", "en": "Foreign issuer"},
             "jwks": {"keys": [dict(self.key.public_jwk())]},
@@ -122,8 +123,9 @@ class ForeignIssuer:
         trust_list = build_trust_list(
             self.anchor,
             anchor_id="https://trust.example",
-            issuers=[entry],  # type: ignore[list-item]
-            scenes=[*default_scenes(), *scenes],  # type: ignore[list-item]
+            issuers=[entry],
+            # Plain dicts (default_scenes() is typed so): build_trust_list checks each one.
+            scenes=cast(list[SceneDict], [*default_scenes(), *scenes]),
             now=now,
         )
         status_list = StatusList.zeros(STATUS_BITS, STATUS_SIZE)

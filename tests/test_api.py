@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from api import create_app
 
 
@@ -16,7 +18,7 @@ def test_body_size_is_capped_by_default() -> None:
     assert create_app().config["MAX_CONTENT_LENGTH"] == 64 * 1024
 
 
-def test_environment_then_explicit_config(monkeypatch) -> None:
+def test_environment_then_explicit_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECERT_MAX_CONTENT_LENGTH", "1024")
     assert create_app().config["MAX_CONTENT_LENGTH"] == 1024
     assert create_app({"MAX_CONTENT_LENGTH": 10}).config["MAX_CONTENT_LENGTH"] == 10

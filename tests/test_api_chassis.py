@@ -12,11 +12,15 @@ import io
 import json
 import logging
 import re
+from typing import Any
 
 import pytest
 from flask import Flask, Response, make_response
+from flask.testing import FlaskClient
+from flask_openapi3.openapi import OpenAPI
 from openapi_spec_validator import validate
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from werkzeug.test import TestResponse
 
 from api import create_app, metrics
 from api.errors import PROBLEM_TYPE_BASE, RateLimited, problem
@@ -26,12 +30,15 @@ from issuer.errors import ClaimsInvalid, NotAuthorised, UnknownCredentialType
 from keys.errors import Conflict, EcertError, NotFound
 from store.errors import StoreClosed
 from store.interface import StoreUnavailable
+from tests.hygiene import personal
 from verifier.errors import VerificationError
 
 # Values that must never come back in an answer or reach a log line.
-NAME = "张三丰"
-ID_NUMBER = "11010119900307783X"
-TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaXRpemVuIn0.c2lnbmF0dXJlLXNlY3JldA"
+NAME = personal("张三丰", "test_api_chassis NAME")
+ID_NUMBER = personal("11010119900307783X", "test_api_chassis ID_NUMBER")
+TOKEN = personal(
+    "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaXRpemVuIn0.c2lnbmF0dXJlLXNlY3JldA", "test_api_chassis TOKEN"
+)
 
 # -- the example blueprint ---------------------------------------------------------------
 
@@ -138,10 +145,11 @@ def raise_(path: KindPath) -> None:
 
 def make_app(**config: object) -> Flask:
     app = create_app({"TESTING": True, **config})
-    app.register_api(example)  # type: ignore[attr-defined]
+    assert isinstance(app, OpenAPI)  # create_app is typed as returning a plain Flask
+    app.register_api(example)
 
     @app.route("/api/v1/boom")
-    def boom() -> None:
+    def boom() -> Response:
         raise RuntimeError(f"lookup of {ID_NUMBER} failed")
 
     @app.route("/api/v1/cached")
@@ -169,14 +177,14 @@ def app() -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask):
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def assert_problem(response, status: int, code: str) -> dict:
+def assert_problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
-    body = json.loads(response.get_data(as_text=True))
+    body: dict[str, Any] = json.loads(response.get_data(as_text=True))
     assert body["status"] == status
     assert body["code"] == code
     assert body["type"] == PROBLEM_TYPE_BASE + code
@@ -193,17 +201,17 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 # -- errors ------------------------------------------------------------------------------
 
 
-def test_unknown_route_is_a_404_problem(client) -> None:
+def test_unknown_route_is_a_404_problem(client: FlaskClient) -> None:
     assert_problem(client.get("/api/v1/no/such/thing"), 404, "not_found")
 
 
-def test_wrong_method_is_a_405_problem_with_allow(client) -> None:
+def test_wrong_method_is_a_405_problem_with_allow(client: FlaskClient) -> None:
     response = client.delete("/api/v1/example/items/abc")
     assert_problem(response, 405, "method_not_allowed")
     assert "GET" in response.headers["Allow"] and "POST" in response.headers["Allow"]
 
 
-def test_oversize_body_is_a_413_problem(client) -> None:
+def test_oversize_body_is_a_413_problem(client: FlaskClient) -> None:
     body = b'{"name": "' + b"x" * (64 * 1024) + b'"}'
     response = client.post(
         "/api/v1/example/items/abc", data=body, content_type="application/json", headers=AUTH
@@ -212,7 +220,7 @@ def test_oversize_body_is_a_413_problem(client) -> None:
 
 
 @pytest.mark.parametrize("size", [64 * 1024 - 10, 64 * 1024 + 1])
-def test_chunked_body_is_capped_without_truncation(client, size) -> None:
+def test_chunked_body_is_capped_without_truncation(client: FlaskClient, size: int) -> None:
     body = (b'{"name": "' + b"x" * size)[:size] + b'"}'
     response = client.post(
         "/api/v1/example/items/abc",
@@ -223,8 +231,8 @@ def test_chunked_body_is_capped_without_truncation(client, size) -> None:
     if len(body) > 64 * 1024:
         assert_problem(response, 413, "too_large")
     else:  # read whole: the schema, not the size, is what fails
-        body = assert_problem(response, 400, "invalid_request")
-        assert {e["pointer"] for e in body["errors"]} == {"#/id_number", "#/age", "#/name"}
+        answer = assert_problem(response, 400, "invalid_request")
+        assert {e["pointer"] for e in answer["errors"]} == {"#/id_number", "#/age", "#/name"}
 
 
 def test_oversize_limit_follows_configuration() -> None:
@@ -233,7 +241,9 @@ def test_oversize_limit_follows_configuration() -> None:
     assert_problem(response, 413, "too_large")
 
 
-def test_unexpected_exception_is_a_500_problem_without_details(client, caplog) -> None:
+def test_unexpected_exception_is_a_500_problem_without_details(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="ecert"):
         response = client.get("/api/v1/boom")
     body = assert_problem(response, 500, "internal")
@@ -245,7 +255,7 @@ def test_unexpected_exception_is_a_500_problem_without_details(client, caplog) -
     assert body["detail"] == "The server could not complete the request."
 
 
-def test_store_unavailable_is_503_with_retry_after_and_no_internals(client) -> None:
+def test_store_unavailable_is_503_with_retry_after_and_no_internals(client: FlaskClient) -> None:
     response = client.get("/api/v1/example/raise/store-down")
     body = assert_problem(response, 503, "store_unavailable")
     assert response.headers["Retry-After"] == "5"
@@ -259,19 +269,19 @@ def test_retry_after_for_503_follows_configuration() -> None:
     assert response.headers["Retry-After"] == "17"
 
 
-def test_other_store_errors_are_500_without_their_message(client) -> None:
+def test_other_store_errors_are_500_without_their_message(client: FlaskClient) -> None:
     response = client.get("/api/v1/example/raise/store-closed")
     assert_problem(response, 500, "store_closed")
     assert "/srv/ecert" not in response.get_data(as_text=True)
 
 
-def test_rate_limited_domain_error_is_429_with_its_retry_after(client) -> None:
+def test_rate_limited_domain_error_is_429_with_its_retry_after(client: FlaskClient) -> None:
     response = client.get("/api/v1/example/raise/rate-limited")
     assert_problem(response, 429, "rate_limited")
     assert response.headers["Retry-After"] == "30"
 
 
-def test_api_error_retry_after_is_rounded_up(client) -> None:
+def test_api_error_retry_after_is_rounded_up(client: FlaskClient) -> None:
     response = client.get("/api/v1/example/raise/api-retry")
     assert_problem(response, 429, "rate_limited")
     assert response.headers["Retry-After"] == "3"
@@ -287,7 +297,9 @@ def test_api_error_retry_after_is_rounded_up(client) -> None:
         ("unknown-code", 500, "brand_new", "The server could not complete the request."),
     ],
 )
-def test_domain_errors_map_by_class(client, kind, status, code, detail) -> None:
+def test_domain_errors_map_by_class(
+    client: FlaskClient, kind: str, status: int, code: str, detail: str
+) -> None:
     body = assert_problem(client.get(f"/api/v1/example/raise/{kind}"), status, code)
     assert body["detail"].startswith(detail)
     # Only the problem members and the class's public attributes (ClaimsInvalid.field).
@@ -296,39 +308,39 @@ def test_domain_errors_map_by_class(client, kind, status, code, detail) -> None:
     assert {name: body[name] for name in public} == public
 
 
-def test_public_attributes_become_members_and_view_conflict(client) -> None:
+def test_public_attributes_become_members_and_view_conflict(client: FlaskClient) -> None:
     body = assert_problem(client.get("/api/v1/example/raise/api-extra"), 409, "conflict")
     assert body["state"] == "suspended"
     response = client.post("/api/v1/example/items/taken", json=VALID, headers=AUTH)
     assert_problem(response, 409, "conflict")
 
 
-def test_problem_helper_for_views(client) -> None:
+def test_problem_helper_for_views(client: FlaskClient) -> None:
     body = assert_problem(client.get("/api/v1/teapot"), 409, "conflict")
     assert body["state"] == "brewing" and body["detail"] == "Already brewing."
 
 
-def test_missing_or_wrong_bearer_is_401_with_www_authenticate(client) -> None:
+def test_missing_or_wrong_bearer_is_401_with_www_authenticate(client: FlaskClient) -> None:
     for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer "}):
         response = client.post("/api/v1/example/items/abc", json=VALID, headers=headers)
         assert_problem(response, 401, "unauthorized")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_not_found_raised_by_a_view(client) -> None:
+def test_not_found_raised_by_a_view(client: FlaskClient) -> None:
     assert_problem(client.get("/api/v1/example/items/missing"), 404, "not_found")
 
 
 # -- validation --------------------------------------------------------------------------
 
 
-def test_valid_request_reaches_the_view(client) -> None:
+def test_valid_request_reaches_the_view(client: FlaskClient) -> None:
     response = client.post("/api/v1/example/items/abc", json=VALID, headers=AUTH)
     assert response.status_code == 201
     assert response.get_json() == {"id": "abc"}
 
 
-def test_body_validation_lists_fields_and_never_the_values(client) -> None:
+def test_body_validation_lists_fields_and_never_the_values(client: FlaskClient) -> None:
     submitted = {
         "name": NAME,
         "id_number": ID_NUMBER + "9",
@@ -348,7 +360,7 @@ def test_body_validation_lists_fields_and_never_the_values(client) -> None:
         assert json.dumps(value)[1:-1] not in text  # not even \\u-escaped
 
 
-def test_missing_fields_are_listed(client) -> None:
+def test_missing_fields_are_listed(client: FlaskClient) -> None:
     response = client.post("/api/v1/example/items/abc", json={}, headers=AUTH)
     body = assert_problem(response, 400, "invalid_request")
     assert {(e["pointer"], e["code"]) for e in body["errors"]} == {
@@ -358,7 +370,7 @@ def test_missing_fields_are_listed(client) -> None:
     }
 
 
-def test_non_json_and_broken_json_bodies(client) -> None:
+def test_non_json_and_broken_json_bodies(client: FlaskClient) -> None:
     response = client.post(
         "/api/v1/example/items/abc", data=f"name={NAME}", content_type="text/plain"
     )
@@ -371,7 +383,7 @@ def test_non_json_and_broken_json_bodies(client) -> None:
     assert body["detail"] == "The body is not valid JSON."
 
 
-def test_path_and_query_validation(client) -> None:
+def test_path_and_query_validation(client: FlaskClient) -> None:
     body = assert_problem(client.get("/api/v1/example/items/NOT-OK"), 400, "invalid_request")
     assert body["errors"][0]["in"] == "path" and body["errors"][0]["pointer"] == "#/item_id"
     assert "NOT-OK" not in json.dumps(body)
@@ -404,7 +416,9 @@ SECURITY_HEADERS = {
         ("GET", "/openapi.json", 200),
     ],
 )
-def test_security_headers_on_every_response(client, method, path, status) -> None:
+def test_security_headers_on_every_response(
+    client: FlaskClient, method: str, path: str, status: int
+) -> None:
     response = client.open(path, method=method, json={} if method == "POST" else None)
     assert response.status_code == status
     for name, value in SECURITY_HEADERS.items():
@@ -414,7 +428,7 @@ def test_security_headers_on_every_response(client, method, path, status) -> Non
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_views_keep_their_own_cache_control_and_csp(client) -> None:
+def test_views_keep_their_own_cache_control_and_csp(client: FlaskClient) -> None:
     assert client.get("/api/v1/cached").headers["Cache-Control"] == "public, max-age=60"
     page = client.get("/page")
     assert page.headers["Content-Security-Policy"] == "default-src 'self'"
@@ -422,7 +436,7 @@ def test_views_keep_their_own_cache_control_and_csp(client) -> None:
     assert "Cache-Control" not in client.get("/healthz").headers
 
 
-def test_hsts_only_over_https(client) -> None:
+def test_hsts_only_over_https(client: FlaskClient) -> None:
     secure = client.get("/healthz", base_url="https://localhost")
     assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
     error = client.get("/api/v1/nothing", base_url="https://localhost")
@@ -448,7 +462,7 @@ def test_unusable_security_configuration_is_refused() -> None:
 # -- CORS --------------------------------------------------------------------------------
 
 
-def test_no_cors_headers_by_default(client) -> None:
+def test_no_cors_headers_by_default(client: FlaskClient) -> None:
     response = client.get("/api/v1/example/items/abc", headers={"Origin": "https://x.example"})
     assert not [k for k, _ in response.headers.items() if k.startswith("Access-Control-")]
     assert "Origin" not in response.headers.get("Vary", "")
@@ -487,7 +501,7 @@ def test_cors_for_configured_origins_on_api_paths_only() -> None:
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
 
-def test_cors_origins_from_the_environment(monkeypatch) -> None:
+def test_cors_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECERT_CORS_ORIGINS", "https://a.example, https://b.example")
     client = make_app().test_client()
     for origin in ("https://a.example", "https://b.example"):
@@ -504,7 +518,7 @@ def test_cors_wildcard() -> None:
 # -- metrics -----------------------------------------------------------------------------
 
 
-def scrape(client) -> str:
+def scrape(client: FlaskClient) -> str:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
@@ -522,7 +536,7 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_requests_are_counted_by_rule_not_path(client) -> None:
+def test_requests_are_counted_by_rule_not_path(client: FlaskClient) -> None:
     client.get("/api/v1/example/items/abc123")
     client.get("/api/v1/example/items/def456")
     client.get("/api/v1/no/such/route/xyz789")
@@ -542,7 +556,7 @@ def test_requests_are_counted_by_rule_not_path(client) -> None:
         assert raw not in text
 
 
-def test_odd_methods_share_one_label(client) -> None:
+def test_odd_methods_share_one_label(client: FlaskClient) -> None:
     client.open("/healthz", method="BREW")
     assert 'method="other"' in scrape(client)
     assert "BREW" not in scrape(client)
@@ -567,7 +581,7 @@ def test_domain_counters_and_per_app_registries() -> None:
 # -- OpenAPI -----------------------------------------------------------------------------
 
 
-def test_openapi_document_is_valid_3_1(client) -> None:
+def test_openapi_document_is_valid_3_1(client: FlaskClient) -> None:
     response = client.get("/openapi.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
     document = response.get_json()
@@ -575,7 +589,7 @@ def test_openapi_document_is_valid_3_1(client) -> None:
     validate(document)
 
 
-def test_openapi_declares_schemes_problem_and_the_example(client) -> None:
+def test_openapi_declares_schemes_problem_and_the_example(client: FlaskClient) -> None:
     document = client.get("/openapi.json").get_json()
     schemes = document["components"]["securitySchemes"]
     assert set(schemes) == {"departmentKey", "venueKey", "citizenToken"}
@@ -608,7 +622,9 @@ def test_problems_refuses_success_statuses() -> None:
 # -- logs --------------------------------------------------------------------------------
 
 
-def test_one_log_line_per_request_without_personal_data(client, caplog) -> None:
+def test_one_log_line_per_request_without_personal_data(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="ecert"):
         ok = client.post(f"/api/v1/example/items/abc?citizen={ID_NUMBER}", json=VALID, headers=AUTH)
         bad = client.post("/api/v1/example/items/abc", json=VALID | {"age": NAME}, headers=AUTH)

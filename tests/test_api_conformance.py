@@ -34,6 +34,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.result import Err
+from schemathesis.schemas import APIOperation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -49,6 +51,10 @@ from schemathesis.specs.openapi.checks import (
 from tests.browser_helpers import Service, running_service
 
 pytestmark = pytest.mark.slow
+
+#: An operation of the loaded document, with the type arguments schemathesis itself gives
+#: it (``BaseSchema.get_all_operations``): parameters, responses and security are untyped.
+Operation = APIOperation[Any, Any, Any, Any]
 
 #: Generated requests per operation and mode; ~20 operations x 2 modes in about a minute.
 EXAMPLES = 100
@@ -118,7 +124,7 @@ def _credential_id(service: Service, credentials: dict[str, str]) -> str:
         return str(json.loads(response.read())["items"][0]["id"])
 
 
-def _token_for(operation: Any, credentials: dict[str, str]) -> str | None:
+def _token_for(operation: Operation, credentials: dict[str, str]) -> str | None:
     if operation.method.upper() == "POST" and operation.path == "/api/v1/auth/logout":
         return "not-a-session"
     for requirement in operation.definition.raw.get("security", []):
@@ -127,7 +133,7 @@ def _token_for(operation: Any, credentials: dict[str, str]) -> str | None:
     return None
 
 
-def _pin(case: schemathesis.Case, known: dict[str, str]) -> None:
+def _pin(case: schemathesis.Case[Operation], known: dict[str, str]) -> None:
     """Point a generated request at things that exist, so it gets past the 404s and 403s."""
     params = case.path_parameters or {}
     for name in ("issuer", "id", "n"):
@@ -139,7 +145,7 @@ def _pin(case: schemathesis.Case, known: dict[str, str]) -> None:
         case.body["scene"] = "hotel"
 
 
-def _explicit_status(operation: Any, status: int) -> str | None:
+def _explicit_status(operation: Operation, status: int) -> str | None:
     """The status must be listed by the operation itself, not only covered by ``default``."""
     documented = set(operation.definition.raw.get("responses", {})) - {"default"}
     if str(status) in documented or f"{str(status)[0]}XX" in documented:
@@ -159,6 +165,8 @@ def test_every_operation_conforms_to_the_openapi_document(
     operations = 0
 
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise AssertionError(f"an operation of the document is unusable: {result.err()}")
         operation = result.ok()
         operations += 1
         token = _token_for(operation, credentials)
@@ -172,7 +180,7 @@ def test_every_operation_conforms_to_the_openapi_document(
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: schemathesis.Case) -> None:
+            def run(case: schemathesis.Case[Operation]) -> None:
                 nonlocal sent
                 sent += 1
                 if mode is GenerationMode.POSITIVE and sent % 2:

@@ -7,6 +7,7 @@ with every kind of wrong credential.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from cli.seed import DemoLogins
 from keys import VerifyingKey
 from keys.b64 import b64url_decode
 from sdjwt.qr_transport import decode_compact
-from store.interface import StoreUnavailable
+from store.interface import ApiKeyKind, StoreUnavailable
 from tests.api_helpers import (
     BASE_URL,
     ID_CARD,
@@ -467,8 +468,8 @@ CITIZEN_ROUTES = [
 def _revoked_key(api_app: Flask, principal: str) -> str:
     """A new key of ``principal``, revoked at once."""
     accounts = services_of(api_app).accounts
-    kind = "venue" if "/" not in principal else "department"
-    record, secret = accounts.issue_api_key(kind, principal)  # type: ignore[arg-type]
+    kind: ApiKeyKind = "venue" if "/" not in principal else "department"
+    record, secret = accounts.issue_api_key(kind, principal)
     accounts.revoke_api_key(record.key_id)
     return secret
 
@@ -705,7 +706,7 @@ def services_of_client(client: FlaskClient) -> Any:
     return services_of(client.application)
 
 
-def test_a_bundle_fetched_right_after_a_revocation_shows_it(tmp_path) -> None:
+def test_a_bundle_fetched_right_after_a_revocation_shows_it(tmp_path: Path) -> None:
     """The signed lists are cached, but a status change refreshes them at once."""
     from api import create_app
     from api.services import services

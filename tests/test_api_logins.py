@@ -25,9 +25,10 @@ from api.errors import PROBLEM_MIMETYPE
 from keys import generate_secret
 from tests.api_helpers import BASE_URL, FAST_HASHER, services_of
 from tests.factory import Clock
+from tests.hygiene import personal
 
-PASSWORD = "correct horse battery"
-CITIZEN = "110101199003070011"
+PASSWORD = personal("correct horse battery", "test_api_logins PASSWORD")
+CITIZEN = personal("110101199003070011", "test_api_logins CITIZEN")
 WINDOW = 900
 NAT = "198.51.100.7"
 

@@ -42,6 +42,8 @@ from tests.api_helpers import (
     path_of,
     services_of,
 )
+from tests.hygiene import personal
+from tests.redis_replies import all_bytes, as_bytes
 from verifier import Verifier
 from verifier.qrimage import decode_qr
 from wallet.online import (
@@ -59,7 +61,7 @@ __all__ = ["api_app", "auth", "client", "demo"]
 
 ONLINE_PREFIX = BASE_URL + "/p/"
 #: The first demo citizen's name (on the resident ID card the demo issues).
-NAME = "张三"
+NAME = personal("张三", "test_api_qr NAME")
 
 # -- helpers ---------------------------------------------------------------------------
 
@@ -75,7 +77,9 @@ def problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
 
 def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
     """The id of the citizen's resident ID card."""
-    items = client.get("/api/v1/wallet/credentials", headers=headers).get_json()["items"]
+    items: list[dict[str, str]] = client.get(
+        "/api/v1/wallet/credentials", headers=headers
+    ).get_json()["items"]
     return next(item["id"] for item in items if item["vct"] == ID_CARD)
 
 
@@ -501,20 +505,20 @@ def _store_dump(app: Flask) -> bytes:
     chunks: list[bytes] = []
     client = redis.Redis.from_url(url)
     try:
-        for key in client.scan_iter(count=1000):
+        for key in all_bytes(client.scan_iter(count=1000)):
             chunks.append(key)
             kind = client.type(key)
             if kind == b"string":
-                chunks.append(client.get(key) or b"")
+                chunks.append(as_bytes(client.get(key) or b""))
             elif kind == b"hash":
                 for field, value in client.hgetall(key).items():
-                    chunks += [field, value]
+                    chunks += [as_bytes(field), as_bytes(value)]
             elif kind == b"set":
-                chunks.extend(client.smembers(key))
+                chunks.extend(all_bytes(client.smembers(key)))
             elif kind == b"zset":
-                chunks.extend(m for m, _ in client.zrange(key, 0, -1, withscores=True))
+                chunks.extend(all_bytes(client.zrange(key, 0, -1)))
             elif kind == b"list":
-                chunks.extend(client.lrange(key, 0, -1))
+                chunks.extend(all_bytes(client.lrange(key, 0, -1)))
     finally:
         client.close()
     return b"\n".join(chunks)
@@ -530,8 +534,8 @@ def _once_entries(app: Flask) -> bytes:
     client = redis.Redis.from_url(url)
     try:
         return b"\n".join(
-            key + b"=" + b"|".join(client.hvals(key))
-            for key in client.scan_iter(count=1000)
+            key + b"=" + b"|".join(all_bytes(client.hvals(key)))
+            for key in all_bytes(client.scan_iter(count=1000))
             if client.type(key) == b"hash" and b"once" in key
         )
     finally:

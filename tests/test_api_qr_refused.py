@@ -47,7 +47,9 @@ def problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
 
 def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
     """The id of the citizen's resident ID card (issued by the police)."""
-    items = client.get("/api/v1/wallet/credentials", headers=headers).get_json()["items"]
+    items: list[dict[str, str]] = client.get(
+        "/api/v1/wallet/credentials", headers=headers
+    ).get_json()["items"]
     return next(item["id"] for item in items if item["vct"] == ID_CARD)
 
 

@@ -30,6 +30,7 @@ from cli.main import main
 from keys import thumbprint, verify_trust_list
 from keys.b64 import b64url_decode, b64url_encode
 from tests.factory import ID_CARD, ID_CLAIMS
+from tests.hygiene import SESSION_LOGS
 from wallet import HeldCredential
 
 RESIDENCE_PERMIT = "urn:ecert:residence-permit"
@@ -791,6 +792,7 @@ def test_console_script_demo(tmp_path: Path, cli: Cli) -> None:
         timeout=120,
         check=False,
     )
+    SESSION_LOGS.add_text("ecert demo (subprocess) stderr", proc.stderr)
     assert proc.returncode == 0, proc.stderr
     valid, revoked = _json_documents(proc.stdout)
     assert valid["valid"] is True and valid["scene"] == "hotel"

@@ -31,6 +31,7 @@ from keys import FormatError
 from keys.jsonstrict import MAX_BYTES, MAX_DEPTH, InvalidUnicode, loads, loads_object
 from tests.api_helpers import AuthActions, api_app, auth, client, demo
 from tests.factory import World
+from tests.hygiene import SESSION_LOGS
 from tests.test_cli import Cli, Setup, cli, present, ready, web
 from verifier import BundleInvalid, Verifier
 
@@ -373,7 +374,7 @@ def test_bundle_pull_of_an_unusable_download_exits_2_and_keeps_the_file(
 def _ecert(args: list[str | Path], cwd: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
     script = Path(sys.executable).parent / "ecert"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ECERT_", "PYTHONIO", "LC_"))}
-    return subprocess.run(
+    done = subprocess.run(
         [str(script), *map(str, args)],
         capture_output=True,
         cwd=cwd,
@@ -381,6 +382,8 @@ def _ecert(args: list[str | Path], cwd: Path, **env: str) -> subprocess.Complete
         timeout=60,
         check=False,
     )
+    SESSION_LOGS.add_text("ecert (subprocess) stderr", done.stderr.decode("utf-8", "replace"))
+    return done
 
 
 def test_console_script_verify_with_a_deep_bundle_exits_2_without_a_traceback(

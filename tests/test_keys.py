@@ -139,7 +139,7 @@ def test_generated_keys_differ() -> None:
 
 def test_generate_refuses_other_algorithms() -> None:
     with pytest.raises(KeyStoreError):
-        SigningKey.generate("RS256")  # type: ignore[arg-type]
+        SigningKey.generate("RS256")  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
 
 
 def test_from_private_key_refuses_p384() -> None:
@@ -428,7 +428,7 @@ def test_public_key_from_jwk_accepts_signature_use(p256_public: dict[str, Any]) 
 @pytest.mark.parametrize("value", [None, "a string", ["x"]], ids=["null", "string", "array"])
 def test_public_key_from_jwk_rejects_a_jwk_that_is_not_an_object(value: object) -> None:
     with pytest.raises(InvalidJWK):
-        public_key_from_jwk(value)  # type: ignore[arg-type]
+        public_key_from_jwk(value)  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
 
 
 # -- VerifyingKey.from_jwk: the kid is always ours --------------------------------------

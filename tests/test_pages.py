@@ -287,7 +287,9 @@ def test_the_service_worker_is_served_with_its_scope_and_shell(client: FlaskClie
     source = response.get_data(as_text=True)
     assert "__VERSION__" not in source and "__SHELL__" not in source
     assert json.dumps(asset_version()) in source
-    shell = json.loads(re.search(r"var SHELL = (\[.*?\]);", source).group(1))  # type: ignore[union-attr]
+    found = re.search(r"var SHELL = (\[.*?\]);", source)
+    assert found is not None, "no SHELL list in the service worker"
+    shell = json.loads(found.group(1))
     assert "/wallet" in shell and "/wallet?lang=en" in shell
     for url in shell:
         assert client.get(url).status_code == 200, url

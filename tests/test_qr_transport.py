@@ -404,7 +404,7 @@ def test_is_compact() -> None:
     assert is_compact(PREFIX + "ABC") and is_compact("EC2:ABC") and is_compact(b"EC1:")
     assert not is_compact("eyJhbGciOiJFUzI1NiJ9.e30.c2ln~")
     assert not is_compact("HC1:ABC") and not is_compact("ec1:ABC") and not is_compact("EC:")
-    assert not is_compact(b"\xff\xfe") and not is_compact(None)  # type: ignore[arg-type]
+    assert not is_compact(b"\xff\xfe") and not is_compact(None)  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
 
 
 _BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"

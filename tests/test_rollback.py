@@ -94,7 +94,7 @@ def story(world: World) -> Story:
 def only_status_error(result: VerificationResult) -> dict[str, str]:
     [error] = [e for e in result.errors if e["code"] == "status_unavailable"]
     assert result.valid is False and result.claims == {} and result.status == "unavailable"
-    return dict(error)
+    return {"code": error["code"], "message": error["message"]}
 
 
 # -- the attack, without and with a history -------------------------------------------------
@@ -226,9 +226,11 @@ def _state(entries: Any) -> bytes:
     return json.dumps({"version": 1, "status_lists": entries}).encode()
 
 
-GOOD_ENTRY = {
-    "iss": "https://i",
-    "uri": "https://i/status/1",
+GOOD_ISS = "https://i"
+GOOD_URI = "https://i/status/1"
+GOOD_ENTRY: dict[str, object] = {
+    "iss": GOOD_ISS,
+    "uri": GOOD_URI,
     "iat": 5,
     "digest": "sha256:" + "a" * 64,
 }
@@ -278,7 +280,7 @@ def test_a_good_state_file_round_trips(tmp_path: Path) -> None:
     state = tmp_path / "s.json"
     state.write_bytes(_state([GOOD_ENTRY]))
     history = FileStatusHistory(state)
-    mark = history.newest(GOOD_ENTRY["iss"], GOOD_ENTRY["uri"])
+    mark = history.newest(GOOD_ISS, GOOD_URI)
     assert mark is not None and mark.iat == 5
 
 
@@ -427,7 +429,7 @@ def _trust_state(entries: Any) -> bytes:
     return json.dumps({"version": 2, "status_lists": [], "trust_lists": entries}).encode()
 
 
-GOOD_TRUST = {"iss": "https://anchor", "iat": 5, "digest": "sha256:" + "b" * 64}
+GOOD_TRUST: dict[str, Any] = {"iss": "https://anchor", "iat": 5, "digest": "sha256:" + "b" * 64}
 CORRUPT_TRUST_STATES: dict[str, bytes] = {
     "v2-without-trust-lists": json.dumps({"version": 2, "status_lists": []}).encode(),
     "v1-with-trust-lists": json.dumps(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port
+from tests.hygiene import SESSION_LOGS, personal_demo
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,7 @@ def _start(instance: Path, env_extra: dict[str, str]) -> Server:
             raise AssertionError(f"ecert serve exited:\n{log.read_text(errors='replace')}")
         try:
             if server.call("GET", "/healthz")[0] == 200:
+                personal_demo(json.loads((instance / "demo.json").read_text(encoding="utf-8")))
                 return server
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.2)
@@ -88,6 +90,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             running.proc.kill()
             running.proc.wait()
+        SESSION_LOGS.add_serve_log(running.log)
 
 
 def test_gunicorn_serves_the_demo_with_two_workers(server: Server) -> None:

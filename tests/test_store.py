@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -58,17 +59,16 @@ def unpack(data: bytes, bits: int, size: int) -> list[int]:
 
 
 def key(kid: str = "k1", *, owner: str = ISSUER, created_at: int = 100, **kw: object) -> KeyRecord:
-    fields: dict[str, object] = {
-        "kid": kid,
-        "owner": owner,
-        "alg": "ES256",
-        "state": "active",
-        "public_jwk": f'{{"kty":"EC","kid":"{kid}"}}',
-        "private_blob": bytes(range(256)),
-        "created_at": created_at,
-    }
-    fields.update(kw)
-    return KeyRecord(**fields)  # type: ignore[arg-type]
+    record = KeyRecord(
+        kid=kid,
+        owner=owner,
+        alg="ES256",
+        state="active",
+        public_jwk=f'{{"kty":"EC","kid":"{kid}"}}',
+        private_blob=bytes(range(256)),
+        created_at=created_at,
+    )
+    return dataclasses.replace(record, **kw)  # type: ignore[arg-type]  # kw: any field, wrong types on purpose too
 
 
 def status_list(
@@ -85,19 +85,18 @@ def credential(
     issued_at: int = 1000,
     **kw: object,
 ) -> CredentialRecord:
-    fields: dict[str, object] = {
-        "id": cid,
-        "vct": "urn:ecert:id-card",
-        "issuer": issuer,
-        "subject": subject,
-        "kid": "k1",
-        "status_uri": URI,
-        "status_idx": 7,
-        "issued_at": issued_at,
-        "expires_at": issued_at + 86400,
-    }
-    fields.update(kw)
-    return CredentialRecord(**fields)  # type: ignore[arg-type]
+    record = CredentialRecord(
+        id=cid,
+        vct="urn:ecert:id-card",
+        issuer=issuer,
+        subject=subject,
+        kid="k1",
+        status_uri=URI,
+        status_idx=7,
+        issued_at=issued_at,
+        expires_at=issued_at + 86400,
+    )
+    return dataclasses.replace(record, **kw)  # type: ignore[arg-type]  # kw: any field, wrong types on purpose too
 
 # -- the protocol ----------------------------------------------------------------------
 
@@ -421,9 +420,9 @@ def test_unknown_states_are_rejected(store: Store) -> None:
     store.put_key(key())
     store.put_credential(credential())
     with pytest.raises(StoreError):
-        store.set_key_state("k1", "lost")  # type: ignore[arg-type]
+        store.set_key_state("k1", "lost")  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
     with pytest.raises(StoreError):
-        store.set_credential_state("c1", "gone")  # type: ignore[arg-type]
+        store.set_credential_state("c1", "gone")  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
     assert store.get_key("k1") == key()
     assert store.get_credential("c1") == credential()
 

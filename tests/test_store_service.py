@@ -46,9 +46,11 @@ from store.redis import RedisStore
 from store.sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore
 from tests.conftest import free_port
 from tests.factory import run_threads
+from tests.hygiene import personal
+from tests.redis_replies import all_bytes, as_bytes
 
-CITIZEN = "110101199001011234"
-OTHER = "310101198505054321"
+CITIZEN = personal("110101199001011234", "test_store_service CITIZEN")
+OTHER = personal("310101198505054321", "test_store_service OTHER")
 URI = "https://ecert.example/status/1"
 URI2 = "https://ecert.example/status/2"
 ISSUER = "https://police.example"
@@ -121,15 +123,14 @@ def session(token: str = "t1", *, created_at: int, expires_at: int) -> SessionRe
 def api_key(
     key_id: str = "ak1", *, principal: str = ISSUER, created_at: int = 100, **kw: object
 ) -> ApiKeyRecord:
-    fields: dict[str, object] = {
-        "key_id": key_id,
-        "key_hash": digest(f"secret-{key_id}"),
-        "kind": "department",
-        "principal": principal,
-        "created_at": created_at,
-    }
-    fields.update(kw)
-    return ApiKeyRecord(**fields)  # type: ignore[arg-type]
+    record = ApiKeyRecord(
+        key_id=key_id,
+        key_hash=digest(f"secret-{key_id}"),
+        kind="department",
+        principal=principal,
+        created_at=created_at,
+    )
+    return dataclasses.replace(record, **kw)  # type: ignore[arg-type]  # kw: any field, wrong types on purpose too
 
 
 def venue(venue_id: str = "v1", *, name_en: str = "Hotel") -> VenueRecord:
@@ -609,7 +610,7 @@ def test_redis_window_log_carries_a_ttl(redis_store: RedisStore) -> None:
     t = float(now_s())
     redis_store.window_add("login:acct:x", "e", t, (Limit(3, 60), Limit(5, 900)))
     (key,) = redis_store.client.keys("*")
-    assert key.decode() == f"ecert:{{win:{digest('login:acct:x')[:16]}}}:login:acct:x"
+    assert as_bytes(key).decode() == f"ecert:{{win:{digest('login:acct:x')[:16]}}}:login:acct:x"
     assert 0 < redis_store.client.pttl(key) <= 900_000
 
 
@@ -695,28 +696,28 @@ def test_put_once_exactly_once_under_concurrency(store: Store) -> None:
 def raw_dump(store: Store) -> bytes:
     """Every byte the backend holds: the SQLite files, or every Redis key's values."""
     if isinstance(store, SQLiteStore):
-        out = b""
+        files = b""
         for suffix in ("", "-wal"):
             path = Path(store.path + suffix)
             if path.exists():
-                out += path.read_bytes()
-        return out
+                files += path.read_bytes()
+        return files
     assert isinstance(store, RedisStore)
     client = store.client
-    out = []
-    for name in client.scan_iter("*"):
+    out: list[bytes] = []
+    for name in all_bytes(client.scan_iter("*")):
         out.append(name)
         kind = client.type(name)
         if kind == b"string":
-            out.append(client.get(name))
+            out.append(as_bytes(client.get(name)))
         elif kind == b"hash":
-            out.extend(b for pair in client.hgetall(name).items() for b in pair)
+            out.extend(all_bytes(b for pair in client.hgetall(name).items() for b in pair))
         elif kind == b"zset":
-            out.extend(client.zrange(name, 0, -1))
+            out.extend(all_bytes(client.zrange(name, 0, -1)))
         elif kind == b"set":
-            out.extend(client.smembers(name))
+            out.extend(all_bytes(client.smembers(name)))
         elif kind == b"list":
-            out.extend(client.lrange(name, 0, -1))
+            out.extend(all_bytes(client.lrange(name, 0, -1)))
         else:
             raise AssertionError(f"unexpected type {kind!r} of {name!r}")
     return b"\n".join(out)
@@ -797,11 +798,12 @@ def test_sqlite_locked_raises_store_unavailable(tmp_path: Path) -> None:
     t = time.time()
     try:
         blocker.execute("BEGIN EXCLUSIVE")
-        for call in (
+        calls: list[Callable[[], object]] = [
             lambda: store.remember_nonce("n", t + 60, t),
             lambda: store.hit("c", 60, t),
             lambda: store.create_wallet(wallet()),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(StoreUnavailable):
                 call()
         blocker.execute("ROLLBACK")
@@ -901,7 +903,7 @@ def test_sqlite_several_processes_share_the_short_lived_entries(tmp_path: Path) 
 
 
 def _names(store: RedisStore) -> list[str]:
-    return sorted(k.decode() for k in store.client.keys("*"))
+    return sorted(k.decode() for k in all_bytes(store.client.keys("*")))
 
 
 @pytest.mark.redis

@@ -138,8 +138,8 @@ def test_pyjwt_reads_our_trust_list(anchor: SigningKey, payload: dict[str, Any])
     token = sign_compact(payload, anchor, typ=TYP)
     key = jwt.PyJWK(dict(anchor.public_jwk())).key
     # NOW is in the future: PyJWT would judge iat; only the signature interop matters here
-    options = {"verify_exp": False, "verify_iat": False}
-    decoded = jwt.decode(token, key, algorithms=["ES256"], options=options)  # type: ignore[arg-type]
+    options: jwt.types.Options = {"verify_exp": False, "verify_iat": False}
+    decoded = jwt.decode(token, key, algorithms=["ES256"], options=options)
     assert decoded["issuers"][0]["iss"] == POLICE
 
 

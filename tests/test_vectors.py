@@ -288,14 +288,14 @@ MOBIUS = EXAMPLES["object_property"]["disclosure"]
 
 def _with_sd(*disclosures: str) -> dict[str, Any]:
     """The §5.1 payload with the digests of ``disclosures`` added to its top-level _sd."""
-    out = copy.deepcopy(PAYLOAD)
+    out: dict[str, Any] = copy.deepcopy(PAYLOAD)
     out["_sd"] += [sdjwt.digest(d) for d in disclosures]
     return out
 
 
 def _repeated(digest: str) -> dict[str, Any]:
     """The §5.1 payload with ``digest`` appearing a second time in its top-level _sd."""
-    out = copy.deepcopy(PAYLOAD)
+    out: dict[str, Any] = copy.deepcopy(PAYLOAD)
     out["_sd"].append(digest)
     return out
 

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import pytest
+
 import keys.signing
 from keys import KeyState
 from tests.factory import World
 
 
-def _count_signature_checks(monkeypatch) -> list[int]:
+def _count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls = [0]
     original = keys.signing.VerifyingKey.verify
 
-    def counting(self, data, signature):  # type: ignore[no-untyped-def]
+    def counting(self: keys.signing.VerifyingKey, data: bytes, signature: bytes) -> None:
         calls[0] += 1
-        return original(self, data, signature)
+        original(self, data, signature)
 
     monkeypatch.setattr(keys.signing.VerifyingKey, "verify", counting)
     return calls
 
 
 def test_a_credential_shown_again_skips_only_the_issuer_signature(
-    world: World, monkeypatch
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held, wallet = world.issue_id_card()
     v = world.verifier()
@@ -64,7 +66,9 @@ def test_a_compromised_key_is_refused_even_for_a_remembered_credential(world: Wo
     ]
 
 
-def test_the_cache_is_bounded_and_can_be_turned_off(world: World, monkeypatch) -> None:
+def test_the_cache_is_bounded_and_can_be_turned_off(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shown = [world.issue_id_card() for _ in range(3)]
     v = world.verifier(verified_cache=2)
     scene = v.trust_list.scenes["hotel"]
