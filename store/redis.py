@@ -328,6 +328,8 @@ def _cluster_unreachable(err: rexc.RedisClusterException) -> bool:
     """Whether redis-py's cluster client gave up because no node answered or slots are
     uncovered (an outage), rather than for a command it cannot route (a bug)."""
     text = str(err)
+    if "Cluster mode is not enabled" in text:  # a plain server: a configuration mistake
+        return False
     return text.startswith(("Redis Cluster cannot be connected", "All slots are not covered"))
 
 

@@ -205,6 +205,9 @@ def test_an_unreachable_cluster_is_unavailable() -> None:
 
 
 def test_a_single_node_is_not_a_cluster(redis_server: str) -> None:
-    """Pointing the cluster client at a plain server fails at start-up, not later."""
-    with pytest.raises(StoreError):
+    """Pointing the cluster client at a plain server fails at start-up, not later, and
+    as a configuration mistake (StoreError), not as an outage to retry."""
+    with pytest.raises(StoreError) as caught:
         RedisStore.from_url(redis_server, cluster=True)
+    assert not isinstance(caught.value, StoreUnavailable)
+    assert "Cluster mode is not enabled" in str(caught.value)
