@@ -3,6 +3,7 @@
 ``app.extensions["ecert"]`` holds a :class:`Services`; views reach it through
 :func:`services`. Configuration (``app.config``, filled from ``ECERT_*`` variables by
 the app factory): ``INSTANCE`` (folder, default ``./instance``), ``REDIS_URL``,
+``REDIS_CLUSTER`` (``1``: ``REDIS_URL`` names a node of a Redis Cluster),
 ``KEY_SECRET``, ``BASE_URL``, ``PASSWORD_HASHER_PARAMS`` (keyword arguments of
 ``argon2.PasswordHasher``, e.g. ``{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}``
 for fast tests; unset: argon2-cffi's defaults, RFC 9106's second recommendation), and
@@ -47,6 +48,7 @@ def init_services(app: Flask) -> Services:
         config.get("INSTANCE"),
         base_url=config.get("BASE_URL"),
         redis_url=config.get("REDIS_URL"),
+        redis_cluster=config.get("REDIS_CLUSTER"),
         key_secret=config.get("KEY_SECRET"),
     )
     built = Services(

@@ -5,6 +5,8 @@ variables, then defaults:
 
 * ``ECERT_INSTANCE`` — the instance folder (default ``./instance``);
 * ``ECERT_REDIS_URL`` — use Redis instead of ``<instance>/ecert.db``;
+* ``ECERT_REDIS_CLUSTER`` — ``1`` (or ``true``/``yes``): ``ECERT_REDIS_URL`` names any
+  node of a Redis Cluster and the store uses the cluster client (docs/scaling.md);
 * ``ECERT_KEY_SECRET`` — the key-encryption key (base64url, 256 bits); without it the
   file ``<instance>/secret.key`` (mode 0600) is used, created on first use;
 * ``ECERT_BASE_URL`` — the public base URL (default ``http://127.0.0.1:8000``). Issuer
@@ -34,6 +36,7 @@ from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.b64 import b64url_decode
 from keys.errors import NotFound
 from store import Store, open_store
+from store.errors import InvalidArgument
 from wallet import WalletVault
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -143,12 +146,32 @@ def _secret(path: Path, *, create: bool, given: str | None = None) -> str:
     return secret
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def parse_flag(value: bool | str | int | None, name: str) -> bool:
+    """A yes/no setting: a bool, 0/1, or ``1``/``true``/``yes``/``on`` and
+    ``0``/``false``/``no``/``off``/empty in any case. Raises :class:`StoreError` otherwise
+    (a typo must not silently pick the single-node client)."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidArgument(f"{name} must be 1 or 0 (true or false)")
+
+
 def open_instance(
     path: str | Path | None = None,
     *,
     base_url: str | None = None,
     create: bool = True,
     redis_url: str | None = None,
+    redis_cluster: bool | str | int | None = None,
     key_secret: str | None = None,
 ) -> Instance:
     """Open (and, with ``create``, set up) an instance.
@@ -160,7 +183,12 @@ def open_instance(
     if create:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     redis_url = redis_url or os.environ.get("ECERT_REDIS_URL")
-    store = open_store(redis_url or f"sqlite:///{folder / 'ecert.db'}")
+    if redis_cluster is None:
+        redis_cluster = os.environ.get("ECERT_REDIS_CLUSTER")
+    cluster = parse_flag(redis_cluster, "ECERT_REDIS_CLUSTER")
+    if cluster and not redis_url:
+        raise InvalidArgument("ECERT_REDIS_CLUSTER needs ECERT_REDIS_URL (any node of the cluster)")
+    store = open_store(redis_url or f"sqlite:///{folder / 'ecert.db'}", cluster=cluster)
     try:
         # A new secret next to keys wrapped under the old one would only make every
         # later command fail: refuse, and say what to restore.

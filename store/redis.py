@@ -99,6 +99,7 @@ from typing import Any, get_args
 
 import redis
 from redis import exceptions as rexc
+from redis.cluster import RedisCluster
 
 from store.errors import OutOfRange
 from store.interface import (
@@ -324,6 +325,15 @@ return string.format('%.17g', wait)
 """
 
 
+def _cluster_unreachable(err: rexc.RedisClusterException) -> bool:
+    """Whether redis-py's cluster client gave up because no node answered or slots are
+    uncovered (an outage), rather than for a command it cannot route (a bug)."""
+    text = str(err)
+    if "Cluster mode is not enabled" in text:  # a plain server: a configuration mistake
+        return False
+    return text.startswith(("Redis Cluster cannot be connected", "All slots are not covered"))
+
+
 def _tag_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -340,7 +350,7 @@ class RedisStore:
     be reached or times out, and :class:`StoreError` for other server errors.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "ecert") -> None:
+    def __init__(self, client: redis.Redis | RedisCluster, prefix: str = "ecert") -> None:
         """Wrap a client that returns bytes (``decode_responses=False``).
 
         Raises :class:`StoreError` for a prefix holding braces or a decoding client.
@@ -370,17 +380,38 @@ class RedisStore:
         self._window = self._r.register_script(_WINDOW)
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str = "ecert", **kwargs: Any) -> RedisStore:
+    def from_url(
+        cls, url: str, *, prefix: str = "ecert", cluster: bool = False, **kwargs: Any
+    ) -> RedisStore:
         """Connect to ``redis://``, ``rediss://`` or ``unix://`` ``url``.
 
         ``kwargs`` go to :meth:`redis.Redis.from_url` (timeouts, retry policy…). No
         command is sent yet, so an unreachable server shows on first use as
         :class:`StoreUnavailable`. Raises :class:`StoreError` for a malformed URL.
+
+        With ``cluster``, ``url`` (``redis://`` or ``rediss://``, database 0) names any
+        node of a Redis Cluster and the client is :class:`redis.cluster.RedisCluster`
+        (``kwargs`` go to its ``from_url``). It asks that node for the slot map at once,
+        so an unreachable cluster raises :class:`StoreUnavailable` here.
         """
+        client: redis.Redis | RedisCluster
         try:
-            client = redis.Redis.from_url(url, **kwargs)
+            if cluster:
+                if not url.startswith(("redis://", "rediss://")):
+                    raise ValueError("a Redis Cluster URL is redis:// or rediss://")
+                client = RedisCluster.from_url(url, **kwargs)
+            else:
+                client = redis.Redis.from_url(url, **kwargs)
         except ValueError as err:
             raise InvalidArgument(f"invalid Redis URL: {err}") from err
+        except _MISCONFIGURED as err:
+            raise StoreError(f"Redis refused the credentials: {err}") from err
+        except _UNAVAILABLE as err:
+            raise StoreUnavailable(f"Redis cluster unavailable: {err}") from err
+        except rexc.RedisClusterException as err:  # no node answered, or slots uncovered
+            if _cluster_unreachable(err):
+                raise StoreUnavailable(f"Redis cluster unavailable: {err}") from err
+            raise StoreError(f"Redis cluster error: {err}") from err
         try:
             return cls(client, prefix=prefix)
         except BaseException:
@@ -410,6 +441,10 @@ class RedisStore:
             raise StoreUnavailable(f"Redis store unavailable: {err}") from err
         except rexc.RedisError as err:
             raise StoreError(f"Redis error: {err}") from err
+        except rexc.RedisClusterException as err:  # not a RedisError
+            if _cluster_unreachable(err):
+                raise StoreUnavailable(f"Redis cluster unavailable: {err}") from err
+            raise StoreError(f"Redis cluster error: {err}") from err
 
     def _k(self, tag: str, name: str) -> str:
         return f"{self.prefix}:{{{tag}}}:{name}"

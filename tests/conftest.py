@@ -1,7 +1,9 @@
 """Shared pytest fixtures.
 
-Storage: ``redis_server`` (one real ``redis-server`` per session), ``redis_store``,
-``sqlite_store`` and ``store``, which runs a test once per backend.
+Storage: ``redis_server`` (one real ``redis-server`` per session), ``redis_cluster``
+(a real three-master Redis Cluster per session), ``redis_store``, ``cluster_store``,
+``sqlite_store`` and ``store``, which runs a test once per backend (SQLite, Redis,
+Redis Cluster).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
@@ -101,6 +104,120 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait()
 
 
+#: Masters of the test cluster: the fewest ``redis-cli --cluster create`` accepts.
+CLUSTER_MASTERS = 3
+CLUSTER_START_TIMEOUT = 30.0
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _cluster_ok(ports: list[int]) -> bool:
+    """Every node says ``cluster_state:ok`` and knows all the masters."""
+    for port in ports:
+        client = redis.Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            info = client.cluster("info")
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        if info.get("cluster_state") != "ok" or int(info.get("cluster_known_nodes", 0)) < len(
+            ports
+        ):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Redis Cluster of three masters (no replicas) on free ports of 127.0.0.1.
+
+    Yields the URL of one node (``redis://127.0.0.1:P1/0``): the cluster client finds
+    the others from it. Stopped at the end of the session.
+    """
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.fail(
+            "redis-server and redis-cli must be on PATH for the Redis Cluster tests; the "
+            "test command installs them with: apt-get install -y redis-server redis-tools"
+        )
+    workdir = tmp_path_factory.mktemp("redis-cluster")
+    ports: list[int] = []
+    while len(ports) < CLUSTER_MASTERS:
+        # A node also listens on port + 10000 (the cluster bus): keep both free.
+        port = free_port()
+        if port + 10000 < 65536 and port not in ports:
+            ports.append(port)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for port in ports:
+            node = workdir / str(port)
+            node.mkdir()
+            command = [
+                server,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--dir", str(node),
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(node / "nodes.conf"),
+                "--cluster-node-timeout", "5000",
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--logfile", str(node / "redis.log"),
+            ]  # fmt: skip
+            proc = subprocess.Popen(command, cwd=node, stdin=subprocess.DEVNULL)
+            procs.append(proc)
+            _wait_for_redis(proc, f"redis://127.0.0.1:{port}/0", node / "redis.log")
+        create = [cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
+        created = subprocess.run(
+            [*create, "--cluster-replicas", "0", "--cluster-yes"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=CLUSTER_START_TIMEOUT,
+            check=False,
+        )
+        if created.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{created.stdout.decode()}")
+        deadline = time.monotonic() + CLUSTER_START_TIMEOUT
+        while not _cluster_ok(ports):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Redis Cluster on {ports} did not reach cluster_state:ok")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{ports[0]}/0"
+    finally:
+        _stop(procs)
+
+
+def flush_cluster(url: str) -> None:
+    """Empty every master of the cluster at ``url``.
+
+    One plain client per master: redis-py 8.1's ``RedisCluster.flushall(target_nodes=…)``
+    leaves a socket open after ``close()``.
+    """
+    cluster = RedisCluster.from_url(url)
+    try:
+        masters = [(node.host, node.port) for node in cluster.get_primaries()]  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    finally:
+        cluster.close()
+    for host, port in masters:
+        client = redis.Redis(host=host, port=port)
+        try:
+            client.flushall()
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def redis_store(redis_server: str) -> Iterator[RedisStore]:
     """A :class:`RedisStore` on the session's server, emptied (FLUSHDB) afterwards."""
@@ -110,6 +227,18 @@ def redis_store(redis_server: str) -> Iterator[RedisStore]:
     finally:
         store.client.flushdb()
         store.close()
+
+
+@pytest.fixture
+def cluster_store(redis_cluster: str) -> Iterator[RedisStore]:
+    """A :class:`RedisStore` on the session's Redis Cluster (the cluster client), every
+    master emptied afterwards."""
+    store = RedisStore.from_url(redis_cluster, cluster=True)
+    try:
+        yield store
+    finally:
+        store.close()
+        flush_cluster(redis_cluster)
 
 
 @pytest.fixture
@@ -126,6 +255,7 @@ def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
     params=[
         pytest.param("sqlite", id="sqlite"),
         pytest.param("redis", id="redis", marks=pytest.mark.redis),
+        pytest.param("cluster", id="cluster", marks=[pytest.mark.redis, pytest.mark.cluster]),
     ]
 )
 def store(request: pytest.FixtureRequest) -> SQLiteStore | RedisStore:
@@ -257,6 +387,6 @@ def _private_instance(
     )
     # Apps built by tests log at DEBUG, so that the log-hygiene check sees DEBUG records too.
     monkeypatch.setenv("ECERT_LOG_LEVEL", "DEBUG")
-    for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_BASE_URL"):
+    for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_REDIS_CLUSTER", "ECERT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 

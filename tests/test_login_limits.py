@@ -256,7 +256,7 @@ def _dump(store: Store) -> str:
         return data.decode("latin-1")
     assert isinstance(store, RedisStore)
     parts = []
-    for key in all_bytes(store.client.keys("*")):
+    for key in all_bytes(store.client.scan_iter(match="*")):  # every master of a cluster too
         parts.append(key.decode())
         parts += [m.decode() for m in all_bytes(store.client.zrange(key, 0, -1))]
     return "\n".join(parts)
