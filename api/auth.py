@@ -2,7 +2,7 @@
 
 Login answers the same ``401 login_failed`` for an unknown citizen id and a wrong
 password, and ``429 rate_limited`` with ``Retry-After`` once an account or a client
-address has too many recent failed logins (:meth:`api.accounts.Accounts.login`; only
+address has too many recent failed logins (:meth:`service.accounts.Accounts.login`; only
 failures count). The client address is ``request.remote_addr``: behind a proxy, set
 ``TRUST_PROXY`` so that it is the caller's, not the proxy's.
 """
@@ -14,11 +14,11 @@ from typing import Literal
 from flask import Response, request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.accounts import MAX_PASSWORD
 from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.principals import current_citizen
 from api.security import bearer_token
 from api.services import services
+from service.accounts import MAX_PASSWORD
 
 __all__ = ["bp"]
 

@@ -83,6 +83,15 @@ from keys.errors import (
     TrustListError,
     UnknownIssuer,
 )
+from service.errors import (
+    AccountInvalid,
+    AuthError,
+    Forbidden,
+    LoginFailed,
+    RateLimited,
+    ServiceError,
+    UnknownCitizen,
+)
 from store.errors import InvalidArgument, StoreError, StoreUnavailable
 from verifier.errors import (
     BundleInvalid,
@@ -173,52 +182,9 @@ _HTTP_DETAIL: dict[int, str] = {
 _DEFAULT_RETRY_AFTER = 5
 
 
-class ApiError(EcertError):
-    """A request the service refuses (``invalid_request``); the root of the errors that
+class ApiError(ServiceError):
+    """A request the HTTP layer refuses (``invalid_request``); the root of the errors that
     only the HTTP layer knows of. Its message is always shown to the client."""
-
-    code = "invalid_request"
-
-
-class AccountInvalid(ApiError):
-    """A citizen id or password that the policy refuses (``invalid_request``)."""
-
-
-class AuthError(ApiError):
-    """Missing, unknown, expired or revoked credentials (HTTP 401)."""
-
-    code = "unauthorized"
-
-
-class LoginFailed(AuthError):
-    """Wrong citizen id or password; deliberately does not say which."""
-
-    code = "login_failed"
-
-
-class Forbidden(ApiError):
-    """Authenticated, but not allowed to do this (HTTP 403)."""
-
-    code = "forbidden"
-
-
-class RateLimited(ApiError):
-    """Too many attempts; ``retry_after`` (seconds, a timedelta or the instant) until a
-    retry can pass (HTTP 429, ``Retry-After``)."""
-
-    code = "rate_limited"
-
-    def __init__(
-        self, message: str, *, retry_after: float | dt.timedelta | dt.datetime
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class UnknownCitizen(ApiError):
-    """No citizen with this id (HTTP 404)."""
-
-    code = "unknown_citizen"
 
 
 class UnsupportedMediaType(ApiError):
@@ -242,7 +208,7 @@ class IdempotencyPending(Conflict, ApiError):
 STATUS_BY_CLASS: dict[type[EcertError], int] = {
     EcertError: 500,  # a code nobody gave a status: the server's fault
     # requests the server cannot read or accept
-    ApiError: 400,
+    ServiceError: 400,
     FormatError: 400,
     SignatureInvalid: 400,
     SceneUnmet: 400,

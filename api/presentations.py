@@ -3,7 +3,7 @@
 Built once per app when the wallet or verify blueprint is registered (the instance is
 open by then), with its sealing key derived from the instance's key secret
 (``KEY_SECRET``, ``ECERT_KEY_SECRET`` or ``<instance>/secret.key``, as
-:func:`cli.instance.open_instance` finds it) under the label
+:func:`service.instance.open_instance` finds it) under the label
 :data:`wallet.online.KEY_LABEL`, and the instance's base URL. Views reach it with
 :func:`presentations`.
 """

@@ -1,7 +1,7 @@
 """Who is calling: the department, venue or citizen behind the request's bearer token.
 
 Each helper reads ``Authorization: Bearer …`` (:func:`api.security.bearer_token`),
-asks :class:`api.accounts.Accounts` who it belongs to, and raises:
+asks :class:`service.accounts.Accounts` who it belongs to, and raises:
 
 - 401 ``unauthorized`` for a missing, malformed, unknown, expired or revoked token,
   and for a token of the wrong kind (a venue key on a department route, a citizen
@@ -51,5 +51,5 @@ def current_venue() -> VenueRecord:
 
 def current_citizen() -> str:
     """The citizen id of the request's session token. Raises :class:`~api.errors.AuthError` 401
-    (or :class:`api.accounts.AuthError`, also 401)."""
+    (or :class:`service.accounts.AuthError`, also 401)."""
     return services().accounts.citizen_for_token(bearer_token())

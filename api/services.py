@@ -7,7 +7,7 @@ the app factory): ``INSTANCE`` (folder, default ``./instance``), ``REDIS_URL``,
 ``KEY_SECRET``, ``BASE_URL``, ``PASSWORD_HASHER_PARAMS`` (keyword arguments of
 ``argon2.PasswordHasher``, e.g. ``{"time_cost": 1, "memory_cost": 1024, "parallelism": 1}``
 for fast tests; unset: argon2-cffi's defaults, RFC 9106's second recommendation), and
-``LOGIN_ACCOUNT_LIMITS`` / ``LOGIN_ADDRESS_LIMITS`` (:class:`api.accounts.LoginPolicy`).
+``LOGIN_ACCOUNT_LIMITS`` / ``LOGIN_ADDRESS_LIMITS`` (:class:`service.accounts.LoginPolicy`).
 The login counters' HMAC key is derived from the instance secret, so every worker of
 one instance shares them.
 """
@@ -20,9 +20,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import Flask, current_app
 
-from api.accounts import LOGIN_KEY_LABEL, Accounts, LoginPolicy
 from api.online import OnlineVerifier
-from cli.instance import Instance, open_instance
+from service.accounts import LOGIN_KEY_LABEL, Accounts, LoginPolicy
+from service.instance import Instance, open_instance
 
 
 @dataclass

@@ -5,7 +5,7 @@ Run from the repository root (needs ``redis-server`` on PATH)::
     .venv/bin/python bench/memory.py [--citizens N] [--credentials M] [--events E]
 
 Starts a private ``redis-server`` (no persistence) on a free loopback port, opens an
-instance on it with the real code (``cli.instance.open_instance``), registers the demo's
+instance on it with the real code (``service.instance.open_instance``), registers the demo's
 departments, then in three phases reads ``INFO memory`` (``used_memory``) after each:
 
 1. **citizens**: ``N`` accounts (``Accounts.create_citizen``: the citizen record, the
@@ -42,10 +42,10 @@ from typing import Any
 import redis
 from argon2 import PasswordHasher
 
-from api.accounts import LOGIN_KEY_LABEL, Accounts
-from cli.instance import open_instance
 from cli.seed import CITIZENS, DEPARTMENTS
 from keys import generate_secret
+from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.instance import open_instance
 from store.interface import ActivityRecord
 from store.redis import RedisStore
 

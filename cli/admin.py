@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cli.instance import Instance, open_instance
+from service.instance import Instance, open_instance
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -26,7 +26,7 @@ def _open(args: argparse.Namespace) -> Instance:
 
 
 def _accounts(instance: Instance) -> Any:
-    from api.accounts import Accounts
+    from service.accounts import Accounts
 
     return Accounts(instance.store)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from cli.instance import open_instance
+from service.instance import open_instance
 from verifier import Verifier
 from wallet import Wallet
 from wallet.qr import qr_version, render_png

@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from cli.instance import Instance, open_instance
 from issuer import load_catalogue
 from keys import EcertError, KeyState, SigningKey
 from keys.errors import FormatError, KeyStoreError
 from keys.jsonstrict import loads, loads_object
+from service.instance import Instance, open_instance
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: Error codes that mean "unusable input" (exit 2), not a domain failure (exit 1).

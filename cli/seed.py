@@ -13,12 +13,12 @@ import secrets
 from pathlib import Path
 from typing import Any, TypedDict
 
-from api.accounts import Accounts
 from api.errors import AuthError
 from cli.demo import DEMO_CLAIMS
-from cli.instance import Instance
 from keys.errors import FormatError
 from keys.jsonstrict import loads
+from service.accounts import Accounts
+from service.instance import Instance
 from store.interface import Conflict, VenueRecord
 
 POLICE_VCTS = [

@@ -39,10 +39,10 @@ from typing import TypeVar
 
 import pytest
 
-from api.accounts import Accounts, Session
 from cli.seed import CITIZENS
 from issuer import CredentialIssuer, IssuedCredential
 from keys import KeyWrapper
+from service.accounts import Accounts, Session
 from store.interface import ApiKeyKind, ApiKeyRecord, CitizenRecord
 
 __all__ = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from api.accounts import Accounts, token_hash
 from api.errors import AccountInvalid, AuthError, LoginFailed, UnknownCitizen
+from service.accounts import Accounts, token_hash
 from store.interface import Conflict, NotFound, Store
 from tests.factory import Clock
 

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
 from api import create_app
-from cli.instance import open_instance
 from cli.seed import seed_demo
 from keys import generate_secret
+from service.instance import open_instance
 from store import StoreError, StoreUnavailable, open_store
 from store.redis import RedisStore
 from tests.api_helpers import BASE_URL, ID_CARD, ID_CLAIMS, AuthActions, services_of

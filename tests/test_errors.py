@@ -23,7 +23,7 @@ from tests.factory import World
 from verifier.errors import ERROR_CODES, VerificationError
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("keys", "sdjwt", "issuer", "wallet", "verifier", "store", "api", "cli")
+PACKAGES = ("keys", "sdjwt", "issuer", "wallet", "verifier", "store", "service", "api", "cli")
 CODE = re.compile(r"[a-z][a-z0-9_]{1,40}")
 
 

@@ -75,3 +75,23 @@ def test_a_domain_package_reads_no_environment(package: str) -> None:
         or "os.getenv" in path.read_text(encoding="utf-8")
     ]
     assert offences == []
+
+
+def test_the_service_layer_imports_no_framework_and_no_face() -> None:
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("service")
+        for name in _imports(path)
+        if any(_under(name, bad) for bad in ("flask", "werkzeug", "flask_openapi3", "api", "cli"))
+    ]
+    assert offences == []
+
+
+def test_the_api_never_imports_the_cli() -> None:
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("api")
+        for name in _imports(path)
+        if _under(name, "cli")
+    ]
+    assert offences == []

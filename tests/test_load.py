@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from cli.demo import DEMO_CLAIMS
-from cli.instance import open_instance
+from service.instance import open_instance
 from tests.browser_helpers import running_service
 from wallet import Wallet, present
 

@@ -1,4 +1,4 @@
-"""Login limits (issue 7 §4) on :class:`api.accounts.Accounts`, on SQLite and Redis,
+"""Login limits (issue 7 §4) on :class:`service.accounts.Accounts`, on SQLite and Redis,
 with an injected clock: only failures count, in sliding windows, per account and per
 client address; a success forgets the account's failures.
 
@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from api.accounts import Accounts, LoginPolicy, client_network
 from api.errors import LoginFailed, RateLimited
+from service.accounts import Accounts, LoginPolicy, client_network
 from store.interface import Limit, Store
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore

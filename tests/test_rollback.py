@@ -680,9 +680,9 @@ def test_concurrent_stamps_give_one_iat_per_content(store: Store) -> None:
 def test_a_worker_never_serves_an_iat_older_than_another_published(tmp_path: Path) -> None:
     import time
 
-    from cli.instance import open_instance
     from issuer import StatusRegistry
     from keys import generate_secret
+    from service.instance import open_instance
 
     secret = generate_secret()
     folder = tmp_path / "inst"

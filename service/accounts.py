@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from api.errors import (
+from service.errors import (
     AccountInvalid,
     AuthError,
     LoginFailed,

@@ -1,0 +1,70 @@
+"""The service layer's exceptions: what a use case refuses, whichever face called it.
+
+:class:`ServiceError` owns ``invalid_request``; the HTTP layer's own errors
+(:class:`api.errors.ApiError`) build on it, and ``api.errors`` maps each class to its
+HTTP status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from keys.errors import EcertError
+
+__all__ = [
+    "AccountInvalid",
+    "AuthError",
+    "Forbidden",
+    "LoginFailed",
+    "RateLimited",
+    "ServiceError",
+    "UnknownCitizen",
+]
+
+
+class ServiceError(EcertError):
+    """A request a use case refuses (``invalid_request``). Its message is shown to the
+    client."""
+
+    code = "invalid_request"
+
+
+class AccountInvalid(ServiceError):
+    """A citizen id or password that the policy refuses (``invalid_request``)."""
+
+
+class AuthError(ServiceError):
+    """Missing, unknown, expired or revoked credentials (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class LoginFailed(AuthError):
+    """Wrong citizen id or password; deliberately does not say which."""
+
+    code = "login_failed"
+
+
+class Forbidden(ServiceError):
+    """Authenticated, but not allowed to do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class RateLimited(ServiceError):
+    """Too many attempts; ``retry_after`` (seconds, a timedelta or the instant) until a
+    retry can pass (HTTP 429, ``Retry-After``)."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | dt.timedelta | dt.datetime
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnknownCitizen(ServiceError):
+    """No citizen with this id (HTTP 404)."""
+
+    code = "unknown_citizen"
