@@ -13,11 +13,11 @@ import secrets
 from pathlib import Path
 from typing import Any, TypedDict
 
-from api.errors import AuthError
 from cli.demo import DEMO_CLAIMS
 from keys.errors import FormatError
 from keys.jsonstrict import loads
 from service.accounts import Accounts
+from service.errors import AuthError
 from service.instance import Instance
 from store.interface import Conflict, VenueRecord
 
