@@ -108,13 +108,19 @@ def api_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     try:
         yield app
     finally:
+        close_apps([app], redis_url)
+
+
+def close_apps(apps: list[Flask], redis_url: str | None) -> None:
+    """Close the apps' services and empty the Redis database they shared (if any)."""
+    for app in apps:
         services_of(app).close()
-        if redis_url is not None:
-            client = redis.Redis.from_url(redis_url)
-            try:
-                client.flushdb()
-            finally:
-                client.close()
+    if redis_url is not None:
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.flushdb()
+        finally:
+            client.close()
 
 
 @pytest.fixture
@@ -182,6 +188,14 @@ class AuthActions:
     def venue(self, venue: str = "grand-hotel") -> dict[str, str]:
         """Headers with the venue's key."""
         return bearer(self.venue_key(venue))
+
+
+def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
+    """The id of the citizen's resident ID card (issued by the police)."""
+    items: list[dict[str, str]] = client.get(
+        "/api/v1/wallet/credentials", headers=headers
+    ).get_json()["items"]
+    return next(item["id"] for item in items if item["vct"] == ID_CARD)
 
 
 def bearer(token: str) -> dict[str, str]:

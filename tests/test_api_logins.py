@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -23,7 +22,7 @@ from werkzeug.test import TestResponse
 from api import create_app
 from api.errors import PROBLEM_MIMETYPE
 from keys import generate_secret
-from tests.api_helpers import BASE_URL, FAST_HASHER, services_of
+from tests.api_helpers import BASE_URL, FAST_HASHER, close_apps, services_of
 from tests.factory import Clock
 from tests.hygiene import personal
 
@@ -65,14 +64,7 @@ def make_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppFact
     try:
         yield build
     finally:
-        for app in apps:
-            services_of(app).close()
-        if redis_url is not None:
-            client = redis.Redis.from_url(redis_url)
-            try:
-                client.flushdb()
-            finally:
-                client.close()
+        close_apps(apps, redis_url)
 
 
 @pytest.fixture

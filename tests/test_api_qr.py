@@ -37,6 +37,7 @@ from tests.api_helpers import (
     AuthActions,
     api_app,
     auth,
+    card_id,
     client,
     demo,
     path_of,
@@ -74,13 +75,6 @@ def problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
     assert body["code"] == code and body["status"] == status
     return body
 
-
-def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
-    """The id of the citizen's resident ID card."""
-    items: list[dict[str, str]] = client.get(
-        "/api/v1/wallet/credentials", headers=headers
-    ).get_json()["items"]
-    return next(item["id"] for item in items if item["vct"] == ID_CARD)
 
 
 def show(

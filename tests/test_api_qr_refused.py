@@ -22,7 +22,15 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from api.errors import PROBLEM_MIMETYPE
-from tests.api_helpers import ID_CARD, AuthActions, api_app, auth, client, demo, services_of
+from tests.api_helpers import (
+    AuthActions,
+    api_app,
+    auth,
+    card_id,
+    client,
+    demo,
+    services_of,
+)
 from verifier import LEEWAY
 
 # The fixtures of tests/api_helpers.py, used by name below.
@@ -44,13 +52,6 @@ def problem(response: TestResponse, status: int, code: str) -> dict[str, Any]:
     assert body["type"].endswith("/" + code) and body["title"] == "Conflict"
     return body
 
-
-def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
-    """The id of the citizen's resident ID card (issued by the police)."""
-    items: list[dict[str, str]] = client.get(
-        "/api/v1/wallet/credentials", headers=headers
-    ).get_json()["items"]
-    return next(item["id"] for item in items if item["vct"] == ID_CARD)
 
 
 def ask(
