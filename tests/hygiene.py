@@ -281,16 +281,34 @@ def find_leaks(lines: Iterable[LogLine], values: Mapping[str, str]) -> list[Leak
     # Thousands of values over a session's logs: each value is looked for once in the
     # whole text (at C speed), and in each line only if it is there at all.
     whole = "\n".join(line.text for line in lines)
-    present = [value for value in values if value in whole]
+    present = [value for value in values if value in whole and _found(value, whole)]
     leaks = []
     for line in lines:
-        hits = [(values[v], v, line.text.find(v)) for v in present if v in line.text]
+        hits = [
+            (values[v], v, line.text.find(v))
+            for v in present
+            if v in line.text and _found(v, line.text)
+        ]
         for what, pattern in PATTERNS.items():
             hits += [(what, m.group(), m.start()) for m in pattern.finditer(line.text)]
         for what, found, start in hits:
             excerpt = line.text[max(0, start - 60) : start + len(found) + 60]
             leaks.append(Leak(line.source, what, found, excerpt.replace("\n", " ")))
     return leaks
+
+
+def _found(value: str, text: str) -> bool:
+    """Whether ``value`` stands in ``text`` as a value of its own.
+
+    A value of ASCII letters and digits counts only where no letter or digit touches it:
+    a password ``123456`` inside the random request id ``8f6f4eb12345662e`` is chance,
+    not a leak; ``password=123456`` is one. Other values (names in Chinese, tokens with
+    punctuation) count wherever they stand.
+    """
+    if not (value.isascii() and value.isalnum()):
+        return True
+    edge = r"(?<![A-Za-z0-9])" + re.escape(value) + r"(?![A-Za-z0-9])"
+    return re.search(edge, text) is not None
 
 
 PERSONAL = PersonalValues()

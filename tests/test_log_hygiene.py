@@ -176,3 +176,19 @@ def test_a_serve_log_is_searched_without_its_demo_banner_only(tmp_path: Path) ->
     assert keeper.exempted == 1
     leaks = find_leaks(keeper.lines(), {})
     assert [leak.found for leak in leaks] == ["11010119920815002X"]
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        ("login password=123456 refused", True),
+        ("body {'password': '123456'}", True),
+        ("request_id=8f6f4eb12345662e", False),  # chance: the digits inside a random id
+        ("id 91234567", False),  # inside a longer number
+        ("张三丰来过", True),  # a name in Chinese counts wherever it stands
+    ],
+)
+def test_short_ascii_values_count_only_on_their_own(text: str, leaked: bool) -> None:
+    values = {"123456": "a citizen's password", "张三": "a name"}
+    found = [leak.found for leak in find_leaks([LogLine("log t INFO", text)], values)]
+    assert bool(found) is leaked
