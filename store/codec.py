@@ -93,9 +93,12 @@ def _bytes_json(value: object) -> object:
     if type(value) is not str:
         raise _Bad
     try:
-        return base64.b64decode(value.encode("ascii"), validate=True)
+        decoded = base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise _Bad from None
+    if base64.b64encode(decoded).decode("ascii") != value:  # one spelling per value
+        raise _Bad
+    return decoded
 
 
 def _str_tuple(value: object) -> object:
