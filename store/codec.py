@@ -24,7 +24,7 @@ import dataclasses
 import json
 import math
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, Literal, Protocol, TypeVar, Union, get_args, get_origin
 from typing import get_type_hints as _hints
 
@@ -196,28 +196,48 @@ def _converters(hint: object, where: str) -> tuple[_Read, _Read, _Write, _Write]
     raise TypeError(f"{where}: unsupported field type {hint!r}")
 
 
+def _simple(read: _Read) -> type | None:
+    """The one type a reader only checks for (so the codec checks it inline), or None."""
+    simple: dict[_Read, type] = {_str: str, _int: int, _bool_json: bool}
+    return simple.get(read)
+
+
 class Codec(Generic[R]):
     """The mapping of one frozen dataclass ``cls`` to rows, JSON and hashes.
 
     Built once per record type at import (it raises :class:`TypeError` for a field type
-    it does not support, so a new record with an unsupported field fails at once).
+    it does not support, so a new record with an unsupported field fails at once). The
+    per-field work is planned here, so that reading a record is one loop of type checks
+    and building it one positional call.
     """
 
     def __init__(self, cls: type[R]) -> None:
         if not dataclasses.is_dataclass(cls):
             raise TypeError(f"{cls!r} is not a dataclass")
+        fields = dataclasses.fields(cls)
+        if any(not f.init or f.kw_only for f in fields):
+            raise TypeError(f"{cls!r}: every field must be a positional __init__ argument")
         self.cls = cls
         self.name = cls.__name__
         hints = _hints(cls)
-        self.fields: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(cls))
+        self.fields: tuple[str, ...] = tuple(f.name for f in fields)
         convs = [_converters(hints[name], f"{self.name}.{name}") for name in self.fields]
-        self._read_row = tuple(c[0] for c in convs)
-        self._read_json = {name: c[1] for name, c in zip(self.fields, convs, strict=True)}
-        self._write_row = tuple(c[2] for c in convs)
-        self._write_json = {name: c[3] for name, c in zip(self.fields, convs, strict=True)}
+        self._row_plan = tuple((_simple(c[0]), c[0]) for c in convs)
+        self._json_plan = tuple(
+            (name, _simple(c[1]), c[1]) for name, c in zip(self.fields, convs, strict=True)
+        )
+        self._write_row = tuple(None if c[2] is _same else c[2] for c in convs)
+        self._write_json = {
+            name: None if c[3] is _same else c[3]
+            for name, c in zip(self.fields, convs, strict=True)
+        }
+        self._json_writers: dict[tuple[str, ...], tuple[tuple[str, _Write | None], ...]] = {}
         self._nullable = tuple(name for name in self.fields if type(None) in get_args(hints[name]))
         #: The column list, in field order: ``"a, b, c"``.
         self.columns = ", ".join(self.fields)
+
+    def _bad(self, name: str) -> CorruptRecord:
+        return CorruptRecord(f"a stored {self.name} has a bad {name!r}")
 
     # -- SQLite ----------------------------------------------------------------------------
 
@@ -234,7 +254,7 @@ class Codec(Generic[R]):
     def to_row(self, record: R) -> tuple[object, ...]:
         """The parameters of :meth:`insert`, in field order."""
         return tuple(
-            write(getattr(record, name))
+            getattr(record, name) if write is None else write(getattr(record, name))
             for name, write in zip(self.fields, self._write_row, strict=True)
         )
 
@@ -244,26 +264,34 @@ class Codec(Generic[R]):
             raise CorruptRecord(
                 f"a stored {self.name} has {len(row)} columns, not {len(self.fields)}"
             )
-        values: dict[str, object] = {}
-        for i, (name, read) in enumerate(zip(self.fields, self._read_row, strict=True)):
-            try:
-                values[name] = read(row[i])
-            except _Bad:
-                raise CorruptRecord(f"a stored {self.name} has a bad {name!r}") from None
-        return self.cls(**values)
+        values: list[object] = []
+        for i, (simple, read) in enumerate(self._row_plan):
+            value = row[i]
+            if simple is not None:
+                if type(value) is not simple:
+                    raise self._bad(self.fields[i])
+            else:
+                try:
+                    value = read(value)
+                except _Bad:
+                    raise self._bad(self.fields[i]) from None
+            values.append(value)
+        return self.cls(*values)
 
     # -- JSON (Redis strings and hash values) ------------------------------------------------
 
-    def to_dict(self, record: R, exclude: Iterable[str] = ()) -> dict[str, object]:
+    def to_dict(self, record: R, exclude: tuple[str, ...] = ()) -> dict[str, object]:
         """The JSON-ready fields of ``record``, in field order, without ``exclude``."""
-        skip = frozenset(exclude)
+        plan = self._json_writers.get(exclude)
+        if plan is None:
+            plan = tuple((n, self._write_json[n]) for n in self.fields if n not in exclude)
+            self._json_writers[exclude] = plan
         return {
-            name: self._write_json[name](getattr(record, name))
-            for name in self.fields
-            if name not in skip
+            name: getattr(record, name) if write is None else write(getattr(record, name))
+            for name, write in plan
         }
 
-    def to_json(self, record: R, exclude: Iterable[str] = ()) -> bytes:
+    def to_json(self, record: R, exclude: tuple[str, ...] = ()) -> bytes:
         """The UTF-8 JSON text of :meth:`to_dict` (non-ASCII kept as UTF-8)."""
         return json.dumps(self.to_dict(record, exclude), ensure_ascii=False).encode("utf-8")
 
@@ -274,21 +302,29 @@ class Codec(Generic[R]):
         """
         if type(data) is not dict:
             raise CorruptRecord(f"a stored {self.name} is not a JSON object")
-        merged: dict[str, object] = dict(data)
+        merged: dict[str, object] = data
         if extra:
-            for name, value in extra.items():
-                if name in merged:
-                    raise CorruptRecord(f"a stored {self.name} holds {name!r} twice")
-                merged[name] = value
-        if merged.keys() != set(self.fields):
+            if not data.keys().isdisjoint(extra):
+                raise CorruptRecord(f"a stored {self.name} holds a field twice")
+            merged = {**data, **extra}
+        if len(merged) != len(self.fields):
             raise CorruptRecord(f"a stored {self.name} does not have the fields of one")
-        values: dict[str, object] = {}
-        for name in self.fields:
+        values: list[object] = []
+        for name, simple, read in self._json_plan:
             try:
-                values[name] = self._read_json[name](merged[name])
-            except _Bad:
-                raise CorruptRecord(f"a stored {self.name} has a bad {name!r}") from None
-        return self.cls(**values)
+                value = merged[name]
+            except KeyError:
+                raise CorruptRecord(f"a stored {self.name} has no {name!r}") from None
+            if simple is not None:
+                if type(value) is not simple:
+                    raise self._bad(name)
+            else:
+                try:
+                    value = read(value)
+                except _Bad:
+                    raise self._bad(name) from None
+            values.append(value)
+        return self.cls(*values)
 
     def from_json(self, blob: bytes | str, extra: Mapping[str, object] | None = None) -> R:
         """The record from :meth:`to_json` text plus ``extra``. Raises CorruptRecord."""
@@ -300,7 +336,7 @@ class Codec(Generic[R]):
 
     # -- Redis hashes (one field per hash field) ---------------------------------------------
 
-    def to_hash(self, record: R, exclude: Iterable[str] = ()) -> dict[str, bytes]:
+    def to_hash(self, record: R, exclude: tuple[str, ...] = ()) -> dict[str, bytes]:
         """One hash field per record field: each value the JSON of that field alone
         (``None`` fields are left out of the hash)."""
         return {
