@@ -13,6 +13,7 @@ __all__ = [
     "SchemaTooNew",
     "InvalidArgument",
     "OutOfRange",
+    "CorruptRecord",
     "Conflict",
     "NotFound",
 ]
@@ -56,6 +57,13 @@ class OutOfRange(StoreError):
     """A status list index or value outside the list."""
 
     code = "out_of_range"
+
+
+class CorruptRecord(StoreError):
+    """A stored row or value does not fit its record (a wrong type, a missing or extra
+    field, an unknown state): read strictly, never filled with a default."""
+
+    code = "store_corrupt"
 
 
 class Conflict(_Conflict, StoreError):

@@ -1,0 +1,56 @@
+"""Signing keys on SQLite (table ``keys``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store.codec import Codec
+from store.errors import Conflict, NotFound
+from store.kinds.keys import KEY_STATES, KeyRecord, KeyStateName
+from store.sqlite.base import SQLiteBase
+from store.validation import check_state
+
+__all__ = ["KeysMixin"]
+
+KEY = Codec(KeyRecord)
+_LIST_KEYS = {
+    False: KEY.select("keys") + " ORDER BY created_at, kid",
+    True: KEY.select("keys") + " WHERE owner = ? ORDER BY created_at, kid",
+}
+
+
+class KeysMixin(SQLiteBase):
+    """:class:`store.kinds.keys.KeyStore` on SQLite."""
+
+    def put_key(self, record: KeyRecord) -> None:
+        """Insert a key. Raises :class:`Conflict` if the kid exists."""
+        check_state(record.state, KEY_STATES)
+        with self._write() as conn:
+            try:
+                conn.execute(KEY.insert("keys"), KEY.to_row(record))
+            except sqlite3.IntegrityError as err:
+                raise Conflict(f"key {record.kid!r} already exists") from err
+
+    def get_key(self, kid: str) -> KeyRecord | None:
+        """The key with this kid, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute(KEY.select("keys") + " WHERE kid = ?", (kid,)).fetchone()
+        return None if row is None else KEY.from_row(row)
+
+    def list_keys(self, owner: str | None = None) -> list[KeyRecord]:
+        """Keys of one owner (or all), oldest first, ties by kid.
+
+        Raises :class:`StoreUnavailable`.
+        """
+        args = () if owner is None else (owner,)
+        with self._read() as conn:
+            rows = conn.execute(_LIST_KEYS[owner is not None], args).fetchall()
+        return [KEY.from_row(row) for row in rows]
+
+    def set_key_state(self, kid: str, state: KeyStateName) -> None:
+        """Change a key's state. Raises :class:`NotFound` for an unknown kid."""
+        check_state(state, KEY_STATES)
+        with self._write() as conn:
+            cur = conn.execute("UPDATE keys SET state = ? WHERE kid = ?", (state, kid))
+            if cur.rowcount == 0:
+                raise NotFound(f"no key {kid!r}")

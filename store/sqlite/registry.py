@@ -1,0 +1,78 @@
+"""The credential registry on SQLite (table ``credentials``)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from store.codec import Codec
+from store.errors import Conflict, NotFound
+from store.kinds.registry import CREDENTIAL_STATES, CredentialRecord, CredentialState
+from store.sqlite.base import SQLiteBase
+from store.validation import check_state
+
+__all__ = ["RegistryMixin"]
+
+CREDENTIAL = Codec(CredentialRecord)
+_SELECT = CREDENTIAL.select("credentials")
+# Keyed by (subject given, issuer given).
+_LIST_CREDENTIALS = {
+    (False, False): _SELECT + " ORDER BY issued_at, id",
+    (True, False): _SELECT + " WHERE subject = ? ORDER BY issued_at, id",
+    (False, True): _SELECT + " WHERE issuer = ? ORDER BY issued_at, id",
+    (True, True): _SELECT + " WHERE subject = ? AND issuer = ? ORDER BY issued_at, id",
+}
+
+
+class RegistryMixin(SQLiteBase):
+    """:class:`store.kinds.registry.RegistryStore` on SQLite."""
+
+    def put_credential(self, record: CredentialRecord) -> None:
+        """Insert a credential. Raises :class:`Conflict` if the id exists."""
+        check_state(record.state, CREDENTIAL_STATES)
+        with self._write() as conn:
+            try:
+                conn.execute(CREDENTIAL.insert("credentials"), CREDENTIAL.to_row(record))
+            except sqlite3.IntegrityError as err:
+                raise Conflict(f"credential {record.id!r} already exists") from err
+
+    def get_credential(self, credential_id: str) -> CredentialRecord | None:
+        """The credential with this id, or None. Raises :class:`StoreUnavailable`."""
+        with self._read() as conn:
+            row = conn.execute(_SELECT + " WHERE id = ?", (credential_id,)).fetchone()
+        return None if row is None else CREDENTIAL.from_row(row)
+
+    def list_credentials(
+        self, *, subject: str | None = None, issuer: str | None = None
+    ) -> list[CredentialRecord]:
+        """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``.
+
+        Raises :class:`StoreUnavailable`.
+        """
+        args = [value for value in (subject, issuer) if value is not None]
+        sql = _LIST_CREDENTIALS[(subject is not None, issuer is not None)]
+        with self._read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [CREDENTIAL.from_row(row) for row in rows]
+
+    def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
+        """Change a credential's state. Raises :class:`NotFound` for an unknown id."""
+        check_state(state, CREDENTIAL_STATES)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE credentials SET state = ? WHERE id = ?", (state, credential_id)
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no credential {credential_id!r}")
+
+    def find_credential(self, status_uri: str, status_idx: int) -> CredentialRecord | None:
+        """The credential holding entry ``status_idx`` of the list at ``status_uri``.
+
+        Should two credentials name the same entry, the first one put is returned.
+        Raises :class:`StoreUnavailable`.
+        """
+        with self._read() as conn:
+            row = conn.execute(
+                _SELECT + " WHERE status_uri = ? AND status_idx = ? ORDER BY rowid LIMIT 1",
+                (status_uri, status_idx),
+            ).fetchone()
+        return None if row is None else CREDENTIAL.from_row(row)

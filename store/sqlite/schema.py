@@ -1,0 +1,180 @@
+"""The SQLite schema, applied one version after the other (``PRAGMA user_version``).
+
+1. keys, issuers, status lists, the credential registry;
+2. the service: citizens, wallets and their items, sessions, API keys, venues, activity,
+   the short-lived entries (nonces, once-values, rate counters) and the index of
+   credentials by status position;
+3. the sliding-window logs (``window_entries``: login failures).
+
+Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
+each version leaves (captured from the code), which the migration tests start from.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
+
+SCHEMA_VERSION = 3
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS config (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keys (
+    kid          TEXT PRIMARY KEY,
+    owner        TEXT NOT NULL,
+    alg          TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    public_jwk   TEXT NOT NULL,
+    private_blob BLOB NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS keys_by_owner ON keys (owner, created_at, kid);
+CREATE INDEX IF NOT EXISTS keys_by_created ON keys (created_at, kid);
+CREATE TABLE IF NOT EXISTS issuers (
+    iss     TEXT PRIMARY KEY,
+    slug    TEXT NOT NULL,
+    name_zh TEXT NOT NULL,
+    name_en TEXT NOT NULL,
+    vcts    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS status_lists (
+    uri        TEXT PRIMARY KEY,
+    issuer     TEXT NOT NULL,
+    bits       INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    claimed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS status_lists_by_issuer ON status_lists (issuer, created_at, uri);
+CREATE INDEX IF NOT EXISTS status_lists_by_created ON status_lists (created_at, uri);
+CREATE TABLE IF NOT EXISTS status_chunks (
+    uri      TEXT NOT NULL,
+    chunk_no INTEGER NOT NULL,
+    data     BLOB NOT NULL,
+    PRIMARY KEY (uri, chunk_no)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_claims (
+    uri TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY (uri, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS credentials (
+    id         TEXT PRIMARY KEY,
+    vct        TEXT NOT NULL,
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    kid        TEXT NOT NULL,
+    status_uri TEXT NOT NULL,
+    status_idx INTEGER NOT NULL,
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    state      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS credentials_by_subject ON credentials (subject, issued_at, id);
+CREATE INDEX IF NOT EXISTS credentials_by_issuer ON credentials (issuer, issued_at, id);
+CREATE INDEX IF NOT EXISTS credentials_by_issued ON credentials (issued_at, id);
+"""
+
+_SCHEMA_V2 = """
+CREATE INDEX IF NOT EXISTS credentials_by_status ON credentials (status_uri, status_idx);
+CREATE TABLE IF NOT EXISTS citizens (
+    citizen_id    TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wallets (
+    citizen_id  TEXT PRIMARY KEY,
+    holder_kid  TEXT NOT NULL,
+    holder_blob BLOB NOT NULL,
+    key_blob    BLOB NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wallet_items (
+    citizen_id    TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    vct           TEXT NOT NULL,
+    issuer        TEXT NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    added_at      INTEGER NOT NULL,
+    blob          BLOB NOT NULL,
+    PRIMARY KEY (citizen_id, credential_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS wallet_items_by_added
+    ON wallet_items (citizen_id, added_at, credential_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY,
+    citizen_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id     TEXT PRIMARY KEY,
+    key_hash   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL,
+    principal  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_by_principal ON api_keys (principal, created_at, key_id);
+CREATE INDEX IF NOT EXISTS api_keys_by_created ON api_keys (created_at, key_id);
+CREATE TABLE IF NOT EXISTS venues (
+    venue_id   TEXT PRIMARY KEY,
+    name_zh    TEXT NOT NULL,
+    name_en    TEXT NOT NULL,
+    scenes     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity (
+    citizen_id    TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    venue_id      TEXT NOT NULL,
+    scene         TEXT NOT NULL,
+    vct           TEXT,
+    credential_id TEXT,
+    claims        TEXT NOT NULL,
+    valid         INTEGER NOT NULL,
+    codes         TEXT NOT NULL,
+    PRIMARY KEY (citizen_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS activity_by_time ON activity (citizen_id, at, event_id);
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce      TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires_at);
+CREATE TABLE IF NOT EXISTS once_values (
+    key        TEXT PRIMARY KEY,
+    value      BLOB NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS once_values_by_expiry ON once_values (expires_at);
+CREATE TABLE IF NOT EXISTS counters (
+    counter      TEXT NOT NULL,
+    window       INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (counter, window, window_start)
+);
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
+"""
+
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS window_entries (
+    counter    TEXT NOT NULL,
+    entry      TEXT NOT NULL,
+    at         REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (counter, entry)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS window_entries_by_time ON window_entries (counter, at);
+CREATE INDEX IF NOT EXISTS window_entries_by_expiry ON window_entries (expires_at);
+"""
+
+# Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+assert len(MIGRATIONS) == SCHEMA_VERSION

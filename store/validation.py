@@ -1,0 +1,113 @@
+"""Every argument check of the stores, written once and called by both backends.
+
+Each raises :class:`store.errors.InvalidArgument` (a value no backend accepts) or
+:class:`store.errors.OutOfRange` (a status-list position or value outside the list).
+Messages carry the offending shape or number, never a personal value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from store.errors import InvalidArgument, OutOfRange
+from store.kinds.accounts import API_KEY_KINDS
+from store.kinds.ephemeral import MAX_LIMIT_COUNT, MAX_LIMITS, MAX_WINDOW, MAX_WINDOW_NAME, Limit
+from store.kinds.status import ALLOWED_BITS, StatusListRecord
+
+__all__ = [
+    "check_activity_limit",
+    "check_api_key_kind",
+    "check_index",
+    "check_limits",
+    "check_list_shape",
+    "check_state",
+    "check_time",
+    "check_value",
+    "check_window",
+    "check_window_name",
+]
+
+
+def check_state(state: str, allowed: tuple[str, ...]) -> None:
+    """Raise :class:`InvalidArgument` for a state outside ``allowed``."""
+    if state not in allowed:
+        raise InvalidArgument(f"unknown state {state!r}")
+
+
+def check_list_shape(record: StatusListRecord) -> None:
+    """Raise :class:`InvalidArgument` for bits not in 1, 2, 4, 8 or a size below 1."""
+    if record.bits not in ALLOWED_BITS:
+        raise InvalidArgument(f"bits must be 1, 2, 4 or 8, not {record.bits}")
+    if record.size < 1:
+        raise InvalidArgument(f"size must be positive, not {record.size}")
+
+
+def check_index(idx: int, size: int) -> None:
+    """Raise :class:`OutOfRange` for an index outside a list of ``size`` entries."""
+    if not 0 <= idx < size:
+        raise OutOfRange(f"index {idx} outside the list (size {size})")
+
+
+def check_value(value: int, bits: int) -> None:
+    """Raise :class:`OutOfRange` for a status that does not fit ``bits`` bits."""
+    if not 0 <= value < (1 << bits):
+        raise OutOfRange(f"status {value} does not fit in {bits} bits")
+
+
+def check_api_key_kind(kind: str) -> None:
+    """Raise :class:`InvalidArgument` for an API key kind other than department / venue."""
+    if kind not in API_KEY_KINDS:
+        raise InvalidArgument(f"unknown API key kind {kind!r}")
+
+
+def check_activity_limit(limit: int) -> None:
+    """Raise :class:`InvalidArgument` unless ``limit`` is a non-negative integer."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidArgument(f"limit must be a non-negative integer, not {limit!r}")
+
+
+def check_window(window: int) -> None:
+    """Raise :class:`InvalidArgument` unless a fixed window is a positive integer."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise InvalidArgument(f"window must be a positive number of seconds, not {window!r}")
+
+
+def check_time(at: float) -> None:
+    """Raise :class:`InvalidArgument` for a time that is not a finite number."""
+    if not math.isfinite(at):
+        raise InvalidArgument(f"a time must be a finite number, not {at!r}")
+
+
+def check_limits(limits: Sequence[Limit]) -> tuple[Limit, ...]:
+    """The limits as a tuple; raises :class:`InvalidArgument` unless there are 1 to
+    :data:`MAX_LIMITS` of them, each with an integer ``count`` in 1..10,000 and
+    ``window`` in 1 s..31 days."""
+    got = tuple(limits)
+    if not 1 <= len(got) <= MAX_LIMITS:
+        raise InvalidArgument(f"1 to {MAX_LIMITS} limits are needed, not {len(got)}")
+    for limit in got:
+        if not isinstance(limit, Limit):
+            raise InvalidArgument(f"not a Limit: {limit!r}")
+        for value, top, what in (
+            (limit.count, MAX_LIMIT_COUNT, "count"),
+            (limit.window, MAX_WINDOW, "window"),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise InvalidArgument(f"a limit's {what} is an integer in 1..{top}, not {value!r}")
+    return got
+
+
+def check_window_name(name: str, what: str) -> None:
+    """Raise :class:`InvalidArgument` for an empty or over-long counter name or entry."""
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_WINDOW_NAME:
+        raise InvalidArgument(f"a window {what} has 1 to {MAX_WINDOW_NAME} characters")
+
+
+def check_window_call(counter: str, now: float, limits: Sequence[Limit]) -> tuple[Limit, ...]:
+    """The checks every sliding-window call makes: the limits (returned as a tuple), the
+    counter name and ``now``."""
+    checked = check_limits(limits)
+    check_window_name(counter, "counter")
+    check_time(now)
+    return checked
