@@ -167,7 +167,7 @@ class ActivityList(BaseModel):
 def list_credentials() -> dict[str, Any]:
     """The credentials in the wallet, with their current status."""
     citizen = current_citizen()
-    items = services().instance.vault.items(citizen)
+    items = services().vault.items(citizen)
     return WalletList(items=[_entry(item) for item in items]).model_dump()
 
 
@@ -179,7 +179,7 @@ def list_credentials() -> dict[str, Any]:
 def get_credential(path: CredentialPath) -> dict[str, Any]:
     """The credential's claims in clear and the SD-JWT itself (for a native wallet)."""
     citizen = current_citizen()
-    vault = services().instance.vault
+    vault = services().vault
     item = vault.item(citizen, path.id)
     held = vault.credential(citizen, path.id)
     entry = _entry(item).model_dump()
@@ -195,7 +195,7 @@ def get_credential(path: CredentialPath) -> dict[str, Any]:
 )
 def delete_credential(path: CredentialPath) -> Response:
     """Remove it from the wallet (the issuer's registry and its status are unchanged)."""
-    services().instance.vault.remove(current_citizen(), path.id)
+    services().vault.remove(current_citizen(), path.id)
     return Response(status=204)
 
 
@@ -226,11 +226,11 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     citizen = current_citizen()
     svc = services()
     # 404, then 409, before anything about the scene (and again inside present()).
-    svc.instance.vault.presentable(citizen, path.id)
-    scene = svc.online.verifier().trust_list.scenes.get(body.scene)
+    svc.vault.presentable(citizen, path.id)
+    scene = svc.verification.online.verifier().trust_list.scenes.get(body.scene)
     if scene is None:
         raise UnknownScene("No scene with this id.")
-    presentation = svc.instance.vault.present(citizen, path.id, scene)
+    presentation = svc.vault.present(citizen, path.id, scene)
     shown = qr_presentations.presentations().show(citizen, presentation, body.mode)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
@@ -292,7 +292,7 @@ def activity() -> dict[str, Any]:
     """Every verification of this citizen's credentials that the service saw, newest
     first: when, which venue, which scene, which claims (names), and the result."""
     citizen = current_citizen()
-    store = services().instance.store
+    store = services().store
     venues: dict[str, VenueRecord | None] = {}
     items = []
     for event in store.list_activity(citizen):
@@ -312,7 +312,7 @@ def _shown(presentation_id: str) -> ShownPresentation:
     citizen = current_citizen()
     shown = qr_presentations.presentations().get(citizen, presentation_id)
     if shown.credential_id:
-        services().instance.vault.presentable(citizen, shown.credential_id)
+        services().vault.presentable(citizen, shown.credential_id)
     return shown
 
 
@@ -337,7 +337,7 @@ def _entry(item: WalletItem) -> WalletEntry:
         vct=item.vct,
         name=_type_name(item.vct),
         issuer=item.issuer,
-        status=services().instance.vault.live_state(item.credential_id),
+        status=services().vault.live_state(item.credential_id),
         expires_at=item.expires_at,
     )
 
