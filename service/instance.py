@@ -74,9 +74,7 @@ class Ecert:
         )
         self.publication = Publication(store, self.keyring, self.platform, self._status)
         self.issuance = Issuance(store, self.issuer, self.vault, self.accounts)
-        self.verification = Verification(
-            OnlineVerifier(store, self.platform), self.presentations
-        )
+        self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
 
     # -- opening and closing -----------------------------------------------------------
 

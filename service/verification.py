@@ -73,9 +73,7 @@ class StoreNonceCache:
         return self._store.remember_nonce(nonce_key(nonce), expires_at, now)
 
 
-def build_online_verifier(
-    store: Store, platform: Platform, clock: Callable[[], float]
-) -> Verifier:
+def build_online_verifier(store: Store, platform: Platform, clock: Callable[[], float]) -> Verifier:
     """The verifier over the live trust data, live status and the store's nonce cache.
 
     The one place that constructs it (the online path's trust source).
