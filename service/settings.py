@@ -9,7 +9,9 @@ checked here: an unusable one raises :class:`~service.errors.SettingsInvalid`
 
 Values are JSON when they parse as JSON (``ECERT_TRUST_PROXY=1``,
 ``ECERT_CORS_ORIGINS='["https://a.example"]'``), else the text itself, as Flask's
-``from_prefixed_env`` did. The settings (``ECERT_<KEY>``, or ``<KEY>`` in a mapping):
+``from_prefixed_env`` did; the folder, URLs, secret and log level are always the text.
+
+The settings (``ECERT_<KEY>``, or ``<KEY>`` in a mapping):
 
 ``INSTANCE``
     the instance folder (default ``./instance``);
@@ -54,6 +56,8 @@ DEFAULT_CORS_PATHS = ("/api/v1/", "/.well-known/", "/issuers/", "/trust-list", "
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+#: Settings that are text as written (a folder named ``2024`` is no number).
+_TEXT_KEYS = frozenset({"INSTANCE", "REDIS_URL", "KEY_SECRET", "BASE_URL", "LOG_LEVEL"})
 #: The longest value of one setting read from the environment (a bound on input).
 _MAX_VALUE = 4096
 
@@ -103,7 +107,7 @@ class Settings:
                 continue  # ECERT_CHROMIUM and the like belong to other tools
             if len(raw) > _MAX_VALUE:
                 raise SettingsInvalid(f"{name} is longer than {_MAX_VALUE} characters")
-            values[key] = _json_or_text(raw)
+            values[key] = raw if key in _TEXT_KEYS else _json_or_text(raw)
         for key, value in (overrides or {}).items():
             if key in KEYS and value is not None:
                 values[key] = value

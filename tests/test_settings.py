@@ -93,7 +93,6 @@ def test_nothing_set_gives_the_defaults() -> None:
         ("ECERT_PASSWORD_HASHER_PARAMS", '{"type": 1}'),
         ("ECERT_LOGIN_ADDRESS_LIMITS", "[[0, 60]]"),
         ("ECERT_CORS_ORIGINS", "{}"),
-        ("ECERT_INSTANCE", "7"),
         ("ECERT_TRUST_PROXY", "9" * 5000),  # over the length bound
     ],
 )
@@ -105,6 +104,13 @@ def test_an_unusable_value_is_one_error_naming_the_setting(name: str, value: str
     key = name.removeprefix("ECERT_")
     assert key in err.message or "login limits" in err.message
     assert "\n" not in err.message and len(err.message) < 200
+
+
+def test_text_settings_stay_text_even_when_they_look_like_json() -> None:
+    s = Settings.from_env({"ECERT_INSTANCE": "2024", "ECERT_KEY_SECRET": "1234"})
+    assert s.instance == Path("2024") and s.key_secret == "1234"
+    with pytest.raises(SettingsInvalid, match="INSTANCE"):
+        Settings.from_mapping({"INSTANCE": 7})
 
 
 def test_the_cluster_flag_needs_a_url() -> None:
