@@ -33,7 +33,6 @@ from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from store.interface import ActivityRecord, VenueRecord, WalletItem
-from verifier.errors import UnknownScene
 from wallet.online import ShownPresentation
 from wallet.qr import render_png, render_svg
 
@@ -223,15 +222,7 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     scene does not accept this credential type. The answer's `id` names the
     presentation's QR image until `expires_at`.
     """
-    citizen = current_citizen()
-    svc = services()
-    # 404, then 409, before anything about the scene (and again inside present()).
-    svc.vault.presentable(citizen, path.id)
-    scene = svc.verification.online.verifier().trust_list.scenes.get(body.scene)
-    if scene is None:
-        raise UnknownScene("No scene with this id.")
-    presentation = svc.vault.present(citizen, path.id, scene)
-    shown = qr_presentations.presentations().show(citizen, presentation, body.mode)
+    shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
     )
@@ -291,14 +282,8 @@ def presentation_svg(path: PresentationPath) -> Response:
 def activity() -> dict[str, Any]:
     """Every verification of this citizen's credentials that the service saw, newest
     first: when, which venue, which scene, which claims (names), and the result."""
-    citizen = current_citizen()
-    store = services().store
-    venues: dict[str, VenueRecord | None] = {}
-    items = []
-    for event in store.list_activity(citizen):
-        if event.venue_id not in venues:
-            venues[event.venue_id] = store.get_venue(event.venue_id)
-        items.append(_activity(event, venues[event.venue_id]))
+    events = services().wallets.activity(current_citizen())
+    items = [_activity(event, venue) for event, venue in events]
     return ActivityList(items=items).model_dump()
 
 
@@ -306,14 +291,8 @@ def activity() -> dict[str, Any]:
 
 
 def _shown(presentation_id: str) -> ShownPresentation:
-    """The caller's presentation (404 ``not_found`` alike if not theirs, unknown or expired),
-    if its credential can still pass (409 ``credential_revoked``… otherwise; 404 if the
-    citizen removed it from the wallet since)."""
-    citizen = current_citizen()
-    shown = qr_presentations.presentations().get(citizen, presentation_id)
-    if shown.credential_id:
-        services().vault.presentable(citizen, shown.credential_id)
-    return shown
+    """The caller's presentation while its credential can still pass (404, 409)."""
+    return services().wallets.shown(current_citizen(), presentation_id)
 
 
 def _no_store(response: Response) -> Response:

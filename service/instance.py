@@ -8,7 +8,8 @@
 :class:`Ecert` holds the store (the SQLite file in the instance folder, or Redis), the
 domain objects over it (keyring, platform, status registry, credential issuer, wallet
 vault, presentations) and the use cases (:mod:`service.accounts`,
-:mod:`service.issuance`, :mod:`service.verification`, :mod:`service.publication`).
+:mod:`service.issuance`, :mod:`service.verification`, :mod:`service.publication`,
+:mod:`service.wallets`).
 Closing it (leaving the ``with`` block, also on an exception) closes the store. The
 HTTP service keeps one per app (:mod:`api.services`); each CLI command opens one.
 
@@ -34,6 +35,7 @@ from service.issuance import Issuance
 from service.publication import Publication
 from service.settings import DEFAULT_BASE_URL, Settings
 from service.verification import OnlineVerifier, Verification
+from service.wallets import Wallets
 from store import Store, open_store
 from wallet import WalletVault
 from wallet.online import KEY_LABEL as QR_KEY_LABEL
@@ -75,6 +77,7 @@ class Ecert:
         self.publication = Publication(store, self.keyring, self.platform, self._status)
         self.issuance = Issuance(store, self.issuer, self.vault, self.accounts)
         self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
+        self.wallets = Wallets(store, self.vault, self.presentations, self.verification.online)
 
     # -- opening and closing -----------------------------------------------------------
 
