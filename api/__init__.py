@@ -41,12 +41,12 @@ from api import (
 from api import logging as request_logging
 from api.pages import bp as pages_bp
 from api.services import init_services
+from service.settings import KEYS as SETTING_KEYS
+from service.settings import Settings
 
 __all__ = ["DEFAULTS", "create_app"]
 
-#: Configuration defaults; each can be set as ``ECERT_<KEY>`` in the environment
-#: (JSON values: ``ECERT_TRUST_PROXY=1``, ``ECERT_CORS_ORIGINS='["https://a.example"]'``)
-#: or in the mapping given to :func:`create_app`.
+#: The HTTP layer's defaults (documentation: :class:`service.settings.Settings` holds them).
 DEFAULTS: dict[str, Any] = {
     **security.DEFAULTS,
     # Seconds announced in Retry-After when the store is unavailable (503).
@@ -61,16 +61,24 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then ``ECERT_*`` environment variables, then ``config``.
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from :class:`~service.settings.Settings`.
 
-    Raises ``ValueError`` for unusable configuration values (see :mod:`api.security`).
+    ``config`` is the settings themselves, or a mapping of overrides (``INSTANCE``,
+    ``TRUST_PROXY``…) applied over the ``ECERT_*`` environment variables, which are
+    read here, once (``Settings.from_env``); keys that are no setting (``TESTING``)
+    go to ``app.config`` as they are. Raises :class:`~service.errors.SettingsInvalid`
+    (a ``ValueError``) for unusable values.
     """
+    extra: dict[str, Any] = {}
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(overrides=config)
+        extra = {k: v for k, v in (config or {}).items() if k not in SETTING_KEYS}
     app = openapi.build_app(__name__, instance_relative_config=True)
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_prefixed_env("ECERT")
-    if config is not None:
-        app.config.from_mapping(config)
+    app.config.from_mapping(settings.http_config())
+    app.config.from_mapping(extra)
 
     # Order matters: Flask runs after_request hooks in reverse order of registration,
     # so the request log (first) sees the final response, headers included.
@@ -80,10 +88,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     jsonbody.init_app(app)  # after the body cap: JSON bodies read strictly, or a 400
     errors.init_app(app)
     openapi.init_app(app)
-    # The store, keys and accounts of the instance named by INSTANCE / REDIS_URL /
-    # KEY_SECRET / BASE_URL (see api.services); opened now, so that a bad
+    # The instance the settings name (see api.services); opened now, so that a bad
     # configuration fails at start-up rather than on the first request.
-    init_services(app)
+    init_services(app, settings)
 
     @app.get(
         "/healthz", tags=[openapi.TAG_SYSTEM], summary="Liveness check", responses={200: Health}

@@ -87,9 +87,12 @@ from service.errors import (
     AccountInvalid,
     AuthError,
     Forbidden,
+    IdempotencyKeyReused,
+    IdempotencyPending,
     LoginFailed,
     RateLimited,
     ServiceError,
+    SettingsInvalid,
     UnknownCitizen,
 )
 from store.errors import InvalidArgument, StoreError, StoreUnavailable
@@ -193,16 +196,6 @@ class UnsupportedMediaType(ApiError):
     code = "unsupported_media_type"
 
 
-class IdempotencyKeyReused(ApiError):
-    """An ``Idempotency-Key`` sent again with another request body (HTTP 422)."""
-
-    code = "idempotency_key_reused"
-
-
-class IdempotencyPending(Conflict, ApiError):
-    """A request with this ``Idempotency-Key`` is in progress or just failed (``conflict``)."""
-
-
 #: HTTP status by exception class. :func:`status_for` takes the first class of the
 #: exception's MRO found here, so a class's own entry wins over its family's.
 STATUS_BY_CLASS: dict[type[EcertError], int] = {
@@ -245,6 +238,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     WalletCorrupt: 500,  # a wallet blob that does not open: the server's secret or store
     CatalogueError: 500,  # the shipped catalogue is broken
     BundleInvalid: 500,  # the service builds its bundles: a bad one is its fault
+    SettingsInvalid: 500,  # the operator's configuration
     OnlineQrUnavailable: 500,  # BASE_URL too long for a small online QR code
     StatusListFull: 503,
     StoreUnavailable: 503,

@@ -195,7 +195,7 @@ def scenes() -> Response:
         allowed = frozenset(current_venue().scenes)
     items = [
         _scene(scene)
-        for scene in services().instance.platform.scenes()
+        for scene in services().platform.scenes()
         if allowed is None or scene["id"] in allowed
     ]
     response = current_app.response_class(

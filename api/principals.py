@@ -30,9 +30,9 @@ def current_department(issuer: str) -> IssuerRecord:
     """
     svc = services()
     key = svc.accounts.api_key(bearer_token(), "department")
-    if key.principal != svc.instance.platform.issuer_url(issuer):
+    if key.principal != svc.platform.issuer_url(issuer):
         raise Forbidden("This key may not act for this issuer.")
-    record = svc.instance.store.get_issuer(key.principal)
+    record = svc.store.get_issuer(key.principal)
     if record is None:
         raise Forbidden("This key's department is not registered.")
     return record
@@ -43,7 +43,7 @@ def current_venue() -> VenueRecord:
     (the key's venue is no longer registered)."""
     svc = services()
     key = svc.accounts.api_key(bearer_token(), "venue")
-    record = svc.instance.store.get_venue(key.principal)
+    record = svc.store.get_venue(key.principal)
     if record is None:
         raise Forbidden("This key's venue is not registered.")
     return record

@@ -115,8 +115,7 @@ def _jwt(media_type: str, description: str) -> dict[str, Any]:
 )
 def bundle() -> Response:
     """The trust list and every status list, for offline verifiers (`ecert bundle pull`)."""
-    instance = services().instance
-    response = jsonify(instance.published_bundle())
+    response = jsonify(services().publication.bundle())
     response.headers["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE}"
     return response
 
@@ -128,7 +127,7 @@ def bundle() -> Response:
 )
 def anchor() -> Response:
     """The public JWK that verifiers pin to check the trust list (`ecert verify --anchor`)."""
-    response = jsonify(dict(services().instance.platform.anchor_jwk()))
+    response = jsonify(dict(services().platform.anchor_jwk()))
     response.headers["Cache-Control"] = f"public, max-age={ANCHOR_MAX_AGE}"
     return response
 
@@ -140,7 +139,7 @@ def anchor() -> Response:
 )
 def trust_list() -> Response:
     """Issuers, their keys and credential types, and the scene policies, signed by the anchor."""
-    token = services().instance.published_trust_list()
+    token = services().publication.trust_list()
     return _signed(token, "application/trustlist+jwt", BUNDLE_MAX_AGE)
 
 
@@ -155,9 +154,9 @@ def trust_list() -> Response:
 )
 def status_list(path: StatusListPath) -> Response:
     """The status list at a credential's `status.status_list.uri` (IETF Token Status List)."""
-    instance = services().instance
-    uri = f"{instance.platform.issuer_url(path.issuer)}/status/{path.n}"
-    token = instance.published_status_list(uri)
+    ecert = services()
+    uri = f"{ecert.platform.issuer_url(path.issuer)}/status/{path.n}"
+    token = ecert.publication.status_list(uri)
     return _signed(token, "application/statuslist+jwt", _ttl(token))
 
 
@@ -168,9 +167,9 @@ def status_list(path: StatusListPath) -> Response:
 )
 def issuer_metadata(path: IssuerPath) -> Response:
     """The issuer's identifier and published keys, to verify its credentials' signatures."""
-    platform = services().instance.platform
-    record = platform.issuer(path.issuer)
-    keys = services().instance.keyring.published_jwks(record.iss)
+    ecert = services()
+    record = ecert.platform.issuer(path.issuer)
+    keys = ecert.keyring.published_jwks(record.iss)
     metadata = IssuerMetadata(issuer=record.iss, jwks=Jwks(keys=[dict(k) for k in keys]))
     response = jsonify(metadata.model_dump())
     response.headers["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE}"

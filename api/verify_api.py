@@ -11,12 +11,13 @@ decoder) or as an image (``multipart/form-data`` with ``image`` and ``scene``: a
 camera frame, a photo, a screenshot), decoded here with zxing-cpp. An image in which
 no QR code can be read is a result with ``malformed``, like unreadable text. The
 text is either a presentation (compact ``EC1:…`` or plain SD-JWT) or an online QR
-URL ``<base>/p/<token>`` of this service, which is redeemed once
-(:meth:`wallet.online.QrPresentations.redeem`) and its presentation verified.
+URL ``<base>/p/<token>`` of this service, which is redeemed once and its
+presentation verified.
 
-Verification uses the live trust list and live status (a revocation counts at
-once), shares replay detection with every worker through the store, and logs the
-check in the citizen's activity (:class:`api.online.OnlineVerifier`).
+The use case is :class:`service.verification.Verification`: the live trust data and
+live status (a revocation counts at once), replay detection shared with every worker
+through the store, and the check logged in the citizen's activity. The view parses
+the request (and decodes an image), calls it, and serialises the result.
 
 The body cap is ``MAX_CONTENT_LENGTH`` (64 KiB) for JSON, and
 :data:`MAX_UPLOAD_LENGTH` (10 MiB and a little) for ``multipart/form-data`` on this
@@ -33,15 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 from werkzeug.datastructures import FileStorage
 
 from api import metrics
-from api import presentations as qr_presentations
+from api import presentations as qr_presentations  # registers the app's presentations
 from api.errors import Forbidden, UnsupportedMediaType, problem, validation_problem
 from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
 from verifier import VerificationResult
-from verifier.errors import ERROR_CODES, Malformed, UnknownScene
+from verifier.errors import ERROR_CODES, Malformed
 from verifier.qrimage import MAX_IMAGE_BYTES, decode_qr
-from wallet.online import OnlineQrRefused
 
 __all__ = ["MAX_QR_LENGTH", "MAX_UPLOAD_LENGTH", "bp"]
 
@@ -174,15 +174,15 @@ def verify() -> dict[str, Any]:
         )
     if scene not in venue.scenes:
         raise Forbidden("This venue may not verify for this scene.")
-    if scene not in services().online.verifier().trust_list.scenes:
-        raise UnknownScene("No scene with this id.")
+    verification = services().verification
+    verification.require_scene(scene)
     if image is not None:
         try:
             text = _decode_image(image)
         except Malformed as err:
             # Not a verification (a camera frame without a code, most often): not counted.
-            return dict(_refused(scene, err.code, err.message).to_dict())
-    return _answer(_verify_text(text, scene, venue.venue_id))
+            return dict(verification.refused(scene, err.code, err.message).to_dict())
+    return _answer(verification.verify(text, scene, venue_id=venue.venue_id))
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -220,25 +220,6 @@ def _decode_image(image: FileStorage) -> str:
     if not data.startswith(_IMAGE_MAGIC):
         raise Malformed("the file is not a PNG or JPEG image")
     return decode_qr(data)
-
-
-def _verify_text(text: str, scene: str, venue_id: str) -> VerificationResult:
-    """Verify a QR text: an online QR URL is redeemed first, then its presentation checked."""
-    shown = qr_presentations.presentations()
-    if shown.is_online(text):
-        try:
-            text = shown.redeem(text, scene).presentation
-        except OnlineQrRefused as err:
-            return _refused(scene, err.code, err.message)
-    return services().online.verify(text, scene, venue_id=venue_id)
-
-
-def _refused(scene: str, code: str, message: str) -> VerificationResult:
-    """A result for a QR that never reached the verifier (an image, an online token)."""
-    checked_at = int(qr_presentations.presentations().clock())
-    return VerificationResult(
-        scene=scene, checked_at=checked_at, errors=[{"code": code, "message": message}]
-    )
 
 
 def _answer(result: VerificationResult) -> dict[str, Any]:

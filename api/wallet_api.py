@@ -33,7 +33,6 @@ from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from store.interface import ActivityRecord, VenueRecord, WalletItem
-from verifier.errors import UnknownScene
 from wallet.online import ShownPresentation
 from wallet.qr import render_png, render_svg
 
@@ -167,7 +166,7 @@ class ActivityList(BaseModel):
 def list_credentials() -> dict[str, Any]:
     """The credentials in the wallet, with their current status."""
     citizen = current_citizen()
-    items = services().instance.vault.items(citizen)
+    items = services().vault.items(citizen)
     return WalletList(items=[_entry(item) for item in items]).model_dump()
 
 
@@ -179,7 +178,7 @@ def list_credentials() -> dict[str, Any]:
 def get_credential(path: CredentialPath) -> dict[str, Any]:
     """The credential's claims in clear and the SD-JWT itself (for a native wallet)."""
     citizen = current_citizen()
-    vault = services().instance.vault
+    vault = services().vault
     item = vault.item(citizen, path.id)
     held = vault.credential(citizen, path.id)
     entry = _entry(item).model_dump()
@@ -195,7 +194,7 @@ def get_credential(path: CredentialPath) -> dict[str, Any]:
 )
 def delete_credential(path: CredentialPath) -> Response:
     """Remove it from the wallet (the issuer's registry and its status are unchanged)."""
-    services().instance.vault.remove(current_citizen(), path.id)
+    services().vault.remove(current_citizen(), path.id)
     return Response(status=204)
 
 
@@ -223,15 +222,7 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     scene does not accept this credential type. The answer's `id` names the
     presentation's QR image until `expires_at`.
     """
-    citizen = current_citizen()
-    svc = services()
-    # 404, then 409, before anything about the scene (and again inside present()).
-    svc.instance.vault.presentable(citizen, path.id)
-    scene = svc.online.verifier().trust_list.scenes.get(body.scene)
-    if scene is None:
-        raise UnknownScene("No scene with this id.")
-    presentation = svc.instance.vault.present(citizen, path.id, scene)
-    shown = qr_presentations.presentations().show(citizen, presentation, body.mode)
+    shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
     )
@@ -291,14 +282,8 @@ def presentation_svg(path: PresentationPath) -> Response:
 def activity() -> dict[str, Any]:
     """Every verification of this citizen's credentials that the service saw, newest
     first: when, which venue, which scene, which claims (names), and the result."""
-    citizen = current_citizen()
-    store = services().instance.store
-    venues: dict[str, VenueRecord | None] = {}
-    items = []
-    for event in store.list_activity(citizen):
-        if event.venue_id not in venues:
-            venues[event.venue_id] = store.get_venue(event.venue_id)
-        items.append(_activity(event, venues[event.venue_id]))
+    events = services().wallets.activity(current_citizen())
+    items = [_activity(event, venue) for event, venue in events]
     return ActivityList(items=items).model_dump()
 
 
@@ -306,14 +291,8 @@ def activity() -> dict[str, Any]:
 
 
 def _shown(presentation_id: str) -> ShownPresentation:
-    """The caller's presentation (404 ``not_found`` alike if not theirs, unknown or expired),
-    if its credential can still pass (409 ``credential_revoked``… otherwise; 404 if the
-    citizen removed it from the wallet since)."""
-    citizen = current_citizen()
-    shown = qr_presentations.presentations().get(citizen, presentation_id)
-    if shown.credential_id:
-        services().instance.vault.presentable(citizen, shown.credential_id)
-    return shown
+    """The caller's presentation while its credential can still pass (404, 409)."""
+    return services().wallets.shown(current_citizen(), presentation_id)
 
 
 def _no_store(response: Response) -> Response:
@@ -337,7 +316,7 @@ def _entry(item: WalletItem) -> WalletEntry:
         vct=item.vct,
         name=_type_name(item.vct),
         issuer=item.issuer,
-        status=services().instance.vault.live_state(item.credential_id),
+        status=services().vault.live_state(item.credential_id),
         expires_at=item.expires_at,
     )
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from service.instance import open_instance
+from service.instance import Ecert
+from service.settings import Settings
 from verifier import Verifier
 from wallet import Wallet
 from wallet.qr import qr_version, render_png
@@ -47,7 +48,8 @@ def say(msg: str) -> None:
 def run_demo(out: Path) -> int:
     """Issue, present, verify, revoke, verify again; print each step. Returns the exit code."""
     _fresh_folder(out)
-    inst = open_instance(out / "instance", base_url="https://ecert.example")
+    # Its own instance in the output folder, whatever ECERT_* the shell has set.
+    inst = Ecert.open(Settings(instance=out / "instance", base_url="https://ecert.example"))
     try:
         platform = inst.platform
         platform.ensure_anchor()
@@ -78,7 +80,7 @@ def run_demo(out: Path) -> int:
 
         anchor = platform.anchor_jwk()
         (out / "anchor.json").write_text(json.dumps(anchor, indent=2) + "\n", encoding="utf-8")
-        bundle = platform.bundle(inst.status)
+        bundle = inst.publication.bundle()
         (out / "bundle.json").write_text(json.dumps(bundle) + "\n", encoding="utf-8")
         verifier = Verifier(bundle, anchor=anchor)
         scene = verifier.trust_list.scenes["hotel"]
@@ -95,7 +97,7 @@ def run_demo(out: Path) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
 
         inst.issuer.revoke(police.iss, issued.id)
-        bundle = platform.bundle(inst.status)
+        bundle = inst.publication.bundle()
         (out / "bundle-after-revocation.json").write_text(json.dumps(bundle) + "\n", "utf-8")
         revoked = Verifier(bundle, anchor=anchor).verify(
             wallet.present_for_scene(held, scene), "hotel"

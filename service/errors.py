@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from keys.errors import EcertError
+from keys.errors import Conflict, EcertError
 
 __all__ = [
     "AccountInvalid",
     "AuthError",
     "Forbidden",
+    "IdempotencyKeyReused",
+    "IdempotencyPending",
     "LoginFailed",
     "RateLimited",
     "ServiceError",
+    "SettingsInvalid",
     "UnknownCitizen",
 ]
 
@@ -68,3 +71,21 @@ class UnknownCitizen(ServiceError):
     """No citizen with this id (HTTP 404)."""
 
     code = "unknown_citizen"
+
+
+class SettingsInvalid(EcertError, ValueError):
+    """A configuration value that cannot be used (``ECERT_*``, ``create_app``'s mapping or
+    a CLI flag); the message names the setting, never a secret's value (HTTP 500: the
+    operator's to fix; the CLI exits 2)."""
+
+    code = "settings_invalid"
+
+
+class IdempotencyKeyReused(ServiceError):
+    """An ``Idempotency-Key`` sent again with another request body (HTTP 422)."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyPending(Conflict, ServiceError):
+    """A request with this ``Idempotency-Key`` is in progress or just failed (``conflict``)."""

@@ -21,6 +21,7 @@ from redis.cluster import RedisCluster
 from api import create_app
 from cli.seed import seed_demo
 from keys import generate_secret
+from service.errors import SettingsInvalid
 from service.instance import open_instance
 from store import StoreError, StoreUnavailable, open_store
 from store.redis import RedisStore
@@ -175,9 +176,9 @@ def test_a_mistyped_cluster_setting_is_refused(
 ) -> None:
     monkeypatch.setenv("ECERT_REDIS_URL", redis_cluster)
     monkeypatch.setenv("ECERT_REDIS_CLUSTER", value)
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(SettingsInvalid) as caught:
         open_instance(tmp_path, key_secret=generate_secret())
-    assert caught.value.code == "invalid_argument"
+    assert caught.value.code == "settings_invalid"
     assert "ECERT_REDIS_CLUSTER" in str(caught.value)
 
 
@@ -185,9 +186,9 @@ def test_the_cluster_setting_needs_a_redis_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ECERT_REDIS_CLUSTER", "1")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(SettingsInvalid) as caught:
         open_instance(tmp_path, key_secret=generate_secret())
-    assert caught.value.code == "invalid_argument"
+    assert caught.value.code == "settings_invalid"
     with pytest.raises(StoreError):
         open_store(f"sqlite:///{tmp_path / 'ecert.db'}", cluster=True)
     with pytest.raises(StoreError):

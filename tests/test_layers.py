@@ -95,3 +95,69 @@ def test_the_api_never_imports_the_cli() -> None:
         if _under(name, "cli")
     ]
     assert offences == []
+
+
+def test_the_service_layer_imports_no_framework_at_all() -> None:
+    # Not even lazily (a function-level import counts): the service runs under any face.
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("service")
+        for name in _imports(path)
+        if any(_under(name, bad) for bad in ("flask", "werkzeug", "flask_openapi3", "gunicorn"))
+    ]
+    assert offences == []
+
+
+def test_the_api_imports_no_store_driver() -> None:
+    """Views reach storage through the service layer (``api.services``), never a backend."""
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("api")
+        for name in _imports(path)
+        if any(_under(name, bad) for bad in (*STORE_BACKENDS, "redis", "sqlite3"))
+    ]
+    assert offences == []
+
+
+def test_the_api_never_opens_a_store_itself() -> None:
+    offences = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in _modules("api")
+        for name in _imports(path)
+        if name == "store"  # open_store: only the container (service.instance) opens one
+    ]
+    assert offences == []
+
+
+def _functions_importing(path: Path, package: str) -> list[str]:
+    """The enclosing function of every import of ``package`` in ``path`` ("" at module level)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[str] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+                visit(child, function or child.name)
+                continue
+            names: list[str] = []
+            if isinstance(child, ast.Import):
+                names = [alias.name for alias in child.names]
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                names = [child.module]
+            if any(_under(name, package) for name in names):
+                found.append(function)
+            visit(child, function)
+
+    visit(tree, "")
+    return found
+
+
+def test_the_cli_imports_the_api_only_to_serve() -> None:
+    offences = [
+        f"{path.relative_to(ROOT)}: in {function or 'the module'}"
+        for path in _modules("cli")
+        for function in _functions_importing(path, "api")
+        if (path.name, function) != ("operator.py", "cmd_serve")
+    ]
+    assert offences == []
+    assert _functions_importing(ROOT / "cli" / "operator.py", "api") == ["cmd_serve"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.online import OnlineVerifier
 from keys import KeyState, derive_key, generate_secret
+from service.verification import OnlineVerifier
 from store.interface import Store
 from tests.factory import ID_CARD, ID_CLAIMS, World
 from wallet import WalletVault

@@ -1,0 +1,117 @@
+"""Publication: the one builder of the signed documents verifiers fetch.
+
+The trust list, every status list and the verifier bundle (DESIGN.md §3) come from
+here, for the HTTP service (``GET /api/v1/verifier/bundle``, ``/trust-list``,
+``/issuers/{issuer}/status/{n}``) and for the CLI's ``ecert bundle export`` alike, so
+both hand out the same bundle shape.
+
+Signing a large list costs tens of milliseconds and verifiers fetch it far more often
+than it changes, so each document is kept signed in memory and re-signed when its
+content changes (the store's status version, the trust version) or after ``max_age``
+seconds, so that ``iat``/``exp`` stay fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from issuer import Keyring, NoSigningKey, Platform, StatusRegistry
+from issuer.keyring import TRUST_VERSION
+from issuer.status import status_version
+from keys.b64 import b64url_decode
+from keys.errors import NotFound
+from store import Store
+
+__all__ = ["DEFAULT_MAX_AGE", "Publication"]
+
+#: Seconds a signed document is handed out again before it is re-signed.
+DEFAULT_MAX_AGE = 60.0
+
+
+class Publication:
+    """The cached signed trust list, status lists and bundle of one instance."""
+
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        platform: Platform,
+        status: StatusRegistry,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._platform = platform
+        self.status = status
+        self._monotonic = monotonic
+        #: uri -> (monotonic time signed, status version, token, its iat)
+        self._lists: dict[str, tuple[float, bytes | None, str, int]] = {}
+        self._trust: tuple[float, bytes | None, str] | None = None
+
+    def status_list(self, uri: str, *, max_age: float = DEFAULT_MAX_AGE) -> str:
+        """The signed status list at ``uri``: re-signed when a status in it changes, and
+        at least every ``max_age`` seconds.
+
+        Raises :class:`~keys.errors.NotFound` for an unknown list and
+        :class:`~issuer.errors.NoSigningKey`.
+        """
+        now = self._monotonic()
+        version = status_version(self._store, uri)
+        cached = self._lists.get(uri)
+        # Another worker may have published a newer iat (same or new content) since this
+        # one cached its token: never hand out an iat older than one already published.
+        if (
+            cached is not None
+            and cached[1] == version
+            and now - cached[0] < max_age
+            and cached[3] >= (self._store.last_status_stamp(uri) or 0)
+        ):
+            return cached[2]
+        record = self._store.get_status_list(uri)
+        if record is None:
+            raise NotFound(f"no status list {uri}")
+        token = self.status.publish(uri, self._keyring.signing_key(record.issuer))
+        self._lists[uri] = (now, version, token, _iat(token))
+        return token
+
+    def trust_list(self, *, max_age: float = DEFAULT_MAX_AGE) -> str:
+        """The signed trust list, re-signed when its content changes or after ``max_age`` s.
+
+        Raises :class:`~issuer.errors.NoSigningKey` when there is no anchor yet.
+        """
+        now = self._monotonic()
+        version = self._store.get_config(TRUST_VERSION)
+        cached = self._trust
+        if cached is not None and cached[1] == version and now - cached[0] < max_age:
+            return cached[2]
+        token = self._platform.trust_list()
+        self._trust = (now, version, token)
+        return token
+
+    def bundle(self) -> dict[str, Any]:
+        """The verifier bundle ``{"trust_list": …, "status_lists": […]}``: the trust list
+        and every issuer's status lists, issuer by issuer.
+
+        An issuer with no active key (its only key was just reported compromised) has
+        its lists left out until a new key is activated, rather than blocking the bundle
+        that carries the compromise to verifiers; its credentials then answer
+        ``status_unavailable`` (or ``key_compromised``), never ``valid``.
+        """
+        lists: list[str] = []
+        for issuer in self._store.list_issuers():
+            for record in self._store.list_status_lists(issuer.iss):
+                try:
+                    lists.append(self.status_list(record.uri))
+                except NoSigningKey:
+                    break  # the issuer's key: none of its lists can be signed
+        return {"trust_list": self.trust_list(), "status_lists": lists}
+
+
+def _iat(token: str) -> int:
+    """The ``iat`` of a token this instance has just signed."""
+    payload = json.loads(b64url_decode(token.split(".")[1]))
+    return int(payload["iat"])
