@@ -26,9 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -37,6 +35,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from keys import Scene, SigningKey
+from keys.aead import Envelope
+from keys.errors import SealBroken
 from keys.jwk import JWKDict
 from sdjwt import LEEWAY
 from store.interface import (
@@ -59,8 +59,8 @@ from wallet.errors import (
 )
 from wallet.presentation import HeldCredential, present
 
+#: The wallet blobs' format in the one envelope (:mod:`keys.aead`).
 _VERSION = b"W1"
-_NONCE = 12
 
 #: A credential's live status: the registry's state, or ``unknown`` if it has no record.
 LiveState = Literal["valid", "revoked", "suspended", "unknown"]
@@ -100,7 +100,7 @@ class WalletVault:
         if len(wallet_key) != 32:
             raise WalletError("the wallet key must be 256 bits")
         self._store = store
-        self._aead = AESGCM(wallet_key)
+        self._aead = Envelope(wallet_key, _VERSION)
         self.clock = clock
         self._token_bytes = token_bytes
         self._leeway = leeway
@@ -111,16 +111,16 @@ class WalletVault:
         """The public holder key of the citizen's wallet, creating the wallet if needed."""
         return self._holder(citizen_id).public_jwk()
 
-    def _wallet(self, citizen_id: str) -> tuple[WalletRecord, AESGCM]:
+    def _wallet(self, citizen_id: str) -> tuple[WalletRecord, Envelope]:
         record = self._store.get_wallet(citizen_id)
         if record is None:
             holder = SigningKey.generate("ES256")
-            data_key = AESGCM.generate_key(bit_length=256)
+            data_key = secrets.token_bytes(32)
             der = holder.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
             candidate = WalletRecord(
                 citizen_id=citizen_id,
                 holder_kid=holder.kid,
-                holder_blob=_seal(AESGCM(data_key), der, _aad(b"holder", citizen_id)),
+                holder_blob=_seal(Envelope(data_key, _VERSION), der, _aad(b"holder", citizen_id)),
                 key_blob=_seal(self._aead, data_key, _aad(b"data-key", citizen_id)),
                 created_at=int(self.clock()),
             )
@@ -130,7 +130,9 @@ class WalletVault:
             if record is None:
                 raise StoreError("the wallet could not be created")
         data_key = _open(self._aead, record.key_blob, _aad(b"data-key", citizen_id))
-        return record, AESGCM(data_key)
+        if len(data_key) != 32:
+            raise WalletCorrupt("a wallet data key is not 256 bits")
+        return record, Envelope(data_key, _VERSION)
 
     def _holder(self, citizen_id: str) -> SigningKey:
         record, aead = self._wallet(citizen_id)
@@ -266,16 +268,12 @@ def _item_aad(citizen_id: str, credential_id: str) -> bytes:
     return _aad(b"item", citizen_id) + b"\x00" + credential_id.encode("utf-8")
 
 
-def _seal(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
-    nonce = secrets.token_bytes(_NONCE)
-    return _VERSION + nonce + aead.encrypt(nonce, plaintext, aad)
+def _seal(envelope: Envelope, plaintext: bytes, aad: bytes) -> bytes:
+    return envelope.seal(plaintext, aad)
 
 
-def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
-    if not blob.startswith(_VERSION) or len(blob) < len(_VERSION) + _NONCE + 16:
-        raise WalletCorrupt("a wallet blob is not in a known format")
-    nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE]
+def _open(envelope: Envelope, blob: bytes, aad: bytes) -> bytes:
     try:
-        return aead.decrypt(nonce, blob[len(_VERSION) + _NONCE :], aad)
-    except InvalidTag:
-        raise WalletCorrupt("a wallet blob does not open with its key") from None
+        return envelope.open(blob, aad)
+    except SealBroken as err:
+        raise WalletCorrupt(err.message.replace("sealed blob", "wallet blob")) from None
