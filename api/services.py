@@ -58,6 +58,7 @@ def init_services(app: Flask) -> Services:
             hasher=hasher,
             counter_key=instance.derive_key(LOGIN_KEY_LABEL),
             policy=policy,
+            pseudonyms=instance.pseudonyms,
         ),
         online=OnlineVerifier(instance.store, instance.platform),
     )

@@ -292,10 +292,12 @@ def activity() -> dict[str, Any]:
     """Every verification of this citizen's credentials that the service saw, newest
     first: when, which venue, which scene, which claims (names), and the result."""
     citizen = current_citizen()
-    store = services().instance.store
+    instance = services().instance
+    store = instance.store
     venues: dict[str, VenueRecord | None] = {}
     items = []
-    for event in store.list_activity(citizen):
+    # The activity log is kept under the citizen's pseudonym, as the registry's subject.
+    for event in store.list_activity(instance.pseudonyms.of(citizen)):
         if event.venue_id not in venues:
             venues[event.venue_id] = store.get_venue(event.venue_id)
         items.append(_activity(event, venues[event.venue_id]))

@@ -28,7 +28,7 @@ def _open(args: argparse.Namespace) -> Instance:
 def _accounts(instance: Instance) -> Any:
     from service.accounts import Accounts
 
-    return Accounts(instance.store)
+    return Accounts(instance.store, pseudonyms=instance.pseudonyms)
 
 
 def _show(value: Any) -> None:

@@ -12,6 +12,11 @@ variables, then defaults:
 * ``ECERT_BASE_URL`` — the public base URL (default ``http://127.0.0.1:8000``). Issuer
   identifiers (``iss``) are built from it, so the first value an instance uses is kept
   in its store and wins afterwards.
+
+Citizens are kept under pseudonyms (:mod:`keys.pseudonym`, keys derived from the
+secret): :attr:`Instance.pseudonyms` is handed to the vault, the issuer and the
+accounts. An instance made before pseudonyms is migrated in place when it is opened,
+once (:mod:`store.pseudonymize`).
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ from issuer.status import status_version
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.b64 import b64url_decode
 from keys.errors import NotFound
+from keys.pseudonym import Pseudonyms
 from store import Store, open_store
 from store.errors import InvalidArgument
+from store.pseudonymize import pseudonymize
 from wallet import WalletVault
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -59,6 +66,8 @@ class Instance:
         default_factory=dict, repr=False
     )
     _trust: tuple[float, bytes | None, str] | None = field(default=None, repr=False)
+    #: Citizen id -> pseudonym, and the sealing of a session's citizen id.
+    pseudonyms: Pseudonyms = field(default_factory=Pseudonyms.none, repr=False)
 
     def close(self) -> None:
         """Close the store."""
@@ -208,14 +217,22 @@ def open_instance(
         store.put_config("base_url", url.encode("utf-8"))
     platform = Platform(store, keyring, base_url=url)
     status = StatusRegistry(store)
-    vault = WalletVault(store, derive_key(secret, "ecert/wallet-keys/v1"))
+    pseudonyms = Pseudonyms.from_secret(lambda label: derive_key(secret, label))
+    try:
+        # Records of an instance made before pseudonyms: moved once, resumably.
+        pseudonymize(store, pseudonyms.of, pseudonyms.seal)
+    except BaseException:
+        store.close()
+        raise
+    vault = WalletVault(store, derive_key(secret, "ecert/wallet-keys/v1"), pseudonyms=pseudonyms)
     return Instance(
         folder,
         store,
         keyring,
         platform,
         status,
-        CredentialIssuer(store, keyring, status),
+        CredentialIssuer(store, keyring, status, pseudonyms=pseudonyms),
         vault,
         secret,
+        pseudonyms=pseudonyms,
     )
