@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,9 +40,12 @@ from api.online import OnlineVerifier
 from cli.seed import CITIZENS, seed_demo
 from issuer import CredentialIssuer
 from keys import generate_secret
-from keys.pseudonym import Pseudonyms
-from service.accounts import Accounts
+from keys.errors import SealBroken
+from keys.pseudonym import Pseudonyms, is_pseudonym, is_sealed_id
+from service.accounts import Accounts, token_hash
+from service.errors import AuthError
 from service.instance import Instance, open_instance
+from store.interface import Store
 from store.pseudonymize import MARKER, pseudonymize
 from tests.api_helpers import (
     BASE_URL,
@@ -423,3 +427,63 @@ def check_after_migration(app: Flask, logins: dict[str, Any], old_token: str) ->
     items = client.get("/api/v1/wallet/credentials", headers=second).get_json()["items"]
     assert [i["status"] for i in items] == ["revoked"]
     assert svc.instance.issuer.credentials_of(logins["citizens"][0]["citizen_id"])
+
+
+# -- the mapping and the sealed session id ------------------------------------------------------
+
+
+def _pseudonyms(seed: int) -> Pseudonyms:
+    return Pseudonyms(bytes([seed]) * 32, bytes([seed + 1]) * 32)
+
+
+def test_a_pseudonym_is_keyed_stable_and_shaped() -> None:
+    one, other = _pseudonyms(1), _pseudonyms(3)
+    cid = CITIZENS[1]["citizen_id"]  # ends with X: case matters
+    assert one.of(cid) == one.of(cid)
+    assert one.of(cid) != other.of(cid)  # another instance secret: no join across dumps
+    assert one.of(cid) != one.of(cid.lower()) != one.of(cid + " ")
+    assert is_pseudonym(one.of(cid)) and len(one.of(cid)) == 46
+    assert not is_pseudonym(cid)
+    # Not a plain hash of the id: an enumerable id must not be found by hashing guesses.
+    plain = base64.urlsafe_b64encode(hashlib.sha256(cid.encode()).digest()).rstrip(b"=")
+    assert plain.decode() not in one.of(cid)
+    assert Pseudonyms.none().of(cid) == cid
+
+
+def test_a_sealed_session_id_opens_only_for_its_token() -> None:
+    one = _pseudonyms(1)
+    cid = CITIZENS[0]["citizen_id"]
+    sealed = one.seal(cid, "hash-a")
+    assert is_sealed_id(sealed) and cid not in sealed
+    assert one.open(sealed, "hash-a") == cid
+    for text, context, who in (
+        (sealed, "hash-b", one),  # moved to another session
+        (sealed, "hash-a", _pseudonyms(3)),  # another instance's secret
+        (cid, "hash-a", one),  # a clear id left by old code
+        (sealed[:-2], "hash-a", one),
+        ("sc_" + "A" * 60, "hash-a", one),
+    ):
+        with pytest.raises(SealBroken) as caught:
+            who.open(text, context)
+        assert caught.value.code == "seal_broken"
+
+
+def test_a_session_record_moved_to_another_token_logs_no_one_in(store: Store) -> None:
+    """An attacker who can write the store copies a victim's session citizen field into
+    the record of their own token: the service must not take them for the victim."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    accounts = Accounts(store, hasher=hasher, pseudonyms=_pseudonyms(5))
+    victim, mallory = CITIZENS[0]["citizen_id"], CITIZENS[1]["citizen_id"]
+    for cid in (victim, mallory):
+        accounts.create_citizen(cid, "correct horse battery")
+    theirs = accounts.login(victim, "correct horse battery", client="10.0.0.1")
+    mine = accounts.login(mallory, "correct horse battery", client="10.0.0.2")
+    stolen = store.get_session(token_hash(theirs.access_token), 0)
+    own = store.get_session(token_hash(mine.access_token), 0)
+    assert stolen is not None and own is not None
+    store.put_session(dataclasses.replace(own, citizen_id=stolen.citizen_id))
+    with pytest.raises(AuthError):
+        accounts.citizen_for_token(mine.access_token)
+    assert accounts.citizen_for_token(theirs.access_token) == victim
+    # and the store's session records hold no citizen id in clear
+    assert victim not in stolen.citizen_id and mallory not in own.citizen_id
