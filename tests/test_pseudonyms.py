@@ -23,6 +23,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -487,3 +488,41 @@ def test_a_session_record_moved_to_another_token_logs_no_one_in(store: Store) ->
     assert accounts.citizen_for_token(theirs.access_token) == victim
     # and the store's session records hold no citizen id in clear
     assert victim not in stolen.citizen_id and mallory not in own.citizen_id
+
+
+def test_workers_opening_an_old_instance_at_once_migrate_it_once(
+    backend: Backend, folder: Path
+) -> None:
+    """gunicorn's workers each open the instance: their migrations overlap harmlessly."""
+    logins, old_token = build_legacy(backend, folder)
+    opened: list[Instance] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(
+                open_instance(
+                    folder,
+                    redis_url=backend.redis_url,
+                    redis_cluster=backend.cluster,
+                    key_secret=SECRET,
+                )
+            )
+        except BaseException as err:  # reported below
+            errors.append(err)
+
+    workers = [threading.Thread(target=open_one) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for inst in opened:
+        inst.close()
+    assert not errors, errors
+    app = _app(backend, folder)
+    try:
+        check_after_migration(app, logins, old_token)
+        ids = [c["citizen_id"] for c in CITIZENS]
+        assert_no_personal_data(dump(backend, folder), services_of(app).instance.pseudonyms, ids)
+    finally:
+        services_of(app).close()
