@@ -56,6 +56,7 @@ from store.interface import (
     ApiKeyKind,
     ApiKeyRecord,
     CitizenRecord,
+    Conflict,
     InvalidArgument,
     Limit,
     NotFound,
@@ -207,7 +208,10 @@ class Accounts:
             password_hash="" if password is None else self._hash(password),
             created_at=int(self.clock()),
         )
-        self._store.put_citizen(record)
+        try:
+            self._store.put_citizen(record)
+        except Conflict:  # the store's message would name the pseudonym
+            raise Conflict("a citizen with this id already exists") from None
         return record
 
     def set_password(self, citizen_id: str, password: str) -> None:

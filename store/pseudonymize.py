@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keys.pseudonym import is_pseudonym, is_sealed_id
-from store.errors import StoreUnavailable
+from store.errors import StoreError, StoreUnavailable
 from store.interface import Store
 
 __all__ = ["MARKER", "pseudonymize"]
@@ -170,8 +170,14 @@ def _sqlite_move(
 def _redis(
     store: Any, pseudonym: Callable[[str], str], seal: Callable[[str, str], str], step: Hook
 ) -> int:
-    with store._guard():  # the store's own translation of driver errors
+    from redis import exceptions as rexc
+
+    try:
         return _redis_move(store, pseudonym, seal, step)
+    except (rexc.ConnectionError, rexc.TimeoutError, rexc.ClusterDownError) as err:
+        raise StoreUnavailable(f"migrating to pseudonyms failed: {err}") from err
+    except (rexc.RedisError, rexc.RedisClusterException) as err:
+        raise StoreError(f"migrating to pseudonyms failed: {err}") from err
 
 
 def _redis_move(
