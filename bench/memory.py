@@ -115,8 +115,9 @@ def run(citizens: int, credentials: int, events: int) -> dict[str, Any]:
         store = instance.store
         assert isinstance(store, RedisStore)
         accounts = Accounts(
-            store, hasher=CHEAP_HASHER, counter_key=instance.derive_key(LOGIN_KEY_LABEL)
-        )
+            store, hasher=CHEAP_HASHER, counter_key=instance.derive_key(LOGIN_KEY_LABEL),
+            pseudonyms=instance.pseudonyms,
+        )  # fmt: skip
         instance.platform.ensure_anchor()
         for slug, zh, en, vcts in DEPARTMENTS:
             instance.platform.register_issuer(slug, name_zh=zh, name_en=en, vcts=vcts)
@@ -146,7 +147,8 @@ def run(citizens: int, credentials: int, events: int) -> dict[str, Any]:
             for e in range(events):
                 store.add_activity(
                     ActivityRecord(
-                        event_id=secrets.token_hex(8), citizen_id=cid, at=now + e,
+                        event_id=secrets.token_hex(8), citizen_id=instance.pseudonyms.of(cid),
+                        at=now + e,
                         venue_id="grand-hotel", scene="hotel", vct=mix[0][1],
                         credential_id=secrets.token_urlsafe(16),
                         claims=("name", "id_number"), valid=True, codes=(),

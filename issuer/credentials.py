@@ -1,4 +1,10 @@
-"""Issuing SD-JWT VCs (RFC 9901 with the SD-JWT VC profile) and changing their status."""
+"""Issuing SD-JWT VCs (RFC 9901 with the SD-JWT VC profile) and changing their status.
+
+The registry keeps a credential's ``subject`` as the citizen's pseudonym
+(:mod:`keys.pseudonym`): :meth:`CredentialIssuer.issue` takes the clear citizen id and
+maps it, and :meth:`CredentialIssuer.credentials_of` finds a citizen's credentials
+from the clear id the same way.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from issuer.keyring import Keyring
 from issuer.status import StatusRegistry
 from keys import FormatError, InvalidJWK, public_key_from_jwk, sign_compact
 from keys.jwk import public_key_to_jwk
+from keys.pseudonym import Pseudonyms
 from sdjwt import (
     INVALID,
     SD,
@@ -72,7 +79,9 @@ class CredentialIssuer:
         clock: Callable[[], float] = time.time,
         token_bytes: Callable[[int], bytes] = secrets.token_bytes,
         decoys: int = 0,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
+        """``pseudonyms``: the instance's; None keeps subjects as given (tests, tools)."""
         self._store = store
         self._keyring = keyring
         self._status = status
@@ -80,6 +89,7 @@ class CredentialIssuer:
         self._clock = clock
         self._token_bytes = token_bytes
         self._decoys = decoys
+        self._pseudonyms = pseudonyms or Pseudonyms.none()
 
     def issue(
         self,
@@ -153,7 +163,7 @@ class CredentialIssuer:
             id=credential_id,
             vct=vct,
             issuer=iss,
-            subject=subject,
+            subject=self._pseudonyms.of(subject),
             kid=key.kid,
             status_uri=uri,
             status_idx=idx,
@@ -163,6 +173,12 @@ class CredentialIssuer:
         self._store.put_credential(registry)
         sd_jwt = "~".join([jwt, *disclosures]) + "~"
         return IssuedCredential(credential_id, sd_jwt, registry)
+
+    def credentials_of(self, subject: str, *, iss: str | None = None) -> list[CredentialRecord]:
+        """The registry's records of the citizen ``subject`` (clear id), of one issuer or
+        all, oldest first."""
+        records = self._store.list_credentials(subject=self._pseudonyms.of(subject))
+        return [r for r in records if iss is None or r.issuer == iss]
 
     def revoke(self, iss: str, credential_id: str) -> CredentialRecord:
         """Revoke for good (status 1).

@@ -23,6 +23,7 @@ __all__ = [
     "KeyStoreError",
     "KeySecretMissing",
     "KeyUnwrapFailed",
+    "SealBroken",
     "InvalidJWK",
     "KeyStateError",
     "TrustListError",
@@ -60,6 +61,13 @@ class KeyUnwrapFailed(KeyStoreError):
     """A wrapped private key does not open with the configured secret (wrong one, or tampered)."""
 
     code = "key_unwrap_failed"
+
+
+class SealBroken(KeyStoreError):
+    """A sealed blob (:mod:`keys.aead`) does not open: another format, truncated, a
+    wrong key, other associated data, or tampered."""
+
+    code = "seal_broken"
 
 
 class InvalidJWK(KeyStoreError):

@@ -7,8 +7,9 @@ certificates. Instead the operator configures a random 256-bit key-encryption ke
 
     b"EK1" || nonce (12 bytes) || AES-256-GCM(KEK, nonce, PKCS#8 DER, aad=b"ecert-key:" + kid)
 
-so a blob cannot be moved to another ``kid`` and any tampering is detected. The
-secret never appears in an error message, a ``repr`` or a log line.
+(the one envelope of :mod:`keys.aead`, format ``EK1``), so a blob cannot be moved to
+another ``kid`` and any tampering is detected. The secret never appears in an error
+message, a ``repr`` or a log line.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import base64
 import binascii
 import secrets
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
@@ -29,13 +28,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_private_key,
 )
 
+from keys.aead import NONCE_BYTES, TAG_BYTES, Envelope
 from keys.b64 import b64url_encode
-from keys.errors import KeySecretMissing, KeyStoreError, KeyUnwrapFailed
+from keys.errors import KeySecretMissing, KeyStoreError, KeyUnwrapFailed, SealBroken
 from keys.signing import SigningKey
 
 _MAGIC = b"EK1"
 _TO_STD = str.maketrans("-_", "+/")
-_NONCE = 12
 
 
 def derive_key(secret: str | bytes, label: str) -> bytes:
@@ -73,7 +72,7 @@ def generate_secret() -> str:
 class KeyWrapper:
     """Wraps and unwraps private keys with the configured key-encryption key."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_envelope",)
 
     def __init__(self, secret: str | bytes | None) -> None:
         """Build from the secret (base64url text or 32 raw bytes).
@@ -81,7 +80,7 @@ class KeyWrapper:
         Raises :class:`KeySecretMissing` when it is absent and :class:`KeyStoreError`
         when it is not 256 bits (the message never repeats the secret).
         """
-        self._aead = AESGCM(_decode_secret(secret))
+        self._envelope = Envelope(_decode_secret(secret), _MAGIC)
 
     def __repr__(self) -> str:
         return "KeyWrapper(<secret hidden>)"
@@ -89,20 +88,18 @@ class KeyWrapper:
     def wrap(self, key: SigningKey) -> bytes:
         """Encrypt a signing key for storage."""
         der = key.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-        nonce = secrets.token_bytes(_NONCE)
-        return _MAGIC + nonce + self._aead.encrypt(nonce, der, _aad(key.kid))
+        return self._envelope.seal(der, _aad(key.kid))
 
     def unwrap(self, blob: bytes, kid: str) -> SigningKey:
         """Decrypt a stored key and check that it is the key named ``kid``.
 
         Raises :class:`KeyUnwrapFailed` for a wrong secret, a tampered or foreign blob.
         """
-        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _NONCE + 16:
+        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + NONCE_BYTES + TAG_BYTES:
             raise KeyUnwrapFailed(f"stored key {kid} is not in a known format")
-        nonce = blob[len(_MAGIC) : len(_MAGIC) + _NONCE]
         try:
-            der = self._aead.decrypt(nonce, blob[len(_MAGIC) + _NONCE :], _aad(kid))
-        except InvalidTag:
+            der = self._envelope.open(blob, _aad(kid))
+        except SealBroken:
             raise KeyUnwrapFailed(
                 f"stored key {kid} does not open with the configured secret"
             ) from None

@@ -7,6 +7,12 @@ Argon2id. The login-failure counters are named by an HMAC of the citizen id or
 client address under a key derived from the instance secret (a plain hash of an
 enumerable ID number is no pseudonym), so a store dump shows neither.
 
+Citizens are stored under their pseudonym (:mod:`keys.pseudonym`): every method here
+takes the clear citizen id (from the login or the department's request) and maps it
+before it reaches the store. A session keeps the citizen id sealed (AEAD, bound to the
+token hash), so :meth:`Accounts.citizen_for_token` gives the clear id back for the
+length of the session and the store never holds it in clear.
+
 Login limits (:class:`LoginPolicy`, docs/operations.md says why these numbers):
 only **failed** attempts count, in sliding windows, per account and per client
 address. A success never counts and forgets the account's failures. An account or
@@ -37,6 +43,8 @@ from typing import Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from keys.errors import SealBroken
+from keys.pseudonym import Pseudonyms
 from service.errors import (
     AccountInvalid,
     AuthError,
@@ -48,6 +56,7 @@ from store.interface import (
     ApiKeyKind,
     ApiKeyRecord,
     CitizenRecord,
+    Conflict,
     InvalidArgument,
     Limit,
     NotFound,
@@ -80,15 +89,18 @@ class CitizenAuthenticator(Protocol):
 class PasswordAuthenticator:
     """Checks Argon2id hashes kept in the store; rehashes when parameters change."""
 
-    def __init__(self, store: Store, hasher: PasswordHasher) -> None:
+    def __init__(
+        self, store: Store, hasher: PasswordHasher, pseudonyms: Pseudonyms | None = None
+    ) -> None:
         self._store = store
         self._hasher = hasher
+        self._pseudonyms = pseudonyms or Pseudonyms.none()
         # Compared against when the citizen is unknown, so that both cases cost the same.
         self._dummy = hasher.hash(secrets.token_urlsafe(16))
 
     def authenticate(self, citizen_id: str, password: str) -> bool:
         """See :class:`CitizenAuthenticator`."""
-        record = self._store.get_citizen(citizen_id)
+        record = self._store.get_citizen(self._pseudonyms.of(citizen_id))
         stored = record.password_hash if record is not None and record.password_hash else None
         try:
             self._hasher.verify(stored or self._dummy, password)
@@ -97,7 +109,9 @@ class PasswordAuthenticator:
         if stored is None:
             return False
         if self._hasher.check_needs_rehash(stored):
-            self._store.set_citizen_password(citizen_id, self._hasher.hash(password))
+            self._store.set_citizen_password(
+                self._pseudonyms.of(citizen_id), self._hasher.hash(password)
+            )
         return True
 
 
@@ -162,17 +176,23 @@ class Accounts:
         session_ttl: int = SESSION_TTL,
         counter_key: bytes | None = None,
         policy: LoginPolicy | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
         """``counter_key`` names the login counters (HMAC); every worker sharing a store
         must pass the same one (:mod:`api.services` derives it from the instance
-        secret). None: a random key, so counters are private to this object."""
+        secret). None: a random key, so counters are private to this object.
+        ``pseudonyms``: the instance's (``Instance.pseudonyms``); None stores ids as
+        given (tests)."""
         self._store = store
         self.clock = clock
         self.policy = policy or LoginPolicy()
         self._counter_key = counter_key or secrets.token_bytes(32)
+        self._pseudonyms = pseudonyms or Pseudonyms.none()
         # RFC 9106 second recommended option (64 MiB, 3 passes) is argon2-cffi's default.
         self._hasher = hasher or PasswordHasher()
-        self.authenticator = authenticator or PasswordAuthenticator(store, self._hasher)
+        self.authenticator = authenticator or PasswordAuthenticator(
+            store, self._hasher, self._pseudonyms
+        )
         self._session_ttl = session_ttl
 
     # -- citizens --------------------------------------------------------------------
@@ -184,32 +204,33 @@ class Accounts:
         """
         _check_citizen_id(citizen_id)
         record = CitizenRecord(
-            citizen_id=citizen_id,
+            citizen_id=self._pseudonyms.of(citizen_id),
             password_hash="" if password is None else self._hash(password),
             created_at=int(self.clock()),
         )
-        self._store.put_citizen(record)
+        try:
+            self._store.put_citizen(record)
+        except Conflict:  # the store's message would name the pseudonym
+            raise Conflict("a citizen with this id already exists") from None
         return record
 
     def set_password(self, citizen_id: str, password: str) -> None:
         """Change a citizen's password. Raises :class:`UnknownCitizen`, :class:`AccountInvalid`."""
         try:
-            self._store.set_citizen_password(citizen_id, self._hash(password))
+            self._store.set_citizen_password(self._pseudonyms.of(citizen_id), self._hash(password))
         except NotFound:
             raise UnknownCitizen("no citizen with this id") from None
 
     def require_citizen(self, citizen_id: str) -> CitizenRecord:
-        """The citizen's record. Raises :class:`UnknownCitizen`."""
-        record = self._store.get_citizen(citizen_id)
+        """The citizen's record (stored under the pseudonym). Raises :class:`UnknownCitizen`."""
+        record = self._store.get_citizen(self._pseudonyms.of(citizen_id))
         if record is None:
             raise UnknownCitizen("no citizen with this id")
         return record
 
     def _hash(self, password: str) -> str:
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise AccountInvalid(
-                f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-            )
+            raise AccountInvalid(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
         return self._hasher.hash(password)
 
     # -- sessions --------------------------------------------------------------------
@@ -254,10 +275,11 @@ class Accounts:
             raise LoginFailed("invalid citizen id or password")
         self._store.window_clear(account)
         token = "es_" + secrets.token_urlsafe(32)
+        hashed = token_hash(token)
         self._store.put_session(
             SessionRecord(
-                token_hash=token_hash(token),
-                citizen_id=citizen_id,
+                token_hash=hashed,
+                citizen_id=self._pseudonyms.seal(citizen_id, hashed),
                 created_at=int(now),
                 expires_at=int(now) + self._session_ttl,
             )
@@ -274,10 +296,14 @@ class Accounts:
         """The citizen a session token belongs to. Raises :class:`AuthError`."""
         if not token.startswith("es_"):
             raise AuthError("a citizen session token is required")
-        record = self._store.get_session(token_hash(token), self.clock())
+        hashed = token_hash(token)
+        record = self._store.get_session(hashed, self.clock())
         if record is None:
             raise AuthError("the session is unknown or has expired; log in again")
-        return record.citizen_id
+        try:
+            return self._pseudonyms.open(record.citizen_id, hashed)
+        except SealBroken:  # another secret, or moved from another token: not this session
+            raise AuthError("the session is unknown or has expired; log in again") from None
 
     def logout(self, token: str) -> None:
         """End a session (idempotent)."""

@@ -17,6 +17,11 @@ The key-encryption secret is ``Settings.key_secret`` or the file
 ``<instance>/secret.key`` (mode 0600), created on first use. Issuer identifiers
 (``iss``) are built from the base URL, so the first one an instance uses is kept in its
 store and wins afterwards.
+
+Citizens are kept under pseudonyms (:mod:`keys.pseudonym`, keys derived from the
+secret): :attr:`Ecert.pseudonyms` is handed to the vault, the issuer and the accounts.
+An instance made before pseudonyms is migrated in place when it is opened, once
+(:mod:`store.pseudonymize`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from argon2 import PasswordHasher
 
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
+from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
 from service.issuance import Issuance
 from service.publication import Publication
@@ -37,6 +43,7 @@ from service.settings import DEFAULT_BASE_URL, Settings
 from service.verification import OnlineVerifier, Verification
 from service.wallets import Wallets
 from store import Store, open_store
+from store.pseudonymize import pseudonymize
 from wallet import WalletVault
 from wallet.online import KEY_LABEL as QR_KEY_LABEL
 from wallet.online import QrPresentations
@@ -62,14 +69,21 @@ class Ecert:
         self.keyring = Keyring(store, wrapper)
         self.platform = Platform(store, self.keyring, base_url=base_url)
         self._status = StatusRegistry(store)
-        self.issuer = CredentialIssuer(store, self.keyring, self._status)
-        self.vault = WalletVault(store, derive_key(secret, "ecert/wallet-keys/v1"))
+        #: Citizen id -> pseudonym, and the sealing of a session's citizen id.
+        self.pseudonyms = Pseudonyms.from_secret(lambda label: derive_key(secret, label))
+        self.issuer = CredentialIssuer(
+            store, self.keyring, self._status, pseudonyms=self.pseudonyms
+        )
+        self.vault = WalletVault(
+            store, derive_key(secret, "ecert/wallet-keys/v1"), pseudonyms=self.pseudonyms
+        )
         params: dict[str, Any] = dict(settings.password_hasher_params or {})
         self.accounts = Accounts(
             store,
             hasher=PasswordHasher(**params) if params else None,
             counter_key=derive_key(secret, LOGIN_KEY_LABEL),
             policy=settings.login_policy,
+            pseudonyms=self.pseudonyms,
         )
         self.presentations = QrPresentations(
             store, derive_key(secret, QR_KEY_LABEL), self.platform.base_url
@@ -77,7 +91,9 @@ class Ecert:
         self.publication = Publication(store, self.keyring, self.platform, self._status)
         self.issuance = Issuance(store, self.issuer, self.vault, self.accounts)
         self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
-        self.wallets = Wallets(store, self.vault, self.presentations, self.verification.online)
+        self.wallets = Wallets(
+            store, self.vault, self.presentations, self.verification.online, self.pseudonyms
+        )
 
     # -- opening and closing -----------------------------------------------------------
 
@@ -107,7 +123,10 @@ class Ecert:
             else:
                 base_url = settings.base_url or DEFAULT_BASE_URL
                 store.put_config("base_url", base_url.encode("utf-8"))
-            return cls(settings, store, secret, base_url)
+            ecert = cls(settings, store, secret, base_url)
+            # Records of an instance made before pseudonyms: moved once, resumably.
+            pseudonymize(store, ecert.pseudonyms.of, ecert.pseudonyms.seal)
+            return ecert
         except BaseException:
             store.close()
             raise

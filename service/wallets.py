@@ -8,6 +8,7 @@ still pass; :meth:`Wallets.activity` lists who checked the citizen's credentials
 
 from __future__ import annotations
 
+from keys.pseudonym import Pseudonyms
 from service.verification import OnlineVerifier
 from store.interface import ActivityRecord, Store, VenueRecord
 from verifier.errors import UnknownScene
@@ -26,8 +27,10 @@ class Wallets:
         vault: WalletVault,
         presentations: QrPresentations,
         online: OnlineVerifier,
+        pseudonyms: Pseudonyms,
     ) -> None:
         self._store = store
+        self._pseudonyms = pseudonyms
         self._vault = vault
         self._presentations = presentations
         self._online = online
@@ -63,7 +66,8 @@ class Wallets:
         for a venue no longer registered)."""
         venues: dict[str, VenueRecord | None] = {}
         events = []
-        for event in self._store.list_activity(citizen_id):
+        # The activity log is kept under the citizen's pseudonym, as the registry's subject.
+        for event in self._store.list_activity(self._pseudonyms.of(citizen_id)):
             if event.venue_id not in venues:
                 venues[event.venue_id] = self._store.get_venue(event.venue_id)
             events.append((event, venues[event.venue_id]))

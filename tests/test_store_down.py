@@ -93,9 +93,9 @@ def test_store_down_answers_503_and_writes_nothing_half(
 
     redis_process.start()
     with app.app_context():
-        store = services().instance.store
-        registry = store.list_credentials(subject=citizen)
-        wallet = store.list_wallet_items(citizen)
+        instance = services().instance
+        registry = instance.issuer.credentials_of(citizen)
+        wallet = instance.vault.items(citizen)
     # What was issued before the outage is intact, and nothing half-issued appeared.
     assert len(registry) == 1 and len(wallet) == 1
     assert registry[0].id == wallet[0].credential_id

@@ -49,11 +49,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from keys.aead import Envelope
 from keys.b64 import b64url_encode
-from keys.errors import FormatError
+from keys.errors import FormatError, SealBroken
 from keys.jsonstrict import loads_object
 from store.interface import Store
 from wallet.errors import (
@@ -99,8 +97,8 @@ ONLINE_PATH = "/p/"
 #: Seconds after its expiry during which a token still answers "expired", not "unknown".
 EXPIRED_GRACE = 24 * 3600
 
+#: The entries' format in the one envelope (:mod:`keys.aead`).
 _SEAL_VERSION = b"Q1"
-_NONCE = 12
 _AAD = b"ecert-qr-presentation:"
 _ID_BYTES = 16
 # A base64url token as we make them (22 characters for 16 bytes), with room to grow.
@@ -154,7 +152,7 @@ class QrPresentations:
         if len(key) != 32:
             raise WalletError("the online QR key must be 256 bits")
         self._store = store
-        self._aead = AESGCM(key)
+        self._envelope = Envelope(key, _SEAL_VERSION)
         self._prefix = base_url.rstrip("/") + ONLINE_PATH
         self.clock = clock
         self._token_bytes = token_bytes
@@ -264,8 +262,7 @@ class QrPresentations:
 
     def _put(self, key: str, record: dict[str, Any], expires_at: float, now: float) -> None:
         plain = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        nonce = secrets.token_bytes(_NONCE)
-        sealed = _SEAL_VERSION + nonce + self._aead.encrypt(nonce, plain, _AAD + key.encode())
+        sealed = self._envelope.seal(plain, _AAD + key.encode())
         if not self._store.put_once(key, sealed, expires_at, now):
             raise PresentationIdTaken("a presentation id was drawn twice")
 
@@ -274,15 +271,11 @@ class QrPresentations:
         return None if raw is None else self._open(key, raw)
 
     def _open(self, key: str, blob: bytes) -> dict[str, Any]:
-        head = len(_SEAL_VERSION) + _NONCE
-        if not blob.startswith(_SEAL_VERSION) or len(blob) < head + 16:
-            raise WalletCorrupt("a presentation entry is not in a known format")
         try:
-            plain = self._aead.decrypt(
-                blob[len(_SEAL_VERSION) : head], blob[head:], _AAD + key.encode()
-            )
-        except InvalidTag:
-            raise WalletCorrupt("a presentation entry does not open with its key") from None
+            plain = self._envelope.open(blob, _AAD + key.encode())
+        except SealBroken as err:
+            message = err.message.replace("a sealed blob", "a presentation entry")
+            raise WalletCorrupt(message) from None
         try:
             return loads_object(plain)
         except FormatError:

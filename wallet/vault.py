@@ -7,6 +7,12 @@ data, so that a dump of the store shows no personal data and no blob can be move
 another citizen or credential. The platform's wallet key is derived from the
 configured secret (:func:`keys.derive_key`), never stored.
 
+The store knows a wallet by the citizen's pseudonym (:mod:`keys.pseudonym`), never by
+the citizen id: every method takes the clear id and maps it. The associated data keeps
+the clear citizen id (the vault always has it from the caller), as it always has, so
+the blobs of an instance made before pseudonyms open unchanged and a blob still
+cannot be moved to another citizen.
+
 Before making a presentation the vault checks that a verifier could accept the
 credential now (:meth:`WalletVault.presentable`): its live status in the store (the
 issuer's registry, and the status list entry a venue checks online) and its ``exp``
@@ -26,9 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -37,7 +41,10 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from keys import Scene, SigningKey
+from keys.aead import Envelope
+from keys.errors import SealBroken
 from keys.jwk import JWKDict
+from keys.pseudonym import Pseudonyms
 from sdjwt import LEEWAY
 from store.interface import (
     CredentialState,
@@ -59,8 +66,8 @@ from wallet.errors import (
 )
 from wallet.presentation import HeldCredential, present
 
+#: The wallet blobs' format in the one envelope (:mod:`keys.aead`).
 _VERSION = b"W1"
-_NONCE = 12
 
 #: A credential's live status: the registry's state, or ``unknown`` if it has no record.
 LiveState = Literal["valid", "revoked", "suspended", "unknown"]
@@ -96,14 +103,18 @@ class WalletVault:
         clock: Callable[[], float] = time.time,
         token_bytes: Callable[[int], bytes] = secrets.token_bytes,
         leeway: int = LEEWAY,
+        pseudonyms: Pseudonyms | None = None,
     ) -> None:
+        """``pseudonyms``: the instance's (``Instance.pseudonyms``); None keeps wallets
+        under the ids as given (tests)."""
         if len(wallet_key) != 32:
             raise WalletError("the wallet key must be 256 bits")
         self._store = store
-        self._aead = AESGCM(wallet_key)
+        self._aead = Envelope(wallet_key, _VERSION)
         self.clock = clock
         self._token_bytes = token_bytes
         self._leeway = leeway
+        self._pseudonyms = pseudonyms or Pseudonyms.none()
 
     # -- keys ------------------------------------------------------------------------
 
@@ -111,26 +122,29 @@ class WalletVault:
         """The public holder key of the citizen's wallet, creating the wallet if needed."""
         return self._holder(citizen_id).public_jwk()
 
-    def _wallet(self, citizen_id: str) -> tuple[WalletRecord, AESGCM]:
-        record = self._store.get_wallet(citizen_id)
+    def _wallet(self, citizen_id: str) -> tuple[WalletRecord, Envelope]:
+        owner = self._pseudonyms.of(citizen_id)
+        record = self._store.get_wallet(owner)
         if record is None:
             holder = SigningKey.generate("ES256")
-            data_key = AESGCM.generate_key(bit_length=256)
+            data_key = secrets.token_bytes(32)
             der = holder.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
             candidate = WalletRecord(
-                citizen_id=citizen_id,
+                citizen_id=owner,
                 holder_kid=holder.kid,
-                holder_blob=_seal(AESGCM(data_key), der, _aad(b"holder", citizen_id)),
+                holder_blob=_seal(Envelope(data_key, _VERSION), der, _aad(b"holder", citizen_id)),
                 key_blob=_seal(self._aead, data_key, _aad(b"data-key", citizen_id)),
                 created_at=int(self.clock()),
             )
             # If another worker created the wallet first, its record wins: read it back.
             self._store.create_wallet(candidate)
-            record = self._store.get_wallet(citizen_id)
+            record = self._store.get_wallet(owner)
             if record is None:
                 raise StoreError("the wallet could not be created")
         data_key = _open(self._aead, record.key_blob, _aad(b"data-key", citizen_id))
-        return record, AESGCM(data_key)
+        if len(data_key) != 32:
+            raise WalletCorrupt("a wallet data key is not 256 bits")
+        return record, Envelope(data_key, _VERSION)
 
     def _holder(self, citizen_id: str) -> SigningKey:
         record, aead = self._wallet(citizen_id)
@@ -155,7 +169,7 @@ class WalletVault:
         if held.holder_kid != record.holder_kid:
             raise NotHolder("this credential is bound to another holder key")
         item = WalletItem(
-            citizen_id=citizen_id,
+            citizen_id=record.citizen_id,
             credential_id=credential_id,
             vct=held.vct,
             issuer=held.iss,
@@ -168,22 +182,22 @@ class WalletVault:
 
     def items(self, citizen_id: str) -> list[WalletItem]:
         """The citizen's credentials (metadata only; nothing decrypted)."""
-        return self._store.list_wallet_items(citizen_id)
+        return self._store.list_wallet_items(self._pseudonyms.of(citizen_id))
 
     def item(self, citizen_id: str, credential_id: str) -> WalletItem:
         """One item's metadata. Raises :class:`CredentialNotInWallet`."""
-        item = self._store.get_wallet_item(citizen_id, credential_id)
+        item = self._store.get_wallet_item(self._pseudonyms.of(citizen_id), credential_id)
         if item is None:
             raise CredentialNotInWallet("no such credential in this wallet")
         return item
 
     def credential(self, citizen_id: str, credential_id: str) -> HeldCredential:
         """Decrypt one credential. Raises :class:`CredentialNotInWallet`, :class:`WalletCorrupt`."""
-        return self._decrypt(self.item(citizen_id, credential_id))
+        return self._decrypt(citizen_id, self.item(citizen_id, credential_id))
 
-    def _decrypt(self, item: WalletItem) -> HeldCredential:
-        _, aead = self._wallet(item.citizen_id)
-        aad = _item_aad(item.citizen_id, item.credential_id)
+    def _decrypt(self, citizen_id: str, item: WalletItem) -> HeldCredential:
+        _, aead = self._wallet(citizen_id)
+        aad = _item_aad(citizen_id, item.credential_id)
         return HeldCredential.parse(_open(aead, item.blob, aad).decode("ascii"))
 
     def live_state(self, credential_id: str) -> LiveState:
@@ -231,7 +245,7 @@ class WalletVault:
 
     def remove(self, citizen_id: str, credential_id: str) -> None:
         """Delete one credential from the wallet. Raises :class:`CredentialNotInWallet`."""
-        if not self._store.delete_wallet_item(citizen_id, credential_id):
+        if not self._store.delete_wallet_item(self._pseudonyms.of(citizen_id), credential_id):
             raise CredentialNotInWallet("no such credential in this wallet")
 
     def present(self, citizen_id: str, credential_id: str, scene: Scene) -> Presentation:
@@ -242,7 +256,7 @@ class WalletVault:
         :meth:`presentable`; checked first, so that nothing is drawn or signed) and
         :class:`~wallet.errors.ClaimsUnavailable` (the scene does not accept the type).
         """
-        held = self._decrypt(self.presentable(citizen_id, credential_id))
+        held = self._decrypt(citizen_id, self.presentable(citizen_id, credential_id))
         wanted = scene.accept.get(held.vct)
         if wanted is None:
             raise ClaimsUnavailable(f"the scene {scene.id!r} does not accept this credential")
@@ -266,16 +280,12 @@ def _item_aad(citizen_id: str, credential_id: str) -> bytes:
     return _aad(b"item", citizen_id) + b"\x00" + credential_id.encode("utf-8")
 
 
-def _seal(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
-    nonce = secrets.token_bytes(_NONCE)
-    return _VERSION + nonce + aead.encrypt(nonce, plaintext, aad)
+def _seal(envelope: Envelope, plaintext: bytes, aad: bytes) -> bytes:
+    return envelope.seal(plaintext, aad)
 
 
-def _open(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
-    if not blob.startswith(_VERSION) or len(blob) < len(_VERSION) + _NONCE + 16:
-        raise WalletCorrupt("a wallet blob is not in a known format")
-    nonce = blob[len(_VERSION) : len(_VERSION) + _NONCE]
+def _open(envelope: Envelope, blob: bytes, aad: bytes) -> bytes:
     try:
-        return aead.decrypt(nonce, blob[len(_VERSION) + _NONCE :], aad)
-    except InvalidTag:
-        raise WalletCorrupt("a wallet blob does not open with its key") from None
+        return envelope.open(blob, aad)
+    except SealBroken as err:
+        raise WalletCorrupt(err.message.replace("sealed blob", "wallet blob")) from None
