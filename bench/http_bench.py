@@ -45,6 +45,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,7 @@ ECERT = Path(sys.executable).with_name("ecert")
 #: Seeding only: the bench's citizens have no password (identity-provider logins).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 #: The pool of a round holds this many times what the calibrated rate needs.
-POOL_MARGIN = 1.5
+POOL_MARGIN = 2.0
 #: Bodies for the calibration run of each target (also its warm-up).
 CALIBRATION_POOL = 300
 #: Citizens per second of a round for the library's issuance (it stops early if it runs out).
@@ -165,9 +166,42 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1])."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(roots: Sequence[int]) -> float:
+    """User + system CPU time of processes ``roots`` and their children (gunicorn's
+    workers), every thread included, from /proc; 0 where /proc cannot be read."""
+    pids = set(roots)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat_fields(int(entry.name))[1]) in roots:
+                    pids.add(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid)
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, ValueError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class RedisProcess:
+    url: str
+    pid: int
+
+
 @contextmanager
-def redis_server(binary: str, folder: Path) -> Iterator[str]:
-    """A private redis-server on a free loopback port (no persistence); yields its URL."""
+def redis_server(binary: str, folder: Path) -> Iterator[RedisProcess]:
+    """A private redis-server on a free loopback port (no persistence)."""
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
@@ -187,7 +221,7 @@ def redis_server(binary: str, folder: Path) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"redis-server did not start (see {folder / 'redis.log'})")
             time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield RedisProcess(f"redis://127.0.0.1:{port}/0", proc.pid)
     finally:
         stop(proc)
 
@@ -381,6 +415,8 @@ class Run:
     seconds: float
     p50_ms: float
     p99_ms: float
+    #: CPU time of the server's processes (and of redis-server, for Redis) in the run.
+    cpu_seconds: float
 
     @property
     def rate(self) -> float:
@@ -389,6 +425,11 @@ class Run:
     @property
     def failures(self) -> int:
         return self.bad_status + self.bad_body + self.socket_errors
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU milliseconds per good answer."""
+        return self.cpu_seconds / self.ok * 1000 if self.ok else 0.0
 
 
 @dataclass
@@ -409,6 +450,7 @@ class Load:
         seconds: int,
         status: int,
         marker: str,
+        cpu_of: Sequence[int],
         cycle: bool = False,
     ) -> Run:
         body_file = self.folder / "bodies.txt"
@@ -423,7 +465,9 @@ class Load:
             "--", str(body_file), str(auth_file), str(status), marker,
             *(["cycle"] if cycle else []),
         ]  # fmt: skip
+        cpu_before = cpu_seconds(cpu_of)
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        cpu = cpu_seconds(cpu_of) - cpu_before
         lines = [ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")]
         if done.returncode != 0 or not lines:
             raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -437,6 +481,7 @@ class Load:
             seconds=int(out["duration_us"]) / 1e6,
             p50_ms=int(out["p50_us"]) / 1000,
             p99_ms=int(out["p99_us"]) / 1000,
+            cpu_seconds=cpu,
         )
 
 
@@ -470,6 +515,11 @@ class Series:
     @property
     def exhausted(self) -> int:
         return sum(r.exhausted for r in self.runs)
+
+    @property
+    def cpu_ms(self) -> float:
+        """The median over rounds of the server CPU ms per answer."""
+        return statistics.median(r.cpu_ms for r in self.runs) if self.runs else 0.0
 
 
 def library_rate(seeded: Seeded, citizens: Sequence[str], seconds: float) -> float:
@@ -540,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ecert-http-")))
-        redis_url = stack.enter_context(redis_server(redis_binary, folder))
+        redis = stack.enter_context(redis_server(redis_binary, folder))
         env = {k: v for k, v in os.environ.items() if not k.startswith("ECERT_")}
         gunicorn_args = ["--workers", str(args.workers), "--threads", str(args.server_threads)]
 
@@ -555,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
 
         seeded: dict[str, Seeded] = {}
         servers: dict[str, Server] = {"hello": hello}
-        for name, url in (("sqlite", None), ("redis", redis_url)):
+        for name, url in (("sqlite", None), ("redis", redis.url)):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             instance_dir = folder / name
@@ -579,12 +629,16 @@ def main(argv: list[str] | None = None) -> int:
         issue_url = f"/api/v1/issuers/{ISSUER}/credentials"
         stores = ("sqlite", "redis")
 
+        def cpu_of(name: str) -> list[int]:
+            pids = [servers[name].proc.pid]
+            return [*pids, redis.pid] if name == "redis" else pids
+
         def verify_run(name: str, count: int, *, seconds: int) -> Run:
             s = seeded[name]
             bodies = s.verify_bodies(s.holders(count))
             return load.run(
                 servers[name].base + verify_url, bodies, f"Bearer {s.venue_key}",
-                seconds=seconds, status=200, marker='"valid":true',
+                seconds=seconds, status=200, marker='"valid":true', cpu_of=cpu_of(name),
             )  # fmt: skip
 
         def issue_run(name: str, count: int, *, seconds: int) -> Run:
@@ -592,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
             bodies = s.issue_bodies(s.citizens(count))
             return load.run(
                 servers[name].base + issue_url, bodies, f"Bearer {s.department_key}",
-                seconds=seconds, status=201, marker='"id"',
+                seconds=seconds, status=201, marker='"id"', cpu_of=cpu_of(name),
             )  # fmt: skip
 
         # Hello-world gets real verification bodies (never sent to ecert) and repeats them.
@@ -603,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             return load.run(
                 hello.base + verify_url, hello_bodies, "Bearer hello",
                 seconds=seconds, status=200, marker='"valid":true', cycle=True,
+                cpu_of=[hello.proc.pid],
             )  # fmt: skip
 
         # Calibration (also the warm-up: every worker builds its verifier, opens its store).
@@ -637,33 +692,35 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
             series["hello"].add_run(hello_run(args.seconds))
             for name in stores:
-                series[f"verify_{name}"].add_run(
-                    verify_run(name, verify_pool[name], seconds=args.seconds)
-                )
+                run = verify_run(name, verify_pool[name], seconds=args.seconds)
+                series[f"verify_{name}"].add_run(run)
+                if run.exhausted and not args.tiny:  # the next round gets twice the bodies
+                    verify_pool[name] *= 2
             for name in stores:
-                series[f"issue_{name}"].add_run(
-                    issue_run(name, issue_pool[name], seconds=args.seconds)
-                )
+                run = issue_run(name, issue_pool[name], seconds=args.seconds)
+                series[f"issue_{name}"].add_run(run)
+                if run.exhausted and not args.tiny:
+                    issue_pool[name] *= 2
                 s = seeded[name]
                 wanted = TINY_POOL if args.tiny else LIBRARY_POOL_PER_S * args.seconds
                 library[name].append(library_rate(s, s.citizens(wanted), library_seconds))
 
     print()
     print(
-        f"{'measurement':<34} {'best /s':>9}  {'p50 ms':>7} {'p99 ms':>7}  "
+        f"{'measurement':<34} {'best /s':>9}  {'p50 ms':>7} {'p99 ms':>7} {'cpu ms':>7}  "
         f"{'failed':>6}  each round /s"
     )
     for item in series.values():
         last = item.runs[-1]
         each = " ".join(f"{r.rate:.0f}{'*' if r.exhausted else ''}" for r in item.runs)
         print(
-            f"{item.label:<34} {item.best:>9.1f}  {last.p50_ms:>7.1f} {last.p99_ms:>7.1f}  "
-            f"{item.failures:>6}  {each}"
+            f"{item.label:<34} {item.best:>9.1f}  {last.p50_ms:>7.1f} {last.p99_ms:>7.1f} "
+            f"{item.cpu_ms:>7.2f}  {item.failures:>6}  {each}"
         )
     for name in stores:
         each = " ".join(f"{r:.0f}" for r in library[name])
         label = f"library issue, {name} (1 thread)"
-        print(f"{label:<34} {max(library[name]):>9.1f}  {'':>7} {'':>7}  {0:>6}  {each}")
+        print(f"{label:<34} {max(library[name]):>9.1f}  {'':>7} {'':>7} {'':>7}  {0:>6}  {each}")
     exhausted = sum(item.exhausted for item in series.values() if item is not series["hello"])
     if exhausted:
         print(
@@ -686,6 +743,9 @@ def main(argv: list[str] | None = None) -> int:
         "verify_redis_ratio": _ratio(series["verify_redis"].best, hello_best),
         "issue_http_ratio": _ratio(series["issue_sqlite"].best, max(library["sqlite"])),
         "issue_http_redis_ratio": _ratio(series["issue_redis"].best, max(library["redis"])),
+        "cpu_ms_per_request": {k: round(item.cpu_ms, 3) for k, item in series.items()},
+        "verify_sqlite_cpu_ratio": _ratio(series["hello"].cpu_ms, series["verify_sqlite"].cpu_ms),
+        "verify_redis_cpu_ratio": _ratio(series["hello"].cpu_ms, series["verify_redis"].cpu_ms),
         "failed_requests": sum(item.failures for item in series.values()),
         "exhausted_runs": exhausted,
         "tiny": bool(args.tiny),

@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(profile_store("sqlite", args.requests, args.top, folder, None))
         if args.store in ("redis", "both"):
             binary = _which_redis()
-            url = stack.enter_context(redis_server(binary, folder))
+            url = stack.enter_context(redis_server(binary, folder)).url
             results.append(profile_store("redis", args.requests, args.top, folder, url))
     print(json.dumps({"profiles": results}, ensure_ascii=False))
     return 0

@@ -29,6 +29,9 @@ KEYS = {
     "verify_redis_ratio",
     "issue_http_ratio",
     "issue_http_redis_ratio",
+    "verify_sqlite_cpu_ratio",
+    "verify_redis_cpu_ratio",
+    "cpu_ms_per_request",
     "failed_requests",
     "exhausted_runs",
     "tiny",
@@ -49,5 +52,12 @@ def test_the_http_bench_runs_in_tiny_mode() -> None:
     assert set(figures) == KEYS
     assert figures["tiny"] is True
     assert figures["failed_requests"] == 0
-    for key in KEYS - {"failed_requests", "exhausted_runs", "tiny"}:
+    for key in KEYS - {"failed_requests", "exhausted_runs", "tiny", "cpu_ms_per_request"}:
         assert figures[key] > 0, key
+    assert set(figures["cpu_ms_per_request"]) == {
+        "hello",
+        "verify_sqlite",
+        "verify_redis",
+        "issue_sqlite",
+        "issue_redis",
+    }
