@@ -218,8 +218,22 @@ def library_costs(seeded: Seeded, count: int) -> dict[str, float]:
     }
 
 
+def healthz_us(client: FlaskClient, count: int) -> float:
+    """Microseconds per ``GET /healthz``: the app's chassis (hooks, headers, log line)
+    around a view that does nothing."""
+    started = time.perf_counter()
+    for _ in range(count):
+        if client.get("/healthz").status_code != 200:
+            raise SystemExit("GET /healthz failed")
+    return (time.perf_counter() - started) / count * 1e6
+
+
 def hello_app() -> Flask:
     app = Flask("hello")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/api/v1/verify")
     def verify() -> Response:
@@ -307,6 +321,10 @@ def profile_store(
         hello = hello_app().test_client()
         hello_bodies = fresh(50) * max(1, requests // 50)
         hello_elapsed = drive(hello, hello_bodies, "x")
+        chassis = {
+            "ecert_healthz_us": round(healthz_us(client, requests), 1),
+            "hello_healthz_us": round(healthz_us(hello, requests), 1),
+        }
 
     per = float(requests)
     print(f"\n== {name}: {requests} verifications in-process, {requests / elapsed:.0f}/s "
@@ -316,6 +334,10 @@ def profile_store(
         f"{library['decode_compact_us']:.0f}; Verifier.verify plain "
         f"{library['library_verify_plain_us']:.0f}, "
         f"compact {library['library_verify_compact_us']:.0f}"
+    )
+    print(
+        f"GET /healthz in-process: ecert {chassis['ecert_healthz_us']:.0f} µs, "
+        f"hello-world {chassis['hello_healthz_us']:.0f} µs (the chassis's hooks)"
     )
     print(f"{'store method':<28} {'calls/verif':>11} {'ms/verif':>9}")
     for method, count in calls.most_common():
@@ -350,6 +372,7 @@ def profile_store(
         ),
         "stages_ms": {label.strip(): round(ms, 3) for label, ms in stages},
         **library,
+        **chassis,
     }
 
 
