@@ -68,8 +68,8 @@ STAGES: list[tuple[str, str, str]] = [
     ("whole request (Flask wsgi_app)", "flask/app.py", "wsgi_app"),
     ("  venue key + venue (current_venue)", "api/principals.py", "current_venue"),
     ("  body: strict JSON read (jsonbody hook)", "api/jsonbody.py", "_refuse_unreadable_json"),
-    ("  online verifier lookup (verifier())", "api/online.py", "verifier"),
-    ("  OnlineVerifier.verify", "api/online.py", "verify"),
+    ("  online verifier lookup (verifier())", "service/verification.py", "verifier"),
+    ("  OnlineVerifier.verify", "service/verification.py", "verify"),
     ("    Verifier.verify (library)", "verifier/core.py", "verify"),
     ("      compact QR decode", "sdjwt/qr_transport.py", "decode_compact"),
     ("    registry lookup (find_credential)", "", "find_credential"),
@@ -147,7 +147,9 @@ class WireMeter:
             setattr(cls, "send_packed_command", send)  # noqa: B010 - a bench-only patch
             stack.callback(setattr, cls, "send_packed_command", original)
 
-        connect = SQLiteStore.__dict__["_connect"]
+        # The backend's mixins define _connect; patch it on the composed class and
+        # remove the patch afterwards (delattr brings the mixin's method back).
+        connect = SQLiteStore._connect
 
         def traced(self_: SQLiteStore) -> sqlite3.Connection:
             conn: sqlite3.Connection = connect(self_)
@@ -157,7 +159,7 @@ class WireMeter:
             return conn
 
         setattr(SQLiteStore, "_connect", traced)  # noqa: B010 - a bench-only patch
-        stack.callback(setattr, SQLiteStore, "_connect", connect)
+        stack.callback(delattr, SQLiteStore, "_connect")
 
     def _statement(self, sql: str) -> None:
         words = re.sub(r"\d+", "?", " ".join(sql.split()))

@@ -37,7 +37,6 @@ from redis.cluster import RedisCluster
 
 import service.instance
 from api import create_app
-from service.verification import OnlineVerifier
 from cli.seed import CITIZENS, seed_demo
 from issuer import CredentialIssuer
 from keys import generate_secret
@@ -46,6 +45,7 @@ from keys.pseudonym import Pseudonyms, is_pseudonym, is_sealed_id
 from service.accounts import Accounts, token_hash
 from service.errors import AuthError
 from service.instance import Instance, open_instance
+from service.verification import OnlineVerifier
 from store.interface import Store
 from store.pseudonymize import MARKER, pseudonymize
 from tests.api_helpers import (
