@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from keys.errors import EcertError, FormatError, SignatureInvalid, TrustListError
-from keys.jws import parse_compact, sign_compact
+from keys.jws import sign_compact, verify_compact
 from keys.numericdate import numeric_date
 from keys.signing import SigningKey, VerifyingKey
 
@@ -20,6 +20,8 @@ TYP = "trustlist+jwt"
 #: Defaults: a trust list is valid for a week and should be re-fetched hourly.
 DEFAULT_LIFETIME = 7 * 24 * 3600
 DEFAULT_TTL = 3600
+#: Largest trust-list token accepted, in characters.
+MAX_TRUST_LIST = 8 * 1024 * 1024
 
 
 class LocalizedName(TypedDict):
@@ -103,6 +105,8 @@ class TrustList:
     ttl: int
     issuers: Mapping[str, TrustedIssuer]
     scenes: Mapping[str, Scene]
+    #: the signed compact JWS it came from; "" for one built in memory
+    #: (:func:`trust_list_from_payload`)
     token: str
 
 
@@ -161,16 +165,35 @@ def verify_trust_list(token: str, anchor: VerifyingKey | Mapping[str, Any]) -> T
     """
     try:
         anchors = pinned_anchors(anchor)
-        jws = parse_compact(token, typ=TYP, max_length=8 * 1024 * 1024)
-        anchor_key = anchors.get(jws.header.get("kid", ""))
-        if anchor_key is None or jws.header["alg"] != anchor_key.alg:
-            raise TrustListError("trust list is not signed by the pinned anchor key")
-        anchor_key.verify(jws.signing_input, jws.signature)
+
+        def anchor_key(header: Mapping[str, Any], payload: Mapping[str, Any]) -> VerifyingKey:
+            key = anchors.get(header.get("kid", ""))
+            if key is None or header["alg"] != key.alg:
+                raise TrustListError("trust list is not signed by the pinned anchor key")
+            return key
+
+        jws = verify_compact(token, TYP, anchor_key, max_length=MAX_TRUST_LIST)
         return _parse_payload(jws.payload, token)
     except TrustListError:
         raise
     except SignatureInvalid as err:
         raise TrustListError("trust list signature does not verify with the anchor key") from err
+    except EcertError as err:
+        raise TrustListError(f"trust list rejected: {err.message}") from err
+
+
+def trust_list_from_payload(payload: Mapping[str, Any]) -> TrustList:
+    """Parse a trust-list payload held in memory (trusted data: nothing is signed).
+
+    The same strict checks as :func:`verify_trust_list` apply to the content; the
+    result's ``token`` is empty. For a verifier inside the process that owns the
+    registry (the online service), which has no reason to sign a list only to parse it
+    again. Raises :class:`TrustListError`.
+    """
+    try:
+        return _parse_payload(payload, "")
+    except TrustListError:
+        raise
     except EcertError as err:
         raise TrustListError(f"trust list rejected: {err.message}") from err
 
