@@ -16,7 +16,7 @@ from collections.abc import Callable
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
 from store.interface import ActivityRecord, Store
-from verifier import VerificationResult, Verifier
+from verifier import LiveTrustSource, VerificationResult, Verifier
 from verifier.errors import StatusUnavailable
 
 
@@ -51,9 +51,10 @@ class StoreNonceCache:
 class OnlineVerifier:
     """A :class:`Verifier` over the live trust list, rebuilt when it changes.
 
-    The trust list is re-signed and the verifier rebuilt when the store's trust
-    version changes (issuers, keys, scenes) or after ``refresh`` seconds, whichever
-    comes first; in between, its cache of verified issuer JWTs keeps working.
+    The verifier is rebuilt from the platform's registry (a trust list object held in
+    memory: nothing is signed or parsed again) when the store's trust version changes
+    (issuers, keys, scenes) or after ``refresh`` seconds, whichever comes first; in
+    between, its cache of verified issuer JWTs keeps working.
     """
 
     def __init__(
@@ -79,13 +80,10 @@ class OnlineVerifier:
         if current is not None and current[0] == version and now - current[1] < self._refresh:
             return current[2]
         with self._lock:
-            bundle = {"trust_list": self._platform.trust_list(), "status_lists": []}
             verifier = Verifier(
-                bundle,
-                anchor=self._platform.anchor_jwk(),
+                LiveTrustSource(self._platform.live_trust_list(), LiveStatusSource(self._store)),
                 clock=self._clock,
                 replay=StoreNonceCache(self._store),
-                status=LiveStatusSource(self._store),
             )
             self._current = (version, now, verifier)
             return verifier
