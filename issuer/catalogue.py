@@ -28,9 +28,13 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Final, Literal, cast, get_args
 
+from pydantic import ValidationError
+
 from issuer.errors import CatalogueError, ClaimsInvalid, UnknownCredentialType
 from keys.errors import FormatError
 from keys.jsonstrict import loads
+from keys.models import LocalizedName, first_error
+from keys.trustlist import Scene
 
 __all__ = [
     "RESERVED_CLAIM_NAMES",
@@ -84,19 +88,10 @@ _BIDI_CONTROLS: Final = frozenset(
 
 _TYPE_KEYS: Final = frozenset({"vct", "name", "kind", "issuer_hint", "validity_days", "claims"})
 _CLAIM_KEYS: Final = frozenset({"name", "label", "type", "required", "sd", "max_length"})
-_SCENE_KEYS: Final = frozenset({"id", "name", "accept", "max_age"})
-_ACCEPT_KEYS: Final = frozenset({"vct", "claims"})
 
 
-@dataclass(frozen=True, slots=True)
-class LocalisedText:
-    """A text in Chinese and English (both non-empty)."""
-
-    zh: str
-    en: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"zh": self.zh, "en": self.en}
+#: The bilingual text of the catalogue is the project's one bilingual name type.
+LocalisedText = LocalizedName
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,38 +338,36 @@ def _parse_claim(entry: object, where: str) -> ClaimSpec:
 
 
 def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, Any]:
-    obj = _object(entry, where, required=_SCENE_KEYS, optional=frozenset())
-    scene_id = _string(obj["id"], f"{where}.id")
-    if len(scene_id) > _CLAIM_NAME_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(scene_id):
-        raise CatalogueError(f"{where}.id: {scene_id!r} is not a snake_case scene id")
-    where = f"{where} ({scene_id})"
-    accept: list[dict[str, Any]] = []
-    vcts: set[str] = set()
-    for j, raw in enumerate(_list(obj["accept"], f"{where}.accept", non_empty=True)):
+    """A scene in the trust list's JSON form: the one :class:`~keys.trustlist.Scene`
+    model checks its shape, then the catalogue's rules (a snake_case id, names not
+    blank, ``max_age`` at most an hour, known types and claims, no claim twice)."""
+    try:
+        scene = Scene.model_validate(entry)
+    except ValidationError as err:
+        path, rule = first_error(err)
+        raise CatalogueError(f"{where}.{path}: {rule}" if path else f"{where}: {rule}") from None
+    if len(scene.id) > _CLAIM_NAME_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(scene.id):
+        raise CatalogueError(f"{where}.id: {scene.id!r} is not a snake_case scene id")
+    where = f"{where} ({scene.id})"
+    for lang in ("zh", "en"):
+        _string(scene.name[lang], f"{where}.name.{lang}")
+    if scene.max_age > _MAX_SCENE_AGE:
+        raise CatalogueError(f"{where}.max_age: must be an integer from 1 to {_MAX_SCENE_AGE}")
+    for j, (vct, claims) in enumerate(scene.accept.items()):
         at = f"{where}.accept[{j}]"
-        item = _object(raw, at, required=_ACCEPT_KEYS, optional=frozenset())
-        vct = _string(item["vct"], f"{at}.vct")
         if vct not in catalogue:
             raise CatalogueError(f"{at}.vct: unknown credential type {vct!r}")
-        if vct in vcts:
-            raise CatalogueError(f"{at}.vct: {vct!r} is listed twice")
-        vcts.add(vct)
         ctype = catalogue.get(vct)
-        claims: list[str] = []
-        for k, claim in enumerate(_list(item["claims"], f"{at}.claims", non_empty=True)):
-            name = _string(claim, f"{at}.claims[{k}]")
+        if not claims:
+            raise CatalogueError(f"{at}.claims: must not be empty")
+        seen: set[str] = set()
+        for k, name in enumerate(claims):
             if not ctype.has_claim(name):
                 raise CatalogueError(f"{at}.claims[{k}]: {vct} has no claim {name!r}")
-            if name in claims:
+            if name in seen:
                 raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
-            claims.append(name)
-        accept.append({"vct": vct, "claims": claims})
-    return {
-        "id": scene_id,
-        "name": _localised(obj["name"], f"{where}.name").to_dict(),
-        "accept": accept,
-        "max_age": _int(obj["max_age"], f"{where}.max_age", 1, _MAX_SCENE_AGE),
-    }
+            seen.add(name)
+    return dict(scene.to_json())
 
 
 def _object(
