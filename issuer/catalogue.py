@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Final, Literal, cast, get_args
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from issuer.errors import CatalogueError, ClaimsInvalid, UnknownCredentialType
 from keys.errors import FormatError
 from keys.jsonstrict import loads
-from keys.models import LocalizedName, first_error
+from keys.models import LocalizedName, StrictModel, first_error
 from keys.trustlist import Scene
 
 __all__ = [
@@ -86,8 +86,6 @@ _BIDI_CONTROLS: Final = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
 
-_TYPE_KEYS: Final = frozenset({"vct", "name", "kind", "issuer_hint", "validity_days", "claims"})
-_CLAIM_KEYS: Final = frozenset({"name", "label", "type", "required", "sd", "max_length"})
 
 
 #: The bilingual text of the catalogue is the project's one bilingual name type.
@@ -247,9 +245,46 @@ def _read_json(filename: str) -> Any:
         raise CatalogueError(f"{filename}: not valid JSON: {exc.message}") from exc
 
 
+class _ClaimEntry(StrictModel):
+    """A claim specification as ``catalogue.json`` writes it (shape only)."""
+
+    name: str
+    label: LocalizedName
+    type: ClaimType
+    required: bool
+    sd: bool
+    max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class _TypeEntry(StrictModel):
+    """A credential type as ``catalogue.json`` writes it (shape only)."""
+
+    vct: str
+    name: LocalizedName
+    kind: CredentialKind
+    issuer_hint: str
+    validity_days: Annotated[int, Field(ge=1, le=_MAX_VALIDITY_DAYS)]
+    claims: list[_ClaimEntry]
+
+
+_TYPE_ENTRIES: Final = TypeAdapter(list[_TypeEntry])
+
+
 def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
-    """Check and parse catalogue data (a JSON array of type entries)."""
-    entries = _list(data, source, non_empty=True)
+    """Check and parse catalogue data (a JSON array of type entries).
+
+    The strict models check the shape (types, no unknown or missing members, ranges);
+    the rules of the project follow (vct and claim-name grammar, reserved and duplicate
+    names, non-blank texts, ``max_length`` exactly on strings). Raises
+    :class:`CatalogueError` naming the entry's path, never a claim value.
+    """
+    try:
+        entries = _TYPE_ENTRIES.validate_python(data)
+    except ValidationError as err:
+        path, rule = first_error(err)
+        raise CatalogueError(f"{source}{_at(path)}: {rule}") from None
+    if not entries:
+        raise CatalogueError(f"{source}: must not be empty")
     types: list[CredentialType] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
@@ -259,6 +294,13 @@ def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
         seen.add(ctype.vct)
         types.append(ctype)
     return Catalogue(tuple(types))
+
+
+def _at(path: str) -> str:
+    """A pydantic field path appended to a source: ``[0].claims`` or ``.name``."""
+    if not path:
+        return ""
+    return path if path.startswith("[") else f".{path}"
 
 
 def parse_scenes(
@@ -277,23 +319,19 @@ def parse_scenes(
     return scenes
 
 
-def _parse_type(entry: object, where: str) -> CredentialType:
-    obj = _object(entry, where, required=_TYPE_KEYS, optional=frozenset())
-    vct = _string(obj["vct"], f"{where}.vct")
+def _parse_type(entry: _TypeEntry, where: str) -> CredentialType:
+    vct = _string(entry.vct, f"{where}.vct")
     if len(vct) > _VCT_MAX_LENGTH or not _VCT_RE.fullmatch(vct):
         raise CatalogueError(f"{where}.vct: {vct!r} is not of the form urn:ecert:<kebab-name>")
     where = f"{where} ({vct})"
-    kind = obj["kind"]
-    if kind not in get_args(CredentialKind):
-        raise CatalogueError(f"{where}.kind: must be one of {get_args(CredentialKind)}")
-    issuer_hint = _string(obj["issuer_hint"], f"{where}.issuer_hint")
+    issuer_hint = _string(entry.issuer_hint, f"{where}.issuer_hint")
     if not _KEBAB_RE.fullmatch(issuer_hint):
         raise CatalogueError(f"{where}.issuer_hint: {issuer_hint!r} is not kebab-case")
-    validity_days = _int(obj["validity_days"], f"{where}.validity_days", 1, _MAX_VALIDITY_DAYS)
-
+    if not entry.claims:
+        raise CatalogueError(f"{where}.claims: must not be empty")
     claims: list[ClaimSpec] = []
     names: set[str] = set()
-    for j, raw in enumerate(_list(obj["claims"], f"{where}.claims", non_empty=True)):
+    for j, raw in enumerate(entry.claims):
         spec = _parse_claim(raw, f"{where}.claims[{j}]")
         if spec.name in names:
             raise CatalogueError(f"{where}.claims[{j}].name: duplicate claim {spec.name!r}")
@@ -301,39 +339,32 @@ def _parse_type(entry: object, where: str) -> CredentialType:
         claims.append(spec)
     return CredentialType(
         vct=vct,
-        name=_localised(obj["name"], f"{where}.name"),
-        kind=cast(CredentialKind, kind),
+        name=_localised(entry.name, f"{where}.name"),
+        kind=entry.kind,
         issuer_hint=issuer_hint,
-        validity_days=validity_days,
+        validity_days=entry.validity_days,
         claims=tuple(claims),
     )
 
 
-def _parse_claim(entry: object, where: str) -> ClaimSpec:
-    obj = _object(entry, where, required=_CLAIM_KEYS - {"max_length"}, optional={"max_length"})
-    name = _string(obj["name"], f"{where}.name")
+def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
+    name = _string(entry.name, f"{where}.name")
     if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
         raise CatalogueError(f"{where}.name: {name!r} is not a snake_case claim name")
     if name in RESERVED_CLAIM_NAMES:
         raise CatalogueError(f"{where}.name: {name!r} is reserved by JWT / SD-JWT VC")
     where = f"{where} ({name})"
-    ctype = obj["type"]
-    if ctype not in get_args(ClaimType):
-        raise CatalogueError(f"{where}.type: must be one of {get_args(ClaimType)}")
-    max_length: int | None = None
-    if ctype == "string":
-        if "max_length" not in obj:
-            raise CatalogueError(f"{where}.max_length: required for string claims")
-        max_length = _int(obj["max_length"], f"{where}.max_length", 1, 100_000)
-    elif "max_length" in obj:
+    if entry.type == "string" and entry.max_length is None:
+        raise CatalogueError(f"{where}.max_length: required for string claims")
+    if entry.type != "string" and entry.max_length is not None:
         raise CatalogueError(f"{where}.max_length: only string claims have a max_length")
     return ClaimSpec(
         name=name,
-        label=_localised(obj["label"], f"{where}.label"),
-        type=cast(ClaimType, ctype),
-        required=_bool(obj["required"], f"{where}.required"),
-        sd=_bool(obj["sd"], f"{where}.sd"),
-        max_length=max_length,
+        label=_localised(entry.label, f"{where}.label"),
+        type=entry.type,
+        required=entry.required,
+        sd=entry.sd,
+        max_length=entry.max_length,
     )
 
 
@@ -370,21 +401,6 @@ def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, A
     return dict(scene.to_json())
 
 
-def _object(
-    value: object, where: str, *, required: frozenset[str], optional: frozenset[str] | set[str]
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CatalogueError(f"{where}: must be a JSON object")
-    keys = set(value)
-    missing = sorted(required - keys)
-    if missing:
-        raise CatalogueError(f"{where}: missing {', '.join(missing)}")
-    unknown = sorted(str(k) for k in keys - required - set(optional))
-    if unknown:
-        raise CatalogueError(f"{where}: unknown keys {', '.join(unknown)}")
-    return cast(dict[str, Any], value)
-
-
 def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
     if not isinstance(value, list):
         raise CatalogueError(f"{where}: must be a JSON array")
@@ -393,27 +409,16 @@ def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
     return value
 
 
-def _string(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+def _string(value: str, where: str) -> str:
+    if not value.strip():
         raise CatalogueError(f"{where}: must be a non-empty string")
     return value
 
 
-def _bool(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise CatalogueError(f"{where}: must be true or false")
+def _localised(value: LocalizedName, where: str) -> LocalizedName:
+    _string(value.zh, f"{where}.zh")
+    _string(value.en, f"{where}.en")
     return value
-
-
-def _int(value: object, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CatalogueError(f"{where}: must be an integer from {low} to {high}")
-    return value
-
-
-def _localised(value: object, where: str) -> LocalisedText:
-    obj = _object(value, where, required=frozenset({"zh", "en"}), optional=frozenset())
-    return LocalisedText(zh=_string(obj["zh"], f"{where}.zh"), en=_string(obj["en"], f"{where}.en"))
 
 
 # ------------------------------------------------------------------------ validation
