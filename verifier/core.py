@@ -25,6 +25,7 @@ from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import checked_header, verify_compact
 from keys.numericdate import numeric_date
+from keys.trustlist import Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
 from verifier.bundle import Bundle, read_bundle_file
@@ -128,6 +129,8 @@ class Verifier:
         self._verified: dict[bytes, _Verified] = {}
         self._verified_lock = threading.Lock()
         self._verified_max = verified_cache
+        #: the KB-JWT's expectations for a scene without expected aud/nonce, by scene
+        self._bindings: dict[str, _Binding] = {}
 
     @classmethod
     def from_bundle(
@@ -222,12 +225,14 @@ class Verifier:
         policy = self.source.scene(scene)
         now = self._clock()
         result = VerificationResult(scene=scene, checked_at=int(now))
-        binding = _Binding(
-            policy.id if expected_aud is None else expected_aud,
-            expected_nonce,
-            policy.max_age,
-            scene=expected_aud is None,
-        )
+        if expected_aud is None and expected_nonce is None:
+            binding = self._bindings.get(scene)  # the common case, made once per scene
+            if binding is None or binding.policy is not policy:
+                binding = _Binding(policy.id, None, policy, scene=True)
+                self._bindings[scene] = binding
+        else:
+            aud = policy.id if expected_aud is None else expected_aud
+            binding = _Binding(aud, expected_nonce, policy, scene=expected_aud is None)
         try:
             self._verify(text, policy.accept, binding, now, result)
         except VerificationError as err:
@@ -448,12 +453,13 @@ class Verifier:
 class _Binding:
     """What the KB-JWT must say: its audience, its nonce (if expected), its freshness."""
 
-    __slots__ = ("aud", "aud_mismatch", "max_age", "nonce")
+    __slots__ = ("aud", "aud_mismatch", "max_age", "nonce", "policy")
 
-    def __init__(self, aud: str, nonce: str | None, max_age: int, *, scene: bool) -> None:
+    def __init__(self, aud: str, nonce: str | None, policy: Scene, *, scene: bool) -> None:
         self.aud = aud
         self.nonce = nonce
-        self.max_age = max_age
+        self.policy = policy
+        self.max_age = policy.max_age
         self.aud_mismatch = (
             "the presentation was made for another scene"
             if scene
