@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jwt.api_jws import PyJWS
@@ -37,7 +38,7 @@ _JWS_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 #: one per signing key); a header that fails a check, or a long one, is never kept.
 _MAX_HEADERS = 1024
 _MAX_HEADER_BYTES = 512
-_HEADERS: dict[tuple[bytes, str], tuple[dict[str, Any], str]] = {}
+_HEADERS: dict[tuple[bytes, str], tuple[Mapping[str, Any], str]] = {}
 _HEADERS_LOCK = threading.Lock()
 
 #: Chooses the verification key of a parsed, not yet verified JWS from its header and
@@ -113,7 +114,8 @@ class VerifiedJWS(NamedTuple):
     """A compact JWS whose signature verified with the key its resolver chose (a named
     tuple: it is made on the verify path, which is measured)."""
 
-    header: dict[str, Any]
+    #: read-only: shared with every token of the same header bytes
+    header: Mapping[str, Any]
     payload: dict[str, Any]
     #: the payload's exact JSON bytes (what the signature covers, decoded)
     raw_payload: bytes
@@ -121,17 +123,18 @@ class VerifiedJWS(NamedTuple):
     key: VerifyingKey
 
 
-def checked_header(h64: bytes, typ: str) -> tuple[dict[str, Any], str]:
+def checked_header(h64: bytes, typ: str) -> tuple[Mapping[str, Any], str]:
     """Decode and check a JWS header segment (see :func:`check_header`): header and ``alg``.
 
-    The result is remembered for these exact bytes (at most 1,024 headers of 512 bytes); the dict
-    is shared, so callers only read it. Raises :class:`FormatError` subclasses.
+    The result is remembered for these exact bytes (at most 1,024 headers of 512 bytes),
+    so the header is shared by every caller: it is a read-only mapping. Raises
+    :class:`FormatError` subclasses.
     """
     cache_key = (h64, typ)
     known = _HEADERS.get(cache_key)
     if known is None:
         header = loads_object(b64url_decode_segment(h64))
-        known = (header, check_header(header, typ=typ))
+        known = (MappingProxyType(header), check_header(header, typ=typ))
         if len(_HEADERS) < _MAX_HEADERS and len(h64) <= _MAX_HEADER_BYTES:
             with _HEADERS_LOCK:
                 _HEADERS[cache_key] = known

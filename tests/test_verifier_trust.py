@@ -385,3 +385,11 @@ def test_a_header_checked_for_one_typ_is_not_taken_for_another() -> None:
     for _ in range(2):
         with pytest.raises(WrongType):
             verify_compact(good, "y+jwt", by_iss({"a": ES}))
+
+
+def test_the_shared_header_cannot_be_altered_by_one_caller() -> None:
+    """Checked headers are shared by every token with the same header bytes: read-only."""
+    jws = verify_compact(token(HEADER, PAYLOAD), "x+jwt", by_iss({"a": ES}))
+    with pytest.raises(TypeError):
+        jws.header["kid"] = "another"  # type: ignore[index]
+    assert verify_compact(token(HEADER, PAYLOAD), "x+jwt", by_iss({"a": ES})).header == HEADER

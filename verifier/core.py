@@ -190,7 +190,9 @@ class Verifier:
                 self._verified[issuer_jwt] = entry  # most recently used last
             return entry
 
-    def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> _Verified:
+    def _remember(
+        self, issuer_jwt: bytes, header: Mapping[str, Any], raw_payload: bytes
+    ) -> _Verified:
         entry = _Verified(header, raw_payload)
         if self._verified_max > 0:
             with self._verified_lock:
@@ -478,7 +480,7 @@ class _Verified:
 
     __slots__ = ("header", "holder", "raw_payload")
 
-    def __init__(self, header: dict[str, Any], raw_payload: bytes) -> None:
+    def __init__(self, header: Mapping[str, Any], raw_payload: bytes) -> None:
         self.header = header
         self.raw_payload = raw_payload
         self.holder: VerifyingKey | None = None
