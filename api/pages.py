@@ -36,6 +36,7 @@ from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
+from keys import LocalizedName
 
 __all__ = ["LANGUAGES", "PAGE_CSP", "bp", "strings"]
 
@@ -146,27 +147,20 @@ def static_file(filename: str) -> Response:
 # -- scenes for the pages (documented API) ---------------------------------------------
 
 
-class Localised(BaseModel):
-    """A text in Chinese and English."""
-
-    zh: str
-    en: str
-
-
 class SceneAccept(BaseModel):
     """A credential type a scene accepts and the claims it shows."""
 
     vct: str
-    name: Localised = Field(description="The credential type's name (catalogue).")
+    name: LocalizedName = Field(description="The credential type's name (catalogue).")
     claims: list[str] = Field(description="The claims shown, as in the trust list.")
-    labels: dict[str, Localised] = Field(description="Each claim's label (catalogue).")
+    labels: dict[str, LocalizedName] = Field(description="Each claim's label (catalogue).")
 
 
 class Scene(BaseModel):
     """A scene of the trust list, with names and labels for people."""
 
     id: str
-    name: Localised
+    name: LocalizedName
     accept: list[SceneAccept]
     max_age: int = Field(description="Seconds a presentation stays acceptable.")
 
@@ -308,23 +302,23 @@ def _scene(scene: Any) -> Scene:
         try:
             ctype = catalogue.get(vct)
         except UnknownCredentialType:
-            name = Localised(zh=vct, en=vct)
-            labels = {c: Localised(zh=c, en=c) for c in entry["claims"]}
+            name = LocalizedName(zh=vct, en=vct)
+            labels = {c: LocalizedName(zh=c, en=c) for c in entry["claims"]}
         else:
-            name = Localised(zh=ctype.name.zh, en=ctype.name.en)
+            name = LocalizedName(zh=ctype.name.zh, en=ctype.name.en)
             labels = {}
             for claim in entry["claims"]:
                 if ctype.has_claim(claim):
                     label = ctype.claim(claim).label
-                    labels[claim] = Localised(zh=label.zh, en=label.en)
+                    labels[claim] = LocalizedName(zh=label.zh, en=label.en)
                 else:
-                    labels[claim] = Localised(zh=claim, en=claim)
+                    labels[claim] = LocalizedName(zh=claim, en=claim)
         accept.append(
             SceneAccept(vct=vct, name=name, claims=list(entry["claims"]), labels=labels)
         )
     return Scene(
         id=scene["id"],
-        name=Localised(zh=scene["name"]["zh"], en=scene["name"]["en"]),
+        name=LocalizedName(zh=scene["name"]["zh"], en=scene["name"]["en"]),
         accept=accept,
         max_age=int(scene.get("max_age", 120)),
     )

@@ -30,7 +30,7 @@ from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.principals import current_citizen
 from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
-from keys import parse_compact
+from keys import LocalizedName, parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from store.interface import ActivityRecord, VenueRecord, WalletItem
 from wallet.online import ShownPresentation
@@ -66,19 +66,12 @@ class CredentialPath(BaseModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class LocalisedName(BaseModel):
-    """A name in Chinese and English."""
-
-    zh: str
-    en: str
-
-
 class WalletEntry(BaseModel):
     """A credential in the wallet (no personal data)."""
 
     id: str
     vct: str
-    name: LocalisedName = Field(description="The credential type's name (catalogue).")
+    name: LocalizedName = Field(description="The credential type's name (catalogue).")
     issuer: str = Field(description="The issuer's URL (`iss`).")
     status: Literal["valid", "revoked", "suspended", "unknown"] = Field(
         description="Live, from the issuer's registry and its status list (either one "
@@ -137,7 +130,7 @@ class ActivityVenue(BaseModel):
     """The venue that checked."""
 
     id: str
-    name: LocalisedName | None = Field(description="null if the venue no longer exists.")
+    name: LocalizedName | None = Field(description="null if the venue no longer exists.")
 
 
 class ActivityEntry(BaseModel):
@@ -321,16 +314,16 @@ def _entry(item: WalletItem) -> WalletEntry:
     )
 
 
-def _type_name(vct: str) -> LocalisedName:
+def _type_name(vct: str) -> LocalizedName:
     try:
         name = load_catalogue().get(vct).name
     except UnknownCredentialType:
-        return LocalisedName(zh=vct, en=vct)
-    return LocalisedName(zh=name.zh, en=name.en)
+        return LocalizedName(zh=vct, en=vct)
+    return LocalizedName(zh=name.zh, en=name.en)
 
 
 def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry:
-    name = LocalisedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
+    name = LocalizedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
     return ActivityEntry(
         at=event.at,
         venue=ActivityVenue(id=event.venue_id, name=name),

@@ -26,11 +26,15 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Final, Literal, cast, get_args
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
 
 from issuer.errors import CatalogueError, ClaimsInvalid, UnknownCredentialType
 from keys.errors import FormatError
 from keys.jsonstrict import loads
+from keys.models import LocalizedName, StrictModel, first_error
+from keys.trustlist import Scene
 
 __all__ = [
     "RESERVED_CLAIM_NAMES",
@@ -82,21 +86,10 @@ _BIDI_CONTROLS: Final = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
 
-_TYPE_KEYS: Final = frozenset({"vct", "name", "kind", "issuer_hint", "validity_days", "claims"})
-_CLAIM_KEYS: Final = frozenset({"name", "label", "type", "required", "sd", "max_length"})
-_SCENE_KEYS: Final = frozenset({"id", "name", "accept", "max_age"})
-_ACCEPT_KEYS: Final = frozenset({"vct", "claims"})
 
 
-@dataclass(frozen=True, slots=True)
-class LocalisedText:
-    """A text in Chinese and English (both non-empty)."""
-
-    zh: str
-    en: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"zh": self.zh, "en": self.en}
+#: The bilingual text of the catalogue is the project's one bilingual name type.
+LocalisedText = LocalizedName
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +245,46 @@ def _read_json(filename: str) -> Any:
         raise CatalogueError(f"{filename}: not valid JSON: {exc.message}") from exc
 
 
+class _ClaimEntry(StrictModel):
+    """A claim specification as ``catalogue.json`` writes it (shape only)."""
+
+    name: str
+    label: LocalizedName
+    type: ClaimType
+    required: bool
+    sd: bool
+    max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class _TypeEntry(StrictModel):
+    """A credential type as ``catalogue.json`` writes it (shape only)."""
+
+    vct: str
+    name: LocalizedName
+    kind: CredentialKind
+    issuer_hint: str
+    validity_days: Annotated[int, Field(ge=1, le=_MAX_VALIDITY_DAYS)]
+    claims: list[_ClaimEntry]
+
+
+_TYPE_ENTRIES: Final = TypeAdapter(list[_TypeEntry])
+
+
 def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
-    """Check and parse catalogue data (a JSON array of type entries)."""
-    entries = _list(data, source, non_empty=True)
+    """Check and parse catalogue data (a JSON array of type entries).
+
+    The strict models check the shape (types, no unknown or missing members, ranges);
+    the rules of the project follow (vct and claim-name grammar, reserved and duplicate
+    names, non-blank texts, ``max_length`` exactly on strings). Raises
+    :class:`CatalogueError` naming the entry's path, never a claim value.
+    """
+    try:
+        entries = _TYPE_ENTRIES.validate_python(data)
+    except ValidationError as err:
+        path, rule = first_error(err)
+        raise CatalogueError(f"{source}{_at(path)}: {rule}") from None
+    if not entries:
+        raise CatalogueError(f"{source}: must not be empty")
     types: list[CredentialType] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
@@ -264,6 +294,13 @@ def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
         seen.add(ctype.vct)
         types.append(ctype)
     return Catalogue(tuple(types))
+
+
+def _at(path: str) -> str:
+    """A pydantic field path appended to a source: ``[0].claims`` or ``.name``."""
+    if not path:
+        return ""
+    return path if path.startswith("[") else f".{path}"
 
 
 def parse_scenes(
@@ -282,23 +319,19 @@ def parse_scenes(
     return scenes
 
 
-def _parse_type(entry: object, where: str) -> CredentialType:
-    obj = _object(entry, where, required=_TYPE_KEYS, optional=frozenset())
-    vct = _string(obj["vct"], f"{where}.vct")
+def _parse_type(entry: _TypeEntry, where: str) -> CredentialType:
+    vct = _string(entry.vct, f"{where}.vct")
     if len(vct) > _VCT_MAX_LENGTH or not _VCT_RE.fullmatch(vct):
         raise CatalogueError(f"{where}.vct: {vct!r} is not of the form urn:ecert:<kebab-name>")
     where = f"{where} ({vct})"
-    kind = obj["kind"]
-    if kind not in get_args(CredentialKind):
-        raise CatalogueError(f"{where}.kind: must be one of {get_args(CredentialKind)}")
-    issuer_hint = _string(obj["issuer_hint"], f"{where}.issuer_hint")
+    issuer_hint = _string(entry.issuer_hint, f"{where}.issuer_hint")
     if not _KEBAB_RE.fullmatch(issuer_hint):
         raise CatalogueError(f"{where}.issuer_hint: {issuer_hint!r} is not kebab-case")
-    validity_days = _int(obj["validity_days"], f"{where}.validity_days", 1, _MAX_VALIDITY_DAYS)
-
+    if not entry.claims:
+        raise CatalogueError(f"{where}.claims: must not be empty")
     claims: list[ClaimSpec] = []
     names: set[str] = set()
-    for j, raw in enumerate(_list(obj["claims"], f"{where}.claims", non_empty=True)):
+    for j, raw in enumerate(entry.claims):
         spec = _parse_claim(raw, f"{where}.claims[{j}]")
         if spec.name in names:
             raise CatalogueError(f"{where}.claims[{j}].name: duplicate claim {spec.name!r}")
@@ -306,90 +339,66 @@ def _parse_type(entry: object, where: str) -> CredentialType:
         claims.append(spec)
     return CredentialType(
         vct=vct,
-        name=_localised(obj["name"], f"{where}.name"),
-        kind=cast(CredentialKind, kind),
+        name=_localised(entry.name, f"{where}.name"),
+        kind=entry.kind,
         issuer_hint=issuer_hint,
-        validity_days=validity_days,
+        validity_days=entry.validity_days,
         claims=tuple(claims),
     )
 
 
-def _parse_claim(entry: object, where: str) -> ClaimSpec:
-    obj = _object(entry, where, required=_CLAIM_KEYS - {"max_length"}, optional={"max_length"})
-    name = _string(obj["name"], f"{where}.name")
+def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
+    name = _string(entry.name, f"{where}.name")
     if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
         raise CatalogueError(f"{where}.name: {name!r} is not a snake_case claim name")
     if name in RESERVED_CLAIM_NAMES:
         raise CatalogueError(f"{where}.name: {name!r} is reserved by JWT / SD-JWT VC")
     where = f"{where} ({name})"
-    ctype = obj["type"]
-    if ctype not in get_args(ClaimType):
-        raise CatalogueError(f"{where}.type: must be one of {get_args(ClaimType)}")
-    max_length: int | None = None
-    if ctype == "string":
-        if "max_length" not in obj:
-            raise CatalogueError(f"{where}.max_length: required for string claims")
-        max_length = _int(obj["max_length"], f"{where}.max_length", 1, 100_000)
-    elif "max_length" in obj:
+    if entry.type == "string" and entry.max_length is None:
+        raise CatalogueError(f"{where}.max_length: required for string claims")
+    if entry.type != "string" and entry.max_length is not None:
         raise CatalogueError(f"{where}.max_length: only string claims have a max_length")
     return ClaimSpec(
         name=name,
-        label=_localised(obj["label"], f"{where}.label"),
-        type=cast(ClaimType, ctype),
-        required=_bool(obj["required"], f"{where}.required"),
-        sd=_bool(obj["sd"], f"{where}.sd"),
-        max_length=max_length,
+        label=_localised(entry.label, f"{where}.label"),
+        type=entry.type,
+        required=entry.required,
+        sd=entry.sd,
+        max_length=entry.max_length,
     )
 
 
 def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, Any]:
-    obj = _object(entry, where, required=_SCENE_KEYS, optional=frozenset())
-    scene_id = _string(obj["id"], f"{where}.id")
-    if len(scene_id) > _CLAIM_NAME_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(scene_id):
-        raise CatalogueError(f"{where}.id: {scene_id!r} is not a snake_case scene id")
-    where = f"{where} ({scene_id})"
-    accept: list[dict[str, Any]] = []
-    vcts: set[str] = set()
-    for j, raw in enumerate(_list(obj["accept"], f"{where}.accept", non_empty=True)):
+    """A scene in the trust list's JSON form: the one :class:`~keys.trustlist.Scene`
+    model checks its shape, then the catalogue's rules (a snake_case id, names not
+    blank, ``max_age`` at most an hour, known types and claims, no claim twice)."""
+    try:
+        scene = Scene.model_validate(entry)
+    except ValidationError as err:
+        path, rule = first_error(err)
+        raise CatalogueError(f"{where}.{path}: {rule}" if path else f"{where}: {rule}") from None
+    if len(scene.id) > _CLAIM_NAME_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(scene.id):
+        raise CatalogueError(f"{where}.id: {scene.id!r} is not a snake_case scene id")
+    where = f"{where} ({scene.id})"
+    for lang in ("zh", "en"):
+        _string(scene.name[lang], f"{where}.name.{lang}")
+    if scene.max_age > _MAX_SCENE_AGE:
+        raise CatalogueError(f"{where}.max_age: must be an integer from 1 to {_MAX_SCENE_AGE}")
+    for j, (vct, claims) in enumerate(scene.accept.items()):
         at = f"{where}.accept[{j}]"
-        item = _object(raw, at, required=_ACCEPT_KEYS, optional=frozenset())
-        vct = _string(item["vct"], f"{at}.vct")
         if vct not in catalogue:
             raise CatalogueError(f"{at}.vct: unknown credential type {vct!r}")
-        if vct in vcts:
-            raise CatalogueError(f"{at}.vct: {vct!r} is listed twice")
-        vcts.add(vct)
         ctype = catalogue.get(vct)
-        claims: list[str] = []
-        for k, claim in enumerate(_list(item["claims"], f"{at}.claims", non_empty=True)):
-            name = _string(claim, f"{at}.claims[{k}]")
+        if not claims:
+            raise CatalogueError(f"{at}.claims: must not be empty")
+        seen: set[str] = set()
+        for k, name in enumerate(claims):
             if not ctype.has_claim(name):
                 raise CatalogueError(f"{at}.claims[{k}]: {vct} has no claim {name!r}")
-            if name in claims:
+            if name in seen:
                 raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
-            claims.append(name)
-        accept.append({"vct": vct, "claims": claims})
-    return {
-        "id": scene_id,
-        "name": _localised(obj["name"], f"{where}.name").to_dict(),
-        "accept": accept,
-        "max_age": _int(obj["max_age"], f"{where}.max_age", 1, _MAX_SCENE_AGE),
-    }
-
-
-def _object(
-    value: object, where: str, *, required: frozenset[str], optional: frozenset[str] | set[str]
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise CatalogueError(f"{where}: must be a JSON object")
-    keys = set(value)
-    missing = sorted(required - keys)
-    if missing:
-        raise CatalogueError(f"{where}: missing {', '.join(missing)}")
-    unknown = sorted(str(k) for k in keys - required - set(optional))
-    if unknown:
-        raise CatalogueError(f"{where}: unknown keys {', '.join(unknown)}")
-    return cast(dict[str, Any], value)
+            seen.add(name)
+    return dict(scene.to_json())
 
 
 def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
@@ -400,27 +409,16 @@ def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
     return value
 
 
-def _string(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
+def _string(value: str, where: str) -> str:
+    if not value.strip():
         raise CatalogueError(f"{where}: must be a non-empty string")
     return value
 
 
-def _bool(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise CatalogueError(f"{where}: must be true or false")
+def _localised(value: LocalizedName, where: str) -> LocalizedName:
+    _string(value.zh, f"{where}.zh")
+    _string(value.en, f"{where}.en")
     return value
-
-
-def _int(value: object, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CatalogueError(f"{where}: must be an integer from {low} to {high}")
-    return value
-
-
-def _localised(value: object, where: str) -> LocalisedText:
-    obj = _object(value, where, required=frozenset({"zh", "en"}), optional=frozenset())
-    return LocalisedText(zh=_string(obj["zh"], f"{where}.zh"), en=_string(obj["en"], f"{where}.en"))
 
 
 # ------------------------------------------------------------------------ validation

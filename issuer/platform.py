@@ -18,7 +18,13 @@ from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_l
 from keys.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads
 from keys.jwk import Alg, JWKDict
-from keys.trustlist import DEFAULT_LIFETIME, DEFAULT_TTL
+from keys.trustlist import (
+    DEFAULT_LIFETIME,
+    DEFAULT_TTL,
+    TrustList,
+    TrustListPayload,
+    trust_list_from_payload,
+)
 from store.interface import IssuerRecord, Store
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
@@ -131,8 +137,8 @@ class Platform:
 
     # -- publication -----------------------------------------------------------------
 
-    def trust_list(self, *, lifetime: int = DEFAULT_LIFETIME, ttl: int = DEFAULT_TTL) -> str:
-        """Sign the current trust list with the anchor key. Raises :class:`NoSigningKey`."""
+    def trust_entries(self) -> tuple[list[IssuerEntryDict], list[SceneDict]]:
+        """The trust list's content: the issuers (with their published keys) and scenes."""
         issuers: list[IssuerEntryDict] = []
         for record in self._store.list_issuers():
             issuers.append(
@@ -144,7 +150,31 @@ class Platform:
                     "vcts": list(record.vcts),
                 }
             )
-        scenes = self.scenes()
+        return issuers, self.scenes()
+
+    def live_trust_list(
+        self, *, lifetime: int = DEFAULT_LIFETIME, ttl: int = DEFAULT_TTL
+    ) -> TrustList:
+        """The current trust list as an object, unsigned, for a verifier in this process.
+
+        Dated by the clock (no stamp is claimed in the store: nothing is published).
+        Raises :class:`~keys.errors.TrustListError` for content no verifier would accept.
+        """
+        issuers, scenes = self.trust_entries()
+        now = int(self._clock())
+        payload: TrustListPayload = {
+            "iss": self.anchor_id,
+            "iat": now,
+            "exp": now + lifetime,
+            "ttl": ttl,
+            "issuers": issuers,
+            "scenes": scenes,
+        }
+        return trust_list_from_payload(payload)
+
+    def trust_list(self, *, lifetime: int = DEFAULT_LIFETIME, ttl: int = DEFAULT_TTL) -> str:
+        """Sign the current trust list with the anchor key. Raises :class:`NoSigningKey`."""
+        issuers, scenes = self.trust_entries()
         content = dumps_compact(
             {"iss": self.anchor_id, "issuers": issuers, "scenes": scenes, "ttl": ttl}
         )

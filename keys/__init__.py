@@ -17,6 +17,7 @@ from keys.errors import (
 from keys.jwk import Alg, JWKDict, public_key_from_jwk, public_key_to_jwk, thumbprint
 from keys.jws import UnverifiedJWS, parse_compact, sign_compact
 from keys.keystore import KeyWrapper, derive_key, generate_secret
+from keys.models import LocalizedName, StrictModel
 from keys.numericdate import MAX_NUMERIC_DATE, numeric_date
 from keys.signing import SUPPORTED_ALGS, SigningKey, VerifyingKey
 from keys.states import KeyState, can_transition
@@ -62,6 +63,9 @@ __all__ = [
     # claims
     "MAX_NUMERIC_DATE",
     "numeric_date",
+    # shared models
+    "LocalizedName",
+    "StrictModel",
     # trust list
     "IssuerEntryDict",
     "Scene",

@@ -10,18 +10,21 @@ by the caller from trusted configuration — never by the token (RFC 8725 §3.1)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from jwt.api_jws import PyJWS
 
+from keys.b64 import b64url_decode_segment
 from keys.b64 import b64url_decode_unchecked as b64url_decode
 from keys.errors import FormatError
 from keys.errors import UnsupportedAlgorithm as UnsupportedAlgorithm  # re-export
 from keys.errors import WrongType as WrongType  # re-export
 from keys.jsonstrict import dumps_compact, loads_object
-from keys.signing import SUPPORTED_ALGS, SigningKey
+from keys.signing import SUPPORTED_ALGS, SigningKey, VerifyingKey
 
 #: Header parameters that would let a token pick its own key or URL, and ``crit``
 #: (we understand no extensions, so RFC 7515 §4.1.11 says reject).
@@ -29,6 +32,20 @@ FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "x5u", "jwk", "x5c", "crit"})
 
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _JWS = PyJWS(algorithms=sorted(SUPPORTED_ALGS))
+#: The characters of a compact JWS: the base64url alphabet and ".".
+_JWS_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+#: Checked headers remembered by their exact base64url bytes and ``typ`` (they repeat:
+#: one per signing key); a header that fails a check, or a long one, is never kept.
+_MAX_HEADERS = 1024
+_MAX_HEADER_BYTES = 512
+_HEADERS: dict[tuple[bytes, str], tuple[Mapping[str, Any], str]] = {}
+_HEADERS_LOCK = threading.Lock()
+
+#: Chooses the verification key of a parsed, not yet verified JWS from its header and
+#: payload (``iss`` + ``kid``), in the spirit of joserfc's ``KeyFlexible`` callable. It
+#: raises the caller's own error for an unknown issuer or key; it never takes a key
+#: from the token itself.
+KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], VerifyingKey]
 
 
 def sign_compact(
@@ -91,3 +108,75 @@ def check_header(header: Mapping[str, Any], *, typ: str) -> str:
     if kid is not None and not isinstance(kid, str):
         raise FormatError("JWS 'kid' must be a string")
     return alg
+
+
+class VerifiedJWS(NamedTuple):
+    """A compact JWS whose signature verified with the key its resolver chose (a named
+    tuple: it is made on the verify path, which is measured)."""
+
+    #: read-only: shared with every token of the same header bytes
+    header: Mapping[str, Any]
+    payload: dict[str, Any]
+    #: the payload's exact JSON bytes (what the signature covers, decoded)
+    raw_payload: bytes
+    #: the key that verified the signature
+    key: VerifyingKey
+
+
+def checked_header(h64: bytes, typ: str) -> tuple[Mapping[str, Any], str]:
+    """Decode and check a JWS header segment (see :func:`check_header`): header and ``alg``.
+
+    The result is remembered for these exact bytes (at most 1,024 headers of 512 bytes),
+    so the header is shared by every caller: it is a read-only mapping. Raises
+    :class:`FormatError` subclasses.
+    """
+    cache_key = (h64, typ)
+    known = _HEADERS.get(cache_key)
+    if known is None:
+        header = loads_object(b64url_decode_segment(h64))
+        known = (MappingProxyType(header), check_header(header, typ=typ))
+        if len(_HEADERS) < _MAX_HEADERS and len(h64) <= _MAX_HEADER_BYTES:
+            with _HEADERS_LOCK:
+                _HEADERS[cache_key] = known
+    return known
+
+
+def verify_compact(
+    token: str | bytes, typ: str, resolve_key: KeyResolver, *, max_length: int = 65536
+) -> VerifiedJWS:
+    """Verify a compact JWS: the one path for credentials, status lists and trust lists.
+
+    In order: size (``max_length`` characters), grammar (three non-empty base64url
+    segments, canonical), the header (exact ``typ``, ``alg`` on the allow-list, no
+    ``jku``/``x5u``/``jwk``/``x5c``/``crit``, a string ``kid`` if present), the payload
+    parsed strictly (one JSON object, no duplicate names, :mod:`keys.jsonstrict`),
+    then the key from ``resolve_key(header, payload)``, ``alg`` equal to the key's,
+    and the signature.
+
+    Raises :class:`FormatError` (``malformed``; :class:`WrongType`,
+    :class:`UnsupportedAlgorithm` for a bad header or an ``alg`` other than the key's),
+    :class:`~keys.errors.SignatureInvalid`, or whatever ``resolve_key`` raises.
+    """
+    if len(token) > max_length:
+        raise FormatError("token is too large")
+    if isinstance(token, str):
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise FormatError("not a compact JWS") from None
+    else:
+        raw = token
+    if raw.translate(None, _JWS_ALPHABET):
+        raise FormatError("not a compact JWS")
+    signing_input, _, s64 = raw.rpartition(b".")
+    h64, _, p64 = signing_input.partition(b".")
+    if not h64 or not p64 or not s64 or b"." in p64:
+        raise FormatError("not a compact JWS")
+    header, alg = checked_header(h64, typ)
+    raw_payload = b64url_decode_segment(p64)
+    payload = loads_object(raw_payload, max_bytes=max_length)
+    key = resolve_key(header, payload)
+    if key.alg != alg:
+        raise UnsupportedAlgorithm("the JWS 'alg' does not match the key")
+    key.verify(signing_input, b64url_decode_segment(s64))
+    return VerifiedJWS(header, payload, raw_payload, key)

@@ -9,21 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
+
+from pydantic import Field, ValidationError, field_validator
 
 from keys.errors import EcertError, FormatError, SignatureInvalid, TrustListError
-from keys.jws import parse_compact, sign_compact
-from keys.numericdate import numeric_date
+from keys.jws import sign_compact, verify_compact
+from keys.models import LocalizedName, StrictModel, refusal
 from keys.signing import SigningKey, VerifyingKey
 
 TYP = "trustlist+jwt"
 #: Defaults: a trust list is valid for a week and should be re-fetched hourly.
 DEFAULT_LIFETIME = 7 * 24 * 3600
 DEFAULT_TTL = 3600
+#: Largest trust-list token accepted, in characters.
+MAX_TRUST_LIST = 8 * 1024 * 1024
 
 
-class LocalizedName(TypedDict):
-    """A name in Chinese and English."""
+#: NumericDate and other integers: exactly representable in JSON (I-JSON, ±2^53).
+Int53 = Annotated[int, Field(ge=-(2**53), le=2**53)]
+
+
+class LocalizedNameDict(TypedDict):
+    """The JSON form of a :class:`~keys.models.LocalizedName`."""
 
     zh: str
     en: str
@@ -39,7 +47,7 @@ class IssuerEntryDict(TypedDict):
     """One issuer in the trust list payload."""
 
     iss: str
-    name: LocalizedName
+    name: LocalizedNameDict
     jwks: JWKSDict
     revoked_kids: list[str]
     vcts: list[str]
@@ -53,10 +61,10 @@ class AcceptDict(TypedDict):
 
 
 class SceneDict(TypedDict):
-    """A scene policy in the trust list payload."""
+    """The JSON form of a :class:`Scene` (the trust list, the catalogue's scenes.json)."""
 
     id: str
-    name: LocalizedName
+    name: LocalizedNameDict
     accept: list[AcceptDict]
     max_age: int
 
@@ -83,14 +91,51 @@ class TrustedIssuer:
     vcts: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class Scene:
-    """A scene policy: accepted ``vct`` → the claims that must be disclosed."""
+class AcceptRule(StrictModel):
+    """One entry of a scene's ``accept`` in JSON: a ``vct`` and the claims to disclose."""
+
+    vct: str
+    claims: list[str]
+
+
+class Scene(StrictModel):
+    """A scene policy: accepted ``vct`` → the claims that must be disclosed.
+
+    The one form of a scene. ``Scene.model_validate(json)`` reads the JSON form
+    (:class:`SceneDict`: ``accept`` a non-empty array of ``{"vct", "claims"}``, no
+    ``vct`` twice); :meth:`to_json` writes it back.
+    """
 
     id: str
     name: LocalizedName
     accept: Mapping[str, tuple[str, ...]]
-    max_age: int
+    max_age: Annotated[int, Field(gt=0, le=2**53)]
+
+    @field_validator("accept", mode="before")
+    @classmethod
+    def _accept_rules(cls, value: object) -> object:
+        if isinstance(value, Mapping) and not all(isinstance(c, tuple) for c in value.values()):
+            raise ValueError("must be an array of {'vct', 'claims'} objects")
+        if not isinstance(value, list):
+            return value  # a mapping given in code: checked as the field's type
+        if not value:
+            raise ValueError("must not be empty")
+        rules: dict[str, tuple[str, ...]] = {}
+        for raw in value:
+            rule = AcceptRule.model_validate(raw)
+            if rule.vct in rules:
+                raise ValueError("a scene lists the same 'vct' twice")
+            rules[rule.vct] = tuple(rule.claims)
+        return rules
+
+    def to_json(self) -> SceneDict:
+        """The JSON form."""
+        return {
+            "id": self.id,
+            "name": {"zh": self.name.zh, "en": self.name.en},
+            "accept": [{"vct": v, "claims": list(c)} for v, c in self.accept.items()],
+            "max_age": self.max_age,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +148,8 @@ class TrustList:
     ttl: int
     issuers: Mapping[str, TrustedIssuer]
     scenes: Mapping[str, Scene]
+    #: the signed compact JWS it came from; "" for one built in memory
+    #: (:func:`trust_list_from_payload`)
     token: str
 
 
@@ -161,11 +208,14 @@ def verify_trust_list(token: str, anchor: VerifyingKey | Mapping[str, Any]) -> T
     """
     try:
         anchors = pinned_anchors(anchor)
-        jws = parse_compact(token, typ=TYP, max_length=8 * 1024 * 1024)
-        anchor_key = anchors.get(jws.header.get("kid", ""))
-        if anchor_key is None or jws.header["alg"] != anchor_key.alg:
-            raise TrustListError("trust list is not signed by the pinned anchor key")
-        anchor_key.verify(jws.signing_input, jws.signature)
+
+        def anchor_key(header: Mapping[str, Any], payload: Mapping[str, Any]) -> VerifyingKey:
+            key = anchors.get(header.get("kid", ""))
+            if key is None or header["alg"] != key.alg:
+                raise TrustListError("trust list is not signed by the pinned anchor key")
+            return key
+
+        jws = verify_compact(token, TYP, anchor_key, max_length=MAX_TRUST_LIST)
         return _parse_payload(jws.payload, token)
     except TrustListError:
         raise
@@ -175,87 +225,80 @@ def verify_trust_list(token: str, anchor: VerifyingKey | Mapping[str, Any]) -> T
         raise TrustListError(f"trust list rejected: {err.message}") from err
 
 
+def trust_list_from_payload(payload: Mapping[str, Any]) -> TrustList:
+    """Parse a trust-list payload held in memory (trusted data: nothing is signed).
+
+    The same strict checks as :func:`verify_trust_list` apply to the content; the
+    result's ``token`` is empty. For a verifier inside the process that owns the
+    registry (the online service), which has no reason to sign a list only to parse it
+    again. Raises :class:`TrustListError`.
+    """
+    try:
+        return _parse_payload(payload, "")
+    except TrustListError:
+        raise
+    except EcertError as err:
+        raise TrustListError(f"trust list rejected: {err.message}") from err
+
+
+class _JWKS(StrictModel):
+    keys: list[dict[str, Any]]
+
+
+class _IssuerEntry(StrictModel):
+    iss: str
+    name: LocalizedName
+    jwks: _JWKS
+    revoked_kids: list[str] = Field(default_factory=list)
+    vcts: list[str]
+
+
+class _Payload(StrictModel):
+    """The payload of a ``trustlist+jwt`` (the model of :class:`TrustListPayload`)."""
+
+    iss: str
+    iat: Int53
+    exp: Int53
+    ttl: Int53
+    issuers: list[_IssuerEntry]
+    scenes: list[Scene]
+
+
 def _need(cond: bool, what: str) -> None:
     if not cond:
         raise FormatError(f"trust list: {what}")
 
 
-def _int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _name(value: object, what: str) -> LocalizedName:
-    _need(
-        isinstance(value, dict)
-        and isinstance(value.get("zh"), str)
-        and isinstance(value.get("en"), str),
-        f"{what} needs 'zh' and 'en' names",
-    )
-    assert isinstance(value, dict)
-    return {"zh": value["zh"], "en": value["en"]}
-
-
-def _strings(value: object, what: str) -> tuple[str, ...]:
-    _need(
-        isinstance(value, list) and all(isinstance(v, str) for v in value),
-        f"{what} must be an array of strings",
-    )
-    assert isinstance(value, list)
-    return tuple(value)
-
-
 def _parse_payload(payload: Mapping[str, Any], token: str) -> TrustList:
-    for member in ("iat", "exp"):  # integers within ±2^53; a present null is refused
-        numeric_date(payload, member, integer=True, where="the trust list")
-    _need(_int(payload.get("ttl")), "'ttl' must be an integer")
-    _need(isinstance(payload.get("iss"), str), "'iss' must be a string")
-    raw_issuers = payload.get("issuers")
-    raw_scenes = payload.get("scenes")
-    _need(isinstance(raw_issuers, list), "'issuers' must be an array")
-    _need(isinstance(raw_scenes, list), "'scenes' must be an array")
-    assert isinstance(raw_issuers, list) and isinstance(raw_scenes, list)
-
+    try:
+        model = _Payload.model_validate(payload)
+    except ValidationError as err:
+        raise FormatError(refusal(err, "trust list")) from None
     issuers: dict[str, TrustedIssuer] = {}
-    for entry in raw_issuers:
-        _need(isinstance(entry, dict), "an issuer entry must be an object")
-        iss = entry.get("iss")
-        _need(isinstance(iss, str) and iss not in issuers, "issuer 'iss' missing or repeated")
-        jwks = entry.get("jwks")
-        _need(isinstance(jwks, dict) and isinstance(jwks.get("keys"), list), "'jwks' malformed")
+    for entry in model.issuers:
+        _need(entry.iss not in issuers, "issuer 'iss' repeated")
         keys: dict[str, VerifyingKey] = {}
-        for jwk in jwks["keys"]:
-            _need(isinstance(jwk, dict) and isinstance(jwk.get("kid"), str), "a key needs 'kid'")
+        for jwk in entry.jwks.keys:
+            _need(isinstance(jwk.get("kid"), str), "a key needs 'kid'")
             key = VerifyingKey.from_jwk(jwk)
             _need(key.kid not in keys, "a kid is repeated")
             keys[key.kid] = key
-        issuers[iss] = TrustedIssuer(
-            iss=iss,
-            name=_name(entry.get("name"), "an issuer"),
+        issuers[entry.iss] = TrustedIssuer(
+            iss=entry.iss,
+            name=entry.name,
             keys=keys,
-            revoked_kids=frozenset(_strings(entry.get("revoked_kids", []), "'revoked_kids'")),
-            vcts=frozenset(_strings(entry.get("vcts"), "'vcts'")),
+            revoked_kids=frozenset(entry.revoked_kids),
+            vcts=frozenset(entry.vcts),
         )
-
     scenes: dict[str, Scene] = {}
-    for entry in raw_scenes:
-        _need(isinstance(entry, dict), "a scene must be an object")
-        sid = entry.get("id")
-        _need(isinstance(sid, str) and sid not in scenes, "scene 'id' missing or repeated")
-        _need(_int(entry.get("max_age")) and entry["max_age"] > 0, "scene 'max_age' invalid")
-        accept = entry.get("accept")
-        _need(isinstance(accept, list) and len(accept) > 0, "scene 'accept' must be non-empty")
-        rules: dict[str, tuple[str, ...]] = {}
-        for rule in accept:
-            _need(isinstance(rule, dict) and isinstance(rule.get("vct"), str), "bad accept rule")
-            _need(rule["vct"] not in rules, "a scene lists the same 'vct' twice")
-            rules[rule["vct"]] = _strings(rule.get("claims"), "accept 'claims'")
-        scenes[sid] = Scene(sid, _name(entry.get("name"), "a scene"), rules, entry["max_age"])
-
+    for scene in model.scenes:
+        _need(scene.id not in scenes, "scene 'id' repeated")
+        scenes[scene.id] = scene
     return TrustList(
-        iss=payload["iss"],
-        iat=payload["iat"],
-        exp=payload["exp"],
-        ttl=payload["ttl"],
+        iss=model.iss,
+        iat=model.iat,
+        exp=model.exp,
+        ttl=model.ttl,
         issuers=issuers,
         scenes=scenes,
         token=token,

@@ -142,13 +142,19 @@ def _resolve_flat(
     digests of its own): the caller then takes the general path.
     """
     digests = payload.get(SD, [])
-    if not isinstance(digests, list) or not all(isinstance(d, str) for d in digests):
-        raise DisclosureInvalid("'_sd' must be an array of strings")
-    if len(set(digests)) != len(digests):
-        raise DisclosureInvalid("a digest appears more than once")
+    if not isinstance(digests, list):
+        raise DisclosureInvalid("'_sd' must be an array")
     out = {k: v for k, v in payload.items() if k != SD and k != SD_ALG}
     used = 0
+    seen: set[str] = set()
     for dig in digests:
+        # checked in order, as the walk does (tests/test_sd_resolvers.py): an earlier
+        # unusable disclosure is reported before a later repeated or non-string digest
+        if not isinstance(dig, str):
+            raise DisclosureInvalid("a digest must be a string")
+        if dig in seen:
+            raise DisclosureInvalid("a digest appears more than once")
+        seen.add(dig)
         encoded = by_digest.get(dig)
         if encoded is None:
             continue
@@ -156,10 +162,10 @@ def _resolve_flat(
         disclosure = decode_disclosure(encoded)
         if disclosure.name is None:
             raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-        if disclosure.name in out:
-            raise DisclosureInvalid("a disclosed claim name is already in the object")
         if disclosure.name in NEVER_DISCLOSABLE:
             raise DisclosureInvalid(_never_disclosable(disclosure.name))
+        if disclosure.name in out:
+            raise DisclosureInvalid("a disclosed claim name is already in the object")
         if isinstance(disclosure.value, dict | list):
             return None
         out[disclosure.name] = disclosure.value
@@ -214,10 +220,10 @@ class _Resolution:
                 continue
             if disclosure.name is None:
                 raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-            if disclosure.name in out:
-                raise DisclosureInvalid("a disclosed claim name is already in the object")
             if top and disclosure.name in NEVER_DISCLOSABLE:
                 raise DisclosureInvalid(_never_disclosable(disclosure.name))
+            if disclosure.name in out:
+                raise DisclosureInvalid("a disclosed claim name is already in the object")
             out[disclosure.name] = self.value(disclosure.value)
         return out
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
 from store.interface import ActivityRecord, Store
-from verifier import VerificationResult, Verifier
+from verifier import LiveTrustSource, VerificationResult, Verifier
 from verifier.errors import StatusUnavailable, UnknownScene
 from wallet.online import OnlineQrRefused, QrPresentations
 
@@ -76,15 +76,13 @@ class StoreNonceCache:
 def build_online_verifier(store: Store, platform: Platform, clock: Callable[[], float]) -> Verifier:
     """The verifier over the live trust data, live status and the store's nonce cache.
 
-    The one place that constructs it (the online path's trust source).
+    The one place that constructs it: the trust list is the platform's registry held
+    in memory (:class:`~verifier.LiveTrustSource`), so nothing is signed or parsed again.
     """
-    bundle = {"trust_list": platform.trust_list(), "status_lists": []}
     return Verifier(
-        bundle,
-        anchor=platform.anchor_jwk(),
+        LiveTrustSource(platform.live_trust_list(), LiveStatusSource(store)),
         clock=clock,
         replay=StoreNonceCache(store),
-        status=LiveStatusSource(store),
     )
 
 

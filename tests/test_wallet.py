@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from issuer import load_catalogue
-from keys import Scene, SigningKey, sign_compact
+from keys import LocalizedName, Scene, SigningKey, sign_compact
 from keys.b64 import b64url_decode, b64url_encode
 from sdjwt import decode_disclosure
 from tests.factory import ID_CARD, ID_CLAIMS, NOW, World
@@ -322,7 +322,7 @@ def test_present_for_scene_raises_when_the_credential_lacks_a_claim(world: World
     credential, wallet = world.issue_id_card()
     scene = Scene(
         id="photo_check",
-        name={"zh": "人像核验", "en": "Photo check"},
+        name=LocalizedName(zh="人像核验", en="Photo check"),
         accept={ID_CARD: ("name", "photo_digest")},
         max_age=60,
     )

@@ -2,7 +2,8 @@
 
     from verifier import Verifier
     v = Verifier.from_bundle_file("bundle.json", anchor=anchor_jwk)
-    result = v.verify(text, scene="hotel")
+    result = v.verify(text, scene="hotel")          # or expected_aud=…, expected_nonce=…
+    live = Verifier(LiveTrustSource(trust_list, status_source))   # any TrustSource
     result.valid, result.errors, result.claims, result.to_dict()
 
 No network, no store, no Flask.
@@ -30,6 +31,7 @@ from verifier.history import (
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import VerificationResult
 from verifier.status import BundleStatusSource, StatusSource
+from verifier.trust import BundleTrustSource, LiveTrustSource, TrustSource
 
 __all__ = [
     "ERROR_CODES",
@@ -40,6 +42,8 @@ __all__ = [
     "Bundle",
     "BundleInvalid",
     "BundleStatusSource",
+    "BundleTrustSource",
+    "LiveTrustSource",
     "LoadedStatusList",
     "MemoryNonceCache",
     "MemoryStatusHistory",
@@ -48,6 +52,7 @@ __all__ = [
     "StatusHistoryInvalid",
     "StatusMark",
     "StatusSource",
+    "TrustSource",
     "UnknownScene",
     "VerificationError",
     "VerificationResult",

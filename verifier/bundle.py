@@ -26,7 +26,7 @@ from typing import Any
 from keys import EcertError, TrustList, TrustListError, VerifyingKey, verify_trust_list
 from keys.errors import FormatError
 from keys.jsonstrict import loads_object
-from keys.jws import parse_compact
+from keys.jws import parse_compact, verify_compact
 from keys.numericdate import numeric_date
 from sdjwt import TYP_STATUS_LIST, StatusList
 from verifier.errors import BundleInvalid
@@ -43,6 +43,8 @@ from verifier.history import (
 MAX_BUNDLE_BYTES = 256 * 1024 * 1024
 #: How far in the future a status list's ``iat`` may lie when ``now`` is known (s).
 STATUS_FUTURE_SKEW = 300
+#: Largest status-list token accepted, in characters.
+MAX_STATUS_LIST = 128 * 1024 * 1024
 #: NumericDate bound: integers a JSON number holds exactly (RFC 7519, I-JSON).
 _MAX_INT = 2**53
 
@@ -192,7 +194,7 @@ def _claimed_key(token: object) -> tuple[str, str] | None:
     if not isinstance(token, str):
         return None
     try:
-        payload = parse_compact(token, typ=TYP_STATUS_LIST, max_length=128 * 1024 * 1024).payload
+        payload = parse_compact(token, typ=TYP_STATUS_LIST, max_length=MAX_STATUS_LIST).payload
     except (EcertError, RecursionError, ValueError):
         return None
     iss, sub = payload.get("iss"), payload.get("sub")
@@ -216,21 +218,25 @@ def load_status_list_token(token: object, trust: TrustList) -> LoadedStatusList:
     """
     if not isinstance(token, str):
         raise BundleInvalid("a status list must be a string")
-    jws = parse_compact(token, typ=TYP_STATUS_LIST, max_length=128 * 1024 * 1024)
+
+    def issuer_key(header: Mapping[str, Any], payload: Mapping[str, Any]) -> VerifyingKey:
+        iss, sub = payload.get("iss"), payload.get("sub")
+        if not isinstance(iss, str) or not isinstance(sub, str) or not iss or not sub:
+            raise BundleInvalid("status list needs string 'iss' and 'sub'")
+        issuer = trust.issuers.get(iss)
+        if issuer is None:
+            raise BundleInvalid("status list issuer is not in the trust list")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or kid in issuer.revoked_kids or kid not in issuer.keys:
+            raise BundleInvalid("status list is not signed by a trusted key of its issuer")
+        key = issuer.keys[kid]
+        if key.alg != header["alg"]:
+            raise BundleInvalid("status list 'alg' does not match its key")
+        return key
+
+    jws = verify_compact(token, TYP_STATUS_LIST, issuer_key, max_length=MAX_STATUS_LIST)
     payload = jws.payload
-    iss, sub = payload.get("iss"), payload.get("sub")
-    if not isinstance(iss, str) or not isinstance(sub, str) or not iss or not sub:
-        raise BundleInvalid("status list needs string 'iss' and 'sub'")
-    issuer = trust.issuers.get(iss)
-    if issuer is None:
-        raise BundleInvalid("status list issuer is not in the trust list")
-    kid = jws.header.get("kid")
-    if not isinstance(kid, str) or kid in issuer.revoked_kids or kid not in issuer.keys:
-        raise BundleInvalid("status list is not signed by a trusted key of its issuer")
-    key = issuer.keys[kid]
-    if key.alg != jws.header["alg"]:
-        raise BundleInvalid("status list 'alg' does not match its key")
-    key.verify(jws.signing_input, jws.signature)
+    iss, sub = payload["iss"], payload["sub"]
     iat = numeric_date(payload, "iat", integer=True, where="the status list")
     exp = numeric_date(payload, "exp", integer=True, where="the status list")
     assert isinstance(iat, int) and isinstance(exp, int)  # for mypy: integer=True checked it
@@ -246,5 +252,5 @@ def load_status_list_token(token: object, trust: TrustList) -> LoadedStatusList:
     if not isinstance(body, dict) or not isinstance(bits, int) or isinstance(bits, bool):
         raise BundleInvalid("status list has no 'status_list' with integer 'bits'")
     statuses = StatusList.decode(body.get("lst"), bits)
-    digest = payload_digest(jws.signing_input.split(b".", 1)[1])
+    digest = payload_digest(token.split(".", 2)[1].encode("ascii"))
     return LoadedStatusList(sub, iss, iat, exp, ttl, statuses, digest)

@@ -9,6 +9,7 @@ check; after it, independent failures (expired *and* revoked, say) are all repor
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from binascii import b2a_base64
@@ -17,16 +18,17 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, VerifyingKey
+from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, TrustList, VerifyingKey
 from keys.b64 import b64url_decode_segment
-from keys.errors import InvalidUnicode
+from keys.errors import InvalidUnicode, UnsupportedAlgorithm
 from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
-from keys.jws import check_header
+from keys.jws import checked_header, verify_compact
 from keys.numericdate import numeric_date
+from keys.trustlist import Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
-from verifier.bundle import Bundle, load_bundle, read_bundle_file, record_bundle
+from verifier.bundle import Bundle, read_bundle_file
 from verifier.errors import (
     ERROR_CODES,
     Expired,
@@ -34,7 +36,6 @@ from verifier.errors import (
     IssuerNotAuthorised,
     KeyBindingInvalid,
     KeyBindingMissing,
-    KeyCompromised,
     Malformed,
     NotYetValid,
     PresentationExpired,
@@ -45,16 +46,15 @@ from verifier.errors import (
     StatusUnavailable,
     Suspended,
     TrustListStale,
-    UnknownIssuer,
-    UnknownKey,
-    UnknownScene,
     UnsupportedAlg,
     VerificationError,
+    VerifierMisuse,
 )
 from verifier.history import MemoryStatusHistory, StatusHistory
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import ErrorDict, StatusName, VerificationResult
-from verifier.status import BundleStatusSource, StatusSource
+from verifier.status import StatusSource
+from verifier.trust import BundleTrustSource, HasTrustList, LiveTrustSource, TrustSource
 
 #: Largest presentation accepted, in characters (a version-40 QR code holds 2,953 bytes).
 MAX_PRESENTATION = 16 * 1024
@@ -69,22 +69,25 @@ DEFAULT_MAX_AGE = 120
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
-#: Distinct JWS headers remembered per verifier (they repeat: one per key).
-_MAX_HEADERS = 1024
 _PAD = (b"", b"", b"==", b"=")
 _STATUS_NAMES: dict[int, StatusName] = {0: "valid", 1: "revoked", 2: "suspended"}
 
 
 class Verifier:
-    """Verifies presentations offline against a signed bundle.
+    """Verifies presentations against a trust source (:mod:`verifier.trust`).
+
+    The first argument is a :class:`~verifier.trust.TrustSource` (e.g. a
+    :class:`~verifier.trust.LiveTrustSource` over a trust list held in memory) or, as
+    before, a signed bundle ``{"trust_list", "status_lists"}`` with the pinned
+    ``anchor``, which becomes a :class:`~verifier.trust.BundleTrustSource`.
 
     ``verify`` never raises for a bad presentation: it reports it. It raises only
     for misuse (an unknown scene); building a verifier raises
     :class:`~verifier.errors.BundleInvalid` for a bundle whose trust list fails the
     anchor's signature.
 
-    ``history`` (a :class:`~verifier.history.StatusHistory`, in memory by default)
-    is the rollback guard: a status list older than one accepted before for the same
+    For a bundle, ``history`` (a :class:`~verifier.history.StatusHistory`, in memory
+    by default) is the rollback guard: a status list older than one accepted before for the same
     ``(iss, uri)``, or as old with other content, is left out of the bundle (named
     in ``bundle.problems``; its credentials get ``status_unavailable`` saying why).
     A trust list older than the newest accepted for its anchor (or as old, with other
@@ -95,9 +98,9 @@ class Verifier:
 
     def __init__(
         self,
-        bundle: Mapping[str, Any],
+        bundle: Mapping[str, Any] | TrustSource,
         *,
-        anchor: Mapping[str, Any] | VerifyingKey,
+        anchor: Mapping[str, Any] | VerifyingKey | None = None,
         clock: Callable[[], float] = time.time,
         replay: NonceCache | None = None,
         status: StatusSource | None = None,
@@ -109,25 +112,38 @@ class Verifier:
         # The rollback guard: a list older than one accepted before is left out, and the
         # lists of the bundle are recorded once it is accepted (accepting is recording).
         self.history: StatusHistory = history if history is not None else MemoryStatusHistory()
-        now = clock()
-        self.bundle: Bundle = load_bundle(bundle, anchor, history=self.history, now=now)
-        record_bundle(self.history, self.bundle, now)
-        self.trust_list = self.bundle.trust_list
+        if isinstance(bundle, Mapping):
+            if anchor is None:
+                raise VerifierMisuse("a bundle is verified against a pinned anchor key")
+            bundle = BundleTrustSource.load(bundle, anchor, history=self.history, now=clock())
+        self.source: TrustSource = bundle
         self._clock = clock
         self._replay: NonceCache = replay if replay is not None else MemoryNonceCache()
-        self._status: StatusSource = status or BundleStatusSource(
-            self.bundle.status_lists, self.bundle.dropped
-        )
+        self._status: StatusSource = status or bundle
         self._leeway = leeway
         self._max_length = max_length
         # Issuer-signed JWTs whose signature verified, by their exact bytes (signature
         # included): a credential shown again skips only that signature check. The
-        # cache lives and dies with this verifier, so with its trust list; the key's
+        # cache lives and dies with this verifier, so with its trust source; the key's
         # place in the trust list (revoked_kids, jwks) is still checked every time.
         self._verified: dict[bytes, _Verified] = {}
         self._verified_lock = threading.Lock()
         self._verified_max = verified_cache
-        self._headers: dict[tuple[bytes, str], tuple[dict[str, Any], str]] = {}
+        #: the KB-JWT's expectations for a scene without expected aud/nonce, by scene
+        self._bindings: dict[str, _Binding] = {}
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Mapping[str, Any],
+        *,
+        anchor: Mapping[str, Any] | VerifyingKey,
+        history: StatusHistory | None = None,
+        **kwargs: Any,
+    ) -> Verifier:
+        """Build from a bundle ``{"trust_list": …, "status_lists": […]}`` (a parsed JSON
+        object). Raises :class:`~verifier.errors.BundleInvalid`."""
+        return cls(bundle, anchor=anchor, history=history, **kwargs)
 
     @classmethod
     def from_bundle_file(
@@ -143,21 +159,27 @@ class Verifier:
         record the bundle's lists)."""
         return cls(read_bundle_file(path), anchor=anchor, history=history, **kwargs)
 
-    def _header(self, h64: bytes, typ: str) -> tuple[dict[str, Any], str]:
-        """Parse and check a JWS header, remembering the result for these exact bytes.
+    @classmethod
+    def from_trust_list(
+        cls, trust_list: TrustList, *, status: StatusSource, **kwargs: Any
+    ) -> Verifier:
+        """Build over a trust list held in memory (no signature checked: it must come
+        from trusted data, e.g. the platform's own registry) and a status source."""
+        return cls(LiveTrustSource(trust_list, status), **kwargs)
 
-        Headers repeat (one per issuer key, one per holder algorithm), so a parsed and
-        checked header is kept by its base64url text; a failing one is never kept.
-        The dict is shared: callers only read it.
-        """
-        key = (h64, typ)
-        known = self._headers.get(key)
-        if known is None:
-            header = loads_object(_b64(h64))
-            known = (header, check_header(header, typ=typ))
-            if len(self._headers) < _MAX_HEADERS:
-                self._headers[key] = known
-        return known
+    @property
+    def bundle(self) -> Bundle:
+        """The verified bundle, for a verifier built from one (else VerifierMisuse)."""
+        if not isinstance(self.source, BundleTrustSource):
+            raise VerifierMisuse("this verifier was not built from a bundle")
+        return self.source.bundle
+
+    @property
+    def trust_list(self) -> TrustList:
+        """The trust list of the source (both shipped sources have one)."""
+        if not isinstance(self.source, HasTrustList):
+            raise VerifierMisuse("this verifier's trust source has no trust list")
+        return self.source.trust_list
 
     def _recall(self, issuer_jwt: bytes) -> _Verified | None:
         if not self._verified:
@@ -168,7 +190,9 @@ class Verifier:
                 self._verified[issuer_jwt] = entry  # most recently used last
             return entry
 
-    def _remember(self, issuer_jwt: bytes, header: dict[str, Any], raw_payload: bytes) -> _Verified:
+    def _remember(
+        self, issuer_jwt: bytes, header: Mapping[str, Any], raw_payload: bytes
+    ) -> _Verified:
         entry = _Verified(header, raw_payload)
         if self._verified_max > 0:
             with self._verified_lock:
@@ -179,22 +203,40 @@ class Verifier:
 
     @property
     def scenes(self) -> list[str]:
-        """The scene ids of the trust list."""
-        return list(self.trust_list.scenes)
+        """The scene ids of the trust source."""
+        return list(self.source.scene_ids())
 
-    def verify(self, text: str | bytes, scene: str) -> VerificationResult:
+    def verify(
+        self,
+        text: str | bytes,
+        scene: str,
+        *,
+        expected_aud: str | None = None,
+        expected_nonce: str | None = None,
+    ) -> VerificationResult:
         """Verify a scanned presentation for ``scene``.
 
+        The key-binding JWT's ``aud`` must be ``expected_aud`` when it is given (one
+        string, RFC 9901 §7.3: an array is refused), else the scene's id; with
+        ``expected_nonce`` its ``nonce`` must equal it too (compared in constant time).
+        Both mismatches are ``key_binding_invalid``.
+
         Raises :class:`~verifier.errors.UnknownScene` for a scene that the trust
-        list does not define; every problem with ``text`` is reported in the result.
+        source does not define; every problem with ``text`` is reported in the result.
         """
-        policy = self.trust_list.scenes.get(scene)
-        if policy is None:
-            raise UnknownScene(f"unknown scene {scene!r}")
+        policy = self.source.scene(scene)
         now = self._clock()
         result = VerificationResult(scene=scene, checked_at=int(now))
+        if expected_aud is None and expected_nonce is None:
+            binding = self._bindings.get(scene)  # the common case, made once per scene
+            if binding is None or binding.policy is not policy:
+                binding = _Binding(policy.id, None, policy, scene=True)
+                self._bindings[scene] = binding
+        else:
+            aud = policy.id if expected_aud is None else expected_aud
+            binding = _Binding(aud, expected_nonce, policy, scene=expected_aud is None)
         try:
-            self._verify(text, policy.id, policy.accept, policy.max_age, now, result)
+            self._verify(text, policy.accept, binding, now, result)
         except VerificationError as err:
             result.errors.append({"code": err.code, "message": err.message})
         except EcertError as err:
@@ -207,22 +249,22 @@ class Verifier:
     def _verify(
         self,
         text: str | bytes,
-        scene_id: str,
         accept: Mapping[str, tuple[str, ...]],
-        max_age: int,
+        binding: _Binding,
         now: float,
         result: VerificationResult,
     ) -> None:
         errors = result.errors
-        if now > self.trust_list.exp:
+        expires_at = self.source.expires_at
+        if expires_at is not None and now > expires_at:
             errors.append(_err(TrustListStale("the trust list has expired: sync the bundle")))
 
         if is_compact(text):  # the compact QR transport: unpack to the exact plain text
             text = _unpack_compact(text)
 
         # 1. size and grammar, before any parsing or crypto. The text is handled as
-        # ASCII bytes from here on: one encode, one translation to the standard base64
-        # alphabet, then slices (the verify path is measured against raw signatures).
+        # ASCII bytes from here on: one encode, then slices (the verify path is
+        # measured against raw signatures).
         if isinstance(text, str):
             if len(text) > self._max_length + 2:
                 raise Malformed("the presentation is too large")
@@ -245,48 +287,32 @@ class Verifier:
             raise KeyBindingMissing("the presentation has no key-binding JWT")
         disclosures = [d.decode("ascii") for d in parts[1:-1]]
 
-        # 2. unverified parse of the issuer-signed JWT (or the same bytes, seen verified)
+        # 2.-4. the issuer-signed JWT: parsed, its key chosen by the trust source from
+        # iss + kid only, its signature checked (keys.jws.verify_compact) -- unless these
+        # exact bytes verified before, when only the key's place is checked again.
         issuer_jwt = parts[0]
         seen = self._recall(issuer_jwt)
         if seen is None:
-            signing_input, _, s64 = issuer_jwt.rpartition(b".")
-            h64, _, p64 = signing_input.partition(b".")
-            unverified_header, alg = self._header(h64, TYP_SD_JWT_VC)
-            raw_payload = _b64(p64)
-        else:
-            unverified_header, raw_payload = seen.header, seen.raw_payload
-            alg = unverified_header["alg"]
-        unverified = loads_object(raw_payload)
-        iss = unverified.get("iss")
-        vct = unverified.get("vct")
-        if not isinstance(iss, str) or not isinstance(vct, str):
-            raise Malformed("the credential needs string 'iss' and 'vct'")
-
-        # 3. the key, from the trust list by iss + kid only
-        issuer = self.trust_list.issuers.get(iss)
-        if issuer is None:
-            raise UnknownIssuer("the issuer is not in the trust list")
-        kid = unverified_header.get("kid")
-        if kid is None:
-            raise UnknownKey("the credential names no key ('kid')")
-        if kid in issuer.revoked_kids:
-            raise KeyCompromised("the issuer's signing key was reported compromised")
-        key = issuer.keys.get(kid)
-        if key is None:
-            raise UnknownKey("the signing key is not among the issuer's published keys")
-        if key.alg != alg:
-            raise UnsupportedAlg("the JWS 'alg' does not match the issuer's key")
-
-        # 4. the issuer's signature, unless these exact bytes verified under this trust list
-        if seen is None:
             try:
-                key.verify(signing_input, _b64(s64))
+                verified = verify_compact(
+                    issuer_jwt, TYP_SD_JWT_VC, self._issuer_key, max_length=self._max_length
+                )
             except SignatureInvalid:
                 raise InvalidSignature("the issuer's signature does not verify") from None
-            seen = self._remember(issuer_jwt, unverified_header, raw_payload)
-        payload = unverified
+            except UnsupportedAlgorithm as err:  # the allow-list's message, or the key's
+                raise UnsupportedAlg(err.message) from None
+            except FormatError as err:
+                raise Malformed(err.message) from None
+            seen = self._remember(issuer_jwt, verified.header, verified.raw_payload)
+            payload = verified.payload
+        else:
+            payload = loads_object(seen.raw_payload)
+            if self._issuer_key(seen.header, payload).alg != seen.header["alg"]:
+                raise UnsupportedAlg("the JWS 'alg' does not match the key")
+        raw_payload = seen.raw_payload
+        iss, vct = payload["iss"], payload["vct"]
         result.iss, result.vct = iss, vct
-        if vct not in issuer.vcts:
+        if not self.source.may_issue(iss, vct):
             raise IssuerNotAuthorised("the issuer is not authorised for this credential type")
 
         # 5. claims against the clock
@@ -307,7 +333,7 @@ class Verifier:
         if not isinstance(holder_jwk, dict):
             raise Malformed("the credential has no holder key ('cnf.jwk')")
         nonce, kb_iat = self._check_key_binding(
-            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], scene_id, max_age, now, errors
+            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], binding, now, errors
         )
 
         # 7. status
@@ -328,10 +354,18 @@ class Verifier:
 
         # replay, last: only a presentation that passed everything uses up its nonce
         # The nonce is kept past the last instant at which this KB-JWT is still fresh.
+        max_age = binding.max_age
         if not errors and not self._replay.check_and_add(nonce, kb_iat + max_age + 1, now):
             errors.append(_err(Replayed("this presentation was already used")))
         if errors:
             result.claims = {}
+
+    def _issuer_key(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> VerifyingKey:
+        """The key resolver of the issuer-signed JWT: ``iss`` + ``kid`` to the trust source."""
+        iss = payload.get("iss")
+        if not isinstance(iss, str) or not isinstance(payload.get("vct"), str):
+            raise Malformed("the credential needs string 'iss' and 'vct'")
+        return self.source.issuer_key(iss, header.get("kid"))
 
     def _check_key_binding(
         self,
@@ -339,15 +373,14 @@ class Verifier:
         holder_jwk: Mapping[str, Any],
         seen: _Verified,
         presented: bytes,
-        scene_id: str,
-        max_age: int,
+        binding: _Binding,
         now: float,
         errors: list[ErrorDict],
     ) -> tuple[str, float]:
         signing_input, _, s64 = kb_jwt.rpartition(b".")
         h64, _, p64 = signing_input.partition(b".")
         try:
-            _, alg = self._header(h64, TYP_KB_JWT)
+            _, alg = checked_header(h64, TYP_KB_JWT)
             kb = loads_object(_b64(p64))
             holder = seen.holder
             if holder is None:
@@ -376,9 +409,14 @@ class Verifier:
             raise KeyBindingInvalid("the KB-JWT needs a 'nonce'")
         if kb.get("sd_hash") != _sha256_b64url(presented):
             errors.append(_err(KeyBindingInvalid("the KB-JWT 'sd_hash' does not match")))
-        if kb.get("aud") != scene_id:
-            errors.append(_err(KeyBindingInvalid("the presentation was made for another scene")))
-        if now - iat > max_age:
+        aud = kb.get("aud")
+        if not isinstance(aud, str):  # RFC 9901 §4.3: one string, never an array
+            errors.append(_err(KeyBindingInvalid("the KB-JWT 'aud' must be one string")))
+        elif not _same(aud, binding.aud):
+            errors.append(_err(KeyBindingInvalid(binding.aud_mismatch)))
+        if binding.nonce is not None and not _same(nonce, binding.nonce):
+            errors.append(_err(KeyBindingInvalid("the KB-JWT 'nonce' is not the expected one")))
+        if now - iat > binding.max_age:
             errors.append(_err(PresentationExpired("the QR code is too old: refresh it")))
         elif iat - now > KB_FUTURE_SKEW:
             errors.append(_err(KeyBindingInvalid("the KB-JWT is dated in the future")))
@@ -414,13 +452,35 @@ class Verifier:
         return name
 
 
+class _Binding:
+    """What the KB-JWT must say: its audience, its nonce (if expected), its freshness."""
+
+    __slots__ = ("aud", "aud_mismatch", "max_age", "nonce", "policy")
+
+    def __init__(self, aud: str, nonce: str | None, policy: Scene, *, scene: bool) -> None:
+        self.aud = aud
+        self.nonce = nonce
+        self.policy = policy
+        self.max_age = policy.max_age
+        self.aud_mismatch = (
+            "the presentation was made for another scene"
+            if scene
+            else "the KB-JWT 'aud' is not the expected audience"
+        )
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings (of the given one's length, not content)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+
+
 class _Verified:
     """An issuer-signed JWT whose signature verified: its header, payload bytes and,
     once a KB-JWT has been checked, the holder key object from its ``cnf``."""
 
     __slots__ = ("header", "holder", "raw_payload")
 
-    def __init__(self, header: dict[str, Any], raw_payload: bytes) -> None:
+    def __init__(self, header: Mapping[str, Any], raw_payload: bytes) -> None:
         self.header = header
         self.raw_payload = raw_payload
         self.holder: VerifyingKey | None = None
