@@ -7,7 +7,7 @@ id answers ``404 not_found`` exactly like an id that does not exist. Answers are
 
 Presentations are shown offline (the compact QR text of the presentation) or online
 (a short URL redeemed once at ``POST /api/v1/verify``); each gets an id whose QR image
-its owner fetches until it expires (:mod:`wallet.online`, :mod:`api.presentations`).
+its owner fetches until it expires (:mod:`service.presentations`, :mod:`api.presentations`).
 
 No QR code for a credential that cannot pass: a revoked, suspended or expired
 credential (live status from the store, ``exp`` against the service's clock with the
@@ -32,8 +32,8 @@ from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
 from keys import LocalizedName, parse_compact
 from sdjwt import TYP_SD_JWT_VC, resolve, split
+from service.presentations import ShownPresentation
 from store.interface import ActivityRecord, VenueRecord, WalletItem
-from wallet.online import ShownPresentation
 from wallet.qr import render_png, render_svg
 
 __all__ = ["bp", "credential_claims"]

@@ -1,7 +1,7 @@
 """A citizen's wallet on the service: presentations shown as QR codes, and the activity.
 
 :meth:`Wallets.present` makes a presentation for a scene of the live trust list and
-gives it an id and a QR text (offline or online, :mod:`wallet.online`);
+gives it an id and a QR text (offline or online, :mod:`service.presentations`);
 :meth:`Wallets.shown` hands a citizen's own presentation back while its credential can
 still pass; :meth:`Wallets.activity` lists who checked the citizen's credentials.
 """
@@ -9,11 +9,11 @@ still pass; :meth:`Wallets.activity` lists who checked the citizen's credentials
 from __future__ import annotations
 
 from keys.pseudonym import Pseudonyms
+from service.presentations import Mode, QrPresentations, ShownPresentation
 from service.verification import OnlineVerifier
 from store.interface import ActivityRecord, Store, VenueRecord
 from verifier.errors import UnknownScene
 from wallet import WalletVault
-from wallet.online import Mode, QrPresentations, ShownPresentation
 
 __all__ = ["Wallets"]
 
