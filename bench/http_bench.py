@@ -344,7 +344,7 @@ class Seeded:
         )
         venue_key = accounts.issue_api_key("venue", VENUE)[1]
         department_key = accounts.issue_api_key("department", record.iss)[1]
-        bundle = platform_.bundle(instance.status)
+        bundle = instance.publication.bundle()
         scene = Verifier(bundle, anchor=platform_.anchor_jwk()).trust_list.scenes[SCENE]
         return cls(name, instance, accounts, record.iss, scene, venue_key, department_key)
 
