@@ -90,6 +90,7 @@ from service.errors import (
     IdempotencyKeyReused,
     IdempotencyPending,
     LoginFailed,
+    OnlineQrUnavailable,
     RateLimited,
     ServiceError,
     SettingsInvalid,
@@ -102,7 +103,7 @@ from verifier.errors import (
     VerificationError,
     VerifierMisuse,
 )
-from wallet.errors import CredentialUnusable, OnlineQrUnavailable, WalletCorrupt, WalletError
+from wallet.errors import CredentialUnusable, WalletCorrupt, WalletError
 
 __all__ = [
     # raising and answering

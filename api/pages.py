@@ -187,11 +187,7 @@ def scenes() -> Response:
     allowed: frozenset[str] | None = None
     if "Authorization" in request.headers:
         allowed = frozenset(current_venue().scenes)
-    items = [
-        _scene(scene)
-        for scene in services().platform.scenes()
-        if allowed is None or scene["id"] in allowed
-    ]
+    items = [_scene(scene) for scene in services().publication.scenes(allowed)]
     response = current_app.response_class(
         SceneList(items).model_dump_json(), content_type="application/json"
     )

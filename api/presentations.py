@@ -1,8 +1,8 @@
-"""The app's :class:`wallet.online.QrPresentations`: presentation ids and online QR.
+"""The app's :class:`service.presentations.QrPresentations`: presentation ids and online QR.
 
 The instance container builds it (:attr:`service.instance.Ecert.presentations`, its
 sealing key derived from the instance's key secret under
-:data:`wallet.online.KEY_LABEL`, and the instance's base URL). Views reach it with
+:data:`service.presentations.KEY_LABEL`, and the instance's base URL). Views reach it with
 :func:`presentations`.
 """
 
@@ -12,7 +12,7 @@ from flask import current_app
 from flask.sansio.app import App
 
 from service.instance import Ecert
-from wallet.online import QrPresentations
+from service.presentations import QrPresentations
 
 __all__ = ["EXTENSION", "init_app", "presentations"]
 

@@ -25,9 +25,6 @@ from pydantic import BaseModel, Field
 
 from api.openapi import APIBlueprint, Tag, problems
 from api.services import services
-from issuer.status import DEFAULT_TTL
-from keys import FormatError, parse_compact
-from sdjwt import TYP_STATUS_LIST
 
 __all__ = ["BUNDLE_MAX_AGE", "bp"]
 
@@ -127,7 +124,7 @@ def bundle() -> Response:
 )
 def anchor() -> Response:
     """The public JWK that verifiers pin to check the trust list (`ecert verify --anchor`)."""
-    response = jsonify(dict(services().platform.anchor_jwk()))
+    response = jsonify(dict(services().publication.anchor()))
     response.headers["Cache-Control"] = f"public, max-age={ANCHOR_MAX_AGE}"
     return response
 
@@ -154,10 +151,8 @@ def trust_list() -> Response:
 )
 def status_list(path: StatusListPath) -> Response:
     """The status list at a credential's `status.status_list.uri` (IETF Token Status List)."""
-    ecert = services()
-    uri = f"{ecert.platform.issuer_url(path.issuer)}/status/{path.n}"
-    token = ecert.publication.status_list(uri)
-    return _signed(token, "application/statuslist+jwt", _ttl(token))
+    document = services().publication.issuer_status_list(path.issuer, path.n)
+    return _signed(document.token, "application/statuslist+jwt", document.ttl)
 
 
 @bp.get(
@@ -167,10 +162,10 @@ def status_list(path: StatusListPath) -> Response:
 )
 def issuer_metadata(path: IssuerPath) -> Response:
     """The issuer's identifier and published keys, to verify its credentials' signatures."""
-    ecert = services()
-    record = ecert.platform.issuer(path.issuer)
-    keys = ecert.keyring.published_jwks(record.iss)
-    metadata = IssuerMetadata(issuer=record.iss, jwks=Jwks(keys=[dict(k) for k in keys]))
+    published = services().publication.issuer_keys(path.issuer)
+    metadata = IssuerMetadata(
+        issuer=published.iss, jwks=Jwks(keys=[dict(k) for k in published.jwks])
+    )
     response = jsonify(metadata.model_dump())
     response.headers["Cache-Control"] = f"public, max-age={BUNDLE_MAX_AGE}"
     return response
@@ -206,12 +201,3 @@ def _signed(token: str, media_type: str, max_age: int) -> Response:
     response.set_etag(hashlib.sha256(token.encode("ascii")).hexdigest()[:32])
     response.make_conditional(request)  # 304 when If-None-Match matches
     return response
-
-
-def _ttl(token: str) -> int:
-    """The ``ttl`` claim of a status list token we signed (the default if absent)."""
-    try:
-        ttl = parse_compact(token, typ=TYP_STATUS_LIST, max_length=len(token)).payload.get("ttl")
-    except FormatError:
-        return DEFAULT_TTL
-    return ttl if isinstance(ttl, int) and ttl > 0 else DEFAULT_TTL

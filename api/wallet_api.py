@@ -7,7 +7,7 @@ id answers ``404 not_found`` exactly like an id that does not exist. Answers are
 
 Presentations are shown offline (the compact QR text of the presentation) or online
 (a short URL redeemed once at ``POST /api/v1/verify``); each gets an id whose QR image
-its owner fetches until it expires (:mod:`wallet.online`, :mod:`api.presentations`).
+its owner fetches until it expires (:mod:`service.presentations`, :mod:`api.presentations`).
 
 No QR code for a credential that cannot pass: a revoked, suspended or expired
 credential (live status from the store, ``exp`` against the service's clock with the
@@ -30,13 +30,13 @@ from api.openapi import SECURITY_CITIZEN, APIBlueprint, Tag, problems
 from api.principals import current_citizen
 from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
-from keys import LocalizedName, parse_compact
-from sdjwt import TYP_SD_JWT_VC, resolve, split
-from store.interface import ActivityRecord, VenueRecord, WalletItem
-from wallet.online import ShownPresentation
+from keys import LocalizedName
+from service.presentations import ShownPresentation
+from service.wallets import Card
+from store.interface import ActivityRecord, VenueRecord
 from wallet.qr import render_png, render_svg
 
-__all__ = ["bp", "credential_claims"]
+__all__ = ["bp"]
 
 bp = APIBlueprint(
     "wallet",
@@ -54,10 +54,6 @@ def _init_presentations(state: BlueprintSetupState) -> None:
 
 
 bp.record_once(_init_presentations)
-
-
-#: Claims of the SD-JWT VC layer, not of the citizen.
-_ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
 
 
 class CredentialPath(BaseModel):
@@ -158,9 +154,8 @@ class ActivityList(BaseModel):
 )
 def list_credentials() -> dict[str, Any]:
     """The credentials in the wallet, with their current status."""
-    citizen = current_citizen()
-    items = services().vault.items(citizen)
-    return WalletList(items=[_entry(item) for item in items]).model_dump()
+    cards = services().wallets.credentials(current_citizen())
+    return WalletList(items=[_entry(card) for card in cards]).model_dump()
 
 
 @bp.get(
@@ -170,14 +165,9 @@ def list_credentials() -> dict[str, Any]:
 )
 def get_credential(path: CredentialPath) -> dict[str, Any]:
     """The credential's claims in clear and the SD-JWT itself (for a native wallet)."""
-    citizen = current_citizen()
-    vault = services().vault
-    item = vault.item(citizen, path.id)
-    held = vault.credential(citizen, path.id)
-    entry = _entry(item).model_dump()
-    return WalletCredential(
-        **entry, claims=credential_claims(held.sd_jwt), credential=held.sd_jwt
-    ).model_dump()
+    card = services().wallets.credential(current_citizen(), path.id)
+    entry = _entry(card).model_dump()
+    return WalletCredential(**entry, claims=card.claims, credential=card.sd_jwt).model_dump()
 
 
 @bp.delete(
@@ -187,7 +177,7 @@ def get_credential(path: CredentialPath) -> dict[str, Any]:
 )
 def delete_credential(path: CredentialPath) -> Response:
     """Remove it from the wallet (the issuer's registry and its status are unchanged)."""
-    services().vault.remove(current_citizen(), path.id)
+    services().wallets.remove(current_citizen(), path.id)
     return Response(status=204)
 
 
@@ -293,23 +283,14 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def credential_claims(sd_jwt: str) -> dict[str, Any]:
-    """Every claim of an SD-JWT VC: its plain claims and all its disclosures, resolved."""
-    jwt, disclosures, _ = split(sd_jwt)
-    payload = parse_compact(jwt, typ=TYP_SD_JWT_VC, max_length=len(jwt)).payload
-    processed = resolve(payload, disclosures)
-    return {k: v for k, v in processed.items() if k not in _ENVELOPE}
-
-
-def _entry(item: WalletItem) -> WalletEntry:
-    # The same live status as the one that refuses presentations (409), so that the
-    # card list and the QR screen never disagree.
+def _entry(card: Card) -> WalletEntry:
+    item = card.item
     return WalletEntry(
         id=item.credential_id,
         vct=item.vct,
         name=_type_name(item.vct),
         issuer=item.issuer,
-        status=services().vault.live_state(item.credential_id),
+        status=card.status,
         expires_at=item.expires_at,
     )
 

@@ -333,6 +333,7 @@ class Seeded:
             instance.store,
             hasher=CHEAP_HASHER,
             counter_key=instance.derive_key(LOGIN_KEY_LABEL),
+            pseudonyms=instance.pseudonyms,  # citizens as the service keys them
         )
         platform_ = instance.platform
         platform_.ensure_anchor()
@@ -344,7 +345,7 @@ class Seeded:
         )
         venue_key = accounts.issue_api_key("venue", VENUE)[1]
         department_key = accounts.issue_api_key("department", record.iss)[1]
-        bundle = platform_.bundle(instance.status)
+        bundle = instance.publication.bundle()
         scene = Verifier(bundle, anchor=platform_.anchor_jwk()).trust_list.scenes[SCENE]
         return cls(name, instance, accounts, record.iss, scene, venue_key, department_key)
 

@@ -193,7 +193,7 @@ def library_costs(seeded: Seeded, count: int) -> dict[str, float]:
     holders = seeded.holders(count)
     plain = [h.wallet.present_for_scene(h.held, seeded.scene) for h in holders]
     compact = [presentation_qr_text(p, compact=True) for p in plain]
-    bundle = seeded.instance.platform.bundle(seeded.instance.status)
+    bundle = seeded.instance.publication.bundle()
     anchor = seeded.instance.platform.anchor_jwk()
 
     def each(items: list[str], step: Callable[[str], object]) -> float:

@@ -53,6 +53,7 @@ from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
 from sdjwt.qr_transport import decode_compact, encode_compact
+from service.publication import Publication
 from store.sqlite import SQLiteStore
 from verifier import Verifier
 from wallet import Wallet, WalletError
@@ -103,6 +104,7 @@ class Stack:
         self.iss = self.platform.issuer_url("police")
         self.status = StatusRegistry(self.store, clock=clock)
         self.issuer = CredentialIssuer(self.store, keyring, self.status, clock=clock)
+        self.publication = Publication(self.store, keyring, self.platform, self.status)
         self._verifier: Verifier | None = None
 
     def clock(self) -> float:
@@ -110,7 +112,7 @@ class Stack:
 
     def verifier(self) -> Verifier:
         if self._verifier is None:
-            bundle = self.platform.bundle(self.status)
+            bundle = self.publication.bundle(max_age=0)
             anchor = dict(self.platform.anchor_jwk())
             self._verifier = Verifier(bundle, anchor=anchor, clock=self.clock)
         return self._verifier

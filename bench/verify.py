@@ -62,6 +62,7 @@ from sd_jwt.verifier import SDJWTVerifier
 from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
+from service.publication import Publication
 from store.sqlite import SQLiteStore
 from verifier import Verifier
 from wallet import Wallet
@@ -136,6 +137,7 @@ class Stack:
         self.status = StatusRegistry(self.store)
         self.issuer = CredentialIssuer(self.store, keyring, self.status)
         self.issuer_key = keyring.signing_key(self.iss)
+        self.publication = Publication(self.store, keyring, self.platform, self.status)
         self.presentations: list[str] = []
         self.returning: list[str] = []
         self.bundle: dict[str, Any] | None = None
@@ -162,7 +164,7 @@ class Stack:
     def verifier(self, **kwargs: Any) -> Verifier:
         """A fresh verifier (empty replay cache) on the current bundle."""
         if self.bundle is None:
-            self.bundle = self.platform.bundle(self.status)
+            self.bundle = self.publication.bundle(max_age=0)
         verify_at = self.now + 1
         return Verifier(
             self.bundle, anchor=self.platform.anchor_jwk(), clock=lambda: verify_at, **kwargs

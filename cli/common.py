@@ -59,11 +59,23 @@ def open_ecert(args: argparse.Namespace) -> Ecert:
     return Ecert.open(settings_of(args))
 
 
-def deprecated(old: str, new: str, run: Handler) -> Handler:
-    """A removed spelling kept for one release: says so on stderr, then runs ``new``."""
+#: A command's spelling, or how to spell it from the parsed arguments.
+Spelling = str | Callable[[argparse.Namespace], str]
+
+
+def deprecated(old: Spelling, new: Spelling, run: Handler) -> Handler:
+    """A removed spelling kept for one release: one line on stderr naming it and the
+    command to use instead, then runs that command. Both are written whole
+    (``ecert …``; a callable spells one from the arguments), so the line can be copied."""
 
     def alias(args: argparse.Namespace) -> int:
-        print(f"ecert: '{old}' is deprecated and will be removed; use '{new}'", file=sys.stderr)
+        was = old if isinstance(old, str) else old(args)
+        use = new if isinstance(new, str) else new(args)
+        print(
+            f"ecert: '{was}' is deprecated and will be removed in the next release; "
+            f"use '{use}' (same arguments)",
+            file=sys.stderr,
+        )
         return run(args)
 
     alias.__doc__ = run.__doc__

@@ -468,15 +468,19 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(
         func=deprecated(
-            "admin export", "ecert bundle export / ecert trust-list export", _admin_export
+            lambda args: f"ecert admin export {args.what}",
+            lambda args: f"ecert {args.what} export",
+            _admin_export,
         )
     )
     iss = sub.add_parser("issuer")
     isub = iss.add_subparsers(dest="issuer_command", required=True, metavar="ACTION")
     p = isub.add_parser("add")
     _department_add_arguments(p)
-    p.set_defaults(func=deprecated("issuer add", "ecert admin department add", cmd_department_add))
+    p.set_defaults(
+        func=deprecated("ecert issuer add", "ecert admin department add", cmd_department_add)
+    )
     p = isub.add_parser("list")
     p.set_defaults(
-        func=deprecated("issuer list", "ecert admin department list", cmd_department_list)
+        func=deprecated("ecert issuer list", "ecert admin department list", cmd_department_list)
     )

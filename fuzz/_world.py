@@ -25,6 +25,7 @@ from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, SigningKey, generate_secret
 from keys.b64 import b64url_encode
+from service.publication import Publication
 from store.sqlite import SQLiteStore
 from verifier import KB_FUTURE_SKEW, LEEWAY, VerificationResult, Verifier
 from wallet import Wallet
@@ -80,7 +81,7 @@ def make_world() -> World:
         police.iss, ID_CARD, subject="citizen-1", claims=CLAIMS, holder_jwk=wallet.holder_jwk
     )
     held = wallet.add(issued.sd_jwt)
-    bundle = platform.bundle(status)
+    bundle = Publication(store, keyring, platform, status).bundle(max_age=0)
     anchor_jwk = dict(anchor_key.public_jwk())
     verifier = Verifier(bundle, anchor=anchor_jwk, clock=clock, replay=NeverSeen())
     presentation = wallet.present_for_scene(held, verifier.trust_list.scenes["hotel"])

@@ -1,5 +1,6 @@
 """The operator's side of issuing: the trust anchor, the registry of issuers and scenes,
-the signed trust list and the verifier bundle (DESIGN.md §3)."""
+and the signed trust list (DESIGN.md §3). The verifier bundle (the trust list with
+every status list) is built by one builder, :class:`service.publication.Publication`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 from issuer.catalogue import CatalogueError, default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
 from issuer.keyring import ANCHOR, Keyring, bump_trust_version
-from issuer.status import StatusRegistry
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
 from keys.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads
@@ -218,27 +218,3 @@ class Platform:
                 _TRUST_NEWEST, str(iat).encode("ascii"), iat + lifetime + 1, now, replace=True
             )
         return iat
-
-    def status_list_tokens(self, status: StatusRegistry) -> list[str]:
-        """Every issuer's status lists, freshly signed with its active key.
-
-        An issuer with no active key (its only key was just reported compromised)
-        has its lists left out until a new key is activated, rather than blocking
-        the bundle that carries the compromise to verifiers; its credentials then
-        answer ``status_unavailable`` (or ``key_compromised``), never ``valid``.
-        """
-        tokens: list[str] = []
-        for record in self._store.list_issuers():
-            lists = self._store.list_status_lists(record.iss)
-            if not lists:
-                continue
-            try:
-                key = self._keyring.signing_key(record.iss)
-            except NoSigningKey:
-                continue
-            tokens.extend(status.publish(sl.uri, key) for sl in lists)
-        return tokens
-
-    def bundle(self, status: StatusRegistry) -> dict[str, Any]:
-        """The verifier bundle: ``{"trust_list": …, "status_lists": […]}``."""
-        return {"trust_list": self.trust_list(), "status_lists": self.status_list_tokens(status)}

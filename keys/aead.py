@@ -13,7 +13,7 @@ prefix     use                             associated data
 ``EK1``    private keys (keys.keystore)    ``ecert-key:`` + kid
 ``W1``     wallets (wallet.vault)          ``ecert-wallet:<kind>:`` + citizen id …
 ``Q1``     presentation entries            ``ecert-qr-presentation:`` + store key
-           (wallet.online)
+           (service.presentations)
 ``S1``     a session's citizen id          ``ecert-session:`` + token hash
            (service.accounts)
 =========  ==============================  ==========================================

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from keys.errors import Conflict, EcertError
+from keys.errors import (
+    Conflict,
+    EcertError,
+    FormatError,
+    KeyBindingInvalid,
+    NotFound,
+    PresentationExpired,
+    Replayed,
+)
 
 __all__ = [
     "AccountInvalid",
@@ -18,6 +26,14 @@ __all__ = [
     "IdempotencyKeyReused",
     "IdempotencyPending",
     "LoginFailed",
+    "OnlineQrExpired",
+    "OnlineQrOtherScene",
+    "OnlineQrRefused",
+    "OnlineQrUnavailable",
+    "OnlineQrUnknown",
+    "OnlineQrUsed",
+    "PresentationIdTaken",
+    "PresentationNotFound",
     "RateLimited",
     "ServiceError",
     "SettingsInvalid",
@@ -89,3 +105,46 @@ class IdempotencyKeyReused(ServiceError):
 
 class IdempotencyPending(Conflict, ServiceError):
     """A request with this ``Idempotency-Key`` is in progress or just failed (``conflict``)."""
+
+
+# -- presentations shown as QR codes (service.presentations) ---------------------------
+
+
+class PresentationNotFound(NotFound, ServiceError):
+    """No presentation with this id for this citizen (unknown, expired or another's;
+    ``not_found``)."""
+
+
+class PresentationIdTaken(Conflict, ServiceError):
+    """A presentation id was drawn twice (``conflict``)."""
+
+
+class OnlineQrUnavailable(ServiceError):
+    """The online QR URL would not fit a small QR code (the base URL is too long)."""
+
+    code = "online_qr_unavailable"
+
+
+class OnlineQrRefused(ServiceError):
+    """An online QR URL that cannot be redeemed (never raised itself).
+
+    Its subclasses carry the verification error code that a scan answers:
+    ``malformed``, ``presentation_expired``, ``replayed`` or ``key_binding_invalid``.
+    """
+
+
+class OnlineQrUnknown(FormatError, OnlineQrRefused):
+    """Not an online QR URL of ours, or a token the store does not know (``malformed``)."""
+
+
+class OnlineQrExpired(PresentationExpired, OnlineQrRefused):
+    """The online QR code has expired (``presentation_expired``)."""
+
+
+class OnlineQrUsed(Replayed, OnlineQrRefused):
+    """The online QR code was already redeemed, by any worker (``replayed``)."""
+
+
+class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
+    """The online QR code was made for another scene; it stays usable for its own
+    (``key_binding_invalid``)."""

@@ -38,6 +38,8 @@ from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
 from service.issuance import Issuance
+from service.presentations import KEY_LABEL as QR_KEY_LABEL
+from service.presentations import QrPresentations
 from service.publication import Publication
 from service.settings import DEFAULT_BASE_URL, Settings
 from service.verification import OnlineVerifier, Verification
@@ -45,8 +47,6 @@ from service.wallets import Wallets
 from store import Store, open_store
 from store.pseudonymize import pseudonymize
 from wallet import WalletVault
-from wallet.online import KEY_LABEL as QR_KEY_LABEL
-from wallet.online import QrPresentations
 
 __all__ = ["DEFAULT_BASE_URL", "Ecert", "Instance", "open_instance"]
 

@@ -25,10 +25,11 @@ from collections.abc import Callable
 
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
+from service.errors import OnlineQrRefused
+from service.presentations import QrPresentations
 from store.interface import ActivityRecord, Store
 from verifier import LiveTrustSource, VerificationResult, Verifier
 from verifier.errors import StatusUnavailable, UnknownScene
-from wallet.online import OnlineQrRefused, QrPresentations
 
 __all__ = [
     "LiveStatusSource",

@@ -1,21 +1,53 @@
-"""A citizen's wallet on the service: presentations shown as QR codes, and the activity.
+"""A citizen's wallet on the service: credentials, presentations shown as QR codes, and
+the activity.
 
-:meth:`Wallets.present` makes a presentation for a scene of the live trust list and
-gives it an id and a QR text (offline or online, :mod:`wallet.online`);
-:meth:`Wallets.shown` hands a citizen's own presentation back while its credential can
-still pass; :meth:`Wallets.activity` lists who checked the citizen's credentials.
+:meth:`Wallets.credentials` lists the wallet with each credential's live status,
+:meth:`Wallets.credential` opens one (its claims in clear), :meth:`Wallets.remove`
+deletes one; :meth:`Wallets.present` makes a presentation for a scene of the live
+trust list and gives it an id and a QR text (offline or online,
+:mod:`service.presentations`); :meth:`Wallets.shown` hands a citizen's own
+presentation back while its credential can still pass; :meth:`Wallets.activity` lists
+who checked the citizen's credentials.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from keys import parse_compact
 from keys.pseudonym import Pseudonyms
+from sdjwt import TYP_SD_JWT_VC, resolve, split
+from service.presentations import Mode, QrPresentations, ShownPresentation
 from service.verification import OnlineVerifier
-from store.interface import ActivityRecord, Store, VenueRecord
+from store.interface import ActivityRecord, Store, VenueRecord, WalletItem
 from verifier.errors import UnknownScene
 from wallet import WalletVault
-from wallet.online import Mode, QrPresentations, ShownPresentation
+from wallet.vault import LiveState
 
-__all__ = ["Wallets"]
+__all__ = ["Card", "OpenedCard", "Wallets", "credential_claims"]
+
+#: Claims of the SD-JWT VC layer, not of the citizen.
+_ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A credential in the wallet with its live status (no personal data)."""
+
+    item: WalletItem
+    #: From the issuer's registry and the status list (:meth:`WalletVault.live_state`):
+    #: the same status that refuses presentations, so the card list and the QR screen
+    #: never disagree.
+    status: LiveState
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedCard(Card):
+    """A credential decrypted for its owner: every claim in clear and the SD-JWT VC."""
+
+    claims: dict[str, Any]
+    sd_jwt: str
 
 
 class Wallets:
@@ -34,6 +66,33 @@ class Wallets:
         self._vault = vault
         self._presentations = presentations
         self._online = online
+
+    def credentials(self, citizen_id: str) -> list[Card]:
+        """The citizen's credentials, oldest first, each with its live status."""
+        return [
+            Card(item, self._vault.live_state(item.credential_id))
+            for item in self._vault.items(citizen_id)
+        ]
+
+    def credential(self, citizen_id: str, credential_id: str) -> OpenedCard:
+        """One of the citizen's credentials, decrypted, with its claims resolved.
+
+        Raises :class:`~wallet.errors.CredentialNotInWallet` (``not_found``; another
+        citizen's id alike) and :class:`~wallet.errors.WalletCorrupt`.
+        """
+        item = self._vault.item(citizen_id, credential_id)
+        held = self._vault.credential(citizen_id, credential_id)
+        return OpenedCard(
+            item,
+            self._vault.live_state(credential_id),
+            credential_claims(held.sd_jwt),
+            held.sd_jwt,
+        )
+
+    def remove(self, citizen_id: str, credential_id: str) -> None:
+        """Delete the credential from the citizen's wallet (the issuer's registry and its
+        status are unchanged). Raises :class:`~wallet.errors.CredentialNotInWallet`."""
+        self._vault.remove(citizen_id, credential_id)
 
     def present(
         self, citizen_id: str, credential_id: str, scene_id: str, mode: Mode
@@ -72,3 +131,12 @@ class Wallets:
                 venues[event.venue_id] = self._store.get_venue(event.venue_id)
             events.append((event, venues[event.venue_id]))
         return events
+
+
+def credential_claims(sd_jwt: str) -> dict[str, Any]:
+    """Every claim of an SD-JWT VC: its plain claims and all its disclosures, resolved
+    (the SD-JWT VC layer's own claims, ``iss``, ``cnf``, ``_sd``…, left out)."""
+    jwt, disclosures, _ = split(sd_jwt)
+    payload = parse_compact(jwt, typ=TYP_SD_JWT_VC, max_length=len(jwt)).payload
+    processed = resolve(payload, disclosures)
+    return {k: v for k, v in processed.items() if k not in _ENVELOPE}

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
+from service.publication import Publication
 from store.interface import Store
 from tests.hygiene import personal, personal_claims
 from verifier import Verifier
@@ -95,7 +96,9 @@ class World:
         return wallet.add(issued.sd_jwt), wallet
 
     def bundle(self) -> dict[str, Any]:
-        return self.platform.bundle(self.status)
+        """The bundle as the service publishes it (:mod:`service.publication`, the one
+        builder), every document signed afresh on the world's clock."""
+        return Publication(self.store, self.keyring, self.platform, self.status).bundle(max_age=0)
 
     def verifier(self, **kwargs: Any) -> Verifier:
         kwargs.setdefault("clock", self.clock)

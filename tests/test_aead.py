@@ -1,7 +1,7 @@
 """The one AEAD envelope (keys/aead.py), and blobs written by the three copies it replaced.
 
 ``tests/vectors/aead_legacy.json`` was produced by the code before the envelope existed
-(keys/keystore.py ``KeyWrapper.wrap``, wallet/vault.py ``_seal``, wallet/online.py
+(keys/keystore.py ``KeyWrapper.wrap``, wallet/vault.py ``_seal``, service/presentations.py
 ``QrPresentations._put``): stored blobs of existing instances must still open.
 """
 
@@ -16,9 +16,9 @@ import pytest
 from keys import KeyUnwrapFailed, KeyWrapper
 from keys.aead import NONCE_BYTES, TAG_BYTES, Envelope, open_sealed, seal
 from keys.errors import SealBroken
+from service.presentations import QrPresentations
 from store.interface import Store
 from wallet import WalletCorrupt
-from wallet.online import QrPresentations
 
 LEGACY: dict[str, Any] = json.loads(
     (Path(__file__).parent / "vectors" / "aead_legacy.json").read_text(encoding="utf-8")

@@ -31,6 +31,14 @@ from api.verify_api import MAX_UPLOAD_LENGTH
 from keys import derive_key, generate_secret
 from keys.b64 import b64url_decode
 from sdjwt.qr_transport import decode_compact, is_compact
+from service.presentations import (
+    EXPIRED_GRACE,
+    KEY_LABEL,
+    MAX_ONLINE_VERSION,
+    OnlineQrRefused,
+    OnlineQrUnavailable,
+    QrPresentations,
+)
 from tests.api_helpers import (
     BASE_URL,
     ID_CARD,
@@ -47,14 +55,6 @@ from tests.hygiene import personal
 from tests.redis_replies import all_bytes, as_bytes
 from verifier import Verifier
 from verifier.qrimage import decode_qr
-from wallet.online import (
-    EXPIRED_GRACE,
-    KEY_LABEL,
-    MAX_ONLINE_VERSION,
-    OnlineQrRefused,
-    OnlineQrUnavailable,
-    QrPresentations,
-)
 from wallet.qr import qr_version
 
 # The fixtures of tests/api_helpers.py, used by name below.

@@ -123,10 +123,10 @@ def test_the_verifier_codes_are_the_documented_stable_ones() -> None:
 
 def test_a_shared_code_is_caught_by_its_owner_across_packages() -> None:
     from issuer.errors import UnknownIssuer as IssuerUnknown
+    from service.errors import OnlineQrExpired, OnlineQrOtherScene, OnlineQrUsed
     from store.errors import NotFound as StoreNotFound
     from verifier.errors import Replayed as VerifierReplayed
     from verifier.errors import UnknownIssuer as VerifierUnknown
-    from wallet.errors import OnlineQrExpired, OnlineQrOtherScene, OnlineQrUsed
 
     assert issubclass(VerifierReplayed, Replayed) and issubclass(OnlineQrUsed, Replayed)
     assert issubclass(OnlineQrExpired, PresentationExpired)

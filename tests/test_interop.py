@@ -49,6 +49,7 @@ from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, SigningKey, generate_secret, sign_compact
 from keys.jwk import Alg
+from service.publication import Publication
 from store.sqlite import SQLiteStore
 from tests.interop_helpers import (
     HOTEL_CLAIMS,
@@ -79,6 +80,7 @@ class Ecert:
     status: StatusRegistry
     credentials: CredentialIssuer
     keyring: Keyring
+    publication: Publication
 
     def issuer_url(self, alg: Alg) -> str:
         return self.platform.issuer_url("police" if alg == "ES256" else "police-ed")
@@ -98,7 +100,8 @@ class Ecert:
         return issued.sd_jwt
 
     def verifier(self) -> Verifier:
-        return Verifier(self.platform.bundle(self.status), anchor=self.platform.anchor_jwk())
+        bundle = self.publication.bundle(max_age=0)
+        return Verifier(bundle, anchor=self.platform.anchor_jwk())
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +115,9 @@ def ecert(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ecert]:
         platform.register_issuer(slug, name_zh="公安局", name_en="Police", vcts=[VCT], alg=alg)
     status = StatusRegistry(store, list_size=4096)
     try:
-        yield Ecert(platform, status, CredentialIssuer(store, keyring, status), keyring)
+        credentials = CredentialIssuer(store, keyring, status)
+        publication = Publication(store, keyring, platform, status)
+        yield Ecert(platform, status, credentials, keyring, publication)
     finally:
         store.close()
 

@@ -16,8 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = ("keys", "sdjwt", "issuer", "wallet", "verifier")
-#: Never imported by a domain package.
-FORBIDDEN = ("flask", "werkzeug", "flask_openapi3", "redis", "sqlite3", "api", "cli")
+#: Never imported by a domain package (nor the service layer above it: the domain is
+#: what the service uses, never the other way round).
+FORBIDDEN = ("flask", "werkzeug", "flask_openapi3", "redis", "sqlite3", "api", "cli", "service")
 #: Roles that never import one another.
 ROLES = ("issuer", "wallet", "verifier")
 #: Store modules a domain package may use: the protocol, never a backend.
@@ -161,3 +162,55 @@ def test_the_cli_imports_the_api_only_to_serve() -> None:
     ]
     assert offences == []
     assert _functions_importing(ROOT / "cli" / "operator.py", "api") == ["cmd_serve"]
+
+
+#: api/ modules that may reach the container's store or its domain objects: the glue
+#: that holds the container, and the speed helper's caller look-up (``api.principals``,
+#: which resolves the caller of every request before a view runs).
+_API_GLUE = ("services.py", "principals.py")
+#: What a view may call on the container: use cases only (a module of ``service``).
+_USE_CASES = frozenset({"accounts", "issuance", "publication", "verification", "wallets"})
+
+
+def _container_reaches(path: Path) -> list[str]:
+    """Every ``<x>.store`` attribute read, and every ``services().<attr>`` that is not a
+    use case (``services().vault``, ``services().platform``…), in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[str] = []
+    containers: set[str] = set()  # local names bound to services()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "services"
+        ):
+            containers.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        if node.attr in ("store", "_store"):
+            found.append(f"line {node.lineno}: .{node.attr}")
+            continue
+        base = node.value
+        on_container = (
+            isinstance(base, ast.Call)
+            and isinstance(base.func, ast.Name)
+            and base.func.id == "services"
+        ) or (isinstance(base, ast.Name) and base.id in containers)
+        if on_container and node.attr not in _USE_CASES:
+            found.append(f"line {node.lineno}: services().{node.attr}")
+    return found
+
+
+def test_the_api_views_call_use_cases_never_the_store() -> None:
+    """A view parses, calls one use case of the container, and serialises: it never
+    reads the store, nor the domain objects (vault, platform, keyring…) behind the use
+    cases. Read with ``ast``; a local name bound to ``services()`` counts too."""
+    offences = [
+        f"{path.relative_to(ROOT)}: {reach}"
+        for path in _modules("api")
+        if path.name not in _API_GLUE
+        for reach in _container_reaches(path)
+    ]
+    assert offences == []

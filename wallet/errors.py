@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from keys.errors import (
-    Conflict,
-    EcertError,
-    FormatError,
-    KeyBindingInvalid,
-    NotFound,
-    PresentationExpired,
-    Replayed,
-    SceneUnmet,
-)
+from keys.errors import EcertError, NotFound, SceneUnmet
 
 __all__ = [
     "WalletError",
@@ -26,14 +17,6 @@ __all__ = [
     "WalletCorrupt",
     "QrUnencodable",
     "QrTooLarge",
-    "PresentationNotFound",
-    "PresentationIdTaken",
-    "OnlineQrUnavailable",
-    "OnlineQrRefused",
-    "OnlineQrUnknown",
-    "OnlineQrExpired",
-    "OnlineQrUsed",
-    "OnlineQrOtherScene",
 ]
 
 
@@ -112,46 +95,3 @@ class QrTooLarge(WalletError):
     """The text is too long for a QR code."""
 
     code = "qr_too_large"
-
-
-# -- online QR codes --------------------------------------------------------------------
-
-
-class PresentationNotFound(NotFound, WalletError):
-    """No presentation with this id for this citizen (unknown, expired or another's;
-    ``not_found``)."""
-
-
-class PresentationIdTaken(Conflict, WalletError):
-    """A presentation id was drawn twice (``conflict``)."""
-
-
-class OnlineQrUnavailable(WalletError):
-    """The online QR URL would not fit a small QR code (the base URL is too long)."""
-
-    code = "online_qr_unavailable"
-
-
-class OnlineQrRefused(WalletError):
-    """An online QR URL that cannot be redeemed (never raised itself).
-
-    Its subclasses carry the verification error code that a scan answers:
-    ``malformed``, ``presentation_expired``, ``replayed`` or ``key_binding_invalid``.
-    """
-
-
-class OnlineQrUnknown(FormatError, OnlineQrRefused):
-    """Not an online QR URL of ours, or a token the store does not know (``malformed``)."""
-
-
-class OnlineQrExpired(PresentationExpired, OnlineQrRefused):
-    """The online QR code has expired (``presentation_expired``)."""
-
-
-class OnlineQrUsed(Replayed, OnlineQrRefused):
-    """The online QR code was already redeemed, by any worker (``replayed``)."""
-
-
-class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
-    """The online QR code was made for another scene; it stays usable for its own
-    (``key_binding_invalid``)."""

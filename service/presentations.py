@@ -1,4 +1,12 @@
-"""Presentations shown as QR codes: an id for each (to fetch its image), and online QR.
+"""The service's custody of presentations shown as QR codes: an id for each (to fetch
+its image), and online QR codes redeemed once at the service.
+
+This is the service's side, not the holder's (it was ``wallet/online.py``): it keeps
+presentations in the instance's store, seals them under a key derived from the
+instance's secret, builds URLs from the instance's base URL, and redeems a venue's
+scan. The container builds one (:attr:`service.instance.Ecert.presentations`); the
+use cases :mod:`service.wallets` (showing) and :mod:`service.verification`
+(redeeming) share it.
 
 A presentation made for a scene is shown in one of two modes:
 
@@ -34,7 +42,8 @@ Store entries (``<h>`` is the hex SHA-256 of the token, ``<i>`` that of the id):
 
 Redemption is single use across every worker: the claim is an atomic ``put_once``
 taken before the presentation is handed out. Flask-free: the store interface is all
-this module knows about storage.
+this module knows about storage. Its refusals are :mod:`service.errors`' (the
+``OnlineQr…`` family, :class:`~service.errors.PresentationNotFound`).
 """
 
 from __future__ import annotations
@@ -53,8 +62,7 @@ from keys.aead import Envelope
 from keys.b64 import b64url_encode
 from keys.errors import FormatError, SealBroken
 from keys.jsonstrict import loads_object
-from store.interface import Store
-from wallet.errors import (
+from service.errors import (
     OnlineQrExpired,
     OnlineQrOtherScene,
     OnlineQrRefused,
@@ -63,9 +71,10 @@ from wallet.errors import (
     OnlineQrUsed,
     PresentationIdTaken,
     PresentationNotFound,
-    WalletCorrupt,
-    WalletError,
+    ServiceError,
 )
+from store.interface import Store
+from wallet.errors import WalletCorrupt
 from wallet.qr import presentation_qr_text, qr_version
 from wallet.vault import Presentation
 
@@ -150,7 +159,7 @@ class QrPresentations:
         token_bytes: Callable[[int], bytes] = secrets.token_bytes,
     ) -> None:
         if len(key) != 32:
-            raise WalletError("the online QR key must be 256 bits")
+            raise ServiceError("the online QR key must be 256 bits")
         self._store = store
         self._envelope = Envelope(key, _SEAL_VERSION)
         self._prefix = base_url.rstrip("/") + ONLINE_PATH
@@ -226,7 +235,7 @@ class QrPresentations:
     def redeem(self, text: str, scene: str) -> Redeemed:
         """The presentation behind the online QR URL ``text``, shown for ``scene``: once.
 
-        Raises an :class:`~wallet.errors.OnlineQrRefused`: :class:`OnlineQrUnknown`
+        Raises an :class:`~service.errors.OnlineQrRefused`: :class:`OnlineQrUnknown`
         (``malformed``: not a URL of ours, or a token the store does not know),
         :class:`OnlineQrExpired` (``presentation_expired``), :class:`OnlineQrUsed`
         (``replayed``: already redeemed, by any worker) or :class:`OnlineQrOtherScene`
