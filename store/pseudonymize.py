@@ -352,9 +352,10 @@ def _redis_move(
     for chunk in _chunks(members, batch):
         clear = sorted({c for c in chunk if not is_pseudonym(c)})
         if clear:
-            _redis_batch(r, key, [_Move(c, pseudonym(c), True) for c in clear], step)
-            moved += len(clear)
-            progress.batch(citizens=len(clear))
+            # Counted as they leave the set: SSCAN may return an id twice.
+            done = _redis_batch(r, key, [_Move(c, pseudonym(c), True) for c in clear], step)
+            moved += done
+            progress.batch(citizens=done)
     # 2. Credentials whose clear subject has no citizen record (nor a place in the set):
     #    each issuer's index, ZSCAN by batch, the records read by one pipeline.
     for issuer in sorted(_text(i) for i in r.smembers(key("creds", "issuers"))):
@@ -409,8 +410,9 @@ def _sealed(
     return pipe if count else None
 
 
-def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], step: Hook) -> None:
-    """Move a batch of citizens: copy, rewrite the registry, list, delete, unlist."""
+def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], step: Hook) -> int:
+    """Move a batch of citizens: copy, rewrite the registry, list, delete, unlist; the
+    number of old ids that left ``{citizens}:ids``."""
     old = [{name: key(f"sub:{m.citizen_id}", name) for name in _REDIS_NAMES} for m in moves]
     new = [{name: key(f"sub:{m.alias}", name) for name in _REDIS_NAMES} for m in moves]
     pipe = r.pipeline(transaction=False)
@@ -475,7 +477,7 @@ def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], ste
             pipe.delete(name)  # one key per call: a Cluster pipeline splits by slot anyway
     pipe.execute()
     step("redis:deleted")
-    r.srem(key("citizens", "ids"), *(m.citizen_id for m in moves))
+    return int(r.srem(key("citizens", "ids"), *(m.citizen_id for m in moves)))
 
 
 def _tag_hash(name: str) -> str:
