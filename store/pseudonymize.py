@@ -20,9 +20,10 @@ logged (logger ``ecert.store.pseudonymize``) as counts only, never an id.
   moved per ``BEGIN IMMEDIATE`` transaction over every table at once (through a
   mapping table in memory, ``temp_store = MEMORY``, so no clear id reaches a temporary
   file); the sessions the same way by token hash. Deleted content is overwritten
-  (``secure_delete``), then the file is rebuilt (``VACUUM``, which needs free disk the
-  size of the file) and the WAL checkpointed and truncated, so that no page of the file
-  or its WAL still holds an old id.
+  (``secure_delete``), then the file is rebuilt (``VACUUM``, through a temporary file:
+  free disk the size of the database in SQLite's temporary directory) and the WAL
+  checkpointed and truncated, so that no page of the file or its WAL still holds an
+  old id.
 * **Redis** (a single server or a Cluster, where ``{sub:<id>}`` and ``{sub:<pseudonym>}``
   are in different slots): the ids come from ``SSCAN`` of ``{citizens}:ids``, then
   ``ZSCAN`` of each issuer's credential index for a clear ``subject`` that has no
@@ -268,6 +269,10 @@ def _sqlite_move(
     step("sqlite:sessions")
     if moved or progress.sessions:
         # Old ids may survive in free pages and in WAL frames: rebuild, then empty the WAL.
+        # VACUUM copies the whole database into a temporary one: on disk (where the copy
+        # holds no clear id any more), not in memory, which would cost the file's size.
+        conn.execute("DROP TABLE IF EXISTS temp.ecert_moves")
+        conn.execute("PRAGMA temp_store = DEFAULT")
         conn.execute("VACUUM")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return moved
