@@ -31,10 +31,11 @@ logged (logger ``ecert.store.pseudonymize``) as counts only, never an id.
   :data:`REDIS_BATCH` citizens are moved together by a few pipelines, in this order:
   their old keys are read; merged into the pseudonyms' keys (``SET NX``, ``HSETNX``,
   ``ZADD NX``: a record the new code already wrote under the pseudonym wins, and copying
-  twice changes nothing); the credential records are rewritten; the pseudonyms join
-  ``{citizens}:ids``; the old keys are deleted; and only then do the old ids leave
+  twice changes nothing); the pseudonyms join ``{citizens}:ids``; the old keys are
+  deleted; the credential records are rewritten; and only then do the old ids leave
   ``{citizens}:ids``. A crash anywhere leaves each old id discoverable (in
-  ``{citizens}:ids`` or as a credential's ``subject``) until its last step, and every
+  ``{citizens}:ids``, or as a credential's ``subject`` for one in no set, whose old keys
+  are gone before that subject is rewritten) until its last step, and every
   step repeats harmlessly, so the next open finishes the move. Old keys are only ever
   deleted after their copies are written, so migrations overlapping (several workers
   opening at once) need no transaction across slots.
@@ -416,7 +417,7 @@ def _sealed(
 
 
 def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], step: Hook) -> int:
-    """Move a batch of citizens: copy, rewrite the registry, list, delete, unlist; the
+    """Move a batch of citizens: copy, list, delete, rewrite the registry, unlist; the
     number of old ids that left ``{citizens}:ids``."""
     old = [{name: key(f"sub:{m.citizen_id}", name) for name in _REDIS_NAMES} for m in moves]
     new = [{name: key(f"sub:{m.alias}", name) for name in _REDIS_NAMES} for m in moves]
@@ -451,7 +452,18 @@ def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], ste
     pipe.execute()
     step("redis:copied")
 
-    # The registry's subject: each credential record lives in its own slot.
+    listed = [m.alias for m, values in zip(moves, found, strict=True) if m.listed or values[0]]
+    if listed:
+        r.sadd(key("citizens", "ids"), *listed)
+    pipe = r.pipeline(transaction=False)
+    for keys in old:
+        for name in keys.values():
+            pipe.delete(name)  # one key per call: a Cluster pipeline splits by slot anyway
+    pipe.execute()
+    step("redis:deleted")
+
+    # The registry's subject, last: until it is rewritten, a credential's clear subject
+    # is what finds a citizen that is in no set (each record lives in its own slot).
     wanted = [
         (move, target, credential_id)
         for move, target, values in zip(moves, new, found, strict=True)
@@ -473,15 +485,6 @@ def _redis_batch(r: Any, key: Callable[[str, str], str], moves: list[_Move], ste
     pipe.execute()
     step("redis:registry")
 
-    listed = [m.alias for m, values in zip(moves, found, strict=True) if m.listed or values[0]]
-    if listed:
-        r.sadd(key("citizens", "ids"), *listed)
-    pipe = r.pipeline(transaction=False)
-    for keys in old:
-        for name in keys.values():
-            pipe.delete(name)  # one key per call: a Cluster pipeline splits by slot anyway
-    pipe.execute()
-    step("redis:deleted")
     return int(r.srem(key("citizens", "ids"), *(m.citizen_id for m in moves)))
 
 

@@ -371,3 +371,33 @@ def test_redis_migrates_by_batches_through_a_crash(redis_store: RedisStore) -> N
         session = json.loads(r.get(k(f"sess:{token}", "rec")) or b"{}")
         assert names.open(session["citizen_id"], token) == ids[n]
         assert 0 < int(r.ttl(k(f"sess:{token}", "rec"))) <= 3600
+
+
+@pytest.mark.parametrize("crash_at", ["redis:copied", "redis:deleted", "redis:registry"])
+def test_redis_subjects_in_no_set_migrate_through_a_crash(
+    redis_store: RedisStore, crash_at: str
+) -> None:
+    """Citizens known only as a credential's subject (no account, not in the set): a
+    crash at any step of their batch leaves them findable, and nothing in clear after."""
+    r: Any = redis_store.client
+    ids = legacy_redis(r, 0, orphans=40)
+    # their old citizen index, as put_credential wrote it: the one old key they have
+    pipe = r.pipeline(transaction=False)
+    for n, cid in enumerate(ids):
+        pipe.zadd(k(f"sub:{cid}", "creds"), {f"cred-{n}": 1_700_000_000 + n})
+    pipe.execute()
+    names = pseudonyms()
+
+    def crash(name: str) -> None:
+        if name == crash_at:
+            raise Crash(name)
+
+    with pytest.raises(Crash):
+        pseudonymize(redis_store, names.of, names.seal, hook=crash, batch=1_000)
+    pseudonymize(redis_store, names.of, names.seal, batch=1_000)
+    assert clear_ids_in(redis_dump(r), set(ids)) == 0
+    for n, cid in enumerate(ids):
+        alias = names.of(cid)
+        assert json.loads(r.get(k(f"cred:cred-{n}", "rec")))["subject"] == alias
+        assert r.zscore(k(f"sub:{alias}", "creds"), f"cred-{n}") is not None
+    assert not r.exists(k("citizens", "ids"))
