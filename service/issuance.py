@@ -16,8 +16,9 @@ retry runs again. The clock is injected (``clock``, epoch seconds).
 A key is stored under a keyed name, never as a plain hash: departments build keys from
 what they know (README's example is ``permit-$CITIZEN``), and a plain SHA-256 of a
 guessable key could be checked against a dump. The entry is named
-``idem:<department>:m1:<hex HMAC-SHA-256(K, department, key)>`` with ``K`` derived from
-the instance secret (:data:`IDEMPOTENCY_KEY_LABEL`).
+``idem:<department>:m1:<hex HMAC-SHA-256(K, "<n>:<department>:<key>")>`` (``n`` the
+department's length in UTF-8 bytes, the key UTF-8) with ``K`` derived from the instance
+secret (:data:`IDEMPOTENCY_KEY_LABEL`).
 
 Upgrade from the plain names (``idem:<department>:<hex SHA-256(key)>``): an answer the
 old code kept must still be found for its lifetime, or a retry in flight during the
