@@ -18,6 +18,9 @@ departments, then in three phases reads ``INFO memory`` (``used_memory``) after 
 3. **events**: ``E`` verification events per citizen (``Store.add_activity``, as the
    online verifier writes them).
 
+Citizens are stored as the service stores them: under their pseudonyms (46 characters,
+:mod:`keys.pseudonym`), which name seven keys of each citizen and each registry record.
+
 The status lists (``1 << 20`` entries of 2 bits, a claims bitmap) are allocated once per
 list whatever its fill, so they are reported on their own (``MEMORY USAGE`` of their
 keys), and subtracted from the credential phase. ``MEMORY USAGE`` of sampled keys gives

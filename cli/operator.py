@@ -49,6 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     base_url = settings.base_url or f"http://{args.host}:{args.port}"
     settings = settings.override(base_url=base_url)
+    import api.logging  # also binds ``api``: the app factory, for the workers
+
+    # Opening may migrate an old instance to pseudonyms first: show its progress lines.
+    api.logging.configure_logging(settings.log_level)
     with Ecert.open(settings) as ecert:
         if ecert.platform.base_url != base_url.rstrip("/"):
             print(
@@ -76,9 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            from api import create_app
-
-            return create_app(settings)  # the settings read once, by main
+            return api.create_app(settings)  # the settings read once, by main
 
     Server().run()
     return EXIT_OK

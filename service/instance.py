@@ -37,7 +37,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
-from service.issuance import Issuance
+from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
 from service.publication import Publication
@@ -89,7 +89,13 @@ class Ecert:
             store, derive_key(secret, QR_KEY_LABEL), self.platform.base_url
         )
         self.publication = Publication(store, self.keyring, self.platform, self._status)
-        self.issuance = Issuance(store, self.issuer, self.vault, self.accounts)
+        self.issuance = Issuance(
+            store,
+            self.issuer,
+            self.vault,
+            self.accounts,
+            idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
+        )
         self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
         self.wallets = Wallets(
             store, self.vault, self.presentations, self.verification.online, self.pseudonyms

@@ -12,11 +12,30 @@ retry with the same key and request fingerprint. A retry while the first request
 still running raises :class:`IdempotencyPending` (409); the same key with another
 request raises :class:`IdempotencyKeyReused` (422). Failed requests are not kept: a
 retry runs again. The clock is injected (``clock``, epoch seconds).
+
+A key is stored under a keyed name, never as a plain hash: departments build keys from
+what they know (README's example is ``permit-$CITIZEN``), and a plain SHA-256 of a
+guessable key could be checked against a dump. The entry is named
+``idem:<department>:m1:<hex HMAC-SHA-256(K, "<n>:<department>:<key>")>`` (``n`` the
+department's length in UTF-8 bytes, the key UTF-8) with ``K`` derived from the instance
+secret (:data:`IDEMPOTENCY_KEY_LABEL`).
+
+Upgrade from the plain names (``idem:<department>:<hex SHA-256(key)>``): an answer the
+old code kept must still be found for its lifetime, or a retry in flight during the
+upgrade would be issued twice. So for :data:`LEGACY_WINDOW` (``IDEMPOTENCY_TTL +
+PENDING_TTL``: 24 hours and one minute) after the first start of this code on the
+store (the config value :data:`LEGACY_SINCE`, written once), a request that claims a
+new name also looks for the old one and, if it is there, gives up its claim and answers
+from it (the kept answer, pending, or key reused). Past the window every old entry has
+expired and the old name is no longer read. Old-code workers still running after the
+window opens write old names that new-code workers only see within the window: finish
+a rolling upgrade within it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -30,12 +49,29 @@ from service.errors import IdempotencyKeyReused, IdempotencyPending
 from store.interface import CredentialRecord, IssuerRecord, Store
 from wallet import WalletVault
 
-__all__ = ["IDEMPOTENCY_TTL", "PENDING_TTL", "Issuance", "Kept", "fingerprint"]
+__all__ = [
+    "IDEMPOTENCY_KEY_LABEL",
+    "IDEMPOTENCY_TTL",
+    "LEGACY_SINCE",
+    "LEGACY_WINDOW",
+    "PENDING_TTL",
+    "Issuance",
+    "Kept",
+    "fingerprint",
+]
 
 #: How long the first answer to an ``Idempotency-Key`` is kept (seconds).
 IDEMPOTENCY_TTL = 24 * 3600
 #: How long a key stays claimed by a request that never finished (a crashed worker).
 PENDING_TTL = 60
+#: Label of the key that names idempotency entries (``derive_key(secret, label)``).
+IDEMPOTENCY_KEY_LABEL = "ecert/idempotency-keys/v1"
+#: Config value: when this code first kept an idempotency key on the store (epoch
+#: seconds, ASCII), the start of :data:`LEGACY_WINDOW`.
+LEGACY_SINCE = "idempotency_hmac_since"
+#: How long old (plain SHA-256) entry names are still looked up: the longest an entry
+#: written by the old code lives (a done answer; a pending claim becomes one).
+LEGACY_WINDOW = IDEMPOTENCY_TTL + PENDING_TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +97,16 @@ class Issuance:
         vault: WalletVault,
         accounts: Accounts,
         *,
+        idempotency_key: bytes,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``idempotency_key`` (256 bits, derived from the instance secret under
+        :data:`IDEMPOTENCY_KEY_LABEL`) names the idempotency entries."""
+        if len(idempotency_key) != 32:
+            raise ValueError("the idempotency key must be 256 bits")
         self._store = store
+        self._idem_key = idempotency_key
+        self._legacy_until: float | None = None
         self._issuer = issuer
         self._vault = vault
         self._accounts = accounts
@@ -124,18 +167,24 @@ class Issuance:
         The key is claimed first with a *pending* marker, so that a concurrent retry
         (another worker) is refused instead of issuing twice.
         """
-        entry = f"idem:{scope}:{_sha256(key)}"
+        entry = self.entry_name(scope, key)
         now = self.clock()
         pending = json.dumps({"state": "pending", "fingerprint": request_fingerprint})
         if not self._store.put_once(entry, pending.encode("utf-8"), now + PENDING_TTL, now):
             return _replay(self._store.get_once(entry, now), request_fingerprint)
+        if now < self._legacy_window_end(now):
+            # Claimed under the new name: an answer the old code kept under the plain
+            # name wins (give the claim back first, so that the retry is not blocked).
+            old = self._store.get_once(f"idem:{scope}:{_sha256(key)}", now)
+            if old is not None:
+                self._release(entry, now)
+                return _replay(old, request_fingerprint)
         try:
             answer = run()
         except BaseException:
             # Nothing was kept: release the key so that a retry runs again (if the store
             # cannot be reached now, the pending marker expires on its own).
-            with suppress(Exception):
-                self._store.put_once(entry, b"", now, now, replace=True)
+            self._release(entry, now)
             raise
         kept = {
             "state": "done",
@@ -148,6 +197,34 @@ class Issuance:
             entry, json.dumps(kept).encode("utf-8"), done + IDEMPOTENCY_TTL, done, replace=True
         )
         return answer
+
+    def entry_name(self, scope: str, key: str) -> str:
+        """The store name of ``key`` within ``scope``: keyed, so that no guess of a key
+        can be checked against it without the instance secret."""
+        message = b"%d:%b:%b" % (len(scope.encode()), scope.encode(), key.encode("utf-8"))
+        mac = hmac.new(self._idem_key, message, hashlib.sha256).hexdigest()
+        return f"idem:{scope}:m1:{mac}"
+
+    def _release(self, entry: str, now: float) -> None:
+        """Give a claim back (if the store cannot be reached now, it expires on its own)."""
+        with suppress(Exception):
+            self._store.put_once(entry, b"", now, now, replace=True)
+
+    def _legacy_window_end(self, now: float) -> float:
+        """When old entry names stop being read: :data:`LEGACY_WINDOW` after the first
+        start of this code on the store (recorded once, then cached)."""
+        if self._legacy_until is None:
+            raw = self._store.get_config(LEGACY_SINCE)
+            if raw is None:
+                # Two workers racing here write instants seconds apart: either will do.
+                raw = str(int(now)).encode("ascii")
+                self._store.put_config(LEGACY_SINCE, raw)
+            try:
+                since = float(raw.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                since = now  # unreadable: keep looking old names up for a full window
+            self._legacy_until = since + LEGACY_WINDOW
+        return self._legacy_until
 
 
 def _replay(raw: bytes | None, request_fingerprint: str) -> Kept:
