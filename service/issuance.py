@@ -27,7 +27,7 @@ from typing import Any
 from issuer import CredentialIssuer, NotAuthorised
 from service.accounts import Accounts
 from service.errors import IdempotencyKeyReused, IdempotencyPending
-from store.interface import CredentialRecord, IssuerRecord, Store
+from store.interface import IDEMPOTENCY, CredentialRecord, IssuerRecord, Store
 from wallet import WalletVault
 
 __all__ = ["IDEMPOTENCY_TTL", "PENDING_TTL", "Issuance", "Kept", "fingerprint"]
@@ -124,18 +124,18 @@ class Issuance:
         The key is claimed first with a *pending* marker, so that a concurrent retry
         (another worker) is refused instead of issuing twice.
         """
-        entry = f"idem:{scope}:{_sha256(key)}"
+        entries, entry = self._store.once(IDEMPOTENCY), f"{scope}:{_sha256(key)}"
         now = self.clock()
         pending = json.dumps({"state": "pending", "fingerprint": request_fingerprint})
-        if not self._store.put_once(entry, pending.encode("utf-8"), now + PENDING_TTL, now):
-            return _replay(self._store.get_once(entry, now), request_fingerprint)
+        if not entries.put(entry, pending.encode("utf-8"), now + PENDING_TTL, now):
+            return _replay(entries.get(entry, now), request_fingerprint)
         try:
             answer = run()
         except BaseException:
             # Nothing was kept: release the key so that a retry runs again (if the store
             # cannot be reached now, the pending marker expires on its own).
             with suppress(Exception):
-                self._store.put_once(entry, b"", now, now, replace=True)
+                entries.put(entry, b"", now, now, replace=True)
             raise
         kept = {
             "state": "done",
@@ -144,7 +144,7 @@ class Issuance:
             "body": answer.body,
         }
         done = self.clock()
-        self._store.put_once(
+        entries.put(
             entry, json.dumps(kept).encode("utf-8"), done + IDEMPOTENCY_TTL, done, replace=True
         )
         return answer

@@ -40,13 +40,13 @@ from typing import Any
 
 from keys.pseudonym import is_pseudonym, is_sealed_id
 from store.errors import StoreError, StoreUnavailable
-from store.interface import Store
+from store.interface import PSEUDONYMS, Store
 
 __all__ = ["MARKER", "pseudonymize"]
 
-#: Config name recording that the instance's citizens are pseudonymous.
-MARKER = "pseudonyms"
-_DONE = b"v1"
+#: Config name recording that the instance's citizens are pseudonymous (declared with
+#: the config kind; read with ``store.pseudonyms_done()``).
+MARKER = PSEUDONYMS
 
 #: (table, column) that hold a citizen id, in SQLite.
 _SQLITE_COLUMNS = (
@@ -75,7 +75,7 @@ def pseudonymize(
     session's. ``hook`` is called after each step (tests inject a crash there). Does
     nothing once :data:`MARKER` is set. Raises the store's errors.
     """
-    if store.get_config(MARKER) is not None:
+    if store.pseudonyms_done():
         return 0
     step: Hook = hook or (lambda _name: None)
     from store.sqlite import SQLiteStore
@@ -86,7 +86,7 @@ def pseudonymize(
         from store.redis import RedisStore
 
         moved = _redis(store, pseudonym, seal_session, step) if isinstance(store, RedisStore) else 0
-    store.put_config(MARKER, _DONE)
+    store.mark_pseudonyms_done()
     return moved
 
 

@@ -14,7 +14,7 @@ from service.accounts import Accounts
 from service.errors import IdempotencyKeyReused, IdempotencyPending, UnknownCitizen
 from service.issuance import IDEMPOTENCY_TTL, PENDING_TTL, Issuance, Kept, fingerprint
 from store.errors import StoreUnavailable
-from store.interface import Store
+from store.interface import IDEMPOTENCY, Store
 from tests.factory import ID_CARD, ID_CLAIMS, Clock, World
 from tests.hygiene import personal
 from wallet import WalletVault
@@ -113,9 +113,9 @@ def test_a_key_claimed_by_a_crashed_worker_frees_itself(store: Store) -> None:
     issuance = _issuance(store)
     clock: Clock = issuance.clock  # type: ignore[assignment]
     # what a worker that died mid-request leaves: the pending claim, written raw
-    entry = "idem:police:" + hashlib.sha256(b"key-4").hexdigest()
+    entry = "police:" + hashlib.sha256(b"key-4").hexdigest()
     claim = json.dumps({"state": "pending", "fingerprint": "f"}).encode("utf-8")
-    assert store.put_once(entry, claim, clock.now + PENDING_TTL, clock.now)
+    assert store.once(IDEMPOTENCY).put(entry, claim, clock.now + PENDING_TTL, clock.now)
     with pytest.raises(IdempotencyPending):
         issuance.idempotent("police", "key-4", "f", lambda: Kept(201, {}))
     clock.advance(PENDING_TTL)
