@@ -85,6 +85,8 @@ MAX_ONCE_NAME = 600
 MAX_ONCE_VALUE = 1 << 20
 _SPACE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
 _DAY = 24 * 3600
+#: Allowed past a space's ``max_ttl``: ``now + ttl - now`` need not be ``ttl`` in floats.
+_TTL_SLACK = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,9 @@ ONLINE_QR = OnceSpace("online-qr", _DAY)
 ONLINE_QR_ISSUED = OnceSpace("online-qr-issued", 2 * _DAY)
 #: ``online-qr-used:<h>``: the redemption claim, the first write wins.
 ONLINE_QR_USED = OnceSpace("online-qr-used", 2 * _DAY)
-#: ``idem:<scope>:<sha256 of the key>``: an Idempotency-Key's claim, then its answer.
-IDEMPOTENCY = OnceSpace("idem", _DAY)
+#: ``idem:<scope>:<sha256 of the key>``: an Idempotency-Key's claim, then its answer
+#: (kept a day today: room to keep it longer).
+IDEMPOTENCY = OnceSpace("idem", 7 * _DAY)
 #: ``trustlist-iat:<iat>``: the SHA-256 of the content signed under one ``iat``.
 TRUSTLIST_IAT = OnceSpace("trustlist-iat", 400 * _DAY)
 #: ``trustlist-newest``: the newest trust-list ``iat`` claimed.
@@ -158,7 +161,7 @@ def check_once_space(space: OnceSpace) -> OnceSpace:
 
 #: A backend's raw once-value write and read, by store key (see :class:`OnceValues`).
 RawPut = Callable[[str, bytes, float, float, bool], bool]
-RawGet = Callable[[str, float], "bytes | None"]
+RawGet = Callable[[str, float], bytes | None]
 
 
 class OnceValues:
@@ -183,14 +186,14 @@ class OnceValues:
 
         Raises :class:`InvalidArgument` for a bad name, a value over
         :data:`MAX_ONCE_VALUE` bytes, or ``expires_at`` more than the space's ``max_ttl``
-        past ``now``."""
+        (and a second, for rounding) past ``now``."""
         key = self.space.key(name)
         if not isinstance(value, bytes | bytearray | memoryview):
             raise InvalidArgument("a once-value is bytes")
         if len(value) > MAX_ONCE_VALUE:
             raise InvalidArgument(f"a once-value has at most {MAX_ONCE_VALUE} bytes")
         finite = math.isfinite(expires_at) and math.isfinite(now)  # else the backend refuses
-        if finite and expires_at - now > self.space.max_ttl:
+        if finite and expires_at - now > self.space.max_ttl + _TTL_SLACK:
             raise InvalidArgument(
                 f"an entry of the once-space {self.space.name!r} lives at most"
                 f" {self.space.max_ttl} s"
