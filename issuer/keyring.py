@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable
 
 from issuer.errors import NoSigningKey
 from keys import KeyState, KeyStateError, KeyWrapper, SigningKey, can_transition
 from keys.jwk import Alg, JWKDict
+from store.interface import TRUST_VERSION as _TRUST_VERSION
 from store.interface import KeyRecord, Store
 
 #: The owner name of the platform's trust-anchor key.
 ANCHOR = "anchor"
 #: Config entry changed whenever what the trust list says changes (keys, issuers,
-#: scenes): online verifiers rebuild when they see a new value.
-TRUST_VERSION = "trust_version"
-
-
-def bump_trust_version(store: Store) -> None:
-    """Record that the trust list's content changed."""
-    store.put_config(TRUST_VERSION, secrets.token_hex(8).encode("ascii"))
+#: scenes): online verifiers rebuild when they see a new value. Declared with the
+#: store's config kind; read it with ``store.trust_version()``.
+TRUST_VERSION = _TRUST_VERSION
 
 
 class Keyring:
@@ -61,7 +57,7 @@ class Keyring:
             )
         )
         self._opened[key.kid] = key
-        bump_trust_version(self._store)
+        self._store.bump_trust_version()
         return key
 
     def records(self, owner: str) -> list[KeyRecord]:
@@ -99,7 +95,7 @@ class Keyring:
         self._store.set_key_state(kid, state.value)
         if not state.signs:
             self._opened.pop(kid, None)
-        bump_trust_version(self._store)
+        self._store.bump_trust_version()
 
     def published_jwks(self, owner: str) -> list[JWKDict]:
         """Public JWKs of the owner's pending, active and retired keys."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from issuer.catalogue import CatalogueError, default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
-from issuer.keyring import ANCHOR, Keyring, bump_trust_version
+from issuer.keyring import ANCHOR, Keyring
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
 from keys.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads
@@ -25,14 +25,12 @@ from keys.trustlist import (
     TrustListPayload,
     trust_list_from_payload,
 )
-from store.interface import IssuerRecord, Store
+from store.interface import TRUSTLIST_IAT, TRUSTLIST_NEWEST, IssuerRecord, Store
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
-_SCENES_CONFIG = "scenes"
-#: Short-lived store entries of the trust list's stamps: the content claimed for one
-#: ``iat`` (``trustlist-iat:<iat>`` -> SHA-256 hex), and the newest ``iat`` claimed.
-_TRUST_IAT = "trustlist-iat:"
-_TRUST_NEWEST = "trustlist-newest"
+# The trust list's stamps are once-values: the content claimed for one ``iat``
+# (TRUSTLIST_IAT, ``<iat>`` -> SHA-256 hex), and the newest ``iat`` claimed
+# (TRUSTLIST_NEWEST).
 #: How far past the clock a trust list's ``iat`` may be pushed by changes in one second.
 MAX_TRUST_AHEAD = 60
 
@@ -100,7 +98,7 @@ class Platform:
             iss=self.issuer_url(slug), slug=slug, name_zh=name_zh, name_en=name_en, vcts=tuple(vcts)
         )
         self._store.put_issuer(record)
-        bump_trust_version(self._store)
+        self._store.bump_trust_version()
         if not any(r.state == KeyState.ACTIVE.value for r in self._keyring.records(record.iss)):
             self._keyring.create(record.iss, alg=alg)
         return record
@@ -117,7 +115,7 @@ class Platform:
 
     def scenes(self) -> list[SceneDict]:
         """The scene policies: the operator's if set, else the shipped defaults."""
-        raw = self._store.get_config(_SCENES_CONFIG)
+        raw = self._store.scene_policies()
         if raw is None:
             return default_scenes()  # type: ignore[return-value]
         try:
@@ -132,8 +130,8 @@ class Platform:
         Raises :class:`~issuer.catalogue.CatalogueError`.
         """
         parse_scenes(list(scenes), load_catalogue())
-        self._store.put_config(_SCENES_CONFIG, json.dumps(list(scenes)).encode("utf-8"))
-        bump_trust_version(self._store)
+        self._store.put_scene_policies(json.dumps(list(scenes)).encode("utf-8"))
+        self._store.bump_trust_version()
 
     # -- publication -----------------------------------------------------------------
 
@@ -194,27 +192,27 @@ class Platform:
         A verifier that keeps a history refuses a trust list as old as one it accepted
         but with other content (a rollback), so two workers, or one change right after a
         refresh, may never sign two contents in the same second. Each second is claimed
-        for one content with the store's atomic ``put_once``; a second already claimed
+        for one content with the store's atomic once-value ``put``; a second already claimed
         by another content moves the ``iat`` one second on (at most
         :data:`MAX_TRUST_AHEAD` seconds past the clock). It never goes below the newest
         ``iat`` claimed, so a worker with a slow clock cannot publish an older list.
         """
         now = int(self._clock())
         digest = hashlib.sha256(content.encode("utf-8")).hexdigest().encode("ascii")
-        newest = self._store.get_once(_TRUST_NEWEST, now)
+        newest = self._store.once(TRUSTLIST_NEWEST).get("", now)
         known = int(newest) if newest is not None and newest.isdigit() else 0
         start = max(now, known)
         last = max(start, now + MAX_TRUST_AHEAD)
+        claims = self._store.once(TRUSTLIST_IAT)
         for iat in range(start, last + 1):
-            key = f"{_TRUST_IAT}{iat}"
-            if self._store.put_once(key, digest, iat + lifetime + 1, now):
+            if claims.put(str(iat), digest, iat + lifetime + 1, now):
                 break
-            if self._store.get_once(key, now) == digest:
+            if claims.get(str(iat), now) == digest:
                 break
         else:  # a burst past the bound: the last second (a verifier may wait one refresh)
             iat = last
         if iat > known:  # not atomic: two workers may race, and the lower may win briefly
-            self._store.put_once(
-                _TRUST_NEWEST, str(iat).encode("ascii"), iat + lifetime + 1, now, replace=True
+            self._store.once(TRUSTLIST_NEWEST).put(
+                "", str(iat).encode("ascii"), iat + lifetime + 1, now, replace=True
             )
         return iat

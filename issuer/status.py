@@ -24,14 +24,6 @@ DEFAULT_TTL = 3600
 DEFAULT_LIFETIME = 24 * 3600
 
 
-_VERSION_PREFIX = "status_version:"
-
-
-def status_version(store: Store, uri: str) -> bytes | None:
-    """An opaque value that changes whenever a status in the list at ``uri`` changes."""
-    return store.get_config(_VERSION_PREFIX + uri)
-
-
 class StatusRegistry:
     """Allocates status indices at random (herd privacy) and publishes signed lists."""
 
@@ -74,10 +66,10 @@ class StatusRegistry:
         """Set one status value (0 valid, 1 revoked, 2 suspended).
 
         Also records a new version of the list, so that caches of its signed token
-        (see :func:`status_version`) are refreshed at once.
+        (``store.status_list_version(uri)``) are refreshed at once.
         """
         self._store.set_status(uri, idx, value)
-        self._store.put_config(_VERSION_PREFIX + uri, secrets.token_hex(8).encode("ascii"))
+        self._store.bump_status_list_version(uri)
 
     def publish(
         self,

@@ -123,12 +123,8 @@ class Ecert:
             has_keys = bool(store.list_keys())
             secret = _secret(folder, create=create and not has_keys, given=settings.key_secret)
             KeyWrapper(secret)  # an unusable secret fails here, before anything is written
-            stored = store.get_config("base_url")
-            if stored is not None:
-                base_url = stored.decode("utf-8")
-            else:
-                base_url = settings.base_url or DEFAULT_BASE_URL
-                store.put_config("base_url", base_url.encode("utf-8"))
+            # The first base URL kept wins (also between workers starting together).
+            base_url = store.base_url() or store.set_base_url(settings.base_url or DEFAULT_BASE_URL)
             ecert = cls(settings, store, secret, base_url)
             # Records of an instance made before pseudonyms: moved once, resumably.
             pseudonymize(store, ecert.pseudonyms.of, ecert.pseudonyms.seal)

@@ -46,7 +46,8 @@ from typing import Any
 from issuer import CredentialIssuer, NotAuthorised
 from service.accounts import Accounts
 from service.errors import IdempotencyKeyReused, IdempotencyPending
-from store.interface import CredentialRecord, IssuerRecord, Store
+from store.interface import IDEMPOTENCY, CredentialRecord, IssuerRecord, Store
+from store.kinds.config import KEYED_IDEMPOTENCY_SINCE
 from wallet import WalletVault
 
 __all__ = [
@@ -68,7 +69,7 @@ PENDING_TTL = 60
 IDEMPOTENCY_KEY_LABEL = "ecert/idempotency-keys/v1"
 #: Config value: when this code first kept an idempotency key on the store (epoch
 #: seconds, ASCII), the start of :data:`LEGACY_WINDOW`.
-LEGACY_SINCE = "idempotency_hmac_since"
+LEGACY_SINCE = KEYED_IDEMPOTENCY_SINCE
 #: How long old (plain SHA-256) entry names are still looked up: the longest an entry
 #: written by the old code lives (a done answer; a pending claim becomes one).
 LEGACY_WINDOW = IDEMPOTENCY_TTL + PENDING_TTL
@@ -167,15 +168,15 @@ class Issuance:
         The key is claimed first with a *pending* marker, so that a concurrent retry
         (another worker) is refused instead of issuing twice.
         """
-        entry = self.entry_name(scope, key)
+        entries, entry = self._store.once(IDEMPOTENCY), self.entry_name(scope, key)
         now = self.clock()
         pending = json.dumps({"state": "pending", "fingerprint": request_fingerprint})
-        if not self._store.put_once(entry, pending.encode("utf-8"), now + PENDING_TTL, now):
-            return _replay(self._store.get_once(entry, now), request_fingerprint)
+        if not entries.put(entry, pending.encode("utf-8"), now + PENDING_TTL, now):
+            return _replay(entries.get(entry, now), request_fingerprint)
         if now < self._legacy_window_end(now):
             # Claimed under the new name: an answer the old code kept under the plain
             # name wins (give the claim back first, so that the retry is not blocked).
-            old = self._store.get_once(f"idem:{scope}:{_sha256(key)}", now)
+            old = entries.get(f"{scope}:{_sha256(key)}", now)
             if old is not None:
                 self._release(entry, now)
                 return _replay(old, request_fingerprint)
@@ -193,36 +194,30 @@ class Issuance:
             "body": answer.body,
         }
         done = self.clock()
-        self._store.put_once(
+        entries.put(
             entry, json.dumps(kept).encode("utf-8"), done + IDEMPOTENCY_TTL, done, replace=True
         )
         return answer
 
     def entry_name(self, scope: str, key: str) -> str:
-        """The store name of ``key`` within ``scope``: keyed, so that no guess of a key
-        can be checked against it without the instance secret."""
+        """The name of ``key`` within ``scope`` in the idempotency once-space (stored as
+        ``idem:<name>``): keyed, so that no guess of a key can be checked against it
+        without the instance secret."""
         message = b"%d:%b:%b" % (len(scope.encode()), scope.encode(), key.encode("utf-8"))
         mac = hmac.new(self._idem_key, message, hashlib.sha256).hexdigest()
-        return f"idem:{scope}:m1:{mac}"
+        return f"{scope}:m1:{mac}"
 
     def _release(self, entry: str, now: float) -> None:
         """Give a claim back (if the store cannot be reached now, it expires on its own)."""
         with suppress(Exception):
-            self._store.put_once(entry, b"", now, now, replace=True)
+            self._store.once(IDEMPOTENCY).put(entry, b"", now, now, replace=True)
 
     def _legacy_window_end(self, now: float) -> float:
         """When old entry names stop being read: :data:`LEGACY_WINDOW` after the first
         start of this code on the store (recorded once, then cached)."""
         if self._legacy_until is None:
-            raw = self._store.get_config(LEGACY_SINCE)
-            if raw is None:
-                # Two workers racing here write instants seconds apart: either will do.
-                raw = str(int(now)).encode("ascii")
-                self._store.put_config(LEGACY_SINCE, raw)
-            try:
-                since = float(raw.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                since = now  # unreadable: keep looking old names up for a full window
+            # Two workers racing here: the store keeps the first instant for both.
+            since = self._store.keyed_idempotency_since(int(now))
             self._legacy_until = since + LEGACY_WINDOW
         return self._legacy_until
 

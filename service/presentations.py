@@ -22,7 +22,7 @@ Either way the presentation gets an ``id``, kept until it expires, so that its o
 can fetch the QR image (:meth:`QrPresentations.get`).
 
 Nothing here leaves personal data or a usable secret in the store (short-lived
-``put_once`` entries only, each expiring with its presentation):
+once-values only, each expiring with its presentation):
 
 * the entries are sealed with AES-256-GCM under a key derived from the service's
   secret (:data:`KEY_LABEL`), the entry's store key as associated data, so a value
@@ -31,16 +31,17 @@ Nothing here leaves personal data or a usable secret in the store (short-lived
 * entries are keyed by the SHA-256 of the token (and of the id), so a dump of the
   store does not hold a redeemable URL.
 
-Store entries (``<h>`` is the hex SHA-256 of the token, ``<i>`` that of the id)::
+Store entries, in the once-spaces of :mod:`store.kinds.ephemeral` (``<h>`` is the hex
+SHA-256 of the token, ``<i>`` that of the id)::
 
     qr-presentation:<i>   sealed {owner, qr, mode, expires_at,       until expires_at
                                   credential}
     online-qr:<h>         sealed {owner, scene, presentation, exp}   until expires_at
                           (replaced by b"" once redeemed)
     online-qr-issued:<h>  b""  until expires_at + EXPIRED_GRACE: tells "expired" from "unknown"
-    online-qr-used:<h>    b""  the redemption claim: the first ``put_once`` wins
+    online-qr-used:<h>    b""  the redemption claim: the first ``put`` wins
 
-Redemption is single use across every worker: the claim is an atomic ``put_once``
+Redemption is single use across every worker: the claim is an atomic once-value ``put``
 taken before the presentation is handed out. Flask-free: the store interface is all
 this module knows about storage. Its refusals are :mod:`service.errors`' (the
 ``OnlineQr…`` family, :class:`~service.errors.PresentationNotFound`).
@@ -73,7 +74,14 @@ from service.errors import (
     PresentationNotFound,
     ServiceError,
 )
-from store.interface import Store
+from store.interface import (
+    ONLINE_QR,
+    ONLINE_QR_ISSUED,
+    ONLINE_QR_USED,
+    QR_PRESENTATION,
+    OnceSpace,
+    Store,
+)
 from wallet.errors import WalletCorrupt
 from wallet.qr import presentation_qr_text, qr_version
 from wallet.vault import Presentation
@@ -112,11 +120,6 @@ _AAD = b"ecert-qr-presentation:"
 _ID_BYTES = 16
 # A base64url token as we make them (22 characters for 16 bytes), with room to grow.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
-
-_PRESENTATION = "qr-presentation:"
-_ONLINE = "online-qr:"
-_ISSUED = "online-qr-issued:"
-_USED = "online-qr-used:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +193,8 @@ class QrPresentations:
                 "presentation": presentation.text,
                 "expires_at": expires_at,
             }
-            self._put(_ONLINE + digest, record, expires_at, now)
-            self._store.put_once(_ISSUED + digest, b"", expires_at + EXPIRED_GRACE, now)
+            self._put(ONLINE_QR, digest, record, expires_at, now)
+            self._store.once(ONLINE_QR_ISSUED).put(digest, b"", expires_at + EXPIRED_GRACE, now)
         else:
             qr = presentation_qr_text(presentation.text, compact=True)
         presentation_id = b64url_encode(self._token_bytes(_ID_BYTES))
@@ -202,7 +205,7 @@ class QrPresentations:
             "expires_at": expires_at,
             "credential": presentation.credential_id,
         }
-        self._put(_PRESENTATION + _sha256(presentation_id), shown, expires_at, now)
+        self._put(QR_PRESENTATION, _sha256(presentation_id), shown, expires_at, now)
         return ShownPresentation(presentation_id, qr, mode, expires_at, presentation.credential_id)
 
     def get(self, owner: str, presentation_id: str) -> ShownPresentation:
@@ -211,7 +214,7 @@ class QrPresentations:
         Raises :class:`PresentationNotFound` alike for an unknown id, an expired one
         and another citizen's.
         """
-        record = self._get(_PRESENTATION + _sha256(presentation_id), self.clock())
+        record = self._get(QR_PRESENTATION, _sha256(presentation_id), self.clock())
         if record is None or not hmac.compare_digest(
             str(record.get("owner", "")).encode("utf-8"), owner.encode("utf-8")
         ):
@@ -247,37 +250,41 @@ class QrPresentations:
             raise OnlineQrUnknown("this is not an online QR code of this service")
         digest = _sha256(token)
         now = self.clock()
-        raw = self._store.get_once(_ONLINE + digest, now)
+        raw = self._store.once(ONLINE_QR).get(digest, now)
         if raw is None:
-            if self._store.get_once(_ISSUED + digest, now) is not None:
+            if self._store.once(ONLINE_QR_ISSUED).get(digest, now) is not None:
                 raise OnlineQrExpired("the QR code has expired: refresh it")
             raise OnlineQrUnknown("unknown online QR code")
         if raw == b"":
             raise OnlineQrUsed("this QR code was already used")
-        record = self._open(_ONLINE + digest, raw)
+        record = self._open(ONLINE_QR.key(digest), raw)
         expires_at = int(record["expires_at"])
         if now >= expires_at:
             raise OnlineQrExpired("the QR code has expired: refresh it")
         if record["scene"] != scene:
             raise OnlineQrOtherScene("the QR code was made for another scene")
         # The claim: whichever worker writes it first hands the presentation out.
-        if not self._store.put_once(_USED + digest, b"", expires_at + EXPIRED_GRACE, now):
+        used = self._store.once(ONLINE_QR_USED)
+        if not used.put(digest, b"", expires_at + EXPIRED_GRACE, now):
             raise OnlineQrUsed("this QR code was already used")
         # Used up: the sealed presentation need not wait in the store any longer.
-        self._store.put_once(_ONLINE + digest, b"", expires_at, now, replace=True)
+        self._store.once(ONLINE_QR).put(digest, b"", expires_at, now, replace=True)
         return Redeemed(record["presentation"], record["scene"], record["owner"], expires_at)
 
     # -- sealing -------------------------------------------------------------------
 
-    def _put(self, key: str, record: dict[str, Any], expires_at: float, now: float) -> None:
+    def _put(
+        self, space: OnceSpace, name: str, record: dict[str, Any], expires_at: float, now: float
+    ) -> None:
         plain = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        sealed = self._envelope.seal(plain, _AAD + key.encode())
-        if not self._store.put_once(key, sealed, expires_at, now):
+        # The associated data is the entry's whole store key, as before the spaces.
+        sealed = self._envelope.seal(plain, _AAD + space.key(name).encode())
+        if not self._store.once(space).put(name, sealed, expires_at, now):
             raise PresentationIdTaken("a presentation id was drawn twice")
 
-    def _get(self, key: str, now: float) -> dict[str, Any] | None:
-        raw = self._store.get_once(key, now)
-        return None if raw is None else self._open(key, raw)
+    def _get(self, space: OnceSpace, name: str, now: float) -> dict[str, Any] | None:
+        raw = self._store.once(space).get(name, now)
+        return None if raw is None else self._open(space.key(name), raw)
 
     def _open(self, key: str, blob: bytes) -> dict[str, Any]:
         try:

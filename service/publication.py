@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from issuer import Keyring, NoSigningKey, Platform, StatusRegistry
-from issuer.keyring import TRUST_VERSION
-from issuer.status import DEFAULT_TTL, status_version
+from issuer.status import DEFAULT_TTL
 from keys import SceneDict
 from keys.b64 import b64url_decode
 from keys.errors import FormatError, NotFound
@@ -87,7 +86,7 @@ class Publication:
         :class:`~issuer.errors.NoSigningKey`.
         """
         now = self._monotonic()
-        version = status_version(self._store, uri)
+        version = self._store.status_list_version(uri)
         cached = self._lists.get(uri)
         # Another worker may have published a newer iat (same or new content) since this
         # one cached its token: never hand out an iat older than one already published.
@@ -141,7 +140,7 @@ class Publication:
         Raises :class:`~issuer.errors.NoSigningKey` when there is no anchor yet.
         """
         now = self._monotonic()
-        version = self._store.get_config(TRUST_VERSION)
+        version = self._store.trust_version()
         cached = self._trust
         if cached is not None and cached[1] == version and now - cached[0] < max_age:
             return cached[2]

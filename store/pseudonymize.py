@@ -57,13 +57,13 @@ from typing import Any, TypeVar
 
 from keys.pseudonym import is_pseudonym, is_sealed_id
 from store.errors import StoreError, StoreUnavailable
-from store.interface import Store
+from store.interface import PSEUDONYMS, Store
 
 __all__ = ["LOG_EVERY", "MARKER", "REDIS_BATCH", "SQLITE_BATCH", "pseudonymize"]
 
-#: Config name recording that the instance's citizens are pseudonymous.
-MARKER = "pseudonyms"
-_DONE = b"v1"
+#: Config name recording that the instance's citizens are pseudonymous (declared with
+#: the config kind; read with ``store.pseudonyms_done()``).
+MARKER = PSEUDONYMS
 #: Citizens moved per SQLite transaction.
 SQLITE_BATCH = 1000
 #: Citizens moved per group of Redis pipelines (a citizen's records are read whole:
@@ -137,7 +137,7 @@ def pseudonymize(
     overrides :data:`SQLITE_BATCH` / :data:`REDIS_BATCH`. Does nothing once
     :data:`MARKER` is set. Raises the store's errors.
     """
-    if store.get_config(MARKER) is not None:
+    if store.pseudonyms_done():
         return 0
     if batch is not None and not 1 <= batch <= 100_000:
         raise ValueError("the migration batch is 1 to 100000 citizens")
@@ -151,13 +151,13 @@ def pseudonymize(
         from store.redis import RedisStore
 
         if not isinstance(store, RedisStore):
-            store.put_config(MARKER, _DONE)
+            store.mark_pseudonyms_done()
             return 0
         progress = _Progress("redis")
         moved = _redis(store, pseudonym, seal_session, step, batch or REDIS_BATCH, progress)
     if progress.batches:
         progress.done()
-    store.put_config(MARKER, _DONE)
+    store.mark_pseudonyms_done()
     return moved
 
 

@@ -17,7 +17,7 @@ from keys import KeyUnwrapFailed, KeyWrapper
 from keys.aead import NONCE_BYTES, TAG_BYTES, Envelope, open_sealed, seal
 from keys.errors import SealBroken
 from service.presentations import QrPresentations
-from store.interface import Store
+from store.interface import QR_PRESENTATION, Store
 from wallet import WalletCorrupt
 
 LEGACY: dict[str, Any] = json.loads(
@@ -108,7 +108,9 @@ def test_wallet_blobs_of_the_old_vault_open() -> None:
 def test_a_presentation_entry_of_the_old_online_module_opens(store: Store) -> None:
     v = LEGACY["online"]
     now = float(v["expires_at"] - 60)
-    assert store.put_once(v["store_key"], bytes.fromhex(v["blob_hex"]), v["expires_at"], now)
+    space, _, name = v["store_key"].partition(":")
+    assert space == QR_PRESENTATION.name
+    assert store.once(QR_PRESENTATION).put(name, bytes.fromhex(v["blob_hex"]), v["expires_at"], now)
     qr = QrPresentations(
         store, bytes.fromhex(v["key_hex"]), "https://ecert.example", clock=lambda: now
     )

@@ -25,7 +25,7 @@ from service.issuance import (
     fingerprint,
 )
 from store.errors import StoreUnavailable
-from store.interface import Store
+from store.interface import IDEMPOTENCY, Store
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.factory import ID_CARD, ID_CLAIMS, Clock, World
@@ -136,9 +136,9 @@ def test_a_key_claimed_by_a_crashed_worker_frees_itself(store: Store) -> None:
     issuance = _issuance(store)
     clock: Clock = issuance.clock  # type: ignore[assignment]
     # what a worker that died mid-request leaves: the pending claim, written raw
-    entry = "idem:police:m1:" + _mac(b"police", b"key-4")
+    entry = "police:m1:" + _mac(b"police", b"key-4")
     claim = json.dumps({"state": "pending", "fingerprint": "f"}).encode("utf-8")
-    assert store.put_once(entry, claim, clock.now + PENDING_TTL, clock.now)
+    assert store.once(IDEMPOTENCY).put(entry, claim, clock.now + PENDING_TTL, clock.now)
     with pytest.raises(IdempotencyPending):
         issuance.idempotent("police", "key-4", "f", lambda: Kept(201, {}))
     clock.advance(PENDING_TTL)
@@ -184,8 +184,9 @@ def test_an_idempotency_key_cannot_be_checked_against_a_dump(store: Store) -> No
 
 def _old_entry(store: Store, clock: Clock, key: str, kept: dict[str, Any], ttl: float) -> None:
     """An entry exactly as the code before keyed names wrote it (plain SHA-256 name)."""
-    name = "idem:police:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
-    assert store.put_once(name, json.dumps(kept).encode("utf-8"), clock.now + ttl, clock.now)
+    name = "police:" + hashlib.sha256(key.encode("utf-8")).hexdigest()  # stored as idem:<name>
+    kept_bytes = json.dumps(kept).encode("utf-8")
+    assert store.once(IDEMPOTENCY).put(name, kept_bytes, clock.now + ttl, clock.now)
 
 
 def test_an_answer_kept_by_the_old_code_is_found_during_the_upgrade(store: Store) -> None:

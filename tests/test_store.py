@@ -98,26 +98,12 @@ def credential(
     )
     return dataclasses.replace(record, **kw)  # type: ignore[arg-type]  # kw: any field, wrong types on purpose too
 
+
 # -- the protocol ----------------------------------------------------------------------
 
 
 def test_backend_satisfies_protocol(store: Store) -> None:
     assert isinstance(store, Store)
-
-
-# -- configuration ---------------------------------------------------------------------
-
-
-def test_config_round_trip_and_replace(store: Store) -> None:
-    assert store.get_config("trust") is None
-    blob = bytes(range(256)) + b"\x00\xff"
-    store.put_config("trust", blob)
-    assert store.get_config("trust") == blob
-    store.put_config("trust", b"")
-    assert store.get_config("trust") == b""
-    store.put_config("场景", "酒店".encode())
-    assert store.get_config("场景") == "酒店".encode()
-    assert store.get_config("other") is None
 
 
 # -- keys ------------------------------------------------------------------------------
@@ -435,12 +421,12 @@ def test_open_store_sqlite(tmp_path: Path) -> None:
     first = open_store(f"sqlite:///{path}")
     try:
         assert isinstance(first, SQLiteStore)
-        first.put_config("x", b"1")
+        first.put_scene_policies(b"1")
     finally:
         first.close()
     second = open_store(f"sqlite:///{path}")
     try:
-        assert second.get_config("x") == b"1"
+        assert second.scene_policies() == b"1"
     finally:
         second.close()
 
@@ -450,8 +436,8 @@ def test_open_store_redis(redis_server: str) -> None:
     opened = open_store(redis_server)
     try:
         assert isinstance(opened, RedisStore)
-        opened.put_config("x", b"1")
-        assert opened.get_config("x") == b"1"
+        opened.put_scene_policies(b"1")
+        assert opened.scene_policies() == b"1"
     finally:
         assert isinstance(opened, RedisStore)
         opened.client.flushdb()
@@ -478,7 +464,7 @@ def test_redis_unreachable_raises_store_unavailable() -> None:
     store = RedisStore(client)
     try:
         calls: list[Callable[[], object]] = [
-            lambda: store.get_config("x"),
+            lambda: store.trust_version(),
             lambda: store.put_key(key()),
             lambda: store.list_issuers(),
             lambda: store.create_status_list(status_list()),
@@ -506,11 +492,11 @@ def test_sqlite_locked_raises_store_unavailable(tmp_path: Path) -> None:
     try:
         blocker.execute("BEGIN EXCLUSIVE")
         with pytest.raises(StoreUnavailable) as info:
-            store.put_config("x", b"1")
+            store.put_scene_policies(b"1")
         assert isinstance(info.value.__cause__, sqlite3.OperationalError)
         blocker.execute("ROLLBACK")
-        store.put_config("x", b"1")  # the pool recovered: the connection is usable again
-        assert store.get_config("x") == b"1"
+        store.put_scene_policies(b"1")  # the pool recovered: the connection is usable again
+        assert store.scene_policies() == b"1"
     finally:
         blocker.close()
         store.close()
@@ -550,7 +536,7 @@ def test_sqlite_closed_store_raises(tmp_path: Path) -> None:
     store.close()
     store.close()
     with pytest.raises(StoreError):
-        store.get_config("x")
+        store.trust_version()
 
 
 def test_sqlite_in_memory() -> None:
@@ -670,8 +656,8 @@ def test_redis_prefix_separates_stores(redis_server: str) -> None:
     a = RedisStore.from_url(redis_server, prefix="tenant-a")
     b = RedisStore.from_url(redis_server, prefix="tenant-b")
     try:
-        a.put_config("x", b"a")
-        assert b.get_config("x") is None
+        a.put_scene_policies(b"a")
+        assert b.scene_policies() is None
         b.create_status_list(status_list())
         assert a.get_status_list(URI) is None
     finally:

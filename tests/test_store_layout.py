@@ -23,6 +23,7 @@ import pytest
 
 from store.errors import SchemaTooNew
 from store.interface import (
+    TRUST_VERSION,
     ActivityRecord,
     ApiKeyRecord,
     CitizenRecord,
@@ -85,7 +86,7 @@ def _schema(path: Path) -> set[tuple[str, str, str]]:
 
 
 def _check_v1_rows(s: Store) -> None:
-    assert s.get_config("trust_version") == b"1"
+    assert s.trust_version() == b"1"
     assert s.list_keys() == [KEY]
     assert s.list_issuers() == [ISSUER]
     assert s.list_status_lists() == [STATUS_LIST]
@@ -119,7 +120,8 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s.list_api_keys() == [API_KEY, API_KEY2]
             assert s.last_status_stamp(URI) == 1000
             assert s.stamp_status_list(URI, 1000)[0] == 1000  # same bytes, same iat
-            assert s.get_once("once1", 2000.0) == b"v"
+            # "once1" is in no declared once-space: read by its raw key.
+            assert s._get_once("once1", 2000.0) == b"v"
             assert s.remember_nonce("n1", FAR, 2000.0) is False  # still remembered
             assert s.window_wait("acct", FAR - 700.0, (Limit(1, 900),)) > 0
         # Every kind writes into the migrated file.
@@ -156,9 +158,10 @@ def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
 # -- Redis ------------------------------------------------------------------------------
 
 
-def _write_all(s: Store) -> None:
-    """The records ``redis_layout.json`` was captured with, in the same order."""
-    s.put_config("trust_version", b"1")
+def _write_all(s: RedisStore) -> None:
+    """The records ``redis_layout.json`` was captured with, in the same order (the
+    trust version and the once-value "once1", in no declared space, by their raw names)."""
+    s._config_put(TRUST_VERSION, b"1")
     s.put_key(KEY)
     s.put_issuer(ISSUER)
     s.create_status_list(STATUS_LIST)
@@ -176,7 +179,7 @@ def _write_all(s: Store) -> None:
     s.add_activity(EVENT)
     s.add_activity(EVENT2)
     assert s.remember_nonce("n1", FAR + 0.5, 1000.0)
-    assert s.put_once("once1", b"v", float(FAR), 1000.0)
+    assert s._put_once("once1", b"v", float(FAR), 1000.0)
     s.hit("login:1", 60, FAR - 800.0)
     s.window_add("acct", "e", FAR - 800.0, (Limit(10, 900),))
 
@@ -248,7 +251,7 @@ def test_redis_reads_what_the_captured_layout_holds(redis_store: RedisStore) -> 
     assert s.list_venues() == [VENUE]
     assert s.list_activity(CIT) == [EVENT2, EVENT]
     assert s.last_status_stamp(URI) == 1000
-    assert s.get_once("once1", 2000.0) == b"v"
+    assert s._get_once("once1", 2000.0) == b"v"
 
 
 #: Commands the server ran for one operation (Lua's inner calls included), measured on

@@ -28,6 +28,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 
 from store.interface import (
+    IDEMPOTENCY,
     ActivityRecord,
     ApiKeyRecord,
     CitizenRecord,
@@ -53,6 +54,8 @@ from tests.redis_replies import all_bytes, as_bytes
 CITIZEN = personal("110101199001011234", "test_store_service CITIZEN")
 OTHER = personal("310101198505054321", "test_store_service OTHER")
 URI = "https://ecert.example/status/1"
+#: The once-space the contract tests of once-values write in (any declared one would do).
+SPACE = IDEMPOTENCY
 URI2 = "https://ecert.example/status/2"
 ISSUER = "https://police.example"
 HOUR = 3600
@@ -651,44 +654,45 @@ def test_remember_nonce_exactly_once_under_concurrency(store: Store) -> None:
 
 def test_put_once_get_once(store: Store) -> None:
     t = time.time()
-    assert store.get_once("k", t) is None
-    assert store.put_once("k", b"first", t + 60, t) is True
-    assert store.put_once("k", b"second", t + 60, t) is False
-    assert store.get_once("k", t) == b"first"
-    assert store.put_once("k", b"third", t + 90, t, replace=True) is True
-    assert store.get_once("k", t + 60) == b"third"
-    assert store.get_once("k", t + 90) is None  # expired at expires_at
-    assert store.get_once("k", t + 100) is None
+    assert store.once(SPACE).get("k", t) is None
+    assert store.once(SPACE).put("k", b"first", t + 60, t) is True
+    assert store.once(SPACE).put("k", b"second", t + 60, t) is False
+    assert store.once(SPACE).get("k", t) == b"first"
+    assert store.once(SPACE).put("k", b"third", t + 90, t, replace=True) is True
+    assert store.once(SPACE).get("k", t + 60) == b"third"
+    assert store.once(SPACE).get("k", t + 90) is None  # expired at expires_at
+    assert store.once(SPACE).get("k", t + 100) is None
     # Past its expiry the key is free again (the caller's clock decides).
-    assert store.put_once("k", b"fourth", t + 200, t + 100) is True
-    assert store.get_once("k", t + 100) == b"fourth"
-    assert store.get_once("other", t) is None
+    assert store.once(SPACE).put("k", b"fourth", t + 200, t + 100) is True
+    assert store.once(SPACE).get("k", t + 100) == b"fourth"
+    assert store.once(SPACE).get("other", t) is None
 
 
 def test_put_once_binary_and_empty_values(store: Store) -> None:
     t = time.time()
-    assert store.put_once("bin", bytes(range(256)), t + 60, t) is True
-    assert store.get_once("bin", t) == bytes(range(256))
-    assert store.put_once("empty", b"", t + 60, t) is True
-    assert store.get_once("empty", t) == b""
-    assert store.put_once("empty", b"x", t + 60, t) is False
+    assert store.once(SPACE).put("bin", bytes(range(256)), t + 60, t) is True
+    assert store.once(SPACE).get("bin", t) == bytes(range(256))
+    assert store.once(SPACE).put("empty", b"", t + 60, t) is True
+    assert store.once(SPACE).get("empty", t) == b""
+    assert store.once(SPACE).put("empty", b"x", t + 60, t) is False
 
 
 def test_put_once_already_expired_leaves_nothing(store: Store) -> None:
     t = time.time()
-    assert store.put_once("k", b"v", t - 1, t) is True
-    assert store.get_once("k", t - 2) is None
-    assert store.put_once("k", b"live", t + 60, t) is True
-    assert store.put_once("k", b"gone", t - 1, t) is False
-    assert store.put_once("k", b"gone", t - 1, t, replace=True) is True
-    assert store.get_once("k", t) is None
+    assert store.once(SPACE).put("k", b"v", t - 1, t) is True
+    assert store.once(SPACE).get("k", t - 2) is None
+    assert store.once(SPACE).put("k", b"live", t + 60, t) is True
+    assert store.once(SPACE).put("k", b"gone", t - 1, t) is False
+    assert store.once(SPACE).put("k", b"gone", t - 1, t, replace=True) is True
+    assert store.once(SPACE).get("k", t) is None
 
 
 def test_put_once_exactly_once_under_concurrency(store: Store) -> None:
     t = time.time()
-    results = run_threads(8, lambda i: store.put_once("auth-code", f"w{i}".encode(), t + 60, t))
+    once = store.once(SPACE)
+    results = run_threads(8, lambda i: once.put("auth-code", f"w{i}".encode(), t + 60, t))
     assert results.count(True) == 1
-    assert store.get_once("auth-code", t) == f"w{results.index(True)}".encode()
+    assert store.once(SPACE).get("auth-code", t) == f"w{results.index(True)}".encode()
 
 
 # -- what reaches the disk or the server ---------------------------------------------------
@@ -744,12 +748,12 @@ def test_store_keeps_blobs_as_given_and_no_plaintext(store: Store) -> None:
     assert store.create_wallet(record)
     store.put_wallet_item(item("c1", cid="c-dump", blob=sealed))
     t = time.time()
-    assert store.put_once("blob", sealed, t + 60, t)
+    assert store.once(SPACE).put("blob", sealed, t + 60, t)
     assert store.get_wallet(record.citizen_id) == record
     stored = store.get_wallet_item("c-dump", "c1")
     assert stored is not None
     assert stored.blob == sealed
-    assert store.get_once("blob", t) == sealed
+    assert store.once(SPACE).get("blob", t) == sealed
     dump = raw_dump(store)
     assert b"SECRET-DISCLOSURE" not in dump
     assert b"Zhang-San" not in dump
@@ -789,8 +793,8 @@ def test_redis_unreachable_raises_store_unavailable() -> None:
             lambda: store.window_wait("c", t, (Limit(1, 60),)),
             lambda: store.window_clear("c"),
             lambda: store.remember_nonce("n", t + 60, t),
-            lambda: store.put_once("k", b"v", t + 60, t),
-            lambda: store.get_once("k", t),
+            lambda: store.once(SPACE).put("k", b"v", t + 60, t),
+            lambda: store.once(SPACE).get("k", t),
         ]
         for call in calls:
             with pytest.raises(StoreUnavailable) as info:
@@ -874,8 +878,8 @@ def test_sqlite_purges_expired_short_lived_rows(sqlite_store: SQLiteStore) -> No
     s.remember_nonce("n2", 1000.0, 0.0)
     s.remember_nonce("n3", 1000.0, 200.0)  # purges "n1"
     assert _count(s, "nonces") == 2
-    s.put_once("k1", b"v", 100.0, 0.0)
-    s.put_once("k2", b"v", 1000.0, 200.0)  # purges "k1"
+    s.once(SPACE).put("k1", b"v", 100.0, 0.0)
+    s.once(SPACE).put("k2", b"v", 1000.0, 200.0)  # purges "k1"
     assert _count(s, "once_values") == 1
     s.hit("c", 60, 0.0)
     s.hit("c", 60, 61.0)  # purges the window [0, 60)
@@ -954,7 +958,7 @@ def test_redis_short_lived_entries_carry_a_ttl(redis_store: RedisStore) -> None:
     s.put_session(session("dead", created_at=t - HOUR, expires_at=t - 1))
     s.remember_nonce("n1", t + 60.5, t)
     s.remember_nonce("gone", t - 1, t)
-    s.put_once("k1", b"v", t + 60, t)
+    s.once(SPACE).put("k1", b"v", t + 60, t)
     window = next_window(HOUR)
     s.hit("c", HOUR, window)
     names = _names(s)
@@ -962,7 +966,7 @@ def test_redis_short_lived_entries_carry_a_ttl(redis_store: RedisStore) -> None:
         [
             f"ecert:{{sess:{live.token_hash}}}:rec",
             f"ecert:{{nonce:{digest('n1')[:16]}}}:n1",
-            f"ecert:{{once:{digest('k1')[:16]}}}:k1",
+            f"ecert:{{once:{digest('idem:k1')[:16]}}}:idem:k1",
             f"ecert:{{hit:{digest('c')[:16]}}}:{HOUR}:{window}:c",
         ]
     )

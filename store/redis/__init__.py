@@ -14,7 +14,7 @@ Cluster slot; multi-key scripts and ``MULTI`` blocks only ever touch one tag.
 ==================================  ===========  =========================================
 key                                 type         holds
 ==================================  ===========  =========================================
-``P:{cfg}:values``                  hash         config name -> value bytes
+``P:{cfg}:values``                  hash         declared config name -> value bytes
 ``P:{keys}:rec``                    hash         kid -> key record JSON (without state)
 ``P:{keys}:state``                  hash         kid -> key state
 ``P:{issuers}:rec``                 hash         iss -> issuer record JSON
@@ -44,7 +44,8 @@ key                                 type         holds
 ``P:{venues}:rec``                  hash         venue id -> venue record JSON
 ``P:{hit:N}:W:S:COUNTER``           string       hits of ``COUNTER`` in window ``[S, S+W)``
 ``P:{nonce:N}:NONCE``               string       the nonce's ``expires_at``, ``PXAT`` expiry
-``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``
+``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``;
+                                                 ``KEY`` is ``<space>:<name>``
 ``P:{win:N}:COUNTER``               sorted set   sliding-window log: entry -> time
 ==================================  ===========  =========================================
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from store.kinds.ephemeral import Limit
+from store.kinds.ephemeral import Limit, OnceSpace, OnceValues
 from store.redis.base import RedisBase, ms, tag_hash
 from store.validation import check_time, check_window, check_window_call, check_window_name
 
@@ -108,8 +108,12 @@ return 1
             )
         return bool(done)
 
-    def put_once(
-        self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
+    def once(self, space: OnceSpace) -> OnceValues:
+        """See :meth:`store.kinds.ephemeral.ShortLivedStore.once`."""
+        return OnceValues(space, self._put_once, self._get_once)
+
+    def _put_once(
+        self, key: str, value: bytes, expires_at: float, now: float, replace: bool = False
     ) -> bool:
         """Store ``value`` under ``key`` until ``expires_at`` unless a value is alive at
         ``now`` (or always, with ``replace``); True when written.
@@ -129,7 +133,7 @@ return 1
             done = self._script("put_once")(keys=[self._short_lived("once", key)], args=args)
         return bool(done)
 
-    def get_once(self, key: str, now: float) -> bytes | None:
+    def _get_once(self, key: str, now: float) -> bytes | None:
         """The value under ``key``, or None if absent or expired at ``now``."""
         check_time(now)
         with self._guard():

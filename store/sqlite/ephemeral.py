@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from store.kinds.ephemeral import Limit, window_wait
+from store.kinds.ephemeral import Limit, OnceSpace, OnceValues, window_wait
 from store.sqlite.base import SQLiteBase
 from store.validation import check_time, check_window, check_window_call, check_window_name
 
@@ -126,8 +126,12 @@ class EphemeralMixin(SQLiteBase):
             )
             return cur.rowcount == 1
 
-    def put_once(
-        self, key: str, value: bytes, expires_at: float, now: float, *, replace: bool = False
+    def once(self, space: OnceSpace) -> OnceValues:
+        """See :meth:`store.kinds.ephemeral.ShortLivedStore.once`."""
+        return OnceValues(space, self._put_once, self._get_once)
+
+    def _put_once(
+        self, key: str, value: bytes, expires_at: float, now: float, replace: bool = False
     ) -> bool:
         """Store ``value`` under ``key`` until ``expires_at`` unless a value is alive at
         ``now`` (or always, with ``replace``); True when written.
@@ -152,7 +156,7 @@ class EphemeralMixin(SQLiteBase):
                 )
             return True
 
-    def get_once(self, key: str, now: float) -> bytes | None:
+    def _get_once(self, key: str, now: float) -> bytes | None:
         """The value under ``key``, or None if absent or expired at ``now``."""
         check_time(now)
         with self._read() as conn:

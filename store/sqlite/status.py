@@ -13,6 +13,7 @@ import sqlite3
 
 from store.codec import Codec
 from store.errors import Conflict, CorruptRecord, NotFound
+from store.kinds.config import STATUS_STAMP_BYTES_PREFIX, STATUS_STAMP_PREFIX
 from store.kinds.status import StatusListRecord, next_status_iat, packed_length
 from store.sqlite.base import SQLiteBase
 from store.sqlite.config import read_config, write_config
@@ -27,10 +28,10 @@ _LIST_STATUS_LISTS = {
     True: STATUS_LIST.select("status_lists") + " WHERE issuer = ? ORDER BY created_at, uri",
 }
 
-#: Config rows holding the last published ``iat`` and digest of each status list.
-_STAMP_PREFIX = "status_stamp:"
-#: ... and the bytes published under it.
-_STAMP_BYTES = "status_stamp_bytes:"
+#: Config rows holding the last published ``iat`` and digest of each status list, and
+#: the bytes published under it (the names are declared with the config kind's).
+_STAMP_PREFIX = STATUS_STAMP_PREFIX
+_STAMP_BYTES = STATUS_STAMP_BYTES_PREFIX
 
 
 def _read_stamp(value: bytes) -> tuple[int, str]:
