@@ -60,7 +60,7 @@ import zlib
 from binascii import b2a_base64
 from hashlib import sha256
 
-from keys.b64 import b64url_decode_segment, b64url_encode
+from keys.b64 import b64url_decode_segment
 from keys.errors import FormatError
 
 __all__ = [
@@ -203,9 +203,7 @@ def b45decode(text: str) -> bytes:
     d[2::3] = values[1:whole:3]
     e[2::3] = values[2:whole:3]
     n = (
-        int.from_bytes(c, "big")
-        + 45 * int.from_bytes(d, "big")
-        + 2025 * int.from_bytes(e, "big")
+        int.from_bytes(c, "big") + 45 * int.from_bytes(d, "big") + 2025 * int.from_bytes(e, "big")
     ).to_bytes(whole, "big")
     if n[0::3].count(0) != groups:  # a group's third byte: the group is over 65535
         raise FormatError("a Base45 group is out of range")
@@ -228,6 +226,8 @@ def is_compact(text: str | bytes) -> bool:
     if not isinstance(text, str | bytes):
         return False
     head = text[:6]
+    if head[:2] != ("EC" if isinstance(head, str) else b"EC"):  # a plain SD-JWT: "eyJ…"
+        return False
     if isinstance(head, bytes):
         try:
             head = head.decode("ascii")
