@@ -160,6 +160,9 @@ DICTIONARY_SHA256 = sha256(DICTIONARY).hexdigest()
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 #: Base45 character (as a byte) -> its value; every other byte -> 0xFF.
 _B45_VALUES = bytes(_B45.find(chr(b)) & 0xFF if chr(b) in _B45 else 0xFF for b in range(256))
+#: The low byte of every 3-byte group, for a compact text of the largest size.
+_LOW_BYTES_SIZE = MAX_COMPACT - MAX_COMPACT % 3
+_LOW_BYTES = int.from_bytes(b"\x00\x00\xff" * (_LOW_BYTES_SIZE // 3), "big")
 
 
 def b45encode(data: bytes) -> str:
@@ -182,10 +185,11 @@ def b45decode(text: str) -> bytes:
 
     Refused, in this order: a length of 3k + 1, a character outside the alphabet, a
     group of three over 65535 or a final group of two over 255. The work is done in
-    bulk: one ``translate`` to character values, then each group ``c + 45 d + 2025 e``
-    for all groups at once, as the arithmetic of three big integers whose 3-byte
-    "digits" are the groups' ``c``, ``d`` and ``e`` (no carries: a group is at most
-    91,124 < 2**24), laid out with strided slices.
+    bulk: one ``translate`` to character values, read as one big integer whose 3-byte
+    "digits" are the groups ``(c, d, e)``; masks and shifts split it into three integers
+    of digits ``c``, ``d`` and ``e``, and ``c + 45 d + 2025 e`` computes every group at
+    once (no carries: a group is at most 91,124 < 2**24). Strided slices then check the
+    top byte of each group and interleave the two low ones.
     """
     size = len(text)
     if size % 3 == 1:
@@ -198,13 +202,12 @@ def b45decode(text: str) -> bytes:
         raise FormatError("a character is outside the Base45 alphabet")
     whole = size - size % 3
     groups = whole // 3
-    c, d, e = bytearray(whole), bytearray(whole), bytearray(whole)
-    c[2::3] = values[0:whole:3]
-    d[2::3] = values[1:whole:3]
-    e[2::3] = values[2:whole:3]
-    n = (
-        int.from_bytes(c, "big") + 45 * int.from_bytes(d, "big") + 2025 * int.from_bytes(e, "big")
-    ).to_bytes(whole, "big")
+    x = int.from_bytes(values[:whole], "big")
+    if whole <= _LOW_BYTES_SIZE:
+        low = _LOW_BYTES >> (8 * (_LOW_BYTES_SIZE - whole))
+    else:
+        low = int.from_bytes(b"\x00\x00\xff" * groups, "big")
+    n = (((x >> 16) & low) + 45 * ((x >> 8) & low) + 2025 * (x & low)).to_bytes(whole, "big")
     if n[0::3].count(0) != groups:  # a group's third byte: the group is over 65535
         raise FormatError("a Base45 group is out of range")
     out = bytearray(groups * 2 + (size - whole) // 2)
