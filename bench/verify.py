@@ -3,13 +3,17 @@ implementation and against the raw P-256 signature checks it cannot avoid.
 
 Run from the repository root::
 
-    .venv/bin/python bench/verify.py [--seconds N] [--rounds R]
+    .venv/bin/python bench/verify.py [--seconds N] [--rounds R] [--clock wall|cpu]
 
-Three measurements, interleaved round by round (ours, reference, raw), best round kept:
+Measurements interleaved round by round (ours, compact, returning, reference, raw), best
+round kept:
 
 * **ours**: ``Verifier.verify(presentation, "hotel")``, the full offline check of
   DESIGN.md §7: the issuer's signature and the KB-JWT's, the trust list (issuer, key,
   type), claims against the clock, disclosures, the status list, the scene and replay.
+* **compact**: the same presentations as compact ``EC1:`` QR texts
+  (:mod:`sdjwt.qr_transport`: Base45, DEFLATE with the preset dictionary, the packed
+  skeleton), ``Verifier.verify(qr_text, "hotel")``: unpacking plus the full check.
 * **reference**: ``sd_jwt.verifier.SDJWTVerifier`` on the same presentations (issuer
   signature, disclosures, KB-JWT signature, ``aud``, ``nonce``, ``sd_hash``), then
   ``get_verified_payload()``; the issuer key comes from a prepared ``jwcrypto`` JWK.
@@ -28,9 +32,14 @@ fresh KB-JWT after the verifier has seen it once (a venue's regulars, or an onli
 verifier serving many venues): the verifier remembers issuer-signed JWTs whose
 signature it has checked, so only the KB-JWT signature is checked again.
 
+``--clock cpu`` times every loop with the process's CPU time instead of the wall clock:
+on a machine shared with other work, time spent waiting for a core then does not count
+(cache and memory contention still do). Both clocks time all measurements alike.
+
 The last line of the output is one JSON object:
-``{"ours_per_s", "reference_per_s", "raw_p256_per_s", "ratio", "returning_per_s",
-"returning_ratio"}``; ``ratio`` is the cold figure (every credential new).
+``{"ours_per_s", "reference_per_s", "raw_p256_per_s", "ratio", "compact_per_s",
+"compact_ratio", "returning_per_s", "returning_ratio"}``; ``ratio`` is the cold figure of
+the plain form (every credential new), ``compact_ratio`` the same for the ``EC1:`` form.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ from sd_jwt.verifier import SDJWTVerifier
 from cli.demo import DEMO_CLAIMS
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeyWrapper, generate_secret
+from sdjwt.qr_transport import encode_compact
 from service.publication import Publication
 from store.sqlite import SQLiteStore
 from verifier import Verifier
@@ -78,6 +88,9 @@ POOL_MARGIN = 2.0
 RAW_MESSAGES = 64
 #: The clock is read every this many operations inside a timed loop.
 CLOCK_STRIDE = 16
+#: The clocks of ``--clock``: elapsed time, or the CPU time of this process.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+clock: Callable[[], float] = time.perf_counter
 
 
 # -- machine facts ------------------------------------------------------------------
@@ -118,6 +131,8 @@ class Pool:
     """Distinct hotel presentations, each from its own credential and holder."""
 
     presentations: list[str]
+    #: the same presentations as compact ``EC1:`` QR texts
+    compact: list[str]
     nonces: list[str]
     issuer_jwk: dict[str, Any]
     signing_input_length: int
@@ -139,6 +154,7 @@ class Stack:
         self.issuer_key = keyring.signing_key(self.iss)
         self.publication = Publication(self.store, keyring, self.platform, self.status)
         self.presentations: list[str] = []
+        self.compact: list[str] = []
         self.returning: list[str] = []
         self.bundle: dict[str, Any] | None = None
         self.scene = self.verifier().trust_list.scenes[SCENE]
@@ -156,7 +172,9 @@ class Stack:
                 holder_jwk=wallet.holder_jwk,
             )
             held = wallet.add(issued.sd_jwt)
-            self.presentations.append(wallet.present_for_scene(held, self.scene))
+            presentation = wallet.present_for_scene(held, self.scene)
+            self.presentations.append(presentation)
+            self.compact.append(encode_compact(presentation))
             # the same credential shown again later, with a fresh KB-JWT
             self.returning.append(wallet.present_for_scene(held, self.scene))
         self.bundle = None
@@ -175,6 +193,7 @@ class Stack:
         jwt = self.presentations[0].split("~", 1)[0]
         return Pool(
             self.presentations,
+            self.compact,
             nonces,
             dict(self.issuer_key.public_jwk()),
             len(jwt.rsplit(".", 1)[0]),
@@ -188,7 +207,7 @@ def kb_nonce(presentation: str) -> str:
     return str(payload["nonce"])
 
 
-# -- the three measurements ---------------------------------------------------------
+# -- the measurements ---------------------------------------------------------------
 
 
 @dataclass
@@ -210,14 +229,15 @@ def timed(items: Sequence[Any], step: Callable[[Any], bool], budget: float) -> R
     gc.disable()
     try:
         count = 0
-        started = time.perf_counter()
+        now = clock
+        started = now()
         for item in items:
             if not step(item):
                 raise SystemExit(f"verification failed during the bench (item {count})")
             count += 1
-            if count % CLOCK_STRIDE == 0 and time.perf_counter() - started >= budget:
+            if count % CLOCK_STRIDE == 0 and now() - started >= budget:
                 break
-        elapsed = time.perf_counter() - started
+        elapsed = now() - started
     finally:
         gc.enable()
     return Round(count, elapsed)
@@ -230,6 +250,16 @@ def round_ours(stack: Stack, pool: Pool, budget: float) -> Round:
         return verify(presentation, SCENE).valid
 
     return timed(pool.presentations, step, budget)
+
+
+def round_compact(stack: Stack, pool: Pool, budget: float) -> Round:
+    """The same fresh presentations, scanned as compact ``EC1:`` QR texts."""
+    verify = stack.verifier().verify
+
+    def step(text: str) -> bool:
+        return verify(text, SCENE).valid
+
+    return timed(pool.compact, step, budget)
 
 
 def round_returning(stack: Stack, pool: Pool, budget: float) -> Round:
@@ -310,7 +340,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=5, help="rounds per measurement; the best is kept"
     )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="time loops by the wall clock (default) or by this process's CPU time",
+    )
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
     if args.seconds <= 0 or args.rounds < 1:
         parser.error("--seconds must be positive and --rounds at least 1")
     budget = args.seconds / args.rounds
@@ -342,25 +380,28 @@ def main(argv: list[str] | None = None) -> int:
             f"pool: {len(pool.presentations)} presentations of {len(pool.presentations)} "
             f"distinct credentials and holders (hotel scene, issuer JWT signing input "
             f"{pool.signing_input_length} bytes); setup {setup:.1f} s; "
-            f"{args.rounds} rounds of {budget:.2f} s each (calibration: ours "
+            f"{args.rounds} rounds of {budget:.2f} s each, {args.clock} clock (calibration: ours "
             f"{estimate.rate:.0f}/s, reference {warm.rate:.0f}/s)"
         )
         sys.stdout.flush()
 
         ours: list[Round] = []
+        compact: list[Round] = []
         returning: list[Round] = []
         reference: list[Round] = []
         raw: list[Round] = []
         for _ in range(args.rounds):
             ours.append(round_ours(stack, pool, budget))
+            compact.append(round_compact(stack, pool, budget))
             returning.append(round_returning(stack, pool, budget))
             reference.append(round_reference(pool, budget))
             raw.append(round_raw(public_key, pairs, budget))
         stack.store.close()
 
-    exhausted = [r for r in ours if r.count == len(pool.presentations)]
+    exhausted = [r for r in ours + compact if r.count == len(pool.presentations)]
     rows = [
         ("ecert Verifier, full hotel check", ours),
+        ("ecert Verifier, compact EC1: text", compact),
         ("ecert Verifier, returning credential", returning),
         ("reference SDJWTVerifier (sd-jwt)", reference),
         ("raw P-256 verify (cryptography)", raw),
@@ -378,11 +419,14 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ours_best / (raw_best / 2)
     paired = statistics.median(o.rate / (r.rate / 2) for o, r in zip(ours, raw, strict=True))
     print(f"{'ours / (raw / 2)':<34} {ratio:>10.3f}  (median of per-round pairs {paired:.3f})")
+    compact_best, _ = summary(compact)
+    compact_ratio = compact_best / (raw_best / 2)
+    print(f"{'compact / (raw / 2)':<34} {compact_ratio:>10.3f}")
     returning_best, _ = summary(returning)
     print(f"{'returning / (raw / 2)':<34} {returning_best / (raw_best / 2):>10.3f}")
     print(f"{'ours / reference':<34} {ours_best / reference_best:>10.2f}")
     if exhausted:
-        print(f"note: {len(exhausted)} round(s) of ours used up the whole pool early")
+        print(f"note: {len(exhausted)} round(s) used up the whole pool early")
     print(
         json.dumps(
             {
@@ -390,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                 "reference_per_s": round(reference_best, 1),
                 "raw_p256_per_s": round(raw_best, 1),
                 "ratio": round(ratio, 4),
+                "compact_per_s": round(compact_best, 1),
+                "compact_ratio": round(compact_ratio, 4),
                 "returning_per_s": round(returning_best, 1),
                 "returning_ratio": round(returning_best / (raw_best / 2), 4),
             }

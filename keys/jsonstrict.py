@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from keys.errors import FormatError
@@ -66,6 +67,9 @@ def _finite(text: str) -> float:
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
 )
+#: The decoder's scanner: ``decode`` without its two whitespace regexes, for text that is
+#: exactly one value (the tokens on the verify path); anything else takes ``decode``.
+_SCAN: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]  # untyped
 
 
 def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
@@ -93,7 +97,12 @@ def loads(data: bytes | str, *, max_bytes: int = MAX_BYTES) -> Any:
     if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH:
         _check_depth(text)
     try:
-        value = _DECODER.decode(text)
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration:  # no value at 0: empty, or whitespace first
+            end = -1
+        if end != len(text):  # whitespace around the value, or an error: the full decoder
+            value = _DECODER.decode(text)
     except FormatError:
         raise
     except (ValueError, RecursionError) as err:

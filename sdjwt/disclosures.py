@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from binascii import b2a_base64
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from keys.errors import InvalidUnicode
 from keys.jsonstrict import dumps_compact, loads
 from sdjwt.errors import DisclosureInvalid, FormatError
 
+_TO_URL = bytes.maketrans(b"+/", b"-_")
 #: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
 SD = "_sd"
 SD_ALG = "_sd_alg"
@@ -28,7 +30,9 @@ NEVER_DISCLOSABLE = frozenset(
 
 def digest(encoded: str) -> str:
     """The base64url SHA-256 digest of a disclosure as it appears (RFC 9901 §4.2.3)."""
-    return b64url_encode(hashlib.sha256(encoded.encode("ascii")).digest())
+    # 32 bytes are 43 base64 characters and one "=": binascii directly, then the URL alphabet
+    raw = b2a_base64(hashlib.sha256(encoded.encode("ascii")).digest(), newline=False)
+    return raw[:43].translate(_TO_URL).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,12 @@ def decode_disclosure(encoded: str) -> Disclosure:
     Raises :class:`DisclosureInvalid`, or :class:`~keys.errors.InvalidUnicode`
     (``malformed``) for text that is not Unicode (invalid UTF-8, a lone surrogate).
     """
+    salt, name, value = _decoded(encoded)
+    return Disclosure(encoded, salt, name, value)
+
+
+def _decoded(encoded: str) -> tuple[str, str | None, Any]:
+    """:func:`decode_disclosure`'s checks: ``(salt, name or None, value)``."""
     try:
         array = loads(b64url_decode(encoded))
     except InvalidUnicode:
@@ -76,13 +86,13 @@ def decode_disclosure(encoded: str) -> Disclosure:
     if not isinstance(salt, str):
         raise DisclosureInvalid("disclosure salt must be a string")
     if len(array) == 2:
-        return Disclosure(encoded, salt, None, array[1])
+        return salt, None, array[1]
     name = array[1]
     if not isinstance(name, str):
         raise DisclosureInvalid("disclosure claim name must be a string")
     if name in (SD, ARRAY_ELEMENT):
         raise DisclosureInvalid(f"disclosure may not carry the claim name {name!r}")
-    return Disclosure(encoded, salt, name, array[2])
+    return salt, name, array[2]
 
 
 def decoy_digest(*, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
@@ -159,16 +169,16 @@ def _resolve_flat(
         if encoded is None:
             continue
         used += 1
-        disclosure = decode_disclosure(encoded)
-        if disclosure.name is None:
+        _, name, value = _decoded(encoded)
+        if name is None:
             raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-        if disclosure.name in NEVER_DISCLOSABLE:
-            raise DisclosureInvalid(_never_disclosable(disclosure.name))
-        if disclosure.name in out:
+        if name in NEVER_DISCLOSABLE:
+            raise DisclosureInvalid(_never_disclosable(name))
+        if name in out:
             raise DisclosureInvalid("a disclosed claim name is already in the object")
-        if isinstance(disclosure.value, dict | list):
+        if isinstance(value, dict | list):
             return None
-        out[disclosure.name] = disclosure.value
+        out[name] = value
     if used != len(by_digest):
         raise DisclosureInvalid("a disclosure is not referenced by the credential")
     return out

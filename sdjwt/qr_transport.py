@@ -57,9 +57,10 @@ from __future__ import annotations
 
 import re
 import zlib
+from binascii import b2a_base64
 from hashlib import sha256
 
-from keys.b64 import b64url_decode_segment, b64url_encode
+from keys.b64 import b64url_decode_segment
 from keys.errors import FormatError
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "b45decode",
     "b45encode",
     "decode_compact",
+    "decode_compact_ascii",
     "encode_compact",
     "is_compact",
 ]
@@ -97,6 +99,7 @@ _SD_HASH = 0xF1
 _TOKEN = re.compile(rb'(?<=")[A-Za-z0-9_-]{%d,320}(?=")' % MIN_TOKEN_CHARS)
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PREFIX_RE = re.compile(r"EC([0-9]{1,3}):")
+_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 # -- the preset dictionary of version 1 (frozen) ---------------------------------------------
 #
@@ -155,7 +158,11 @@ DICTIONARY_SHA256 = sha256(DICTIONARY).hexdigest()
 # -- Base45 (RFC 9285) ------------------------------------------------------------------------
 
 _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_B45_VALUE = {c: i for i, c in enumerate(_B45)}
+#: Base45 character (as a byte) -> its value; every other byte -> 0xFF.
+_B45_VALUES = bytes(_B45.find(chr(b)) & 0xFF if chr(b) in _B45 else 0xFF for b in range(256))
+#: The low byte of every 3-byte group, for a compact text of the largest size.
+_LOW_BYTES_SIZE = MAX_COMPACT - MAX_COMPACT % 3
+_LOW_BYTES = int.from_bytes(b"\x00\x00\xff" * (_LOW_BYTES_SIZE // 3), "big")
 
 
 def b45encode(data: bytes) -> str:
@@ -174,25 +181,43 @@ def b45encode(data: bytes) -> str:
 
 
 def b45decode(text: str) -> bytes:
-    """Decode Base45 text strictly (RFC 9285 §4.2). Raises :class:`FormatError`."""
-    if len(text) % 3 == 1:
+    """Decode Base45 text strictly (RFC 9285 §4.2). Raises :class:`FormatError`.
+
+    Refused, in this order: a length of 3k + 1, a character outside the alphabet, a
+    group of three over 65535 or a final group of two over 255. The work is done in
+    bulk: one ``translate`` to character values, read as one big integer whose 3-byte
+    "digits" are the groups ``(c, d, e)``; masks and shifts split it into three integers
+    of digits ``c``, ``d`` and ``e``, and ``c + 45 d + 2025 e`` computes every group at
+    once (no carries: a group is at most 91,124 < 2**24). Strided slices then check the
+    top byte of each group and interleave the two low ones.
+    """
+    size = len(text)
+    if size % 3 == 1:
         raise FormatError("Base45 text has an impossible length")
     try:
-        values = [_B45_VALUE[c] for c in text]
-    except KeyError:
+        values = text.encode("ascii").translate(_B45_VALUES)
+    except UnicodeEncodeError:
         raise FormatError("a character is outside the Base45 alphabet") from None
-    out = bytearray()
-    whole = len(values) - len(values) % 3
-    for i in range(0, whole, 3):
-        n = values[i] + values[i + 1] * 45 + values[i + 2] * 2025
-        if n > 0xFFFF:
+    if b"\xff" in values:
+        raise FormatError("a character is outside the Base45 alphabet")
+    whole = size - size % 3
+    groups = whole // 3
+    x = int.from_bytes(values[:whole], "big")
+    if whole <= _LOW_BYTES_SIZE:
+        low = _LOW_BYTES >> (8 * (_LOW_BYTES_SIZE - whole))
+    else:
+        low = int.from_bytes(b"\x00\x00\xff" * groups, "big")
+    n = (((x >> 16) & low) + 45 * ((x >> 8) & low) + 2025 * (x & low)).to_bytes(whole, "big")
+    if n[0::3].count(0) != groups:  # a group's third byte: the group is over 65535
+        raise FormatError("a Base45 group is out of range")
+    out = bytearray(groups * 2 + (size - whole) // 2)
+    out[0 : 2 * groups : 2] = n[1::3]
+    out[1 : 2 * groups : 2] = n[2::3]
+    if whole < size:
+        last = values[whole] + values[whole + 1] * 45
+        if last > 0xFF:
             raise FormatError("a Base45 group is out of range")
-        out += n.to_bytes(2, "big")
-    if whole < len(values):
-        n = values[whole] + values[whole + 1] * 45
-        if n > 0xFF:
-            raise FormatError("a Base45 group is out of range")
-        out.append(n)
+        out[-1] = last
     return bytes(out)
 
 
@@ -204,6 +229,8 @@ def is_compact(text: str | bytes) -> bool:
     if not isinstance(text, str | bytes):
         return False
     head = text[:6]
+    if head[:2] != ("EC" if isinstance(head, str) else b"EC"):  # a plain SD-JWT: "eyJ…"
+        return False
     if isinstance(head, bytes):
         try:
             head = head.decode("ascii")
@@ -327,6 +354,11 @@ def decode_compact(text: str) -> str:
     bad Base45, a truncated or oversized DEFLATE stream, a skeleton or tail that does
     not add up, or a result over the size limits.
     """
+    return decode_compact_ascii(text).decode("ascii")
+
+
+def decode_compact_ascii(text: str) -> bytes:
+    """:func:`decode_compact` as ASCII bytes, what the verifier works on."""
     if not isinstance(text, str):
         raise FormatError("the compact QR text must be text")
     if len(text) > MAX_COMPACT:
@@ -337,7 +369,7 @@ def decode_compact(text: str) -> str:
     if match.group() != PREFIX:
         raise FormatError("unsupported compact QR transport version")
     body = b45decode(text[len(PREFIX) :])
-    inflate = zlib.decompressobj(-15, DICTIONARY)
+    inflate = zlib.decompressobj(-15, DICTIONARY)  # inflated once, bounded
     try:
         skeleton = inflate.decompress(body, MAX_SKELETON + 1)
     except zlib.error:
@@ -350,6 +382,8 @@ def decode_compact(text: str) -> str:
 
 
 class _Unpacker:
+    """Reads the skeleton front to back and the tail in step with it, in bytes."""
+
     __slots__ = ("digests", "pos", "sd_hash", "size", "skeleton", "tail", "tail_pos")
 
     def __init__(self, skeleton: bytes, tail: bytes) -> None:
@@ -358,21 +392,24 @@ class _Unpacker:
         self.tail = tail
         self.tail_pos = 0
         self.size = 0
-        self.digests: list[str] | None = None
-        self.sd_hash: str | None = None
+        self.digests: list[bytes] | None = None
+        self.sd_hash: bytes | None = None
 
-    def presentation(self) -> str:
-        n = self._varint()
-        flags = self._take(1)[0]
+    def presentation(self) -> bytes:
+        n, self.pos = _read_varint(self.skeleton, 0)
+        if self.pos >= len(self.skeleton):
+            raise FormatError("the compact QR data is truncated")
+        flags = self.skeleton[self.pos]
+        self.pos += 1
         if flags > 1:
             raise FormatError("unknown flags in the compact QR data")
         disclosures = [self._text() for _ in range(n)]
-        self.digests = [_b64(sha256(d.encode("ascii")).digest()) for d in disclosures]
+        self.digests = [_b64(sha256(d).digest()) for d in disclosures]
         issuer_jwt = self._jwt()
-        prefix = "~".join([issuer_jwt, *disclosures, ""])
-        kb_jwt = ""
+        prefix = b"~".join([issuer_jwt, *disclosures, b""])
+        kb_jwt = b""
         if flags:
-            self.sd_hash = _b64(sha256(prefix.encode("ascii")).digest())
+            self.sd_hash = _b64(sha256(prefix).digest())
             kb_jwt = self._jwt()
         if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
             raise FormatError("the compact QR data has bytes left over")
@@ -381,18 +418,24 @@ class _Unpacker:
             raise FormatError("the presentation is too large")
         return presentation
 
-    def _jwt(self) -> str:
+    def _jwt(self) -> bytes:
         header = self._text()
         payload = self._text()
-        signature = _b64(self._tail(self._varint()))
+        size, self.pos = _read_varint(self.skeleton, self.pos)
+        signature = _b64(self._tail(size))
         self.size += len(signature) + 2
-        return f"{header}.{payload}.{signature}"
+        return b".".join((header, payload, signature))
 
-    def _text(self) -> str:
-        packed = self._take(self._varint())
+    def _text(self) -> bytes:
+        """One segment: its packed bytes unescaped, then encoded as base64url."""
+        size, start = _read_varint(self.skeleton, self.pos)
+        self.pos = end = start + size
+        if end > len(self.skeleton):
+            raise FormatError("the compact QR data is truncated")
+        packed = self.skeleton[start:end]
         out = bytearray()
         start = 0
-        while (esc := packed.find(b"\x00", start)) >= 0:
+        while (esc := packed.find(0, start)) >= 0:
             out += packed[start:esc]
             if esc + 1 >= len(packed):
                 raise FormatError("the compact QR data ends inside an escape")
@@ -401,44 +444,31 @@ class _Unpacker:
             if code == 0:
                 out.append(0)
             elif code <= MAX_TOKEN_BYTES:
-                out += _b64(self._tail(code)).encode("ascii")
+                out += _b64(self._tail(code))
             elif code == _DIGEST and self.digests is not None:
                 j, start = _read_varint(packed, start)
                 if j >= len(self.digests):
                     raise FormatError("a digest reference names no disclosure")
-                out += self.digests[j].encode("ascii")
+                out += self.digests[j]
             elif code == _SD_HASH and self.sd_hash is not None:
-                out += self.sd_hash.encode("ascii")
+                out += self.sd_hash
             else:
                 raise FormatError("an unknown escape in the compact QR data")
             if len(out) > MAX_PRESENTATION:
                 raise FormatError("the presentation is too large")
         out += packed[start:]
-        text = _b64(bytes(out))
+        text = _b64(out)
         self.size += len(text) + 1
         if self.size > MAX_PRESENTATION:
             raise FormatError("the presentation is too large")
         return text
 
-    def _varint(self) -> int:
-        value, self.pos = _read_varint(self.skeleton, self.pos)
-        return value
-
-    def _take(self, n: int) -> bytes:
-        end = self.pos + n
-        if end > len(self.skeleton):
-            raise FormatError("the compact QR data is truncated")
-        chunk = self.skeleton[self.pos : end]
-        self.pos = end
-        return chunk
-
     def _tail(self, n: int) -> bytes:
-        end = self.tail_pos + n
+        start = self.tail_pos
+        self.tail_pos = end = start + n
         if end > len(self.tail):
             raise FormatError("the compact QR data is truncated")
-        chunk = self.tail[self.tail_pos : end]
-        self.tail_pos = end
-        return chunk
+        return self.tail[start:end]
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -455,7 +485,8 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
     raise FormatError("a length in the compact QR data is too large")
 
 
-def _b64(data: bytes) -> str:
+def _b64(data: bytes | bytearray) -> bytes:
+    """Canonical unpadded base64url of ``data`` (never empty), as ASCII bytes."""
     if not data:
         raise FormatError("an empty segment in the compact QR data")
-    return b64url_encode(data)
+    return b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL)

@@ -18,6 +18,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, TrustList, VerifyingKey
 from keys.b64 import b64url_decode_segment
 from keys.errors import InvalidUnicode, UnsupportedAlgorithm
@@ -27,7 +29,7 @@ from keys.jws import checked_header, verify_compact
 from keys.numericdate import numeric_date
 from keys.trustlist import Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
-from sdjwt.qr_transport import MAX_COMPACT, decode_compact, is_compact
+from sdjwt.qr_transport import MAX_COMPACT, decode_compact_ascii, is_compact
 from verifier.bundle import Bundle, read_bundle_file
 from verifier.errors import (
     ERROR_CODES,
@@ -67,6 +69,8 @@ DEFAULT_MAX_AGE = 120
 
 #: The characters of an SD-JWT+KB: the base64url alphabet, "." and "~".
 _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
+_B64URL_ALPHABET = _ALPHABET[:64]
+_P256 = ec.SECP256R1()
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _PAD = (b"", b"", b"==", b"=")
@@ -386,7 +390,7 @@ class Verifier:
             if holder is None:
                 # cnf.jwk is part of the verified issuer JWT: the key object is kept
                 # with it, and OpenSSL reuses its set-up on the next presentation.
-                holder = VerifyingKey(*public_key_from_jwk(holder_jwk), kid="")
+                holder = _holder_key(holder_jwk)
                 seen.holder = holder
         except (InvalidUnicode, VerificationError):
             # text that is not Unicode is malformed wherever it is; a check of ours
@@ -486,8 +490,31 @@ class _Verified:
         self.holder: VerifyingKey | None = None
 
 
-def _unpack_compact(text: str | bytes) -> str:
-    """The plain presentation in a compact QR text (trailing CR/LF ignored); Malformed if bad."""
+def _holder_key(jwk: Mapping[str, Any]) -> VerifyingKey:
+    """The holder key of ``cnf.jwk``. A P-256 JWK of exactly ``kty``, ``crv``, ``x`` and
+    ``y`` (what every wallet sends) is read straight into its encoded point; anything
+    else, or anything wrong with it, goes through :func:`keys.jwk.public_key_from_jwk`,
+    which makes the same checks and gives the exact refusal (``InvalidJWK``)."""
+    if len(jwk) == 4 and jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        x, y = jwk.get("x"), jwk.get("y")
+        if isinstance(x, str) and isinstance(y, str) and len(x) == len(y) == 43:
+            xy = (x + y).encode("ascii", "replace")  # "?" is outside the alphabet
+            if not xy.translate(None, _B64URL_ALPHABET):
+                try:
+                    point = (
+                        b"\x04" + b64url_decode_segment(xy[:43]) + b64url_decode_segment(xy[43:])
+                    )
+                    return VerifyingKey(
+                        ec.EllipticCurvePublicKey.from_encoded_point(_P256, point), "ES256", ""
+                    )
+                except (FormatError, ValueError):
+                    pass  # not canonical, or not on the curve: refused below, with the reason
+    return VerifyingKey(*public_key_from_jwk(jwk), kid="")
+
+
+def _unpack_compact(text: str | bytes) -> bytes:
+    """The plain presentation in a compact QR text (trailing CR/LF ignored), as ASCII bytes;
+    Malformed if bad."""
     if len(text) > MAX_COMPACT + 2:
         raise Malformed("the compact QR text is too large")
     if isinstance(text, bytes):
@@ -496,7 +523,7 @@ def _unpack_compact(text: str | bytes) -> str:
         except UnicodeDecodeError:
             raise Malformed("the compact QR text is not ASCII") from None
     try:
-        return decode_compact(text.rstrip("\r\n"))
+        return decode_compact_ascii(text.rstrip("\r\n"))
     except FormatError as err:
         raise Malformed(f"the compact QR text is unusable: {err.message}") from None
 
