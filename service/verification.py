@@ -27,6 +27,7 @@ from typing import cast
 
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
+from service.accounts import api_key_revocations
 from store.interface import (
     ActivityRecord,
     ApiKeyRecord,
@@ -286,8 +287,10 @@ class VenueKeys:
 
     Only a live venue key whose venue exists is kept (by the SHA-256 of the secret);
     an unknown, revoked or wrong-kind key is asked of the store every time. A key
-    revoked while kept keeps working up to ``ttl`` seconds (:data:`VENUE_KEY_TTL`) in
-    a worker that saw it just before. At most ``kept`` keys (the oldest goes first).
+    revoked by another process while kept keeps working up to ``ttl`` seconds
+    (:data:`VENUE_KEY_TTL`) in a worker that saw it just before; a revocation by this
+    process (``revocations`` changes) empties the cache at once. At most ``kept`` keys
+    (the oldest goes first).
     """
 
     def __init__(
@@ -298,12 +301,15 @@ class VenueKeys:
         clock: Callable[[], float] = time.monotonic,
         ttl: float = VENUE_KEY_TTL,
         kept: int = VENUE_KEYS_KEPT,
+        revocations: Callable[[], int] = api_key_revocations,
     ) -> None:
         self._api_key = api_key
         self._store = store
         self._clock = clock
         self._ttl = ttl
         self._kept = kept
+        self._revocations = revocations
+        self._seen = revocations()
         self._entries: dict[str, tuple[float, ApiKeyRecord, VenueRecord]] = {}
         self._lock = threading.Lock()
 
@@ -314,6 +320,11 @@ class VenueKeys:
         """
         name = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
         now = self._clock()
+        revocations = self._revocations()
+        if revocations != self._seen:  # a key revoked by this process: forget them all
+            with self._lock:
+                self._entries.clear()
+                self._seen = revocations
         entry = self._entries.get(name)
         if entry is not None and 0 <= now - entry[0] < self._ttl:
             return entry[1], entry[2]

@@ -28,11 +28,24 @@ def test_a_revoked_venue_key_works_at_most_two_seconds(
     api_app.extensions[VENUE_KEYS] = (svc, keys)
     answer = client.post("/api/v1/verify", headers=bearer(secret), json=BODY)
     assert answer.status_code == 200 and answer.get_json()["errors"][0]["code"] == "malformed"
-    svc.accounts.revoke_api_key(record.key_id)
+    # revoked by another process (the operator's CLI): only the store knows
+    svc.store.revoke_api_key(record.key_id, 1)
     clock.advance(1.99)
     assert client.post("/api/v1/verify", headers=bearer(secret), json=BODY).status_code == 200
     clock.advance(0.01)
     assert client.post("/api/v1/verify", headers=bearer(secret), json=BODY).status_code == 401
+    assert client.post("/api/v1/verify", headers=bearer(secret), json=BODY).status_code == 401
+
+
+def test_a_venue_key_revoked_by_this_process_stops_at_once(
+    api_app: Flask, client: FlaskClient, demo: DemoLogins
+) -> None:
+    svc = services_of(api_app)
+    record, secret = svc.accounts.issue_api_key("venue", "grand-hotel")
+    keys = VenueKeys(lambda s: svc.accounts.api_key(s, "venue"), svc.store, clock=Clock(0.0))
+    api_app.extensions[VENUE_KEYS] = (svc, keys)
+    assert client.post("/api/v1/verify", headers=bearer(secret), json=BODY).status_code == 200
+    svc.accounts.revoke_api_key(record.key_id)
     assert client.post("/api/v1/verify", headers=bearer(secret), json=BODY).status_code == 401
 
 

@@ -256,3 +256,15 @@ def test_venue_keys_are_bounded(store: Store) -> None:
     assert len(cache) == 2
     cache.venue(secrets[0])  # the oldest went first: asked again
     assert keys.asked == 4
+
+
+def test_a_revocation_by_this_process_empties_the_cache_at_once(store: Store) -> None:
+    keys, clock = _Keys(store), Clock(100.0)
+    revoked = [0]
+    cache = VenueKeys(keys.api_key, store, clock=clock, revocations=lambda: revoked[0])
+    secret = _venue_key(store, "grand-hotel")
+    cache.venue(secret)
+    store.revoke_api_key("k-grand-hotel", 101)
+    revoked[0] += 1  # as service.accounts.Accounts.revoke_api_key does
+    with pytest.raises(AuthError):
+        cache.venue(secret)  # the clock has not moved
