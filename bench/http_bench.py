@@ -333,6 +333,7 @@ class Seeded:
             instance.store,
             hasher=CHEAP_HASHER,
             counter_key=instance.derive_key(LOGIN_KEY_LABEL),
+            pseudonyms=instance.pseudonyms,  # as the service's own Accounts
         )
         platform_ = instance.platform
         platform_.ensure_anchor()
