@@ -10,16 +10,30 @@ asks :class:`service.accounts.Accounts` who it belongs to, and raises:
   department's issuer path, a scene the venue is not allowed).
 
 Tokens are never logged or echoed; the store only knows their SHA-256.
+
+Venue keys (the verification route's) are kept per worker for up to two seconds
+(:class:`service.verification.VenueKeys`): a revoked venue key keeps working that
+long in a worker that saw it just before; an unknown or revoked key is never kept.
 """
 
 from __future__ import annotations
 
+from flask import current_app
+
 from api.errors import Forbidden
 from api.security import bearer_token
 from api.services import services
+from service.instance import Ecert
+from service.verification import VenueKeys
 from store.interface import IssuerRecord, VenueRecord
 
-__all__ = ["current_citizen", "current_department", "current_venue"]
+__all__ = [
+    "VENUE_KEYS",
+    "current_citizen",
+    "current_department",
+    "current_venue",
+    "venue_keys",
+]
 
 
 def current_department(issuer: str) -> IssuerRecord:
@@ -41,12 +55,27 @@ def current_department(issuer: str) -> IssuerRecord:
 def current_venue() -> VenueRecord:
     """The venue calling. Raises :class:`~api.errors.AuthError` 401 (no valid venue key) or 403
     (the key's venue is no longer registered)."""
-    svc = services()
-    key = svc.accounts.api_key(bearer_token(), "venue")
-    record = svc.store.get_venue(key.principal)
+    _key, record = venue_keys().venue(bearer_token())
     if record is None:
         raise Forbidden("This key's venue is not registered.")
     return record
+
+
+#: Where the app keeps its :class:`VenueKeys` (``app.extensions[VENUE_KEYS]``).
+VENUE_KEYS = "ecert.venue_keys"
+
+
+def venue_keys(svc: Ecert | None = None) -> VenueKeys:
+    """The current app's cache of venue keys (made on first use, and again for an
+    instance swapped in)."""
+    svc = svc or services()
+    kept: tuple[Ecert, VenueKeys] | None = current_app.extensions.get(VENUE_KEYS)
+    if kept is not None and kept[0] is svc:
+        return kept[1]
+    accounts = svc.accounts
+    keys = VenueKeys(lambda secret: accounts.api_key(secret, "venue"), svc.store)
+    current_app.extensions[VENUE_KEYS] = (svc, keys)
+    return keys
 
 
 def current_citizen() -> str:

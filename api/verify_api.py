@@ -38,7 +38,8 @@ from api import presentations as qr_presentations  # registers the app's present
 from api.errors import Forbidden, UnsupportedMediaType, problem, validation_problem
 from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
-from api.services import services
+from api.services import Services, services
+from service.verification import TRUST_CHECK_EVERY
 from verifier import VerificationResult
 from verifier.errors import ERROR_CODES, Malformed
 from verifier.qrimage import MAX_IMAGE_BYTES, decode_qr
@@ -66,6 +67,9 @@ bp = APIBlueprint(
 
 def _init_presentations(state: BlueprintSetupState) -> None:
     qr_presentations.init_app(state.app)
+    # A worker reads the trust version at most once a second (docs/security.md).
+    built: Services = state.app.extensions["ecert"]
+    built.online.check_every = TRUST_CHECK_EVERY
 
 
 def _upload_limit(endpoint: str | None, values: dict[str, Any] | None) -> None:

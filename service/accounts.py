@@ -337,6 +337,7 @@ class Accounts:
     def revoke_api_key(self, key_id: str) -> None:
         """Revoke a key at once. Raises :class:`~store.interface.NotFound`."""
         self._store.revoke_api_key(key_id, int(self.clock()))
+        _REVOKED[0] += 1  # this process's key caches forget what they kept
 
     def rotate_api_key(self, key_id: str) -> tuple[ApiKeyRecord, str]:
         """Issue a new key for the same principal and revoke the old one.
@@ -349,6 +350,17 @@ class Accounts:
         new = self.issue_api_key(old.kind, old.principal)
         self.revoke_api_key(key_id)
         return new
+
+
+#: How many API keys this process has revoked (two racing revocations add at least
+#: one): per-worker key caches (:class:`service.verification.VenueKeys`) drop what
+#: they kept when it changes, so a revocation made in this process counts at once.
+_REVOKED = [0]
+
+
+def api_key_revocations() -> int:
+    """A number that changes whenever this process revokes an API key."""
+    return _REVOKED[0]
 
 
 def client_network(client: str) -> str:

@@ -17,28 +17,60 @@ Flask-free: the HTTP view only parses the request and serialises the result.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import cast
 
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
+from service.accounts import api_key_revocations
 from service.errors import OnlineQrRefused
 from service.presentations import QrPresentations
-from store.interface import ActivityRecord, Store
+from store.interface import (
+    ActivityRecord,
+    ApiKeyRecord,
+    StatusListRecord,
+    StatusListStore,
+    Store,
+    TrustStore,
+    VenueRecord,
+)
+from store.kinds.settle import (
+    SettleOutcome,
+    SettleRequest,
+    SettleStore,
+    fill_activity,
+    settle_by_parts,
+)
 from verifier import LiveTrustSource, VerificationResult, Verifier
+from verifier.deferred import DeferringReplay, DeferringStatus, apply_settled, deferring
 from verifier.errors import StatusUnavailable, UnknownScene
 
 __all__ = [
     "LiveStatusSource",
     "OnlineVerifier",
+    "StatusLists",
     "StoreNonceCache",
+    "VenueKeys",
     "Verification",
     "build_online_verifier",
     "nonce_key",
+    "settle",
 ]
+
+
+#: Seconds between two reads of the store's trust version by one online verifier.
+TRUST_CHECK_EVERY = 1.0
+#: Status list records kept per worker (they never change once created).
+STATUS_LISTS_KEPT = 1024
+#: Seconds a venue's API key (and its venue) is trusted per worker without a store read.
+VENUE_KEY_TTL = 2.0
+#: Venue keys kept per worker.
+VENUE_KEYS_KEPT = 1024
 
 
 def nonce_key(nonce: str) -> str:
@@ -46,19 +78,55 @@ def nonce_key(nonce: str) -> str:
     return "kb-nonce:" + hashlib.sha256(nonce.encode("utf-8")).hexdigest()
 
 
-class LiveStatusSource:
-    """Status values read from the store at once: a revocation counts immediately."""
+class StatusLists:
+    """Status list records (``uri`` -> issuer, size) kept per worker: they never change
+    once a list exists. At most ``kept`` records (the oldest kept goes first); a uri
+    the store does not know is never kept (the list may be created later)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StatusListStore, *, kept: int = STATUS_LISTS_KEPT) -> None:
         self._store = store
+        self._kept = kept
+        self._records: dict[str, StatusListRecord] = {}
+        self._lock = threading.Lock()
 
-    def lookup(self, iss: str, uri: str, idx: int, now: float) -> int:
-        """See :class:`verifier.StatusSource`. Raises ``StatusUnavailable``."""
+    def get(self, uri: str) -> StatusListRecord | None:
+        """The record of the list at ``uri``, or None."""
+        record = self._records.get(uri)
+        if record is not None:
+            return record
         record = self._store.get_status_list(uri)
+        if record is not None and self._kept > 0:
+            with self._lock:
+                while len(self._records) >= self._kept:
+                    self._records.pop(next(iter(self._records)))
+                self._records[uri] = record
+        return record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class LiveStatusSource:
+    """Status values read from the store at once: a revocation counts immediately.
+
+    The list's record (issuer, size) comes from :class:`StatusLists`; the value is
+    read every time."""
+
+    def __init__(self, store: Store, lists: StatusLists | None = None) -> None:
+        self._store = store
+        self._lists = lists or StatusLists(store)
+
+    def check(self, iss: str, uri: str, idx: int) -> None:
+        """Raises ``StatusUnavailable`` unless ``iss`` has a list at ``uri`` holding ``idx``."""
+        record = self._lists.get(uri)
         if record is None or record.issuer != iss:
             raise StatusUnavailable("no status list of the credential's issuer at this uri")
         if not 0 <= idx < record.size:
             raise StatusUnavailable("the status index is outside the status list")
+
+    def lookup(self, iss: str, uri: str, idx: int, now: float) -> int:
+        """See :class:`verifier.StatusSource`. Raises ``StatusUnavailable``."""
+        self.check(iss, uri, idx)
         return self._store.get_status(uri, idx)
 
 
@@ -74,23 +142,49 @@ class StoreNonceCache:
         return self._store.remember_nonce(nonce_key(nonce), expires_at, now)
 
 
-def build_online_verifier(store: Store, platform: Platform, clock: Callable[[], float]) -> Verifier:
+def build_online_verifier(
+    store: Store,
+    platform: Platform,
+    clock: Callable[[], float],
+    lists: StatusLists | None = None,
+) -> Verifier:
     """The verifier over the live trust data, live status and the store's nonce cache.
 
     The one place that constructs it: the trust list is the platform's registry held
     in memory (:class:`~verifier.LiveTrustSource`), so nothing is signed or parsed again.
+    Inside :func:`verifier.deferred.deferring` its status value and replay check are
+    left to :meth:`OnlineVerifier.verify`'s settle; anywhere else they are live.
     """
+    status = LiveStatusSource(store, lists)
     return Verifier(
-        LiveTrustSource(platform.live_trust_list(), LiveStatusSource(store)),
+        LiveTrustSource(platform.live_trust_list(), DeferringStatus(status, status.check)),
         clock=clock,
-        replay=StoreNonceCache(store),
+        replay=DeferringReplay(StoreNonceCache(store)),
     )
+
+
+#: Whether a store class settles in one operation (a Protocol isinstance costs ~10 µs).
+_SETTLES: dict[type, bool] = {}
+
+
+def settle(store: Store, request: SettleRequest) -> SettleOutcome:
+    """The store's one-operation settle, or the same made of its per-kind calls."""
+    kind = type(store)
+    fast = _SETTLES.get(kind)
+    if fast is None:
+        fast = _SETTLES[kind] = isinstance(store, SettleStore)
+    if fast:
+        return cast(SettleStore, store).settle(request)
+    return settle_by_parts(store, request)
 
 
 class OnlineVerifier:
     """A :class:`Verifier` over the live trust data, rebuilt when it changes.
 
-    Rebuilt when the store's trust version changes (issuers, keys, scenes) or after
+    The store's trust version (issuers, keys, scenes) is read on every verification,
+    or with ``check_every`` (the HTTP service sets :data:`TRUST_CHECK_EVERY`) at most
+    once every ``check_every`` seconds: a trust change then reaches a worker up to
+    that long later. The verifier is rebuilt when the version changed or after
     ``refresh`` seconds, whichever comes first; in between, its cache of verified
     issuer JWTs keeps working.
     """
@@ -102,51 +196,153 @@ class OnlineVerifier:
         *,
         clock: Callable[[], float] = time.time,
         refresh: float = 300.0,
+        check_every: float = 0.0,
     ) -> None:
         self._store = store
         self._platform = platform
         self._clock = clock
         self._refresh = refresh
+        #: seconds between two reads of the trust version (0: every time)
+        self.check_every = check_every
         self._lock = threading.Lock()
-        self._current: tuple[bytes | None, float, Verifier] | None = None
+        self._lists = StatusLists(store)
+        # (trust version, built at, checked at, verifier)
+        self._current: tuple[bytes | None, float, float, Verifier] | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store the verifier reads."""
+        return self._store
 
     def verifier(self) -> Verifier:
-        """The verifier for the current trust data."""
-        version = self._store.get_config(TRUST_VERSION)
+        """The verifier for the current trust data (as of at most ``check_every`` ago)."""
         now = self._clock()
         current = self._current
+        if current is not None and 0 <= now - current[2] < self.check_every:
+            return current[3]
+        version = self._store.get_config(TRUST_VERSION)
         if current is not None and current[0] == version and now - current[1] < self._refresh:
-            return current[2]
+            self._current = (version, current[1], now, current[3])
+            return current[3]
         with self._lock:
-            verifier = build_online_verifier(self._store, self._platform, self._clock)
-            self._current = (version, now, verifier)
+            verifier = build_online_verifier(self._store, self._platform, self._clock, self._lists)
+            self._current = (version, now, now, verifier)
             return verifier
 
     def verify(self, text: str, scene: str, *, venue_id: str) -> VerificationResult:
         """Verify with live status and shared replay detection, and log the check in
         the citizen's activity (claim names only) when the credential is known.
 
-        Raises :class:`verifier.UnknownScene` for a scene not in the trust list.
+        The signatures and every check of the presentation run first; the status
+        value, the replay check, the registry lookup and the activity are then one
+        store operation (:func:`settle`). Raises :class:`verifier.UnknownScene` for a
+        scene not in the trust list.
         """
-        result = self.verifier().verify(text, scene)
-        if result.status_ref is not None and result.iss is not None:
-            record = self._store.find_credential(*result.status_ref)
-            if record is not None and record.issuer == result.iss:
-                self._store.add_activity(
-                    ActivityRecord(
-                        event_id=secrets.token_hex(8),
-                        citizen_id=record.subject,
-                        at=result.checked_at,
-                        venue_id=venue_id,
-                        scene=scene,
-                        vct=result.vct,
-                        credential_id=record.id,
-                        claims=tuple(result.claims),
-                        valid=result.valid,
-                        codes=tuple(result.codes),
-                    )
-                )
+        verifier = self.verifier()
+        with deferring() as deferral:
+            result = verifier.verify(text, scene)
+        ref = result.status_ref if result.iss is not None else None
+        if ref is None and deferral.status is None and deferral.nonce is None:
+            return result
+        draft = None
+        if ref is not None:
+            draft = ActivityRecord(
+                event_id=secrets.token_hex(8),
+                citizen_id="",
+                at=result.checked_at,
+                venue_id=venue_id,
+                scene=scene,
+                vct=result.vct,
+                credential_id=None,
+                claims=tuple(result.claims),
+                valid=result.valid,
+                codes=tuple(result.codes),
+            )
+        outcome = settle(
+            self._store,
+            SettleRequest(
+                status=deferral.status,
+                registry=ref,
+                issuer=result.iss,
+                nonce=None if deferral.nonce is None else nonce_key(deferral.nonce),
+                nonce_expires_at=deferral.expires_at,
+                now=deferral.now,
+                activity=draft,
+            ),
+        )
+        apply_settled(result, deferral, outcome.status, outcome.fresh)
+        if draft is not None and outcome.credential is not None and not outcome.logged:
+            # the outcome changed the event (revoked, replayed…): log it as it ended
+            event = dataclasses.replace(
+                draft,
+                claims=tuple(result.claims),
+                valid=result.valid,
+                codes=tuple(result.codes),
+            )
+            self._store.add_activity(fill_activity(event, outcome.credential))
         return result
+
+
+class VenueKeys:
+    """Venue API keys and their venues, kept per worker for ``ttl`` seconds.
+
+    Only a live venue key whose venue exists is kept (by the SHA-256 of the secret);
+    an unknown, revoked or wrong-kind key is asked of the store every time. A key
+    revoked by another process while kept keeps working up to ``ttl`` seconds
+    (:data:`VENUE_KEY_TTL`) in a worker that saw it just before; a revocation by this
+    process (``revocations`` changes) empties the cache at once. At most ``kept`` keys
+    (the oldest goes first).
+    """
+
+    def __init__(
+        self,
+        api_key: Callable[[str], ApiKeyRecord],
+        store: TrustStore,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        ttl: float = VENUE_KEY_TTL,
+        kept: int = VENUE_KEYS_KEPT,
+        revocations: Callable[[], int] = api_key_revocations,
+    ) -> None:
+        self._api_key = api_key
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._kept = kept
+        self._revocations = revocations
+        self._seen = revocations()
+        self._entries: dict[str, tuple[float, ApiKeyRecord, VenueRecord]] = {}
+        self._lock = threading.Lock()
+
+    def venue(self, secret: str) -> tuple[ApiKeyRecord, VenueRecord | None]:
+        """The live venue key with this secret and its venue (None: not registered).
+
+        Raises :class:`~service.errors.AuthError` (from ``api_key``) for no valid key.
+        """
+        name = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+        now = self._clock()
+        revocations = self._revocations()
+        if revocations != self._seen:  # a key revoked by this process: forget them all
+            with self._lock:
+                self._entries.clear()
+                self._seen = revocations
+        entry = self._entries.get(name)
+        if entry is not None and 0 <= now - entry[0] < self._ttl:
+            return entry[1], entry[2]
+        key = self._api_key(secret)
+        venue = self._store.get_venue(key.principal)
+        with self._lock:
+            if venue is None or self._kept <= 0:
+                self._entries.pop(name, None)
+            else:
+                self._entries.pop(name, None)
+                while len(self._entries) >= self._kept:
+                    self._entries.pop(next(iter(self._entries)))
+                self._entries[name] = (now, key, venue)
+        return key, venue
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class Verification:
@@ -158,8 +354,10 @@ class Verification:
 
     def require_scene(self, scene: str) -> None:
         """Raises :class:`verifier.UnknownScene` for a scene not in the live trust list."""
-        if scene not in self.online.verifier().trust_list.scenes:
-            raise UnknownScene("No scene with this id.")
+        try:
+            self.online.verifier().source.scene(scene)
+        except UnknownScene:
+            raise UnknownScene("No scene with this id.") from None
 
     def verify(self, text: str, scene: str, *, venue_id: str) -> VerificationResult:
         """Verify a scanned text for ``scene`` at ``venue_id``: an online QR URL is

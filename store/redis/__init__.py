@@ -104,6 +104,7 @@ from store.redis.config import ConfigMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.keys import KeysMixin
 from store.redis.registry import RegistryMixin
+from store.redis.settle import SettleMixin
 from store.redis.status import StatusMixin
 from store.redis.trust import TrustMixin
 from store.redis.wallets import WalletsMixin
@@ -121,6 +122,7 @@ class RedisStore(
     WalletsMixin,
     ActivityMixin,
     EphemeralMixin,
+    SettleMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

@@ -50,6 +50,7 @@ from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.keys import KeysMixin
 from store.sqlite.registry import RegistryMixin
 from store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from store.sqlite.settle import SettleMixin
 from store.sqlite.status import CHUNK_SIZE, StatusMixin
 from store.sqlite.trust import TrustMixin
 from store.sqlite.wallets import WalletsMixin
@@ -70,6 +71,7 @@ class SQLiteStore(
     WalletsMixin,
     ActivityMixin,
     EphemeralMixin,
+    SettleMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 
