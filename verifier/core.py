@@ -41,12 +41,9 @@ from verifier.errors import (
     Malformed,
     NotYetValid,
     PresentationExpired,
-    Replayed,
-    Revoked,
     SceneUnmet,
     StatusStale,
     StatusUnavailable,
-    Suspended,
     TrustListStale,
     UnsupportedAlg,
     VerificationError,
@@ -55,7 +52,7 @@ from verifier.errors import (
 from verifier.history import MemoryStatusHistory, StatusHistory
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import ErrorDict, StatusName, VerificationResult
-from verifier.status import StatusSource
+from verifier.status import StatusSource, replayed, status_outcome
 from verifier.trust import BundleTrustSource, HasTrustList, LiveTrustSource, TrustSource
 
 #: Largest presentation accepted, in characters (a version-40 QR code holds 2,953 bytes).
@@ -74,7 +71,6 @@ _P256 = ec.SECP256R1()
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 _PAD = (b"", b"", b"==", b"=")
-_STATUS_NAMES: dict[int, StatusName] = {0: "valid", 1: "revoked", 2: "suspended"}
 
 
 class Verifier:
@@ -360,7 +356,7 @@ class Verifier:
         # The nonce is kept past the last instant at which this KB-JWT is still fresh.
         max_age = binding.max_age
         if not errors and not self._replay.check_and_add(nonce, kb_iat + max_age + 1, now):
-            errors.append(_err(Replayed("this presentation was already used")))
+            errors.append(_err(replayed()))
         if errors:
             result.claims = {}
 
@@ -445,14 +441,9 @@ class Verifier:
         except StatusUnavailable as err:
             errors.append(_err(err))
             return "unavailable"
-        name = _STATUS_NAMES.get(value)
-        if name is None:
-            errors.append(_err(StatusUnavailable("the status value is not one we understand")))
-            return "unavailable"
-        if name == "revoked":
-            errors.append(_err(Revoked("the credential has been revoked by its issuer")))
-        elif name == "suspended":
-            errors.append(_err(Suspended("the credential is suspended by its issuer")))
+        name, error = status_outcome(value)
+        if error is not None:
+            errors.append(_err(error))
         return name
 
 

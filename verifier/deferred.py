@@ -22,10 +22,10 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from verifier.errors import Replayed, Revoked, StatusUnavailable, Suspended, VerificationError
+from verifier.errors import VerificationError
 from verifier.replay import NonceCache
 from verifier.result import ErrorDict, VerificationResult
-from verifier.status import StatusSource
+from verifier.status import StatusSource, replayed, status_outcome
 
 __all__ = ["Deferral", "DeferringReplay", "DeferringStatus", "apply_settled", "deferring"]
 
@@ -109,21 +109,15 @@ def apply_settled(
     """Put the settled ``status`` value (None: not read) and nonce check (``fresh``;
     None: not tried) into ``result``, as :class:`~verifier.Verifier` reports them."""
     errors = result.errors
-    if deferral.status is not None and status is not None and status != 0:
-        error: ErrorDict
-        if status == 1:
-            result.status = "revoked"
-            error = _err(Revoked("the credential has been revoked by its issuer"))
-        elif status == 2:
-            result.status = "suspended"
-            error = _err(Suspended("the credential is suspended by its issuer"))
-        else:
-            result.status = "unavailable"
-            error = _err(StatusUnavailable("the status value is not one we understand"))
-        # The status check comes before the scene policy, whose only error is scene_unmet.
-        at = len(errors) - 1 if errors and errors[-1]["code"] == "scene_unmet" else len(errors)
-        errors.insert(at, error)
+    if deferral.status is not None and status is not None:
+        name, error = status_outcome(status)
+        if error is not None:
+            result.status = name
+            # The status check comes before the scene policy, whose only error is
+            # scene_unmet.
+            last = errors[-1]["code"] if errors else None
+            errors.insert(len(errors) - 1 if last == "scene_unmet" else len(errors), _err(error))
     if fresh is False:
-        errors.append(_err(Replayed("this presentation was already used")))
+        errors.append(_err(replayed()))
     if errors:
         result.claims = {}

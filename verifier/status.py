@@ -6,7 +6,37 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from verifier.bundle import LoadedStatusList
-from verifier.errors import StatusStale, StatusUnavailable
+from verifier.errors import (
+    Replayed,
+    Revoked,
+    StatusStale,
+    StatusUnavailable,
+    Suspended,
+    VerificationError,
+)
+from verifier.result import StatusName
+
+_STATUS_NAMES: dict[int, StatusName] = {0: "valid", 1: "revoked", 2: "suspended"}
+
+
+def status_outcome(value: int) -> tuple[StatusName, VerificationError | None]:
+    """What a status value means (Token Status List: 0 valid, 1 revoked, 2 suspended):
+    its name and the error to report, None for a valid credential. The one mapping used
+    by the verifier and by a service that settles the status later
+    (:mod:`verifier.deferred`)."""
+    name = _STATUS_NAMES.get(value)
+    if name is None:
+        return "unavailable", StatusUnavailable("the status value is not one we understand")
+    if name == "revoked":
+        return name, Revoked("the credential has been revoked by its issuer")
+    if name == "suspended":
+        return name, Suspended("the credential is suspended by its issuer")
+    return name, None
+
+
+def replayed() -> Replayed:
+    """The error of a presentation whose nonce was already used."""
+    return Replayed("this presentation was already used")
 
 
 class StatusSource(Protocol):
