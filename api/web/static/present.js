@@ -26,7 +26,7 @@
     module.exports = factory(
       require("./vendor/pako_deflate.min.js"),
       require("./vendor/qrcode.js"),
-      globalThis.crypto
+      globalThis.crypto || require("crypto").webcrypto // Node 18 has no global crypto
     );
   } else {
     root.EcertPresent = factory(root.pako, root.qrcode, root.crypto);
