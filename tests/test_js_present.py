@@ -11,6 +11,7 @@ libraries are checked against the hashes in api/web/static/vendor/README.md.
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
 import json
 import random
@@ -18,6 +19,7 @@ import re
 import select
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from xml.etree import ElementTree
 import pytest
 from PIL import Image, ImageDraw
 
+from api.pages import PAGE_CSP
 from issuer import load_catalogue
 from issuer.catalogue import ClaimSpec, CredentialType, default_scenes
 from keys import SigningKey, sign_compact
@@ -610,3 +613,114 @@ def test_the_js_qr_code_of_a_js_presentation_decodes(
 def test_the_js_qr_refuses_text_too_long_or_not_ascii(node: Node) -> None:
     assert node.error_code("qr", text="A" * 8000) == "qr_too_large"
     assert node.error_code("qr", text="名字") == "qr_unencodable"
+
+
+# -- in Chromium: the scripts as a page loads them, under the pages' CSP, offline -------------
+
+
+class _StaticHandler(http.server.BaseHTTPRequestHandler):
+    """``/`` is tests/js/page.html; ``/web/<file>`` a file of api/web/static (as the service
+    serves them), every answer with the pages' Content-Security-Policy."""
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/":
+            file, media = HARNESS.with_name("page.html"), "text/html; charset=utf-8"
+        else:
+            file = (STATIC / path.removeprefix("/web/")).resolve()
+            media = "text/javascript; charset=utf-8"
+            inside = path.startswith("/web/") and file.is_relative_to(STATIC)
+            if not inside or not file.is_file():  # /favicon.ico too
+                self.send_error(404)
+                return
+        body = file.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", PAGE_CSP)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _console_error(message: Any, problems: list[str]) -> None:
+    if message.type == "error" and "Failed to load resource" not in message.text:
+        problems.append(f"console: {message.text}")
+
+
+def _not_served(response: Any, problems: list[str]) -> None:
+    if response.status != 200 and not response.url.endswith("/favicon.ico"):
+        problems.append(f"{response.status} {response.url}")
+
+
+@pytest.fixture(scope="module")
+def static_site() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StaticHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_in_chromium_offline_the_page_presents_and_draws_a_qr_that_verifies(
+    static_site: str, world: World
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser_helpers import launch_chromium, phone_context
+
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = phone_context(browser, static_site)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            problems: list[str] = []  # script errors, CSP violations, files not served
+            page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
+            page.on("console", lambda m: _console_error(m, problems))
+            page.on("response", lambda r: _not_served(r, problems))
+            page.goto("/")
+            page.wait_for_function("() => window.EcertPresent && EcertPresent.supported()")
+            key = page.evaluate(
+                """async () => {
+                    window.deviceKey = await EcertPresent.generateDeviceKey();
+                    let exported = null;
+                    try {
+                        await crypto.subtle.exportKey("jwk", window.deviceKey.privateKey);
+                        exported = "exported";
+                    } catch (err) { exported = err.name; }
+                    return {jwk: window.deviceKey.publicJwk, exported,
+                            extractable: window.deviceKey.privateKey.extractable};
+                }"""
+            )
+            assert key["extractable"] is False and key["exported"] == "InvalidAccessError"
+            sd_jwt = issue(world, "urn:ecert:resident-id-card", key["jwk"])
+            context.set_offline(True)  # from here on, no network
+            made = page.evaluate(
+                """async ([sdJwt, scene, now]) => {
+                    const held = await EcertPresent.parseHeld(sdJwt);
+                    const plain = await EcertPresent.presentForScene(
+                        held, scene, window.deviceKey, {now});
+                    const compact = await EcertPresent.encodeCompact(plain);
+                    const qr = EcertPresent.drawQr(compact, document.getElementById("qr"));
+                    qr.svg.setAttribute("width", "600");
+                    qr.svg.setAttribute("height", "600");
+                    return {plain, compact, version: qr.version};
+                }""",
+                [sd_jwt, SCENES["hotel"], world.clock()],
+            )
+            assert made["compact"] == encode_compact(made["plain"])
+            scanned = decode_qr(page.locator("#qr svg").screenshot())
+            assert scanned == made["compact"] and made["version"] == qr_version(scanned, "M")
+            result = fresh_verifier(world).verify(scanned, "hotel")
+            assert result.valid, result.errors
+            assert set(result.claims) == {"name", "id_number"}
+            assert problems == []
+            context.close()
+        finally:
+            browser.close()
