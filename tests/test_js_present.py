@@ -318,6 +318,8 @@ def test_js_encoder_is_byte_identical_on_random_segments(node: Node) -> None:
         "eyJh.eyJh.c2ln~ZGlz=~",  # padding
         "eyJh.eyJh.c2ln~ZGl\u00e9~",  # not ASCII
         "eyJh.eyJh.c2ln~" + "QUFB" * 5000 + "~",  # too large
+        # small enough as text, but random bytes: the compact text would be too large
+        "eyJh.eyJh.c2ln~" + b64url_encode(random.Random(8).randbytes(9000)) + "~",
     ],
 )
 def test_js_encoder_refuses_what_python_refuses(node: Node, bad: str) -> None:
@@ -407,6 +409,19 @@ def test_js_refuses_a_claim_the_credential_lacks(
 )
 def test_js_refuses_an_unreadable_credential(node: Node, bad: str) -> None:
     assert node.error_code("parse", sd_jwt=bad) == "credential_unreadable"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'{"alg":"HS256","typ":"dc+sd-jwt"}', b'{"alg":"ES256","typ":"kb+jwt"}', b"[]"],
+)
+def test_js_refuses_a_credential_with_another_header(
+    node: Node, nested_credential: tuple[str, SigningKey], header: bytes
+) -> None:
+    sd_jwt, _ = nested_credential
+    forged = b64url_encode(header) + sd_jwt[sd_jwt.index(".") :]
+    assert node.call("parse", sd_jwt=sd_jwt)["vct"] == "urn:ecert:test"
+    assert node.error_code("parse", sd_jwt=forged) == "credential_unreadable"
 
 
 def test_js_refuses_a_credential_carrying_a_key_binding_jwt(

@@ -458,7 +458,12 @@
     return { name: array[1], value: array[2] };
   }
 
-  /** Every disclosure referenced inside `value`, recursively (RFC 9901 §4.2.4, §4.2.6). */
+  /**
+   * Every disclosure referenced inside `value`, recursively (RFC 9901 §4.2.4, §4.2.6).
+   * Members are walked in JavaScript's key order, which puts integer-like names ("1")
+   * first where Python keeps the JSON order: only the order of such disclosures could
+   * differ, and the verifier does not depend on it.
+   */
   function nested(value, byDigest, out) {
     if (isObject(value)) {
       const digests = hasOwn(value, SD) ? value[SD] : [];
@@ -528,6 +533,9 @@
     }
     if (!isObject(header) || header.typ !== TYP_SD_JWT_VC || !isObject(p)) {
       fail("credential_unreadable", "not an SD-JWT VC: wrong header or payload");
+    }
+    if (header.alg !== "ES256" && header.alg !== "EdDSA") {
+      fail("credential_unreadable", "not an SD-JWT VC: JWS 'alg' is not allowed");
     }
     if (typeof p.iss !== "string" || typeof p.vct !== "string") {
       fail("credential_unreadable", "the credential has no 'iss' or 'vct'");
