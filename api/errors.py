@@ -86,6 +86,7 @@ from keys.errors import (
 from service.errors import (
     AccountInvalid,
     AuthError,
+    DeviceLimitReached,
     Forbidden,
     IdempotencyKeyReused,
     IdempotencyPending,
@@ -226,6 +227,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     UnknownScene: 404,
     Conflict: 409,
     InvalidTransition: 409,
+    DeviceLimitReached: 409,
     # a revoked, suspended or expired credential: no presentation is made
     CredentialUnusable: 409,
     UnsupportedMediaType: 415,

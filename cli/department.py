@@ -89,7 +89,8 @@ def _change(action: str) -> Callable[[argparse.Namespace], int]:
         inst = open_ecert(args)
         try:
             record = inst.platform.issuer(args.issuer)
-            changed = getattr(inst.issuer, action)(record.iss, args.id)
+            # The use case, so that the copies on the citizen's devices follow.
+            changed = getattr(inst.issuance, action)(record, args.id)
             print(f"{args.id}: {changed.state}", file=sys.stderr)
         finally:
             inst.close()

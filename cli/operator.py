@@ -1,8 +1,9 @@
 """The operator's commands: run the service and set it up step by step.
 
 ``ecert serve``, ``ecert init``, ``ecert keys …`` (anchor and signing keys),
-``ecert admin department|venue|citizen|key …`` (departments with their API key shown
-once, venues, citizens one by one or from CSV, API key rotation and revocation),
+``ecert admin department|venue|citizen|key|device …`` (departments with their API key
+shown once, venues, citizens one by one or from CSV, API key rotation and revocation, a
+citizen's devices listed or removed: a lost phone reported at a counter),
 ``ecert bundle export`` and ``ecert trust-list export`` (written whole, mode 0600), and
 ``ecert demo``. Everything ``serve --demo`` seeds can be done one step at a time here.
 
@@ -269,6 +270,35 @@ def cmd_citizen_import(args: argparse.Namespace) -> int:
     return 1 if failed else EXIT_OK
 
 
+def cmd_device_list(args: argparse.Namespace) -> int:
+    """List a citizen's devices (phones holding their own key), removed ones too."""
+    with open_ecert(args) as ecert:
+        ecert.accounts.require_citizen(args.citizen_id)
+        print_json(
+            [
+                {
+                    "id": d.device_id,
+                    "label": d.label,
+                    "kid": d.kid,
+                    "created": d.created_at,
+                    "last_seen": d.last_seen,
+                    "state": d.state,
+                }
+                for d in ecert.devices.list_devices(args.citizen_id)
+            ]
+        )
+    return EXIT_OK
+
+
+def cmd_device_remove(args: argparse.Namespace) -> int:
+    """Remove a citizen's device (a lost phone) and revoke its credential copies at once."""
+    with open_ecert(args) as ecert:
+        ecert.accounts.require_citizen(args.citizen_id)
+        removed = ecert.devices.remove(args.citizen_id, args.device_id)
+    print_json({"id": removed.device_id, "state": removed.state})
+    return EXIT_OK
+
+
 def cmd_api_key_list(args: argparse.Namespace) -> int:
     """List API keys (ids, owners, states; never secrets)."""
     with open_ecert(args) as ecert:
@@ -453,6 +483,16 @@ def add_commands(sub: Any) -> None:
     p = csub.add_parser("import", help="create citizens from CSV (citizen_id[,password])")
     p.add_argument("file")
     p.set_defaults(func=cmd_citizen_import)
+
+    dev = asub.add_parser("device", help="citizens' devices (phones with their own key)")
+    dsub = dev.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = dsub.add_parser("list", help="list a citizen's devices")
+    p.add_argument("citizen_id")
+    p.set_defaults(func=cmd_device_list)
+    p = dsub.add_parser("remove", help="remove a device and revoke its credential copies")
+    p.add_argument("citizen_id")
+    p.add_argument("device_id")
+    p.set_defaults(func=cmd_device_remove)
 
     key = asub.add_parser("key", help="API keys of departments and venues")
     ksub = key.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -100,12 +100,15 @@ class CredentialIssuer:
         claims: Mapping[str, object],
         holder_jwk: Mapping[str, Any],
         decoys: int | None = None,
+        not_after: int | None = None,
     ) -> IssuedCredential:
         """Issue a credential of type ``vct`` to ``subject``, bound to ``holder_jwk``.
 
         Every catalogue claim marked ``sd`` becomes a disclosure with a 128-bit salt;
         ``iss``, ``iat``, ``exp``, ``vct``, ``cnf`` and ``status`` are always plain.
         ``decoys`` adds that many decoy digests (off by default: QR size matters).
+        ``not_after`` caps ``exp`` (a copy of a credential for a device ends when the
+        original does).
 
         Raises :class:`UnknownIssuer`, :class:`NotAuthorised`,
         :class:`~issuer.errors.UnknownCredentialType`, :class:`ClaimsInvalid` (also
@@ -132,6 +135,10 @@ class CredentialIssuer:
             exp = min(exp, int(end.timestamp()))
             if exp <= now:
                 raise ClaimsInvalid("the document has already expired", field="valid_until")
+        if not_after is not None:
+            exp = min(exp, not_after)
+            if exp <= now:
+                raise ClaimsInvalid("the credential has already expired", field="not_after")
         uri, idx = self._status.allocate(iss)
         disclosures = []
         digests = []

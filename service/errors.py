@@ -22,6 +22,10 @@ from keys.errors import (
 __all__ = [
     "AccountInvalid",
     "AuthError",
+    "DeviceKeyRegistered",
+    "DeviceLabelInvalid",
+    "DeviceLimitReached",
+    "DeviceNotFound",
     "Forbidden",
     "IdempotencyKeyReused",
     "IdempotencyPending",
@@ -148,3 +152,28 @@ class OnlineQrUsed(Replayed, OnlineQrRefused):
 class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
     """The online QR code was made for another scene; it stays usable for its own
     (``key_binding_invalid``)."""
+
+
+# -- devices (service.devices) ---------------------------------------------------------
+
+
+class DeviceNotFound(NotFound, ServiceError):
+    """No active device with this id for this citizen (unknown, removed or another
+    citizen's; ``not_found``)."""
+
+
+class DeviceKeyRegistered(Conflict, ServiceError):
+    """This citizen already registered a device with this key, removed or not (HTTP 409)."""
+
+    code = "device_key_registered"
+
+
+class DeviceLimitReached(ServiceError):
+    """The citizen already has the most active devices allowed (HTTP 409)."""
+
+    code = "device_limit_reached"
+
+
+class DeviceLabelInvalid(ServiceError):
+    """A device label that is empty after trimming, too long or holds control characters
+    (``invalid_request``)."""

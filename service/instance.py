@@ -9,7 +9,7 @@
 domain objects over it (keyring, platform, status registry, credential issuer, wallet
 vault, presentations) and the use cases (:mod:`service.accounts`,
 :mod:`service.issuance`, :mod:`service.verification`, :mod:`service.publication`,
-:mod:`service.wallets`).
+:mod:`service.wallets`, :mod:`service.devices`).
 Closing it (leaving the ``with`` block, also on an exception) closes the store. The
 HTTP service keeps one per app (:mod:`api.services`); each CLI command opens one.
 
@@ -37,6 +37,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.devices import COPY_KEY_LABEL, Devices
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
@@ -89,16 +90,31 @@ class Ecert:
             store, derive_key(secret, QR_KEY_LABEL), self.platform.base_url
         )
         self.publication = Publication(store, self.keyring, self.platform, self._status)
+        self.devices = Devices(
+            store,
+            self.issuer,
+            self.vault,
+            self.pseudonyms,
+            base_url=self.platform.base_url,
+            copy_key=derive_key(secret, COPY_KEY_LABEL),
+            max_devices=settings.max_devices,
+        )
         self.issuance = Issuance(
             store,
             self.issuer,
             self.vault,
             self.accounts,
             idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
+            devices=self.devices,
         )
         self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
         self.wallets = Wallets(
-            store, self.vault, self.presentations, self.verification.online, self.pseudonyms
+            store,
+            self.vault,
+            self.presentations,
+            self.verification.online,
+            self.pseudonyms,
+            on_remove=self.devices.forget,
         )
 
     # -- opening and closing -----------------------------------------------------------

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from issuer import CredentialIssuer, NotAuthorised
 from service.accounts import Accounts
@@ -49,6 +49,9 @@ from service.errors import IdempotencyKeyReused, IdempotencyPending
 from store.interface import IDEMPOTENCY, CredentialRecord, IssuerRecord, Store
 from store.kinds.config import KEYED_IDEMPOTENCY_SINCE
 from wallet import WalletVault
+
+if TYPE_CHECKING:  # service.devices imports service.wallets, which needs nothing of this
+    from service.devices import Devices
 
 __all__ = [
     "IDEMPOTENCY_KEY_LABEL",
@@ -100,9 +103,13 @@ class Issuance:
         *,
         idempotency_key: bytes,
         clock: Callable[[], float] = time.time,
+        devices: Devices | None = None,
     ) -> None:
         """``idempotency_key`` (256 bits, derived from the instance secret under
-        :data:`IDEMPOTENCY_KEY_LABEL`) names the idempotency entries."""
+        :data:`IDEMPOTENCY_KEY_LABEL`) names the idempotency entries; ``devices``
+        (the container's) gets a copy of each new credential for every device of the
+        citizen and follows each status change on the copies."""
+        self._devices = devices
         if len(idempotency_key) != 32:
             raise ValueError("the idempotency key must be 256 bits")
         self._store = store
@@ -135,27 +142,37 @@ class Issuance:
         )
         try:
             self._vault.add(citizen_id, issued.id, issued.sd_jwt)
+            if self._devices is not None:
+                self._devices.deliver(citizen_id, issued.id)
         except Exception:
             self._withdraw(department.iss, issued.id)
             raise
         return issued.record
 
     def revoke(self, department: IssuerRecord, credential_id: str) -> CredentialRecord:
-        """Revoke for good (status list value 1)."""
-        return self._issuer.revoke(department.iss, credential_id)
+        """Revoke for good (status list value 1), with every device's copy."""
+        return self._follow(self._issuer.revoke(department.iss, credential_id))
 
     def suspend(self, department: IssuerRecord, credential_id: str) -> CredentialRecord:
-        """Suspend (status list value 2) until reinstated."""
-        return self._issuer.suspend(department.iss, credential_id)
+        """Suspend (status list value 2) until reinstated, with every device's copy."""
+        return self._follow(self._issuer.suspend(department.iss, credential_id))
 
     def reinstate(self, department: IssuerRecord, credential_id: str) -> CredentialRecord:
-        """Make a suspended credential valid again."""
-        return self._issuer.reinstate(department.iss, credential_id)
+        """Make a suspended credential valid again, with its copies on active devices."""
+        return self._follow(self._issuer.reinstate(department.iss, credential_id))
+
+    def _follow(self, record: CredentialRecord) -> CredentialRecord:
+        """Give the copies on the citizen's devices the card's new state."""
+        if self._devices is not None:
+            self._devices.follow(record)
+        return record
 
     def _withdraw(self, iss: str, credential_id: str) -> None:
-        """Revoke a credential that could not be delivered; the caller re-raises."""
+        """Revoke a credential that could not be delivered, and any copy already made;
+        the caller re-raises."""
         with suppress(Exception):
-            self._issuer.revoke(iss, credential_id)
+            record = self._issuer.revoke(iss, credential_id)
+            self._follow(record)
 
     # -- idempotency -------------------------------------------------------------------
 

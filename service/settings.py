@@ -84,6 +84,8 @@ class Settings:
     hsts_max_age: int = 365 * 24 * 3600
     retry_after: int = 5
     log_level: str = "INFO"
+    #: Active devices (phones with their own key) a citizen may register.
+    max_devices: int = 5
 
     @classmethod
     def from_env(
@@ -146,6 +148,7 @@ class Settings:
             hsts_max_age=_count(get("HSTS_MAX_AGE", 365 * 24 * 3600), "HSTS_MAX_AGE"),
             retry_after=_count(get("RETRY_AFTER", 5), "RETRY_AFTER"),
             log_level=level,
+            max_devices=_device_limit(get("MAX_DEVICES", 5)),
         )
 
     def override(self, **changes: Any) -> Settings:
@@ -188,6 +191,7 @@ KEYS = frozenset(
         "HSTS_MAX_AGE",
         "RETRY_AFTER",
         "LOG_LEVEL",
+        "MAX_DEVICES",
     }
 )
 
@@ -249,6 +253,13 @@ def _count(value: Any, name: str) -> int:
         raise SettingsInvalid(f"{name} must be a whole number of 0 or more") from None
     if number < 0:
         raise SettingsInvalid(f"{name} must be a whole number of 0 or more")
+    return number
+
+
+def _device_limit(value: Any) -> int:
+    number = _count(value, "MAX_DEVICES")
+    if not 1 <= number <= 100:
+        raise SettingsInvalid("MAX_DEVICES must be a whole number from 1 to 100")
     return number
 
 

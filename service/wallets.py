@@ -12,6 +12,7 @@ who checked the citizen's credentials.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,8 +61,13 @@ class Wallets:
         presentations: QrPresentations,
         online: OnlineVerifier,
         pseudonyms: Pseudonyms,
+        *,
+        on_remove: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_remove(citizen_id, credential_id)`` runs after a card is removed (the
+        devices' copies of it are revoked and forgotten: :meth:`Devices.forget`)."""
         self._store = store
+        self._on_remove = on_remove
         self._pseudonyms = pseudonyms
         self._vault = vault
         self._presentations = presentations
@@ -91,8 +97,11 @@ class Wallets:
 
     def remove(self, citizen_id: str, credential_id: str) -> None:
         """Delete the credential from the citizen's wallet (the issuer's registry and its
-        status are unchanged). Raises :class:`~wallet.errors.CredentialNotInWallet`."""
+        status are unchanged; the copies on the citizen's devices are revoked and
+        forgotten). Raises :class:`~wallet.errors.CredentialNotInWallet`."""
         self._vault.remove(citizen_id, credential_id)
+        if self._on_remove is not None:
+            self._on_remove(citizen_id, credential_id)
 
     def present(
         self, citizen_id: str, credential_id: str, scene_id: str, mode: Mode

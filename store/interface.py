@@ -38,6 +38,14 @@ from store.kinds.config import PSEUDONYMS as PSEUDONYMS
 from store.kinds.config import SCENES as SCENES
 from store.kinds.config import TRUST_VERSION as TRUST_VERSION
 from store.kinds.config import ConfigStore as ConfigStore
+from store.kinds.devices import DEVICE_STATES as DEVICE_STATES
+from store.kinds.devices import DeviceAdded as DeviceAdded
+from store.kinds.devices import DeviceCopy as DeviceCopy
+from store.kinds.devices import DeviceRecord as DeviceRecord
+from store.kinds.devices import DeviceState as DeviceState
+from store.kinds.devices import DeviceStore as DeviceStore
+from store.kinds.ephemeral import DEVICE_NONCE as DEVICE_NONCE
+from store.kinds.ephemeral import DEVICE_NONCE_USED as DEVICE_NONCE_USED
 from store.kinds.ephemeral import IDEMPOTENCY as IDEMPOTENCY
 from store.kinds.ephemeral import MAX_LIMIT_COUNT as MAX_LIMIT_COUNT
 from store.kinds.ephemeral import MAX_LIMITS as MAX_LIMITS
@@ -90,6 +98,7 @@ class Store(
     RegistryStore,
     AccountStore,
     WalletStore,
+    DeviceStore,
     ActivityStore,
     ShortLivedStore,
     Protocol,

@@ -111,3 +111,22 @@ def check_window_call(counter: str, now: float, limits: Sequence[Limit]) -> tupl
     check_window_name(counter, "counter")
     check_time(now)
     return checked
+
+
+#: Longest device label (characters) and highest device limit the stores accept.
+MAX_DEVICE_LABEL = 40
+MAX_DEVICE_LIMIT = 100
+
+
+def check_device(record: object, limit: int) -> None:
+    """Raise :class:`InvalidArgument` for a device record with an unknown state, an
+    empty or over-long label, or a ``limit`` outside 1..:data:`MAX_DEVICE_LIMIT`."""
+    from store.kinds.devices import DEVICE_STATES, DeviceRecord
+
+    if not isinstance(record, DeviceRecord):
+        raise InvalidArgument("not a DeviceRecord")
+    check_state(record.state, DEVICE_STATES)
+    if not 1 <= len(record.label) <= MAX_DEVICE_LABEL:
+        raise InvalidArgument(f"a device label has 1 to {MAX_DEVICE_LABEL} characters")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DEVICE_LIMIT:
+        raise InvalidArgument(f"a device limit is an integer in 1..{MAX_DEVICE_LIMIT}")

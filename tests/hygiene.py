@@ -43,6 +43,7 @@ from cli.seed import CITIZENS
 from issuer import CredentialIssuer, IssuedCredential
 from keys import KeyWrapper
 from service.accounts import Accounts, Session
+from service.devices import DeviceNonce, Devices
 from store.interface import ApiKeyKind, ApiKeyRecord, CitizenRecord
 
 __all__ = [
@@ -365,11 +366,19 @@ def register_at_the_source(mp: pytest.MonkeyPatch) -> None:
         claims: Mapping[str, object],
         holder_jwk: Mapping[str, object],
         decoys: int | None = None,
+        not_after: int | None = None,
     ) -> IssuedCredential:
         personal(subject, "an issued credential's subject")
         PERSONAL.add_claims(claims, f"a claim of {vct}:")
         return issue(
-            self, iss, vct, subject=subject, claims=claims, holder_jwk=holder_jwk, decoys=decoys
+            self,
+            iss,
+            vct,
+            subject=subject,
+            claims=claims,
+            holder_jwk=holder_jwk,
+            decoys=decoys,
+            not_after=not_after,
         )
 
     create_citizen = Accounts.create_citizen
@@ -408,6 +417,13 @@ def register_at_the_source(mp: pytest.MonkeyPatch) -> None:
         personal(secret, f"a {record.kind} API key")
         return record, secret
 
+    device_nonce = Devices.nonce
+
+    def nonce_giving(self: Devices, citizen_id: str, session: str) -> DeviceNonce:
+        given = device_nonce(self, citizen_id, session)
+        personal(given.c_nonce, "a device key proof's nonce")
+        return given
+
     wrapper_init = KeyWrapper.__init__
 
     def wrapping(self: KeyWrapper, secret: str | bytes | None) -> None:
@@ -421,3 +437,4 @@ def register_at_the_source(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Accounts, "issue_api_key", keying)
     mp.setattr(Accounts, "rotate_api_key", rotating)
     mp.setattr(KeyWrapper, "__init__", wrapping)
+    mp.setattr(Devices, "nonce", nonce_giving)

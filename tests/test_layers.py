@@ -169,7 +169,9 @@ def test_the_cli_imports_the_api_only_to_serve() -> None:
 #: which resolves the caller of every request before a view runs).
 _API_GLUE = ("services.py", "principals.py")
 #: What a view may call on the container: use cases only (a module of ``service``).
-_USE_CASES = frozenset({"accounts", "issuance", "publication", "verification", "wallets"})
+_USE_CASES = frozenset(
+    {"accounts", "devices", "issuance", "publication", "verification", "wallets"}
+)
 
 
 def _container_reaches(path: Path) -> list[str]:

@@ -1,9 +1,10 @@
 """What is at rest does not move: the SQLite schema and the Redis key layout.
 
 ``tests/store_schemas/v1.sql``, ``v2.sql`` and ``v3.sql`` are SQLite files (schema and
-a few rows) dumped before the store was split per kind of record: version 3 (today's)
+a few rows) dumped before the store was split per kind of record: version 3
 as ``SQLiteStore`` wrote it, versions 1 and 2 from the migration steps 1..v (steps are
-never edited) with rows inserted raw. Each is loaded
+never edited) with rows inserted raw. ``v4.sql`` (today's) is version 3 plus step 4
+(devices and their credential copies) with rows inserted raw. Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -16,6 +17,7 @@ import base64
 import json
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from store.interface import (
     ApiKeyRecord,
     CitizenRecord,
     CredentialRecord,
+    DeviceCopy,
+    DeviceRecord,
     IssuerRecord,
     KeyRecord,
     Limit,
@@ -104,7 +108,17 @@ def _check_v2_rows(s: Store) -> None:
     assert s.list_venues() == [VENUE]
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+DEVICE = DeviceRecord(
+    CIT, "d1", "kid1", '{"kty":"EC","crv":"P-256","x":"x","y":"y"}', "Pixel 8", 1000, 1200
+)
+DEVICE2 = DeviceRecord(
+    CIT, "d2", "kid2", '{"kty":"EC","crv":"P-256","x":"x2","y":"y2"}', "旧手机", 1100, 1100,
+    "removed",
+)
+COPY = DeviceCopy(CIT, "d1", "c2", "c1", "urn:ecert:id-card", 1001, b"\x07\x08")
+
+
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_a_file_of_every_schema_version_opens_migrates_and_reads(
     version: int, tmp_path: Path
 ) -> None:
@@ -124,30 +138,36 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s._get_once("once1", 2000.0) == b"v"
             assert s.remember_nonce("n1", FAR, 2000.0) is False  # still remembered
             assert s.window_wait("acct", FAR - 700.0, (Limit(1, 900),)) > 0
+        if version >= 4:
+            assert s.list_devices(CIT) == [DEVICE, DEVICE2]
+            assert s.list_device_copies(CIT) == [COPY]
+            assert s.add_device(replace(DEVICE, device_id="d3"), 5) == "duplicate"
         # Every kind writes into the migrated file.
         s.put_citizen(CitizenRecord("110101199003070022", "", 2000))
         assert s.create_wallet(WalletRecord("110101199003070022", "hk2", b"k", b"d", 2000))
         s.add_activity(EVENT)
         assert s.hit("c", 60, 1000.0) >= 1
         assert s.window_add("w", "e", 1000.0, (Limit(1, 60),)) == 0.0
+        assert s.add_device(replace(DEVICE, device_id="d9", kid="kid9"), 5) == "added"
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
     assert _schema(path) == _schema(fresh)
 
 
 def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None:
-    """A new file gets exactly the tables, columns and indexes of schema 3 as captured."""
+    """A new file gets exactly the tables, columns and indexes of the schema captured
+    (3 before the split, then 4 with devices)."""
     captured = tmp_path / "captured.db"
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     assert _schema(fresh) == _schema(captured)
 
 
 def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "v3.db"
-    _load(3, path)
+    path = tmp_path / "v4.db"
+    _load(4, path)
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()

@@ -17,6 +17,12 @@ __all__ = [
     "WalletCorrupt",
     "QrUnencodable",
     "QrTooLarge",
+    "DeviceProofInvalid",
+    "DeviceKeyInvalid",
+    "DeviceProofAudience",
+    "DeviceProofStale",
+    "DeviceProofSignature",
+    "DeviceNonceInvalid",
 ]
 
 
@@ -95,3 +101,45 @@ class QrTooLarge(WalletError):
     """The text is too long for a QR code."""
 
     code = "qr_too_large"
+
+
+# -- a device's proof of possession of its key (wallet.device_proof) --------------------
+
+
+class DeviceProofInvalid(WalletError):
+    """A device's key proof (OpenID4VCI key proof JWT) that is not well formed: size,
+    grammar, ``typ``, ``alg``, header members, missing or mistyped claims."""
+
+    code = "device_proof_invalid"
+
+
+class DeviceKeyInvalid(DeviceProofInvalid):
+    """The proof's ``jwk`` is not a public P-256 key alone (private members, another
+    curve or key type, ``kid``/``x5c`` alongside)."""
+
+    code = "device_key_invalid"
+
+
+class DeviceProofAudience(DeviceProofInvalid):
+    """The proof's ``aud`` is not this service's base URL."""
+
+    code = "device_proof_audience"
+
+
+class DeviceProofStale(DeviceProofInvalid):
+    """The proof's ``iat`` is too far from the service's clock."""
+
+    code = "device_proof_stale"
+
+
+class DeviceProofSignature(DeviceProofInvalid):
+    """The proof's signature does not verify with the key it carries."""
+
+    code = "device_proof_signature"
+
+
+class DeviceNonceInvalid(DeviceProofInvalid):
+    """The proof's ``nonce`` is not a live ``c_nonce`` of this citizen's session: unknown,
+    expired, already used, or drawn by another session (all alike)."""
+
+    code = "device_nonce_invalid"

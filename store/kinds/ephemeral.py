@@ -38,6 +38,8 @@ __all__ = [
     "ONLINE_QR_ISSUED",
     "ONLINE_QR_USED",
     "IDEMPOTENCY",
+    "DEVICE_NONCE",
+    "DEVICE_NONCE_USED",
     "TRUSTLIST_IAT",
     "TRUSTLIST_NEWEST",
 ]
@@ -123,6 +125,11 @@ ONLINE_QR_USED = OnceSpace("online-qr-used", 2 * _DAY)
 #: ``idem:<scope>:<sha256 of the key>``: an Idempotency-Key's claim, then its answer
 #: (kept a day today: room to keep it longer).
 IDEMPOTENCY = OnceSpace("idem", 7 * _DAY)
+#: ``device-nonce:<sha256 of the nonce>``: a ``c_nonce`` for a device's key proof,
+#: bound to the citizen's session, taken once (five minutes).
+DEVICE_NONCE = OnceSpace("device-nonce", 600)
+#: ``device-nonce-used:<sha256 of the nonce>``: its spending, the first write wins.
+DEVICE_NONCE_USED = OnceSpace("device-nonce-used", 600)
 #: ``trustlist-iat:<iat>``: the SHA-256 of the content signed under one ``iat``.
 TRUSTLIST_IAT = OnceSpace("trustlist-iat", 400 * _DAY)
 #: ``trustlist-newest``: the newest trust-list ``iat`` claimed.
@@ -135,6 +142,8 @@ ONCE_SPACES: tuple[OnceSpace, ...] = (
     ONLINE_QR_ISSUED,
     ONLINE_QR_USED,
     IDEMPOTENCY,
+    DEVICE_NONCE,
+    DEVICE_NONCE_USED,
     TRUSTLIST_IAT,
     TRUSTLIST_NEWEST,
 )

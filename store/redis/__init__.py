@@ -1,7 +1,7 @@
 """Redis backend of :class:`store.interface.Store` (the production backend).
 
 One module per kind of record (``config``, ``keys``, ``trust``, ``status``,
-``registry``, ``accounts``, ``wallets``, ``activity``, ``ephemeral``), each a mixin on
+``registry``, ``accounts``, ``wallets``, ``devices``, ``activity``, ``ephemeral``), each a mixin on
 :class:`store.redis.base.RedisBase` (the client, errors, key names, scripts), composed
 here into :class:`RedisStore`. Records are JSON written and read by
 :class:`store.codec.Codec` (strictly: a value that does not fit raises
@@ -34,6 +34,11 @@ key                                 type         holds
 ``P:{sub:C}:password``              string       the citizen's password hash
 ``P:{sub:C}:wallet``                string       wallet record JSON (``SET NX``: first wins)
 ``P:{sub:C}:items``                 hash         credential id -> wallet item JSON
+``P:{sub:C}:devices``               hash         device id -> device JSON (without state)
+``P:{sub:C}:device-state``          hash         device id -> ``active`` / ``removed``
+``P:{sub:C}:device-seen``           hash         device id -> ``last_seen``
+``P:{sub:C}:device-kids``           hash         key thumbprint -> device id
+``P:{sub:C}:copies``                hash         copy id -> device copy JSON (SD-JWT sealed)
 ``P:{sub:C}:activity``              sorted set   event ids by ``at`` (newest 1000 kept)
 ``P:{sub:C}:events``                hash         event id -> activity record JSON
 ``P:{citizens}:ids``                set          ids of all citizens
@@ -101,6 +106,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
 from store.redis.config import ConfigMixin
+from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.keys import KeysMixin
 from store.redis.registry import RegistryMixin
@@ -120,6 +126,7 @@ class RedisStore(
     RegistryMixin,
     AccountsMixin,
     WalletsMixin,
+    DevicesMixin,
     ActivityMixin,
     EphemeralMixin,
     SettleMixin,

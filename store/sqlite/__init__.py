@@ -1,7 +1,7 @@
 """SQLite backend of :class:`store.interface.Store` (the embedded default).
 
 One module per kind of record (``config``, ``keys``, ``trust``, ``status``,
-``registry``, ``accounts``, ``wallets``, ``activity``, ``ephemeral``), each a mixin on
+``registry``, ``accounts``, ``wallets``, ``devices``, ``activity``, ``ephemeral``), each a mixin on
 :class:`store.sqlite.base.SQLiteBase` (connections, transactions, migrations), composed
 here into :class:`SQLiteStore`; the schema is :mod:`store.sqlite.schema`.
 
@@ -31,7 +31,8 @@ older file upgrades in place when it is opened:
 2. the service: citizens, wallets and their items, sessions, API keys, venues, activity,
    the short-lived entries (nonces, once-values, rate counters) and the index of
    credentials by status position (:meth:`SQLiteStore.find_credential`);
-3. the sliding-window logs (``window_entries``: login failures).
+3. the sliding-window logs (``window_entries``: login failures);
+4. citizens' devices and their credential copies (``devices``, ``device_copies``).
 
 Short-lived rows (sessions, nonces, once-values, counters, window entries) are never returned once
 expired at the caller's ``now``; each write to one of those tables first deletes that
@@ -46,6 +47,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
 from store.sqlite.config import ConfigMixin
+from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.keys import KeysMixin
 from store.sqlite.registry import RegistryMixin
@@ -69,6 +71,7 @@ class SQLiteStore(
     RegistryMixin,
     AccountsMixin,
     WalletsMixin,
+    DevicesMixin,
     ActivityMixin,
     EphemeralMixin,
     SettleMixin,

@@ -4,7 +4,9 @@
 2. the service: citizens, wallets and their items, sessions, API keys, venues, activity,
    the short-lived entries (nonces, once-values, rate counters) and the index of
    credentials by status position;
-3. the sliding-window logs (``window_entries``: login failures).
+3. the sliding-window logs (``window_entries``: login failures);
+4. citizens' devices and the credential copies bound to them (``devices``,
+   ``device_copies``).
 
 Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
 each version leaves (captured from the code), which the migration tests start from.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -175,6 +177,34 @@ CREATE INDEX IF NOT EXISTS window_entries_by_time ON window_entries (counter, at
 CREATE INDEX IF NOT EXISTS window_entries_by_expiry ON window_entries (expires_at);
 """
 
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS devices (
+    citizen_id TEXT NOT NULL,
+    device_id  TEXT NOT NULL,
+    kid        TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    PRIMARY KEY (citizen_id, device_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS devices_by_kid ON devices (citizen_id, kid);
+CREATE TABLE IF NOT EXISTS device_copies (
+    citizen_id    TEXT NOT NULL,
+    device_id     TEXT NOT NULL,
+    copy_id       TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    vct           TEXT NOT NULL,
+    added_at      INTEGER NOT NULL,
+    blob          BLOB NOT NULL,
+    PRIMARY KEY (citizen_id, copy_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS device_copies_by_device
+    ON device_copies (citizen_id, device_id, added_at, copy_id);
+CREATE INDEX IF NOT EXISTS device_copies_by_card ON device_copies (citizen_id, credential_id);
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 assert len(MIGRATIONS) == SCHEMA_VERSION
