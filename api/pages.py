@@ -163,6 +163,11 @@ class Scene(BaseModel):
     name: LocalizedName
     accept: list[SceneAccept]
     max_age: int = Field(description="Seconds a presentation stays acceptable.")
+    portrait: bool = Field(
+        default=False,
+        description="Staff must match the person against a portrait: an online QR "
+        "code discloses it (`claims.portrait` of the result); an offline one never does.",
+    )
 
 
 class SceneList(RootModel[list[Scene]]):
@@ -317,6 +322,7 @@ def _scene(scene: Any) -> Scene:
         name=LocalizedName(zh=scene["name"]["zh"], en=scene["name"]["en"]),
         accept=accept,
         max_age=int(scene.get("max_age", 120)),
+        portrait=bool(scene.get("portrait", False)),
     )
 
 

@@ -148,3 +148,6 @@ class OnlineQrUsed(Replayed, OnlineQrRefused):
 class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
     """The online QR code was made for another scene; it stays usable for its own
     (``key_binding_invalid``)."""
+
+    #: The scene the code was made for (staff can ask for a code for theirs).
+    made_for: str | None = None
