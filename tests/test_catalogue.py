@@ -25,8 +25,8 @@ from issuer.catalogue import (
     validate_claims,
 )
 from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
-from tests.hygiene import personal
 from tests.factory import SAMPLE_PORTRAIT
+from tests.hygiene import personal
 
 # The ids go into credentials, trust lists and QR codes: renaming one breaks every
 # credential already issued, so this list is deliberately exact.
