@@ -26,7 +26,7 @@ from sdjwt.qr_transport import decode_compact
 from service.errors import OnlineQrRefused
 from tests.api_helpers import ID_CARD, AuthActions, api_app, auth, card_id, client, demo
 from tests.factory import ID_CLAIMS, World
-from tests.hygiene import personal
+from tests.hygiene import LogLine, find_leaks, personal
 from verifier.errors import ERROR_CODES
 from wallet.presentation import present
 from wallet.qr import presentation_qr_text, qr_version
@@ -393,3 +393,14 @@ def test_the_online_qr_page_is_a_styled_page_that_reveals_nothing(
     # the same page for a token that never existed
     assert client.get(f"/p/{'B' * 22}?lang={lang}").get_data() == page.get_data()
     assert _verify(client, auth, qr)["valid"]
+
+
+# -- log hygiene -----------------------------------------------------------------------------
+
+
+def test_a_portrait_in_a_log_line_is_caught_whatever_it_shows() -> None:
+    line = f"claims portrait={demo_portrait('anyone')}"
+    assert [leak.what for leak in find_leaks([LogLine("t", line)], {})] == [
+        "a portrait (image data URL)"
+    ]
+    assert find_leaks([LogLine("t", "media type data:image/jpeg;base64, allowed")], {}) == []
