@@ -404,3 +404,44 @@ def test_a_portrait_in_a_log_line_is_caught_whatever_it_shows() -> None:
         "a portrait (image data URL)"
     ]
     assert find_leaks([LogLine("t", "media type data:image/jpeg;base64, allowed")], {}) == []
+
+
+# -- issuance over HTTP ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "portrait",
+    [
+        "big",  # one byte over max_bytes
+        "data:image/svg+xml;base64," + base64.b64encode(b"<svg onload=alert(1)>").decode(),
+        "data:image/jpeg;base64," + base64.b64encode(b"<html>not a jpeg</html>").decode(),
+    ],
+)
+def test_a_department_cannot_issue_a_bad_portrait(
+    client: FlaskClient, auth: AuthActions, portrait: str
+) -> None:
+    value = jpeg_url(MAX_BYTES + 1) if portrait == "big" else portrait
+    response = client.post(
+        "/api/v1/issuers/police/credentials",
+        headers=auth.department(),
+        json={"vct": ID_CARD, "citizen_id": auth.citizen_ids[0], "claims": claims_with(value)},
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["code"] == "claims_invalid" and body["field"] == PORTRAIT_CLAIM
+    assert value[30:60] not in response.get_data(as_text=True)
+
+
+def test_a_department_issues_a_portrait_at_its_limit(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    response = client.post(
+        "/api/v1/issuers/police/credentials",
+        headers=auth.department(),
+        json={
+            "vct": ID_CARD,
+            "citizen_id": auth.citizen_ids[1],
+            "claims": claims_with(jpeg_url(MAX_BYTES)),
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
