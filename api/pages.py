@@ -3,6 +3,8 @@
 Plain HTML, CSS and JavaScript from ``api/web/`` (no build step, nothing from another
 origin). The pages only call the JSON API of the same service; this module serves:
 
+- ``GET /``: the landing page (what this is; links to the wallet, the scanner and the
+  OpenAPI document);
 - ``GET /wallet`` and ``GET /scan``: the pages, Chinese by default, English with
   ``?lang=en``. Each sets its own ``Content-Security-Policy`` (:data:`PAGE_CSP`:
   scripts, styles and images from this origin only, no inline script);
@@ -27,7 +29,7 @@ import json
 import mimetypes
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from flask import Response, abort, current_app, render_template, request
 from pydantic import BaseModel, Field, RootModel
@@ -38,7 +40,7 @@ from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
 from keys import LocalizedName
 
-__all__ = ["LANGUAGES", "PAGE_CSP", "bp", "strings"]
+__all__ = ["LANGUAGES", "PAGE_CSP", "SCAN_VERDICTS", "Verdict", "bp", "render_page", "strings"]
 
 #: The Content-Security-Policy of the pages and of the service worker.
 PAGE_CSP: Final = (
@@ -50,6 +52,35 @@ PAGE_CSP: Final = (
 LANGUAGES: Final = ("zh", "en")
 #: Seconds a cache may keep ``/api/v1/scenes`` (as the trust list).
 SCENES_MAX_AGE: Final = 60
+
+#: What the scanner tells staff to do about a refused code (docs/web.md): ``retry``
+#: (amber, "ask for a new code": the code, not the certificate, is the problem),
+#: ``recheck`` (amber, "check again later": the verifier's own data is not current) or
+#: ``refuse`` (red: the certificate itself must not be accepted). The page takes the
+#: gravest class among a result's codes, and ``refuse`` for a code missing here.
+Verdict = Literal["retry", "recheck", "refuse"]
+SCAN_VERDICTS: Final[dict[str, Verdict]] = {
+    "malformed": "retry",  # not a code of ours, or not read completely
+    "presentation_expired": "retry",  # too old: the phone makes a new one
+    "key_binding_invalid": "retry",  # made for another scene (``made_for``)
+    "scene_unmet": "retry",  # another certificate, or not the fields this scene needs
+    "status_unavailable": "recheck",
+    "status_stale": "recheck",
+    "trust_list_stale": "recheck",
+    "unknown_key": "recheck",  # a key newer than the trust list the verifier holds
+    "unsupported_alg": "refuse",
+    "invalid_signature": "refuse",  # forged or altered
+    "unknown_issuer": "refuse",
+    "issuer_not_authorised": "refuse",
+    "key_compromised": "refuse",
+    "expired": "refuse",
+    "not_yet_valid": "refuse",
+    "revoked": "refuse",
+    "suspended": "refuse",
+    "key_binding_missing": "refuse",  # a copied credential, not a presentation
+    "replayed": "refuse",  # a copy of a code already accepted
+    "disclosure_invalid": "refuse",  # tampered fields
+}
 
 WEB: Final = Path(__file__).resolve().parent / "web"
 STATIC: Final = WEB / "static"
@@ -66,16 +97,22 @@ bp = APIBlueprint(
 # -- the pages -------------------------------------------------------------------------
 
 
+@bp.route("/", methods=["GET"])
+def landing_page() -> Response:
+    """What this service is, with links to the wallet, the scanner and the API."""
+    return render_page("landing.html", camera=False)
+
+
 @bp.route("/wallet", methods=["GET"])
 def wallet_page() -> Response:
     """The citizen's wallet."""
-    return _page("wallet.html", camera=False)
+    return render_page("wallet.html", camera=False)
 
 
 @bp.route("/scan", methods=["GET"])
 def scan_page() -> Response:
     """The venue staff's scanner."""
-    return _page("scan.html", camera=True)
+    return render_page("scan.html", camera=True)
 
 
 @bp.route("/wallet.webmanifest", methods=["GET"])
@@ -163,6 +200,11 @@ class Scene(BaseModel):
     name: LocalizedName
     accept: list[SceneAccept]
     max_age: int = Field(description="Seconds a presentation stays acceptable.")
+    portrait: bool = Field(
+        default=False,
+        description="Staff must match the person against a portrait: an online QR "
+        "code discloses it (`claims.portrait` of the result); an offline one never does.",
+    )
 
 
 class SceneList(RootModel[list[Scene]]):
@@ -265,15 +307,19 @@ def _language() -> str:
     return lang if lang in LANGUAGES else LANGUAGES[0]
 
 
-def _page(template: str, *, camera: bool) -> Response:
+def render_page(template: str, *, camera: bool) -> Response:
+    """A page of ``api/web/templates`` in the language of ``?lang=``, with the pages'
+    headers (its own CSP, no-cache) and the texts (and the scanner's verdict table)
+    handed to the scripts as a JSON data block."""
     lang = _language()
     t = strings()[lang]
-    client = {**t, "lang": lang}
+    client = {**t, "lang": lang, "verdicts": SCAN_VERDICTS}
     html = render_template(
         template,
         t=t,
         lang=lang,
         other_href=f"?lang={t['other_lang']}",
+        lang_query="" if lang == LANGUAGES[0] else f"?lang={lang}",
         asset=asset_url,
         client_strings=json.dumps(client, ensure_ascii=False).replace("<", "\\u003c"),
     )
@@ -317,6 +363,7 @@ def _scene(scene: Any) -> Scene:
         name=LocalizedName(zh=scene["name"]["zh"], en=scene["name"]["en"]),
         accept=accept,
         max_age=int(scene.get("max_age", 120)),
+        portrait=bool(scene.get("portrait", False)),
     )
 
 

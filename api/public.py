@@ -12,7 +12,8 @@
 Everything here is signed or public key material: it can be served by any cache or CDN.
 One exception, ``GET /p/{token}``: where an online QR code's URL leads when a phone's
 camera app opens it. It reveals nothing (the same page for every token, the store is
-not even asked) and says to scan the code with a verifier; it is ``no-store``.
+not even asked) and says to scan the code with a verifier; it is ``no-store``, a page
+like the others (``api/web/templates/online_qr.html``, ``?lang=en`` for English).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from flask import Response, current_app, jsonify, request
 from pydantic import BaseModel, Field
 
 from api.openapi import APIBlueprint, Tag, problems
+from api.pages import render_page
 from api.services import services
 
 __all__ = ["BUNDLE_MAX_AGE", "bp"]
@@ -79,26 +81,6 @@ class OnlineQrPath(BaseModel):
     """The token of an online QR code's URL ``<base>/p/{token}``."""
 
     token: str
-
-
-#: The page behind every online QR URL: no content of the presentation, no script.
-ONLINE_QR_PAGE = """<!doctype html>
-<html lang="zh">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>电子证照二维码 · ecert QR code</title>
-</head>
-<body>
-<h1>请出示给核验人员扫描</h1>
-<p>这是电子证照的在线核验二维码，只能由场所的电子证照核验设备扫描核验一次。</p>
-<h1 lang="en">Show this to the staff</h1>
-<p lang="en">This is an ecert online QR code: scan it with an ecert verifier
-(the venue's scanner). It can be verified once.</p>
-</body>
-</html>
-"""
 
 
 def _jwt(media_type: str, description: str) -> dict[str, Any]:
@@ -185,7 +167,7 @@ def online_qr(path: OnlineQrPath) -> Response:
     """What a phone's camera app shows for an online QR URL: "scan this with an ecert
     verifier". Nothing about the presentation, not even whether the token exists;
     venues redeem the URL at `POST /api/v1/verify`."""
-    response = current_app.response_class(ONLINE_QR_PAGE, mimetype="text/html")
+    response = render_page("online_qr.html", camera=False)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response

@@ -129,10 +129,18 @@ class VerificationAnswer(BaseModel):
     scene: str
     status: Literal["valid", "revoked", "suspended", "unavailable", "stale"] | None
     claims: dict[str, Any] = Field(
-        description="Only the claims the scene asks for, and only when valid."
+        description="Only the claims the scene asks for, and only when valid; for a "
+        "scene with `portrait: true`, also `portrait` (a `data:image/…;base64,` URL) "
+        "when the presentation disclosed it (online QR codes only)."
     )
     errors: list[ResultError]
     checked_at: int
+    made_for: str | None = Field(
+        default=None,
+        description="Only in a refused result whose code was made for another scene "
+        "(`key_binding_invalid`): the id of the scene it was made for, so staff can "
+        "ask for a code for theirs. Absent otherwise.",
+    )
 
 
 #: Both request bodies, documented by hand: flask-openapi3 documents one per operation.

@@ -7,11 +7,16 @@ credentials only to citizens whose wallets are still empty.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import os
 import secrets
 from pathlib import Path
 from typing import Any, TypedDict
+
+from PIL import Image, ImageDraw
 
 from cli.demo import DEMO_CLAIMS
 from keys.errors import FormatError
@@ -79,6 +84,37 @@ CITIZENS: list[dict[str, Any]] = [
 ]
 
 
+#: The demo portraits' size in pixels (a few KB as a JPEG: the catalogue allows 6144 bytes).
+PORTRAIT_SIZE = (96, 120)
+
+
+def demo_portrait(seed: str) -> str:
+    """A generated portrait for a demo citizen: a plain avatar (no real face), its
+    colours drawn from ``seed``; the same seed always gives the same data URL."""
+    digest = hashlib.sha256(b"ecert-demo-portrait:" + seed.encode("utf-8")).digest()
+    width, height = PORTRAIT_SIZE
+    background = (200 + digest[0] % 50, 210 + digest[1] % 40, 220 + digest[2] % 35)
+    skin = (180 + digest[3] % 60, 130 + digest[4] % 60, 100 + digest[5] % 50)
+    hair = (20 + digest[6] % 60, 15 + digest[7] % 40, 10 + digest[8] % 30)
+    cloth = (digest[9] % 120, 60 + digest[10] % 120, 100 + digest[11] % 140)
+    image = Image.new("RGB", PORTRAIT_SIZE, background)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((8, 84, width - 8, height + 40), fill=cloth)  # shoulders
+    draw.rectangle((40, 70, 56, 92), fill=skin)  # neck
+    draw.ellipse((26, 22, 70, 76), fill=skin)  # face
+    draw.chord((24, 14, 72, 56), 180, 360, fill=hair)  # hair
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _with_portrait(vct: str, claims: dict[str, Any], seed: str) -> dict[str, Any]:
+    """The claims, with a generated portrait if the type has one."""
+    if vct != "urn:ecert:resident-id-card" or "portrait" in claims:
+        return claims
+    return {**claims, "portrait": demo_portrait(seed)}
+
+
 class DemoLogins(TypedDict):
     """What ``demo.json`` holds."""
 
@@ -131,7 +167,11 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
             holder = dict(instance.vault.holder_jwk(cid))
             for slug, vct, claims in citizen["credentials"]:
                 issued = instance.issuer.issue(
-                    platform.issuer_url(slug), vct, subject=cid, claims=claims, holder_jwk=holder
+                    platform.issuer_url(slug),
+                    vct,
+                    subject=cid,
+                    claims=_with_portrait(vct, claims, cid),
+                    holder_jwk=holder,
                 )
                 instance.vault.add(cid, issued.id, issued.sd_jwt)
 

@@ -17,6 +17,8 @@ personal data and error messages end up in logs and HTTP problem documents.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import datetime
 import re
@@ -34,7 +36,7 @@ from issuer.errors import CatalogueError, ClaimsInvalid, UnknownCredentialType
 from keys.errors import FormatError
 from keys.jsonstrict import loads
 from keys.models import LocalizedName, StrictModel, first_error
-from keys.trustlist import Scene
+from keys.trustlist import PORTRAIT_CLAIM, Scene
 
 __all__ = [
     "RESERVED_CLAIM_NAMES",
@@ -42,6 +44,7 @@ __all__ = [
     "CatalogueError",
     "ClaimSpec",
     "ClaimType",
+    "ImageMediaType",
     "CredentialKind",
     "CredentialType",
     "LocalisedText",
@@ -52,7 +55,9 @@ __all__ = [
     "validate_claims",
 ]
 
-ClaimType = Literal["string", "date", "integer", "boolean"]
+ClaimType = Literal["string", "date", "integer", "boolean", "image"]
+#: The media types an ``image`` claim may carry (a ``data:`` URL of one of them).
+ImageMediaType = Literal["image/jpeg", "image/png"]
 CredentialKind = Literal["certificate", "proof"]
 
 #: Names the JWT / SD-JWT VC layer uses itself; a claim may never be called so.
@@ -75,6 +80,15 @@ _MAX_VALIDITY_DAYS: Final = 100 * 366
 _MAX_SCENE_AGE: Final = 3600
 # Integers must survive a round trip through JavaScript's numbers (I-JSON, RFC 7493).
 _MAX_SAFE_INTEGER: Final = 2**53 - 1
+#: The largest ``max_bytes`` an ``image`` claim may declare: an online presentation
+#: disclosing it (base64 twice: the data URL, then the disclosure) stays well under the
+#: verifier's 16 KiB presentation limit.
+_MAX_IMAGE_BYTES: Final = 6 * 1024
+#: What each image media type's bytes start with (the claim is checked, not trusted).
+_IMAGE_MAGIC: Final[Mapping[str, bytes]] = MappingProxyType(
+    {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+)
+_DATA_URL_RE: Final = re.compile(r"data:(image/[a-z]+);base64,([A-Za-z0-9+/]+={0,2})")
 
 # Characters a claim string may not contain: C0/C1 controls (category Cc), lone
 # surrogates (Cs: they cannot be encoded as UTF-8), line and paragraph separators, and
@@ -97,7 +111,9 @@ class ClaimSpec:
     """One claim of a credential type.
 
     ``sd`` marks a selectively disclosable claim (every personal field is);
-    ``max_length`` counts characters and is set for ``string`` claims only.
+    ``max_length`` counts characters and is set for ``string`` claims only. An
+    ``image`` claim (a portrait) is a ``data:<media type>;base64,…`` URL: it names the
+    ``media_types`` it accepts and ``max_bytes``, the largest decoded image.
     """
 
     name: str
@@ -106,6 +122,16 @@ class ClaimSpec:
     required: bool
     sd: bool
     max_length: int | None = None
+    media_types: tuple[ImageMediaType, ...] = ()
+    max_bytes: int | None = None
+
+    @property
+    def max_chars(self) -> int | None:
+        """The longest text the claim may be: ``max_length``, or an image's data URL."""
+        if self.type != "image" or self.max_bytes is None:
+            return self.max_length
+        longest_type = max((len(t) for t in self.media_types), default=0)
+        return len("data:;base64,") + longest_type + 4 * -(-self.max_bytes // 3)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -117,6 +143,9 @@ class ClaimSpec:
         }
         if self.max_length is not None:
             out["max_length"] = self.max_length
+        if self.type == "image":
+            out["media_types"] = list(self.media_types)
+            out["max_bytes"] = self.max_bytes
         return out
 
 
@@ -254,6 +283,8 @@ class _ClaimEntry(StrictModel):
     required: bool
     sd: bool
     max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    media_types: list[ImageMediaType] | None = None
+    max_bytes: Annotated[int, Field(ge=1, le=_MAX_IMAGE_BYTES)] | None = None
 
 
 class _TypeEntry(StrictModel):
@@ -358,6 +389,13 @@ def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
         raise CatalogueError(f"{where}.max_length: required for string claims")
     if entry.type != "string" and entry.max_length is not None:
         raise CatalogueError(f"{where}.max_length: only string claims have a max_length")
+    image = entry.type == "image"
+    if image and (not entry.media_types or entry.max_bytes is None):
+        raise CatalogueError(f"{where}: an image claim needs 'media_types' and 'max_bytes'")
+    if not image and (entry.media_types is not None or entry.max_bytes is not None):
+        raise CatalogueError(f"{where}: only image claims have 'media_types' and 'max_bytes'")
+    if image and not entry.sd:
+        raise CatalogueError(f"{where}.sd: an image claim must be selectively disclosable")
     return ClaimSpec(
         name=name,
         label=_localised(entry.label, f"{where}.label"),
@@ -365,6 +403,8 @@ def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
         required=entry.required,
         sd=entry.sd,
         max_length=entry.max_length,
+        media_types=tuple(dict.fromkeys(entry.media_types or ())),
+        max_bytes=entry.max_bytes,
     )
 
 
@@ -398,6 +438,10 @@ def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, A
             if name in seen:
                 raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
             seen.add(name)
+    if scene.portrait and not any(
+        catalogue.get(vct).has_claim(PORTRAIT_CLAIM) for vct in scene.accept
+    ):
+        raise CatalogueError(f"{where}.portrait: no accepted type has a {PORTRAIT_CLAIM!r}")
     return dict(scene.to_json())
 
 
@@ -484,6 +528,8 @@ def _check_value(spec: ClaimSpec, value: object) -> object:
                 f"claim {name!r} must be a calendar date written YYYY-MM-DD", field=name
             )
         return value
+    if spec.type == "image":
+        return _check_image(spec, value)
     if not value.strip():
         raise ClaimsInvalid(f"claim {name!r} must not be empty", field=name)
     if spec.max_length is not None and len(value) > spec.max_length:
@@ -495,7 +541,40 @@ def _check_value(spec: ClaimSpec, value: object) -> object:
     return value
 
 
+def _check_image(spec: ClaimSpec, value: str) -> str:
+    """An image claim: a ``data:`` URL of an allowed media type, strict base64, at most
+    ``max_bytes`` decoded, whose bytes really are of that type. Bounded before decoding."""
+    name = spec.name
+    allowed = " or ".join(spec.media_types)
+    limit = spec.max_chars
+    if limit is not None and len(value) > limit:
+        raise ClaimsInvalid(
+            f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name
+        )
+    match = _DATA_URL_RE.fullmatch(value)
+    if match is None or len(match.group(2)) % 4:
+        raise ClaimsInvalid(
+            f"claim {name!r} must be a data URL (data:{allowed};base64,…)", field=name
+        )
+    media_type = match.group(1)
+    if media_type not in spec.media_types:
+        raise ClaimsInvalid(f"claim {name!r} must be {allowed}", field=name)
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+    except binascii.Error:
+        raise ClaimsInvalid(f"claim {name!r} is not valid base64", field=name) from None
+    if spec.max_bytes is not None and len(data) > spec.max_bytes:
+        raise ClaimsInvalid(
+            f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name
+        )
+    if not data.startswith(_IMAGE_MAGIC[media_type]):
+        raise ClaimsInvalid(f"claim {name!r} is not a {media_type} image", field=name)
+    return value
+
+
 def _type_word(ctype: ClaimType) -> str:
+    if ctype == "image":
+        return "image data URL"
     return "date string (YYYY-MM-DD)" if ctype == "date" else ctype
 
 

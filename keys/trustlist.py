@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -24,6 +24,9 @@ DEFAULT_LIFETIME = 7 * 24 * 3600
 DEFAULT_TTL = 3600
 #: Largest trust-list token accepted, in characters.
 MAX_TRUST_LIST = 8 * 1024 * 1024
+#: The claim a scene with ``portrait: true`` receives besides its ``accept`` claims, from
+#: online presentations only (an offline QR code is too small for an image).
+PORTRAIT_CLAIM = "portrait"
 
 
 #: NumericDate and other integers: exactly representable in JSON (I-JSON, ±2^53).
@@ -67,6 +70,7 @@ class SceneDict(TypedDict):
     name: LocalizedNameDict
     accept: list[AcceptDict]
     max_age: int
+    portrait: NotRequired[bool]
 
 
 class TrustListPayload(TypedDict):
@@ -104,12 +108,19 @@ class Scene(StrictModel):
     The one form of a scene. ``Scene.model_validate(json)`` reads the JSON form
     (:class:`SceneDict`: ``accept`` a non-empty array of ``{"vct", "claims"}``, no
     ``vct`` twice); :meth:`to_json` writes it back.
+
+    ``portrait``: the venue staff must match the person against a portrait
+    (:data:`PORTRAIT_CLAIM`). An online presentation for the scene discloses it when
+    the credential has one, and the verifier returns it; it is never required (an
+    offline QR code never carries it: staff then check an ID document). Written in
+    the JSON form only when true.
     """
 
     id: str
     name: LocalizedName
     accept: Mapping[str, tuple[str, ...]]
     max_age: Annotated[int, Field(gt=0, le=2**53)]
+    portrait: bool = False
 
     @field_validator("accept", mode="before")
     @classmethod
@@ -130,12 +141,15 @@ class Scene(StrictModel):
 
     def to_json(self) -> SceneDict:
         """The JSON form."""
-        return {
+        scene: SceneDict = {
             "id": self.id,
             "name": {"zh": self.name.zh, "en": self.name.en},
             "accept": [{"vct": v, "claims": list(c)} for v, c in self.accept.items()],
             "max_age": self.max_age,
         }
+        if self.portrait:
+            scene["portrait"] = True
+        return scene
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,9 @@ class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
     """The online QR code was made for another scene; it stays usable for its own
     (``key_binding_invalid``)."""
 
+    #: The scene the code was made for (staff can ask for a code for theirs).
+    made_for: str | None = None
+
 
 # -- devices (service.devices) ---------------------------------------------------------
 

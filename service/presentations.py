@@ -262,7 +262,9 @@ class QrPresentations:
         if now >= expires_at:
             raise OnlineQrExpired("the QR code has expired: refresh it")
         if record["scene"] != scene:
-            raise OnlineQrOtherScene("the QR code was made for another scene")
+            other = OnlineQrOtherScene("the QR code was made for another scene")
+            other.made_for = str(record["scene"])
+            raise other
         # The claim: whichever worker writes it first hands the presentation out.
         used = self._store.once(ONLINE_QR_USED)
         if not used.put(digest, b"", expires_at + EXPIRED_GRACE, now):

@@ -28,7 +28,7 @@ from typing import cast
 from issuer import Platform
 from issuer.keyring import TRUST_VERSION
 from service.accounts import api_key_revocations
-from service.errors import OnlineQrRefused
+from service.errors import OnlineQrOtherScene, OnlineQrRefused
 from service.presentations import QrPresentations
 from store.interface import (
     ActivityRecord,
@@ -371,7 +371,10 @@ class Verification:
             try:
                 text = self._presentations.redeem(text, scene).presentation
             except OnlineQrRefused as err:
-                return self.refused(scene, err.code, err.message)
+                refused = self.refused(scene, err.code, err.message)
+                if isinstance(err, OnlineQrOtherScene):
+                    refused.made_for = err.made_for
+                return refused
         return self.online.verify(text, scene, venue_id=venue_id)
 
     def refused(self, scene: str, code: str, message: str) -> VerificationResult:

@@ -18,6 +18,7 @@ from typing import Any
 
 from keys import parse_compact
 from keys.pseudonym import Pseudonyms
+from keys.trustlist import PORTRAIT_CLAIM
 from sdjwt import TYP_SD_JWT_VC, resolve, split
 from service.presentations import Mode, QrPresentations, ShownPresentation
 from service.verification import OnlineVerifier
@@ -107,7 +108,8 @@ class Wallets:
         self, citizen_id: str, credential_id: str, scene_id: str, mode: Mode
     ) -> ShownPresentation:
         """A presentation of the credential for the scene, disclosing exactly what the
-        scene asks for, with its id and QR text for ``mode``.
+        scene asks for (online, for a scene that asks for it, the portrait too), with
+        its id and QR text for ``mode``.
 
         Raises (in this order) ``not_found`` / ``credential_revoked``… for the
         credential, :class:`UnknownScene` for a scene not in the live trust list, and
@@ -117,7 +119,10 @@ class Wallets:
         scene = self._online.verifier().trust_list.scenes.get(scene_id)
         if scene is None:
             raise UnknownScene("No scene with this id.")
-        presentation = self._vault.present(citizen_id, credential_id, scene)
+        # The portrait only online: the service holds that presentation, and an offline
+        # QR code must stay small enough to scan (docs/formats.md).
+        optional = (PORTRAIT_CLAIM,) if mode == "online" and scene.portrait else ()
+        presentation = self._vault.present(citizen_id, credential_id, scene, optional=optional)
         return self._presentations.show(citizen_id, presentation, mode)
 
     def shown(self, citizen_id: str, presentation_id: str) -> ShownPresentation:

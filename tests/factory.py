@@ -27,6 +27,8 @@ BASE_URL = "https://ecert.example"
 ID_CARD = "urn:ecert:resident-id-card"
 RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
+#: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
+SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 
 #: A fictional citizen (test area code 110101).
 ID_CLAIMS: dict[str, Any] = personal_claims({

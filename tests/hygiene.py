@@ -87,6 +87,8 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "a private key (PEM)": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "a private JWK": re.compile(r"""["']d["']\s*:\s*["'][A-Za-z0-9_-]{20,}"""),
+    # a portrait claim (issue 9): personal whoever it shows, and never a log's business
+    "a portrait (image data URL)": re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/]{16,}"),
 }
 
 #: Attributes every LogRecord has; any other attribute came from ``extra=`` and is kept.

@@ -238,12 +238,15 @@ def test_an_online_qr_is_redeemed_once(client: FlaskClient, auth: AuthActions) -
     result = verify_text(client, auth, qr)
     assert result["valid"] is True and result["status"] == "valid"
     assert result["vct"] == ID_CARD and result["claims"]["name"] == NAME
-    assert set(result["claims"]) == {"name", "id_number"}
+    # online, the hotel scene also gets the demo citizen's portrait (docs/formats.md)
+    assert set(result["claims"]) == {"name", "id_number", "portrait"}
     again = verify_text(client, auth, qr)
     assert again["valid"] is False and codes(again) == ["replayed"] and again["claims"] == {}
     # the citizen sees the check (claim names only)
     items = client.get("/api/v1/wallet/activity", headers=headers).get_json()["items"]
-    assert [(i["valid"], i["claims"]) for i in items] == [(True, ["name", "id_number"])]
+    assert [(i["valid"], i["claims"]) for i in items] == [
+        (True, ["name", "id_number", "portrait"])
+    ]
 
 
 def test_concurrent_redemptions_hand_the_presentation_out_once(
@@ -262,7 +265,8 @@ def test_concurrent_redemptions_hand_the_presentation_out_once(
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = list(pool.map(redeem, range(16)))
     handed_out = [o for o in outcomes if o != "replayed"]
-    assert len(handed_out) == 1 and handed_out[0].count("~") == 3
+    # name, ID number and (online, for the hotel) the portrait, then the KB-JWT
+    assert len(handed_out) == 1 and handed_out[0].count("~") == 4
 
 
 def test_an_unknown_or_mangled_token_is_malformed(client: FlaskClient, auth: AuthActions) -> None:

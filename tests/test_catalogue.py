@@ -25,6 +25,7 @@ from issuer.catalogue import (
     validate_claims,
 )
 from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
+from tests.factory import SAMPLE_PORTRAIT
 from tests.hygiene import personal
 
 # The ids go into credentials, trust lists and QR codes: renaming one breaks every
@@ -61,6 +62,8 @@ def example_value(spec: ClaimSpec) -> object:
         return 3
     if spec.type == "boolean":
         return True
+    if spec.type == "image":
+        return SAMPLE_PORTRAIT
     assert spec.max_length is not None
     return "样例Sample"[: spec.max_length]
 
@@ -283,7 +286,8 @@ def test_default_scene_ids() -> None:
 
 def test_scenes_have_exactly_the_trust_list_shape() -> None:
     for scene in default_scenes():
-        assert set(scene) == {"id", "name", "accept", "max_age"}
+        assert set(scene) - {"portrait"} == {"id", "name", "accept", "max_age"}
+        assert scene.get("portrait", True) is True  # written only when true
         assert set(scene["name"]) == {"zh", "en"}
         assert scene["name"]["zh"].strip() and scene["name"]["en"].strip()
         assert scene["max_age"] == 120

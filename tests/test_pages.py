@@ -205,7 +205,7 @@ def test_pages_have_no_inline_code_and_nothing_from_elsewhere(
 
 def test_the_data_block_cannot_end_the_script_early(app: Flask) -> None:
     with app.test_request_context("/wallet"):
-        from api.pages import _page as render
+        from api.pages import render_page as render
 
         html = render("wallet.html", camera=False).get_data(as_text=True)
     block = html.split('<script type="application/json" id="strings">', 1)[1]

@@ -35,7 +35,7 @@ from sdjwt.qr_transport import (
     is_compact,
 )
 from store.sqlite import SQLiteStore
-from tests.factory import ID_CLAIMS, World
+from tests.factory import ID_CLAIMS, SAMPLE_PORTRAIT, World
 from verifier import Verifier
 from verifier.qrimage import decode_qr
 from wallet import WalletError
@@ -60,6 +60,8 @@ def example_value(spec: ClaimSpec) -> object:
         return 3
     if spec.type == "boolean":
         return True
+    if spec.type == "image":
+        return SAMPLE_PORTRAIT
     assert spec.max_length is not None
     return "样例Sample示例"[: spec.max_length]
 

@@ -27,7 +27,7 @@ from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import checked_header, verify_compact
 from keys.numericdate import numeric_date
-from keys.trustlist import Scene
+from keys.trustlist import PORTRAIT_CLAIM, Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact_ascii, is_compact
 from verifier.bundle import Bundle, read_bundle_file
@@ -333,7 +333,7 @@ class Verifier:
         if not isinstance(holder_jwk, dict):
             raise Malformed("the credential has no holder key ('cnf.jwk')")
         nonce, kb_iat = self._check_key_binding(
-            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], binding, now, errors
+            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], binding, now, result
         )
 
         # 7. status
@@ -351,6 +351,9 @@ class Verifier:
                 )
             else:
                 result.claims = {c: claims[c] for c in wanted}
+                if binding.policy.portrait and PORTRAIT_CLAIM in claims:
+                    # asked for by the scene, never required (offline codes lack it)
+                    result.claims[PORTRAIT_CLAIM] = claims[PORTRAIT_CLAIM]
 
         # replay, last: only a presentation that passed everything uses up its nonce
         # The nonce is kept past the last instant at which this KB-JWT is still fresh.
@@ -375,8 +378,9 @@ class Verifier:
         presented: bytes,
         binding: _Binding,
         now: float,
-        errors: list[ErrorDict],
+        result: VerificationResult,
     ) -> tuple[str, float]:
+        errors = result.errors
         signing_input, _, s64 = kb_jwt.rpartition(b".")
         h64, _, p64 = signing_input.partition(b".")
         try:
@@ -414,6 +418,8 @@ class Verifier:
             errors.append(_err(KeyBindingInvalid("the KB-JWT 'aud' must be one string")))
         elif not _same(aud, binding.aud):
             errors.append(_err(KeyBindingInvalid(binding.aud_mismatch)))
+            if binding.scene and aud in self.source.scene_ids():
+                result.made_for = aud  # a scene of the trust list: safe to name
         if binding.nonce is not None and not _same(nonce, binding.nonce):
             errors.append(_err(KeyBindingInvalid("the KB-JWT 'nonce' is not the expected one")))
         if now - iat > binding.max_age:
@@ -450,12 +456,13 @@ class Verifier:
 class _Binding:
     """What the KB-JWT must say: its audience, its nonce (if expected), its freshness."""
 
-    __slots__ = ("aud", "aud_mismatch", "max_age", "nonce", "policy")
+    __slots__ = ("aud", "aud_mismatch", "max_age", "nonce", "policy", "scene")
 
     def __init__(self, aud: str, nonce: str | None, policy: Scene, *, scene: bool) -> None:
         self.aud = aud
         self.nonce = nonce
         self.policy = policy
+        self.scene = scene
         self.max_age = policy.max_age
         self.aud_mismatch = (
             "the presentation was made for another scene"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 StatusName = Literal["valid", "revoked", "suspended", "unavailable", "stale"]
 
@@ -26,6 +26,7 @@ class ResultDict(TypedDict):
     claims: dict[str, Any]
     errors: list[ErrorDict]
     checked_at: int
+    made_for: NotRequired[str]
 
 
 @dataclass(slots=True)
@@ -47,6 +48,10 @@ class VerificationResult:
     #: ``(uri, idx)`` of the credential's status entry once its signature verified: lets
     #: an online service find the credential in its registry. Not part of the JSON.
     status_ref: tuple[str, int] | None = None
+    #: The scene a presentation refused for another scene was made for (its KB-JWT's
+    #: ``aud``, when that is a scene of the trust list): staff can name it. In the JSON
+    #: only when set.
+    made_for: str | None = None
 
     @property
     def valid(self) -> bool:
@@ -59,8 +64,8 @@ class VerificationResult:
         return [e["code"] for e in self.errors]
 
     def to_dict(self) -> ResultDict:
-        """The JSON object of DESIGN.md §4."""
-        return {
+        """The JSON object of DESIGN.md §4 (``made_for`` only when set)."""
+        out: ResultDict = {
             "valid": self.valid,
             "vct": self.vct,
             "iss": self.iss,
@@ -70,3 +75,6 @@ class VerificationResult:
             "errors": list(self.errors),
             "checked_at": self.checked_at,
         }
+        if self.made_for is not None and not self.valid:
+            out["made_for"] = self.made_for
+        return out

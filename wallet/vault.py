@@ -248,8 +248,16 @@ class WalletVault:
         if not self._store.delete_wallet_item(self._pseudonyms.of(citizen_id), credential_id):
             raise CredentialNotInWallet("no such credential in this wallet")
 
-    def present(self, citizen_id: str, credential_id: str, scene: Scene) -> Presentation:
-        """A presentation of one credential for ``scene`` (exactly the claims it needs).
+    def present(
+        self,
+        citizen_id: str,
+        credential_id: str,
+        scene: Scene,
+        *,
+        optional: tuple[str, ...] = (),
+    ) -> Presentation:
+        """A presentation of one credential for ``scene`` (exactly the claims it needs,
+        and those of ``optional`` the credential has: an online QR's portrait).
 
         Raises :class:`CredentialNotInWallet`, a
         :class:`~wallet.errors.CredentialUnusable` (revoked, suspended or expired:
@@ -260,6 +268,7 @@ class WalletVault:
         wanted = scene.accept.get(held.vct)
         if wanted is None:
             raise ClaimsUnavailable(f"the scene {scene.id!r} does not accept this credential")
+        wanted = (*wanted, *(c for c in optional if c in held.disclosures and c not in wanted))
         now = self.clock()
         text = present(
             held,

@@ -23,9 +23,18 @@
   var FRAME_INTERVAL = 700;
   var TRUST_REFRESH = 60;
 
+  // What staff should do about a refused code, by error code (api/pages.py SCAN_VERDICTS:
+  // "retry" amber, "recheck" amber, "refuse" red); the gravest code of a result decides,
+  // and a code the table does not know is refused.
+  var VERDICTS = t.verdicts || {};
+  var GRAVITY = { retry: 1, recheck: 2, refuse: 3 };
+  var PORTRAIT = /^data:image\/(jpeg|png);base64,[A-Za-z0-9+\/]+={0,2}$/;
+  var MAX_PORTRAIT = 16 * 1024;
+
   var state = {
     key: null,
     scenes: [],
+    allScenes: [],
     trust: null,
     trustFetched: 0,
     busy: false,
@@ -110,11 +119,41 @@
     E.setMessage("scan-error", scenes.length ? "" : t.no_venue_scene);
     showScan();
     refreshTrust();
+    // Every scene's name (public), to name the scene a code was made for.
+    E.api("GET", "/api/v1/scenes")
+      .then(function (r) {
+        if (r.ok && Array.isArray(r.data)) state.allScenes = r.data;
+      })
+      .catch(function () {
+        /* the venue's own scenes still name most */
+      });
   }
 
   function sceneById(id) {
     for (var i = 0; i < state.scenes.length; i++) if (state.scenes[i].id === id) return state.scenes[i];
     return null;
+  }
+
+  /** A scene's name in the page language, from the venue's scenes or the public list. */
+  function sceneName(id) {
+    var scene = sceneById(id);
+    for (var i = 0; !scene && i < state.allScenes.length; i++) {
+      if (state.allScenes[i].id === id) scene = state.allScenes[i];
+    }
+    return scene ? E.local(scene.name) : id;
+  }
+
+  /** "retry", "recheck" or "refuse" for a refused result: its gravest code decides. */
+  function verdictOf(result) {
+    var verdict = "retry";
+    var errors = result.errors || [];
+    if (!errors.length) return "refuse";
+    errors.forEach(function (error) {
+      var own = Object.prototype.hasOwnProperty.call(VERDICTS, error.code) ? VERDICTS[error.code] : "refuse";
+      if (!GRAVITY[own]) own = "refuse";
+      if (GRAVITY[own] > GRAVITY[verdict]) verdict = own;
+    });
+    return verdict;
   }
 
   function refreshTrust() {
@@ -184,7 +223,13 @@
     event.preventDefault();
     var input = $("qr-text");
     var text = input.value.replace(/[\r\n]+$/, "");
-    if (!text || state.busy) return;
+    if (state.busy) return;
+    if (!text.trim()) {
+      input.value = "";
+      E.setMessage("scan-error", t.scan_empty);
+      input.focus();
+      return;
+    }
     run(verify({ text: text })).then(function () {
       input.value = "";
     });
@@ -249,6 +294,7 @@
     var file = input.files && input.files[0];
     input.value = "";
     if (!file || state.busy) return;
+    E.setMessage("scan-error", "");
     stopCamera();
     var prepared =
       file.size <= MAX_UPLOAD && /^image\/(png|jpeg)$/.test(file.type)
@@ -393,16 +439,44 @@
     list.appendChild(row);
   }
 
+  /**
+   * A scene that asks for a portrait: the photo the online code disclosed, to match the
+   * person; or, when the code carries none (offline codes never do), say so.
+   */
+  function showPortrait(body, scene, claims) {
+    if (!scene || !scene.portrait) return;
+    var src = claims.portrait;
+    if (typeof src === "string" && src.length <= MAX_PORTRAIT && PORTRAIT.test(src)) {
+      var box = E.el("div", "portrait");
+      var img = E.el("img");
+      img.alt = t.portrait_alt;
+      img.src = src;
+      box.appendChild(img);
+      box.appendChild(E.el("p", null, t.portrait_check));
+      body.appendChild(box);
+    } else {
+      body.appendChild(E.el("p", "portrait-none", t.portrait_none));
+    }
+  }
+
   function showResult(result) {
     var box = $("result");
     box.textContent = "";
-    box.className = "result " + (result.valid ? "result-valid" : "result-invalid");
+    var verdict = result.valid ? null : verdictOf(result);
+    box.className = "result " + (result.valid ? "result-valid" : "result-invalid result-" + verdict);
+    if (verdict) box.setAttribute("data-verdict", verdict);
+    else box.removeAttribute("data-verdict");
 
     var banner = E.el("div", "verdict-box");
     var line = E.el("p", "verdict-line");
-    line.appendChild(E.el("span", "verdict-icon", result.valid ? "✓" : "✕")).setAttribute("aria-hidden", "true");
+    var icon = result.valid ? "✓" : verdict === "refuse" ? "✕" : "!";
+    line.appendChild(E.el("span", "verdict-icon", icon)).setAttribute("aria-hidden", "true");
     line.appendChild(E.el("span", "verdict", result.valid ? t.valid : t.invalid));
     banner.appendChild(line);
+    if (verdict) {
+      banner.appendChild(E.el("p", "verdict-action", t["scan_verdict_" + verdict]));
+      banner.appendChild(E.el("p", "verdict-hint", t["scan_verdict_" + verdict + "_hint"]));
+    }
     var scene = sceneById(result.scene);
     banner.appendChild(E.el("p", "verdict-scene", scene ? E.local(scene.name) : result.scene));
     box.appendChild(banner);
@@ -411,7 +485,10 @@
     var accept = labelsFor(result.scene, result.vct);
     if (result.valid) {
       body.appendChild(E.el("h2", null, t.result_fields));
-      var names = Object.keys(result.claims || {});
+      showPortrait(body, scene, result.claims || {});
+      var names = Object.keys(result.claims || {}).filter(function (name) {
+        return name !== "portrait";
+      });
       // In the scene's order, as the preview in the wallet showed them.
       var order = accept.claims || [];
       names.sort(function (a, b) {
@@ -429,6 +506,12 @@
       body.appendChild(fields);
     } else {
       body.appendChild(E.el("h2", null, t.result_reasons));
+      if (typeof result.made_for === "string" && result.made_for !== result.scene) {
+        var here = scene ? E.local(scene.name) : result.scene;
+        body.appendChild(
+          E.el("p", "made-for", E.fmt(t.scan_made_for, { scene: sceneName(result.made_for), here: here }))
+        );
+      }
       var reasons = E.el("ul", "reasons");
       (result.errors || []).forEach(function (error) {
         var item = E.el("li", "reason");
@@ -475,6 +558,10 @@
     });
     $("scene").addEventListener("change", function () {
       storage(SCENE_KEY, $("scene").value);
+    });
+    // The next scan starts: an old error goes.
+    $("qr-text").addEventListener("input", function () {
+      if (!state.busy) E.setMessage("scan-error", "");
     });
 
     state.key = storage(KEY);
