@@ -170,7 +170,8 @@ class Devices:
         owner = self._pseudonyms.of(citizen_id)
         record = DeviceRecord(
             citizen_id=owner,
-            device_id=b64url_encode(self._token_bytes(12)),
+            # Milliseconds in hex first, so that devices made in one second list in order.
+            device_id=f"{int(now * 1000):011x}" + b64url_encode(self._token_bytes(12)),
             kid=checked.kid,
             public_jwk=json.dumps(checked.jwk, sort_keys=True, separators=(",", ":")),
             label=name,
