@@ -43,7 +43,7 @@ from sdjwt.qr_transport import (
     encode_compact,
 )
 from store.sqlite import SQLiteStore
-from tests.factory import World
+from tests.factory import SAMPLE_PORTRAIT, World
 from tests.hygiene import personal, personal_claims
 from verifier import Verifier
 from verifier.qrimage import decode_qr
@@ -145,6 +145,8 @@ def example_value(spec: ClaimSpec) -> object:
         return 3
     if spec.type == "boolean":
         return True
+    if spec.type == "image":
+        return SAMPLE_PORTRAIT
     assert spec.max_length is not None
     return "样例JS示例Sample"[: spec.max_length]
 
