@@ -492,7 +492,7 @@
     if (n <= 1) return "*";
     if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return "****-**-**";
     if (/^[0-9A-Za-z]{10,}$/.test(text)) return chars.slice(0, 4).join("") + stars(n - 8) + chars.slice(n - 4).join("");
-    if (/^[0-9A-Za-z]+$/.test(text)) return stars(n - 2) + chars.slice(n - 2).join("");
+    if (/^[0-9A-Za-z]+$/.test(text)) return stars(n - Math.min(2, n - 1)) + chars.slice(n - Math.min(2, n - 1)).join("");
     if (claim === "name" || /_name$/.test(claim) || n <= 4) return chars[0] + stars(n - 1);
     var keep = Math.min(6, Math.floor(n / 4));
     return chars.slice(0, keep).join("") + stars(Math.min(n - keep, 8));
