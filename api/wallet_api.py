@@ -73,7 +73,20 @@ class WalletEntry(BaseModel):
         description="Live, from the issuer's registry and its status list (either one "
         "revoking or suspending counts); `unknown` if the registry does not know the id."
     )
-    expires_at: int = Field(description="The credential's `exp` (epoch seconds).")
+    expires_at: int = Field(
+        description="The credential's technical `exp` (epoch seconds); the document's own "
+        "end of validity is `valid_until`."
+    )
+    valid_until: str | None = Field(
+        default=None,
+        description="The document's own `valid_until` claim (`YYYY-MM-DD`), as printed on "
+        "it; null if its type has none or the document is long-term.",
+    )
+    long_term: bool = Field(
+        default=False,
+        description="The type has a `valid_until` claim and this document has none: "
+        "valid for the long term (长期).",
+    )
 
 
 class WalletList(BaseModel):
@@ -82,10 +95,22 @@ class WalletList(BaseModel):
     items: list[WalletEntry]
 
 
+class ClaimLabel(BaseModel):
+    """A claim of the credential's type and its label (catalogue)."""
+
+    name: str
+    label: LocalizedName
+
+
 class WalletCredential(WalletEntry):
     """One credential with its content, for its owner only."""
 
     claims: dict[str, Any] = Field(description="Every claim of the credential, in clear.")
+    fields: list[ClaimLabel] = Field(
+        default_factory=list,
+        description="Every claim its type may have, with its label, in the catalogue's "
+        "order (for showing the whole card).",
+    )
     credential: str = Field(description="The SD-JWT VC with all its disclosures.")
 
 
@@ -167,7 +192,9 @@ def get_credential(path: CredentialPath) -> dict[str, Any]:
     """The credential's claims in clear and the SD-JWT itself (for a native wallet)."""
     card = services().wallets.credential(current_citizen(), path.id)
     entry = _entry(card).model_dump()
-    return WalletCredential(**entry, claims=card.claims, credential=card.sd_jwt).model_dump()
+    return WalletCredential(
+        **entry, claims=card.claims, fields=_fields(card.item.vct), credential=card.sd_jwt
+    ).model_dump()
 
 
 @bp.delete(
@@ -292,6 +319,8 @@ def _entry(card: Card) -> WalletEntry:
         issuer=item.issuer,
         status=card.status,
         expires_at=item.expires_at,
+        valid_until=card.valid_until,
+        long_term=card.long_term,
     )
 
 
@@ -301,6 +330,17 @@ def _type_name(vct: str) -> LocalizedName:
     except UnknownCredentialType:
         return LocalizedName(zh=vct, en=vct)
     return LocalizedName(zh=name.zh, en=name.en)
+
+
+def _fields(vct: str) -> list[ClaimLabel]:
+    try:
+        claims = load_catalogue().get(vct).claims
+    except UnknownCredentialType:
+        return []
+    return [
+        ClaimLabel(name=c.name, label=LocalizedName(zh=c.label.zh, en=c.label.en))
+        for c in claims
+    ]
 
 
 def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from sdjwt.qr_transport import encode_compact
 from service.instance import Ecert
 from service.settings import Settings
 from verifier import Verifier
@@ -86,15 +87,25 @@ def run_demo(out: Path) -> int:
         scene = verifier.trust_list.scenes["hotel"]
         presentation = wallet.present_for_scene(held, scene)
         (out / "presentation.txt").write_text(presentation + "\n", encoding="utf-8")
-        (out / "hotel-qr.png").write_bytes(render_png(presentation))
+        # The QR carries the compact transport (EC1:…), as the wallet's offline QR does.
+        qr_text = encode_compact(presentation)
+        (out / "hotel-qr.txt").write_text(qr_text + "\n", encoding="utf-8")
+        (out / "hotel-qr.png").write_bytes(render_png(qr_text))
         say(
-            f"3. hotel presentation: {len(presentation)} characters, QR version "
-            f"{qr_version(presentation)} at level M, discloses only {list(scene.accept[ID_CARD])}"
+            f"3. hotel presentation: {len(presentation)} characters, {len(qr_text)} in the "
+            f"compact QR transport: QR version {qr_version(qr_text)} at level M, discloses "
+            f"only {list(scene.accept[ID_CARD])}"
         )
 
-        result = verifier.verify(presentation, "hotel")
+        result = verifier.verify(qr_text, "hotel")
         say("4. the hotel verifies offline with the bundle:")
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        # The same verifier remembers what it accepted until it expires.
+        again = verifier.verify(qr_text, "hotel")
+        if again.codes == ["replayed"]:
+            say("   the same QR code again at this verifier: refused (replayed)")
+        else:
+            say(f"   the same QR code again at this verifier: NOT refused ({again.codes})")
 
         inst.issuer.revoke(police.iss, issued.id)
         bundle = inst.publication.bundle()
@@ -107,12 +118,17 @@ def run_demo(out: Path) -> int:
     finally:
         inst.close()
     say(
-        f"\nFiles are in {out}/. Check them yourself (the QR is valid for 120 s, once):\n"
+        f"\nFiles are in {out}/. Check them yourself within 120 s (the QR's lifetime):\n"
         f"  ecert verify --image {out}/hotel-qr.png --bundle {out}/bundle.json "
-        f"--anchor {out}/anchor.json --scene hotel\n"
+        f"--anchor {out}/anchor.json --scene hotel --replay-db {out}/seen.db\n"
+        f"Run it twice: the second run is refused (replayed), because both runs share "
+        f"{out}/seen.db. Without --replay-db each run starts with an empty memory and "
+        f"accepts the code again until it expires (an online check, POST /api/v1/verify, "
+        f"always refuses a second use).\n"
+        f"A new presentation every time:\n"
         f"  ecert present {out}/credential.txt --holder {out}/holder-key.pem --scene hotel "
         f"--bundle {out}/bundle.json --anchor {out}/anchor.json | ecert verify - "
         f"--bundle {out}/bundle.json --anchor {out}/anchor.json"
     )
-    ok = result.valid and revoked.codes == ["revoked"]
+    ok = result.valid and again.codes == ["replayed"] and revoked.codes == ["revoked"]
     return 0 if ok else 1

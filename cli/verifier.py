@@ -215,9 +215,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _scene_from_presentation(text: str) -> str | None:
     """The (unverified) ``aud`` of the KB-JWT: only a default for ``--scene``."""
     from keys.b64 import b64url_decode
+    from sdjwt.qr_transport import decode_compact, is_compact
 
     try:
-        payload = text.strip().rsplit("~", 1)[1].split(".")[1]
+        text = text.strip()
+        if is_compact(text):  # the compact QR transport (EC1:…) the wallets show
+            text = decode_compact(text)
+        payload = text.rsplit("~", 1)[1].split(".")[1]
         aud = loads_object(b64url_decode(payload)).get("aud")
     except (IndexError, EcertError):
         return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from store.interface import (
     TrustStore,
     VenueRecord,
 )
+from store.kinds.activity import new_event_id
 from store.kinds.settle import (
     SettleOutcome,
     SettleRequest,
@@ -247,7 +247,7 @@ class OnlineVerifier:
         draft = None
         if ref is not None:
             draft = ActivityRecord(
-                event_id=secrets.token_hex(8),
+                event_id=new_event_id(),
                 citizen_id="",
                 at=result.checked_at,
                 venue_id=venue_id,

@@ -13,9 +13,10 @@ who checked the citizen's credentials.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
 from keys.pseudonym import Pseudonyms
 from keys.trustlist import PORTRAIT_CLAIM
@@ -25,12 +26,16 @@ from service.verification import OnlineVerifier
 from store.interface import ActivityRecord, Store, VenueRecord, WalletItem
 from verifier.errors import UnknownScene
 from wallet import WalletVault
+from wallet.errors import CredentialUnreadable, WalletCorrupt
 from wallet.vault import LiveState
 
-__all__ = ["Card", "OpenedCard", "Wallets", "credential_claims"]
+__all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_validity"]
 
 #: Claims of the SD-JWT VC layer, not of the citizen.
 _ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
+
+#: The claim that holds a document's own end of validity (absent: long-term, 长期).
+VALID_UNTIL = "valid_until"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,11 @@ class Card:
     #: the same status that refuses presentations, so the card list and the QR screen
     #: never disagree.
     status: LiveState
+    #: The document's own ``valid_until`` claim (``YYYY-MM-DD``), not the credential's
+    #: technical ``exp``: None if its type has no such claim or this document has none.
+    valid_until: str | None = field(default=None, kw_only=True)
+    #: Its type has a ``valid_until`` claim and this document has none (长期).
+    long_term: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +85,25 @@ class Wallets:
         self._online = online
 
     def credentials(self, citizen_id: str) -> list[Card]:
-        """The citizen's credentials, oldest first, each with its live status."""
-        return [
-            Card(item, self._vault.live_state(item.credential_id))
-            for item in self._vault.items(citizen_id)
-        ]
+        """The citizen's credentials, oldest first, each with its live status and the
+        document's own validity (each credential is decrypted for its ``valid_until``)."""
+        cards = []
+        for item in self._vault.items(citizen_id):
+            try:
+                held = self._vault.credential(citizen_id, item.credential_id)
+                claims = credential_claims(held.sd_jwt)
+            except (CredentialUnreadable, WalletCorrupt):
+                claims = {}  # the list still shows it; opening it reports the damage
+            until, long_term = document_validity(item.vct, claims)
+            cards.append(
+                Card(
+                    item,
+                    self._vault.live_state(item.credential_id),
+                    valid_until=until,
+                    long_term=long_term,
+                )
+            )
+        return cards
 
     def credential(self, citizen_id: str, credential_id: str) -> OpenedCard:
         """One of the citizen's credentials, decrypted, with its claims resolved.
@@ -89,11 +113,15 @@ class Wallets:
         """
         item = self._vault.item(citizen_id, credential_id)
         held = self._vault.credential(citizen_id, credential_id)
+        claims = credential_claims(held.sd_jwt)
+        until, long_term = document_validity(item.vct, claims)
         return OpenedCard(
             item,
             self._vault.live_state(credential_id),
-            credential_claims(held.sd_jwt),
+            claims,
             held.sd_jwt,
+            valid_until=until,
+            long_term=long_term,
         )
 
     def remove(self, citizen_id: str, credential_id: str) -> None:
@@ -145,6 +173,19 @@ class Wallets:
                 venues[event.venue_id] = self._store.get_venue(event.venue_id)
             events.append((event, venues[event.venue_id]))
         return events
+
+
+def document_validity(vct: str, claims: dict[str, Any]) -> tuple[str | None, bool]:
+    """The document's own end of validity from its claims, and whether it is long-term
+    (its type, in the catalogue, has a ``valid_until`` claim and this document has none)."""
+    until = claims.get(VALID_UNTIL)
+    if isinstance(until, str):
+        return until, False
+    try:
+        names = {claim.name for claim in load_catalogue().get(vct).claims}
+    except UnknownCredentialType:
+        return None, False
+    return None, VALID_UNTIL in names
 
 
 def credential_claims(sd_jwt: str) -> dict[str, Any]:

@@ -296,7 +296,9 @@ def test_the_wallet_lists_names_issuers_and_live_status(
     assert item["name"] == {"zh": "居民身份证", "en": "Resident ID card"}
     assert item["issuer"] == f"{BASE_URL}/issuers/police"
     assert isinstance(item["expires_at"], int)
-    assert set(item) == {"id", "vct", "name", "issuer", "status", "expires_at"}
+    assert set(item) == {
+        "id", "vct", "name", "issuer", "status", "expires_at", "valid_until", "long_term"
+    }
     client.post(
         f"/api/v1/issuers/police/credentials/{item['id']}/suspend", headers=auth.department()
     )

@@ -456,7 +456,12 @@ def test_service_worker_keeps_the_card_list_offline(
         shots.take(page, "wallet-offline")
         context.set_offline(False)
         # Logging out forgets the saved list.
+        # Log out is in the header menu, with a confirmation (issue 9).
+        page.get_by_role("button", name="Menu", exact=True).click()
         page.get_by_role("button", name="Log out", exact=True).click()
+        page.get_by_role("dialog", name="Log out?").get_by_role(
+            "button", name="Log out", exact=True
+        ).click()
         page.wait_for_function(
             "async () => !(await caches.has('ecert-wallet-data'))"
         )

@@ -1,5 +1,7 @@
 /* ecert web wallet (/wallet): log in, certificates as cards, a scene, a preview of the
- * fields shown, a self-refreshing QR code (offline or online), the activity log.
+ * fields shown, a self-refreshing QR code (offline or online), the activity log; a full
+ * card view (fields masked until tapped) with "remove from wallet"; log out from the
+ * header menu. Switching language keeps the screen (sessionStorage, RESUME_KEY).
  *
  * The session token lives in sessionStorage (gone when the tab closes). The service
  * worker (/wallet-sw.js) keeps the page and the last card list for offline reading.
@@ -12,6 +14,9 @@
   var $ = E.$;
 
   var TOKEN_KEY = "ecert.wallet.token";
+  // Where the citizen was when switching language: {screen, card, scene, online, at}.
+  var RESUME_KEY = "ecert.wallet.resume";
+  var RESUME_FOR = 120; // seconds a saved place is good for
   var DATA_CACHE = "ecert-wallet-data";
   var CARDS_URL = "/api/v1/wallet/credentials";
   // Make the next QR this many seconds before the current one expires (or a fifth of
@@ -29,6 +34,9 @@
     qr: null, // {id, expiresAt, lifetime, offset, url}
     timer: null,
     generation: 0,
+    revealed: {}, // full card view: claim name -> shown in clear (until the screen is left)
+    details: null, // full card view: {id, claims, fields} of the card it shows
+    resume: null, // where to go back to after a language switch
   };
 
   // -- session -------------------------------------------------------------------------
@@ -70,7 +78,11 @@
     state.cards = [];
     state.card = null;
     state.claims = null;
+    state.details = null;
+    state.revealed = {};
     $("tabbar").hidden = true;
+    closeMenu();
+    $("menu-button").hidden = true;
     go("login", { replace: true });
     E.setMessage("login-error", message || "");
   }
@@ -92,6 +104,7 @@
     cards: showCards,
     card: showCard,
     qr: showQrScreen,
+    details: showDetails,
     activity: showActivity,
   };
 
@@ -107,8 +120,13 @@
 
   function render(screen) {
     if (!state.token && !state.offline && screen !== "login") screen = "login";
-    if ((screen === "card" || screen === "qr") && !state.card) screen = "cards";
+    if ((screen === "card" || screen === "qr" || screen === "details") && !state.card) screen = "cards";
+    // The full card view shows fields in clear only while it is on screen.
+    if (screen !== "details") state.revealed = {};
+    if (screen !== "cards") E.setMessage("cards-notice", "");
+    closeMenu();
     $("tabbar").hidden = screen === "login";
+    $("menu-button").hidden = screen === "login" || !state.token;
     var tabs = document.querySelectorAll("[data-nav]");
     for (var i = 0; i < tabs.length; i++) {
       var current = tabs[i].getAttribute("data-nav") === (screen === "activity" ? "activity" : "cards");
@@ -280,10 +298,11 @@
         banner.hidden = !offline;
         if (offline) {
           banner.textContent = E.fmt(t.cards_offline, {
-            time: saved ? E.formatDateTime(parseInt(saved, 10)) : "—",
+            time: saved ? dateTimeWithZone(parseInt(saved, 10)) : "—",
           });
         }
         renderCards();
+        if (state.resume) resume();
       })
       .catch(function (err) {
         loading.hidden = true;
@@ -329,8 +348,9 @@
       details.id = detailsId;
       details.appendChild(badge(status));
       details.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
-      var expiry = status === "expired" ? t.expired_on : t.expires;
-      details.appendChild(E.el("span", "card-line", E.fmt(expiry, { date: E.formatDate(card.expires_at) })));
+      validityLines(card, status).forEach(function (line) {
+        details.appendChild(line);
+      });
       button.appendChild(top);
       button.appendChild(details);
       button.addEventListener("click", function () {
@@ -343,6 +363,36 @@
     });
   }
 
+  /** Today as YYYY-MM-DD on the phone (to compare with a document's own date). */
+  function today() {
+    return E.formatDate(Date.now() / 1000);
+  }
+
+  /**
+   * The validity lines of a card: the document's own end of validity (its
+   * `valid_until`, as printed on it) or "long-term"; and the credential's technical
+   * expiry (`exp`) with its own label when it comes first, when it has passed, or when
+   * the document has no end date of its own.
+   */
+  function validityLines(card, status) {
+    var lines = [];
+    var copy = E.formatDate(card.expires_at);
+    var until = typeof card.valid_until === "string" ? card.valid_until : null;
+    if (until) {
+      var text = until < today() ? E.fmt(t.card_document_expired, { date: until }) : E.fmt(t.card_valid_until, { date: until });
+      lines.push(E.el("span", "card-line card-valid-until", text));
+    } else if (card.long_term) {
+      lines.push(E.el("span", "card-line card-valid-until", t.card_long_term));
+    }
+    var copyFirst = !until || copy < until;
+    if (status === "expired") {
+      lines.push(E.el("span", "card-line card-copy", E.fmt(t.card_copy_expired_on, { date: copy })));
+    } else if (copyFirst) {
+      lines.push(E.el("span", "card-line card-copy", E.fmt(t.card_copy_until, { date: copy })));
+    }
+    return lines;
+  }
+
   // -- one card: scene and preview ---------------------------------------------------------
 
   function showCard() {
@@ -353,9 +403,9 @@
     summary.textContent = "";
     summary.appendChild(badge(status));
     summary.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
-    summary.appendChild(
-      E.el("span", "card-line", E.fmt(status === "expired" ? t.expired_on : t.expires, { date: E.formatDate(card.expires_at) }))
-    );
+    validityLines(card, status).forEach(function (line) {
+      summary.appendChild(line);
+    });
     var unusable = status === "revoked" || status === "suspended" || status === "expired";
     var reason = t.refused && t.refused["credential_" + status];
     $("card-unusable").textContent = reason ? reason.join(E.lang === "zh" ? "" : " ") : t.card_unusable;
@@ -416,6 +466,244 @@
       list.appendChild(row);
     });
     validity.textContent = E.fmt(t.preview_validity, { n: scene.max_age });
+  }
+
+  // -- the full card view: every field, masked until tapped --------------------------------
+
+  var PHOTO = /^data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+\/]+=*$/;
+
+  function stars(n) {
+    return new Array(Math.max(0, n) + 1).join("*");
+  }
+
+  /**
+   * A claim's value masked for display: enough to tell which field it is, not enough to
+   * read it over a shoulder. ID numbers keep their first and last four characters
+   * (1101**********0011), names their first character (张*), dates nothing
+   * (****-**-**), other text its first quarter (at most six characters).
+   */
+  function mask(claim, value) {
+    if (value === null || value === undefined) return "—";
+    if (typeof value === "boolean" || typeof value === "number") return "**";
+    var text = typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (PHOTO.test(text)) return t.card_photo_hidden;
+    var chars = Array.from(text);
+    var n = chars.length;
+    if (n <= 1) return "*";
+    if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return "****-**-**";
+    if (/^[0-9A-Za-z]{10,}$/.test(text)) return chars.slice(0, 4).join("") + stars(n - 8) + chars.slice(n - 4).join("");
+    if (/^[0-9A-Za-z]+$/.test(text)) return stars(n - Math.min(2, n - 1)) + chars.slice(n - Math.min(2, n - 1)).join("");
+    if (claim === "name" || /_name$/.test(claim) || n <= 4) return chars[0] + stars(n - 1);
+    var keep = Math.min(6, Math.floor(n / 4));
+    return chars.slice(0, keep).join("") + stars(Math.min(n - keep, 8));
+  }
+
+  function showDetails() {
+    var card = state.card;
+    var status = cardState(card);
+    $("details-title").textContent = E.local(card.name);
+    var summary = $("details-summary");
+    summary.textContent = "";
+    summary.appendChild(badge(status));
+    summary.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
+    validityLines(card, status).forEach(function (line) {
+      summary.appendChild(line);
+    });
+    E.setMessage("details-error", state.offline ? t.offline : "");
+    $("card-remove").disabled = state.offline;
+    $("details-fields").textContent = "";
+    if (state.details && state.details.id === card.id) {
+      renderDetails();
+      return;
+    }
+    if (state.offline) return;
+    var id = card.id;
+    $("details-loading").hidden = false;
+    authed("GET", CARDS_URL + "/" + encodeURIComponent(id))
+      .then(function (r) {
+        $("details-loading").hidden = true;
+        if (!state.card || state.card.id !== id) return;
+        if (!r.ok || !r.data) {
+          E.setMessage("details-error", E.problemText(r));
+          return;
+        }
+        state.details = { id: id, claims: r.data.claims || {}, fields: r.data.fields || [] };
+        state.claims = state.details.claims;
+        renderDetails();
+      })
+      .catch(function (err) {
+        $("details-loading").hidden = true;
+        if (err instanceof E.NetworkError) E.setMessage("details-error", t.offline);
+      });
+  }
+
+  /** The card's fields in the catalogue's order (then any the catalogue does not name). */
+  function renderDetails() {
+    var list = $("details-fields");
+    list.textContent = "";
+    var claims = state.details.claims;
+    var order = [];
+    var labels = {};
+    state.details.fields.forEach(function (field) {
+      labels[field.name] = E.local(field.label);
+      if (Object.prototype.hasOwnProperty.call(claims, field.name)) order.push(field.name);
+    });
+    Object.keys(claims).forEach(function (name) {
+      if (order.indexOf(name) < 0) order.push(name);
+    });
+    order.forEach(function (name, index) {
+      var label = labels[name] || name;
+      var shown = !!state.revealed[name];
+      var value = claims[name];
+      var row = E.el("div", "field-row detail-row");
+      row.appendChild(E.el("dt", null, label));
+      var dd = E.el("dd", shown ? "revealed" : "masked");
+      dd.id = "detail-" + index;
+      if (shown && typeof value === "string" && PHOTO.test(value)) {
+        var img = E.el("img", "card-photo");
+        img.alt = label;
+        img.src = value;
+        dd.appendChild(img);
+      } else {
+        dd.appendChild(E.el("span", "detail-value", shown ? displayValue(value) : mask(name, value)));
+      }
+      var toggle = E.el("button", "button link reveal", shown ? t.card_hide : t.card_show);
+      toggle.type = "button";
+      toggle.setAttribute("aria-label", E.fmt(shown ? t.card_hide_field : t.card_show_field, { label: label }));
+      toggle.setAttribute("aria-controls", dd.id);
+      toggle.addEventListener("click", function () {
+        state.revealed[name] = !state.revealed[name];
+        renderDetails();
+        var again = document.querySelector('[aria-controls="' + dd.id + '"]');
+        if (again) again.focus();
+      });
+      dd.appendChild(toggle);
+      row.appendChild(dd);
+      list.appendChild(row);
+    });
+  }
+
+  // -- removing a card from the wallet ----------------------------------------------------
+
+  function askRemove() {
+    var card = state.card;
+    if (!card) return;
+    $("remove-title").textContent = E.fmt(t.card_remove_title, { name: E.local(card.name) });
+    $("remove-dialog").showModal();
+    $("remove-cancel").focus();
+  }
+
+  function removeCard() {
+    var card = state.card;
+    var dialog = $("remove-dialog");
+    if (!card) {
+      dialog.close();
+      return;
+    }
+    var confirm = $("remove-confirm");
+    confirm.disabled = true;
+    authed("DELETE", CARDS_URL + "/" + encodeURIComponent(card.id))
+      .then(function (r) {
+        // 404: it was removed already (from another device): the outcome is the same.
+        if (!r.ok && r.status !== 404) throw new Error(E.fmt(t.card_remove_failed, { reason: E.problemText(r) }));
+        dialog.close();
+        state.cards = state.cards.filter(function (c) {
+          return c.id !== card.id;
+        });
+        state.card = null;
+        state.claims = null;
+        state.details = null;
+        var notice = E.fmt(t.card_removed, { name: E.local(card.name) });
+        go("cards", { replace: true });
+        E.setMessage("cards-notice", notice);
+        E.announce(notice);
+      })
+      .catch(function (err) {
+        dialog.close();
+        if (err && err.message === "session ended") return;
+        E.setMessage("details-error", err instanceof E.NetworkError ? t.offline : err.message || t.error_generic);
+      })
+      .then(function () {
+        confirm.disabled = false;
+      });
+  }
+
+  // -- the header menu: log out ---------------------------------------------------------
+
+  function closeMenu() {
+    var button = $("menu-button");
+    if (!button) return;
+    button.setAttribute("aria-expanded", "false");
+    $("wallet-menu").hidden = true;
+  }
+
+  function toggleMenu() {
+    var open = $("menu-button").getAttribute("aria-expanded") !== "true";
+    $("menu-button").setAttribute("aria-expanded", open ? "true" : "false");
+    $("wallet-menu").hidden = !open;
+    if (open) $("logout").focus();
+  }
+
+  function askLogout() {
+    closeMenu();
+    $("logout-dialog").showModal();
+    $("logout-cancel").focus();
+  }
+
+  // -- switching language keeps the screen ------------------------------------------------
+
+  function saveResume() {
+    var screen = document.body.getAttribute("data-screen") || "cards";
+    var place = {
+      screen: screen,
+      card: state.card ? state.card.id : null,
+      scene: $("scene").value || null,
+      online: $("online-qr").checked,
+      at: Date.now() / 1000,
+    };
+    try {
+      window.sessionStorage.setItem(RESUME_KEY, JSON.stringify(place));
+    } catch (e) {
+      /* storage refused: the other language opens on the card list */
+    }
+  }
+
+  function takeResume() {
+    var place = null;
+    try {
+      place = JSON.parse(window.sessionStorage.getItem(RESUME_KEY) || "null");
+      window.sessionStorage.removeItem(RESUME_KEY);
+    } catch (e) {
+      return null;
+    }
+    if (!place || typeof place.screen !== "string" || !(Date.now() / 1000 - place.at < RESUME_FOR)) return null;
+    return place;
+  }
+
+  /** After the card list has loaded: go back to where the citizen was (once). */
+  function resume() {
+    var place = state.resume;
+    state.resume = null;
+    if (!place || place.screen === "cards" || place.screen === "login") return;
+    if (place.screen === "activity") {
+      go("activity");
+      return;
+    }
+    var card = null;
+    state.cards.forEach(function (c) {
+      if (c.id === place.card) card = c;
+    });
+    if (!card) return;
+    state.card = card;
+    state.claims = null;
+    $("online-qr").checked = !!place.online;
+    go("card");
+    if (place.scene && sceneById(place.scene) && acceptOf(sceneById(place.scene), card.vct)) {
+      $("scene").value = place.scene;
+      renderPreview();
+    }
+    if (place.screen === "details") go("details");
+    else if (place.screen === "qr" && !$("show-qr").disabled) go("qr");
   }
 
   // -- the QR code -----------------------------------------------------------------------
@@ -580,6 +868,21 @@
 
   // -- activity --------------------------------------------------------------------------
 
+  /** The phone's offset from UTC at that moment: "UTC+8", "UTC-3:30", "UTC". */
+  function zoneName(epoch) {
+    var minutes = -new Date(epoch * 1000).getTimezoneOffset();
+    if (minutes === 0) return "UTC";
+    var sign = minutes > 0 ? "+" : "-";
+    var abs = Math.abs(minutes);
+    var rest = abs % 60;
+    return "UTC" + sign + Math.floor(abs / 60) + (rest ? ":" + (rest < 10 ? "0" : "") + rest : "");
+  }
+
+  /** "2026-12-03 19:20:05 (UTC+8)": a time is never read in the wrong zone. */
+  function dateTimeWithZone(epoch) {
+    return E.formatDateTime(epoch) + " (" + zoneName(epoch) + ")";
+  }
+
   function showActivity() {
     var list = $("activity-list");
     E.setMessage("activity-error", "");
@@ -628,7 +931,7 @@
         var reason = t.codes && t.codes[code] ? t.codes[code][0] : code;
         item.appendChild(E.el("p", "activity-reason", reason));
       });
-      var time = E.el("time", "activity-time", E.formatDateTime(event.at));
+      var time = E.el("time", "activity-time", dateTimeWithZone(event.at));
       time.setAttribute("datetime", E.isoDateTime(event.at));
       item.appendChild(time);
       list.appendChild(item);
@@ -677,12 +980,45 @@
         go(target);
       });
     }
-    $("logout").addEventListener("click", logout);
+    $("menu-button").addEventListener("click", toggleMenu);
+    $("logout").addEventListener("click", askLogout);
+    $("logout-cancel").addEventListener("click", function () {
+      $("logout-dialog").close();
+    });
+    $("logout-confirm").addEventListener("click", function () {
+      $("logout-dialog").close();
+      logout();
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && $("menu-button").getAttribute("aria-expanded") === "true") {
+        closeMenu();
+        $("menu-button").focus();
+      }
+    });
+    document.addEventListener("click", function (event) {
+      var menu = $("wallet-menu");
+      if (!menu.hidden && !menu.contains(event.target) && !$("menu-button").contains(event.target)) closeMenu();
+    });
+    $("card-details-open").addEventListener("click", function () {
+      go("details");
+    });
+    $("card-remove").addEventListener("click", askRemove);
+    $("remove-cancel").addEventListener("click", function () {
+      $("remove-dialog").close();
+    });
+    $("remove-confirm").addEventListener("click", removeCard);
+    $("lang-toggle").addEventListener("click", function () {
+      if (state.token) saveResume();
+    });
 
     state.token = loadToken();
+    state.resume = state.token ? takeResume() : null;
     go(state.token ? "cards" : "login", { replace: true });
     registerServiceWorker();
   }
+
+  // For the browser tests of the masking (tests/test_browser_wallet.py).
+  window.EcertWallet = { mask: mask, zoneName: zoneName };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
