@@ -541,6 +541,28 @@ def test_switching_language_keeps_the_screen(
         context.close()
 
 
+@pytest.mark.parametrize("t", LANGS)
+def test_the_preview_says_the_photo_goes_with_an_online_code_only(
+    browser: Any, service: Service, shots: Screenshots, t: Texts
+) -> None:
+    """Hotel and bank ask for the portrait, which only an online code carries: the
+    citizen learns that before showing a code; a scene that does not ask says nothing."""
+    texts = json.loads((Path(__file__).parent.parent / "api/web/strings.json").read_text())
+    note = texts[t.lang]["preview_portrait_online"]
+    context, page, errors = _open(browser, service)
+    try:
+        log_in(page, service, t)
+        page.get_by_role("button", name=t.id_card, exact=True).click()
+        page.get_by_label(t.scene, exact=True).select_option("hotel")
+        expect(page.locator("#preview")).to_contain_text(note)
+        shots.take(page, "preview-photo-note")
+        page.get_by_label(t.scene, exact=True).select_option("internet_cafe")
+        expect(page.locator("#preview")).not_to_contain_text(note)
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()
+
+
 # -- 6. the QR screen in elder mode ------------------------------------------------------------
 
 

@@ -465,6 +465,14 @@
       row.appendChild(E.el("dd", null, value));
       list.appendChild(row);
     });
+    // A scene that asks for the portrait gets it from an online code only: say so.
+    var hasPortrait = !state.claims || Object.prototype.hasOwnProperty.call(state.claims, "portrait");
+    if (accept && scene.portrait && hasPortrait) {
+      var photo = E.el("div", "field-row");
+      photo.appendChild(E.el("dt", null, t.portrait_label));
+      photo.appendChild(E.el("dd", null, t.preview_portrait_online));
+      list.appendChild(photo);
+    }
     validity.textContent = E.fmt(t.preview_validity, { n: scene.max_age });
   }
 
