@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from issuer import Platform
 from issuer.keyring import TRUST_VERSION
 from service.accounts import api_key_revocations
 from service.errors import OnlineQrRefused
+from service.ids import random_hex
 from service.presentations import QrPresentations
 from store.interface import (
     ActivityRecord,
@@ -247,7 +247,7 @@ class OnlineVerifier:
         draft = None
         if ref is not None:
             draft = ActivityRecord(
-                event_id=secrets.token_hex(8),
+                event_id=random_hex(8),
                 citizen_id="",
                 at=result.checked_at,
                 venue_id=venue_id,
