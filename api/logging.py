@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request
+
+from service.ids import random_hex
 
 __all__ = [
     "LOGGER_NAME",
@@ -90,7 +91,7 @@ def request_id() -> str | None:
 
 def _begin() -> None:
     g._ecert_request_start = time.perf_counter()
-    g._ecert_request_id = _incoming_id() or secrets.token_hex(8)
+    g._ecert_request_id = _incoming_id() or random_hex(8)
 
 
 def _incoming_id() -> str | None:
@@ -107,7 +108,7 @@ def _incoming_id() -> str | None:
 def _finish(response: Response) -> Response:
     start = g.get("_ecert_request_start")
     duration_ms = (time.perf_counter() - start) * 1000 if start is not None else 0.0
-    rid = request_id() or secrets.token_hex(8)
+    rid = request_id() or random_hex(8)
     response.headers["X-Request-Id"] = rid
     method = request.method if request.method in _METHODS else "other"
     rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"

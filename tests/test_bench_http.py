@@ -61,3 +61,19 @@ def test_the_http_bench_runs_in_tiny_mode() -> None:
         "issue_sqlite",
         "issue_redis",
     }
+
+
+def test_the_issues_command_bench_http_py_is_the_same_bench() -> None:
+    # The issue names `python bench/http.py`: a folder Python runs (its __main__.py), so
+    # that no module of bench/ shadows the standard library's http package.
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "http.py"), "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "usage: http_bench.py" in done.stdout
+    assert "Verification and issuance over HTTP" in done.stdout
