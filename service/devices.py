@@ -23,6 +23,7 @@ Citizens without a device keep the service-held key (the vault's): the assisted 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -186,9 +187,16 @@ class Devices:
                 f"You already have {self.max_devices} devices: remove one first."
             )
         count = 0
-        for card in self._vault.items(citizen_id):
-            if self._copy(citizen_id, record, card.credential_id) is not None:
-                count += 1
+        try:
+            for card in self._vault.items(citizen_id):
+                if self._copy(citizen_id, record, card.credential_id) is not None:
+                    count += 1
+        except BaseException:
+            # No half-equipped device: remove it, which revokes the copies made so far.
+            # Its key stays spent (a key is accepted once); the phone makes a new one.
+            with contextlib.suppress(Exception):
+                self.remove(citizen_id, record.device_id)
+            raise
         return Registered(record, count)
 
     def _binding(self, citizen_id: str, session: str) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from cli.main import main
 from cli.seed import seed_demo
 from service.instance import open_instance
 from tests.api_helpers import BASE_URL
+from tests.factory import ID_CARD, ID_CLAIMS
 from tests.hygiene import personal_demo
 from tests.test_devices_api import new_key, proof
 
@@ -70,3 +72,39 @@ def test_the_operator_lists_and_removes_a_device_and_a_department_revokes(
         lost_copy = ecert.store.get_credential(copy_of[lost].id)
         assert kept_copy is not None and kept_copy.state == "valid"
         assert lost_copy is not None and lost_copy.state == "revoked"
+
+
+def test_a_registration_that_fails_halfway_leaves_no_device_and_no_valid_copy(
+    instance: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy that cannot be issued (the store or the issuer failing mid-way) must not
+    leave a device with some of the cards: the device is removed and the copies made so
+    far are revoked, so the phone starts again with a new key."""
+    with open_instance(instance) as ecert:
+        logins = seed_demo(ecert, ecert.accounts)
+        personal_demo(logins)
+        citizen = logins["citizens"][0]["citizen_id"]
+        police = next(i for i in ecert.store.list_issuers() if ID_CARD in i.vcts)
+        ecert.issuance.issue(police, ID_CARD, citizen, {**ID_CLAIMS, "id_number": citizen})
+        assert len(ecert.wallets.credentials(citizen)) >= 2
+        devices = ecert.devices
+        made: list[str] = []
+        real_copy = devices._copy
+
+        def copy_then_fail(citizen_id: str, device: Any, credential_id: str) -> Any:
+            if made:
+                raise OSError("the disk is full")
+            copy = real_copy(citizen_id, device, credential_id)
+            assert copy is not None
+            made.append(copy.copy_id)
+            return copy
+
+        monkeypatch.setattr(devices, "_copy", copy_then_fail)
+        nonce = devices.nonce(citizen, SESSION).c_nonce
+        with pytest.raises(OSError):
+            devices.register(citizen, SESSION, proof(new_key(), nonce), "phone")
+        listed = devices.list_devices(citizen)
+        assert [d.state for d in listed] == ["removed"]
+        assert len(made) == 1
+        assert ecert.store.get_credential(made[0]) is not None
+        assert devices._vault.live_state(made[0]) == "revoked"
