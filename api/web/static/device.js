@@ -353,7 +353,7 @@
         data.copies = done.got.copies;
         data.offset = done.got.offset;
         data.savedAt = Math.floor(Date.now() / 1000);
-        state.data = data;
+        state.data = merge(data);
         return Promise.all([put("data:" + handle, data), put("last", handle)]).then(function () {
           changed();
           return state;
@@ -367,14 +367,23 @@
       });
   }
 
+  /** What the page saw last (card list, scenes, issuer names), kept with the copies. */
+  var seen = {};
+
+  function merge(data) {
+    if (seen.cards) data.cards = seen.cards;
+    if (seen.scenes) data.scenes = seen.scenes;
+    if (seen.trust) data.trust = seen.trust;
+    return data;
+  }
+
   /** Keep what the page knows (card list, scenes, issuer names) for an offline start. */
   function remember(cards, scenes, trust) {
+    if (Array.isArray(cards)) seen.cards = cards.slice(0, MAX_COPIES);
+    if (Array.isArray(scenes)) seen.scenes = scenes;
+    if (trust) seen.trust = trust;
     if (!state.handle || state.mode !== "device" || !state.data) return Promise.resolve();
-    var data = state.data;
-    if (Array.isArray(cards)) data.cards = cards.slice(0, MAX_COPIES);
-    if (Array.isArray(scenes)) data.scenes = scenes;
-    if (trust) data.trust = trust;
-    return put("data:" + state.handle, data).catch(function () {});
+    return put("data:" + state.handle, merge(state.data)).catch(function () {});
   }
 
   // -- the wallet page's entry points ----------------------------------------------------------
@@ -445,6 +454,7 @@
 
   /** Logged out: keep the key and copies (offline use), end the session's handle. */
   function onLogout() {
+    seen = {};
     saveSessionHandle(null);
   }
 
