@@ -203,9 +203,8 @@ def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
         page.goto("/wallet?lang=en")
         _log_in(page, service, t, 0)
         page.wait_for_function(SETTLED)
-        expect(page.get_by_role("button", name=t["id_card"], exact=True)).to_have_accessible_description(
-            re.compile(t["key_here"])
-        )
+        card = page.get_by_role("button", name=t["id_card"], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t["key_here"]))
         expect(page.get_by_role("button", name=t["remove"], exact=True)).to_be_visible()
         shots.take(page, "cards-device")
 
@@ -251,9 +250,8 @@ def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
         other.once("dialog", lambda dialog: dialog.accept())
         other.get_by_role("button", name=t["remove"], exact=True).click()
         other.wait_for_function("() => EcertDevice.state.mode === 'assisted'")
-        expect(other.get_by_role("button", name=t["id_card"], exact=True)).to_have_accessible_description(
-            re.compile(t["held"])
-        )
+        other_card = other.get_by_role("button", name=t["id_card"], exact=True)
+        expect(other_card).to_have_accessible_description(re.compile(t["held"]))
         assert other.evaluate(EXPORT_PROBE) == []  # wiped from that browser
         shots.take(other, "cards-device-removed")
 
@@ -316,7 +314,9 @@ def test_a_browser_with_no_webcrypto_is_in_assisted_mode(
     context = phone_context(browser, service.base)
     context.set_default_timeout(TIMEOUT)
     # As on a browser without WebCrypto (or an http:// page that is not a secure context).
-    context.add_init_script("Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});")
+    context.add_init_script(
+        "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});"
+    )
     try:
         page = context.new_page()
         errors = _errors(page)
