@@ -158,11 +158,13 @@ def _log_in(page: Any, service: Service, t: dict[str, str], who: int) -> None:
     expect(page.get_by_role("button", name=t["id_card"], exact=True)).to_be_visible()
 
 
-def _phone_qr(page: Any, t: dict[str, str]) -> str:
+def _phone_qr(page: Any, t: dict[str, str], who: int) -> str:
     """Open the ID card, choose the hotel, show the QR: made on the phone; its text
     as a camera reads it (a screenshot of the image, decoded by zxing-cpp)."""
     page.get_by_role("button", name=t["id_card"], exact=True).click()
     page.get_by_label(t["scene"], exact=True).select_option("hotel")
+    # No network: the preview's values come from the phone's own copy.
+    expect(page.locator("#preview dd")).to_have_text(list(PEOPLE[who]))
     page.get_by_role("button", name=t["show_qr"], exact=True).click()
     image = page.get_by_role("img", name=t["qr_code"], exact=True)
     expect(image).to_be_visible()
@@ -221,7 +223,7 @@ def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
         # Flight mode: no network at all from here on for this phone.
         first.set_offline(True)
         assert page.evaluate("() => navigator.onLine") is False
-        text = _phone_qr(page, t)
+        text = _phone_qr(page, t, 0)
         # The online QR (a /p/ link) is not offered with no network.
         expect(page.get_by_role("switch", name=t["online_qr"], exact=True)).to_be_hidden()
         expect(page.locator("#device-qr-note")).to_be_visible()
@@ -239,7 +241,7 @@ def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
         ]
         assert ids[0] != ids[1]
         second.set_offline(True)
-        other_text = _phone_qr(other, t)
+        other_text = _phone_qr(other, t, 0)
         assert other_text != text
         _expect_valid(other_text, bundle, anchor, 0)
 
@@ -299,9 +301,50 @@ def test_the_wallet_opens_offline_with_no_session_and_shows_a_qr(
         expect(again.get_by_role("button", name=t["id_card"], exact=True)).to_be_visible()
         expect(again.locator("#cards-offline")).to_contain_text("仍可出示二维码")
         shots.take(again, "cards-offline-no-session")
-        text = _phone_qr(again, t)
+        text = _phone_qr(again, t, 1)
         shots.take(again, "qr-offline-no-session")
         _expect_valid(text, bundle, anchor, 1)
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def test_a_device_removed_elsewhere_is_forgotten_and_registers_again_at_log_in(
+    browser: Any, service: Service
+) -> None:
+    """Removed from another device or by the operator (here: the API, with the session's
+    own token): the phone drops its key and copies at its next sync, and the next
+    log-in registers a new key."""
+    t = EN
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet?lang=en")
+        _log_in(page, service, t, 1)
+        page.wait_for_function(SETTLED)
+        old = page.evaluate("() => EcertDevice.state.device.deviceId")
+        token = page.evaluate("() => sessionStorage.getItem('ecert.wallet.token')")
+        request = urllib.request.Request(
+            f"{service.base}/api/v1/wallet/devices/{old}",
+            method="DELETE",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 204
+        page.reload()
+        page.wait_for_function("() => EcertDevice.state.mode === 'assisted'")
+        assert page.evaluate(EXPORT_PROBE) == []
+        card = page.get_by_role("button", name=t["id_card"], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t["held"]))
+
+        page.get_by_role("button", name="Log out", exact=True).click()
+        _log_in(page, service, t, 1)
+        page.wait_for_function(SETTLED)
+        new = page.evaluate("() => EcertDevice.state.device.deviceId")
+        assert new != old
+        assert len(page.evaluate(EXPORT_PROBE)) == 1
         assert errors == [], errors
     finally:
         context.close()

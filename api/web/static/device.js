@@ -171,6 +171,8 @@
     problem: null, // a stable code when registration failed (device_limit_reached...)
   };
   var listeners = [];
+  /** Bumped when this device is removed here: a sync started before must not write back. */
+  var epoch = 0;
 
   function changed() {
     listeners.forEach(function (fn) {
@@ -311,6 +313,7 @@
       return Promise.resolve(state);
     }
     var handle = state.handle;
+    var started = epoch;
     return get("device:" + handle)
       .then(function (device) {
         if (device) return device;
@@ -339,7 +342,8 @@
         );
       })
       .then(function (done) {
-        if (handle !== state.handle) return state; // logged out meanwhile
+        // Logged out, or this device removed, meanwhile: write nothing back.
+        if (handle !== state.handle || started !== epoch) return state;
         if (!done) {
           state.device = null;
           state.mode = "assisted";
@@ -463,6 +467,7 @@
     var handle = state.handle;
     var device = state.device;
     if (!handle || !device) return Promise.resolve({ ok: true });
+    epoch += 1;
     return E.api("DELETE", DEVICES + "/" + encodeURIComponent(device.deviceId), { token: token }).then(
       function (r) {
         if (!(r.status === 204 || r.status === 404)) return { ok: false, r: r };
@@ -519,6 +524,30 @@
       });
   }
 
+  /**
+   * The card's own fields as this phone's copy holds them ({name: value}, top-level
+   * claims only), for the preview when the service cannot be asked.
+   */
+  function claimsOf(cardId) {
+    var copy = copyFor(cardId);
+    if (!copy) return Promise.resolve(null);
+    return P.parseHeld(copy.sd_jwt)
+      .then(function (held) {
+        var claims = {};
+        held.plainClaims.forEach(function (value, name) {
+          claims[name] = value;
+        });
+        held.disclosures.forEach(function (encoded, name) {
+          var array = JSON.parse(new TextDecoder("utf-8").decode(P.b64urlDecode(encoded[0])));
+          if (Array.isArray(array) && array.length === 3 && array[1] === name) claims[name] = array[2];
+        });
+        return claims;
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
   /** A blob: URL of the QR code of `text` (an SVG image; the caller revokes it). */
   function qrImageUrl(text) {
     var svg = P.qrSvg(text).svg;
@@ -539,6 +568,7 @@
     removeThisDevice: removeThisDevice,
     hasCopy: hasCopy,
     canPresent: canPresent,
+    claimsOf: claimsOf,
     present: present,
     qrImageUrl: qrImageUrl,
   };

@@ -394,7 +394,16 @@
     $("show-qr").disabled = unusable || scenes.length === 0 || (state.offline && !onPhone);
     renderPreview();
 
-    if (!state.claims && !state.offline) {
+    if (!state.claims && D && D.hasCopy(card.id) && (state.offline || navigator.onLine === false)) {
+      // No network: the fields as this phone's own copy holds them.
+      var kept = card.id;
+      D.claimsOf(kept).then(function (claims) {
+        if (claims && state.card && state.card.id === kept && !state.claims) {
+          state.claims = claims;
+          renderPreview();
+        }
+      });
+    } else if (!state.claims && !state.offline) {
       var id = card.id;
       authed("GET", CARDS_URL + "/" + encodeURIComponent(id))
         .then(function (r) {
@@ -799,6 +808,8 @@
     });
     $("device-remove").addEventListener("click", onRemoveDevice);
     var connectivity = function () {
+      // Back online with a session: new credentials (or a removal) reach this phone.
+      if (navigator.onLine !== false && state.token) D.resume(state.token);
       if (document.body.getAttribute("data-screen") === "qr") {
         updateOnlineAvailability();
         updateOnlineHint();
