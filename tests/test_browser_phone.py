@@ -255,6 +255,7 @@ def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
         other_card = other.get_by_role("button", name=t["id_card"], exact=True)
         expect(other_card).to_have_accessible_description(re.compile(t["held"]))
         assert other.evaluate(EXPORT_PROBE) == []  # wiped from that browser
+        expect(other.locator("#device-status")).to_contain_text("holds no key of yours")
         shots.take(other, "cards-device-removed")
 
         fresh = _download(service, "/api/v1/verifier/bundle", tmp_path / "bundle-2.json")

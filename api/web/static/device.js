@@ -328,6 +328,7 @@
           function (err) {
             if (err && err.code === "device_gone") {
               // Removed elsewhere: drop the key and its copies; a new log-in registers again.
+              state.problem = "device_removed";
               return forget(handle).then(function () {
                 if (!fresh) return null;
                 return register(token).then(function (again) {
@@ -345,6 +346,7 @@
         // Logged out, or this device removed, meanwhile: write nothing back.
         if (handle !== state.handle || started !== epoch) return state;
         if (!done) {
+          state.problem = state.problem || "device_none";
           state.device = null;
           state.mode = "assisted";
           changed();
@@ -419,7 +421,10 @@
   function resume(token) {
     var handle = sessionHandle();
     if (!supported() || !handle) {
-      if (!supported()) state.mode = "assisted";
+      // No handle (a session from before this page kept one): set up at the next log-in.
+      state.mode = "assisted";
+      if (supported()) state.problem = "device_none";
+      changed();
       return Promise.resolve(state);
     }
     state.handle = handle;
@@ -475,6 +480,7 @@
           state.device = null;
           state.data = null;
           state.mode = "assisted";
+          state.problem = "device_removed";
           changed();
           return { ok: true };
         });

@@ -767,8 +767,11 @@
     document.body.setAttribute("data-device", mode);
     panel.hidden = !state.token && !state.offline;
     var text = t["device_status_" + mode] || "";
-    if (mode === "assisted" && D.state.problem) {
-      text = E.fmt(t.device_problem, { code: D.state.problem });
+    var problem = D.state.problem;
+    if (mode === "assisted" && D.supported()) {
+      // This browser can keep a key but holds none of this citizen's now.
+      var none = !problem || problem === "device_removed" || problem === "device_none";
+      text = none ? t.device_status_none : E.fmt(t.device_problem, { code: problem });
     }
     $("device-status").textContent = text;
     $("device-logout-note").hidden = mode !== "device";
