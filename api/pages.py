@@ -284,7 +284,19 @@ def asset_url(name: str) -> str:
 
 def _shell() -> list[str]:
     """What the service worker caches when installed: enough to open the wallet offline."""
-    assets = ["app.css", "common.js", "wallet.js", "icons/icon-192.png", "icons/icon-512.png"]
+    assets = [
+        "app.css",
+        "common.js",
+        "wallet.js",
+        # The phone builds and draws its QR codes itself (offline): device.js, present.js
+        # and the vendored libraries it needs.
+        "device.js",
+        "present.js",
+        "vendor/pako_deflate.min.js",
+        "vendor/qrcode.js",
+        "icons/icon-192.png",
+        "icons/icon-512.png",
+    ]
     return [
         "/wallet",
         "/wallet?lang=en",

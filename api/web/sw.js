@@ -6,7 +6,11 @@
  *   personal fields) is fetched from the network first; the last good answer is kept
  *   and answered when offline, marked with X-Ecert-Offline: 1 and X-Ecert-Saved-At.
  *   Logging out deletes it. Scenes and the trust list (public) are kept the same way.
- * - Nothing else is cached: QR codes, presentations and activity need the network.
+ * - The scripts that let the phone make its own QR codes (device.js, present.js and
+ *   vendor/*) are part of the shell. The device's key and its credential copies are not
+ *   here but in IndexedDB (device.js), where the key stays non-extractable.
+ * - Nothing else is cached: the service's QR images, presentations and activity need
+ *   the network.
  *
  * The server fills in VERSION (a digest of the files) and SHELL; a new version
  * replaces the old caches.

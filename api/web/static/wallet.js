@@ -12,6 +12,8 @@
   var E = window.Ecert;
   var t = E.strings;
   var $ = E.$;
+  // This browser as the citizen's device (device.js): its key, its copies, offline QR.
+  var D = window.EcertDevice;
 
   var TOKEN_KEY = "ecert.wallet.token";
   // Where the citizen was when switching language: {screen, card, scene, online, at}.
@@ -94,6 +96,8 @@
     }
     // The saved card list is this citizen's: forget it on this device.
     if (window.caches) window.caches.delete(DATA_CACHE).catch(function () {});
+    // The device key and its copies stay (IndexedDB): the phone still shows codes offline.
+    if (D) D.onLogout();
     endSession("");
   }
 
@@ -148,8 +152,8 @@
   function showLogin() {
     var button = $("offline-cards");
     button.hidden = true;
-    savedCards().then(function (saved) {
-      button.hidden = !saved || navigator.onLine !== false;
+    Promise.all([savedCards(), deviceOffline()]).then(function (both) {
+      button.hidden = !(both[0] || both[1]) || navigator.onLine !== false;
     });
   }
 
@@ -173,6 +177,7 @@
           saveToken(r.data.access_token);
           state.offline = false;
           go("cards", { replace: true });
+          deviceLogin(id, r.data.access_token);
         } else if (r.status === 429) {
           E.setMessage("login-error", E.fmt(t.rate_limited, { n: E.retryAfter(r) }));
         } else if (r.status === 401 || r.status === 400) {
@@ -212,7 +217,12 @@
           state.trust = value;
           return value;
         });
-    return Promise.all([scenes, trust]);
+    return Promise.all([scenes, trust]).then(function (both) {
+      var kept = D && D.state.data;
+      if (!state.scenes && kept && kept.scenes) state.scenes = kept.scenes;
+      if (!state.trust && kept && kept.trust) state.trust = kept.trust;
+      return [state.scenes, state.trust];
+    });
   }
 
   function scenesFor(vct) {
@@ -270,12 +280,13 @@
 
   function showCards() {
     E.setMessage("cards-error", "");
+    renderDevicePanel();
     var loading = $("cards-loading");
     if (!state.cards.length) loading.hidden = false;
     var request;
     if (state.offline) {
       request = savedCards().then(function (response) {
-        if (!response) return { ok: false, status: 0, data: null, headers: new Headers() };
+        if (!response) return keptCards();
         return response.json().then(function (data) {
           return { ok: true, status: 200, data: data, headers: response.headers };
         });
@@ -297,9 +308,12 @@
         var banner = $("cards-offline");
         banner.hidden = !offline;
         if (offline) {
-          banner.textContent = E.fmt(t.cards_offline, {
+          var kept = D && D.state.mode === "device";
+          banner.textContent = E.fmt(kept ? t.device_cards_offline : t.cards_offline, {
             time: saved ? dateTimeWithZone(parseInt(saved, 10)) : "—",
           });
+        } else if (D) {
+          D.remember(state.cards, state.scenes, state.trust);
         }
         renderCards();
         if (state.resume) resume();
@@ -351,6 +365,8 @@
       validityLines(card, status).forEach(function (line) {
         details.appendChild(line);
       });
+      var holder = keyLine(card);
+      if (holder) details.appendChild(holder);
       button.appendChild(top);
       button.appendChild(details);
       button.addEventListener("click", function () {
@@ -410,7 +426,8 @@
     var reason = t.refused && t.refused["credential_" + status];
     $("card-unusable").textContent = reason ? reason.join(E.lang === "zh" ? "" : " ") : t.card_unusable;
     $("card-unusable").hidden = !unusable;
-    E.setMessage("card-error", state.offline ? t.qr_offline : "");
+    var onPhone = D && D.canPresent(card.id);
+    E.setMessage("card-error", state.offline && !onPhone ? t.qr_offline : "");
 
     var select = $("scene");
     var previous = select.value;
@@ -424,10 +441,19 @@
     if (previous && sceneById(previous) && acceptOf(sceneById(previous), card.vct)) select.value = previous;
     select.disabled = scenes.length === 0;
     $("no-scene").hidden = scenes.length > 0;
-    $("show-qr").disabled = unusable || scenes.length === 0 || state.offline;
+    $("show-qr").disabled = unusable || scenes.length === 0 || (state.offline && !onPhone);
     renderPreview();
 
-    if (!state.claims && !state.offline) {
+    if (!state.claims && D && D.hasCopy(card.id) && (state.offline || navigator.onLine === false)) {
+      // No network: the fields as this phone's own copy holds them.
+      var kept = card.id;
+      D.claimsOf(kept).then(function (claims) {
+        if (claims && state.card && state.card.id === kept && !state.claims) {
+          state.claims = claims;
+          renderPreview();
+        }
+      });
+    } else if (!state.claims && !state.offline) {
       var id = card.id;
       authed("GET", CARDS_URL + "/" + encodeURIComponent(id))
         .then(function (r) {
@@ -721,6 +747,7 @@
     var scene = sceneById($("scene").value);
     $("qr-title").textContent = scene ? E.local(scene.name) : "";
     $("qr-type").textContent = state.card ? E.local(state.card.name) : "";
+    updateOnlineAvailability();
     updateOnlineHint();
     if (!state.qr) makeQr();
   }
@@ -755,6 +782,10 @@
     E.setMessage("qr-error", "");
     $("qr-countdown").textContent = t.qr_refreshing;
     var mode = $("online-qr").checked ? "online" : "offline";
+    if (mode === "offline" && D && D.canPresent(card.id) && (state.offline || navigator.onLine === false)) {
+      makePhoneQr(card, sceneId, generation, refresh);
+      return;
+    }
     var presentation;
     authed("POST", CARDS_URL + "/" + encodeURIComponent(card.id) + "/presentations", {
       body: { scene: sceneId, mode: mode },
@@ -799,6 +830,11 @@
         if (err && err.message === "session ended") return;
         if (err instanceof Refused) {
           showRefused(err.reason);
+          return;
+        }
+        if (err instanceof E.NetworkError && mode === "offline" && D && D.canPresent(card.id)) {
+          // The service cannot be reached: the phone makes the code itself.
+          makePhoneQr(card, sceneId, generation, refresh);
           return;
         }
         $("qr-countdown").textContent = "";
@@ -946,6 +982,158 @@
     });
   }
 
+  // -- this browser as the citizen's device (device.js) ----------------------------------------
+  //
+  // Small hooks only: the key, IndexedDB and the offline QR code live in device.js.
+
+  /** Just logged in: register this browser as a device (if it can) and fetch its copies. */
+  function deviceLogin(citizenId, token) {
+    if (!D) return;
+    D.onLogin(citizenId, token);
+  }
+
+  /** Resolves to true when this browser keeps a citizen's cards and key (offline start). */
+  function deviceOffline() {
+    if (!D) return Promise.resolve(false);
+    return D.openOffline().then(function (kept) {
+      return !!kept;
+    });
+  }
+
+  /** The card list kept on this device, shaped like an API answer (for showCards). */
+  function keptCards() {
+    var data = D && D.state.data;
+    if (!data || !Array.isArray(data.cards)) {
+      return { ok: false, status: 0, data: null, headers: new Headers() };
+    }
+    var headers = new Headers();
+    if (data.savedAt) headers.set("X-Ecert-Saved-At", String(data.savedAt));
+    headers.set("X-Ecert-Offline", "1");
+    return { ok: true, status: 200, data: { items: data.cards }, headers: headers };
+  }
+
+  /** Where the card's holder key is: on this phone, or held by the service (assisted). */
+  function keyLine(card) {
+    if (!D || D.state.mode === "pending") return null;
+    if (D.hasCopy(card.id)) return E.el("span", "card-line card-key card-key-device", t.device_key_here);
+    if (D.state.mode === "assisted" || !state.offline) {
+      return E.el("span", "card-line card-key card-key-service", t.device_held_by_service);
+    }
+    return null;
+  }
+
+  /** The QR code of the card made on this phone: no network, the device key signs. */
+  function makePhoneQr(card, sceneId, generation, refresh) {
+    var scene = sceneById(sceneId);
+    D.present(card.id, scene)
+      .then(function (made) {
+        if (generation !== state.generation) return;
+        var old = state.qr;
+        var url = D.qrImageUrl(made.text);
+        var now = Date.now() / 1000 + made.offset;
+        state.qr = {
+          id: null,
+          expiresAt: made.expiresAt,
+          offset: made.offset,
+          lifetime: Math.max(1, made.expiresAt - now),
+          url: url,
+          mode: "phone",
+        };
+        var img = $("qr-img");
+        img.src = url;
+        img.hidden = false;
+        img.setAttribute("data-made", "phone");
+        $("qr-placeholder").hidden = true;
+        if (old && old.url) URL.revokeObjectURL(old.url);
+        if (refresh) E.announce(t.qr_refreshed);
+        tick();
+        state.timer = window.setInterval(tick, 1000);
+      })
+      .catch(function (err) {
+        if (generation !== state.generation) return;
+        if (err && err.code === "credential_expired") {
+          showRefused("expired");
+          return;
+        }
+        $("qr-countdown").textContent = "";
+        E.setMessage("qr-error", E.fmt(t.device_qr_failed, { code: (err && err.code) || "error" }));
+      });
+  }
+
+  /** The online QR (a /p/ link) needs a network: offer it only then. */
+  function updateOnlineAvailability() {
+    var box = $("online-qr");
+    var offline = state.offline || navigator.onLine === false;
+    if (offline && box.checked) box.checked = false;
+    box.disabled = offline;
+    box.parentNode.hidden = offline;
+    var here = offline && state.card && D && D.canPresent(state.card.id);
+    $("device-qr-note").hidden = !here;
+  }
+
+  function renderDevicePanel() {
+    var panel = $("device-panel");
+    if (!D || !panel) return;
+    var mode = D.state.mode;
+    document.body.setAttribute("data-device", mode);
+    panel.hidden = !state.token && !state.offline;
+    var text = t["device_status_" + mode] || "";
+    var problem = D.state.problem;
+    if (mode === "assisted" && D.supported()) {
+      // This browser can keep a key but holds none of this citizen's now.
+      var none = !problem || problem === "device_removed" || problem === "device_none";
+      text = none ? t.device_status_none : E.fmt(t.device_problem, { code: problem });
+    }
+    $("device-status").textContent = text;
+    $("device-logout-note").hidden = mode !== "device";
+    $("device-remove").hidden = mode !== "device" || !state.token;
+  }
+
+  function onRemoveDevice() {
+    if (!state.token || !window.confirm(t.device_remove_confirm)) return;
+    var button = $("device-remove");
+    button.disabled = true;
+    E.setMessage("device-error", "");
+    D.removeThisDevice(state.token)
+      .then(function (done) {
+        if (done.ok) {
+          E.announce(t.device_removed);
+          if (document.body.getAttribute("data-screen") === "cards") renderCards();
+        } else {
+          E.setMessage("device-error", E.problemText(done.r));
+        }
+      })
+      .catch(function () {
+        E.setMessage("device-error", t.offline);
+      })
+      .then(function () {
+        button.disabled = false;
+        renderDevicePanel();
+      });
+  }
+
+  function startDevice() {
+    if (!D) return;
+    D.onChange(function () {
+      renderDevicePanel();
+      var screen = document.body.getAttribute("data-screen");
+      if (screen === "cards" && state.cards.length) renderCards();
+      if (screen === "card" && state.card) showCard();
+    });
+    $("device-remove").addEventListener("click", onRemoveDevice);
+    var connectivity = function () {
+      // Back online with a session: new credentials (or a removal) reach this phone.
+      if (navigator.onLine !== false && state.token) D.resume(state.token);
+      if (document.body.getAttribute("data-screen") === "qr") {
+        updateOnlineAvailability();
+        updateOnlineHint();
+      }
+    };
+    window.addEventListener("online", connectivity);
+    window.addEventListener("offline", connectivity);
+    renderDevicePanel();
+  }
+
   // -- start -----------------------------------------------------------------------------
 
   function registerServiceWorker() {
@@ -1019,9 +1207,25 @@
       if (state.token) saveResume();
     });
 
+    startDevice();
+
     state.token = loadToken();
     state.resume = state.token ? takeResume() : null;
-    go(state.token ? "cards" : "login", { replace: true });
+    if (state.token) {
+      go("cards", { replace: true });
+      if (D) D.resume(state.token);
+    } else {
+      go("login", { replace: true });
+      // At the desk with no network and no session: the cards kept on this phone.
+      if (navigator.onLine === false) {
+        deviceOffline().then(function (kept) {
+          if (kept && !state.token) {
+            state.offline = true;
+            go("cards", { replace: true });
+          }
+        });
+      }
+    }
     registerServiceWorker();
   }
 

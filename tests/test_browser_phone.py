@@ -1,0 +1,377 @@
+"""The phone as the wallet (issue 9), in a real Chromium driven by Playwright against
+``ecert serve --demo`` under gunicorn.
+
+A citizen logs in; the wallet page makes a non-extractable P-256 key, registers it as a
+device and keeps the device's own credential copies in IndexedDB. The browser is then
+taken **offline** (``context.set_offline(True)``): the phone builds the presentation,
+signs the key-binding JWT with the device key and draws the QR code itself. The QR is
+decoded from a screenshot with a real decoder (zxing-cpp) and checked with the real
+``ecert verify`` CLI against the verifier bundle downloaded before going offline. A
+second browser context is a second device: its copy verifies too, and removing that
+device (its own menu) revokes its copy while the first device's still verifies. A
+browser with no WebCrypto gets the assisted mode, labelled. Both languages, 390×844.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser_helpers import (
+    CHROMIUM,
+    ECERT,
+    Screenshots,
+    Service,
+    launch_chromium,
+    phone_context,
+    running_service,
+)
+from verifier.qrimage import decode_qr
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+TIMEOUT = 20_000
+#: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
+PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+EN = {"lang": "en", "id_card": "Resident ID card", "show_qr": "Show QR", "qr_code": "QR code",
+      "citizen_id": "Citizen ID", "password": "Password", "log_in": "Log in",
+      "scene": "Scene", "remove": "Remove this device", "key_here": "Key on this phone",
+      "held": "Held by the service", "online_qr": "Online QR"}
+ZH = {"lang": "zh", "id_card": "居民身份证", "show_qr": "出示二维码", "qr_code": "二维码",
+      "citizen_id": "公民身份号码", "password": "密码", "log_in": "登录",
+      "scene": "使用场景", "remove": "移除本设备", "key_here": "密钥在本机",
+      "held": "由服务保管", "online_qr": "在线二维码"}
+
+#: The device record(s) straight from IndexedDB (not through device.js), and what
+#: WebCrypto says when asked to export each private key.
+EXPORT_PROBE = """async () => {
+  const db = await new Promise((ok, ko) => {
+    const r = indexedDB.open("ecert-device");
+    r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error);
+  });
+  const records = await new Promise((ok, ko) => {
+    const out = [];
+    const cursor = db.transaction("kv").objectStore("kv").openCursor();
+    cursor.onsuccess = () => {
+      const c = cursor.result;
+      if (!c) return ok(out);
+      if (String(c.key).startsWith("device:")) out.push(c.value);
+      c.continue();
+    };
+    cursor.onerror = () => ko(cursor.error);
+  });
+  const answers = [];
+  for (const rec of records) {
+    const k = rec.privateKey;
+    const tries = [];
+    for (const format of ["jwk", "pkcs8"]) {
+      try { await crypto.subtle.exportKey(format, k); tries.push(format + ":exported"); }
+      catch (e) { tries.push(format + ":" + e.name); }
+    }
+    answers.push({type: k.type, extractable: k.extractable, tries: tries,
+                  hasD: JSON.stringify(rec).includes('"d"')});
+  }
+  return answers;
+}"""
+
+SETTLED = (
+    "() => window.EcertDevice && EcertDevice.state.mode === 'device' && "
+    "EcertDevice.state.data && EcertDevice.state.data.copies && "
+    "Object.keys(EcertDevice.state.data.copies).length > 0 && "
+    "Array.isArray(EcertDevice.state.data.cards) && EcertDevice.state.data.cards.length > 0"
+)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("phone")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    return Screenshots(tmp_path / "screenshots", name)
+
+
+def _download(service: Service, path: str, target: Path) -> Path:
+    with urllib.request.urlopen(service.base + path, timeout=30) as response:
+        target.write_bytes(response.read())
+    return target
+
+
+def _verify(text: str, bundle: Path, anchor: Path) -> tuple[int, dict[str, Any]]:
+    """The real CLI, as a venue with no network runs it."""
+    run = subprocess.run(
+        [ECERT, "verify", "-", "--bundle", str(bundle), "--anchor", str(anchor),
+         "--scene", "hotel"],
+        input=text, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert run.stdout.strip(), run.stderr
+    return run.returncode, json.loads(run.stdout)
+
+
+def _errors(page: Any) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
+
+    def console(message: Any) -> None:
+        text = message.text
+        if message.type == "error" and "Failed to load resource" not in text:
+            errors.append(f"console: {text}")
+        if "Content Security Policy" in text:
+            errors.append(f"csp: {text}")
+
+    page.on("console", console)
+    return errors
+
+
+def _log_in(page: Any, service: Service, t: dict[str, str], who: int) -> None:
+    citizen = service.citizen(who)
+    page.get_by_label(t["citizen_id"], exact=True).fill(citizen["citizen_id"])
+    page.get_by_label(t["password"], exact=True).fill(citizen["password"])
+    page.get_by_role("button", name=t["log_in"], exact=True).click()
+    expect(page.get_by_role("button", name=t["id_card"], exact=True)).to_be_visible()
+
+
+def _phone_qr(page: Any, t: dict[str, str], who: int) -> str:
+    """Open the ID card, choose the hotel, show the QR: made on the phone; its text
+    as a camera reads it (a screenshot of the image, decoded by zxing-cpp)."""
+    page.get_by_role("button", name=t["id_card"], exact=True).click()
+    page.get_by_label(t["scene"], exact=True).select_option("hotel")
+    # No network: the preview's values come from the phone's own copy.
+    expect(page.locator("#preview dd")).to_have_text(list(PEOPLE[who]))
+    page.get_by_role("button", name=t["show_qr"], exact=True).click()
+    image = page.get_by_role("img", name=t["qr_code"], exact=True)
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("data-made", "phone")
+    page.wait_for_function(
+        "() => { const i = document.getElementById('qr-img'); "
+        "return !i.hidden && i.complete && i.naturalWidth > 0; }"
+    )
+    expect(page.locator("#qr-countdown")).to_have_text(re.compile(r"\d"))
+    box = image.bounding_box()
+    assert box is not None and box["width"] >= 300, box
+    text = decode_qr(image.screenshot())
+    assert text.startswith("EC1:"), text[:20]
+    return text
+
+
+def _expect_valid(text: str, bundle: Path, anchor: Path, who: int) -> None:
+    code, result = _verify(text, bundle, anchor)
+    assert code == 0 and result["valid"] is True, result
+    assert result["scene"] == "hotel"
+    assert list(result["claims"]) == ["name", "id_number"] or set(result["claims"]) == {
+        "name", "id_number"
+    }, result["claims"]
+    assert list(result["claims"].values()) == list(PEOPLE[who]), result["claims"]
+
+
+def test_the_phone_shows_a_valid_qr_offline_and_a_removed_device_is_revoked(
+    browser: Any, service: Service, shots: Screenshots, tmp_path: Path
+) -> None:
+    t = EN
+    first = phone_context(browser, service.base)
+    first.set_default_timeout(TIMEOUT)
+    second = phone_context(browser, service.base)
+    second.set_default_timeout(TIMEOUT)
+    try:
+        page = first.new_page()
+        errors = _errors(page)
+        page.goto("/wallet?lang=en")
+        _log_in(page, service, t, 0)
+        page.wait_for_function(SETTLED)
+        card = page.get_by_role("button", name=t["id_card"], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t["key_here"]))
+        expect(page.get_by_role("button", name=t["remove"], exact=True)).to_be_visible()
+        shots.take(page, "cards-device")
+
+        # The private key is in IndexedDB as a CryptoKey that cannot be exported.
+        probe = page.evaluate(EXPORT_PROBE)
+        assert len(probe) == 1, probe
+        assert probe[0]["type"] == "private" and probe[0]["extractable"] is False, probe
+        assert probe[0]["tries"] == ["jwk:InvalidAccessError", "pkcs8:InvalidAccessError"], probe
+        assert probe[0]["hasD"] is False
+
+        bundle = _download(service, "/api/v1/verifier/bundle", tmp_path / "bundle.json")
+        anchor = _download(service, "/api/v1/verifier/anchor", tmp_path / "anchor.json")
+
+        # Flight mode: no network at all from here on for this phone.
+        first.set_offline(True)
+        assert page.evaluate("() => navigator.onLine") is False
+        text = _phone_qr(page, t, 0)
+        # The online QR (a /p/ link) is not offered with no network.
+        expect(page.get_by_role("switch", name=t["online_qr"], exact=True)).to_be_hidden()
+        expect(page.locator("#device-qr-note")).to_be_visible()
+        shots.take(page, "qr-offline")
+        _expect_valid(text, bundle, anchor, 0)
+
+        # A second device of the same citizen: its own key, its own copy.
+        other = second.new_page()
+        other_errors = _errors(other)
+        other.goto("/wallet?lang=en")
+        _log_in(other, service, t, 0)
+        other.wait_for_function(SETTLED)
+        ids = [
+            p.evaluate("() => EcertDevice.state.device.deviceId") for p in (page, other)
+        ]
+        assert ids[0] != ids[1]
+        second.set_offline(True)
+        other_text = _phone_qr(other, t, 0)
+        assert other_text != text
+        _expect_valid(other_text, bundle, anchor, 0)
+
+        # Removing the second device from its own menu revokes its copy at once.
+        second.set_offline(False)
+        other.get_by_role("button", name="Done", exact=True).click()
+        other.get_by_role("button", name="Certificates", exact=True).click()
+        other.once("dialog", lambda dialog: dialog.accept())
+        other.get_by_role("button", name=t["remove"], exact=True).click()
+        other.wait_for_function("() => EcertDevice.state.mode === 'assisted'")
+        other_card = other.get_by_role("button", name=t["id_card"], exact=True)
+        expect(other_card).to_have_accessible_description(re.compile(t["held"]))
+        assert other.evaluate(EXPORT_PROBE) == []  # wiped from that browser
+        expect(other.locator("#device-status")).to_contain_text("holds no key of yours")
+        shots.take(other, "cards-device-removed")
+
+        fresh = _download(service, "/api/v1/verifier/bundle", tmp_path / "bundle-2.json")
+        code, result = _verify(other_text, fresh, anchor)
+        assert code != 0 and result["valid"] is False, result
+        assert "revoked" in json.dumps(result["errors"]), result
+        assert result["claims"] == {}
+        # The first phone's copy is untouched.
+        _expect_valid(text, fresh, anchor, 0)
+        assert errors == [] and other_errors == [], errors + other_errors
+    finally:
+        first.close()
+        second.close()
+
+
+def test_the_wallet_opens_offline_with_no_session_and_shows_a_qr(
+    browser: Any, service: Service, shots: Screenshots, tmp_path: Path
+) -> None:
+    """Tab closed, flight mode: the wallet opens from the service worker with the cards
+    kept on this phone, in Chinese, and makes a QR code that verifies."""
+    t = ZH
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet")
+        page.wait_for_function(
+            "async () => { const r = await navigator.serviceWorker.ready; return !!r.active; }"
+        )
+        _log_in(page, service, t, 1)
+        page.wait_for_function(SETTLED)
+        bundle = _download(service, "/api/v1/verifier/bundle", tmp_path / "bundle.json")
+        anchor = _download(service, "/api/v1/verifier/anchor", tmp_path / "anchor.json")
+        # Log out: the menu says the key and cards stay on this phone.
+        expect(page.locator("#device-logout-note")).to_be_visible()
+        page.get_by_role("button", name="退出登录", exact=True).click()
+        page.close()
+
+        context.set_offline(True)
+        again = context.new_page()
+        errors += _errors(again)
+        again.goto("/wallet")
+        expect(again.get_by_role("button", name=t["id_card"], exact=True)).to_be_visible()
+        expect(again.locator("#cards-offline")).to_contain_text("仍可出示二维码")
+        shots.take(again, "cards-offline-no-session")
+        text = _phone_qr(again, t, 1)
+        shots.take(again, "qr-offline-no-session")
+        _expect_valid(text, bundle, anchor, 1)
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+def test_a_device_removed_elsewhere_is_forgotten_and_registers_again_at_log_in(
+    browser: Any, service: Service
+) -> None:
+    """Removed from another device or by the operator (here: the API, with the session's
+    own token): the phone drops its key and copies at its next sync, and the next
+    log-in registers a new key."""
+    t = EN
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet?lang=en")
+        _log_in(page, service, t, 1)
+        page.wait_for_function(SETTLED)
+        old = page.evaluate("() => EcertDevice.state.device.deviceId")
+        token = page.evaluate("() => sessionStorage.getItem('ecert.wallet.token')")
+        request = urllib.request.Request(
+            f"{service.base}/api/v1/wallet/devices/{old}",
+            method="DELETE",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 204
+        page.reload()
+        page.wait_for_function("() => EcertDevice.state.mode === 'assisted'")
+        assert page.evaluate(EXPORT_PROBE) == []
+        card = page.get_by_role("button", name=t["id_card"], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t["held"]))
+
+        page.get_by_role("button", name="Log out", exact=True).click()
+        _log_in(page, service, t, 1)
+        page.wait_for_function(SETTLED)
+        new = page.evaluate("() => EcertDevice.state.device.deviceId")
+        assert new != old
+        assert len(page.evaluate(EXPORT_PROBE)) == 1
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("t", [EN, ZH], ids=["en", "zh"])
+def test_a_browser_with_no_webcrypto_is_in_assisted_mode(
+    browser: Any, service: Service, shots: Screenshots, t: dict[str, str]
+) -> None:
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    # As on a browser without WebCrypto (or an http:// page that is not a secure context).
+    context.add_init_script(
+        "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});"
+    )
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet" if t["lang"] == "zh" else "/wallet?lang=en")
+        _log_in(page, service, t, 0 if t["lang"] == "en" else 1)
+        card = page.get_by_role("button", name=t["id_card"], exact=True)
+        expect(card).to_have_accessible_description(re.compile(t["held"]))
+        assert page.evaluate("() => EcertDevice.state.mode") == "assisted"
+        expect(page.get_by_role("button", name=t["remove"], exact=True)).to_be_hidden()
+        expect(page.locator("#device-status")).to_be_visible()
+        shots.take(page, "cards-assisted")
+        assert errors == [], errors
+    finally:
+        context.close()
