@@ -554,10 +554,10 @@ def test_the_preview_says_the_photo_goes_with_an_online_code_only(
         log_in(page, service, t)
         page.get_by_role("button", name=t.id_card, exact=True).click()
         page.get_by_label(t.scene, exact=True).select_option("hotel")
-        expect(page.locator("#preview")).to_contain_text(note)
+        expect(page.locator("#preview-photo")).to_contain_text(note)
         shots.take(page, "preview-photo-note")
         page.get_by_label(t.scene, exact=True).select_option("internet_cafe")
-        expect(page.locator("#preview")).not_to_contain_text(note)
+        expect(page.locator("#preview-photo")).to_be_hidden()
         assert errors.errors == [], errors.errors
     finally:
         context.close()

@@ -481,6 +481,7 @@
     var validity = $("preview-validity");
     if (!scene) {
       validity.textContent = "";
+      $("preview-photo").hidden = true;
       return;
     }
     var accept = acceptOf(scene, state.card.vct);
@@ -493,12 +494,9 @@
     });
     // A scene that asks for the portrait gets it from an online code only: say so.
     var hasPortrait = !state.claims || Object.prototype.hasOwnProperty.call(state.claims, "portrait");
-    if (accept && scene.portrait && hasPortrait) {
-      var photo = E.el("div", "field-row");
-      photo.appendChild(E.el("dt", null, t.portrait_label));
-      photo.appendChild(E.el("dd", null, t.preview_portrait_online));
-      list.appendChild(photo);
-    }
+    var photo = $("preview-photo");
+    photo.hidden = !(accept && scene.portrait && hasPortrait);
+    photo.textContent = photo.hidden ? "" : t.portrait_label + t.colon + t.preview_portrait_online;
     validity.textContent = E.fmt(t.preview_validity, { n: scene.max_age });
   }
 
