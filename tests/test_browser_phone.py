@@ -49,6 +49,7 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
 TIMEOUT = 20_000
 #: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
 PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+STRINGS = Path(__file__).resolve().parent.parent / "api" / "web" / "strings.json"
 EN = {"lang": "en", "id_card": "Resident ID card", "show_qr": "Show QR", "qr_code": "QR code",
       "citizen_id": "Citizen ID", "password": "Password", "log_in": "Log in",
       "scene": "Scene", "remove": "Remove this device", "key_here": "Key on this phone",
@@ -156,6 +157,19 @@ def _log_in(page: Any, service: Service, t: dict[str, str], who: int) -> None:
     page.get_by_label(t["password"], exact=True).fill(citizen["password"])
     page.get_by_role("button", name=t["log_in"], exact=True).click()
     expect(page.get_by_role("button", name=t["id_card"], exact=True)).to_be_visible()
+
+
+def _log_out(page: Any, t: dict[str, str], *, device: bool) -> None:
+    """Log out through the header menu and its confirmation; with a device key the
+    dialog says that the key and the cards stay on this phone, without one that the
+    saved card list is deleted."""
+    texts = json.loads(STRINGS.read_text(encoding="utf-8"))[t["lang"]]
+    page.get_by_role("button", name=texts["menu_button"], exact=True).click()
+    page.get_by_role("button", name=texts["log_out"], exact=True).click()
+    dialog = page.get_by_role("dialog", name=texts["menu_logout_title"])
+    said = texts["menu_logout_text_device" if device else "menu_logout_text"]
+    expect(dialog).to_contain_text(said)
+    dialog.get_by_role("button", name=texts["log_out"], exact=True).click()
 
 
 def _phone_qr(page: Any, t: dict[str, str], who: int) -> str:
@@ -292,7 +306,7 @@ def test_the_wallet_opens_offline_with_no_session_and_shows_a_qr(
         anchor = _download(service, "/api/v1/verifier/anchor", tmp_path / "anchor.json")
         # Log out: the menu says the key and cards stay on this phone.
         expect(page.locator("#device-logout-note")).to_be_visible()
-        page.get_by_role("button", name="退出登录", exact=True).click()
+        _log_out(page, t, device=True)
         page.close()
 
         context.set_offline(True)
@@ -340,7 +354,7 @@ def test_a_device_removed_elsewhere_is_forgotten_and_registers_again_at_log_in(
         card = page.get_by_role("button", name=t["id_card"], exact=True)
         expect(card).to_have_accessible_description(re.compile(t["held"]))
 
-        page.get_by_role("button", name="Log out", exact=True).click()
+        _log_out(page, t, device=False)  # forgotten: back in the assisted mode
         _log_in(page, service, t, 1)
         page.wait_for_function(SETTLED)
         new = page.evaluate("() => EcertDevice.state.device.deviceId")

@@ -678,6 +678,9 @@
 
   function askLogout() {
     closeMenu();
+    // A phone with its own key keeps it and its cards after logging out: say so.
+    var kept = D && D.state.mode === "device";
+    $("logout-text").textContent = kept ? t.menu_logout_text_device : t.menu_logout_text;
     $("logout-dialog").showModal();
     $("logout-cancel").focus();
   }
