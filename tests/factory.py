@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
+from issuer.catalogue import ClaimSpec, CredentialType
 from keys import KeyWrapper, generate_secret
 from service.publication import Publication
 from store.interface import Store
@@ -29,6 +30,26 @@ RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
 #: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
+
+
+def example_value(spec: ClaimSpec, text: str = "样例Sample") -> object:
+    """A value of the claim's type that issuance accepts: an end date in the future,
+    other dates in the past, ``text`` cut to the claim's length for strings."""
+    if spec.type == "date":
+        return "2036-02-29" if "until" in spec.name else "2020-02-29"
+    if spec.type == "integer":
+        return 3
+    if spec.type == "boolean":
+        return True
+    if spec.type == "image":
+        return SAMPLE_PORTRAIT
+    assert spec.max_length is not None
+    return text[: spec.max_length]
+
+
+def full_example(ctype: CredentialType, text: str = "样例Sample") -> dict[str, object]:
+    """Every claim of the type, each with :func:`example_value`."""
+    return {spec.name: example_value(spec, text) for spec in ctype.claims}
 
 #: A fictional citizen (test area code 110101).
 ID_CLAIMS: dict[str, Any] = personal_claims({

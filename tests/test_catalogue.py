@@ -25,7 +25,7 @@ from issuer.catalogue import (
     validate_claims,
 )
 from issuer.errors import ClaimsInvalid, IssuerError, UnknownCredentialType
-from tests.factory import SAMPLE_PORTRAIT
+from tests.factory import example_value, full_example
 from tests.hygiene import personal
 
 # The ids go into credentials, trust lists and QR codes: renaming one breaks every
@@ -53,23 +53,6 @@ ALL_VCTS = sorted(EXPECTED_VCTS)
 
 # A value that must never appear in an error message (nor in a log).
 SECRET = personal("SEKRIT-张三", "test_catalogue SECRET")
-
-
-def example_value(spec: ClaimSpec) -> object:
-    if spec.type == "date":
-        return "2020-02-29"
-    if spec.type == "integer":
-        return 3
-    if spec.type == "boolean":
-        return True
-    if spec.type == "image":
-        return SAMPLE_PORTRAIT
-    assert spec.max_length is not None
-    return "样例Sample"[: spec.max_length]
-
-
-def full_example(ctype: CredentialType) -> dict[str, object]:
-    return {spec.name: example_value(spec) for spec in ctype.claims}
 
 
 def minimal_example(ctype: CredentialType) -> dict[str, object]:

@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 from api.pages import PAGE_CSP
 from issuer import load_catalogue
-from issuer.catalogue import ClaimSpec, CredentialType, default_scenes
+from issuer.catalogue import CredentialType, default_scenes
 from keys import SigningKey, sign_compact
 from keys.b64 import b64url_decode, b64url_encode
 from keys.errors import FormatError
@@ -43,7 +43,8 @@ from sdjwt.qr_transport import (
     encode_compact,
 )
 from store.sqlite import SQLiteStore
-from tests.factory import SAMPLE_PORTRAIT, World
+from tests.factory import World
+from tests.factory import full_example as factory_example
 from tests.hygiene import personal, personal_claims
 from verifier import Verifier
 from verifier.qrimage import decode_qr
@@ -138,22 +139,8 @@ def js_encode(node: Node, texts: list[str]) -> list[dict[str, Any]]:
 # -- credentials --------------------------------------------------------------------------------
 
 
-def example_value(spec: ClaimSpec) -> object:
-    if spec.type == "date":
-        return "2036-02-29" if "until" in spec.name else "2020-02-29"
-    if spec.type == "integer":
-        return 3
-    if spec.type == "boolean":
-        return True
-    if spec.type == "image":
-        return SAMPLE_PORTRAIT
-    assert spec.max_length is not None
-    return "样例JS示例Sample"[: spec.max_length]
-
-
 def full_example(ctype: CredentialType) -> dict[str, object]:
-    claims = {spec.name: example_value(spec) for spec in ctype.claims}
-    return personal_claims(claims, "js present example")
+    return personal_claims(factory_example(ctype, "样例JS示例Sample"), "js present example")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFilter, ImageOps
 
 from issuer import load_catalogue
-from issuer.catalogue import ClaimSpec, CredentialType
 from keys.b64 import b64url_encode
 from keys.errors import FormatError
 from sdjwt import digest, qr_transport
@@ -35,7 +34,7 @@ from sdjwt.qr_transport import (
     is_compact,
 )
 from store.sqlite import SQLiteStore
-from tests.factory import ID_CLAIMS, SAMPLE_PORTRAIT, World
+from tests.factory import ID_CLAIMS, World, full_example
 from verifier import Verifier
 from verifier.qrimage import decode_qr
 from wallet import WalletError
@@ -53,21 +52,8 @@ def _unwrap(path: Path) -> str:
     return "".join(path.read_text().split())
 
 
-def example_value(spec: ClaimSpec) -> object:
-    if spec.type == "date":
-        return "2036-02-29" if "until" in spec.name else "2020-02-29"
-    if spec.type == "integer":
-        return 3
-    if spec.type == "boolean":
-        return True
-    if spec.type == "image":
-        return SAMPLE_PORTRAIT
-    assert spec.max_length is not None
-    return "样例Sample示例"[: spec.max_length]
 
 
-def full_example(ctype: CredentialType) -> dict[str, object]:
-    return {spec.name: example_value(spec) for spec in ctype.claims}
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -112,7 +98,7 @@ def every_type(module_world: World) -> dict[str, list[str]]:
             registry.iss,
             ctype.vct,
             subject="citizen-9",
-            claims=full_example(ctype),
+            claims=full_example(ctype, "样例Sample示例"),
             holder_jwk=wallet.holder_jwk,
         )
         held = wallet.add(issued.sd_jwt)
