@@ -409,19 +409,24 @@
     return lines;
   }
 
-  // -- one card: scene and preview ---------------------------------------------------------
-
-  function showCard() {
-    var card = state.card;
-    var status = cardState(card);
-    $("card-title").textContent = E.local(card.name);
-    var summary = $("card-summary");
+  /** The card's name, state badge, issuer and validity lines into a screen's header. */
+  function fillSummary(card, status, titleId, summaryId) {
+    $(titleId).textContent = E.local(card.name);
+    var summary = $(summaryId);
     summary.textContent = "";
     summary.appendChild(badge(status));
     summary.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
     validityLines(card, status).forEach(function (line) {
       summary.appendChild(line);
     });
+  }
+
+  // -- one card: scene and preview ---------------------------------------------------------
+
+  function showCard() {
+    var card = state.card;
+    var status = cardState(card);
+    fillSummary(card, status, "card-title", "card-summary");
     var unusable = status === "revoked" || status === "suspended" || status === "expired";
     var reason = t.refused && t.refused["credential_" + status];
     $("card-unusable").textContent = reason ? reason.join(E.lang === "zh" ? "" : " ") : t.card_unusable;
@@ -533,14 +538,7 @@
   function showDetails() {
     var card = state.card;
     var status = cardState(card);
-    $("details-title").textContent = E.local(card.name);
-    var summary = $("details-summary");
-    summary.textContent = "";
-    summary.appendChild(badge(status));
-    summary.appendChild(E.el("span", "card-line", t.issued_by + t.colon + E.issuerName(state.trust, card.issuer)));
-    validityLines(card, status).forEach(function (line) {
-      summary.appendChild(line);
-    });
+    fillSummary(card, status, "details-title", "details-summary");
     E.setMessage("details-error", state.offline ? t.offline : "");
     $("card-remove").disabled = state.offline;
     $("details-fields").textContent = "";
