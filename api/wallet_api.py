@@ -186,7 +186,8 @@ class ActivityEntry(BaseModel):
     credential: str | None = Field(
         default=None,
         description="The wallet's id of the card checked (a check of a device's copy is "
-        "listed under its card); null if unknown.",
+        "listed under its card; a copy forgotten with its removed card keeps the copy's "
+        "id); null if unknown.",
     )
     valid: bool
     codes: list[str] = Field(description="Error codes of a failed check (DESIGN.md §4).")
