@@ -8,6 +8,9 @@ id answers ``404 not_found`` exactly like an id that does not exist. Answers are
 Presentations are shown offline (the compact QR text of the presentation) or online
 (a short URL redeemed once at ``POST /api/v1/verify``); each gets an id whose QR image
 its owner fetches until it expires (:mod:`service.presentations`, :mod:`api.presentations`).
+A citizen's phone that holds a device key makes its presentations itself and hands an
+online one to ``POST /api/v1/wallet/presentations`` to be held behind a short URL
+(:meth:`service.wallets.Wallets.hold`); the service never signs for that device.
 
 No QR code for a credential that cannot pass: a revoked, suspended or expired
 credential (live status from the store, ``exp`` against the service's clock with the
@@ -129,6 +132,24 @@ class PresentationBody(BaseModel):
     )
 
 
+class HeldPresentationBody(BaseModel):
+    """A presentation the citizen's phone made, to hold behind an online QR URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    presentation: str = Field(
+        min_length=1,
+        description="The SD-JWT+KB (`jwt~disclosures~kb-jwt`) made on the phone with its "
+        "device key, for `scene`: a copy bound to one of the caller's active devices.",
+    )
+    scene: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="A scene id (`hotel`).")
+    mode: Literal["online"] = Field(
+        default="online",
+        description="Only `online`: an offline code is the presentation itself, drawn "
+        "on the phone.",
+    )
+
+
 class PresentationAnswer(BaseModel):
     """A presentation to show as a QR code."""
 
@@ -162,6 +183,12 @@ class ActivityEntry(BaseModel):
     scene: str
     vct: str | None
     claims: list[str] = Field(description="The names of the claims shown (never values).")
+    credential: str | None = Field(
+        default=None,
+        description="The wallet's id of the card checked (a check of a device's copy is "
+        "listed under its card; a copy forgotten with its removed card keeps the copy's "
+        "id); null if unknown.",
+    )
     valid: bool
     codes: list[str] = Field(description="Error codes of a failed check (DESIGN.md §4).")
 
@@ -233,6 +260,36 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     presentation's QR image until `expires_at`.
     """
     shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
+    answer = PresentationAnswer(
+        id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
+    )
+    return answer.model_dump(), 201
+
+
+@bp.post(
+    "/presentations",
+    summary="Hold a presentation made on the phone behind an online QR URL",
+    responses={201: PresentationAnswer, **problems(403, 404, 409, descriptions={409: _UNUSABLE})},
+)
+def hold_presentation(body: HeldPresentationBody) -> tuple[Any, int]:
+    """The phone's online mode: it made the presentation itself (signed with its device
+    key, with the `portrait` disclosure for a scene that asks for it) and the service
+    keeps it behind a short URL `<base>/p/<token>`, redeemed once at
+    `POST /api/v1/verify` like any online QR code, until the key-binding JWT's `iat`
+    plus the scene's `max_age`.
+
+    Checked before it is held: `400 presentation_too_large` (more than 16 KiB; a body
+    over 64 KiB is `413 too_large`), `404
+    unknown_scene`, `400 presentation_refused` when it does not verify for the scene
+    with the live status (`reason`: the verifier's first code, e.g.
+    `key_binding_invalid` for another scene, `invalid_signature`, `revoked` for a
+    removed device's copy; its nonce is not used up), `403 device_copy_required` when
+    the credential is not a copy bound to one of the caller's active devices (another
+    citizen's, a credential whose key the service holds). The answer's `id` names its
+    QR image, refused with `409` like the card's own presentations once the card
+    cannot pass.
+    """
+    shown = services().wallets.hold(current_citizen(), body.presentation, body.scene)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
     )
@@ -351,6 +408,7 @@ def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry
         scene=event.scene,
         vct=event.vct,
         claims=list(event.claims),
+        credential=event.credential_id,
         valid=event.valid,
         codes=list(event.codes),
     )

@@ -8,6 +8,7 @@ HTTP status.
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from keys.errors import (
     Conflict,
@@ -22,6 +23,7 @@ from keys.errors import (
 __all__ = [
     "AccountInvalid",
     "AuthError",
+    "DeviceCopyRequired",
     "DeviceKeyRegistered",
     "DeviceLabelInvalid",
     "DeviceLimitReached",
@@ -38,6 +40,8 @@ __all__ = [
     "OnlineQrUsed",
     "PresentationIdTaken",
     "PresentationNotFound",
+    "PresentationRefused",
+    "PresentationTooLarge",
     "RateLimited",
     "ServiceError",
     "SettingsInvalid",
@@ -175,6 +179,34 @@ class DeviceLimitReached(ServiceError):
     """The citizen already has the most active devices allowed (HTTP 409)."""
 
     code = "device_limit_reached"
+
+
+class DeviceCopyRequired(Forbidden):
+    """A presentation handed to the service to hold is not of a copy bound to one of this
+    citizen's active devices (another citizen's, a service-held credential, an unknown
+    one; HTTP 403)."""
+
+    code = "device_copy_required"
+
+
+class PresentationRefused(ServiceError):
+    """A presentation handed to the service to hold does not verify for its scene
+    (``reason``: the verifier's first error code, e.g. ``key_binding_invalid``)."""
+
+    code = "presentation_refused"
+    public: ClassVar[tuple[str, ...]] = ("reason",)
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        #: The verifier's code: a fixed name, never a submitted value.
+        self.reason = reason
+
+
+class PresentationTooLarge(ServiceError):
+    """A presentation handed to the service to hold is longer than a verifier reads
+    (``verifier.MAX_PRESENTATION`` characters)."""
+
+    code = "presentation_too_large"
 
 
 class DeviceLabelInvalid(ServiceError):

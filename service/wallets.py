@@ -6,28 +6,42 @@ the activity.
 deletes one; :meth:`Wallets.present` makes a presentation for a scene of the live
 trust list and gives it an id and a QR text (offline or online,
 :mod:`service.presentations`); :meth:`Wallets.shown` hands a citizen's own
-presentation back while its credential can still pass; :meth:`Wallets.activity` lists
-who checked the citizen's credentials.
+presentation back while its credential can still pass; :meth:`Wallets.hold` keeps a
+presentation the citizen's phone made with its device key behind an online QR URL;
+:meth:`Wallets.activity` lists who checked the citizen's credentials.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from issuer import UnknownCredentialType, load_catalogue
 from keys import parse_compact
+from keys.errors import FormatError
 from keys.pseudonym import Pseudonyms
 from keys.trustlist import PORTRAIT_CLAIM
-from sdjwt import TYP_SD_JWT_VC, resolve, split
+from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve, split
+from service.errors import DeviceCopyRequired, PresentationRefused, PresentationTooLarge
 from service.presentations import Mode, QrPresentations, ShownPresentation
-from service.verification import OnlineVerifier
-from store.interface import ActivityRecord, Store, VenueRecord, WalletItem
+from service.verification import OnlineVerifier, settle
+from store.interface import (
+    ActivityRecord,
+    CredentialRecord,
+    DeviceCopy,
+    Store,
+    VenueRecord,
+    WalletItem,
+)
+from store.kinds.settle import SettleRequest
+from verifier import MAX_PRESENTATION
+from verifier.deferred import apply_settled, deferring
 from verifier.errors import UnknownScene
 from wallet import WalletVault
 from wallet.errors import CredentialUnreadable, WalletCorrupt
-from wallet.vault import LiveState
+from wallet.vault import LiveState, Presentation
 
 __all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_validity"]
 
@@ -162,17 +176,110 @@ class Wallets:
             self._vault.presentable(citizen_id, shown.credential_id)
         return shown
 
+    def hold(self, citizen_id: str, text: str, scene_id: str) -> ShownPresentation:
+        """Keep a presentation made on the citizen's phone (signed with its device key)
+        behind an online QR URL, redeemed once like the service's own
+        (:meth:`QrPresentations.redeem`).
+
+        Checked first, in this order: its length (:class:`PresentationTooLarge`), the
+        scene (:class:`UnknownScene`), the whole verification for the scene with the
+        live status, but without using up its nonce (:class:`PresentationRefused`,
+        ``reason`` the verifier's first code), then that the credential is a copy bound
+        to one of this citizen's active devices (:class:`DeviceCopyRequired`: another
+        citizen's copy, a service-held credential, a removed device's copy). The
+        presentation's id names the card, so that its QR image is refused like the
+        card's own once the card cannot pass.
+        """
+        if len(text) > MAX_PRESENTATION:
+            raise PresentationTooLarge(
+                f"A presentation has at most {MAX_PRESENTATION} characters."
+            )
+        verifier = self._online.verifier()
+        scene = verifier.trust_list.scenes.get(scene_id)
+        if scene is None:
+            raise UnknownScene("No scene with this id.")
+        if text.startswith("EC1:") or "~" not in text:
+            # the phone hands over the plain SD-JWT+KB, never the QR transport
+            raise PresentationRefused("This is not an SD-JWT presentation.", reason="malformed")
+        with deferring() as deferral:
+            result = verifier.verify(text, scene_id)
+        ref = result.status_ref if result.iss is not None else None
+        outcome = settle(
+            self._store,
+            SettleRequest(
+                status=deferral.status,
+                registry=ref,
+                issuer=result.iss,
+                nonce=None,  # not used up here: the venue's scan does that
+                nonce_expires_at=0.0,
+                now=deferral.now,
+                activity=None,
+            ),
+        )
+        apply_settled(result, deferral, outcome.status, None)
+        if result.errors:
+            first = result.errors[0]
+            raise PresentationRefused(
+                f"The presentation does not verify for this scene: {first['code']}.",
+                reason=first["code"],
+            )
+        copy = self._device_copy(self._pseudonyms.of(citizen_id), outcome.credential)
+        presentation = Presentation(
+            text, scene.id, _kb_iat(text) + scene.max_age, copy.credential_id
+        )
+        return self._presentations.show(citizen_id, presentation, "online")
+
+    def _device_copy(self, owner: str, card: CredentialRecord | None) -> DeviceCopy:
+        """The citizen's copy ``card`` on one of their active devices."""
+        if card is not None and card.subject == owner:
+            for copy in self._store.list_device_copies(owner):
+                if copy.copy_id != card.id:
+                    continue
+                device = self._store.get_device(owner, copy.device_id)
+                if device is not None and device.state == "active":
+                    return copy
+        raise DeviceCopyRequired(
+            "Only a credential copy on one of your active devices can be handed over."
+        )
+
     def activity(self, citizen_id: str) -> list[tuple[ActivityRecord, VenueRecord | None]]:
         """Every check of the citizen's credentials, newest first, with its venue (None
-        for a venue no longer registered)."""
+        for a venue no longer registered).
+
+        A check of a device copy is listed under its card: the event's
+        ``credential_id`` (the copy's, as the registry knows it) is mapped to the card's
+        id here, from the citizen's device copies (the store's layout is unchanged; a
+        copy forgotten with its card keeps the copy's id).
+        """
+        owner = self._pseudonyms.of(citizen_id)
         venues: dict[str, VenueRecord | None] = {}
         events = []
+        cards: dict[str, str] | None = None
         # The activity log is kept under the citizen's pseudonym, as the registry's subject.
-        for event in self._store.list_activity(self._pseudonyms.of(citizen_id)):
+        for event in self._store.list_activity(owner):
             if event.venue_id not in venues:
                 venues[event.venue_id] = self._store.get_venue(event.venue_id)
+            if event.credential_id is not None:
+                if cards is None:
+                    copies = self._store.list_device_copies(owner)
+                    cards = {copy.copy_id: copy.credential_id for copy in copies}
+                card_id = cards.get(event.credential_id)
+                if card_id is not None:
+                    event = dataclasses.replace(event, credential_id=card_id)
             events.append((event, venues[event.venue_id]))
         return events
+
+
+def _kb_iat(text: str) -> int:
+    """The ``iat`` of a verified presentation's key-binding JWT."""
+    kb_jwt = split(text)[2]
+    try:
+        iat = parse_compact(kb_jwt, typ=TYP_KB_JWT, max_length=len(kb_jwt)).payload["iat"]
+    except (FormatError, KeyError):  # pragma: no cover - the verifier read it just now
+        raise PresentationRefused("The key-binding JWT has no iat.", reason="malformed") from None
+    if not isinstance(iat, int) or isinstance(iat, bool):  # pragma: no cover - as above
+        raise PresentationRefused("The key-binding JWT has no iat.", reason="malformed")
+    return iat
 
 
 def document_validity(vct: str, claims: dict[str, Any]) -> tuple[str | None, bool]:

@@ -389,3 +389,94 @@ def test_a_browser_with_no_webcrypto_is_in_assisted_mode(
         assert errors == [], errors
     finally:
         context.close()
+
+
+#: The scanner's words (api/web/static/scan.js) this file needs, by language.
+SCAN = {
+    "en": {"venue_key": "Venue key", "log_in": "Log in", "scene": "Scene",
+           "qr_content": "QR content", "valid": "Valid",
+           "portrait_alt": "Photo of the certificate holder"},
+    "zh": {"venue_key": "场所密钥", "log_in": "登录", "scene": "使用场景",
+           "qr_content": "二维码内容", "valid": "有效", "portrait_alt": "持证人照片"},
+}
+
+
+def _makes_presentations(request: Any) -> bool:
+    """A request that has the service make or hold a presentation (any method)."""
+    path = request.url.split("?", 1)[0]
+    return bool(re.search(r"/api/v1/wallet/(credentials/[^/]+/)?presentations$", path))
+
+
+@pytest.mark.parametrize("t", [EN, ZH], ids=["en", "zh"])
+def test_online_the_phone_makes_every_code_and_the_service_only_holds_the_online_one(
+    browser: Any, service: Service, shots: Screenshots, tmp_path: Path, t: dict[str, str]
+) -> None:
+    """With a network: the offline code is made and drawn on the phone (no request has the
+    service make a presentation); the online code is made on the phone too (with the
+    portrait for the hotel) and only handed to the service to hold behind a /p/ URL,
+    whose redemption at the scanner shows the portrait."""
+    who = 0 if t["lang"] == "en" else 1
+    words = SCAN[t["lang"]]
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    staff_context = phone_context(browser, service.base)
+    staff_context.set_default_timeout(TIMEOUT)
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet" if t["lang"] == "zh" else "/wallet?lang=en")
+        _log_in(page, service, t, who)
+        page.wait_for_function(SETTLED)
+        bundle = _download(service, "/api/v1/verifier/bundle", tmp_path / "bundle.json")
+        anchor = _download(service, "/api/v1/verifier/anchor", tmp_path / "anchor.json")
+        asked: list[tuple[str, str]] = []
+        page.on(
+            "request",
+            lambda r: asked.append((r.method, r.url)) if _makes_presentations(r) else None,
+        )
+        assert page.evaluate("() => navigator.onLine") is True
+        text = _phone_qr(page, t, who)
+        page.evaluate("() => 1")  # a round trip: request events have been delivered
+        assert asked == [], asked
+        _expect_valid(text, bundle, anchor, who)
+
+        # Online mode: made on the phone, held by the service (never the service's own
+        # presentation route, which would sign with the service-held key).
+        online = page.get_by_role("switch", name=t["online_qr"], exact=True)
+        with page.expect_response(
+            lambda r: r.url.endswith("/api/v1/wallet/presentations") and r.status == 201
+        ):
+            online.check()
+        image = page.get_by_role("img", name=t["qr_code"], exact=True)
+        expect(image).to_have_attribute("data-made", "phone")
+        page.wait_for_function(
+            "() => { const i = document.getElementById('qr-img'); "
+            "return !i.hidden && i.complete && i.naturalWidth > 0; }"
+        )
+        url = decode_qr(image.screenshot())
+        assert url.startswith(service.base + "/p/"), url
+        page.evaluate("() => 1")
+        assert [m for m, u in asked] == ["POST"], asked
+        assert all(u.endswith("/api/v1/wallet/presentations") for _, u in asked), asked
+        shots.take(page, "qr-online-made-on-phone")
+
+        staff = staff_context.new_page()
+        staff_errors = _errors(staff)
+        staff.goto("/scan" if t["lang"] == "zh" else "/scan?lang=en")
+        staff.get_by_label(words["venue_key"], exact=True).fill(service.venue_key("grand-hotel"))
+        staff.get_by_role("button", name=words["log_in"], exact=True).click()
+        staff.get_by_label(words["scene"], exact=True).select_option("hotel")
+        box = staff.get_by_label(words["qr_content"], exact=True)
+        box.fill(url)
+        box.press("Enter")
+        status = staff.get_by_role("status")
+        expect(status.locator(".verdict")).to_have_text(words["valid"])
+        expect(status.locator(".claims dd")).to_have_text(list(PEOPLE[who]))
+        photo = status.get_by_role("img", name=words["portrait_alt"], exact=True)
+        expect(photo).to_be_visible()
+        expect(photo).to_have_attribute("src", re.compile(r"^data:image/"))
+        shots.take(staff, "scan-phone-online-portrait")
+        assert errors == [] and staff_errors == [], errors + staff_errors
+    finally:
+        context.close()
+        staff_context.close()

@@ -7,7 +7,10 @@
  * in IndexedDB, the device's own copy of each credential (all disclosures), the card
  * list, the scenes, the trust list's issuer names and the service's clock offset. With
  * them the phone builds a presentation, signs its key-binding JWT with the device key
- * and draws the QR code with no network (present.js).
+ * and draws the QR code with no network (present.js). Phone first: with a network too,
+ * every QR code of a card this browser holds a copy of is made here; an online code
+ * (a /p/ link) is made here and only handed to the service to hold
+ * (POST /api/v1/wallet/presentations).
  *
  * What is kept is per citizen, under a handle (SHA-256 of a label and the citizen id,
  * never the id in clear), with a "last" pointer so that the wallet opens offline with
@@ -175,7 +178,7 @@
   var epoch = 0;
 
   function changed() {
-    listeners.forEach(function (fn) {
+    listeners.slice().forEach(function (fn) {
       try {
         fn(state);
       } catch (e) {
@@ -507,11 +510,20 @@
     return Boolean(copy && copy.status !== "revoked" && copy.status !== "suspended");
   }
 
+  /** The verifier's leeway on `exp` (seconds; sdjwt.LEEWAY, present.js's LEEWAY). */
+  var LEEWAY = 30;
+  /** The claim a scene with `portrait: true` receives from an online code. */
+  var PORTRAIT = "portrait";
+
   /**
-   * The compact QR text for the card in `scene` ({id, accept, max_age}), made here with
-   * the device key: {text, iat, expiresAt, offset}. Rejects with EcertPresent.PresentError.
+   * The plain presentation (`jwt~d…~kb-jwt`) of the card for `scene` ({id, accept,
+   * max_age, portrait}), signed here with the device key: {text, iat, expiresAt, offset}.
+   * `online`: a scene that asks for the portrait gets the copy's `portrait` disclosure
+   * too, as the service's online path gives it (an offline code never carries it: size).
+   * Rejects with a DeviceProblem or EcertPresent.PresentError (`scene_unmet`,
+   * `credential_expired`, `not_holder`...).
    */
-  function present(cardId, scene) {
+  function build(cardId, scene, online) {
     var copy = copyFor(cardId);
     if (!copy || !state.device) return Promise.reject(new DeviceProblem("no_device_copy"));
     var offset = (state.data && state.data.offset) || 0;
@@ -519,15 +531,64 @@
     var key = { privateKey: state.device.privateKey, publicJwk: state.device.publicJwk };
     return P.parseHeld(copy.sd_jwt)
       .then(function (held) {
-        return P.presentForScene(held, scene, key, { now: now });
-      })
-      .then(function (presentation) {
-        return P.encodeCompact(presentation);
+        if (!online) return P.presentForScene(held, scene, key, { now: now });
+        var accept = (scene && Array.isArray(scene.accept) ? scene.accept : []).filter(function (entry) {
+          return entry && entry.vct === held.vct;
+        })[0];
+        if (!accept || !Array.isArray(accept.claims)) throw new DeviceProblem("scene_unmet");
+        if (now > held.exp + LEEWAY) throw new DeviceProblem("credential_expired");
+        var claims = accept.claims.slice();
+        if (scene.portrait && held.disclosures.has(PORTRAIT) && claims.indexOf(PORTRAIT) < 0) {
+          claims.push(PORTRAIT);
+        }
+        return P.present(held, claims, key, { aud: scene.id, now: now });
       })
       .then(function (text) {
         var iat = Math.floor(now);
         return { text: text, iat: iat, expiresAt: iat + (scene.max_age || 60), offset: offset };
       });
+  }
+
+  /**
+   * The compact QR text for the card in `scene` ({id, accept, max_age}), made here with
+   * the device key: {text, iat, expiresAt, offset}. Rejects with EcertPresent.PresentError.
+   */
+  function present(cardId, scene) {
+    return build(cardId, scene, false).then(function (made) {
+      return P.encodeCompact(made.text).then(function (text) {
+        made.text = text;
+        return made;
+      });
+    });
+  }
+
+  /**
+   * The presentation for the online mode: made and signed here (with the portrait for a
+   * scene that asks for it), plain text for `POST /api/v1/wallet/presentations`, which
+   * holds it behind a short URL. The service never signs for this device.
+   */
+  function presentOnline(cardId, scene) {
+    return build(cardId, scene, true);
+  }
+
+  /** Resolves once the device set-up is no longer pending (or after `ms`), to the state. */
+  function settled(ms) {
+    if (state.mode !== "pending") return Promise.resolve(state);
+    return new Promise(function (resolve) {
+      var done = false;
+      function listener(now) {
+        if (now.mode !== "pending") finish();
+      }
+      function finish() {
+        if (done) return;
+        done = true;
+        var at = listeners.indexOf(listener);
+        if (at >= 0) listeners.splice(at, 1);
+        resolve(state);
+      }
+      listeners.push(listener);
+      window.setTimeout(finish, ms || 15000);
+    });
   }
 
   /**
@@ -576,6 +637,8 @@
     canPresent: canPresent,
     claimsOf: claimsOf,
     present: present,
+    presentOnline: presentOnline,
+    settled: settled,
     qrImageUrl: qrImageUrl,
   };
 })();

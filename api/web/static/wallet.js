@@ -21,6 +21,8 @@
   var RESUME_FOR = 120; // seconds a saved place is good for
   var DATA_CACHE = "ecert-wallet-data";
   var CARDS_URL = "/api/v1/wallet/credentials";
+  /** Where the phone hands over an online presentation it made, to be held. */
+  var HELD_URL = "/api/v1/wallet/presentations";
   // Make the next QR this many seconds before the current one expires (or a fifth of
   // its lifetime, if that is shorter), so that a code being scanned is still fresh.
   var REFRESH_MARGIN = 15;
@@ -770,7 +772,15 @@
     if (placeholder) placeholder.hidden = false;
   }
 
-  /** Make a presentation for the chosen scene and show its QR image. */
+  /**
+   * Make a presentation for the chosen scene and show its QR image.
+   *
+   * Phone first: when this browser is a registered device holding a copy of the card,
+   * the phone makes every code with its own key, network or not: an offline code is
+   * drawn here (makePhoneQr); an online one is made here and handed to the service to
+   * hold behind a short URL (makePhoneOnlineQr). Only a card with no copy here (the
+   * assisted mode) asks the service to make the presentation.
+   */
   function makeQr(refresh) {
     var card = state.card;
     var sceneId = $("scene").value;
@@ -781,16 +791,45 @@
     E.setMessage("qr-error", "");
     $("qr-countdown").textContent = t.qr_refreshing;
     var mode = $("online-qr").checked ? "online" : "offline";
-    if (mode === "offline" && D && D.canPresent(card.id) && (state.offline || navigator.onLine === false)) {
-      makePhoneQr(card, sceneId, generation, refresh);
+    var offline = state.offline || navigator.onLine === false;
+    if (D && D.state.mode === "pending" && !offline) {
+      // The device is being set up (first log-in here): its key makes the code, not the
+      // service's, so wait for it.
+      D.settled().then(function () {
+        if (generation === state.generation) makeQr(refresh);
+      });
       return;
     }
-    var presentation;
-    authed("POST", CARDS_URL + "/" + encodeURIComponent(card.id) + "/presentations", {
+    if (D && D.canPresent(card.id)) {
+      if (mode === "online" && !offline) makePhoneOnlineQr(card, sceneId, generation, refresh);
+      else makePhoneQr(card, sceneId, generation, refresh, !offline);
+      return;
+    }
+    var answer = authed("POST", CARDS_URL + "/" + encodeURIComponent(card.id) + "/presentations", {
       body: { scene: sceneId, mode: mode },
-    })
+    });
+    showServiceQr(answer, mode, generation, refresh, "service", function () {
+      if (mode === "offline" && D && D.canPresent(card.id)) {
+        // The service cannot be reached: the phone makes the code itself.
+        makePhoneQr(card, sceneId, generation, refresh, false);
+        return true;
+      }
+      return false;
+    });
+  }
+
+  /**
+   * Show the QR image of a presentation the service holds: `answer` is the promise of
+   * the answer that made it ({id, qr, mode, expires_at}); its PNG is fetched with the
+   * session. `made`: who made the presentation ("service", or "phone" for an online
+   * code the phone made), on the image as data-made. `onNetworkError` may take over
+   * when the service cannot be reached (returns true).
+   */
+  function showServiceQr(answer, mode, generation, refresh, made, onNetworkError) {
+    var presentation;
+    answer
       .then(function (r) {
-        if (generation !== state.generation) return null;
+        if (!r || generation !== state.generation) return null;
         if (refusal(r)) throw new Refused(refusal(r));
         if (!r.ok || !r.data) throw new Error(E.fmt(t.qr_failed, { reason: E.problemText(r) }));
         presentation = r.data;
@@ -818,6 +857,7 @@
         var img = $("qr-img");
         img.src = url;
         img.hidden = false;
+        img.setAttribute("data-made", made);
         $("qr-placeholder").hidden = true;
         if (old && old.url) URL.revokeObjectURL(old.url);
         if (refresh) E.announce(t.qr_refreshed);
@@ -831,14 +871,33 @@
           showRefused(err.reason);
           return;
         }
-        if (err instanceof E.NetworkError && mode === "offline" && D && D.canPresent(card.id)) {
-          // The service cannot be reached: the phone makes the code itself.
-          makePhoneQr(card, sceneId, generation, refresh);
-          return;
-        }
+        if (err instanceof E.NetworkError && onNetworkError && onNetworkError()) return;
         $("qr-countdown").textContent = "";
         E.setMessage("qr-error", err instanceof E.NetworkError ? t.offline : err.message || t.error_generic);
       });
+  }
+
+  /**
+   * The online QR of a card this phone holds a copy of: the phone makes the presentation
+   * (with the portrait for a scene that asks for it) and signs it with its device key;
+   * the service only holds it behind a short URL (POST /api/v1/wallet/presentations),
+   * after checking it verifies for the scene and is a copy of one of this citizen's
+   * devices. Its image is the service's, like any online code.
+   */
+  function makePhoneOnlineQr(card, sceneId, generation, refresh) {
+    var answer = D.presentOnline(card.id, sceneById(sceneId)).then(
+      function (made) {
+        if (generation !== state.generation) return null;
+        return authed("POST", HELD_URL, {
+          body: { presentation: made.text, scene: sceneId, mode: "online" },
+        });
+      },
+      function (err) {
+        if (err && err.code === "credential_expired") throw new Refused("expired");
+        throw new Error(E.fmt(t.device_qr_failed, { code: (err && err.code) || "error" }));
+      }
+    );
+    showServiceQr(answer, "online", generation, refresh, "phone", null);
   }
 
   // -- no QR code for a credential that cannot pass -------------------------------------
@@ -858,9 +917,18 @@
   }
   Refused.prototype = Object.create(Error.prototype);
 
+  // The service refuses to hold a phone-made presentation of a card that cannot pass
+  // with 400 presentation_refused and the verifier's code as `reason`.
+  var HELD_REFUSALS = { revoked: "revoked", suspended: "suspended", expired: "expired" };
+
   /** "revoked", "suspended" or "expired" if the answer is such a refusal, else null. */
   function refusal(r) {
-    var code = r && r.status === 409 && r.data && r.data.code;
+    var data = r && r.data;
+    if (r && r.status === 400 && data && data.code === "presentation_refused") {
+      var why = data.reason;
+      return (why && Object.prototype.hasOwnProperty.call(HELD_REFUSALS, why) && HELD_REFUSALS[why]) || null;
+    }
+    var code = r && r.status === 409 && data && data.code;
     return (code && Object.prototype.hasOwnProperty.call(REFUSALS, code) && REFUSALS[code]) || null;
   }
 
@@ -1021,12 +1089,44 @@
     return null;
   }
 
-  /** The QR code of the card made on this phone: no network, the device key signs. */
-  function makePhoneQr(card, sceneId, generation, refresh) {
+  /**
+   * The card's live status from the service's card list when there is a network (a code
+   * the phone makes must not outlive a revocation it could have heard of): "revoked",
+   * "suspended" or null (valid, unknown, or the service cannot be asked: then the copy's
+   * own status and expiry decide, and venues check the live status anyway).
+   */
+  function liveRefusal(card) {
+    if (!state.token) return Promise.resolve(null);
+    return authed("GET", CARDS_URL).then(
+      function (r) {
+        var items = r && r.ok && r.data && Array.isArray(r.data.items) ? r.data.items : [];
+        var item = items.filter(function (i) {
+          return i && i.id === card.id;
+        })[0];
+        return item && (item.status === "revoked" || item.status === "suspended") ? item.status : null;
+      },
+      function (err) {
+        if (err && err.message === "session ended") throw err;
+        return null;
+      }
+    );
+  }
+
+  /**
+   * The QR code of the card made on this phone (the device key signs; no request to the
+   * service makes it). `online`: there is a network, so the card's live status is asked
+   * first (liveRefusal).
+   */
+  function makePhoneQr(card, sceneId, generation, refresh, online) {
     var scene = sceneById(sceneId);
-    D.present(card.id, scene)
+    (online ? liveRefusal(card) : Promise.resolve(null))
+      .then(function (reason) {
+        if (generation !== state.generation) return null;
+        if (reason) throw new Refused(reason);
+        return D.present(card.id, scene);
+      })
       .then(function (made) {
-        if (generation !== state.generation) return;
+        if (!made || generation !== state.generation) return;
         var old = state.qr;
         var url = D.qrImageUrl(made.text);
         var now = Date.now() / 1000 + made.offset;
@@ -1050,6 +1150,11 @@
       })
       .catch(function (err) {
         if (generation !== state.generation) return;
+        if (err && err.message === "session ended") return;
+        if (err instanceof Refused) {
+          showRefused(err.reason);
+          return;
+        }
         if (err && err.code === "credential_expired") {
           showRefused("expired");
           return;
