@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -185,3 +186,38 @@ def qr_video(png: bytes, path: Path, size: tuple[int, int] = (640, 480)) -> Path
         for _ in range(2):
             out.write(b"FRAME\n" + luma + chroma + chroma)
     return path
+
+
+def require_chromium() -> None:
+    """Skip the calling test module when Debian's Chromium is missing; on CI, fail."""
+    import pytest
+
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):  # pragma: no cover - depends on the machine
+        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
+    pytest.skip(  # pragma: no cover - depends on the machine
+        f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True
+    )
+
+
+class PageErrors:
+    """Script errors and CSP violations of a page: there must be none."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        text = message.text
+        if message.type == "error" and "Failed to load resource" not in text:
+            self.errors.append(f"console: {text}")
+        if "Content Security Policy" in text:
+            self.errors.append(f"csp: {text}")
+
+
+def screenshots_for(tmp_path: Path, test_name: str) -> Screenshots:
+    """Where a test's screenshots go, named after the test."""
+    name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
+    return Screenshots(tmp_path / "screenshots", name)

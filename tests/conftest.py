@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -390,3 +391,34 @@ def _private_instance(
     for name in ("ECERT_KEY_SECRET", "ECERT_REDIS_URL", "ECERT_REDIS_CLUSTER", "ECERT_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
+
+# -- the browser tests' Chromium (tests/browser_helpers.py) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """Playwright, for one test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any) -> Iterator[Any]:
+    """Debian's Chromium, one per test module."""
+    from tests.browser_helpers import launch_chromium
+
+    chromium = launch_chromium(playwright)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """The test's screenshots (a :class:`tests.browser_helpers.Screenshots`)."""
+    from tests.browser_helpers import screenshots_for
+
+    return screenshots_for(tmp_path, request.node.name)

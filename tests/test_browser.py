@@ -14,7 +14,6 @@ pages for serious accessibility violations.
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -27,11 +26,12 @@ import pytest
 from tests.browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    PageErrors,
     Screenshots,
     Service,
-    launch_chromium,
     phone_context,
     qr_video,
+    require_chromium,
     running_service,
     serious_violations,
 )
@@ -42,10 +42,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 #: Milliseconds Playwright waits for an expectation.
 TIMEOUT = 15_000
@@ -182,41 +179,8 @@ def _hotel_qr(service: Service, token: str) -> tuple[str, bytes]:
     return str(shown["qr"]), png
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    with sync_api.sync_playwright() as running:
-        yield running
 
 
-@pytest.fixture(scope="module")
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = launch_chromium(playwright)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-    return Screenshots(tmp_path / "screenshots", name)
-
-
-class PageErrors:
-    """Script errors and CSP violations of a page: there must be none."""
-
-    def __init__(self, page: Any) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
-        page.on("console", self._console)
-
-    def _console(self, message: Any) -> None:
-        text = message.text
-        if message.type == "error" and "Failed to load resource" not in text:
-            self.errors.append(f"console: {text}")
-        if "Content Security Policy" in text:
-            self.errors.append(f"csp: {text}")
 
 
 def _open(browser: Any, service: Service) -> tuple[Any, Any, PageErrors]:

@@ -10,23 +10,20 @@ scanner is driven by role and accessible name, like a scanner gun: type, then En
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sdjwt.qr_transport import decode_compact
 from tests.browser_helpers import (
-    CHROMIUM,
     Screenshots,
     Service,
-    launch_chromium,
     phone_context,
+    require_chromium,
     running_service,
     serious_violations,
 )
@@ -36,10 +33,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 TIMEOUT = 15_000
 ID_CARD = "urn:ecert:resident-id-card"
@@ -182,20 +176,6 @@ def _forged(qr: str) -> str:
 # -- the browser -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-    return Screenshots(tmp_path / "screenshots", name)
 
 
 class Page:

@@ -15,7 +15,6 @@ browser with no WebCrypto gets the assisted mode, labelled. Both languages, 390Ã
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import urllib.request
@@ -26,12 +25,12 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import (
-    CHROMIUM,
     ECERT,
+    PageErrors,
     Screenshots,
     Service,
-    launch_chromium,
     phone_context,
+    require_chromium,
     running_service,
 )
 from verifier.qrimage import decode_qr
@@ -41,10 +40,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 TIMEOUT = 20_000
 #: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
@@ -105,18 +101,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-    return Screenshots(tmp_path / "screenshots", name)
 
 
 def _download(service: Service, path: str, target: Path) -> Path:
@@ -137,18 +121,8 @@ def _verify(text: str, bundle: Path, anchor: Path) -> tuple[int, dict[str, Any]]
 
 
 def _errors(page: Any) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
-
-    def console(message: Any) -> None:
-        text = message.text
-        if message.type == "error" and "Failed to load resource" not in text:
-            errors.append(f"console: {text}")
-        if "Content Security Policy" in text:
-            errors.append(f"csp: {text}")
-
-    page.on("console", console)
-    return errors
+    """The page's script errors and CSP violations, as they come."""
+    return PageErrors(page).errors
 
 
 def _log_in(page: Any, service: Service, t: dict[str, str], who: int) -> None:

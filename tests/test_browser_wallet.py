@@ -13,7 +13,6 @@ Screenshots go to the test's folder (``test-output/screenshots/`` with
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from collections.abc import Iterator
@@ -24,11 +23,11 @@ from typing import Any
 import pytest
 
 from tests.browser_helpers import (
-    CHROMIUM,
     PHONE,
+    PageErrors,
     Screenshots,
     Service,
-    launch_chromium,
+    require_chromium,
     running_service,
     serious_violations,
 )
@@ -39,10 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: scripts/test installs it (apt-get chromium)")
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+require_chromium()
 
 TIMEOUT = 15_000
 
@@ -185,41 +181,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    with sync_api.sync_playwright() as running:
-        yield running
 
 
-@pytest.fixture(scope="module")
-def browser(playwright: Any) -> Iterator[Any]:
-    chromium = launch_chromium(playwright)
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-@pytest.fixture
-def shots(tmp_path: Path, request: pytest.FixtureRequest) -> Screenshots:
-    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
-    return Screenshots(tmp_path / "screenshots", name)
-
-
-class PageErrors:
-    """Script errors and CSP violations of a page: there must be none."""
-
-    def __init__(self, page: Any) -> None:
-        self.errors: list[str] = []
-        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
-        page.on("console", self._console)
-
-    def _console(self, message: Any) -> None:
-        text = message.text
-        if message.type == "error" and "Failed to load resource" not in text:
-            self.errors.append(f"console: {text}")
-        if "Content Security Policy" in text:
-            self.errors.append(f"csp: {text}")
 
 
 def _open(
