@@ -221,3 +221,17 @@ def screenshots_for(tmp_path: Path, test_name: str) -> Screenshots:
     """Where a test's screenshots go, named after the test."""
     name = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
     return Screenshots(tmp_path / "screenshots", name)
+
+
+def wait_until(page: Any, script: str, timeout: float = 15.0) -> Any:
+    """Evaluate ``script`` (which may be async) in the page until it gives a truthy value,
+    and return it. ``page.wait_for_function`` does not await a promise: an async
+    predicate passes at once, whatever it would resolve to."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(script)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still falsy after {timeout} s: {script}")
+        time.sleep(0.1)

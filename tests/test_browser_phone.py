@@ -14,9 +14,11 @@ browser with no WebCrypto gets the assisted mode, labelled. Both languages, 390Ã
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from tests.browser_helpers import (
     phone_context,
     require_chromium,
     running_service,
+    wait_until,
 )
 from verifier.qrimage import decode_qr
 
@@ -271,7 +274,8 @@ def test_the_wallet_opens_offline_with_no_session_and_shows_a_qr(
         page = context.new_page()
         errors = _errors(page)
         page.goto("/wallet")
-        page.wait_for_function(
+        wait_until(
+            page,
             "async () => { const r = await navigator.serviceWorker.ready; return !!r.active; }"
         )
         _log_in(page, service, t, 1)
@@ -454,3 +458,75 @@ def test_online_the_phone_makes_every_code_and_the_service_only_holds_the_online
     finally:
         context.close()
         staff_context.close()
+
+
+def test_with_no_network_the_phone_reads_its_freshest_bundle_before_showing_a_code(
+    browser: Any, service: Service, shots: Screenshots
+) -> None:
+    """The phone keeps the freshest verifier bundle it has seen, and reads its own
+    copy's status in it (the status list decoded in the browser). A card suspended while
+    the phone was online is not shown later in flight mode: the QR screen explains
+    instead of drawing a code every venue would refuse, or saying "no network"."""
+    t = EN
+    texts = json.loads(STRINGS.read_text(encoding="utf-8"))["en"]
+    police = next(d for d in service.demo["departments"] if d["issuer"] == "police")
+    context = phone_context(browser, service.base)
+    context.set_default_timeout(TIMEOUT)
+    card = ""
+
+    def department(action: str) -> None:
+        request = urllib.request.Request(
+            f"{service.base}/api/v1/issuers/police/credentials/{card}/{action}",
+            method="POST",
+            headers={"Authorization": f"Bearer {police['api_key']}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+
+    def bundle_says(expected: str) -> None:
+        wait_until(
+            page,
+            f"async () => (await EcertDevice.bundleRefusal({json.dumps(card)})) === "
+            f"{json.dumps(expected)}",
+        )
+
+    try:
+        page = context.new_page()
+        errors = _errors(page)
+        page.goto("/wallet?lang=en")
+        _log_in(page, service, t, 0)
+        page.wait_for_function(SETTLED)
+        card = page.evaluate(
+            "() => Object.entries(EcertDevice.state.data.copies)"
+            ".find(([, c]) => c.vct === 'urn:ecert:resident-id-card')[0]"
+        )
+        assert page.evaluate("() => !!EcertDevice.state.data.bundle")
+        refusal = f"async () => await EcertDevice.bundleRefusal({json.dumps(card)})"
+        assert page.evaluate(refusal) is None
+        department("suspend")
+        # The network drops and comes back (a tunnel): the device syncs its copies and
+        # the fresher bundle; the card list on screen is the one from before.
+        context.set_offline(True)
+        context.set_offline(False)
+        bundle_says("suspended")
+        context.set_offline(True)
+        page.get_by_role("button", name=t["id_card"], exact=True).click()
+        page.get_by_label(t["scene"], exact=True).select_option("hotel")
+        page.get_by_role("button", name=t["show_qr"], exact=True).click()
+        alert = page.locator("#qr-refused")
+        expect(alert).to_contain_text(texts["refused"]["credential_suspended"][0])
+        expect(page.get_by_role("img", name=t["qr_code"], exact=True)).to_be_hidden()
+        shots.take(page, "suspended-offline")
+        # Lifted: back online, the next sync brings a bundle that says so.
+        department("reinstate")
+        context.set_offline(False)
+        wait_until(
+            page,
+            f"async () => (await EcertDevice.bundleRefusal({json.dumps(card)})) === null",
+        )
+        assert errors == [], errors
+    finally:
+        context.close()
+        if card:
+            with contextlib.suppress(urllib.error.HTTPError):
+                department("reinstate")

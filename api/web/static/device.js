@@ -5,7 +5,9 @@
  * private half cannot be exported, registers its public key with the service (an
  * OpenID4VCI key proof over a fresh c_nonce: POST /api/v1/wallet/devices), then keeps,
  * in IndexedDB, the device's own copy of each credential (all disclosures), the card
- * list, the scenes, the trust list's issuer names and the service's clock offset. With
+ * list, the scenes, the trust list's issuer names, the freshest verifier bundle it has
+ * seen (so that with no network it does not show a code for a copy the bundle says is
+ * revoked or suspended) and the service's clock offset. With
  * them the phone builds a presentation, signs its key-binding JWT with the device key
  * and draws the QR code with no network (present.js). Phone first: with a network too,
  * every QR code of a card this browser holds a copy of is made here; an online code
@@ -39,6 +41,9 @@
   var DEVICES = "/api/v1/wallet/devices";
   /** Most copies kept (a citizen has a handful of cards; every input is bounded). */
   var MAX_COPIES = 64;
+  // The freshest verifier bundle is kept for the copies' own status with no network.
+  var BUNDLE_URL = "/api/v1/verifier/bundle";
+  var MAX_BUNDLE = 4 * 1024 * 1024;
   /** Longest label sent: the service trims to 40 characters. */
   var MAX_LABEL = 40;
 
@@ -346,6 +351,13 @@
         );
       })
       .then(function (done) {
+        if (!done) return done;
+        return fetchBundle().then(function (bundle) {
+          done.bundle = bundle;
+          return done;
+        });
+      })
+      .then(function (done) {
         // Logged out, or this device removed, meanwhile: write nothing back.
         if (handle !== state.handle || started !== epoch) return state;
         if (!done) {
@@ -361,6 +373,7 @@
         var data = state.data || {};
         data.copies = done.got.copies;
         data.offset = done.got.offset;
+        if (done.bundle && bundleIat(done.bundle) >= bundleIat(data.bundle)) data.bundle = done.bundle;
         data.savedAt = Math.floor(Date.now() / 1000);
         state.data = merge(data);
         return Promise.all([put("data:" + handle, data), put("last", handle)]).then(function () {
@@ -505,6 +518,12 @@
   }
 
   /** True when this phone can make the card's QR code itself. */
+  /** What this phone last heard of its copy of the card ("valid", "revoked"…), or null. */
+  function copyStatus(cardId) {
+    var copy = state.mode === "device" && state.device && copyFor(cardId);
+    return copy ? copy.status || null : null;
+  }
+
   function canPresent(cardId) {
     var copy = state.mode === "device" && state.device && copyFor(cardId);
     return Boolean(copy && copy.status !== "revoked" && copy.status !== "suspended");
@@ -615,6 +634,84 @@
       });
   }
 
+  // -- the freshest verifier bundle: this phone's own copies' status, offline -------------
+
+  /** The verifier bundle (public; at most MAX_BUNDLE characters), or null. */
+  function fetchBundle() {
+    return E.api("GET", BUNDLE_URL).then(
+      function (r) {
+        if (!r.ok || !r.data || typeof r.data.trust_list !== "string") return null;
+        if (!Array.isArray(r.data.status_lists)) return null;
+        if (JSON.stringify(r.data).length > MAX_BUNDLE) return null;
+        return { trust_list: r.data.trust_list, status_lists: r.data.status_lists };
+      },
+      function () {
+        return null;
+      }
+    );
+  }
+
+  /** A JWT's payload, NOT verified (only for this phone's own advice; venues verify). */
+  function payloadOf(jwt) {
+    try {
+      var part = String(jwt).split("~")[0].split(".")[1];
+      return JSON.parse(new TextDecoder("utf-8").decode(P.b64urlDecode(part)));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /** The `iat` of a bundle's trust list: which of two bundles is the fresher. */
+  function bundleIat(bundle) {
+    var payload = bundle ? payloadOf(bundle.trust_list) : null;
+    return payload && typeof payload.iat === "number" ? payload.iat : -1;
+  }
+
+  /** zlib (RFC 1950) bytes inflated by the browser's DecompressionStream. */
+  function inflate(bytes) {
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buffer) {
+      return new Uint8Array(buffer);
+    });
+  }
+
+  /**
+   * What the freshest bundle this phone has seen says of the card's copy: "revoked",
+   * "suspended" or null (valid, or nothing known). With no network this keeps the phone
+   * from showing a code every venue would refuse; it is advice only (the token is not
+   * verified here: a venue's verifier decides).
+   */
+  function bundleRefusal(cardId) {
+    var data = state.data;
+    var copy = data && data.copies ? data.copies[cardId] : null;
+    if (!copy || !data.bundle || typeof DecompressionStream === "undefined") return Promise.resolve(null);
+    var ref = payloadOf(copy.sd_jwt);
+    ref = ref && ref.status && ref.status.status_list;
+    if (!ref || typeof ref.uri !== "string" || typeof ref.idx !== "number") return Promise.resolve(null);
+    var list = null;
+    data.bundle.status_lists.some(function (token) {
+      var payload = payloadOf(token);
+      if (payload && payload.sub === ref.uri && payload.status_list) list = payload.status_list;
+      return !!list;
+    });
+    if (!list || [1, 2, 4, 8].indexOf(list.bits) < 0 || typeof list.lst !== "string") {
+      return Promise.resolve(null);
+    }
+    return Promise.resolve()
+      .then(function () {
+        return inflate(P.b64urlDecode(list.lst));
+      })
+      .then(function (bytes) {
+        var bit = ref.idx * list.bits;
+        if (ref.idx < 0 || bit >= bytes.length * 8) return null;
+        var value = (bytes[bit >> 3] >> (bit & 7)) & ((1 << list.bits) - 1);
+        return value === 1 ? "revoked" : value === 2 ? "suspended" : null;
+      })
+      .catch(function () {
+        return null;
+      });
+  }
+
   /** A blob: URL of the QR code of `text` (an SVG image; the caller revokes it). */
   function qrImageUrl(text) {
     var svg = P.qrSvg(text).svg;
@@ -640,5 +737,7 @@
     presentOnline: presentOnline,
     settled: settled,
     qrImageUrl: qrImageUrl,
+    bundleRefusal: bundleRefusal,
+    copyStatus: copyStatus,
   };
 })();

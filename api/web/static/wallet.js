@@ -800,6 +800,12 @@
       });
       return;
     }
+    var known = D ? D.copyStatus(card.id) : null;
+    if (offline && (known === "revoked" || known === "suspended")) {
+      // This phone's copy was last heard of as such: say so, not "no network".
+      showRefused(known);
+      return;
+    }
     if (D && D.canPresent(card.id)) {
       if (mode === "online" && !offline) makePhoneOnlineQr(card, sceneId, generation, refresh);
       else makePhoneQr(card, sceneId, generation, refresh, !offline);
@@ -1115,11 +1121,11 @@
   /**
    * The QR code of the card made on this phone (the device key signs; no request to the
    * service makes it). `online`: there is a network, so the card's live status is asked
-   * first (liveRefusal).
+   * first (liveRefusal); with none, the freshest bundle this phone has seen is read.
    */
   function makePhoneQr(card, sceneId, generation, refresh, online) {
     var scene = sceneById(sceneId);
-    (online ? liveRefusal(card) : Promise.resolve(null))
+    (online ? liveRefusal(card) : D.bundleRefusal(card.id))
       .then(function (reason) {
         if (generation !== state.generation) return null;
         if (reason) throw new Refused(reason);
