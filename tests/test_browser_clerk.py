@@ -332,6 +332,8 @@ def test_the_portrait_online_and_the_no_photo_note_offline(
     expect(status.locator(".portrait-none")).to_have_count(0)
     # the photo is not a field row: the fields are still name and ID number only
     expect(status.locator(".claims dd")).to_have_text(list(PEOPLE[1]))
+    # times say their zone (this browser runs in UTC)
+    expect(status).to_contain_text(re.compile(r"\d{2}:\d{2}:\d{2} \(UTC\)"))
     shots.take(page, "portrait-online")
 
     status = scan(page, t, _qr(service, token, "hotel", "offline"))

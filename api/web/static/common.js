@@ -65,6 +65,21 @@
     return formatDate(epoch) + " " + formatTime(epoch);
   }
 
+  /** The phone's offset from UTC at that instant: "UTC+8", "UTC-3:30", "UTC". */
+  function zoneName(epoch) {
+    var minutes = -new Date(epoch * 1000).getTimezoneOffset();
+    if (minutes === 0) return "UTC";
+    var sign = minutes > 0 ? "+" : "-";
+    var abs = Math.abs(minutes);
+    var rest = abs % 60;
+    return "UTC" + sign + Math.floor(abs / 60) + (rest ? ":" + (rest < 10 ? "0" : "") + rest : "");
+  }
+
+  /** "2026-12-03 19:20:05 (UTC+8)": a time is never read in the wrong zone. */
+  function formatDateTimeZone(epoch) {
+    return formatDateTime(epoch) + " (" + zoneName(epoch) + ")";
+  }
+
   function isoDateTime(epoch) {
     return new Date(epoch * 1000).toISOString();
   }
@@ -274,6 +289,8 @@
     formatDate: formatDate,
     formatTime: formatTime,
     formatDateTime: formatDateTime,
+    formatDateTimeZone: formatDateTimeZone,
+    zoneName: zoneName,
     isoDateTime: isoDateTime,
     setMessage: setMessage,
     api: api,

@@ -163,7 +163,7 @@
       if (trust) {
         state.trust = trust;
         state.trustFetched = now;
-        $("trust-info").textContent = E.fmt(t.trust_list_at, { time: E.formatDateTime(trust.iat) });
+        $("trust-info").textContent = E.fmt(t.trust_list_at, { time: E.formatDateTimeZone(trust.iat) });
       }
       return state.trust;
     });
@@ -527,8 +527,8 @@
     var meta = E.el("dl", "meta");
     if (result.vct) metaRow(meta, t.result_type, accept.name ? E.local(accept.name) : result.vct);
     if (result.iss) metaRow(meta, t.result_issuer, E.issuerName(state.trust, result.iss));
-    metaRow(meta, t.result_checked_at, E.formatDateTime(result.checked_at));
-    if (state.trust && state.trust.iat) metaRow(meta, t.result_trust_list, E.formatDateTime(state.trust.iat));
+    metaRow(meta, t.result_checked_at, E.formatDateTimeZone(result.checked_at));
+    if (state.trust && state.trust.iat) metaRow(meta, t.result_trust_list, E.formatDateTimeZone(state.trust.iat));
     body.appendChild(meta);
     box.appendChild(body);
 

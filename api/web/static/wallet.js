@@ -986,18 +986,9 @@
   // -- activity --------------------------------------------------------------------------
 
   /** The phone's offset from UTC at that moment: "UTC+8", "UTC-3:30", "UTC". */
-  function zoneName(epoch) {
-    var minutes = -new Date(epoch * 1000).getTimezoneOffset();
-    if (minutes === 0) return "UTC";
-    var sign = minutes > 0 ? "+" : "-";
-    var abs = Math.abs(minutes);
-    var rest = abs % 60;
-    return "UTC" + sign + Math.floor(abs / 60) + (rest ? ":" + (rest < 10 ? "0" : "") + rest : "");
-  }
-
   /** "2026-12-03 19:20:05 (UTC+8)": a time is never read in the wrong zone. */
   function dateTimeWithZone(epoch) {
-    return E.formatDateTime(epoch) + " (" + zoneName(epoch) + ")";
+    return E.formatDateTimeZone(epoch);
   }
 
   function showActivity() {
@@ -1340,7 +1331,7 @@
   }
 
   // For the browser tests of the masking (tests/test_browser_wallet.py).
-  window.EcertWallet = { mask: mask, zoneName: zoneName };
+  window.EcertWallet = { mask: mask, zoneName: E.zoneName };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
