@@ -32,6 +32,7 @@ from service.presentations import QrPresentations
 from store.interface import (
     ActivityRecord,
     ApiKeyRecord,
+    CredentialRecord,
     StatusListRecord,
     StatusListStore,
     Store,
@@ -228,6 +229,30 @@ class OnlineVerifier:
             verifier = build_online_verifier(self._store, self._platform, self._clock, self._lists)
             self._current = (version, now, now, verifier)
             return verifier
+
+    def check(self, text: str, scene: str) -> tuple[VerificationResult, CredentialRecord | None]:
+        """Verify with the live status but without using up the nonce or logging an
+        activity: for a presentation the service holds for a venue to scan later (the
+        nonce is the venue's). Returns the result and the credential's registry record
+        (None when unknown). Raises :class:`verifier.UnknownScene`.
+        """
+        verifier = self.verifier()
+        with deferring() as deferral:
+            result = verifier.verify(text, scene)
+        outcome = settle(
+            self._store,
+            SettleRequest(
+                status=deferral.status,
+                registry=result.status_ref if result.iss is not None else None,
+                issuer=result.iss,
+                nonce=None,
+                nonce_expires_at=0.0,
+                now=deferral.now,
+                activity=None,
+            ),
+        )
+        apply_settled(result, deferral, outcome.status, None)
+        return result, outcome.credential
 
     def verify(self, text: str, scene: str, *, venue_id: str) -> VerificationResult:
         """Verify with live status and shared replay detection, and log the check in

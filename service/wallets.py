@@ -26,7 +26,7 @@ from keys.trustlist import PORTRAIT_CLAIM
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve, split
 from service.errors import DeviceCopyRequired, PresentationRefused, PresentationTooLarge
 from service.presentations import Mode, QrPresentations, ShownPresentation
-from service.verification import OnlineVerifier, settle
+from service.verification import OnlineVerifier
 from store.interface import (
     ActivityRecord,
     CredentialRecord,
@@ -35,9 +35,7 @@ from store.interface import (
     VenueRecord,
     WalletItem,
 )
-from store.kinds.settle import SettleRequest
 from verifier import MAX_PRESENTATION
-from verifier.deferred import apply_settled, deferring
 from verifier.errors import UnknownScene
 from wallet import WalletVault
 from wallet.errors import CredentialUnreadable, WalletCorrupt
@@ -201,29 +199,14 @@ class Wallets:
         if text.startswith("EC1:") or "~" not in text:
             # the phone hands over the plain SD-JWT+KB, never the QR transport
             raise PresentationRefused("This is not an SD-JWT presentation.", reason="malformed")
-        with deferring() as deferral:
-            result = verifier.verify(text, scene_id)
-        ref = result.status_ref if result.iss is not None else None
-        outcome = settle(
-            self._store,
-            SettleRequest(
-                status=deferral.status,
-                registry=ref,
-                issuer=result.iss,
-                nonce=None,  # not used up here: the venue's scan does that
-                nonce_expires_at=0.0,
-                now=deferral.now,
-                activity=None,
-            ),
-        )
-        apply_settled(result, deferral, outcome.status, None)
+        result, card = self._online.check(text, scene_id)
         if result.errors:
             first = result.errors[0]
             raise PresentationRefused(
                 f"The presentation does not verify for this scene: {first['code']}.",
                 reason=first["code"],
             )
-        copy = self._device_copy(self._pseudonyms.of(citizen_id), outcome.credential)
+        copy = self._device_copy(self._pseudonyms.of(citizen_id), card)
         presentation = Presentation(
             text, scene.id, _kb_iat(text) + scene.max_age, copy.credential_id
         )

@@ -624,7 +624,7 @@
           claims[name] = value;
         });
         held.disclosures.forEach(function (encoded, name) {
-          var array = JSON.parse(new TextDecoder("utf-8").decode(P.b64urlDecode(encoded[0])));
+          var array = P.segmentJson(encoded[0]);
           if (Array.isArray(array) && array.length === 3 && array[1] === name) claims[name] = array[2];
         });
         return claims;
@@ -655,7 +655,7 @@
   function payloadOf(jwt) {
     try {
       var part = String(jwt).split("~")[0].split(".")[1];
-      return JSON.parse(new TextDecoder("utf-8").decode(P.b64urlDecode(part)));
+      return P.segmentJson(part);
     } catch (e) {
       return null;
     }

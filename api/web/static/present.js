@@ -770,6 +770,7 @@
     PresentError,
     b64urlEncode,
     b64urlDecode,
+    segmentJson,
     b45encode,
     encodeCompact,
     parseHeld,

@@ -849,26 +849,13 @@
         if (!r || generation !== state.generation) return;
         if (refusal(r)) throw new Refused(refusal(r));
         if (!r.ok || !(r.data instanceof Blob)) throw new Error(t.qr_image_failed);
-        var old = state.qr;
-        var url = URL.createObjectURL(r.data);
-        var now = Date.now() / 1000 + presentation.offset;
-        state.qr = {
+        displayQr(URL.createObjectURL(r.data), {
           id: presentation.id,
           expiresAt: presentation.expires_at,
           offset: presentation.offset,
-          lifetime: Math.max(1, presentation.expires_at - now),
-          url: url,
           mode: mode,
-        };
-        var img = $("qr-img");
-        img.src = url;
-        img.hidden = false;
-        img.setAttribute("data-made", made);
-        $("qr-placeholder").hidden = true;
-        if (old && old.url) URL.revokeObjectURL(old.url);
-        if (refresh) E.announce(t.qr_refreshed);
-        tick();
-        state.timer = window.setInterval(tick, 1000);
+          made: made,
+        }, refresh);
       })
       .catch(function (err) {
         if (generation !== state.generation) return;
@@ -1124,26 +1111,13 @@
       })
       .then(function (made) {
         if (!made || generation !== state.generation) return;
-        var old = state.qr;
-        var url = D.qrImageUrl(made.text);
-        var now = Date.now() / 1000 + made.offset;
-        state.qr = {
+        displayQr(D.qrImageUrl(made.text), {
           id: null,
           expiresAt: made.expiresAt,
           offset: made.offset,
-          lifetime: Math.max(1, made.expiresAt - now),
-          url: url,
           mode: "phone",
-        };
-        var img = $("qr-img");
-        img.src = url;
-        img.hidden = false;
-        img.setAttribute("data-made", "phone");
-        $("qr-placeholder").hidden = true;
-        if (old && old.url) URL.revokeObjectURL(old.url);
-        if (refresh) E.announce(t.qr_refreshed);
-        tick();
-        state.timer = window.setInterval(tick, 1000);
+          made: "phone",
+        }, refresh);
       })
       .catch(function (err) {
         if (generation !== state.generation) return;
@@ -1159,6 +1133,32 @@
         $("qr-countdown").textContent = "";
         E.setMessage("qr-error", E.fmt(t.device_qr_failed, { code: (err && err.code) || "error" }));
       });
+  }
+
+  /**
+   * Show a QR image (`url`, a blob: URL this screen now owns) and count down to its
+   * refresh. `qr`: {id, expiresAt, offset, mode, made} ("service" or "phone").
+   */
+  function displayQr(url, qr, refresh) {
+    var old = state.qr;
+    var now = Date.now() / 1000 + qr.offset;
+    state.qr = {
+      id: qr.id,
+      expiresAt: qr.expiresAt,
+      offset: qr.offset,
+      lifetime: Math.max(1, qr.expiresAt - now),
+      url: url,
+      mode: qr.mode,
+    };
+    var img = $("qr-img");
+    img.src = url;
+    img.hidden = false;
+    img.setAttribute("data-made", qr.made);
+    $("qr-placeholder").hidden = true;
+    if (old && old.url) URL.revokeObjectURL(old.url);
+    if (refresh) E.announce(t.qr_refreshed);
+    tick();
+    state.timer = window.setInterval(tick, 1000);
   }
 
   /** The online QR (a /p/ link) needs a network: offer it only then. */
