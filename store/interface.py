@@ -66,6 +66,7 @@ from store.kinds.ephemeral import OnceValues as OnceValues
 from store.kinds.ephemeral import ShortLivedStore as ShortLivedStore
 from store.kinds.ephemeral import window_wait as window_wait
 from store.kinds.jobs import JOB_STATES as JOB_STATES
+from store.kinds.jobs import MAX_STEPS_PER_CALL as MAX_STEPS_PER_CALL
 from store.kinds.jobs import STEP_STATES as STEP_STATES
 from store.kinds.jobs import JobRecord as JobRecord
 from store.kinds.jobs import JobState as JobState
