@@ -3,8 +3,10 @@
 ``tests/store_schemas/v1.sql``, ``v2.sql`` and ``v3.sql`` are SQLite files (schema and
 a few rows) dumped before the store was split per kind of record: version 3
 as ``SQLiteStore`` wrote it, versions 1 and 2 from the migration steps 1..v (steps are
-never edited) with rows inserted raw. ``v4.sql`` (today's) is version 3 plus step 4
-(devices and their credential copies) with rows inserted raw. Each is loaded
+never edited) with rows inserted raw. ``v4.sql`` is version 3 plus step 4
+(devices and their credential copies) with rows inserted raw; ``v5.sql`` (today's) is
+version 4 plus step 5 (the keys' rotation times, the registry's index by kid) with
+two more keys inserted raw. Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -89,9 +91,17 @@ def _schema(path: Path) -> set[tuple[str, str, str]]:
     return {(t, n, " ".join(str(s).split())) for t, n, s in rows} | {("version", str(version), "")}
 
 
+KEY0 = KeyRecord(
+    "k0", ISS, "ES256", "retired", '{"kty":"EC","kid":"k0"}', b"\x03\x04", 900, 900, 1000, 87430
+)
+KEY2 = KeyRecord(
+    "k2", ISS, "EdDSA", "pending", '{"kty":"OKP","kid":"k2"}', b"\x01\x02", 1100, FAR
+)
+
+
 def _check_v1_rows(s: Store) -> None:
     assert s.trust_version() == b"1"
-    assert s.list_keys() == [KEY]
+    assert s.get_key("k1") == KEY  # its rotation times 0 (not set) after step 5
     assert s.list_issuers() == [ISSUER]
     assert s.list_status_lists() == [STATUS_LIST]
     assert s.count_claimed(URI) == 1
@@ -118,7 +128,7 @@ DEVICE2 = DeviceRecord(
 COPY = DeviceCopy(CIT, "d1", "c2", "c1", "urn:ecert:id-card", 1001, b"\x07\x08")
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_a_file_of_every_schema_version_opens_migrates_and_reads(
     version: int, tmp_path: Path
 ) -> None:
@@ -138,6 +148,7 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s._get_once("once1", 2000.0) == b"v"
             assert s.remember_nonce("n1", FAR, 2000.0) is False  # still remembered
             assert s.window_wait("acct", FAR - 700.0, (Limit(1, 900),)) > 0
+        assert s.list_keys() == ([KEY0, KEY, KEY2] if version >= 5 else [KEY])
         if version >= 4:
             assert s.list_devices(CIT) == [DEVICE, DEVICE2]
             assert s.list_device_copies(CIT) == [COPY]
@@ -149,6 +160,9 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
         assert s.hit("c", 60, 1000.0) >= 1
         assert s.window_add("w", "e", 1000.0, (Limit(1, 60),)) == 0.0
         assert s.add_device(replace(DEVICE, device_id="d9", kid="kid9"), 5) == "added"
+        assert s.update_key("k1", expect="active", state="retired", retired_at=2000)
+        assert s.get_key("k1") == replace(KEY, state="retired", retired_at=2000)
+        assert s.list_credentials(issuer=ISS, kid="k1") == [CREDENTIAL]
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
     assert _schema(path) == _schema(fresh)
@@ -156,18 +170,18 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
 
 def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None:
     """A new file gets exactly the tables, columns and indexes of the schema captured
-    (3 before the split, then 4 with devices)."""
+    (3 before the split, then 4 with devices, then 5 with the keys' rotation times)."""
     captured = tmp_path / "captured.db"
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     assert _schema(fresh) == _schema(captured)
 
 
 def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
-    _load(4, path)
+    path = tmp_path / "v5.db"
+    _load(5, path)
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()

@@ -6,7 +6,9 @@
    credentials by status position;
 3. the sliding-window logs (``window_entries``: login failures);
 4. citizens' devices and the credential copies bound to them (``devices``,
-   ``device_copies``).
+   ``device_copies``);
+5. key rotation over time: the keys' ``activate_at``, ``retired_at`` and
+   ``verify_until``, and the registry's index of credentials by signing key.
 
 Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
 each version leaves (captured from the code), which the migration tests start from.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -205,6 +207,14 @@ CREATE INDEX IF NOT EXISTS device_copies_by_device
 CREATE INDEX IF NOT EXISTS device_copies_by_card ON device_copies (citizen_id, credential_id);
 """
 
+# Key rotation over time (a step of its own: the job tables come in another).
+_SCHEMA_V5_KEY_TIMES = """
+ALTER TABLE keys ADD COLUMN activate_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN verify_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS credentials_by_kid ON credentials (kid, issued_at, id);
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5_KEY_TIMES)
 assert len(MIGRATIONS) == SCHEMA_VERSION
