@@ -1,4 +1,4 @@
--- ecert SQLite file at schema version 5 (current): version 4 as captured, then step 5 (key rotation times, credentials by kid) with rows inserted raw
+-- ecert SQLite file at schema version 5: version 4 as captured, then step 5 (jobs, job steps, marks, notices) with rows inserted raw
 PRAGMA user_version = 5;
 CREATE TABLE activity (
     citizen_id    TEXT NOT NULL,
@@ -92,6 +92,32 @@ CREATE TABLE issuers (
     vcts    TEXT NOT NULL
 );
 INSERT INTO "issuers" VALUES('https://police.example.gov.cn','police','公安局','Police','["urn:ecert:id-card"]');
+CREATE TABLE job_steps (
+    job_id TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    state  TEXT NOT NULL,
+    data   BLOB NOT NULL,
+    PRIMARY KEY (job_id, n)
+) WITHOUT ROWID;
+INSERT INTO "job_steps" VALUES('j1',0,'done',X'03');
+INSERT INTO "job_steps" VALUES('j1',1,'pending',X'04');
+CREATE TABLE jobs (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    total        INTEGER NOT NULL,
+    done         INTEGER NOT NULL,
+    skipped      INTEGER NOT NULL,
+    failed       INTEGER NOT NULL,
+    spec         BLOB NOT NULL,
+    subject      TEXT NOT NULL,
+    lease_holder TEXT NOT NULL,
+    lease_until  INTEGER NOT NULL
+);
+INSERT INTO "jobs" VALUES('j1','change','https://police.example.gov.cn','running',1000,1001,2,1,0,0,X'0102','ps_x','w1',1030);
 CREATE TABLE keys (
     kid          TEXT PRIMARY KEY,
     owner        TEXT NOT NULL,
@@ -100,15 +126,29 @@ CREATE TABLE keys (
     public_jwk   TEXT NOT NULL,
     private_blob BLOB NOT NULL,
     created_at   INTEGER NOT NULL
-, activate_at INTEGER NOT NULL DEFAULT 0, retired_at INTEGER NOT NULL DEFAULT 0, verify_until INTEGER NOT NULL DEFAULT 0);
-INSERT INTO "keys" VALUES('k1','https://police.example.gov.cn','ES256','active','{"kty":"EC","kid":"k1"}',X'00FF10',1000,0,0,0);
-INSERT INTO "keys" VALUES('k2','https://police.example.gov.cn','EdDSA','pending','{"kty":"OKP","kid":"k2"}',X'0102',1100,4102444800,0,0);
-INSERT INTO "keys" VALUES('k0','https://police.example.gov.cn','ES256','retired','{"kty":"EC","kid":"k0"}',X'0304',900,900,1000,87430);
+);
+INSERT INTO "keys" VALUES('k1','https://police.example.gov.cn','ES256','active','{"kty":"EC","kid":"k1"}',X'00FF10',1000);
+CREATE TABLE marks (
+    scope TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+INSERT INTO "marks" VALUES('rows:police','k1','c1');
 CREATE TABLE nonces (
     nonce      TEXT PRIMARY KEY,
     expires_at REAL NOT NULL
 );
 INSERT INTO "nonces" VALUES('n1',4102444800.5);
+CREATE TABLE notices (
+    citizen_id TEXT NOT NULL,
+    notice_id  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    blob       BLOB NOT NULL,
+    PRIMARY KEY (citizen_id, notice_id)
+) WITHOUT ROWID;
+INSERT INTO "notices" VALUES('110101199003070011','n1',1002,'change',X'05');
 CREATE TABLE once_values (
     key        TEXT PRIMARY KEY,
     value      BLOB NOT NULL,
@@ -202,4 +242,7 @@ CREATE UNIQUE INDEX devices_by_kid ON devices (citizen_id, kid);
 CREATE INDEX device_copies_by_device
     ON device_copies (citizen_id, device_id, added_at, copy_id);
 CREATE INDEX device_copies_by_card ON device_copies (citizen_id, credential_id);
-CREATE INDEX credentials_by_kid ON credentials (kid, issued_at, id);
+CREATE INDEX jobs_by_created ON jobs (created_at, id);
+CREATE INDEX jobs_by_owner ON jobs (owner, created_at, id);
+CREATE INDEX jobs_by_state ON jobs (state, lease_until);
+CREATE INDEX notices_by_time ON notices (citizen_id, created_at, notice_id);
