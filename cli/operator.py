@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.common import (
+    EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -36,6 +37,7 @@ from cli.common import (
     settings_of,
     write_file,
 )
+from cli.jobs import run_with_progress
 from keys import EcertError, KeyState
 from service.instance import Ecert
 
@@ -185,7 +187,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 def cmd_keys_compromise(args: argparse.Namespace) -> int:
     """Report a key compromised: listed in ``revoked_kids`` at once, so every credential
     it signed fails with ``key_compromised``; if it was the issuer's active key, another
-    key is active at once (its pending key, else a new one). Publish a bundle after."""
+    key is active at once (its pending key, else a new one). Then a re-issue job gives
+    every citizen holding a valid credential of that key a fresh one under the new key,
+    on every device, with a notice: its id is printed, and it runs here with a progress
+    bar (interrupted, ``ecert jobs run`` or the service finishes it). Credentials held
+    outside the service are skipped and listed by ``ecert jobs show``. Publish a bundle
+    after."""
     if len(args.ids) > 2:
         raise UsageError("usage: ecert keys compromise ISSUER KID")
     if len(args.ids) == 1:
@@ -202,11 +209,28 @@ def cmd_keys_compromise(args: argparse.Namespace) -> int:
             owner = "anchor" if slug == "anchor" else ecert.platform.issuer(slug).iss
             if record is not None and record.owner != owner:
                 raise UsageError(f"key {kid} is not a key of {slug}")
-        replacement = ecert.keyring.compromise(kid)
+        reported = ecert.compromise.report(kid)
         print(f"{kid}: compromised", file=sys.stderr)
-        if replacement is not None:
-            print(f"{replacement.kid}: active (replaces it)", file=sys.stderr)
-    return EXIT_OK
+        if reported.replacement is not None:
+            print(f"{reported.replacement}: active (replaces it)", file=sys.stderr)
+        if reported.job is None:
+            return EXIT_OK
+        print(reported.job.id, flush=True)
+        ended = run_with_progress(ecert.jobs, reported.job, quiet=args.quiet)
+        job = ended or ecert.jobs.get(reported.job.id) or reported.job
+        print(
+            f"re-issue job {job.id}: {job.state}; {job.done} re-issued, {job.skipped} "
+            f"skipped, {job.failed} failed of {job.total}",
+            file=sys.stderr,
+        )
+        outside = ecert.compromise.skipped_ids(job)
+        if outside:
+            print(
+                f"{len(outside)} held outside the service (contact their holders; "
+                f"'ecert jobs show {job.id}' lists them)",
+                file=sys.stderr,
+            )
+    return EXIT_OK if job.failed == 0 else EXIT_FAIL
 
 
 def _set_state(state: KeyState) -> Callable[[argparse.Namespace], int]:
@@ -502,6 +526,7 @@ def add_commands(sub: Any) -> None:
         description=cmd_keys_compromise.__doc__,
     )
     p.add_argument("ids", nargs="+", metavar="ISSUER KID")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_keys_compromise)
 
     p = sub.add_parser("trust-list", help="the signed trust list")
