@@ -28,14 +28,31 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
-    """Show one job's progress and the codes of its failed steps."""
+    """Show one job's progress, the codes of its failed steps and why steps were skipped
+    (with the ids of credentials held outside the service, which only their department
+    can reach)."""
     with open_ecert(args) as ecert:
         job = ecert.jobs.get(args.id)
         if job is None:
             raise JobNotFound("no job with this id")
         shown: dict[str, Any] = summary(job)
         errors: list[dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
         for step in ecert.jobs.all_steps(job):
+            if step.state == "skipped" and "reason" in step.data and len(skipped) < _SHOWN_ERRORS:
+                # Why (a credential held outside the service: its id, for the department).
+                skipped.append(
+                    {
+                        "step": step.n,
+                        "reason": step.data["reason"],
+                        **(
+                            {"credential_id": step.data["credential_id"]}
+                            if step.data["reason"] == "not_in_wallet"
+                            and "credential_id" in step.data
+                            else {}
+                        ),
+                    }
+                )
             if step.state == "failed" and len(errors) < _SHOWN_ERRORS:
                 data = step.data
                 errors.append(
@@ -47,6 +64,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
                     }
                 )
         shown["errors"] = errors
+        shown["skipped"] = skipped
         print_json(shown)
     return EXIT_OK
 

@@ -25,7 +25,7 @@ from service.settings import Settings
 __all__ = ["build_parser", "main"]
 
 #: Error codes that mean "unusable input" (exit 2), not a domain failure (exit 1).
-_UNUSABLE_INPUT = frozenset({"bundle_invalid", "settings_invalid"})
+_UNUSABLE_INPUT = frozenset({"bundle_invalid", "settings_invalid", "key_lead_too_short"})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,14 +9,16 @@ citizen's devices listed or removed: a lost phone reported at a counter),
 
 Spellings removed in favour of one way each, kept hidden for one release with a
 deprecation line on stderr: ``ecert issuer add|list`` (now ``ecert admin department
-add|list``) and ``ecert admin export bundle|trust-list`` (now ``ecert bundle export`` and
-``ecert trust-list export``).
+add|list``), ``ecert admin export bundle|trust-list`` (now ``ecert bundle export`` and
+``ecert trust-list export``) and ``ecert keys compromise KID`` (now ``ecert keys
+compromise ISSUER KID``; the old form still does the same, with the deprecation line).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import secrets
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.common import (
+    EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
@@ -34,6 +37,7 @@ from cli.common import (
     settings_of,
     write_file,
 )
+from cli.jobs import run_with_progress
 from keys import EcertError, KeyState
 from service.instance import Ecert
 
@@ -131,7 +135,7 @@ def cmd_keys_anchor(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    """List keys (public parts and states only)."""
+    """List keys (public parts, states and rotation times only; a time of 0 is not set)."""
     with open_ecert(args) as ecert:
         if args.owner is None:
             records = ecert.store.list_keys()
@@ -146,6 +150,9 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
                     "alg": r.alg,
                     "state": r.state,
                     "created_at": r.created_at,
+                    "activate_at": r.activate_at,
+                    "retired_at": r.retired_at,
+                    "verify_until": r.verify_until,
                 }
                 for r in records
             ]
@@ -154,12 +161,76 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    """Create a pending key for an issuer (or the anchor): published before it signs."""
+    """Create a pending key: published at once, signing from the end of the lead time.
+
+    For an issuer the new key becomes active by itself after ``--lead`` seconds (default
+    and minimum: the trust list's refresh interval, its ``ttl``, so that offline
+    verifiers learn it before they meet it; a shorter lead needs ``--force``); the old
+    active key is then retired and keeps verifying until what it signed expires. The
+    anchor's new key waits for ``ecert keys activate`` (verifiers pin the anchor).
+    """
     with open_ecert(args) as ecert:
-        owner = "anchor" if args.owner == "anchor" else ecert.platform.issuer(args.owner).iss
-        key = ecert.keyring.create(owner, alg=args.alg, state=KeyState.PENDING)
-        print(key.kid)
+        if args.owner == "anchor":
+            if args.lead is not None:
+                raise UsageError("the anchor's key is activated by hand: no --lead")
+            key = ecert.keyring.create("anchor", alg=args.alg, state=KeyState.PENDING)
+            print(key.kid)
+            return EXIT_OK
+        owner = ecert.platform.issuer(args.owner).iss
+        record = ecert.keyring.rotate(owner, lead=args.lead, force=args.force, alg=args.alg)
+        print(record.kid)
+        when = datetime.datetime.fromtimestamp(record.activate_at, datetime.UTC)
+        print(f"pending; becomes active at {when:%Y-%m-%dT%H:%M:%SZ}", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_keys_compromise(args: argparse.Namespace) -> int:
+    """Report a key compromised: listed in ``revoked_kids`` at once, so every credential
+    it signed fails with ``key_compromised``; if it was the issuer's active key, another
+    key is active at once (its pending key, else a new one). Then a re-issue job gives
+    every citizen holding a valid credential of that key a fresh one under the new key,
+    on every device, with a notice: its id is printed, and it runs here with a progress
+    bar (interrupted, ``ecert jobs run`` or the service finishes it). Credentials held
+    outside the service are skipped and listed by ``ecert jobs show``. Publish a bundle
+    after."""
+    if len(args.ids) > 2:
+        raise UsageError("usage: ecert keys compromise ISSUER KID")
+    if len(args.ids) == 1:
+        print(
+            "ecert: 'ecert keys compromise KID' is deprecated and will be removed in the "
+            "next release; use 'ecert keys compromise ISSUER KID'",
+            file=sys.stderr,
+        )
+    kid = args.ids[-1]
+    with open_ecert(args) as ecert:
+        record = ecert.store.get_key(kid)
+        if len(args.ids) == 2:
+            slug = args.ids[0]
+            owner = "anchor" if slug == "anchor" else ecert.platform.issuer(slug).iss
+            if record is not None and record.owner != owner:
+                raise UsageError(f"key {kid} is not a key of {slug}")
+        reported = ecert.compromise.report(kid)
+        print(f"{kid}: compromised", file=sys.stderr)
+        if reported.replacement is not None:
+            print(f"{reported.replacement}: active (replaces it)", file=sys.stderr)
+        if reported.job is None:
+            return EXIT_OK
+        print(reported.job.id, flush=True)
+        ended = run_with_progress(ecert.jobs, reported.job, quiet=args.quiet)
+        job = ended or ecert.jobs.get(reported.job.id) or reported.job
+        print(
+            f"re-issue job {job.id}: {job.state}; {job.done} re-issued, {job.skipped} "
+            f"skipped, {job.failed} failed of {job.total}",
+            file=sys.stderr,
+        )
+        outside = ecert.compromise.skipped_ids(job)
+        if outside:
+            print(
+                f"{len(outside)} held outside the service (contact their holders; "
+                f"'ecert jobs show {job.id}' lists them)",
+                file=sys.stderr,
+            )
+    return EXIT_OK if job.failed == 0 else EXIT_FAIL
 
 
 def _set_state(state: KeyState) -> Callable[[argparse.Namespace], int]:
@@ -433,18 +504,30 @@ def add_commands(sub: Any) -> None:
     p = ksub.add_parser("list", help="list keys and their states")
     p.add_argument("--owner", help="issuer slug, or 'anchor'")
     p.set_defaults(func=cmd_keys_list)
-    p = ksub.add_parser("rotate", help="create a pending key for an issuer slug or 'anchor'")
+    p = ksub.add_parser(
+        "rotate",
+        help="create a pending key for an issuer slug or 'anchor'",
+        description=cmd_keys_rotate.__doc__,
+    )
     p.add_argument("owner")
     p.add_argument("--alg", choices=["ES256", "EdDSA"], default="ES256")
+    p.add_argument(
+        "--lead", type=int, metavar="SECONDS", help="seconds until it signs (default: the ttl)"
+    )
+    p.add_argument("--force", action="store_true", help="allow a lead under the ttl")
     p.set_defaults(func=cmd_keys_rotate)
-    for name, state in (
-        ("activate", KeyState.ACTIVE),
-        ("retire", KeyState.RETIRED),
-        ("compromise", KeyState.COMPROMISED),
-    ):
+    for name, state in (("activate", KeyState.ACTIVE), ("retire", KeyState.RETIRED)):
         p = ksub.add_parser(name, help=f"move a key to {state.value}")
         p.add_argument("kid")
         p.set_defaults(func=_set_state(state))
+    p = ksub.add_parser(
+        "compromise",
+        help="report a key compromised (ISSUER KID)",
+        description=cmd_keys_compromise.__doc__,
+    )
+    p.add_argument("ids", nargs="+", metavar="ISSUER KID")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_keys_compromise)
 
     p = sub.add_parser("trust-list", help="the signed trust list")
     tsub = p.add_subparsers(dest="trust_list_command", required=True, metavar="ACTION")

@@ -14,6 +14,7 @@ __all__ = [
     "NotAuthorised",
     "UnknownIssuer",
     "NoSigningKey",
+    "KeyLeadTooShort",
     "StatusListFull",
     "UnknownCredential",
     "InvalidTransition",
@@ -59,6 +60,13 @@ class NoSigningKey(IssuerError):
     """The issuer has no active signing key."""
 
     code = "no_signing_key"
+
+
+class KeyLeadTooShort(IssuerError):
+    """A rotation's lead time is shorter than the trust list's refresh interval: offline
+    verifiers would meet the new key's credentials before they learn the key."""
+
+    code = "key_lead_too_short"
 
 
 class StatusListFull(IssuerError):

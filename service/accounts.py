@@ -177,12 +177,14 @@ class Accounts:
         counter_key: bytes | None = None,
         policy: LoginPolicy | None = None,
         pseudonyms: Pseudonyms | None = None,
+        on_citizen: Callable[[str], None] | None = None,
     ) -> None:
         """``counter_key`` names the login counters (HMAC); every worker sharing a store
         must pass the same one (:mod:`api.services` derives it from the instance
         secret). None: a random key, so counters are private to this object.
         ``pseudonyms``: the instance's (``Instance.pseudonyms``); None stores ids as
-        given (tests)."""
+        given (tests). ``on_citizen`` is called with the id of a citizen created or
+        logged in (the instance's citizen directory)."""
         self._store = store
         self.clock = clock
         self.policy = policy or LoginPolicy()
@@ -194,6 +196,7 @@ class Accounts:
             store, self._hasher, self._pseudonyms
         )
         self._session_ttl = session_ttl
+        self._on_citizen = on_citizen
 
     # -- citizens --------------------------------------------------------------------
 
@@ -212,6 +215,8 @@ class Accounts:
             self._store.put_citizen(record)
         except Conflict:  # the store's message would name the pseudonym
             raise Conflict("a citizen with this id already exists") from None
+        if self._on_citizen is not None:
+            self._on_citizen(citizen_id)
         return record
 
     def set_password(self, citizen_id: str, password: str) -> None:
@@ -274,6 +279,8 @@ class Accounts:
             self._store.window_add(address, attempt, now, self.policy.per_address, force=True)
             raise LoginFailed("invalid citizen id or password")
         self._store.window_clear(account)
+        if self._on_citizen is not None:
+            self._on_citizen(citizen_id)
         token = "es_" + secrets.token_urlsafe(32)
         hashed = token_hash(token)
         self._store.put_session(

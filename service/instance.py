@@ -10,7 +10,8 @@ domain objects over it (keyring, platform, status registry, credential issuer, w
 vault, presentations) and the use cases (:mod:`service.accounts`,
 :mod:`service.issuance`, :mod:`service.verification`, :mod:`service.publication`,
 :mod:`service.wallets`, :mod:`service.devices`; the jobs :mod:`service.jobs` with
-:mod:`service.reissue` and :mod:`service.notices`).
+:mod:`service.reissue` and :mod:`service.notices`; a key compromise and its re-issue,
+:mod:`service.compromise`, with the citizen directory :mod:`service.directory`).
 Closing it (leaving the ``with`` block, also on an exception) closes the store. The
 HTTP service keeps one per app (:mod:`api.services`); each CLI command opens one.
 
@@ -38,7 +39,9 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
 from service.devices import COPY_KEY_LABEL, Devices
+from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
 from service.notices import NOTICES_KEY_LABEL, Notices
@@ -79,8 +82,15 @@ class Ecert:
         self.issuer = CredentialIssuer(
             store, self.keyring, self._status, pseudonyms=self.pseudonyms
         )
+        #: Pseudonym -> citizen id, sealed: for jobs that name no citizen (a re-issue).
+        self.directory = CitizenDirectory(
+            store, derive_key(secret, DIRECTORY_KEY_LABEL), self.pseudonyms
+        )
         self.vault = WalletVault(
-            store, derive_key(secret, "ecert/wallet-keys/v1"), pseudonyms=self.pseudonyms
+            store,
+            derive_key(secret, "ecert/wallet-keys/v1"),
+            pseudonyms=self.pseudonyms,
+            on_create=self.directory.remember,
         )
         params: dict[str, Any] = dict(settings.password_hasher_params or {})
         self.accounts = Accounts(
@@ -89,6 +99,7 @@ class Ecert:
             counter_key=derive_key(secret, LOGIN_KEY_LABEL),
             policy=settings.login_policy,
             pseudonyms=self.pseudonyms,
+            on_citizen=self.directory.remember,
         )
         self.presentations = QrPresentations(
             store, derive_key(secret, QR_KEY_LABEL), self.platform.base_url
@@ -129,6 +140,17 @@ class Ecert:
         )
         self.reissue = Reissue(store, self.issuer, self.vault, self.devices, self.pseudonyms)
         self.notices = Notices(store, derive_key(secret, NOTICES_KEY_LABEL), self.pseudonyms)
+        #: A key reported compromised: revoked at once, and what it signed re-issued.
+        self.compromise = KeyCompromise(store, self.keyring, self.jobs)
+        self.jobs.register(
+            ReissueHandler(
+                self.reissue,
+                self.directory,
+                self.notices,
+                derive_key(secret, REISSUE_IDS_KEY_LABEL),
+                self.jobs,
+            )
+        )
 
     # -- opening and closing -----------------------------------------------------------
 

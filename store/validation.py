@@ -20,6 +20,7 @@ __all__ = [
     "check_api_key_kind",
     "check_index",
     "check_limits",
+    "check_key_times",
     "check_list_shape",
     "check_state",
     "check_time",
@@ -77,6 +78,16 @@ def check_time(at: float) -> None:
     """Raise :class:`InvalidArgument` for a time that is not a finite number."""
     if not math.isfinite(at):
         raise InvalidArgument(f"a time must be a finite number, not {at!r}")
+
+
+def check_key_times(*times: int | None) -> None:
+    """Raise :class:`InvalidArgument` unless each of a key's rotation times given (None:
+    not given) is an integer number of seconds in 0..2**53 - 1 (0: not set)."""
+    for at in times:
+        if at is None:
+            continue
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < 2**53:
+            raise InvalidArgument("a key's rotation time must be an integer in 0..2**53 - 1")
 
 
 def check_limits(limits: Sequence[Limit]) -> tuple[Limit, ...]:

@@ -535,20 +535,27 @@ def test_rotate_activate_compromise(cli: Cli, ready: Setup) -> None:
 
 
 def test_compromising_the_only_key_is_published_at_once(cli: Cli, ready: Setup) -> None:
+    """The old spelling ``keys compromise KID`` (deprecated) does what ``keys compromise
+    ISSUER KID`` does: the key is revoked at once and a new one signs from now on."""
     (only,) = _states(cli)
     text = present(cli, ready)
-    assert cli("keys", "compromise", "--", only).code == 0
+    run = cli("keys", "compromise", "--", only)
+    assert run.code == 0
+    assert "deprecated" in run.err and "ecert keys compromise ISSUER KID" in run.err
     run = cli("bundle", "export", "-o", "urgent.json")
     assert run.code == 0, run.err
     assert only in _trusted(cli, ready, "urgent.json").revoked_kids
     verified = cli("verify", text, *ready.verify_args(cli.folder / "urgent.json"))
     assert verified.code == 1
     assert verified.json()["errors"][0]["code"] == "key_compromised"
-    refused = cli(
+    (new,) = [kid for kid, state in _states(cli).items() if state == "active"]
+    assert new != only and _states(cli)[only] == "compromised"
+    issued = cli(
         "issue", "police", ID_CARD, "--claims", ready.claims, "--holder", ready.holder,
         "--subject", "c",
     )  # fmt: skip
-    assert refused.code == 1 and "no_signing_key" in refused.err
+    assert issued.code == 0, issued.err
+    assert json.loads(b64url_decode(issued.out.split(".", 1)[0]))["kid"] == new
 
 
 def test_retire_and_forbidden_transitions(cli: Cli, ready: Setup) -> None:
@@ -566,7 +573,41 @@ def test_keys_list_shows_public_parts_only(cli: Cli, ready: Setup) -> None:
     keys = cli("keys", "list").json()
     assert {k["owner"] for k in keys} == {"anchor", "https://ecert.example/issuers/police"}
     for key in keys:
-        assert set(key) == {"kid", "owner", "alg", "state", "created_at"}
+        assert set(key) == {
+            "kid", "owner", "alg", "state", "created_at", "activate_at", "retired_at",
+            "verify_until",
+        }  # fmt: skip
+
+
+def test_rotate_with_a_lead_and_compromise_by_issuer_and_kid(cli: Cli, ready: Setup) -> None:
+    (old,) = _states(cli)
+    short = cli("keys", "rotate", "police", "--lead", "60")
+    assert short.code == 2 and "key_lead_too_short" in short.err
+    assert _states(cli) == {old: "active"}
+    assert cli("keys", "rotate", "anchor", "--lead", "60").code == 2
+    forced = cli("keys", "rotate", "police", "--lead", "60", "--force")
+    assert forced.code == 0, forced.err
+    new = forced.out.strip()
+    assert "becomes active at 20" in forced.err
+    (listed,) = [k for k in cli("keys", "list", "--owner", "police").json() if k["kid"] == new]
+    assert listed["state"] == "pending" and listed["activate_at"] >= listed["created_at"] + 60
+
+    # The issuer named must own the key; nothing changes otherwise.
+    cli("admin", "department", "add", "health", "--zh", "卫健委", "--en", "Health",
+        "--vct", RESIDENCE_PERMIT)  # fmt: skip
+    wrong = cli("keys", "compromise", "health", "--", old)
+    assert wrong.code == 2 and "not a key of health" in wrong.err
+    assert _states(cli)[old] == "active"
+
+    text = present(cli, ready)
+    run = cli("keys", "compromise", "police", old)
+    assert run.code == 0, run.err
+    assert "deprecated" not in run.err
+    # The pending key, already published, replaces the compromised one at once.
+    assert _states(cli) == {old: "compromised", new: "active"}
+    cli("bundle", "export", "-o", "after.json")
+    verified = cli("verify", text, *ready.verify_args(cli.folder / "after.json"))
+    assert verified.json()["errors"][0]["code"] == "key_compromised"
 
 
 def test_rotating_the_anchor_needs_verifiers_to_pin_the_new_one(cli: Cli, ready: Setup) -> None:

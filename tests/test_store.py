@@ -20,6 +20,7 @@ from redis.crc import key_slot
 from redis.retry import Retry
 
 from store import open_store
+from store.errors import InvalidArgument
 from store.interface import (
     Conflict,
     CredentialRecord,
@@ -136,6 +137,42 @@ def test_list_keys_oldest_first_ties_by_kid_and_by_owner(store: Store) -> None:
     assert [k.kid for k in store.list_keys(ISSUER)] == ["z", "a", "b"]
     assert store.list_keys("anchor") == [records[3]]
     assert store.list_keys("https://nobody.example") == []
+
+
+def test_key_rotation_times_round_trip(store: Store) -> None:
+    record = key(state="pending", activate_at=2000)
+    store.put_key(record)
+    assert store.get_key("k1") == record
+    retired = key("k2", state="retired", activate_at=50, retired_at=900, verify_until=9000)
+    store.put_key(retired)
+    assert store.list_keys() == [record, retired]
+    for bad in (-1, 2**53, True, 1.5):
+        with pytest.raises(InvalidArgument):
+            store.put_key(key("k3", activate_at=bad))
+    assert store.get_key("k3") is None
+
+
+def test_update_key_is_a_compare_and_set(store: Store) -> None:
+    store.put_key(key(state="pending", activate_at=2000))
+    assert store.update_key("k1", expect="pending", state="active")
+    # A second worker racing the same promotion changes nothing.
+    assert not store.update_key("k1", expect="pending", state="active", activate_at=5)
+    assert store.get_key("k1") == key(state="active", activate_at=2000)
+    assert store.update_key("k1", expect="active", state="retired", retired_at=3000)
+    assert store.update_key("k1", expect="retired", state="retired", verify_until=4000)
+    assert store.get_key("k1") == key(
+        state="retired", activate_at=2000, retired_at=3000, verify_until=4000
+    )
+    assert store.list_keys()[0] == store.get_key("k1")
+    with pytest.raises(NotFound):
+        store.update_key("nope", expect="active", state="retired")
+    with pytest.raises(InvalidArgument):
+        store.update_key("k1", expect="retired", state="lost")  # type: ignore[arg-type]  # deliberately not the declared type: the runtime check is under test
+    with pytest.raises(InvalidArgument):
+        store.update_key("k1", expect="retired", state="retired", verify_until=-5)
+    assert store.get_key("k1") == key(
+        state="retired", activate_at=2000, retired_at=3000, verify_until=4000
+    )
 
 
 def test_set_key_state(store: Store) -> None:
@@ -389,6 +426,27 @@ def test_list_credentials_filters_and_order(store: Store) -> None:
     assert ids(subject="nobody") == []
     assert ids(issuer="https://nobody.example") == []
     assert store.list_credentials(subject=bob, issuer=ISSUER) == [records[3]]
+
+
+def test_list_credentials_by_signing_key(store: Store) -> None:
+    """What one key signed (a key's last expiry, a compromised key's re-issue)."""
+    other = "https://health.example"
+    for record in (
+        credential("c-1", kid="old", issued_at=10),
+        credential("c-2", kid="new", issued_at=20),
+        credential("c-3", kid="old", issued_at=30, subject="110101198512120021"),
+        credential("c-4", kid="old", issued_at=5, issuer=other),
+    ):
+        store.put_credential(record)
+
+    def ids(**kw: str) -> list[str]:
+        return [c.id for c in store.list_credentials(**kw)]
+
+    assert ids(issuer=ISSUER, kid="old") == ["c-1", "c-3"]
+    assert ids(issuer=ISSUER, kid="new") == ["c-2"]
+    assert ids(kid="old") == ["c-4", "c-1", "c-3"]
+    assert ids(subject="110101198512120021", kid="old") == ["c-3"]
+    assert ids(issuer=ISSUER, kid="gone") == []
 
 
 def test_set_credential_state(store: Store) -> None:

@@ -4,8 +4,10 @@
 a few rows) dumped before the store was split per kind of record: version 3
 as ``SQLiteStore`` wrote it, versions 1 and 2 from the migration steps 1..v (steps are
 never edited) with rows inserted raw. ``v4.sql`` is version 3 plus step 4
-(devices and their credential copies) with rows inserted raw, and ``v5.sql`` (today's)
-version 4 plus step 5 (jobs, their steps, marks and notices) with rows inserted raw. Each is loaded
+(devices and their credential copies) with rows inserted raw, ``v5.sql`` version 4 plus
+step 5 (jobs, their steps, marks and notices) with rows inserted raw, and ``v6.sql``
+(today's) version 5 plus step 6 (the keys' rotation times, the registry's index by kid)
+with two more keys inserted raw. Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -90,9 +92,17 @@ def _schema(path: Path) -> set[tuple[str, str, str]]:
     return {(t, n, " ".join(str(s).split())) for t, n, s in rows} | {("version", str(version), "")}
 
 
+KEY0 = KeyRecord(
+    "k0", ISS, "ES256", "retired", '{"kty":"EC","kid":"k0"}', b"\x03\x04", 900, 900, 1000, 87430
+)
+KEY2 = KeyRecord(
+    "k2", ISS, "EdDSA", "pending", '{"kty":"OKP","kid":"k2"}', b"\x01\x02", 1100, FAR
+)
+
+
 def _check_v1_rows(s: Store) -> None:
     assert s.trust_version() == b"1"
-    assert s.list_keys() == [KEY]
+    assert s.get_key("k1") == KEY  # its rotation times 0 (not set) after step 5
     assert s.list_issuers() == [ISSUER]
     assert s.list_status_lists() == [STATUS_LIST]
     assert s.count_claimed(URI) == 1
@@ -119,7 +129,7 @@ DEVICE2 = DeviceRecord(
 COPY = DeviceCopy(CIT, "d1", "c2", "c1", "urn:ecert:id-card", 1001, b"\x07\x08")
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
 def test_a_file_of_every_schema_version_opens_migrates_and_reads(
     version: int, tmp_path: Path
 ) -> None:
@@ -139,6 +149,7 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s._get_once("once1", 2000.0) == b"v"
             assert s.remember_nonce("n1", FAR, 2000.0) is False  # still remembered
             assert s.window_wait("acct", FAR - 700.0, (Limit(1, 900),)) > 0
+        assert s.list_keys() == ([KEY0, KEY, KEY2] if version >= 6 else [KEY])
         if version >= 4:
             assert s.list_devices(CIT) == [DEVICE, DEVICE2]
             assert s.list_device_copies(CIT) == [COPY]
@@ -161,6 +172,9 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
         assert s.window_add("w", "e", 1000.0, (Limit(1, 60),)) == 0.0
         assert s.add_device(replace(DEVICE, device_id="d9", kid="kid9"), 5) == "added"
         assert s.put_mark("rows:police", "k9", "c9")
+        assert s.update_key("k1", expect="active", state="retired", retired_at=2000)
+        assert s.get_key("k1") == replace(KEY, state="retired", retired_at=2000)
+        assert s.list_credentials(issuer=ISS, kid="k1") == [CREDENTIAL]
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
     assert _schema(path) == _schema(fresh)
@@ -168,18 +182,19 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
 
 def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None:
     """A new file gets exactly the tables, columns and indexes of the schema captured
-    (3 before the split, then 4 with devices, 5 with jobs and notices)."""
+    (3 before the split, then 4 with devices, 5 with jobs and notices, 6 with the keys'
+    rotation times)."""
     captured = tmp_path / "captured.db"
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     assert _schema(fresh) == _schema(captured)
 
 
 def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
-    _load(4, path)
+    path = tmp_path / "v6.db"
+    _load(6, path)
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()

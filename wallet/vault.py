@@ -104,9 +104,11 @@ class WalletVault:
         token_bytes: Callable[[int], bytes] = secrets.token_bytes,
         leeway: int = LEEWAY,
         pseudonyms: Pseudonyms | None = None,
+        on_create: Callable[[str], None] | None = None,
     ) -> None:
         """``pseudonyms``: the instance's (``Instance.pseudonyms``); None keeps wallets
-        under the ids as given (tests)."""
+        under the ids as given (tests). ``on_create`` is called with the citizen id
+        before a wallet is created (the instance's citizen directory)."""
         if len(wallet_key) != 32:
             raise WalletError("the wallet key must be 256 bits")
         self._store = store
@@ -115,6 +117,7 @@ class WalletVault:
         self._token_bytes = token_bytes
         self._leeway = leeway
         self._pseudonyms = pseudonyms or Pseudonyms.none()
+        self._on_create = on_create
 
     # -- keys ------------------------------------------------------------------------
 
@@ -126,6 +129,8 @@ class WalletVault:
         owner = self._pseudonyms.of(citizen_id)
         record = self._store.get_wallet(owner)
         if record is None:
+            if self._on_create is not None:
+                self._on_create(citizen_id)
             holder = SigningKey.generate("ES256")
             data_key = secrets.token_bytes(32)
             der = holder.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())

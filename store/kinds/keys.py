@@ -18,6 +18,11 @@ class KeyRecord:
     ``owner`` is the issuer URL, or ``"anchor"`` for the platform trust anchor.
     ``private_blob`` is the key encrypted by :mod:`keys.keystore` (never clear text).
     ``public_jwk`` is the JSON text of the public JWK (with ``kid``).
+
+    The times of the rotation (Unix seconds, 0 when not set): ``activate_at``, when a
+    ``pending`` key becomes ``active`` by itself (0: only by hand); ``retired_at``, when
+    it stopped signing; ``verify_until``, how long a ``retired`` key stays published
+    (the last expiry of what it signed, found once the key has settled; 0: not known yet).
     """
 
     kid: str
@@ -27,6 +32,9 @@ class KeyRecord:
     public_jwk: str
     private_blob: bytes
     created_at: int
+    activate_at: int = 0
+    retired_at: int = 0
+    verify_until: int = 0
 
 
 @runtime_checkable
@@ -42,3 +50,17 @@ class KeyStore(Protocol):
 
     def set_key_state(self, kid: str, state: KeyStateName) -> None:
         """Raises :class:`NotFound` for an unknown kid."""
+
+    def update_key(
+        self,
+        kid: str,
+        *,
+        expect: KeyStateName,
+        state: KeyStateName,
+        activate_at: int | None = None,
+        retired_at: int | None = None,
+        verify_until: int | None = None,
+    ) -> bool:
+        """If the key is in state ``expect``, move it to ``state`` and set the times
+        given (None keeps one), in one atomic step: of two workers racing, one changes
+        it. True if this call changed it. Raises :class:`NotFound` for an unknown kid."""

@@ -36,9 +36,10 @@ class RegistryStore(Protocol):
 
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
     def list_credentials(
-        self, *, subject: str | None = None, issuer: str | None = None
+        self, *, subject: str | None = None, issuer: str | None = None, kid: str | None = None
     ) -> list[CredentialRecord]:
-        """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``."""
+        """Filter by subject, issuer and/or signing key (``kid``: with ``issuer``, what
+        one key signed), ordered by ``issued_at`` then ``id``."""
 
     def set_credential_state(self, credential_id: str, state: CredentialState) -> None:
         """Raises :class:`NotFound` for an unknown id."""

@@ -17,6 +17,9 @@ key                                 type         holds
 ``P:{cfg}:values``                  hash         declared config name -> value bytes
 ``P:{keys}:rec``                    hash         kid -> key record JSON (without state)
 ``P:{keys}:state``                  hash         kid -> key state
+``P:{keys}:activate_at``            hash         kid -> when a pending key signs (absent: 0)
+``P:{keys}:retired_at``             hash         kid -> when it stopped signing (absent: 0)
+``P:{keys}:verify_until``           hash         kid -> last expiry it verifies (absent: 0)
 ``P:{issuers}:rec``                 hash         iss -> issuer record JSON
 ``P:{sl:H}:meta``                   string       status list record JSON (authoritative)
 ``P:{sl:H}:bits``                   string       packed statuses (Token Status List order)

@@ -68,10 +68,11 @@ class RegistryMixin(RedisBase):
         return None if blob is None else _credential(blob, value)
 
     def list_credentials(
-        self, *, subject: str | None = None, issuer: str | None = None
+        self, *, subject: str | None = None, issuer: str | None = None, kid: str | None = None
     ) -> list[CredentialRecord]:
-        """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``.
+        """Filter by subject, issuer and/or ``kid``, ordered by ``issued_at`` then ``id``.
 
+        There is no index by ``kid``: it filters the subject's or the issuer's records.
         Raises :class:`StoreUnavailable`.
         """
         with self._guard():
@@ -99,7 +100,9 @@ class RegistryMixin(RedisBase):
         records = [
             r
             for r in records
-            if (subject is None or r.subject == subject) and (issuer is None or r.issuer == issuer)
+            if (subject is None or r.subject == subject)
+            and (issuer is None or r.issuer == issuer)
+            and (kid is None or r.kid == kid)
         ]
         records.sort(key=lambda r: (r.issued_at, r.id))
         return records

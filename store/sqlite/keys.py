@@ -8,7 +8,7 @@ from store.codec import Codec
 from store.errors import Conflict, NotFound
 from store.kinds.keys import KEY_STATES, KeyRecord, KeyStateName
 from store.sqlite.base import SQLiteBase
-from store.validation import check_state
+from store.validation import check_key_times, check_state
 
 __all__ = ["KeysMixin"]
 
@@ -18,6 +18,12 @@ _LIST_KEYS = {
     True: KEY.select("keys") + " WHERE owner = ? ORDER BY created_at, kid",
 }
 
+_UPDATE_KEY = (
+    "UPDATE keys SET state = ?, activate_at = COALESCE(?, activate_at),"
+    " retired_at = COALESCE(?, retired_at), verify_until = COALESCE(?, verify_until)"
+    " WHERE kid = ? AND state = ?"
+)
+
 
 class KeysMixin(SQLiteBase):
     """:class:`store.kinds.keys.KeyStore` on SQLite."""
@@ -25,6 +31,7 @@ class KeysMixin(SQLiteBase):
     def put_key(self, record: KeyRecord) -> None:
         """Insert a key. Raises :class:`Conflict` if the kid exists."""
         check_state(record.state, KEY_STATES)
+        check_key_times(record.activate_at, record.retired_at, record.verify_until)
         with self._write() as conn:
             try:
                 conn.execute(KEY.insert("keys"), KEY.to_row(record))
@@ -54,3 +61,26 @@ class KeysMixin(SQLiteBase):
             cur = conn.execute("UPDATE keys SET state = ? WHERE kid = ?", (state, kid))
             if cur.rowcount == 0:
                 raise NotFound(f"no key {kid!r}")
+
+    def update_key(
+        self,
+        kid: str,
+        *,
+        expect: KeyStateName,
+        state: KeyStateName,
+        activate_at: int | None = None,
+        retired_at: int | None = None,
+        verify_until: int | None = None,
+    ) -> bool:
+        """See :meth:`store.kinds.keys.KeyStore.update_key`: one conditional UPDATE."""
+        check_state(expect, KEY_STATES)
+        check_state(state, KEY_STATES)
+        times = (activate_at, retired_at, verify_until)
+        check_key_times(*times)
+        with self._write() as conn:
+            cur = conn.execute(_UPDATE_KEY, (state, *times, kid, expect))
+            if cur.rowcount:
+                return True
+            if conn.execute("SELECT 1 FROM keys WHERE kid = ?", (kid,)).fetchone() is None:
+                raise NotFound(f"no key {kid!r}")
+            return False

@@ -14,12 +14,23 @@ __all__ = ["RegistryMixin"]
 
 CREDENTIAL = Codec(CredentialRecord)
 _SELECT = CREDENTIAL.select("credentials")
-# Keyed by (subject given, issuer given).
+
+
+def _list_sql(subject: bool, issuer: bool, kid: bool) -> str:
+    where = [
+        f"{name} = ?"
+        for name, given in (("subject", subject), ("issuer", issuer), ("kid", kid))
+        if given
+    ]
+    return _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY issued_at, id"
+
+
+# Keyed by (subject given, issuer given, kid given).
 _LIST_CREDENTIALS = {
-    (False, False): _SELECT + " ORDER BY issued_at, id",
-    (True, False): _SELECT + " WHERE subject = ? ORDER BY issued_at, id",
-    (False, True): _SELECT + " WHERE issuer = ? ORDER BY issued_at, id",
-    (True, True): _SELECT + " WHERE subject = ? AND issuer = ? ORDER BY issued_at, id",
+    (a, b, c): _list_sql(a, b, c)
+    for a in (False, True)
+    for b in (False, True)
+    for c in (False, True)
 }
 
 
@@ -42,14 +53,14 @@ class RegistryMixin(SQLiteBase):
         return None if row is None else CREDENTIAL.from_row(row)
 
     def list_credentials(
-        self, *, subject: str | None = None, issuer: str | None = None
+        self, *, subject: str | None = None, issuer: str | None = None, kid: str | None = None
     ) -> list[CredentialRecord]:
-        """Filter by subject and/or issuer, ordered by ``issued_at`` then ``id``.
+        """Filter by subject, issuer and/or ``kid``, ordered by ``issued_at`` then ``id``.
 
         Raises :class:`StoreUnavailable`.
         """
-        args = [value for value in (subject, issuer) if value is not None]
-        sql = _LIST_CREDENTIALS[(subject is not None, issuer is not None)]
+        args = [value for value in (subject, issuer, kid) if value is not None]
+        sql = _LIST_CREDENTIALS[(subject is not None, issuer is not None, kid is not None)]
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return [CREDENTIAL.from_row(row) for row in rows]

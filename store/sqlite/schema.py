@@ -8,7 +8,9 @@
 4. citizens' devices and the credential copies bound to them (``devices``,
    ``device_copies``);
 5. jobs and their journal (``jobs``, ``job_steps``), permanent marks (``marks``) and
-   citizens' notices (``notices``).
+   citizens' notices (``notices``);
+6. key rotation over time: the keys' ``activate_at``, ``retired_at`` and
+   ``verify_until``, and the registry's index of credentials by signing key.
 
 Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
 each version leaves (captured from the code), which the migration tests start from.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -251,6 +253,14 @@ CREATE TABLE IF NOT EXISTS notices (
 CREATE INDEX IF NOT EXISTS notices_by_time ON notices (citizen_id, created_at, notice_id);
 """
 
+# Key rotation over time (a step of its own: the job tables come in another).
+_SCHEMA_V6_KEY_TIMES = """
+ALTER TABLE keys ADD COLUMN activate_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN verify_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS credentials_by_kid ON credentials (kid, issued_at, id);
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6_KEY_TIMES)
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -1,4 +1,4 @@
--- ecert SQLite file at schema version 4 (current): schema 3 as captured, then step 4 (devices) with rows inserted raw
+-- ecert SQLite file at schema version 4: schema 3 as captured, then step 4 (devices) with rows inserted raw
 PRAGMA user_version = 4;
 CREATE TABLE activity (
     citizen_id    TEXT NOT NULL,

@@ -1,4 +1,4 @@
--- ecert SQLite file at schema version 5 (current): version 4 as captured, then step 5 (jobs, job steps, marks, notices) with rows inserted raw
+-- ecert SQLite file at schema version 5: version 4 as captured, then step 5 (jobs, job steps, marks, notices) with rows inserted raw
 PRAGMA user_version = 5;
 CREATE TABLE activity (
     citizen_id    TEXT NOT NULL,
