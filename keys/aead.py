@@ -18,6 +18,8 @@ prefix     use                             associated data
            (service.accounts)
 ``D1``     device copies                   ``ecert-device-copy:`` + pseudonym, device
            (service.devices)               and copy ids (NUL-separated)
+``C1``     the citizen directory           ``ecert-directory:`` + pseudonym
+           (service.directory)
 ``J1``     job specs and steps             ``ecert-job:`` + job id (+ ``:`` + step)
            (service.jobs)
 ``N1``     citizens' notices               ``ecert-notice:`` + pseudonym + ``:`` +

@@ -9,12 +9,16 @@ citizen (account, wallet, items, activity, the registry's ``subject``) by
 where ``K`` is derived from the instance secret (:data:`PSEUDONYM_LABEL`): without
 the secret a dump of the store cannot be joined back to anyone. The same id always
 gives the same pseudonym, so the service finds a citizen's records from the id that
-arrives with the login or the department's request; the clear id is never stored.
+arrives with the login or the department's request; the clear id is never stored in
+clear.
 
-The one place a clear id must come back from the store is a citizen's session (the
+Two places must give a clear id back from the store. One is a citizen's session (the
 wallet's calls decrypt with it): the session keeps it *sealed* with the one AEAD
 envelope (:mod:`keys.aead`, format ``S1``) under a second derived key, bound to the
-session's token hash, as ``"sc_" + base64url(blob)``.
+session's token hash, as ``"sc_" + base64url(blob)``. The other is a job the operator
+starts for citizens nobody names (the re-issue after a key compromise): the citizen
+directory (:mod:`service.directory`, format ``C1``) keeps each id sealed the same way,
+bound to its pseudonym.
 
 :meth:`Pseudonyms.none` is the identity (ids stored as given, sessions unsealed):
 for tests and tools that build domain objects over a private store by hand.
