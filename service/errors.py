@@ -23,11 +23,14 @@ from keys.errors import (
 __all__ = [
     "AccountInvalid",
     "AuthError",
+    "ChangeInvalid",
     "DeviceCopyRequired",
     "DeviceKeyRegistered",
     "DeviceLabelInvalid",
     "DeviceLimitReached",
     "DeviceNotFound",
+    "FieldNotOwned",
+    "FieldUnknown",
     "Forbidden",
     "IdempotencyKeyReused",
     "IdempotencyPending",
@@ -212,3 +215,32 @@ class PresentationTooLarge(ServiceError):
 class DeviceLabelInvalid(ServiceError):
     """A device label that is empty after trimming, too long or holds control characters
     (``invalid_request``)."""
+
+
+# -- changes of a citizen's subject fields (service.changes) ---------------------------
+
+
+class ChangeInvalid(ServiceError):
+    """A change request whose value, date or reason cannot be used (HTTP 422).
+
+    ``field`` names the request member at fault (``value``, ``effective``, ``reason``),
+    never its content: the value is personal data."""
+
+    code = "change_invalid"
+    public: ClassVar[tuple[str, ...]] = ("field",)
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FieldUnknown(ChangeInvalid):
+    """A change of a subject field the catalogue does not know (HTTP 422)."""
+
+    code = "field_unknown"
+
+
+class FieldNotOwned(Forbidden):
+    """A change of a subject field by a department that is not its authority (HTTP 403)."""
+
+    code = "field_not_owned"
