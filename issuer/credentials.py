@@ -9,6 +9,7 @@ from the clear id the same way.
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,8 @@ from sdjwt import (
 )
 from store.interface import CredentialRecord, CredentialState, Store
 
+#: A chosen credential id: URL-safe base64 characters, like the random ones (22).
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CHINA = datetime.timezone(datetime.timedelta(hours=8))
 _ONE_DAY = datetime.timedelta(days=1)
 _STATUS_VALUE: dict[CredentialState, int] = {
@@ -101,6 +104,7 @@ class CredentialIssuer:
         holder_jwk: Mapping[str, Any],
         decoys: int | None = None,
         not_after: int | None = None,
+        credential_id: str | None = None,
     ) -> IssuedCredential:
         """Issue a credential of type ``vct`` to ``subject``, bound to ``holder_jwk``.
 
@@ -108,7 +112,9 @@ class CredentialIssuer:
         ``iss``, ``iat``, ``exp``, ``vct``, ``cnf`` and ``status`` are always plain.
         ``decoys`` adds that many decoy digests (off by default: QR size matters).
         ``not_after`` caps ``exp`` (a copy of a credential for a device ends when the
-        original does).
+        original does). ``credential_id`` gives the registry id (a job that must find
+        out after a crash whether it issued already); by default a random one. An id
+        already in the registry raises :class:`~store.interface.Conflict`.
 
         Raises :class:`UnknownIssuer`, :class:`NotAuthorised`,
         :class:`~issuer.errors.UnknownCredentialType`, :class:`ClaimsInvalid` (also
@@ -120,6 +126,8 @@ class CredentialIssuer:
             raise UnknownIssuer("no issuer is registered with this identifier")
         if vct not in record.vcts:
             raise NotAuthorised(f"this issuer may not issue {vct}")
+        if credential_id is not None and not _ID_RE.fullmatch(credential_id):
+            raise ClaimsInvalid("a credential id is 16 to 64 URL-safe characters", field="id")
         ctype = self._catalogue.get(vct)
         clean = validate_claims(ctype, claims)
         cnf_jwk = _holder_jwk(holder_jwk)
@@ -165,7 +173,8 @@ class CredentialIssuer:
             "status": {"status_list": {"idx": idx, "uri": uri}},
         }
         jwt = sign_compact(payload, key, typ=TYP_SD_JWT_VC)
-        credential_id = secrets.token_urlsafe(16)
+        if credential_id is None:
+            credential_id = secrets.token_urlsafe(16)
         registry = CredentialRecord(
             id=credential_id,
             vct=vct,

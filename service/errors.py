@@ -33,6 +33,9 @@ __all__ = [
     "FieldUnknown",
     "Forbidden",
     "IdempotencyKeyReused",
+    "JobCorrupt",
+    "JobKindUnknown",
+    "JobNotFound",
     "IdempotencyPending",
     "LoginFailed",
     "OnlineQrExpired",
@@ -215,6 +218,27 @@ class PresentationTooLarge(ServiceError):
 class DeviceLabelInvalid(ServiceError):
     """A device label that is empty after trimming, too long or holds control characters
     (``invalid_request``)."""
+
+
+class JobNotFound(NotFound, ServiceError):
+    """No job with this id that the caller may see (``job_not_found``): another
+    department's job answers the same."""
+
+    code = "job_not_found"
+
+
+class JobKindUnknown(ServiceError):
+    """A job of a kind no handler of this process runs (``job_kind_unknown``): a
+    programming or deployment error, never the caller's."""
+
+    code = "job_kind_unknown"
+
+
+class JobCorrupt(ServiceError):
+    """A job's sealed spec or step does not open or is not what its kind expects
+    (``job_corrupt``): the instance secret changed, or the store was damaged."""
+
+    code = "job_corrupt"
 
 
 # -- changes of a citizen's subject fields (service.changes) ---------------------------

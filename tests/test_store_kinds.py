@@ -17,7 +17,9 @@ from store.interface import (
     ActivityStore,
     ConfigStore,
     DeviceStore,
+    JobStore,
     KeyStore,
+    NoticeStore,
     RegistryStore,
     ShortLivedStore,
     StatusListStore,
@@ -40,6 +42,8 @@ KINDS: dict[type, str] = {
     DeviceStore: "devices",
     ActivityStore: "activity",
     ShortLivedStore: "ephemeral",
+    JobStore: "jobs",
+    NoticeStore: "notices",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
 
@@ -62,8 +66,8 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     assert every == set(seen) | {"close"}
     # The 54 methods of the one protocol before the split, less put_config, put_once and
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
-    # plus the 8 of devices (issue 9).
-    assert len(seen) == 71
+    # plus the 8 of devices (issue 9), the 12 of jobs and the 3 of notices (issue 10).
+    assert len(seen) == 86
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
