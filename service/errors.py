@@ -23,6 +23,7 @@ from keys.errors import (
 __all__ = [
     "AccountInvalid",
     "AuthError",
+    "ChangeBusy",
     "ChangeInvalid",
     "DeviceCopyRequired",
     "DeviceKeyRegistered",
@@ -268,3 +269,10 @@ class FieldNotOwned(Forbidden):
     """A change of a subject field by a department that is not its authority (HTTP 403)."""
 
     code = "field_not_owned"
+
+
+class ChangeBusy(Conflict, ServiceError):
+    """A credential a change would re-issue is being re-issued by another change that
+    did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
+
+    code = "change_busy"

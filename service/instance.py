@@ -38,6 +38,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.changes import Changes
 from service.devices import COPY_KEY_LABEL, Devices
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
@@ -129,6 +130,18 @@ class Ecert:
         )
         self.reissue = Reissue(store, self.issuer, self.vault, self.devices, self.pseudonyms)
         self.notices = Notices(store, derive_key(secret, NOTICES_KEY_LABEL), self.pseudonyms)
+        #: Change cascades (一处变更、处处变更): a department's change, every certificate.
+        self.changes = Changes(
+            store,
+            wallets=self.wallets,
+            vault=self.vault,
+            accounts=self.accounts,
+            jobs=self.jobs,
+            reissue=self.reissue,
+            notices=self.notices,
+            pseudonyms=self.pseudonyms,
+        )
+        self.jobs.register(self.changes)
 
     # -- opening and closing -----------------------------------------------------------
 
