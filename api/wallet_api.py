@@ -188,6 +188,9 @@ class ActivityEntry(BaseModel):
     field: str | None = Field(
         default=None, description="For a change: the subject field that changed (`name`)."
     )
+    field_label: LocalizedName | None = Field(
+        default=None, description="For a change: the subject field's label (catalogue)."
+    )
     venue: ActivityVenue
     scene: str
     vct: str | None
@@ -409,6 +412,13 @@ def _fields(vct: str) -> list[ClaimLabel]:
     ]
 
 
+def _field_label(field: str) -> LocalizedName | None:
+    subject = load_catalogue().subject_field(field)
+    if subject is None:
+        return None
+    return LocalizedName(zh=subject.label.zh, en=subject.label.en)
+
+
 def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry:
     name = LocalizedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
     change = event.scene.startswith(CHANGE_SCENE_PREFIX)
@@ -416,6 +426,7 @@ def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry
         at=event.at,
         kind="change" if change else "check",
         field=event.scene.removeprefix(CHANGE_SCENE_PREFIX) if change else None,
+        field_label=_field_label(event.scene.removeprefix(CHANGE_SCENE_PREFIX)) if change else None,
         venue=ActivityVenue(id=venue.venue_id if change and venue else event.venue_id, name=name),
         scene=event.scene,
         vct=event.vct,
