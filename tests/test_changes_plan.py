@@ -320,3 +320,39 @@ def test_an_empty_wallet_plans_nothing(town: Town) -> None:
     plan = rename(town)
     assert plan.credentials == () and plan.skipped == ()
     assert plan.change.field == "name"
+
+
+# -- the job: a step run again changes nothing more ---------------------------------------
+
+
+def test_a_step_run_again_after_a_crash_reissues_nothing_twice(town: Town) -> None:
+    ecert = town.ecert
+    card = town.issue("police", ID_CARD)
+    social = town.issue("human-resources", SOCIAL)
+    made = ecert.changes.request(town.departments["police"], town.citizen, body())
+    assert {c["old"] for c in made.credentials} == {card, social}
+    ended = ecert.jobs.run(made.id)
+    assert ended is not None and ended.state == "done" and ended.done == 2
+    status = ecert.changes.status(town.departments["police"], town.citizen, made.id)
+    new_ids = {c["old"]: c["new"] for c in status.credentials}
+    wallet_before = {c.item.credential_id for c in ecert.wallets.credentials(town.citizen)}
+    assert wallet_before == set(new_ids.values())
+    activity_before = ecert.wallets.activity(town.citizen)
+
+    # a crash after the work, before the outcome was recorded: the steps run again
+    job = ecert.jobs.get(made.id)
+    assert job is not None
+    steps = list(ecert.jobs.all_steps(job))
+    results = ecert.changes.run_steps(job, ecert.jobs.spec(job), steps, journal=None)  # type: ignore[arg-type]
+    assert [(r.state, r.result["new"]) for r in results] == [
+        ("done", new_ids[s.data["old"]]) for s in steps
+    ]
+    cards = ecert.wallets.credentials(town.citizen)
+    assert {c.item.credential_id for c in cards} == wallet_before
+    assert all(c.status == "valid" for c in cards)
+    assert len(ecert.wallets.activity(town.citizen)) == len(activity_before)
+    for old in (card, social):
+        assert ecert.vault.live_state(old) == "revoked"
+    # and the notice is told once
+    ecert.changes.finished(job, ecert.jobs.spec(job))
+    assert [n.id for n in ecert.notices.list_notices(town.citizen)] == [made.id]
