@@ -6,8 +6,11 @@ The catalogue says which department is authoritative for which *subject field*
 status…) and which claim of each credential type carries it (a claim's ``subject``).
 When that department records a change, :func:`parse_change` checks the request and
 :func:`plan_change` lists the citizen's credentials to re-issue, each by its own
-issuer, with its new claims. Both are pure: nothing is written, nothing is issued (the
-change job does that, one credential per step).
+issuer, with its new claims. Both are pure: nothing is written, nothing is issued.
+:class:`Changes` (the container's ``ecert.changes``) makes the plan a job of kind
+``change`` and is its handler: one credential per step, re-issued with
+:meth:`service.reissue.Reissue.replace`, resumable after a crash at any point; when
+the job is done the citizen gets a notice and one activity entry per card.
 
 Refusals, in this order, each with its own code: a body that is not a JSON object or
 has other members, or a ``field`` that is not a string (``change_invalid``); a field
