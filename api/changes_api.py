@@ -129,7 +129,9 @@ _REFUSED = (
                 403: "`field_not_owned`: the key's department is not the field's "
                 "authority (or `forbidden`: its department is not registered).",
                 404: "`unknown_citizen`.",
-                409: "`conflict`: a request with this `Idempotency-Key` is in progress.",
+                409: "`conflict`: a request with this `Idempotency-Key` is in progress; "
+                "`change_busy`: the citizen's wallet kept changing while the change was "
+                "planned (post again).",
                 422: _REFUSED + " Or `idempotency_key_reused`.",
             },
         ),

@@ -62,6 +62,7 @@ from service.wallets import CHANGE_SCENE_PREFIX, Card, OpenedCard, Wallets
 from store.interface import ActivityRecord, IssuerRecord, JobRecord, Store
 from store.kinds.activity import new_event_id
 from wallet import WalletVault
+from wallet.errors import CredentialNotInWallet
 
 __all__ = [
     "CHANGE_KIND",
@@ -91,6 +92,8 @@ SUCCESSOR: Final = "successor"
 #: are snake_case) and the re-issuing issuer's URL as its venue (:mod:`service.wallets`).
 #: How many replacements of one credential a step follows at most.
 _MAX_HOPS: Final = 64
+#: How many times a plan is made again when a card vanishes while it is being made.
+_PLAN_ATTEMPTS: Final = 5
 
 #: The members of a change request, all required.
 CHANGE_MEMBERS: Final = ("field", "value", "effective", "reason")
@@ -249,11 +252,30 @@ def plan_change(
     """Which of the citizen's credentials ``change`` re-issues, and with which claims
     (module doc: valid now, of a type that carries the field, holding a value for it).
 
-    Reads the wallet only (``now``, epoch seconds, decides what has expired). Raises
-    what :meth:`Wallets.credentials` / :meth:`Wallets.credential` raise (a wallet that
-    does not open is not silently skipped).
+    Reads the wallet only (``now``, epoch seconds, decides what has expired). A card
+    that vanishes while the plan is made (another change replaced it) makes the plan
+    start again; :class:`ChangeBusy` if the wallet keeps changing. Raises what
+    :meth:`Wallets.credentials` / :meth:`Wallets.credential` raise otherwise (a wallet
+    that does not open is not silently skipped).
     """
     catalogue = catalogue or load_catalogue()
+    for _ in range(_PLAN_ATTEMPTS):
+        try:
+            return _plan(wallets, citizen_id, change, now, catalogue)
+        except CredentialNotInWallet:
+            # a card was replaced (another change's job) between listing and opening it:
+            # list again, so that its replacement is planned instead
+            continue
+    raise ChangeBusy("The wallet is changing right now; post this change again.")
+
+
+def _plan(
+    wallets: WalletReader,
+    citizen_id: str,
+    change: ChangeRequest,
+    now: float,
+    catalogue: Catalogue,
+) -> Plan:
     planned: list[PlannedCredential] = []
     skipped: list[SkippedCredential] = []
     for card in wallets.credentials(citizen_id):

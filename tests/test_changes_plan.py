@@ -356,3 +356,35 @@ def test_a_step_run_again_after_a_crash_reissues_nothing_twice(town: Town) -> No
     # and the notice is told once
     ecert.changes.finished(job, ecert.jobs.spec(job))
     assert [n.id for n in ecert.notices.list_notices(town.citizen)] == [made.id]
+
+
+def test_a_card_replaced_while_the_plan_is_made_is_planned_as_its_replacement(
+    town: Town,
+) -> None:
+    ecert = town.ecert
+    card = town.issue("police", ID_CARD)
+    renamed = ecert.changes.request(town.departments["police"], town.citizen, body())
+
+    class Interleaved:
+        """The real wallets; the first card opened runs the name change to its end
+        first, as another worker would between the listing and the opening."""
+
+        ran = False
+
+        def credentials(self, citizen_id: str) -> list[Any]:
+            return ecert.wallets.credentials(citizen_id)
+
+        def credential(self, citizen_id: str, credential_id: str) -> Any:
+            if not self.ran:
+                self.ran = True
+                assert ecert.jobs.run(renamed.id) is not None
+            return ecert.wallets.credential(citizen_id, credential_id)
+
+    moved = parse_change(body(field="address", value="北京市西城区新址2号"), "police", today=TODAY)
+    plan = plan_change(Interleaved(), town.citizen, moved, now=time.time())
+    new = ecert.changes.status(town.departments["police"], town.citizen, renamed.id)
+    [entry] = new.credentials
+    assert entry["old"] == card and entry["new"] is not None
+    assert [p.credential_id for p in plan.credentials] == [entry["new"]]
+    assert plan.credentials[0].claims["name"] == NEW_NAME
+    assert plan.credentials[0].claims["address"] == "北京市西城区新址2号"
