@@ -86,6 +86,7 @@ from keys.errors import (
 from service.errors import (
     AccountInvalid,
     AuthError,
+    ChangeInvalid,
     DeviceLimitReached,
     Forbidden,
     IdempotencyKeyReused,
@@ -234,6 +235,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     CredentialUnusable: 409,
     UnsupportedMediaType: 415,
     IdempotencyKeyReused: 422,
+    ChangeInvalid: 422,
     RateLimited: 429,
     # the server's side
     StoreError: 500,

@@ -29,6 +29,7 @@ from store.interface import IssuerRecord, VenueRecord
 
 __all__ = [
     "VENUE_KEYS",
+    "calling_department",
     "current_citizen",
     "current_department",
     "current_venue",
@@ -46,6 +47,20 @@ def current_department(issuer: str) -> IssuerRecord:
     key = svc.accounts.api_key(bearer_token(), "department")
     if key.principal != svc.platform.issuer_url(issuer):
         raise Forbidden("This key may not act for this issuer.")
+    record = svc.store.get_issuer(key.principal)
+    if record is None:
+        raise Forbidden("This key's department is not registered.")
+    return record
+
+
+def calling_department() -> IssuerRecord:
+    """The department calling, whichever it is (routes without an issuer in the path).
+
+    Raises :class:`~api.errors.AuthError` 401 (no valid department key) or 403 (its
+    department is no longer registered).
+    """
+    svc = services()
+    key = svc.accounts.api_key(bearer_token(), "department")
     record = svc.store.get_issuer(key.principal)
     if record is None:
         raise Forbidden("This key's department is not registered.")

@@ -35,7 +35,7 @@ from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
 from keys import LocalizedName
 from service.presentations import ShownPresentation
-from service.wallets import Card
+from service.wallets import CHANGE_SCENE_PREFIX, Card
 from store.interface import ActivityRecord, VenueRecord
 from wallet.qr import render_png, render_svg
 
@@ -176,9 +176,21 @@ class ActivityVenue(BaseModel):
 
 
 class ActivityEntry(BaseModel):
-    """One verification of the citizen's credential seen by the service."""
+    """One verification of the citizen's credential seen by the service, or one card
+    re-issued because a subject field of the citizen changed (``kind`` ``change``)."""
 
     at: int = Field(description="When (epoch seconds).")
+    kind: Literal["check", "change"] = Field(
+        default="check",
+        description="`check`: a venue checked the card; `change`: the card was re-issued "
+        "with a changed subject field (`venue` is then the issuer that re-issued it).",
+    )
+    field: str | None = Field(
+        default=None, description="For a change: the subject field that changed (`name`)."
+    )
+    field_label: LocalizedName | None = Field(
+        default=None, description="For a change: the subject field's label (catalogue)."
+    )
     venue: ActivityVenue
     scene: str
     vct: str | None
@@ -400,11 +412,22 @@ def _fields(vct: str) -> list[ClaimLabel]:
     ]
 
 
+def _field_label(field: str) -> LocalizedName | None:
+    subject = load_catalogue().subject_field(field)
+    if subject is None:
+        return None
+    return LocalizedName(zh=subject.label.zh, en=subject.label.en)
+
+
 def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry:
     name = LocalizedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
+    change = event.scene.startswith(CHANGE_SCENE_PREFIX)
     return ActivityEntry(
         at=event.at,
-        venue=ActivityVenue(id=event.venue_id, name=name),
+        kind="change" if change else "check",
+        field=event.scene.removeprefix(CHANGE_SCENE_PREFIX) if change else None,
+        field_label=_field_label(event.scene.removeprefix(CHANGE_SCENE_PREFIX)) if change else None,
+        venue=ActivityVenue(id=venue.venue_id if change and venue else event.venue_id, name=name),
         scene=event.scene,
         vct=event.vct,
         claims=list(event.claims),

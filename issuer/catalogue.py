@@ -5,6 +5,13 @@ credential types (their ``vct`` ids, names, kinds and claim specifications) and
 ``issuer/data/scenes.json`` the default scene policies of the signed trust list, in
 exactly the trust-list scene shape of DESIGN.md §3.
 
+``issuer/data/subjects.json`` lists the *subject fields*: facts about a citizen that one
+department is authoritative for (the police for the name, civil affairs for the marital
+status…), each with its claim type. A claim of a credential type that carries one says
+so with its ``subject`` member (the ID card's ``name`` is the citizen's name; the
+business licence's ``name`` is the company's and has none), which is what a change of
+that fact re-issues (:mod:`service.changes`).
+
 The data files are checked when they are loaded (reserved or duplicate claim names,
 malformed entries, scenes naming unknown types or claims) and a broken file raises
 :class:`CatalogueError` with the path of the offending entry, never a bare
@@ -40,6 +47,7 @@ from keys.trustlist import PORTRAIT_CLAIM, Scene
 
 __all__ = [
     "RESERVED_CLAIM_NAMES",
+    "SUBJECT_FIELD_TYPES",
     "Catalogue",
     "CatalogueError",
     "ClaimSpec",
@@ -48,10 +56,15 @@ __all__ = [
     "CredentialKind",
     "CredentialType",
     "LocalisedText",
+    "SubjectField",
+    "SubjectFieldType",
+    "check_value",
     "default_scenes",
     "load_catalogue",
+    "load_subject_fields",
     "parse_catalogue",
     "parse_scenes",
+    "parse_subject_fields",
     "validate_claims",
 ]
 
@@ -59,6 +72,9 @@ ClaimType = Literal["string", "date", "integer", "boolean", "image"]
 #: The media types an ``image`` claim may carry (a ``data:`` URL of one of them).
 ImageMediaType = Literal["image/jpeg", "image/png"]
 CredentialKind = Literal["certificate", "proof"]
+#: The claim types a subject field may have (a portrait is not changed this way).
+SubjectFieldType = Literal["string", "date", "integer", "boolean"]
+SUBJECT_FIELD_TYPES: Final[frozenset[str]] = frozenset({"string", "date", "integer", "boolean"})
 
 #: Names the JWT / SD-JWT VC layer uses itself; a claim may never be called so.
 RESERVED_CLAIM_NAMES: Final[frozenset[str]] = frozenset(
@@ -68,12 +84,14 @@ RESERVED_CLAIM_NAMES: Final[frozenset[str]] = frozenset(
 _DATA_PACKAGE: Final = "issuer"
 _CATALOGUE_FILE: Final = "catalogue.json"
 _SCENES_FILE: Final = "scenes.json"
+_SUBJECTS_FILE: Final = "subjects.json"
 
 _VCT_RE: Final = re.compile(r"urn:ecert:[a-z0-9]+(?:-[a-z0-9]+)*")
 _VCT_MAX_LENGTH: Final = 64
 _CLAIM_NAME_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 _CLAIM_NAME_MAX_LENGTH: Final = 64
 _KEBAB_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+_SLUG_MAX_LENGTH: Final = 64
 _SCENE_ID_RE: Final = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_VALIDITY_DAYS: Final = 100 * 366
@@ -114,6 +132,8 @@ class ClaimSpec:
     ``max_length`` counts characters and is set for ``string`` claims only. An
     ``image`` claim (a portrait) is a ``data:<media type>;base64,…`` URL: it names the
     ``media_types`` it accepts and ``max_bytes``, the largest decoded image.
+    ``subject`` names the subject field the claim carries (the citizen's own name,
+    birth date…; :class:`SubjectField`), None if it carries none.
     """
 
     name: str
@@ -124,6 +144,7 @@ class ClaimSpec:
     max_length: int | None = None
     media_types: tuple[ImageMediaType, ...] = ()
     max_bytes: int | None = None
+    subject: str | None = None
 
     @property
     def max_chars(self) -> int | None:
@@ -146,6 +167,49 @@ class ClaimSpec:
         if self.type == "image":
             out["media_types"] = list(self.media_types)
             out["max_bytes"] = self.max_bytes
+        if self.subject is not None:
+            out["subject"] = self.subject
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectField:
+    """A fact about the citizen that one department is authoritative for.
+
+    ``authority`` is that department's issuer slug (``police``, as ``issuer_hint`` names
+    departments); ``type`` and ``max_length`` are those of every claim that carries the
+    field (a carrying claim is never shorter), so a value valid for the field fits
+    every credential that carries it.
+    """
+
+    name: str
+    label: LocalisedText
+    authority: str
+    type: SubjectFieldType
+    max_length: int | None = None
+
+    @property
+    def spec(self) -> ClaimSpec:
+        """The field as a claim specification, to check a new value against."""
+        return ClaimSpec(
+            name=self.name,
+            label=self.label,
+            type=self.type,
+            required=True,
+            sd=True,
+            max_length=self.max_length,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as it appears in ``subjects.json``."""
+        out: dict[str, Any] = {
+            "field": self.name,
+            "label": self.label.to_dict(),
+            "authority": self.authority,
+            "type": self.type,
+        }
+        if self.max_length is not None:
+            out["max_length"] = self.max_length
         return out
 
 
@@ -190,6 +254,20 @@ class CredentialType:
     def has_claim(self, name: str) -> bool:
         return any(spec.name == name for spec in self.claims)
 
+    @property
+    def subject_claims(self) -> dict[str, str]:
+        """Subject field → the name of the claim that carries it, in catalogue order."""
+        return {spec.subject: spec.name for spec in self.claims if spec.subject is not None}
+
+    def claim_for(self, subject_field: str) -> str | None:
+        """The name of the claim that carries ``subject_field``; None if none does
+        (a claim with the same name that is not the citizen's, like the business
+        licence's ``name``, does not)."""
+        for spec in self.claims:
+            if spec.subject == subject_field:
+                return spec.name
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """The entry as it appears in ``catalogue.json``."""
         return {
@@ -204,10 +282,15 @@ class CredentialType:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The credential types, in catalogue order, with lookup by ``vct``."""
+    """The credential types, in catalogue order, with lookup by ``vct``, and the subject
+    fields (which department is authoritative for which fact about the citizen)."""
 
     types: tuple[CredentialType, ...]
+    subjects: tuple[SubjectField, ...] = ()
     _by_vct: Mapping[str, CredentialType] = field(init=False, repr=False, compare=False, hash=False)
+    _by_field: Mapping[str, SubjectField] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         by_vct: dict[str, CredentialType] = {}
@@ -215,7 +298,19 @@ class Catalogue:
             if ctype.vct in by_vct:
                 raise CatalogueError(f"duplicate credential type {ctype.vct!r}")
             by_vct[ctype.vct] = ctype
+        by_field: dict[str, SubjectField] = {}
+        for subject in self.subjects:
+            if subject.name in by_field:
+                raise CatalogueError(f"duplicate subject field {subject.name!r}")
+            by_field[subject.name] = subject
+        for ctype in self.types:
+            for spec in ctype.claims:
+                if spec.subject is not None and spec.subject not in by_field:
+                    raise CatalogueError(
+                        f"{ctype.vct} claim {spec.name!r}: unknown subject field {spec.subject!r}"
+                    )
         object.__setattr__(self, "_by_vct", MappingProxyType(by_vct))
+        object.__setattr__(self, "_by_field", MappingProxyType(by_field))
 
     def get(self, vct: str) -> CredentialType:
         """The type ``vct``; raises :class:`UnknownCredentialType` if it is not catalogued."""
@@ -237,14 +332,41 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.types)
 
+    def subject_fields(self) -> tuple[SubjectField, ...]:
+        """Every subject field, in ``subjects.json`` order."""
+        return self.subjects
+
+    def subject_field(self, name: str) -> SubjectField | None:
+        """The subject field ``name``; None if there is none."""
+        return self._by_field.get(name) if isinstance(name, str) else None
+
+    def authority(self, subject_field: str) -> str:
+        """The issuer slug of the department authoritative for ``subject_field``
+        (:class:`KeyError` for an unknown field)."""
+        found = self.subject_field(subject_field)
+        if found is None:
+            raise KeyError(subject_field)
+        return found.authority
+
+    def carrying(self, subject_field: str) -> tuple[CredentialType, ...]:
+        """The credential types that carry ``subject_field``, in catalogue order."""
+        return tuple(t for t in self.types if t.claim_for(subject_field) is not None)
+
 
 # --------------------------------------------------------------------------- loading
 
 
 @cache
 def load_catalogue() -> Catalogue:
-    """The packaged catalogue (``issuer/data/catalogue.json``), parsed once and cached."""
+    """The packaged catalogue (``issuer/data/catalogue.json`` with the subject fields of
+    ``issuer/data/subjects.json``), parsed once and cached."""
     return parse_catalogue(_read_json(_CATALOGUE_FILE), source=_CATALOGUE_FILE)
+
+
+@cache
+def load_subject_fields() -> tuple[SubjectField, ...]:
+    """The packaged subject fields (``issuer/data/subjects.json``), parsed once."""
+    return parse_subject_fields(_read_json(_SUBJECTS_FILE), source=_SUBJECTS_FILE)
 
 
 @cache
@@ -285,6 +407,17 @@ class _ClaimEntry(StrictModel):
     max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
     media_types: list[ImageMediaType] | None = None
     max_bytes: Annotated[int, Field(ge=1, le=_MAX_IMAGE_BYTES)] | None = None
+    subject: str | None = None
+
+
+class _SubjectEntry(StrictModel):
+    """A subject field as ``subjects.json`` writes it (shape only)."""
+
+    field: str
+    label: LocalizedName
+    authority: str
+    type: SubjectFieldType
+    max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
 class _TypeEntry(StrictModel):
@@ -299,16 +432,27 @@ class _TypeEntry(StrictModel):
 
 
 _TYPE_ENTRIES: Final = TypeAdapter(list[_TypeEntry])
+_SUBJECT_ENTRIES: Final = TypeAdapter(list[_SubjectEntry])
 
 
-def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
+def parse_catalogue(
+    data: object,
+    *,
+    source: str = "catalogue",
+    subjects: tuple[SubjectField, ...] | None = None,
+) -> Catalogue:
     """Check and parse catalogue data (a JSON array of type entries).
 
     The strict models check the shape (types, no unknown or missing members, ranges);
     the rules of the project follow (vct and claim-name grammar, reserved and duplicate
-    names, non-blank texts, ``max_length`` exactly on strings). Raises
+    names, non-blank texts, ``max_length`` exactly on strings). A claim's ``subject``
+    must name one of ``subjects`` (default: the packaged subject fields), of the claim's
+    own type and no longer than the claim, at most once per type. Raises
     :class:`CatalogueError` naming the entry's path, never a claim value.
     """
+    if subjects is None:
+        subjects = load_subject_fields()
+    by_field = {subject.name: subject for subject in subjects}
     try:
         entries = _TYPE_ENTRIES.validate_python(data)
     except ValidationError as err:
@@ -319,12 +463,61 @@ def parse_catalogue(data: object, *, source: str = "catalogue") -> Catalogue:
     types: list[CredentialType] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
-        ctype = _parse_type(entry, f"{source}[{i}]")
+        ctype = _parse_type(entry, f"{source}[{i}]", by_field)
         if ctype.vct in seen:
             raise CatalogueError(f"{source}[{i}].vct: duplicate credential type {ctype.vct!r}")
         seen.add(ctype.vct)
         types.append(ctype)
-    return Catalogue(tuple(types))
+    return Catalogue(tuple(types), tuple(subjects))
+
+
+def parse_subject_fields(
+    data: object, *, source: str = "subjects"
+) -> tuple[SubjectField, ...]:
+    """Check and parse subject fields (a JSON array of ``{"field", "label",
+    "authority", "type", "max_length"}``).
+
+    The field name is a snake_case claim name, unique; the authority a department slug
+    (kebab-case, as ``issuer_hint``); ``max_length`` exactly on strings. Raises
+    :class:`CatalogueError` naming the entry's path.
+    """
+    try:
+        entries = _SUBJECT_ENTRIES.validate_python(data)
+    except ValidationError as err:
+        path, rule = first_error(err)
+        raise CatalogueError(f"{source}{_at(path)}: {rule}") from None
+    if not entries:
+        raise CatalogueError(f"{source}: must not be empty")
+    fields: list[SubjectField] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"{source}[{i}]"
+        name = _string(entry.field, f"{where}.field")
+        if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
+            raise CatalogueError(f"{where}.field: {name!r} is not a snake_case field name")
+        if name in seen:
+            raise CatalogueError(f"{where}.field: duplicate subject field {name!r}")
+        seen.add(name)
+        where = f"{where} ({name})"
+        authority = _string(entry.authority, f"{where}.authority")
+        if len(authority) > _SLUG_MAX_LENGTH or not _KEBAB_RE.fullmatch(authority):
+            raise CatalogueError(
+                f"{where}.authority: {authority!r} is not a department slug (kebab-case)"
+            )
+        if entry.type == "string" and entry.max_length is None:
+            raise CatalogueError(f"{where}.max_length: required for string fields")
+        if entry.type != "string" and entry.max_length is not None:
+            raise CatalogueError(f"{where}.max_length: only string fields have a max_length")
+        fields.append(
+            SubjectField(
+                name=name,
+                label=_localised(entry.label, f"{where}.label"),
+                authority=authority,
+                type=entry.type,
+                max_length=entry.max_length,
+            )
+        )
+    return tuple(fields)
 
 
 def _at(path: str) -> str:
@@ -350,7 +543,9 @@ def parse_scenes(
     return scenes
 
 
-def _parse_type(entry: _TypeEntry, where: str) -> CredentialType:
+def _parse_type(
+    entry: _TypeEntry, where: str, subjects: Mapping[str, SubjectField]
+) -> CredentialType:
     vct = _string(entry.vct, f"{where}.vct")
     if len(vct) > _VCT_MAX_LENGTH or not _VCT_RE.fullmatch(vct):
         raise CatalogueError(f"{where}.vct: {vct!r} is not of the form urn:ecert:<kebab-name>")
@@ -362,11 +557,19 @@ def _parse_type(entry: _TypeEntry, where: str) -> CredentialType:
         raise CatalogueError(f"{where}.claims: must not be empty")
     claims: list[ClaimSpec] = []
     names: set[str] = set()
+    carried: set[str] = set()
     for j, raw in enumerate(entry.claims):
-        spec = _parse_claim(raw, f"{where}.claims[{j}]")
+        spec = _parse_claim(raw, f"{where}.claims[{j}]", subjects)
         if spec.name in names:
             raise CatalogueError(f"{where}.claims[{j}].name: duplicate claim {spec.name!r}")
         names.add(spec.name)
+        if spec.subject is not None:
+            if spec.subject in carried:
+                raise CatalogueError(
+                    f"{where}.claims[{j}] ({spec.name}).subject: subject field "
+                    f"{spec.subject!r} is already carried by another claim of this type"
+                )
+            carried.add(spec.subject)
         claims.append(spec)
     return CredentialType(
         vct=vct,
@@ -378,7 +581,9 @@ def _parse_type(entry: _TypeEntry, where: str) -> CredentialType:
     )
 
 
-def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
+def _parse_claim(
+    entry: _ClaimEntry, where: str, subjects: Mapping[str, SubjectField]
+) -> ClaimSpec:
     name = _string(entry.name, f"{where}.name")
     if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
         raise CatalogueError(f"{where}.name: {name!r} is not a snake_case claim name")
@@ -396,6 +601,8 @@ def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
         raise CatalogueError(f"{where}: only image claims have 'media_types' and 'max_bytes'")
     if image and not entry.sd:
         raise CatalogueError(f"{where}.sd: an image claim must be selectively disclosable")
+    if entry.subject is not None:
+        _check_subject(entry, subjects, f"{where}.subject")
     return ClaimSpec(
         name=name,
         label=_localised(entry.label, f"{where}.label"),
@@ -405,7 +612,29 @@ def _parse_claim(entry: _ClaimEntry, where: str) -> ClaimSpec:
         max_length=entry.max_length,
         media_types=tuple(dict.fromkeys(entry.media_types or ())),
         max_bytes=entry.max_bytes,
+        subject=entry.subject,
     )
+
+
+def _check_subject(entry: _ClaimEntry, subjects: Mapping[str, SubjectField], where: str) -> None:
+    """A claim's ``subject``: a known field, of the claim's type, never longer than it."""
+    subject = subjects.get(entry.subject or "")
+    if subject is None:
+        raise CatalogueError(f"{where}: unknown subject field {entry.subject!r}")
+    if entry.type != subject.type:
+        raise CatalogueError(
+            f"{where}: a {entry.type} claim cannot carry {subject.name!r}, "
+            f"a {subject.type} field"
+        )
+    if (
+        subject.max_length is not None
+        and entry.max_length is not None
+        and entry.max_length < subject.max_length
+    ):
+        raise CatalogueError(
+            f"{where}: the claim's max_length {entry.max_length} is shorter than the "
+            f"field {subject.name!r} ({subject.max_length})"
+        )
 
 
 def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, Any]:
@@ -502,6 +731,12 @@ def validate_claims(ctype: CredentialType, claims: Mapping[str, object]) -> dict
             continue
         clean[spec.name] = _check_value(spec, claims[spec.name])
     return clean
+
+
+def check_value(spec: ClaimSpec, value: object) -> object:
+    """One claim value checked against ``spec`` by the rules of :func:`validate_claims`
+    (:class:`ClaimsInvalid` naming the claim, never the value); the clean value."""
+    return _check_value(spec, value)
 
 
 def _check_value(spec: ClaimSpec, value: object) -> object:

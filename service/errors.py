@@ -23,11 +23,15 @@ from keys.errors import (
 __all__ = [
     "AccountInvalid",
     "AuthError",
+    "ChangeBusy",
+    "ChangeInvalid",
     "DeviceCopyRequired",
     "DeviceKeyRegistered",
     "DeviceLabelInvalid",
     "DeviceLimitReached",
     "DeviceNotFound",
+    "FieldNotOwned",
+    "FieldUnknown",
     "Forbidden",
     "IdempotencyKeyReused",
     "JobCorrupt",
@@ -236,3 +240,39 @@ class JobCorrupt(ServiceError):
     (``job_corrupt``): the instance secret changed, or the store was damaged."""
 
     code = "job_corrupt"
+
+
+# -- changes of a citizen's subject fields (service.changes) ---------------------------
+
+
+class ChangeInvalid(ServiceError):
+    """A change request whose value, date or reason cannot be used (HTTP 422).
+
+    ``field`` names the request member at fault (``value``, ``effective``, ``reason``),
+    never its content: the value is personal data."""
+
+    code = "change_invalid"
+    public: ClassVar[tuple[str, ...]] = ("field",)
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FieldUnknown(ChangeInvalid):
+    """A change of a subject field the catalogue does not know (HTTP 422)."""
+
+    code = "field_unknown"
+
+
+class FieldNotOwned(Forbidden):
+    """A change of a subject field by a department that is not its authority (HTTP 403)."""
+
+    code = "field_not_owned"
+
+
+class ChangeBusy(Conflict, ServiceError):
+    """A credential a change would re-issue is being re-issued by another change that
+    did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
+
+    code = "change_busy"

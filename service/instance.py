@@ -39,6 +39,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.changes import Changes
 from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
 from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
@@ -151,6 +152,18 @@ class Ecert:
                 self.jobs,
             )
         )
+        #: Change cascades (一处变更、处处变更): a department's change, every certificate.
+        self.changes = Changes(
+            store,
+            wallets=self.wallets,
+            vault=self.vault,
+            accounts=self.accounts,
+            jobs=self.jobs,
+            reissue=self.reissue,
+            notices=self.notices,
+            pseudonyms=self.pseudonyms,
+        )
+        self.jobs.register(self.changes)
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -46,6 +46,10 @@ __all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_valid
 #: Claims of the SD-JWT VC layer, not of the citizen.
 _ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
 
+#: The scene of an activity entry that records a change of a subject field
+#: (``change:<field>``; :mod:`service.changes`): never a scene id, those are snake_case.
+CHANGE_SCENE_PREFIX = "change:"
+
 #: The claim that holds a document's own end of validity (absent: long-term, 长期).
 VALID_UNTIL = "valid_until"
 
@@ -212,6 +216,16 @@ class Wallets:
         )
         return self._presentations.show(citizen_id, presentation, "online")
 
+    def _venue(self, event: ActivityRecord) -> VenueRecord | None:
+        """Who the event names: the venue that checked, or for a change of a subject
+        field (scene ``change:<field>``) the issuer that re-issued the card."""
+        if not event.scene.startswith(CHANGE_SCENE_PREFIX):
+            return self._store.get_venue(event.venue_id)
+        issuer = self._store.get_issuer(event.venue_id)
+        if issuer is None:
+            return None
+        return VenueRecord(issuer.slug, issuer.name_zh, issuer.name_en, (), 0)
+
     def _device_copy(self, owner: str, card: CredentialRecord | None) -> DeviceCopy:
         """The citizen's copy ``card`` on one of their active devices."""
         if card is not None and card.subject == owner:
@@ -241,7 +255,7 @@ class Wallets:
         # The activity log is kept under the citizen's pseudonym, as the registry's subject.
         for event in self._store.list_activity(owner):
             if event.venue_id not in venues:
-                venues[event.venue_id] = self._store.get_venue(event.venue_id)
+                venues[event.venue_id] = self._venue(event)
             if event.credential_id is not None:
                 if cards is None:
                     copies = self._store.list_device_copies(owner)

@@ -318,12 +318,56 @@
           D.remember(state.cards, state.scenes, state.trust);
         }
         renderCards();
+        if (!offline) showNotices();
         if (state.resume) resume();
       })
       .catch(function (err) {
         loading.hidden = true;
         if (err instanceof E.NetworkError) E.setMessage("cards-error", t.offline);
       });
+  }
+
+  // -- notices: what the service did on the citizen's behalf -----------------------------
+
+  /** Fetch and show the citizen's notices ("Your name changed; 3 certificates were updated"). */
+  function showNotices() {
+    authed("GET", "/api/v1/wallet/notices")
+      .then(function (r) {
+        renderNotices(r.ok && r.data ? r.data.items || [] : []);
+      })
+      .catch(function () {});
+  }
+
+  function renderNotices(items) {
+    var list = $("notice-list");
+    list.textContent = "";
+    items.forEach(function (notice) {
+      var text = E.local(notice.text);
+      var item = E.el("li", "notice");
+      item.appendChild(E.el("p", "notice-text", text));
+      var dismiss = E.el("button", "button secondary notice-dismiss", t.notice_dismiss);
+      dismiss.type = "button";
+      dismiss.setAttribute("aria-label", E.fmt(t.notice_dismiss_label, { text: text }));
+      dismiss.addEventListener("click", function () {
+        dismiss.disabled = true;
+        authed("DELETE", "/api/v1/wallet/notices/" + encodeURIComponent(notice.id))
+          .then(function (r) {
+            if (!r.ok && r.status !== 404) {
+              dismiss.disabled = false;
+              return;
+            }
+            item.remove();
+            $("notices").hidden = !list.children.length;
+            if (!list.children.length) $("cards-title").focus();
+          })
+          .catch(function () {
+            dismiss.disabled = false;
+          });
+      });
+      item.appendChild(dismiss);
+      list.appendChild(item);
+    });
+    $("notices").hidden = !items.length;
   }
 
   function cardState(card) {
@@ -1008,6 +1052,10 @@
     list.textContent = "";
     $("activity-empty").hidden = items.length > 0;
     items.forEach(function (event) {
+      if (event.kind === "change") {
+        list.appendChild(changeItem(event));
+        return;
+      }
       var item = E.el("li", "activity-item " + (event.valid ? "ok" : "fail"));
       var top = E.el("div", "activity-top");
       top.appendChild(E.el("p", "activity-venue", event.venue && event.venue.name ? E.local(event.venue.name) : t.activity_unknown_venue));
@@ -1031,6 +1079,28 @@
       item.appendChild(time);
       list.appendChild(item);
     });
+  }
+
+  /** A card re-issued because a subject field changed: which field, on which card, by whom
+   * (the field's label only, never a value). */
+  function changeItem(event) {
+    var item = E.el("li", "activity-item change");
+    var top = E.el("div", "activity-top");
+    top.appendChild(E.el("p", "activity-venue", event.venue && event.venue.name ? E.local(event.venue.name) : event.venue.id));
+    top.appendChild(badge("valid")).lastChild.textContent = t.activity_reissued;
+    item.appendChild(top);
+    var claim = event.claims && event.claims.length ? event.claims[0] : event.field;
+    var label = event.field_label ? E.local(event.field_label) : event.vct ? claimLabel(event.vct, claim) : claim;
+    var card = state.cards.filter(function (c) {
+      return c.id === event.credential;
+    })[0];
+    var type = card && card.name ? E.local(card.name) : event.vct ? typeName(event.vct, event.vct) : "";
+    var what = E.fmt(t.activity_changed, { field: label }) + (type ? " · " + type : "");
+    item.appendChild(E.el("p", "activity-what", what));
+    var time = E.el("time", "activity-time", dateTimeWithZone(event.at));
+    time.setAttribute("datetime", E.isoDateTime(event.at));
+    item.appendChild(time);
+    return item;
   }
 
   // -- this browser as the citizen's device (device.js) ----------------------------------------
