@@ -37,6 +37,7 @@ from issuer.errors import NoSigningKey
 from issuer.keyring import ANCHOR
 from keys.b64 import b64url_encode
 from keys.models import LocalizedName
+from service.changes import SUCCESSOR
 from service.directory import CitizenDirectory
 from service.jobs import Jobs, Journal, OpenStep, StepResult
 from service.notices import Notices
@@ -87,12 +88,14 @@ class ReissueHandler:
 
     def __init__(
         self,
+        store: Store,
         reissue: Reissue,
         directory: CitizenDirectory,
         notices: Notices,
         id_key: bytes,
         jobs: Jobs,
     ) -> None:
+        self._store = store
         self._reissue = reissue
         self._directory = directory
         self._notices = notices
@@ -119,9 +122,18 @@ class ReissueHandler:
         attempt = int(data.get("attempt", 0))
         if "attempt" not in data:  # write-ahead: the id about to be issued
             (step,) = journal.note([(step, {"attempt": attempt})])
+        old = data["credential_id"]
+        ours = {self.new_id(old, n) for n in range(MAX_ATTEMPTS)}
+        # Claim the card as a change does (the successor mark): a change that replaced it
+        # first wins, and a change after this one follows it to the new credential.
+        self._store.put_mark(SUCCESSOR, old, self.new_id(old, 0))
+        if self._store.get_mark(SUCCESSOR, old) not in ours:
+            return StepResult("skipped", {"reason": "superseded"})
         while attempt < MAX_ATTEMPTS:
-            new_id = self.new_id(data["credential_id"], attempt)
-            done = self._reissue.replace(citizen, data["credential_id"], new_id=new_id)
+            new_id = self.new_id(old, attempt)
+            if attempt:  # chained after the orphan, as a change follows it
+                self._store.put_mark(SUCCESSOR, self.new_id(old, attempt - 1), new_id)
+            done = self._reissue.replace(citizen, old, new_id=new_id)
             if done.outcome == "replaced":
                 return StepResult("done", {"new": new_id})
             if done.outcome == "skipped":

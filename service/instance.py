@@ -145,6 +145,7 @@ class Ecert:
         self.compromise = KeyCompromise(store, self.keyring, self.jobs)
         self.jobs.register(
             ReissueHandler(
+                store,
                 self.reissue,
                 self.directory,
                 self.notices,

@@ -26,6 +26,7 @@ import redis
 from cli.main import main
 from cli.seed import seed_demo
 from keys.b64 import b64url_decode
+from service.changes import SUCCESSOR
 from service.compromise import JOB_MARKS
 from service.instance import Ecert, open_instance
 from tests.api_helpers import BASE_URL
@@ -194,6 +195,25 @@ def test_a_compromise_reissues_every_wallet_credential_of_the_key(world: World) 
     assert [j.id for j in ecert.jobs.list_jobs(kind="reissue")] == [job.id]
     assert ecert.jobs.run(job.id) is None
     assert [len(_cards(world, c)) for c in world.citizens] == [1, 1, 1]
+
+
+def test_a_card_a_change_has_claimed_is_left_to_that_change(world: World) -> None:
+    """A change and the re-issue racing for one card: whoever claims it first (the
+    successor mark, the same for both) replaces it; the other never issues a second
+    valid version beside it."""
+    ecert = world.ecert
+    old_kid = ecert.keyring.signing_key(world.police).kid
+    citizen = world.citizens[1]
+    (card,) = _cards(world, citizen)
+    reported = ecert.compromise.report(old_kid)
+    assert reported.job is not None
+    # A change job claimed the card for its own new credential a moment before.
+    assert ecert.store.put_mark(SUCCESSOR, card, "a-change-got-there-first")
+    job = ecert.jobs.run(reported.job.id)
+    assert job is not None and (job.done, job.skipped) == (2, 2)
+    reasons = [s.data.get("reason") for s in ecert.jobs.all_steps(job) if s.state == "skipped"]
+    assert sorted(r for r in reasons if r) == ["not_in_wallet", "superseded"]
+    assert _cards(world, citizen) == [card]  # left to the change: not replaced twice
 
 
 def test_the_cli_lists_what_it_could_not_reissue(
