@@ -44,6 +44,7 @@ from service.errors import (
 )
 
 __all__ = [
+    "CHUNK_ROWS",
     "MAX_BODY",
     "MAX_LINE",
     "MAX_NOTICE",
@@ -57,6 +58,9 @@ __all__ = [
     "parse_batch",
 ]
 
+#: Rows issued together (one store call per kind of write): :meth:`Issuance.issue_many`'s
+#: chunk in a batch job and in ``bench/batch.py``.
+CHUNK_ROWS = 200
 #: Largest batch body, in bytes.
 MAX_BODY = 64 * 1024 * 1024
 #: Most rows (non-blank lines) in one batch.
