@@ -91,6 +91,8 @@ from service.errors import (
     Forbidden,
     IdempotencyKeyReused,
     IdempotencyPending,
+    JobCorrupt,
+    JobKindUnknown,
     LoginFailed,
     OnlineQrUnavailable,
     RateLimited,
@@ -245,6 +247,8 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     BundleInvalid: 500,  # the service builds its bundles: a bad one is its fault
     SettingsInvalid: 500,  # the operator's configuration
     OnlineQrUnavailable: 500,  # BASE_URL too long for a small online QR code
+    JobKindUnknown: 500,  # a deployment without the handler of a job kind
+    JobCorrupt: 500,  # a job's sealed data does not open: the secret or the store
     StatusListFull: 503,
     StoreUnavailable: 503,
 }

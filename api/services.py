@@ -10,9 +10,13 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from service.instance import Ecert
+from service.jobs import JobRunner
 from service.settings import Settings
 
-__all__ = ["SETTINGS", "Services", "init_services", "services"]
+__all__ = ["JOBS", "SETTINGS", "Services", "init_services", "job_runner", "services"]
+
+#: Where the app keeps its :class:`JobRunner` (``app.extensions[JOBS]``).
+JOBS = "ecert.jobs"
 
 #: Where the app keeps its :class:`Settings` (``app.extensions[SETTINGS]``).
 SETTINGS = "ecert.settings"
@@ -26,7 +30,16 @@ def init_services(app: Flask, settings: Settings) -> Ecert:
     built = Ecert.open(settings)
     app.extensions[SETTINGS] = settings
     app.extensions["ecert"] = built
+    # Jobs created by this app's requests run in a background thread, started by the
+    # first one; ``ecert serve`` starts it with each worker, to resume a crashed one's.
+    app.extensions[JOBS] = JobRunner(built.jobs)
     return built
+
+
+def job_runner(app: Flask) -> JobRunner:
+    """The app's job runner (``start()`` it to resume jobs left by a crash)."""
+    runner: JobRunner = app.extensions[JOBS]
+    return runner
 
 
 def services() -> Ecert:

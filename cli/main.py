@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from cli import department, operator, verifier
+from cli import department, jobs, operator, verifier
 from cli.common import EXIT_FAIL, EXIT_USAGE, UsageError
 from keys import EcertError
 from keys.errors import KeyStoreError
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_commands(sub)
     department.add_commands(sub)
     verifier.add_commands(sub)
+    jobs.add_commands(sub)
     bundle = sub.add_parser("bundle", help="verifier bundles: export (operator), pull (venue)")
     bsub = bundle.add_subparsers(dest="bundle_command", required=True, metavar="ACTION")
     operator.add_bundle_commands(bsub)

@@ -51,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base_url = settings.base_url or f"http://{args.host}:{args.port}"
     settings = settings.override(base_url=base_url)
     import api.logging  # also binds ``api``: the app factory, for the workers
+    from api.services import job_runner
 
     # Opening may migrate an old instance to pseudonyms first: show its progress lines.
     api.logging.configure_logging(settings.log_level)
@@ -81,7 +82,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return api.create_app(settings)  # the settings read once, by main
+            app = api.create_app(settings)  # the settings read once, by main
+            # Each worker runs jobs: its own, and any a crashed worker left (lease over).
+            job_runner(app).start()
+            return app
 
     Server().run()
     return EXIT_OK

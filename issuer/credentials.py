@@ -9,6 +9,7 @@ from the clear id the same way.
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,8 @@ from sdjwt import (
 )
 from store.interface import CredentialRecord, CredentialState, Store
 
+#: A chosen credential id: URL-safe base64 characters, like the random ones (22).
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _CHINA = datetime.timezone(datetime.timedelta(hours=8))
 _ONE_DAY = datetime.timedelta(days=1)
 _STATUS_VALUE: dict[CredentialState, int] = {
@@ -63,8 +66,8 @@ _TRANSITIONS: dict[tuple[CredentialState, CredentialState], bool] = {
 class IssueRequest:
     """One credential to issue with :meth:`CredentialIssuer.issue_many` (the arguments
     of :meth:`CredentialIssuer.issue`): ``credential_id`` None draws a random id; a
-    caller that must find the credential again after a crash gives its own (22
-    characters of base64url, as drawn)."""
+    caller that must find the credential again after a crash gives its own (16 to 64
+    URL-safe characters)."""
 
     vct: str
     subject: str
@@ -130,6 +133,7 @@ class CredentialIssuer:
         holder_jwk: Mapping[str, Any],
         decoys: int | None = None,
         not_after: int | None = None,
+        credential_id: str | None = None,
     ) -> IssuedCredential:
         """Issue a credential of type ``vct`` to ``subject``, bound to ``holder_jwk``.
 
@@ -137,7 +141,9 @@ class CredentialIssuer:
         ``iss``, ``iat``, ``exp``, ``vct``, ``cnf`` and ``status`` are always plain.
         ``decoys`` adds that many decoy digests (off by default: QR size matters).
         ``not_after`` caps ``exp`` (a copy of a credential for a device ends when the
-        original does).
+        original does). ``credential_id`` gives the registry id (a job that must find
+        out after a crash whether it issued already); by default a random one. An id
+        already in the registry raises :class:`~store.interface.Conflict`.
 
         Raises :class:`UnknownIssuer`, :class:`NotAuthorised`,
         :class:`~issuer.errors.UnknownCredentialType`, :class:`ClaimsInvalid` (also
@@ -148,12 +154,15 @@ class CredentialIssuer:
         if record is None:
             raise UnknownIssuer("no issuer is registered with this identifier")
         now = int(self._clock())
-        draft = self._draft(
-            record.vcts, IssueRequest(vct, subject, claims, holder_jwk, not_after=not_after), now
+        request = IssueRequest(
+            vct, subject, claims, holder_jwk, credential_id=credential_id, not_after=not_after
         )
+        draft = self._draft(record.vcts, request, now)
         key = self._keyring.signing_key(iss)
         uri, idx = self._status.allocate(iss)
-        issued = self._sign(iss, key, draft, uri, idx, now, decoys, secrets.token_urlsafe(16))
+        issued = self._sign(
+            iss, key, draft, uri, idx, now, decoys, credential_id or secrets.token_urlsafe(16)
+        )
         self._store.put_credential(issued.record)
         return issued
 
@@ -201,6 +210,9 @@ class CredentialIssuer:
         vct = request.vct
         if vct not in vcts:
             raise NotAuthorised(f"this issuer may not issue {vct}")
+        credential_id = request.credential_id
+        if credential_id is not None and not _ID_RE.fullmatch(credential_id):
+            raise ClaimsInvalid("a credential id is 16 to 64 URL-safe characters", field="id")
         ctype = self._catalogue.get(vct)
         clean = validate_claims(ctype, request.claims)
         cnf_jwk = _holder_jwk(request.holder_jwk)

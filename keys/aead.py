@@ -16,6 +16,12 @@ prefix     use                             associated data
            (service.presentations)
 ``S1``     a session's citizen id          ``ecert-session:`` + token hash
            (service.accounts)
+``D1``     device copies                   ``ecert-device-copy:`` + pseudonym, device
+           (service.devices)               and copy ids (NUL-separated)
+``J1``     job specs and steps             ``ecert-job:`` + job id (+ ``:`` + step)
+           (service.jobs)
+``N1``     citizens' notices               ``ecert-notice:`` + pseudonym + ``:`` +
+           (service.notices)               notice id
 =========  ==============================  ==========================================
 
 The associated data binds a blob to its place (a kid, a citizen, a store key): a blob

@@ -255,12 +255,20 @@ class Devices:
     # -- following the cards ---------------------------------------------------------
 
     def deliver(self, citizen_id: str, credential_id: str) -> int:
-        """Issue a copy of one card of the citizen to each of their active devices; how
-        many were issued."""
+        """Issue a copy of one card of the citizen to each of their active devices that
+        has none yet (so a job that delivers again after a crash copies nothing twice);
+        how many were issued."""
         owner = self._pseudonyms.of(citizen_id)
+        has = {
+            c.device_id
+            for c in self._store.list_device_copies(owner)
+            if c.credential_id == credential_id
+        }
         count = 0
         for device in self._store.list_devices(owner):
-            if device.state == "active" and self._copy(citizen_id, device, credential_id):
+            if device.state != "active" or device.device_id in has:
+                continue
+            if self._copy(citizen_id, device, credential_id):
                 count += 1
         return count
 

@@ -36,6 +36,9 @@ __all__ = [
     "DeviceNotFound",
     "Forbidden",
     "IdempotencyKeyReused",
+    "JobCorrupt",
+    "JobKindUnknown",
+    "JobNotFound",
     "IdempotencyPending",
     "LoginFailed",
     "OnlineQrExpired",
@@ -262,3 +265,27 @@ class BatchRowDuplicate(ServiceError):
     for the later line)."""
 
     code = "batch_row_duplicate"
+
+
+# -- jobs (service.jobs) ---------------------------------------------------------------
+
+
+class JobNotFound(NotFound, ServiceError):
+    """No job with this id that the caller may see (``job_not_found``): another
+    department's job answers the same."""
+
+    code = "job_not_found"
+
+
+class JobKindUnknown(ServiceError):
+    """A job of a kind no handler of this process runs (``job_kind_unknown``): a
+    programming or deployment error, never the caller's."""
+
+    code = "job_kind_unknown"
+
+
+class JobCorrupt(ServiceError):
+    """A job's sealed spec or step does not open or is not what its kind expects
+    (``job_corrupt``): the instance secret changed, or the store was damaged."""
+
+    code = "job_corrupt"

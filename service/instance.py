@@ -9,7 +9,8 @@
 domain objects over it (keyring, platform, status registry, credential issuer, wallet
 vault, presentations) and the use cases (:mod:`service.accounts`,
 :mod:`service.issuance`, :mod:`service.verification`, :mod:`service.publication`,
-:mod:`service.wallets`, :mod:`service.devices`).
+:mod:`service.wallets`, :mod:`service.devices`; the jobs :mod:`service.jobs` with
+:mod:`service.reissue` and :mod:`service.notices`).
 Closing it (leaving the ``with`` block, also on an exception) closes the store. The
 HTTP service keeps one per app (:mod:`api.services`); each CLI command opens one.
 
@@ -39,9 +40,12 @@ from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
 from service.devices import COPY_KEY_LABEL, Devices
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
+from service.jobs import JOBS_KEY_LABEL, Jobs
+from service.notices import NOTICES_KEY_LABEL, Notices
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
 from service.publication import Publication
+from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
 from service.verification import OnlineVerifier, Verification
 from service.wallets import Wallets
@@ -116,6 +120,15 @@ class Ecert:
             self.pseudonyms,
             on_remove=self.devices.forget,
         )
+        #: Long work that survives a crash (change cascades, batches, re-issues).
+        self.jobs = Jobs(
+            store,
+            derive_key(secret, JOBS_KEY_LABEL),
+            lease=settings.job_lease,
+            pace=settings.job_pace,
+        )
+        self.reissue = Reissue(store, self.issuer, self.vault, self.devices, self.pseudonyms)
+        self.notices = Notices(store, derive_key(secret, NOTICES_KEY_LABEL), self.pseudonyms)
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -29,6 +29,14 @@ The settings (``ECERT_<KEY>``, or ``<KEY>`` in a mapping):
     keyword arguments of ``argon2.PasswordHasher`` (an object of integers);
 ``LOGIN_ACCOUNT_LIMITS`` / ``LOGIN_ADDRESS_LIMITS``
     :class:`service.accounts.LoginPolicy`;
+``MAX_DEVICES``
+    the active devices a citizen may register (1..100, default 5);
+``JOB_LEASE``
+    seconds a worker holds a job (change cascade, batch, re-issue) before another may
+    take it over: how long a crashed worker's job waits (1..3600, default 30);
+``JOB_PACE``
+    seconds a job sleeps between steps (0..60, default 0): spares the store for
+    verification during a large job, and lets the tests stop a service mid-job;
 ``MAX_CONTENT_LENGTH``, ``TRUST_PROXY``, ``CORS_ORIGINS``, ``CORS_PATHS``,
 ``HSTS_MAX_AGE``, ``RETRY_AFTER``, ``LOG_LEVEL``
     the HTTP service's (:mod:`api.security`, :mod:`api.errors`, :mod:`api.logging`).
@@ -86,6 +94,10 @@ class Settings:
     log_level: str = "INFO"
     #: Active devices (phones with their own key) a citizen may register.
     max_devices: int = 5
+    #: Seconds a worker holds a job's lease (renewed while it runs).
+    job_lease: int = 30
+    #: Seconds slept between a job's steps.
+    job_pace: float = 0.0
 
     @classmethod
     def from_env(
@@ -149,6 +161,8 @@ class Settings:
             retry_after=_count(get("RETRY_AFTER", 5), "RETRY_AFTER"),
             log_level=level,
             max_devices=_device_limit(get("MAX_DEVICES", 5)),
+            job_lease=_bounded(get("JOB_LEASE", 30), "JOB_LEASE", 1, 3600),
+            job_pace=float(_bounded(get("JOB_PACE", 0), "JOB_PACE", 0, 60, whole=False)),
         )
 
     def override(self, **changes: Any) -> Settings:
@@ -192,6 +206,8 @@ KEYS = frozenset(
         "RETRY_AFTER",
         "LOG_LEVEL",
         "MAX_DEVICES",
+        "JOB_LEASE",
+        "JOB_PACE",
     }
 )
 
@@ -261,6 +277,17 @@ def _device_limit(value: Any) -> int:
     if not 1 <= number <= 100:
         raise SettingsInvalid("MAX_DEVICES must be a whole number from 1 to 100")
     return number
+
+
+def _bounded(value: Any, name: str, low: float, high: float, *, whole: bool = True) -> Any:
+    """A number of seconds from ``low`` to ``high`` (a whole number if ``whole``)."""
+    if isinstance(value, str):
+        value = _json_or_text(value.strip())
+    number_ok = isinstance(value, int) or (not whole and isinstance(value, float))
+    if isinstance(value, bool) or not number_ok or not low <= float(value) <= high:
+        kind = "a whole number" if whole else "a number"
+        raise SettingsInvalid(f"{name} must be {kind} of seconds from {low:g} to {high:g}")
+    return value
 
 
 def _words(value: Any, name: str) -> tuple[str, ...]:

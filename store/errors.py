@@ -16,6 +16,7 @@ __all__ = [
     "CorruptRecord",
     "Conflict",
     "NotFound",
+    "LeaseLost",
 ]
 
 
@@ -72,3 +73,10 @@ class Conflict(_Conflict, StoreError):
 
 class NotFound(_NotFound, StoreError):
     """The record does not exist (``not_found``)."""
+
+
+class LeaseLost(StoreError):
+    """A job's lease is held by another worker: this one's ran out (it stalled or was
+    thought dead) and it must stop writing to the job."""
+
+    code = "lease_lost"

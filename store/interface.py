@@ -4,8 +4,9 @@ The domain packages (``issuer``, ``wallet``) depend on this module only: it impo
 no driver. :class:`Store` combines one small protocol per kind of record, each with its
 dataclasses in :mod:`store.kinds` (keys; issuers and venues; status lists; the
 credential registry; accounts, sessions and API keys; wallets; activity; short-lived
-entries; configuration). Backends live beside it (:mod:`store.sqlite`,
-:mod:`store.redis`), one module per kind each, and the same contract tests
+entries; configuration; jobs and their journal; notices to citizens). Backends live
+beside it (:mod:`store.sqlite`, :mod:`store.redis`), one module per kind each, and the
+same contract tests
 (``tests/test_store*.py``) run against each of them.
 
 Nothing here holds personal data in clear: the credential registry keeps ids, types,
@@ -21,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from store.errors import Conflict as Conflict
 from store.errors import CorruptRecord as CorruptRecord
 from store.errors import InvalidArgument as InvalidArgument
+from store.errors import LeaseLost as LeaseLost
 from store.errors import NotFound as NotFound
 from store.errors import StoreError as StoreError
 from store.errors import StoreUnavailable as StoreUnavailable
@@ -63,10 +65,22 @@ from store.kinds.ephemeral import OnceSpace as OnceSpace
 from store.kinds.ephemeral import OnceValues as OnceValues
 from store.kinds.ephemeral import ShortLivedStore as ShortLivedStore
 from store.kinds.ephemeral import window_wait as window_wait
+from store.kinds.jobs import JOB_STATES as JOB_STATES
+from store.kinds.jobs import MAX_STEPS_PER_CALL as MAX_STEPS_PER_CALL
+from store.kinds.jobs import STEP_STATES as STEP_STATES
+from store.kinds.jobs import JobRecord as JobRecord
+from store.kinds.jobs import JobState as JobState
+from store.kinds.jobs import JobStep as JobStep
+from store.kinds.jobs import JobStore as JobStore
+from store.kinds.jobs import StepOutcome as StepOutcome
+from store.kinds.jobs import StepState as StepState
 from store.kinds.keys import KEY_STATES as KEY_STATES
 from store.kinds.keys import KeyRecord as KeyRecord
 from store.kinds.keys import KeyStateName as KeyStateName
 from store.kinds.keys import KeyStore as KeyStore
+from store.kinds.notices import NOTICE_CAP as NOTICE_CAP
+from store.kinds.notices import NoticeRecord as NoticeRecord
+from store.kinds.notices import NoticeStore as NoticeStore
 from store.kinds.registry import CREDENTIAL_STATES as CREDENTIAL_STATES
 from store.kinds.registry import CredentialRecord as CredentialRecord
 from store.kinds.registry import CredentialState as CredentialState
@@ -101,6 +115,8 @@ class Store(
     DeviceStore,
     ActivityStore,
     ShortLivedStore,
+    JobStore,
+    NoticeStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

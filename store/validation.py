@@ -130,3 +130,44 @@ def check_device(record: object, limit: int) -> None:
         raise InvalidArgument(f"a device label has 1 to {MAX_DEVICE_LABEL} characters")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DEVICE_LIMIT:
         raise InvalidArgument(f"a device limit is an integer in 1..{MAX_DEVICE_LIMIT}")
+
+
+def check_job(record: object) -> None:
+    """Raise :class:`InvalidArgument` for a job record with an unknown state or
+    negative counters."""
+    from store.kinds.jobs import JOB_STATES, JobRecord
+
+    if not isinstance(record, JobRecord):
+        raise InvalidArgument("not a JobRecord")
+    check_state(record.state, JOB_STATES)
+    for value in (record.total, record.done, record.skipped, record.failed):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgument("a job's counters are non-negative integers")
+
+
+def check_job_steps(job_id: str, steps: Sequence[object]) -> None:
+    """Raise :class:`InvalidArgument` for more than :data:`MAX_STEPS_PER_CALL` steps, a
+    step of another job, a negative number or an unknown state."""
+    from store.kinds.jobs import MAX_STEPS_PER_CALL, STEP_STATES, JobStep
+
+    if len(steps) > MAX_STEPS_PER_CALL:
+        raise InvalidArgument(f"at most {MAX_STEPS_PER_CALL} steps per call")
+    for step in steps:
+        if not isinstance(step, JobStep) or step.job_id != job_id:
+            raise InvalidArgument("a step of another job")
+        if isinstance(step.n, bool) or step.n < 0:
+            raise InvalidArgument("a step number is a non-negative integer")
+        check_state(step.state, STEP_STATES)
+
+
+def check_outcomes(outcomes: Sequence[object]) -> None:
+    """Raise :class:`InvalidArgument` for more than :data:`MAX_STEPS_PER_CALL` outcomes
+    or an unknown state."""
+    from store.kinds.jobs import MAX_STEPS_PER_CALL, STEP_STATES, StepOutcome
+
+    if len(outcomes) > MAX_STEPS_PER_CALL:
+        raise InvalidArgument(f"at most {MAX_STEPS_PER_CALL} outcomes per call")
+    for outcome in outcomes:
+        if not isinstance(outcome, StepOutcome):
+            raise InvalidArgument("not a StepOutcome")
+        check_state(outcome.state, STEP_STATES)

@@ -369,6 +369,7 @@ def register_at_the_source(mp: pytest.MonkeyPatch) -> None:
         holder_jwk: Mapping[str, object],
         decoys: int | None = None,
         not_after: int | None = None,
+        credential_id: str | None = None,
     ) -> IssuedCredential:
         personal(subject, "an issued credential's subject")
         PERSONAL.add_claims(claims, f"a claim of {vct}:")
@@ -381,6 +382,7 @@ def register_at_the_source(mp: pytest.MonkeyPatch) -> None:
             holder_jwk=holder_jwk,
             decoys=decoys,
             not_after=not_after,
+            credential_id=credential_id,
         )
 
     create_citizen = Accounts.create_citizen

@@ -21,8 +21,10 @@ from store.interface import (
     Conflict,
     CredentialRecord,
     DeviceStore,
+    JobStore,
     KeyStore,
     NotFound,
+    NoticeStore,
     RegistryStore,
     ShortLivedStore,
     StatusListRecord,
@@ -47,6 +49,8 @@ KINDS: dict[type, str] = {
     DeviceStore: "devices",
     ActivityStore: "activity",
     ShortLivedStore: "ephemeral",
+    JobStore: "jobs",
+    NoticeStore: "notices",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
 
@@ -69,8 +73,9 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     assert every == set(seen) | {"close"}
     # The 54 methods of the one protocol before the split, less put_config, put_once and
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
-    # plus the 8 of devices (issue 9), plus the 3 bulk writes of proactive issuance.
-    assert len(seen) == 74
+    # plus the 8 of devices (issue 9), the 12 of jobs and the 3 of notices (issue 10),
+    # and the 3 bulk writes of proactive issuance.
+    assert len(seen) == 89
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

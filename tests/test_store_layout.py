@@ -3,8 +3,9 @@
 ``tests/store_schemas/v1.sql``, ``v2.sql`` and ``v3.sql`` are SQLite files (schema and
 a few rows) dumped before the store was split per kind of record: version 3
 as ``SQLiteStore`` wrote it, versions 1 and 2 from the migration steps 1..v (steps are
-never edited) with rows inserted raw. ``v4.sql`` (today's) is version 3 plus step 4
-(devices and their credential copies) with rows inserted raw. Each is loaded
+never edited) with rows inserted raw. ``v4.sql`` is version 3 plus step 4
+(devices and their credential copies) with rows inserted raw, and ``v5.sql`` (today's)
+version 4 plus step 5 (jobs, their steps, marks and notices) with rows inserted raw. Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -118,7 +119,7 @@ DEVICE2 = DeviceRecord(
 COPY = DeviceCopy(CIT, "d1", "c2", "c1", "urn:ecert:id-card", 1001, b"\x07\x08")
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_a_file_of_every_schema_version_opens_migrates_and_reads(
     version: int, tmp_path: Path
 ) -> None:
@@ -142,6 +143,16 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s.list_devices(CIT) == [DEVICE, DEVICE2]
             assert s.list_device_copies(CIT) == [COPY]
             assert s.add_device(replace(DEVICE, device_id="d3"), 5) == "duplicate"
+        if version >= 5:
+            job = s.get_job("j1")
+            assert job is not None and (job.state, job.done, job.lease_holder) == (
+                "running",
+                1,
+                "w1",
+            )
+            assert [(st.n, st.state) for st in s.job_steps("j1")] == [(0, "done"), (1, "pending")]
+            assert s.get_mark("rows:police", "k1") == "c1"
+            assert [n.notice_id for n in s.list_notices(CIT)] == ["n1"]
         # Every kind writes into the migrated file.
         s.put_citizen(CitizenRecord("110101199003070022", "", 2000))
         assert s.create_wallet(WalletRecord("110101199003070022", "hk2", b"k", b"d", 2000))
@@ -149,6 +160,7 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
         assert s.hit("c", 60, 1000.0) >= 1
         assert s.window_add("w", "e", 1000.0, (Limit(1, 60),)) == 0.0
         assert s.add_device(replace(DEVICE, device_id="d9", kid="kid9"), 5) == "added"
+        assert s.put_mark("rows:police", "k9", "c9")
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
     assert _schema(path) == _schema(fresh)
@@ -156,12 +168,12 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
 
 def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None:
     """A new file gets exactly the tables, columns and indexes of the schema captured
-    (3 before the split, then 4 with devices)."""
+    (3 before the split, then 4 with devices, 5 with jobs and notices)."""
     captured = tmp_path / "captured.db"
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     assert _schema(fresh) == _schema(captured)
 
 

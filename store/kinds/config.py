@@ -71,9 +71,7 @@ STATUS_STAMP_PREFIX = "status_stamp:"
 STATUS_STAMP_BYTES_PREFIX = "status_stamp_bytes:"
 
 #: The fixed names :meth:`ConfigStore.get_config` reads.
-CONFIG_NAMES = frozenset(
-    {TRUST_VERSION, BASE_URL, SCENES, PSEUDONYMS, KEYED_IDEMPOTENCY_SINCE}
-)
+CONFIG_NAMES = frozenset({TRUST_VERSION, BASE_URL, SCENES, PSEUDONYMS, KEYED_IDEMPOTENCY_SINCE})
 
 #: Longest base URL, status-list URI, and stored value (the scene policies are the
 #: largest: a few kilobytes).

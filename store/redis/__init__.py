@@ -41,7 +41,16 @@ key                                 type         holds
 ``P:{sub:C}:copies``                hash         copy id -> device copy JSON (SD-JWT sealed)
 ``P:{sub:C}:activity``              sorted set   event ids by ``at`` (newest 1000 kept)
 ``P:{sub:C}:events``                hash         event id -> activity record JSON
+``P:{sub:C}:notices``               sorted set   notice ids by ``created_at`` (newest 200 kept)
+``P:{sub:C}:notice-data``           hash         notice id -> notice JSON (text sealed)
 ``P:{citizens}:ids``                set          ids of all citizens
+``P:{job:ID}:job``                  string       job record JSON (fixed fields; spec sealed)
+``P:{job:ID}:live``                 hash         state, counters, ``updated_at``, the lease
+``P:{job:ID}:step-state``           hash         step number -> step state
+``P:{job:ID}:step-data``            hash         step number -> sealed step data
+``P:{jobs}:index``                  sorted set   every job id by ``created_at``
+``P:{jobs}:open``                   sorted set   jobs not yet done or failed
+``P:{mark:N}:mark:SCOPE:KEY``       string       a permanent mark (``SET NX``)
 ``P:{sess:T}:rec``                  string       session record JSON, ``EXPIREAT`` expiry
 ``P:{apikeys}:rec``                 hash         key id -> API key JSON (without revoked_at)
 ``P:{apikeys}:hash``                hash         SHA-256 of the secret -> key id
@@ -108,7 +117,9 @@ from store.redis.activity import ActivityMixin
 from store.redis.config import ConfigMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
+from store.redis.jobs import JobsMixin
 from store.redis.keys import KeysMixin
+from store.redis.notices import NoticesMixin
 from store.redis.registry import RegistryMixin
 from store.redis.settle import SettleMixin
 from store.redis.status import StatusMixin
@@ -130,6 +141,8 @@ class RedisStore(
     ActivityMixin,
     EphemeralMixin,
     SettleMixin,
+    JobsMixin,
+    NoticesMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

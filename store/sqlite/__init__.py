@@ -1,7 +1,8 @@
 """SQLite backend of :class:`store.interface.Store` (the embedded default).
 
 One module per kind of record (``config``, ``keys``, ``trust``, ``status``,
-``registry``, ``accounts``, ``wallets``, ``devices``, ``activity``, ``ephemeral``), each a mixin on
+``registry``, ``accounts``, ``wallets``, ``devices``, ``activity``, ``ephemeral``, ``jobs``,
+``notices``), each a mixin on
 :class:`store.sqlite.base.SQLiteBase` (connections, transactions, migrations), composed
 here into :class:`SQLiteStore`; the schema is :mod:`store.sqlite.schema`.
 
@@ -32,7 +33,9 @@ older file upgrades in place when it is opened:
    the short-lived entries (nonces, once-values, rate counters) and the index of
    credentials by status position (:meth:`SQLiteStore.find_credential`);
 3. the sliding-window logs (``window_entries``: login failures);
-4. citizens' devices and their credential copies (``devices``, ``device_copies``).
+4. citizens' devices and their credential copies (``devices``, ``device_copies``);
+5. jobs, their steps, permanent marks and citizens' notices (``jobs``, ``job_steps``,
+   ``marks``, ``notices``).
 
 Short-lived rows (sessions, nonces, once-values, counters, window entries) are never returned once
 expired at the caller's ``now``; each write to one of those tables first deletes that
@@ -49,7 +52,9 @@ from store.sqlite.activity import ActivityMixin
 from store.sqlite.config import ConfigMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
+from store.sqlite.jobs import JobsMixin
 from store.sqlite.keys import KeysMixin
+from store.sqlite.notices import NoticesMixin
 from store.sqlite.registry import RegistryMixin
 from store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from store.sqlite.settle import SettleMixin
@@ -75,6 +80,8 @@ class SQLiteStore(
     ActivityMixin,
     EphemeralMixin,
     SettleMixin,
+    JobsMixin,
+    NoticesMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

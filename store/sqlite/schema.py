@@ -6,7 +6,9 @@
    credentials by status position;
 3. the sliding-window logs (``window_entries``: login failures);
 4. citizens' devices and the credential copies bound to them (``devices``,
-   ``device_copies``).
+   ``device_copies``);
+5. jobs and their journal (``jobs``, ``job_steps``), permanent marks (``marks``) and
+   citizens' notices (``notices``).
 
 Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
 each version leaves (captured from the code), which the migration tests start from.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -205,6 +207,50 @@ CREATE INDEX IF NOT EXISTS device_copies_by_device
 CREATE INDEX IF NOT EXISTS device_copies_by_card ON device_copies (citizen_id, credential_id);
 """
 
+_SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    total        INTEGER NOT NULL,
+    done         INTEGER NOT NULL,
+    skipped      INTEGER NOT NULL,
+    failed       INTEGER NOT NULL,
+    spec         BLOB NOT NULL,
+    subject      TEXT NOT NULL,
+    lease_holder TEXT NOT NULL,
+    lease_until  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, lease_until);
+CREATE TABLE IF NOT EXISTS job_steps (
+    job_id TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    state  TEXT NOT NULL,
+    data   BLOB NOT NULL,
+    PRIMARY KEY (job_id, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (
+    scope TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notices (
+    citizen_id TEXT NOT NULL,
+    notice_id  TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    blob       BLOB NOT NULL,
+    PRIMARY KEY (citizen_id, notice_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS notices_by_time ON notices (citizen_id, created_at, notice_id);
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 assert len(MIGRATIONS) == SCHEMA_VERSION
