@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from api import (
     auth,
+    batches_api,
     devices_api,
     errors,
     issuing,
@@ -105,7 +106,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
     """Register the business endpoints (one ``APIBlueprint`` per audience)."""
-    blueprints = (auth.bp, issuing.bp, wallet_api.bp, devices_api.bp, verify_api.bp, public.bp)
+    blueprints = (
+        auth.bp,
+        issuing.bp,
+        batches_api.bp,
+        wallet_api.bp,
+        devices_api.bp,
+        verify_api.bp,
+        public.bp,
+    )
     for blueprint in blueprints:
         app.register_api(blueprint)
     app.register_api(pages_bp)  # the web pages /wallet and /scan (api/web/)

@@ -16,6 +16,20 @@ The claims themselves are checked at issuance, against the catalogue
 (``claims_invalid``), as are the type (``not_authorised``, ``unknown_vct``) and the
 citizen (``unknown_citizen``).
 
+:class:`Batches` runs a batch as a job of kind :data:`BATCH_KIND` (:mod:`service.jobs`):
+one step a line (a bad line's step fails at once with its report), run
+:data:`CHUNK_ROWS` at a time through :meth:`~service.issuance.Issuance.issue_many`
+(grouped writes). Each issued credential gets its notice (:mod:`service.notices`, one
+per credential, id ``b<job>-<step>``), then a permanent mark (:data:`MARK_SCOPE`, keyed
+by an HMAC of the issuer and the ``row_id`` under a key derived from the instance
+secret: never the row id in clear) saying that the row was issued as that credential;
+a row already marked, by this batch or an earlier one, is *skipped*: posting a batch
+again issues only what was not issued. Crash safety is the journal's write-ahead note:
+the new credential's id is noted in the step before it is issued, so that the next
+attempt finds out how far the last one got (not issued yet: issue it under that id;
+issued and in the wallet: finish its devices, notice and mark; issued but not in the
+wallet: nobody holds it, so it is revoked and the row issued under a new id).
+
 Limits (documented in docs/api.md): the body at most :data:`MAX_BODY` bytes (64 MiB),
 :data:`MAX_ROWS` non-blank lines (200,000), each line :data:`MAX_LINE` bytes (64 KiB:
 a row with a portrait, 8 KiB as a data URL, fits); ``row_id`` 1 to
@@ -27,13 +41,19 @@ with ASCII escapes (``\\u``) for the Chinese text they would not: 70 MB).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from keys import EcertError
-from keys.errors import FormatError
+from keys.errors import FormatError, UnknownIssuer
 from keys.jsonstrict import loads
+from keys.models import LocalizedName
+from service.devices import Devices
 from service.errors import (
     BatchEmpty,
     BatchLineMalformed,
@@ -41,10 +61,20 @@ from service.errors import (
     BatchRowDuplicate,
     BatchRowInvalid,
     BatchTooLarge,
+    JobNotFound,
 )
+from service.issuance import BulkItem, Issuance
+from service.jobs import Jobs, Journal, OpenStep, StepResult
+from service.notices import MAX_NOTICE_TEXT, Notices
+from service.wallets import Wallets
+from store.interface import CredentialRecord, IssuerRecord, JobRecord, Store
 
 __all__ = [
+    "BATCH_KIND",
     "CHUNK_ROWS",
+    "MARK_SCOPE",
+    "MAX_ERRORS_SHOWN",
+    "Batches",
     "MAX_BODY",
     "MAX_LINE",
     "MAX_NOTICE",
@@ -71,8 +101,8 @@ MAX_LINE = 64 * 1024
 MAX_ROW_ID = 128
 #: Longest ``vct``, in characters.
 MAX_VCT = 200
-#: Longest notice text (each language), in characters.
-MAX_NOTICE = 500
+#: Longest notice text (each language), in characters (what a notice keeps).
+MAX_NOTICE = MAX_NOTICE_TEXT
 #: The members of a row, all required, no other.
 ROW_MEMBERS = ("row_id", "citizen_id", "vct", "claims", "notice")
 _NOTICE_LANGUAGES = ("zh", "en")
@@ -202,3 +232,238 @@ def _text(value: object, name: str, longest: int) -> str:
     if not value.isprintable() or value != value.strip():
         raise BatchRowInvalid(f"{name!r} holds a control character or starts or ends with a space.")
     return value
+
+
+# -- the batch job ----------------------------------------------------------------------
+
+#: The job kind of a batch.
+BATCH_KIND = "batch"
+#: The scope of the permanent marks "row R of issuer I was issued as credential C".
+MARK_SCOPE = "batch-row"
+#: Label of the key that names the marks (``derive_key(secret, label)``).
+MARK_KEY_LABEL = "ecert/batch-rows/v1"
+#: Reports of failed lines a status answer lists at most (the counters count them all).
+MAX_ERRORS_SHOWN = 1000
+#: The notice kind of a credential issued by a batch.
+NOTICE_KIND = "batch"
+
+
+class Batches:
+    """Departments' batches into wallets: create, follow, and the job handler that runs
+    them (registered with the container's :class:`~service.jobs.Jobs`)."""
+
+    kind = BATCH_KIND
+    chunk = CHUNK_ROWS
+
+    def __init__(
+        self,
+        store: Store,
+        jobs: Jobs,
+        issuance: Issuance,
+        wallets: Wallets,
+        notices: Notices,
+        devices: Devices,
+        *,
+        mark_key: bytes,
+    ) -> None:
+        """``mark_key`` (256 bits, derived under :data:`MARK_KEY_LABEL`) names the marks."""
+        if len(mark_key) != 32:
+            raise ValueError("the mark key must be 256 bits")
+        self._store = store
+        self._jobs = jobs
+        self._issuance = issuance
+        self._wallets = wallets
+        self._notices = notices
+        self._devices = devices
+        self._mark_key = mark_key
+
+    # -- the department's side ------------------------------------------------------
+
+    def create(self, department: IssuerRecord, body: bytes) -> JobRecord:
+        """Read a batch body and make it a job (runners pick it up at once).
+
+        Raises :class:`BatchTooLarge` and :class:`BatchEmpty`; bad lines are steps that
+        fail with their report.
+        """
+        parsed = parse_batch(body)
+        steps: list[tuple[int, dict[str, Any]]] = [
+            (
+                row.line,
+                {
+                    "line": row.line,
+                    "row_id": row.row_id,
+                    "citizen_id": row.citizen_id,
+                    "vct": row.vct,
+                    "claims": row.claims,
+                    "notice": row.notice,
+                },
+            )
+            for row in parsed.rows
+        ]
+        steps += [(e.line, {**e.to_dict(), "refused": True}) for e in parsed.errors]
+        steps.sort(key=lambda step: step[0])
+        spec = {"issuer": department.iss, "rows": parsed.total}
+        return self._jobs.create(BATCH_KIND, department.iss, spec, [data for _, data in steps])
+
+    def status(self, department: IssuerRecord, job_id: str) -> dict[str, Any]:
+        """A batch's progress and its failed lines (the first :data:`MAX_ERRORS_SHOWN`).
+
+        Raises :class:`~service.errors.JobNotFound` for an unknown id, another
+        department's job, or a job of another kind.
+        """
+        job = self.job(department, job_id)
+        errors: list[dict[str, Any]] = []
+        if job.failed:
+            for step in self._jobs.all_steps(job):
+                if step.state == "failed":
+                    data = step.data
+                    errors.append(
+                        {
+                            "line": data.get("line", 0),
+                            "code": data.get("code", "internal"),
+                            "message": data.get("message", ""),
+                        }
+                    )
+                    if len(errors) >= MAX_ERRORS_SHOWN:
+                        break
+        return answer(job, errors)
+
+    def job(self, department: IssuerRecord, job_id: str) -> JobRecord:
+        """The department's batch job. Raises :class:`~service.errors.JobNotFound`."""
+        job = self._jobs.get(job_id)
+        if job is None or job.kind != BATCH_KIND or job.owner != department.iss:
+            raise JobNotFound("No batch with this id.")
+        return job
+
+    def mark_key(self, iss: str, row_id: str) -> str:
+        """The name of the mark of ``row_id`` of the issuer ``iss``: keyed, so that a
+        store dump does not show row ids (which departments may build from citizen ids)."""
+        message = b"%d:%b:%b" % (len(iss.encode()), iss.encode(), row_id.encode("utf-8"))
+        return hmac.new(self._mark_key, message, hashlib.sha256).hexdigest()
+
+    # -- the job handler --------------------------------------------------------------
+
+    def run_steps(
+        self, job: JobRecord, spec: dict[str, Any], steps: list[OpenStep], journal: Journal
+    ) -> list[StepResult]:
+        """Issue a chunk of rows (see the module doc); one result per step."""
+        department = self._store.get_issuer(str(spec["issuer"]))
+        if department is None:
+            raise UnknownIssuer("the batch's issuer is no longer registered")
+        results: dict[int, StepResult] = {}
+        pending: list[OpenStep] = []  # to issue, each under the id noted in its data
+        fresh: list[OpenStep] = []  # to note a new id for first
+        for step in steps:
+            data = step.data
+            if data.get("refused"):
+                results[step.n] = StepResult("failed", {})  # the report is already there
+                continue
+            key = self.mark_key(department.iss, str(data["row_id"]))
+            mark = self._store.get_mark(MARK_SCOPE, key)
+            noted = data.get("new_id")
+            if mark is not None:
+                if mark == noted:  # this job issued it; the notice may be missing
+                    results[step.n] = self._told(job, step, mark)
+                else:
+                    results[step.n] = StepResult("skipped", {"reason": "already_issued"})
+                continue
+            if noted is None:
+                fresh.append(step)
+                continue
+            resumed = self._resume(department, job, step, str(noted), key)
+            if isinstance(resumed, StepResult):
+                results[step.n] = resumed
+            else:
+                fresh.append(resumed)
+        if fresh:
+            # Write ahead: the ids are in the journal before anything is issued.
+            pending += journal.note([(s, {"new_id": secrets.token_urlsafe(16)}) for s in fresh])
+        if pending:
+            items = [
+                BulkItem(
+                    str(s.data["vct"]),
+                    str(s.data["citizen_id"]),
+                    dict(s.data["claims"]),
+                    credential_id=str(s.data["new_id"]),
+                )
+                for s in pending
+            ]
+            outcomes = self._issuance.issue_many(department, items)
+            for step, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome, CredentialRecord):
+                    key = self.mark_key(department.iss, str(step.data["row_id"]))
+                    results[step.n] = self._finish(department, job, step, outcome.id, key)
+                else:
+                    results[step.n] = StepResult(
+                        "failed", {"code": outcome.code, "message": outcome.message}
+                    )
+        return [results[s.n] for s in steps]
+
+    def finished(self, job: JobRecord, spec: dict[str, Any]) -> None:
+        """Nothing to add: every credential got its notice with its step."""
+
+    def _resume(
+        self, department: IssuerRecord, job: JobRecord, step: OpenStep, noted: str, key: str
+    ) -> StepResult | OpenStep:
+        """A step an earlier attempt noted an id for: its result if the credential was
+        issued and is in the wallet, or the step to issue under a new id (an orphan is
+        revoked first). Never the noted id again: a stalled earlier attempt may still
+        be issuing under it, and then the mark decides which of the two stays."""
+        record = self._store.get_credential(noted)
+        if record is None:
+            return step  # never issued: issue it under the noted id
+        citizen_id = str(step.data["citizen_id"])
+        if self._store.get_wallet_item(record.subject, noted) is not None:
+            self._devices.deliver(citizen_id, noted)  # idempotent: the missing copies
+            return self._finish(department, job, step, noted, key)
+        # Issued, but nobody holds it (the crash came between registry and wallet).
+        with suppress(EcertError):
+            self._issuance.revoke(department, noted)
+        return OpenStep(step.n, step.state, {k: v for k, v in step.data.items() if k != "new_id"})
+
+    def _finish(
+        self, department: IssuerRecord, job: JobRecord, step: OpenStep, credential_id: str, key: str
+    ) -> StepResult:
+        """Tell the citizen, then mark the row issued. A row another batch marked first
+        (posted twice at once) loses: this credential is revoked and removed again."""
+        told = self._told(job, step, credential_id)
+        if self._store.put_mark(MARK_SCOPE, key, credential_id):
+            return told
+        if self._store.get_mark(MARK_SCOPE, key) == credential_id:
+            return told  # marked by an earlier attempt of this very step
+        citizen_id = str(step.data["citizen_id"])
+        with suppress(EcertError):
+            self._issuance.revoke(department, credential_id)
+        with suppress(EcertError):
+            self._wallets.remove(citizen_id, credential_id)
+        with suppress(EcertError):
+            self._notices.dismiss(citizen_id, _notice_id(job, step))
+        return StepResult("skipped", {"reason": "already_issued"})
+
+    def _told(self, job: JobRecord, step: OpenStep, credential_id: str) -> StepResult:
+        notice = step.data["notice"]
+        self._notices.add(
+            str(step.data["citizen_id"]),
+            NOTICE_KIND,
+            LocalizedName(zh=str(notice["zh"]), en=str(notice["en"])),
+            [credential_id],
+            notice_id=_notice_id(job, step),
+        )
+        return StepResult("done", {"credential": credential_id})
+
+
+def answer(job: JobRecord, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch's status as the API and the CLI show it."""
+    return {
+        "id": job.id,
+        "state": job.state,
+        "total": job.total,
+        "issued": job.done,
+        "skipped": job.skipped,
+        "failed": job.failed,
+        "errors": errors,
+    }
+
+
+def _notice_id(job: JobRecord, step: OpenStep) -> str:
+    return f"b{job.id}-{step.n}"

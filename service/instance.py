@@ -38,6 +38,8 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.batches import MARK_KEY_LABEL as BATCH_MARK_KEY_LABEL
+from service.batches import Batches
 from service.devices import COPY_KEY_LABEL, Devices
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
@@ -129,6 +131,17 @@ class Ecert:
         )
         self.reissue = Reissue(store, self.issuer, self.vault, self.devices, self.pseudonyms)
         self.notices = Notices(store, derive_key(secret, NOTICES_KEY_LABEL), self.pseudonyms)
+        #: Proactive issuance: departments' batches into wallets, run as jobs.
+        self.batches = Batches(
+            store,
+            self.jobs,
+            self.issuance,
+            self.wallets,
+            self.notices,
+            self.devices,
+            mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
+        )
+        self.jobs.register(self.batches)
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -8,6 +8,7 @@ in how the parser splits or checks lines cannot hide itself.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from service.batches import (
+    MARK_SCOPE,
     MAX_BODY,
     MAX_LINE,
     MAX_NOTICE,
@@ -245,3 +247,84 @@ def test_issue_many_gives_every_active_device_a_copy(ecert: Ecert) -> None:
     (copy,) = ecert.devices.credentials(CITIZENS[0], device.device.device_id)
     assert copy.credential_id == record.id and copy.status == "valid"
     assert copy.id != record.id
+
+
+# -- the batch job: a crash anywhere in a chunk resumes without doubles ------------------
+
+
+class Crash(BaseException):
+    """What ``kill -9`` does to a worker, as far as the store can tell: it stops."""
+
+
+def _batch_body(rows: int) -> bytes:
+    return b"\n".join(
+        json.dumps(
+            {
+                "row_id": f"row-{n}",
+                "citizen_id": CITIZENS[n % len(CITIZENS)],
+                "vct": ID_CARD,
+                "claims": ID_CLAIMS,
+                "notice": NOTICE,
+            },
+            ensure_ascii=False,
+        ).encode()
+        for n in range(rows)
+    )
+
+
+@pytest.mark.parametrize(
+    "method, before",
+    [
+        ("put_credentials", True),  # ids noted, nothing issued
+        ("put_wallet_items", True),  # issued, in no wallet: orphans
+        ("put_notice", True),  # in the wallets, nobody told, not marked
+        ("finish_steps", False),  # marked, but the chunk's outcome not recorded
+    ],
+)
+def test_a_crash_anywhere_in_a_chunk_resumes_and_every_row_is_held_once(
+    ecert: Ecert, monkeypatch: pytest.MonkeyPatch, method: str, before: bool
+) -> None:
+    rows = 7
+    job = ecert.batches.create(_police(ecert), _batch_body(rows))
+    real = getattr(ecert.store, method)
+    calls = {"n": 0}
+
+    def crashing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        # finish_steps also records the write-ahead notes: crash on the outcomes.
+        if method == "finish_steps" and calls["n"] < 2:
+            return real(*args, **kwargs)
+        if not before:
+            real(*args, **kwargs)
+        raise Crash
+
+    monkeypatch.setattr(ecert.store, method, crashing)
+    with pytest.raises(Crash):
+        ecert.jobs.run(job.id)
+    monkeypatch.setattr(ecert.store, method, real)
+    ecert.jobs.holder = "the-restarted-worker"  # a new process, a new lease holder
+    assert ecert.jobs.run(job.id) is None  # the crashed worker's lease still holds it
+    later = time.time() + 3600
+    ecert.jobs.clock = lambda: later  # its lease is over: the next worker resumes
+    ended = ecert.jobs.run(job.id)
+    assert ended is not None
+    assert (ended.state, ended.done, ended.skipped, ended.failed) == ("done", rows, 0, 0)
+
+    marks: set[str] = set()
+    for step in ecert.jobs.all_steps(ended):
+        key = ecert.batches.mark_key(_police(ecert).iss, step.data["row_id"])
+        mark = ecert.store.get_mark(MARK_SCOPE, key)
+        assert mark is not None and mark == step.data["credential"]
+        marks.add(mark)
+    held: set[str] = set()
+    for citizen in CITIZENS:
+        for card in ecert.wallets.credentials(citizen):
+            assert card.status == "valid", card
+            held.add(card.item.credential_id)
+        told = {c for n in ecert.notices.list_notices(citizen) for c in n.credentials}
+        assert told == {c.item.credential_id for c in ecert.wallets.credentials(citizen)}
+    # Every row is held exactly once, as its marked credential; orphans are revoked.
+    assert held == marks and len(held) == rows
+    for citizen in CITIZENS:
+        for record in ecert.issuer.credentials_of(citizen):
+            assert (record.id in held) == (record.state == "valid")
