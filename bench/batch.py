@@ -22,7 +22,10 @@ Measured, interleaved round by round (SQLite then Redis), best round kept, one t
   looked up (the citizens have none). What a batch job does per row.
 * **ratio** = bulk / bare on the same store (target ≥ 0.5).
 
-Then, once each, not in the ratio: **bulk into new wallets** (citizens who never opened
+Then, once each: the **batch job** end to end (``Batches.create`` of a JSON Lines body,
+then ``Jobs.run``: the write-ahead notes, ``issue_many``, a notice and a mark per row,
+the journal; what ``POST …/batches`` and ``ecert issue-batch --into-wallets`` run),
+with its ratio to bare; **bulk into new wallets** (citizens who never opened
 their wallet: it is created on the way, a P-256 key drawn and sealed), **revoke**
 (``Issuance.revoke`` one by one: what a re-issue adds per credential, the old one
 revoked), and, in every round after the bulk measurement, the **SQLite write ceiling**
@@ -39,6 +42,7 @@ multiplies it by its masters). Both caps are optimistic (revocations write too).
 
 The last line is one JSON object: ``bare_sqlite_per_s``, ``bare_redis_per_s``,
 ``bulk_sqlite_per_s``, ``bulk_redis_per_s``, ``ratio_sqlite``, ``ratio_redis``,
+``job_sqlite_per_s``, ``job_redis_per_s``, ``job_ratio_sqlite``, ``job_ratio_redis``,
 ``new_wallets_sqlite_per_s``, ``new_wallets_redis_per_s``, ``revoke_sqlite_per_s``,
 ``revoke_redis_per_s``, ``sqlite_write_ceiling_per_s``, ``redis_server_ceiling_per_s``,
 ``reissue_10m_hours``
@@ -172,6 +176,29 @@ def bulk_round(side: Side, citizens: list[str]) -> tuple[float, list[CredentialR
     return timed(work), issued
 
 
+def job_rate(side: Side, citizens: list[str]) -> float:
+    """Rows a second through the whole batch job: the body read into a job
+    (``Batches.create``), then ``Jobs.run`` (notes, issue_many, notices, marks, journal)."""
+    notice = {"zh": "您的证照已发放到钱包。", "en": "Your certificate is in your wallet."}
+    body = b"\n".join(
+        json.dumps(
+            {"row_id": f"bench-{c}", "citizen_id": c, "vct": VCT, "claims": DEMO_CLAIMS,
+             "notice": notice},
+            ensure_ascii=False,
+        ).encode("utf-8")
+        for c in citizens
+    )  # fmt: skip
+
+    def work() -> int:
+        job = side.ecert.batches.create(side.police, body)
+        ended = side.ecert.jobs.run(job.id)
+        if ended is None or ended.done != len(citizens):
+            raise SystemExit("the batch job did not issue every row")
+        return len(citizens)
+
+    return timed(work)
+
+
 def revoke_rate(side: Side, records: list[CredentialRecord]) -> float:
     def work() -> int:
         for record in records:
@@ -282,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
             figures[f"bulk_{n}_per_s"] = round(max(side.bulk), 1)
             figures[f"ratio_{n}"] = round(max(side.bulk) / max(side.bare), 3)
         for side in sides:
+            figures[f"job_{side.name}_per_s"] = round(job_rate(side, side.citizens(rows)), 1)
+            figures[f"job_ratio_{side.name}"] = round(
+                figures[f"job_{side.name}_per_s"] / max(side.bare), 3
+            )
+        for side in sides:
             fresh = side.citizens(rows, wallets=False)
             figures[f"new_wallets_{side.name}_per_s"] = round(bulk_round(side, fresh)[0], 1)
             figures[f"revoke_{side.name}_per_s"] = round(
@@ -321,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'bulk Issuance.issue_many into wallets, ' + n:44} {max(side.bulk):9.0f}  {each}"
             )
             print(f"{'bulk / bare, ' + n:44} {figures[f'ratio_{n}']:9.3f}")
+            print(f"{'batch job end to end, ' + n:44} {figures[f'job_{n}_per_s']:9.0f}")
+            print(f"{'batch job / bare, ' + n:44} {figures[f'job_ratio_{n}']:9.3f}")
             print(f"{'bulk into new wallets, ' + n:44} {figures[f'new_wallets_{n}_per_s']:9.0f}")
             print(f"{'revoke one by one, ' + n:44} {figures[f'revoke_{n}_per_s']:9.0f}")
         print(f"{'SQLite grouped writes alone (ceiling)':44} "

@@ -346,38 +346,46 @@ class Batches:
     def run_steps(
         self, job: JobRecord, spec: dict[str, Any], steps: list[OpenStep], journal: Journal
     ) -> list[StepResult]:
-        """Issue a chunk of rows (see the module doc); one result per step."""
+        """Issue a chunk of rows (see the module doc); one result per step.
+
+        Store calls are grouped for the chunk: the marks read at once, the write-ahead
+        ids noted at once, the credentials issued by :meth:`Issuance.issue_many`, the
+        notices and the marks written at once. Only a step resumed after a crash is
+        looked at on its own.
+        """
         department = self._store.get_issuer(str(spec["issuer"]))
         if department is None:
             raise UnknownIssuer("the batch's issuer is no longer registered")
+        iss = department.iss
         results: dict[int, StepResult] = {}
-        pending: list[OpenStep] = []  # to issue, each under the id noted in its data
-        fresh: list[OpenStep] = []  # to note a new id for first
+        live = [s for s in steps if not s.data.get("refused")]
         for step in steps:
-            data = step.data
-            if data.get("refused"):
+            if step.data.get("refused"):
                 results[step.n] = StepResult("failed", {})  # the report is already there
-                continue
-            key = self.mark_key(department.iss, str(data["row_id"]))
-            mark = self._store.get_mark(MARK_SCOPE, key)
-            noted = data.get("new_id")
+        keys = {s.n: self.mark_key(iss, str(s.data["row_id"])) for s in live}
+        marks = self._store.get_marks(MARK_SCOPE, [keys[s.n] for s in live])
+        fresh: list[OpenStep] = []  # to note a new id for, then issue
+        told: list[tuple[OpenStep, str]] = []  # issued and marked: (re)tell only
+        ended: list[tuple[OpenStep, str]] = []  # issued and in the wallet: tell and mark
+        for step, mark in zip(live, marks, strict=True):
+            noted = step.data.get("new_id")
             if mark is not None:
                 if mark == noted:  # this job issued it; the notice may be missing
-                    results[step.n] = self._told(job, step, mark)
+                    told.append((step, mark))
                 else:
                     results[step.n] = StepResult("skipped", {"reason": "already_issued"})
-                continue
-            if noted is None:
+            elif noted is None:
                 fresh.append(step)
-                continue
-            resumed = self._resume(department, job, step, str(noted), key)
-            if isinstance(resumed, StepResult):
-                results[step.n] = resumed
             else:
-                fresh.append(resumed)
+                resumed = self._resume(department, step, str(noted))
+                if isinstance(resumed, str):
+                    ended.append((step, resumed))
+                else:
+                    fresh.append(resumed)
+        pending: list[OpenStep] = []
         if fresh:
             # Write ahead: the ids are in the journal before anything is issued.
-            pending += journal.note([(s, {"new_id": secrets.token_urlsafe(16)}) for s in fresh])
+            pending = journal.note([(s, {"new_id": secrets.token_urlsafe(16)}) for s in fresh])
         if pending:
             items = [
                 BulkItem(
@@ -391,65 +399,79 @@ class Batches:
             outcomes = self._issuance.issue_many(department, items)
             for step, outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, CredentialRecord):
-                    key = self.mark_key(department.iss, str(step.data["row_id"]))
-                    results[step.n] = self._finish(department, job, step, outcome.id, key)
+                    ended.append((step, outcome.id))
                 else:
                     results[step.n] = StepResult(
                         "failed", {"code": outcome.code, "message": outcome.message}
                     )
+        results.update(self._conclude(department, job, told, ended, keys))
         return [results[s.n] for s in steps]
 
     def finished(self, job: JobRecord, spec: dict[str, Any]) -> None:
         """Nothing to add: every credential got its notice with its step."""
 
-    def _resume(
-        self, department: IssuerRecord, job: JobRecord, step: OpenStep, noted: str, key: str
-    ) -> StepResult | OpenStep:
-        """A step an earlier attempt noted an id for: its result if the credential was
-        issued and is in the wallet, or the step to issue under a new id (an orphan is
-        revoked first). Never the noted id again: a stalled earlier attempt may still
-        be issuing under it, and then the mark decides which of the two stays."""
+    def _resume(self, department: IssuerRecord, step: OpenStep, noted: str) -> str | OpenStep:
+        """A step an earlier attempt noted an id for: that id if the credential was
+        issued and is in the wallet (its missing device copies made now), or the step
+        to issue under a new id (an orphan is revoked first). Never the noted id again:
+        a stalled earlier attempt may still be issuing under it, and then the mark
+        decides which of the two stays."""
         record = self._store.get_credential(noted)
         if record is None:
-            return step  # never issued: issue it under the noted id
-        citizen_id = str(step.data["citizen_id"])
+            return step
         if self._store.get_wallet_item(record.subject, noted) is not None:
-            self._devices.deliver(citizen_id, noted)  # idempotent: the missing copies
-            return self._finish(department, job, step, noted, key)
+            self._devices.deliver(str(step.data["citizen_id"]), noted)  # idempotent
+            return noted
         # Issued, but nobody holds it (the crash came between registry and wallet).
         with suppress(EcertError):
             self._issuance.revoke(department, noted)
         return OpenStep(step.n, step.state, {k: v for k, v in step.data.items() if k != "new_id"})
 
-    def _finish(
-        self, department: IssuerRecord, job: JobRecord, step: OpenStep, credential_id: str, key: str
-    ) -> StepResult:
-        """Tell the citizen, then mark the row issued. A row another batch marked first
-        (posted twice at once) loses: this credential is revoked and removed again."""
-        told = self._told(job, step, credential_id)
-        if self._store.put_mark(MARK_SCOPE, key, credential_id):
-            return told
-        if self._store.get_mark(MARK_SCOPE, key) == credential_id:
-            return told  # marked by an earlier attempt of this very step
-        citizen_id = str(step.data["citizen_id"])
-        with suppress(EcertError):
-            self._issuance.revoke(department, credential_id)
-        with suppress(EcertError):
-            self._wallets.remove(citizen_id, credential_id)
-        with suppress(EcertError):
-            self._notices.dismiss(citizen_id, _notice_id(job, step))
-        return StepResult("skipped", {"reason": "already_issued"})
-
-    def _told(self, job: JobRecord, step: OpenStep, credential_id: str) -> StepResult:
-        notice = step.data["notice"]
-        self._notices.add(
-            str(step.data["citizen_id"]),
-            NOTICE_KIND,
-            LocalizedName(zh=str(notice["zh"]), en=str(notice["en"])),
-            [credential_id],
-            notice_id=_notice_id(job, step),
+    def _conclude(
+        self,
+        department: IssuerRecord,
+        job: JobRecord,
+        told: list[tuple[OpenStep, str]],
+        ended: list[tuple[OpenStep, str]],
+        keys: dict[int, str],
+    ) -> dict[int, StepResult]:
+        """Tell the citizens (one store call), then mark the rows issued (one more). A
+        row another batch marked first (posted twice at once) loses: its credential is
+        revoked and removed again, and the step skipped."""
+        results: dict[int, StepResult] = {}
+        everyone = [*told, *ended]
+        if not everyone:
+            return results
+        self._notices.add_many(
+            [
+                (
+                    str(step.data["citizen_id"]),
+                    NOTICE_KIND,
+                    LocalizedName(
+                        zh=str(step.data["notice"]["zh"]), en=str(step.data["notice"]["en"])
+                    ),
+                    [credential_id],
+                    _notice_id(job, step),
+                )
+                for step, credential_id in everyone
+            ]
         )
-        return StepResult("done", {"credential": credential_id})
+        for step, credential_id in told:
+            results[step.n] = StepResult("done", {"credential": credential_id})
+        written = self._store.put_marks(MARK_SCOPE, [(keys[s.n], c) for s, c in ended])
+        for (step, credential_id), new in zip(ended, written, strict=True):
+            if new or self._store.get_mark(MARK_SCOPE, keys[step.n]) == credential_id:
+                results[step.n] = StepResult("done", {"credential": credential_id})
+                continue
+            citizen_id = str(step.data["citizen_id"])
+            with suppress(EcertError):
+                self._issuance.revoke(department, credential_id)
+            with suppress(EcertError):
+                self._wallets.remove(citizen_id, credential_id)
+            with suppress(EcertError):
+                self._notices.dismiss(citizen_id, _notice_id(job, step))
+            results[step.n] = StepResult("skipped", {"reason": "already_issued"})
+        return results
 
 
 def answer(job: JobRecord, errors: list[dict[str, Any]]) -> dict[str, Any]:

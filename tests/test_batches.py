@@ -277,8 +277,10 @@ def _batch_body(rows: int) -> bytes:
     [
         ("put_credentials", True),  # ids noted, nothing issued
         ("put_wallet_items", True),  # issued, in no wallet: orphans
-        ("put_notice", True),  # in the wallets, nobody told, not marked
-        ("finish_steps", False),  # marked, but the chunk's outcome not recorded
+        ("put_notices", True),  # in the wallets, nobody told, not marked
+        ("put_marks", True),  # told, not marked
+        ("put_marks", False),  # marked, but the chunk's outcome not recorded
+        ("finish_steps", False),  # recorded, but the run stopped before it went on
     ],
 )
 def test_a_crash_anywhere_in_a_chunk_resumes_and_every_row_is_held_once(

@@ -15,6 +15,7 @@ import pytest
 
 from store.errors import OutOfRange
 from store.interface import (
+    NOTICE_CAP,
     AccountStore,
     ActivityStore,
     ConfigStore,
@@ -24,6 +25,7 @@ from store.interface import (
     JobStore,
     KeyStore,
     NotFound,
+    NoticeRecord,
     NoticeStore,
     RegistryStore,
     ShortLivedStore,
@@ -74,8 +76,8 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     # The 54 methods of the one protocol before the split, less put_config, put_once and
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
     # plus the 8 of devices (issue 9), the 12 of jobs and the 3 of notices (issue 10),
-    # and the 3 bulk writes of proactive issuance.
-    assert len(seen) == 89
+    # and the 6 bulk calls of proactive issuance.
+    assert len(seen) == 92
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
@@ -185,3 +187,27 @@ def test_put_wallet_items_writes_items_of_many_citizens(store: Store) -> None:
         ("cred-2", b"x"),
     ]
     assert [i.credential_id for i in store.list_wallet_items("ps_b")] == ["cred-3"]
+
+
+def test_put_marks_writes_free_keys_and_get_marks_reads_them(store: Store) -> None:
+    assert store.put_mark("batch-row", "k1", "old")
+    got = store.put_marks("batch-row", [("k1", "new"), ("k2", "a"), ("k3", "b"), ("k2", "c")])
+    assert got == [False, True, True, False]
+    assert store.put_marks("batch-row", []) == []
+    assert store.get_marks("batch-row", ["k2", "k0", "k1", "k3"]) == ["a", None, "old", "b"]
+    assert store.get_marks("other-scope", ["k1"]) == [None]
+    assert store.get_marks("batch-row", []) == []
+    assert store.get_mark("batch-row", "k2") == "a"
+
+
+def test_put_notices_writes_many_and_keeps_each_citizens_cap(store: Store) -> None:
+    store.put_notice(NoticeRecord("ps_a", "n-0", 10, "batch", b"old"))
+    many = [NoticeRecord("ps_a", f"n-{i}", 10 + i, "batch", b"x") for i in range(NOTICE_CAP + 2)]
+    store.put_notices([*many, NoticeRecord("ps_b", "n-0", 5, "batch", b"y")])
+    store.put_notices([])
+    kept = store.list_notices("ps_a", NOTICE_CAP)
+    assert len(kept) == NOTICE_CAP
+    assert kept[0].notice_id == f"n-{NOTICE_CAP + 1}"  # newest first; the oldest trimmed
+    assert "n-0" not in {n.notice_id for n in store.list_notices("ps_a", NOTICE_CAP)}
+    (other,) = store.list_notices("ps_b")
+    assert (other.notice_id, other.blob) == ("n-0", b"y")
