@@ -170,7 +170,7 @@ def test_the_cli_imports_the_api_only_to_serve() -> None:
 _API_GLUE = ("services.py", "principals.py")
 #: What a view may call on the container: use cases only (a module of ``service``).
 _USE_CASES = frozenset(
-    {"accounts", "devices", "issuance", "publication", "verification", "wallets"}
+    {"accounts", "batches", "devices", "issuance", "publication", "verification", "wallets"}
 )
 
 
