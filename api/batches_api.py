@@ -9,15 +9,13 @@ unsupported_media_type``), one row a line (:mod:`service.batches`), at most 64 M
 background (a crash resumes). ``GET …/batches/{id}`` answers the progress
 ``{"id", "state", "total", "issued", "skipped", "failed", "errors"}``, ``errors`` the
 first 1,000 failed lines' ``{"line", "code", "message"}``; another department's batch
-answers ``404 job_not_found`` like an unknown one. ``Idempotency-Key`` repeats the
-first answer to a retry with the same key and body, as for issuance; without it, a
-batch posted again is a new job that skips every row already issued (``row_id`` per
-issuer).
+answers ``404 job_not_found`` like an unknown one. A batch posted again (a retry
+after a lost answer, say) is a new job that skips every row already issued (``row_id``
+per issuer): no ``Idempotency-Key`` is needed.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Literal
 
 from flask import Response, jsonify, request
@@ -28,7 +26,6 @@ from api.openapi import SECURITY_DEPARTMENT, APIBlueprint, Tag, problems
 from api.principals import current_department
 from api.services import services
 from service.batches import MAX_BODY
-from service.issuance import Kept, fingerprint
 
 __all__ = ["NDJSON", "bp"]
 
@@ -70,20 +67,7 @@ class BatchPath(BaseModel):
     """One batch of the department."""
 
     issuer: str = Field(pattern=_SLUG)
-    id: str = Field(pattern=r"^[0-9a-f]{1,64}$", description="The id the POST answered.")
-
-
-class IdempotencyHeader(BaseModel):
-    """The optional ``Idempotency-Key`` header."""
-
-    idempotency_key: str | None = Field(
-        default=None,
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Any unique string (a UUID); a retry with the same key and body "
-        "gets the first answer again.",
-    )
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The id the POST answered.")
 
 
 class BatchCreated(BaseModel):
@@ -130,33 +114,20 @@ _BODY_DOC = {
 @bp.post(
     "/<issuer>/batches",
     summary="Issue a batch of credentials into citizens' wallets",
-    responses={202: BatchCreated, **problems(403, 413, 415, 409, 422, 503)},
+    responses={202: BatchCreated, **problems(403, 413, 415, 503)},
     openapi_extensions=_BODY_DOC,
 )
-def post_batch(path: IssuerPath, header: IdempotencyHeader) -> tuple[Response, int]:
+def post_batch(path: IssuerPath) -> tuple[Response, int]:
     """JSON Lines, one `{"row_id", "citizen_id", "vct", "claims", "notice": {"zh",
-    "en"}}` a line; `202 {"id"}` once the batch is a job. Follow it with GET."""
+    "en"}}` a line; `202 {"id"}` once the batch is a job. Follow it with GET. Posted
+    again, a batch skips the rows already issued (their `row_id`)."""
     department = current_department(path.issuer)
     if request.mimetype != NDJSON:
         raise UnsupportedMediaType(f"A batch is sent as {NDJSON} (JSON Lines).")
-    body = request.get_data(cache=False)
-
-    def create() -> Kept:
-        job = services().batches.create(department, body)
-        return Kept(202, BatchCreated(id=job.id).model_dump())
-
-    if header.idempotency_key is None:
-        kept = create()
-    else:
-        kept = services().issuance.idempotent(
-            f"{path.issuer}/batches",
-            header.idempotency_key,
-            fingerprint({"batch_sha256": hashlib.sha256(body).hexdigest()}),
-            create,
-        )
-    response = jsonify(kept.body)
-    response.headers["Location"] = f"{request.path}/{kept.body['id']}"
-    return response, kept.status
+    job = services().batches.create(department, request.get_data(cache=False))
+    response = jsonify(BatchCreated(id=job.id).model_dump())
+    response.headers["Location"] = f"{request.path}/{job.id}"
+    return response, 202
 
 
 @bp.get(

@@ -8,13 +8,24 @@ Bodies are built as raw bytes, never with service.batches' own helpers.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from service.batches import MAX_BODY
 from tests.api_helpers import (
     ID_CARD,
     ID_CLAIMS,
@@ -25,10 +36,13 @@ from tests.api_helpers import (
     demo,
     services_of,
 )
+from tests.conftest import free_port
+from tests.hygiene import SESSION_LOGS, personal_demo
 
 __all__ = ["api_app", "auth", "client", "demo"]
 
-NDJSON = {"Content-Type": "application/x-ndjson"}
+NDJSON_TYPE = "application/x-ndjson"
+NDJSON = {"Content-Type": NDJSON_TYPE}
 NOTICE = {"zh": "您的居民身份证已发放到钱包。", "en": "Your resident ID card is in your wallet."}
 BATCHES = "/api/v1/issuers/police/batches"
 
@@ -140,21 +154,6 @@ def test_a_batch_posted_again_skips_every_row_issued(
     assert services_of(api_app).issuer.credentials_of(first) == registry
 
 
-def test_the_same_idempotency_key_answers_the_same_job(
-    client: FlaskClient, auth: AuthActions
-) -> None:
-    first = auth.citizen_ids[0]
-    body = row(1, first)
-    one = post(client, auth, body, **{"Idempotency-Key": "batch-2026-07"})
-    two = post(client, auth, body, **{"Idempotency-Key": "batch-2026-07"})
-    assert one.status_code == two.status_code == 202
-    assert one.get_json() == two.get_json()
-    other = post(client, auth, row(2, first), **{"Idempotency-Key": "batch-2026-07"})
-    assert other.status_code == 422
-    assert other.get_json()["code"] == "idempotency_key_reused"
-    wait_done(client, auth, one.get_json()["id"])
-
-
 def test_who_may_post_and_read_a_batch(client: FlaskClient, auth: AuthActions) -> None:
     body = row(1, auth.citizen_ids[0])
     # Another department's key for the police's route; a venue key; none.
@@ -185,8 +184,6 @@ def test_who_may_post_and_read_a_batch(client: FlaskClient, auth: AuthActions) -
 
 
 def test_a_body_over_the_limit_is_refused(client: FlaskClient, auth: AuthActions) -> None:
-    from service.batches import MAX_BODY
-
     got = post(client, auth, b" " * (MAX_BODY + 1))
     assert got.status_code == 413 and got.get_json()["code"] == "too_large"
     # A JSON body keeps the chassis's small cap: only JSON Lines may be large.
@@ -196,3 +193,148 @@ def test_a_body_over_the_limit_is_refused(client: FlaskClient, auth: AuthActions
         headers={**auth.department(), "Content-Type": "application/json"},
     )
     assert got.status_code == 413
+
+
+# -- kill -9 mid-batch: the real service, restarted, finishes the job ------------------------
+
+ECERT = str(Path(sys.executable).with_name("ecert"))
+
+
+class Serve:
+    """``ecert serve --demo`` (gunicorn, 2 workers) in its own process group, so that
+    ``kill -9`` takes the master and its workers down at once, as a crash does."""
+
+    def __init__(self, instance: Path, env: dict[str, str]) -> None:
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = instance.parent / f"serve-{port}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [ECERT, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", "2", "--threads", "2"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ecert serve exited:\n{self.log.read_text()}")
+            try:
+                if self.call("GET", "/healthz")[0] == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        self.kill()
+        raise AssertionError("ecert serve did not answer within 60 s")
+
+    def call(
+        self, method: str, path: str, body: bytes | None = None, *, token: str = "",
+        ctype: str = "application/json",
+    ) -> tuple[int, Any]:  # fmt: skip
+        request = urllib.request.Request(self.base + path, data=body, method=method)
+        if body is not None:
+            request.add_header("Content-Type", ctype)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        return status, json.loads(raw) if raw else None
+
+    def kill(self) -> None:
+        """``kill -9`` the whole service (master and workers)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        SESSION_LOGS.add_serve_log(self.log)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return
+        SESSION_LOGS.add_serve_log(self.log)
+
+
+def _valid_cards(server: Serve, citizen: dict[str, str]) -> set[str]:
+    body = json.dumps(citizen).encode()
+    status, login = server.call("POST", "/api/v1/auth/login", body)
+    assert status == 200, login
+    status, wallet = server.call("GET", "/api/v1/wallet/credentials", token=login["access_token"])
+    assert status == 200, wallet
+    return {item["id"] for item in wallet["items"] if item["status"] == "valid"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def test_kill_9_mid_batch_and_the_restarted_service_finishes_it(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    env = {**os.environ, "ECERT_INSTANCE": str(tmp_path / "instance")}
+    env.pop("ECERT_KEY_SECRET", None)
+    # A second between chunks of 200 rows, and a short lease: the kill lands mid-batch
+    # and the restarted workers take the job over soon after.
+    env.update({"ECERT_JOB_PACE": "1", "ECERT_JOB_LEASE": "3"})
+    redis_url = request.getfixturevalue("redis_server") if backend == "redis" else None
+    if redis_url is not None:
+        env["ECERT_REDIS_URL"] = redis_url
+    server = Serve(tmp_path / "instance", env)
+    try:
+        demo = json.loads((tmp_path / "instance" / "demo.json").read_text(encoding="utf-8"))
+        personal_demo(demo)
+        police = next(d["api_key"] for d in demo["departments"] if d["issuer"] == "police")
+        citizens = demo["citizens"]
+        before = [_valid_cards(server, c) for c in citizens]
+        rows = 600
+        body = b"\n".join(row(n, citizens[n % 2]["citizen_id"]) for n in range(rows))
+        status, created = server.call("POST", BATCHES, body, token=police, ctype=NDJSON_TYPE)
+        assert status == 202, created
+        status_path = f"{BATCHES}/{created['id']}"
+        deadline = time.monotonic() + 60
+        while True:  # the first chunk is recorded: kill -9 while the rest is under way
+            status, progress = server.call("GET", status_path, token=police)
+            assert status == 200 and time.monotonic() < deadline, progress
+            if progress["issued"] >= 200:
+                break
+            time.sleep(0.1)
+        server.kill()
+        assert progress["state"] == "running" and progress["issued"] < rows
+
+        server = Serve(tmp_path / "instance", env)
+        deadline = time.monotonic() + 90
+        while True:
+            status, progress = server.call("GET", status_path, token=police)
+            assert status == 200 and time.monotonic() < deadline, progress
+            if progress["state"] in ("done", "failed"):
+                break
+            time.sleep(0.2)
+        assert {k: progress[k] for k in ("state", "issued", "skipped", "failed")} == {
+            "state": "done", "issued": rows, "skipped": 0, "failed": 0,
+        }  # fmt: skip
+        # Every row is in its citizen's wallet exactly once, and valid.
+        after = [_valid_cards(server, c) for c in citizens]
+        assert [len(a - b) for a, b in zip(after, before, strict=True)] == [rows // 2] * 2
+        assert all(b <= a for a, b in zip(after, before, strict=True))
+
+        # The same batch again: nothing more is issued.
+        status, again = server.call("POST", BATCHES, body, token=police, ctype=NDJSON_TYPE)
+        assert status == 202, again
+        deadline = time.monotonic() + 60
+        while True:
+            status, repeat = server.call("GET", f"{BATCHES}/{again['id']}", token=police)
+            assert status == 200 and time.monotonic() < deadline, repeat
+            if repeat["state"] == "done":
+                break
+            time.sleep(0.2)
+        assert (repeat["issued"], repeat["skipped"]) == (0, rows)
+        assert [_valid_cards(server, c) for c in citizens] == after
+    finally:
+        server.stop()
+        if redis_url is not None:
+            client = redis.Redis.from_url(redis_url)
+            client.flushdb()
+            client.close()
