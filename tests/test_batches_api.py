@@ -294,7 +294,7 @@ def test_kill_9_mid_batch_and_the_restarted_service_finishes_it(
         status, created = server.call("POST", BATCHES, body, token=police, ctype=NDJSON_TYPE)
         assert status == 202, created
         status_path = f"{BATCHES}/{created['id']}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # generous: the machine may be shared
         while True:  # the first chunk is recorded: kill -9 while the rest is under way
             status, progress = server.call("GET", status_path, token=police)
             assert status == 200 and time.monotonic() < deadline, progress
@@ -302,10 +302,10 @@ def test_kill_9_mid_batch_and_the_restarted_service_finishes_it(
                 break
             time.sleep(0.1)
         server.kill()
-        assert progress["state"] == "running" and progress["issued"] < rows
+        assert progress["state"] == "running" and progress["issued"] < rows, progress
 
         server = Serve(tmp_path / "instance", env)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while True:
             status, progress = server.call("GET", status_path, token=police)
             assert status == 200 and time.monotonic() < deadline, progress
