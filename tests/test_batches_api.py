@@ -60,9 +60,7 @@ def row(n: int, citizen_id: str, **changes: Any) -> bytes:
 
 
 def post(client: FlaskClient, auth: AuthActions, body: bytes, **headers: str) -> Any:
-    return client.post(
-        BATCHES, data=body, headers={**auth.department(), **NDJSON, **headers}
-    )
+    return client.post(BATCHES, data=body, headers={**auth.department(), **NDJSON, **headers})
 
 
 def wait_done(client: FlaskClient, auth: AuthActions, job_id: str) -> dict[str, Any]:
@@ -162,9 +160,7 @@ def test_who_may_post_and_read_a_batch(client: FlaskClient, auth: AuthActions) -
         assert got.status_code in (401, 403), got.get_json()
     # JSON (or anything but JSON Lines) is refused with its code.
     for ctype in ("application/json", "text/plain", "application/x-www-form-urlencoded"):
-        got = client.post(
-            BATCHES, data=body, headers={**auth.department(), "Content-Type": ctype}
-        )
+        got = client.post(BATCHES, data=body, headers={**auth.department(), "Content-Type": ctype})
         assert got.status_code == 415, (ctype, got.get_json())
         assert got.get_json()["code"] == "unsupported_media_type"
     empty = post(client, auth, b"\n\n")
