@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from api.services import job_runner
 from service.batches import MAX_BODY
 from tests.api_helpers import (
     ID_CARD,
@@ -45,6 +47,18 @@ NDJSON_TYPE = "application/x-ndjson"
 NDJSON = {"Content-Type": NDJSON_TYPE}
 NOTICE = {"zh": "您的居民身份证已发放到钱包。", "en": "Your resident ID card is in your wallet."}
 BATCHES = "/api/v1/issuers/police/batches"
+
+
+@pytest.fixture(autouse=True)
+def _stop_the_job_runner(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Stop the app's job runner after each test: on Redis, a closed store still answers
+    (the client reconnects), so a runner left behind keeps polling the server's database
+    after its app is gone, and claims the next test's jobs (whose spec it cannot open)."""
+    # Set up after the app (so torn down before it) when the test uses one.
+    app = request.getfixturevalue("api_app") if "api_app" in request.fixturenames else None
+    yield
+    if app is not None:
+        job_runner(app).stop()
 
 
 def row(n: int, citizen_id: str, **changes: Any) -> bytes:
@@ -277,6 +291,8 @@ def test_kill_9_mid_batch_and_the_restarted_service_finishes_it(
     env.update({"ECERT_JOB_PACE": "1", "ECERT_JOB_LEASE": "3"})
     redis_url = request.getfixturevalue("redis_server") if backend == "redis" else None
     if redis_url is not None:
+        # A database of its own: job runners of other tests' apps may still poll db 0.
+        redis_url = redis_url.rsplit("/", 1)[0] + "/9"
         env["ECERT_REDIS_URL"] = redis_url
     server = Serve(tmp_path / "instance", env)
     try:
