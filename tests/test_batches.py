@@ -8,6 +8,7 @@ in how the parser splits or checks lines cannot hide itself.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,8 @@ from service.errors import BatchEmpty, BatchTooLarge
 from service.instance import Ecert, open_instance
 from service.issuance import BulkItem
 from store.interface import IssuerRecord
+from store.redis import RedisStore
+from store.sqlite import SQLiteStore
 from tests.api_helpers import BASE_URL
 from tests.factory import ID_CARD, ID_CLAIMS, MARRIAGE
 from tests.hygiene import personal
@@ -330,3 +333,26 @@ def test_a_crash_anywhere_in_a_chunk_resumes_and_every_row_is_held_once(
     for citizen in CITIZENS:
         for record in ecert.issuer.credentials_of(citizen):
             assert (record.id in held) == (record.state == "valid")
+
+
+def test_no_row_id_citizen_id_or_claim_is_in_clear_in_the_store(ecert: Ecert) -> None:
+    row_id = personal("ROW-11010119900307SECRET", "a row id built from a citizen id")
+    body = json.dumps(
+        {"row_id": row_id, "citizen_id": CITIZENS[0], "vct": ID_CARD, "claims": ID_CLAIMS,
+         "notice": NOTICE},
+        ensure_ascii=False,
+    ).encode()  # fmt: skip
+    job = ecert.batches.create(_police(ecert), body)
+    ended = ecert.jobs.run(job.id)
+    assert ended is not None and ended.done == 1
+    store = ecert.store
+    if isinstance(store, SQLiteStore):
+        dump = "\n".join(sqlite3.connect(store.path).iterdump()).encode("utf-8")
+    else:
+        assert isinstance(store, RedisStore)
+        client = store.client
+        dump = b"\n".join(
+            key + b"=" + repr(client.dump(key)).encode() for key in client.scan_iter(count=1000)
+        )
+    for secret in (row_id, "SECRET", CITIZENS[0], ID_CLAIMS["name"], ID_CLAIMS["id_number"]):
+        assert secret.encode("utf-8") not in dump, secret
