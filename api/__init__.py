@@ -28,6 +28,7 @@ from pydantic import BaseModel
 
 from api import (
     auth,
+    batches_api,
     changes_api,
     devices_api,
     errors,
@@ -114,6 +115,7 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         wallet_api.bp,
         devices_api.bp,
         notices_api.bp,
+        batches_api.bp,
         verify_api.bp,
         public.bp,
     )

@@ -86,6 +86,7 @@ from keys.errors import (
 from service.errors import (
     AccountInvalid,
     AuthError,
+    BatchTooLarge,
     ChangeInvalid,
     DeviceLimitReached,
     Forbidden,
@@ -233,6 +234,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     DeviceLimitReached: 409,
     # a revoked, suspended or expired credential: no presentation is made
     CredentialUnusable: 409,
+    BatchTooLarge: 413,
     UnsupportedMediaType: 415,
     IdempotencyKeyReused: 422,
     ChangeInvalid: 422,

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +25,12 @@ from cli.common import (
     read_json_file,
     write_file,
 )
+from cli.jobs import run_with_progress
 from issuer import load_catalogue
 from keys import EcertError, SigningKey
 from keys.errors import FormatError
 from keys.jsonstrict import loads
+from service.batches import MAX_BODY
 from service.instance import Ecert
 
 __all__ = ["add_commands"]
@@ -106,7 +109,17 @@ def cmd_issue_batch(args: argparse.Namespace) -> int:
     Each input line is ``{"issuer", "vct", "subject", "claims", "holder_jwk"}``. A bad
     line is reported (with its error code) and the batch goes on; results are written
     and flushed as they come, so an interrupted batch loses nothing already issued.
+
+    With ``--into-wallets --issuer SLUG``, the file is a batch as ``POST
+    /api/v1/issuers/{issuer}/batches`` takes it (``{"row_id", "citizen_id", "vct",
+    "claims", "notice"}`` a line) and runs as the same job: into the citizens'
+    wallets with their notices, rows issued before skipped, resumable (``ecert jobs
+    show ID``, ``ecert jobs run ID``); the summary is printed as JSON.
     """
+    if args.into_wallets:
+        return _into_wallets(args)
+    if not args.output:
+        raise UsageError("issue-batch needs -o/--output (or --into-wallets --issuer SLUG)")
     from tqdm import tqdm
 
     try:
@@ -136,6 +149,36 @@ def cmd_issue_batch(args: argparse.Namespace) -> int:
         inst.close()
     print(f"{issued} issued, {failed} failed: {args.output}", file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
+
+
+#: How often ``--into-wallets`` looks at a batch another process runs (seconds).
+_POLL = 0.5
+
+
+def _into_wallets(args: argparse.Namespace) -> int:
+    """``issue-batch --into-wallets``: the batch job, run here with a progress bar."""
+    if not args.issuer:
+        raise UsageError("--into-wallets needs --issuer SLUG (the department)")
+    try:
+        with open(args.file, "rb") as fh:
+            body = fh.read(MAX_BODY + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read {args.file}") from err
+    with open_ecert(args) as ecert:
+        department = ecert.platform.issuer(args.issuer)
+        job = ecert.batches.create(department, body)
+        print(f"batch {job.id}: {job.total} rows", file=sys.stderr)
+        ended = run_with_progress(ecert.jobs, job, quiet=args.quiet)
+        if ended is None:
+            # A running service's job runner claimed it first: follow it to its end.
+            while True:
+                now = ecert.jobs.get(job.id)
+                if now is None or now.state in ("done", "failed"):
+                    break
+                time.sleep(_POLL)
+        status = ecert.batches.status(department, job.id)
+    print_json(status)
+    return EXIT_FAIL if status["failed"] or status["state"] != "done" else EXIT_OK
 
 
 def _issue_line(inst: Ecert, line: str) -> dict[str, Any]:
@@ -193,8 +236,18 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-o", "--output", help="write the credential here (mode 0600)")
 
     p = add("issue-batch", cmd_issue_batch, "issue credentials from a JSON Lines file")
-    p.add_argument("file", help="one JSON object a line: issuer, vct, subject, claims, holder_jwk")
-    p.add_argument("-o", "--output", required=True, help="results, one JSON line each (0600)")
+    p.add_argument(
+        "file",
+        help="one JSON object a line: issuer, vct, subject, claims, holder_jwk (with "
+        "--into-wallets: row_id, citizen_id, vct, claims, notice)",
+    )
+    p.add_argument("-o", "--output", help="results, one JSON line each (0600)")
+    p.add_argument(
+        "--into-wallets",
+        action="store_true",
+        help="issue into citizens' wallets as a batch job (as POST …/batches does)",
+    )
+    p.add_argument("--issuer", help="with --into-wallets: the department's issuer slug")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     for action in ("revoke", "suspend", "reinstate"):

@@ -12,7 +12,7 @@ import datetime
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,13 @@ from issuer.errors import (
     InvalidTransition,
     NotAuthorised,
     UnknownCredential,
+    UnknownCredentialType,
     UnknownIssuer,
 )
 from issuer.keyring import Keyring
 from issuer.status import StatusRegistry
-from keys import FormatError, InvalidJWK, public_key_from_jwk, sign_compact
+from keys import EcertError, FormatError, InvalidJWK, SigningKey, public_key_from_jwk, sign_compact
+from keys.errors import Conflict
 from keys.jwk import public_key_to_jwk
 from keys.pseudonym import Pseudonyms
 from sdjwt import (
@@ -58,6 +60,33 @@ _TRANSITIONS: dict[tuple[CredentialState, CredentialState], bool] = {
     ("suspended", "valid"): True,
     ("suspended", "revoked"): True,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRequest:
+    """One credential to issue with :meth:`CredentialIssuer.issue_many` (the arguments
+    of :meth:`CredentialIssuer.issue`): ``credential_id`` None draws a random id; a
+    caller that must find the credential again after a crash gives its own (16 to 64
+    URL-safe characters)."""
+
+    vct: str
+    subject: str
+    claims: Mapping[str, object]
+    holder_jwk: Mapping[str, Any]
+    credential_id: str | None = None
+    not_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A request checked against the catalogue: what is signed, before a status index."""
+
+    vct: str
+    sd_claims: tuple[str, ...]
+    claims: dict[str, object]
+    cnf_jwk: dict[str, Any]
+    subject: str
+    exp: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +153,69 @@ class CredentialIssuer:
         record = self._store.get_issuer(iss)
         if record is None:
             raise UnknownIssuer("no issuer is registered with this identifier")
-        if vct not in record.vcts:
+        now = int(self._clock())
+        request = IssueRequest(
+            vct, subject, claims, holder_jwk, credential_id=credential_id, not_after=not_after
+        )
+        draft = self._draft(record.vcts, request, now)
+        key = self._keyring.signing_key(iss)
+        uri, idx = self._status.allocate(iss)
+        issued = self._sign(
+            iss, key, draft, uri, idx, now, decoys, credential_id or secrets.token_urlsafe(16)
+        )
+        self._store.put_credential(issued.record)
+        return issued
+
+    def issue_many(
+        self, iss: str, requests: Sequence[IssueRequest]
+    ) -> list[IssuedCredential | EcertError]:
+        """Issue many credentials at once, each as :meth:`issue` would: for each request,
+        in order, the credential or what refused it (:class:`NotAuthorised`,
+        :class:`~issuer.errors.UnknownCredentialType`, :class:`ClaimsInvalid`, or
+        :class:`~keys.errors.Conflict` for a ``credential_id`` already in the registry).
+
+        The issuer's record and key are read once, the status indices claimed and the
+        registry records written in one store call each (:meth:`StatusRegistry.
+        allocate_many`, ``put_credentials``). Raises :class:`UnknownIssuer` and
+        :class:`~issuer.errors.NoSigningKey` for the whole call.
+        """
+        record = self._store.get_issuer(iss)
+        if record is None:
+            raise UnknownIssuer("no issuer is registered with this identifier")
+        now = int(self._clock())
+        out: list[IssuedCredential | EcertError | None] = []
+        drafts: list[tuple[int, _Draft, str]] = []
+        for n, request in enumerate(requests):
+            try:
+                draft = self._draft(record.vcts, request, now)
+            except (NotAuthorised, UnknownCredentialType, ClaimsInvalid) as err:
+                out.append(err)
+                continue
+            out.append(None)
+            drafts.append((n, draft, request.credential_id or secrets.token_urlsafe(16)))
+        if drafts:
+            key = self._keyring.signing_key(iss)
+            positions = self._status.allocate_many(iss, len(drafts))
+            issued = [
+                self._sign(iss, key, draft, uri, idx, now, None, credential_id)
+                for (_, draft, credential_id), (uri, idx) in zip(drafts, positions, strict=True)
+            ]
+            written = self._store.put_credentials([i.record for i in issued])
+            for (n, _, _), one, new in zip(drafts, issued, written, strict=True):
+                out[n] = one if new else Conflict("a credential with this id already exists")
+        return [one for one in out if one is not None]
+
+    def _draft(self, vcts: tuple[str, ...], request: IssueRequest, now: int) -> _Draft:
+        """The checked claims of one request and its ``exp``, before anything is drawn."""
+        vct = request.vct
+        if vct not in vcts:
             raise NotAuthorised(f"this issuer may not issue {vct}")
+        credential_id = request.credential_id
         if credential_id is not None and not _ID_RE.fullmatch(credential_id):
             raise ClaimsInvalid("a credential id is 16 to 64 URL-safe characters", field="id")
         ctype = self._catalogue.get(vct)
-        clean = validate_claims(ctype, claims)
-        cnf_jwk = _holder_jwk(holder_jwk)
-        key = self._keyring.signing_key(iss)
-
-        now = int(self._clock())
+        clean = validate_claims(ctype, request.claims)
+        cnf_jwk = _holder_jwk(request.holder_jwk)
         exp = now + ctype.validity_days * 86400
         valid_until = clean.get("valid_until")
         if isinstance(valid_until, str):
@@ -143,16 +225,29 @@ class CredentialIssuer:
             exp = min(exp, int(end.timestamp()))
             if exp <= now:
                 raise ClaimsInvalid("the document has already expired", field="valid_until")
-        if not_after is not None:
-            exp = min(exp, not_after)
+        if request.not_after is not None:
+            exp = min(exp, request.not_after)
             if exp <= now:
                 raise ClaimsInvalid("the credential has already expired", field="not_after")
-        uri, idx = self._status.allocate(iss)
+        return _Draft(vct, ctype.sd_claims, clean, cnf_jwk, request.subject, exp)
+
+    def _sign(
+        self,
+        iss: str,
+        key: SigningKey,
+        draft: _Draft,
+        uri: str,
+        idx: int,
+        now: int,
+        decoys: int | None,
+        credential_id: str,
+    ) -> IssuedCredential:
+        """Sign one checked draft with its status position; nothing is written."""
         disclosures = []
         digests = []
         plain: dict[str, object] = {}
-        sd_names = set(ctype.sd_claims)
-        for name, value in clean.items():
+        sd_names = set(draft.sd_claims)
+        for name, value in draft.claims.items():
             if name in sd_names:
                 d = make_disclosure(name, value, token_bytes=self._token_bytes)
                 disclosures.append(d.encoded)
@@ -164,29 +259,26 @@ class CredentialIssuer:
         payload: dict[str, object] = {
             "iss": iss,
             "iat": now,
-            "exp": exp,
-            "vct": vct,
+            "exp": draft.exp,
+            "vct": draft.vct,
             **plain,
             SD: sorted(digests),  # sorted, so the order reveals nothing (RFC 9901 §4.2.4.1)
             SD_ALG: SHA_256,
-            "cnf": {"jwk": cnf_jwk},
+            "cnf": {"jwk": draft.cnf_jwk},
             "status": {"status_list": {"idx": idx, "uri": uri}},
         }
         jwt = sign_compact(payload, key, typ=TYP_SD_JWT_VC)
-        if credential_id is None:
-            credential_id = secrets.token_urlsafe(16)
         registry = CredentialRecord(
             id=credential_id,
-            vct=vct,
+            vct=draft.vct,
             issuer=iss,
-            subject=self._pseudonyms.of(subject),
+            subject=self._pseudonyms.of(draft.subject),
             kid=key.kid,
             status_uri=uri,
             status_idx=idx,
             issued_at=now,
-            expires_at=exp,
+            expires_at=draft.exp,
         )
-        self._store.put_credential(registry)
         sd_jwt = "~".join([jwt, *disclosures]) + "~"
         return IssuedCredential(credential_id, sd_jwt, registry)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -61,6 +62,50 @@ class StatusRegistry:
         if idx is None:
             raise StatusListFull(f"no free index in the new status list {record.uri}")
         return record.uri, idx
+
+    def allocate_many(self, issuer: str, count: int) -> list[tuple[str, int]]:
+        """``count`` random unused indices, as :meth:`allocate` gives one, claimed a
+        list at a time in one store call per draw (bulk issuance).
+
+        Each round draws as many distinct indices as are still needed (no more than the
+        list has room for below :data:`FILL_LIMIT`) and claims them at once; those
+        already taken are drawn again, up to :data:`MAX_DRAWS` rounds a list. Raises
+        :class:`StatusListFull` only if a fresh list cannot give an index either.
+        """
+        got: list[tuple[str, int]] = []
+        tried: set[str] = set()  # lists where a whole round of draws found nothing
+        while len(got) < count:
+            record = self._open_list(issuer, tried)
+            fresh = record is None
+            if record is None:
+                record = self._new_list(issuer)
+            before = len(got)
+            for _ in range(MAX_DRAWS):
+                limit = math.ceil(record.size * FILL_LIMIT)
+                room = limit - self._store.count_claimed(record.uri)
+                want = min(count - len(got), max(room, 1 if fresh else 0))
+                if want <= 0:
+                    break
+                drawn = list({self._randbelow(record.size) for _ in range(want)})
+                claimed = self._store.claim_status_indices(record.uri, drawn)
+                got.extend((record.uri, i) for i, ok in zip(drawn, claimed, strict=True) if ok)
+                if len(got) >= count:
+                    break
+            if len(got) == before:
+                if fresh:
+                    raise StatusListFull(f"no free index in the new status list {record.uri}")
+                tried.add(record.uri)
+        return got
+
+    def _open_list(self, issuer: str, skip: set[str]) -> StatusListRecord | None:
+        """The newest of the issuer's lists still below :data:`FILL_LIMIT` (but those in
+        ``skip``), or None."""
+        for record in reversed(self._store.list_status_lists(issuer)):
+            if record.uri in skip:
+                continue
+            if self._store.count_claimed(record.uri) < record.size * FILL_LIMIT:
+                return record
+        return None
 
     def set(self, uri: str, idx: int, value: int) -> None:
         """Set one status value (0 valid, 1 revoked, 2 suspended).

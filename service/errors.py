@@ -22,6 +22,12 @@ from keys.errors import (
 
 __all__ = [
     "AccountInvalid",
+    "BatchEmpty",
+    "BatchLineMalformed",
+    "BatchLineTooLong",
+    "BatchRowDuplicate",
+    "BatchRowInvalid",
+    "BatchTooLarge",
     "AuthError",
     "ChangeBusy",
     "ChangeInvalid",
@@ -219,6 +225,53 @@ class PresentationTooLarge(ServiceError):
 class DeviceLabelInvalid(ServiceError):
     """A device label that is empty after trimming, too long or holds control characters
     (``invalid_request``)."""
+
+
+# -- proactive issuance: batches of rows (service.batches) ------------------------------
+
+
+class BatchTooLarge(ServiceError):
+    """A batch body over :data:`service.batches.MAX_BODY` bytes or with more than
+    :data:`service.batches.MAX_ROWS` rows (HTTP 413)."""
+
+    code = "batch_too_large"
+
+
+class BatchEmpty(ServiceError):
+    """A batch body without a single row (only blank lines, or nothing)."""
+
+    code = "batch_empty"
+
+
+class BatchLineTooLong(ServiceError):
+    """A line of a batch over :data:`service.batches.MAX_LINE` bytes (reported for the
+    line; the batch goes on)."""
+
+    code = "batch_line_too_long"
+
+
+class BatchLineMalformed(ServiceError):
+    """A line of a batch that is not one strict JSON object (invalid UTF-8 or JSON,
+    a duplicate member, not an object; reported for the line)."""
+
+    code = "batch_line_malformed"
+
+
+class BatchRowInvalid(ServiceError):
+    """A row of a batch with a member missing, unknown, of the wrong type or out of its
+    bounds; the message names the member, never its value (reported for the line)."""
+
+    code = "batch_row_invalid"
+
+
+class BatchRowDuplicate(ServiceError):
+    """A row whose ``row_id`` an earlier line of the same batch already used (reported
+    for the later line)."""
+
+    code = "batch_row_duplicate"
+
+
+# -- jobs (service.jobs) ---------------------------------------------------------------
 
 
 class JobNotFound(NotFound, ServiceError):

@@ -39,6 +39,8 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.batches import MARK_KEY_LABEL as BATCH_MARK_KEY_LABEL
+from service.batches import Batches
 from service.changes import Changes
 from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
 from service.devices import COPY_KEY_LABEL, Devices
@@ -165,6 +167,17 @@ class Ecert:
             pseudonyms=self.pseudonyms,
         )
         self.jobs.register(self.changes)
+        #: Proactive issuance: departments' batches into wallets, run as jobs.
+        self.batches = Batches(
+            store,
+            self.jobs,
+            self.issuance,
+            self.wallets,
+            self.notices,
+            self.devices,
+            mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
+        )
+        self.jobs.register(self.batches)
 
     # -- opening and closing -----------------------------------------------------------
 

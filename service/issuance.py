@@ -38,23 +38,28 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from issuer import CredentialIssuer, NotAuthorised
+from issuer.credentials import IssuedCredential, IssueRequest
+from keys import EcertError
 from service.accounts import Accounts
-from service.errors import IdempotencyKeyReused, IdempotencyPending
+from service.errors import IdempotencyKeyReused, IdempotencyPending, UnknownCitizen
 from store.interface import IDEMPOTENCY, CredentialRecord, IssuerRecord, Store
 from store.kinds.config import KEYED_IDEMPOTENCY_SINCE
 from wallet import WalletVault
+from wallet.errors import WalletCorrupt
+from wallet.vault import OpenedWallet
 
 if TYPE_CHECKING:  # service.devices imports service.wallets, which needs nothing of this
     from service.devices import Devices
 
 __all__ = [
     "IDEMPOTENCY_KEY_LABEL",
+    "BulkItem",
     "IDEMPOTENCY_TTL",
     "LEGACY_SINCE",
     "LEGACY_WINDOW",
@@ -76,6 +81,18 @@ LEGACY_SINCE = KEYED_IDEMPOTENCY_SINCE
 #: How long old (plain SHA-256) entry names are still looked up: the longest an entry
 #: written by the old code lives (a done answer; a pending claim becomes one).
 LEGACY_WINDOW = IDEMPOTENCY_TTL + PENDING_TTL
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItem:
+    """One credential for :meth:`Issuance.issue_many`: its type, the citizen (clear id),
+    the claims, and the id to issue it under (None: a random one; a job gives its own,
+    written ahead, so that a crash can be resumed)."""
+
+    vct: str
+    citizen_id: str
+    claims: Mapping[str, Any]
+    credential_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +165,93 @@ class Issuance:
             self._withdraw(department.iss, issued.id)
             raise
         return issued.record
+
+    def issue_many(
+        self, department: IssuerRecord, items: Sequence[BulkItem]
+    ) -> list[CredentialRecord | EcertError]:
+        """Issue many credentials into citizens' wallets at once, each checked and
+        delivered as :meth:`issue` does (the wallet item sealed, a copy for every active
+        device); for each item, in order, its record or the error that refused it
+        (:class:`~issuer.errors.NotAuthorised`, :class:`~service.errors.UnknownCitizen`,
+        :class:`~issuer.errors.ClaimsInvalid`…, :class:`~keys.errors.Conflict` for a
+        ``credential_id`` already issued).
+
+        The writes are grouped: the status indices, the registry records and the wallet
+        items in one store call each (one SQLite transaction, or one Redis pipeline), the
+        issuer's key opened once, each wallet once. Callers pass chunks (a few hundred
+        items). If a write fails, the credentials of the chunk not yet delivered are
+        revoked (best effort) and the error raised, as :meth:`issue` does for one.
+        """
+        out: list[CredentialRecord | EcertError | None] = []
+        wallets: dict[str, OpenedWallet] = {}
+        requests: list[IssueRequest] = []
+        slots: list[int] = []
+        for n, item in enumerate(items):
+            try:
+                if item.vct not in department.vcts:
+                    raise NotAuthorised("this department may not issue this credential type")
+                wallet = wallets.get(item.citizen_id)
+                if wallet is None:
+                    self._accounts.require_citizen(item.citizen_id)
+                    wallet = wallets[item.citizen_id] = self._vault.opened(item.citizen_id)
+            except (NotAuthorised, UnknownCitizen, WalletCorrupt) as err:
+                out.append(err)
+                continue
+            out.append(None)
+            slots.append(n)
+            requests.append(
+                IssueRequest(
+                    item.vct,
+                    item.citizen_id,
+                    item.claims,
+                    wallet.holder_jwk,
+                    credential_id=item.credential_id,
+                )
+            )
+        if requests:
+            issued = self._issuer.issue_many(department.iss, requests)
+            made: list[tuple[int, IssuedCredential]] = []
+            for n, one in zip(slots, issued, strict=True):
+                if isinstance(one, IssuedCredential):
+                    made.append((n, one))
+                    out[n] = one.record
+                else:
+                    out[n] = one
+            self._deliver_many(department.iss, items, made, wallets)
+        return [one for one in out if one is not None]
+
+    def _deliver_many(
+        self,
+        iss: str,
+        items: Sequence[BulkItem],
+        made: list[tuple[int, IssuedCredential]],
+        wallets: dict[str, OpenedWallet],
+    ) -> None:
+        """Keep the new credentials in their wallets (one store call), then give each
+        citizen's devices their copies; on a failure, revoke those not yet delivered."""
+        done = 0
+        try:
+            self._vault.keep(
+                [
+                    self._vault.sealed(
+                        wallets[items[n].citizen_id],
+                        one.id,
+                        one.sd_jwt,
+                        vct=one.record.vct,
+                        issuer=iss,
+                        expires_at=one.record.expires_at,
+                    )
+                    for n, one in made
+                ]
+            )
+            if self._devices is not None:
+                for n, one in made:
+                    self._devices.deliver(items[n].citizen_id, one.id)
+                    done += 1
+        except Exception:
+            for _, one in made[done:]:
+                self._withdraw(iss, one.id)
+            raise
 
     def revoke(self, department: IssuerRecord, credential_id: str) -> CredentialRecord:
         """Revoke for good (status list value 1), with every device's copy."""

@@ -79,16 +79,41 @@ class Notices:
     ) -> Notice:
         """Tell the citizen. A given ``notice_id`` replaces the notice of that id (a job
         that tells again after a crash tells once)."""
-        owner = self._pseudonyms.of(citizen_id)
         nid = notice_id or new_event_id()
+        now = int(self.clock())
+        record, kept = self._record(citizen_id, kind, text, credentials, nid, now)
+        self._store.put_notice(record)
+        return Notice(nid, now, kind, kept, tuple(credentials))
+
+    def add_many(
+        self, notices: Sequence[tuple[str, str, LocalizedName, Sequence[str], str]]
+    ) -> None:
+        """:meth:`add` for many ``(citizen_id, kind, text, credentials, notice_id)`` at
+        once, in one store call (a batch's chunk)."""
+        now = int(self.clock())
+        self._store.put_notices(
+            [
+                self._record(citizen_id, kind, text, credentials, notice_id, now)[0]
+                for citizen_id, kind, text, credentials, notice_id in notices
+            ]
+        )
+
+    def _record(
+        self,
+        citizen_id: str,
+        kind: str,
+        text: LocalizedName,
+        credentials: Sequence[str],
+        notice_id: str,
+        now: int,
+    ) -> tuple[NoticeRecord, LocalizedName]:
+        owner = self._pseudonyms.of(citizen_id)
         zh, en = text.zh[:MAX_NOTICE_TEXT], text.en[:MAX_NOTICE_TEXT]
         body = {"text": {"zh": zh, "en": en}, "credentials": list(credentials)}
         blob = self._seal.seal(
-            json.dumps(body, ensure_ascii=False).encode("utf-8"), _aad(owner, nid)
+            json.dumps(body, ensure_ascii=False).encode("utf-8"), _aad(owner, notice_id)
         )
-        now = int(self.clock())
-        self._store.put_notice(NoticeRecord(owner, nid, now, kind, blob))
-        return Notice(nid, now, kind, LocalizedName(zh=zh, en=en), tuple(credentials))
+        return NoticeRecord(owner, notice_id, now, kind, blob), LocalizedName(zh=zh, en=en)
 
     def list_notices(self, citizen_id: str, limit: int = 50) -> list[Notice]:
         """The newest ``limit`` notices (at most :data:`NOTICE_CAP`), newest first."""

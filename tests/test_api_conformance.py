@@ -57,6 +57,10 @@ pytestmark = pytest.mark.slow
 #: it (``BaseSchema.get_all_operations``): parameters, responses and security are untyped.
 Operation = APIOperation[Any, Any, Any, Any]
 
+# A batch (POST /api/v1/issuers/{issuer}/batches) is JSON Lines, documented as a string:
+# sent as the text it is.
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
 #: Generated requests per operation and mode; ~20 operations x 2 modes in about a minute.
 EXAMPLES = 100
 CHECKS = [

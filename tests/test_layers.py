@@ -172,6 +172,7 @@ _API_GLUE = ("services.py", "principals.py")
 _USE_CASES = frozenset(
     {
         "accounts",
+        "batches",
         "changes",
         "devices",
         "issuance",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -84,6 +84,18 @@ class Presentation:
     expires_at: int
     #: The wallet's (and the registry's) id of the credential shown.
     credential_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedWallet:
+    """A citizen's wallet opened for bulk issuance (:meth:`WalletVault.opened`): the
+    public holder key credentials are bound to and the data key that seals them."""
+
+    citizen_id: str
+    #: The pseudonym the store knows the wallet by.
+    owner: str
+    holder_jwk: JWKDict
+    envelope: Envelope = field(repr=False)
 
 
 class WalletVault:
@@ -153,14 +165,46 @@ class WalletVault:
 
     def _holder(self, citizen_id: str) -> SigningKey:
         record, aead = self._wallet(citizen_id)
-        der = _open(aead, record.holder_blob, _aad(b"holder", citizen_id))
-        private = load_der_private_key(der, password=None)
-        if not isinstance(private, ec.EllipticCurvePrivateKey):
-            raise WalletCorrupt("the holder key has an unexpected type")
-        key = SigningKey.from_private_key(private)
-        if key.kid != record.holder_kid:
-            raise WalletCorrupt("the holder key does not match its kid")
-        return key
+        return _holder_key(record, aead, citizen_id)
+
+    def opened(self, citizen_id: str) -> OpenedWallet:
+        """The citizen's wallet opened once for many credentials at a time (bulk
+        issuance), creating it if needed: its public holder key and its data key."""
+        record, aead = self._wallet(citizen_id)
+        key = _holder_key(record, aead, citizen_id)
+        return OpenedWallet(citizen_id, record.citizen_id, key.public_jwk(), aead)
+
+    def sealed(
+        self,
+        wallet: OpenedWallet,
+        credential_id: str,
+        sd_jwt: str,
+        *,
+        vct: str,
+        issuer: str,
+        expires_at: int,
+    ) -> WalletItem:
+        """The wallet item of a credential this service just issued to ``wallet``'s
+        holder key, sealed as :meth:`add` seals it, not yet written (the issuer gives
+        ``vct``, ``issuer`` and ``expires_at``: the SD-JWT is not parsed again).
+        Keep the items with :meth:`keep`."""
+        return WalletItem(
+            citizen_id=wallet.owner,
+            credential_id=credential_id,
+            vct=vct,
+            issuer=issuer,
+            expires_at=expires_at,
+            added_at=int(self.clock()),
+            blob=_seal(
+                wallet.envelope,
+                sd_jwt.encode("ascii"),
+                _item_aad(wallet.citizen_id, credential_id),
+            ),
+        )
+
+    def keep(self, items: list[WalletItem]) -> None:
+        """Write sealed items (of any citizens) in one store call."""
+        self._store.put_wallet_items(items)
 
     # -- credentials -----------------------------------------------------------------
 
@@ -284,6 +328,18 @@ class WalletVault:
             token_bytes=self._token_bytes,
         )
         return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)
+
+
+def _holder_key(record: WalletRecord, aead: Envelope, citizen_id: str) -> SigningKey:
+    """The wallet's holder private key, opened with its data key and checked."""
+    der = _open(aead, record.holder_blob, _aad(b"holder", citizen_id))
+    private = load_der_private_key(der, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey):
+        raise WalletCorrupt("the holder key has an unexpected type")
+    key = SigningKey.from_private_key(private)
+    if key.kid != record.holder_kid:
+        raise WalletCorrupt("the holder key does not match its kid")
+    return key
 
 
 def _aad(kind: bytes, citizen_id: str) -> bytes:

@@ -135,3 +135,10 @@ class JobStore(Protocol):
         if it is taken."""
 
     def get_mark(self, scope: str, key: str) -> str | None: ...
+    def put_marks(self, scope: str, marks: list[tuple[str, str]]) -> list[bool]:
+        """:meth:`put_mark` for many ``(key, value)`` at once (a batch's chunk): for each,
+        in order, True if written, False if its key was taken (also by an earlier
+        entry of ``marks``)."""
+
+    def get_marks(self, scope: str, keys: list[str]) -> list[str | None]:
+        """:meth:`get_mark` for many keys at once, in order."""

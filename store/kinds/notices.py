@@ -32,6 +32,10 @@ class NoticeStore(Protocol):
     def put_notice(self, record: NoticeRecord) -> None:
         """Insert or replace the notice with this citizen and id."""
 
+    def put_notices(self, records: list[NoticeRecord]) -> None:
+        """:meth:`put_notice` for many notices, of any citizens, at once (a batch's chunk;
+        not one transaction on Redis)."""
+
     def list_notices(self, citizen_id: str, limit: int = 50) -> list[NoticeRecord]:
         """The newest ``limit``, newest first (``created_at``, then id, descending)."""
 

@@ -34,6 +34,11 @@ class RegistryStore(Protocol):
     def put_credential(self, record: CredentialRecord) -> None:
         """Insert; raises :class:`Conflict` if the id exists."""
 
+    def put_credentials(self, records: list[CredentialRecord]) -> list[bool]:
+        """Insert many credentials at once (bulk issuance): for each, in order, True if
+        it was inserted, False if a credential with its id already existed (that one is
+        left unchanged). Not one transaction on Redis: a crash may leave some written."""
+
     def get_credential(self, credential_id: str) -> CredentialRecord | None: ...
     def list_credentials(
         self, *, subject: str | None = None, issuer: str | None = None, kid: str | None = None

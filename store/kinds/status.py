@@ -70,6 +70,12 @@ class StatusListStore(Protocol):
     def claim_status_index(self, uri: str, idx: int) -> bool:
         """Atomically mark ``idx`` as used; False if it already was. Raises NotFound."""
 
+    def claim_status_indices(self, uri: str, indices: list[int]) -> list[bool]:
+        """:meth:`claim_status_index` for many indices in one atomic step (bulk issuance):
+        for each, in order, True if this call claimed it, False if it was already
+        claimed (also by an earlier entry of ``indices``). Raises NotFound, and
+        :class:`StoreError` for an index outside the list (then nothing is claimed)."""
+
     def count_claimed(self, uri: str) -> int: ...
     def set_status(self, uri: str, idx: int, value: int) -> None:
         """Set the ``bits``-wide status at ``idx`` (Token Status List bit order)."""

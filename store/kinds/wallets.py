@@ -50,6 +50,10 @@ class WalletStore(Protocol):
     def put_wallet_item(self, item: WalletItem) -> None:
         """Insert or replace the item with this citizen and credential id."""
 
+    def put_wallet_items(self, items: list[WalletItem]) -> None:
+        """:meth:`put_wallet_item` for many items, of any citizens, at once (bulk
+        issuance; not one transaction on Redis: a crash may leave some written)."""
+
     def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None: ...
     def list_wallet_items(self, citizen_id: str) -> list[WalletItem]:
         """The citizen's items, ordered by ``added_at`` then ``credential_id``."""

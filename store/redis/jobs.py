@@ -289,6 +289,28 @@ return 'ok'
         with self._guard():
             return bool(self._r.set(self._mark_key(scope, key), value.encode("utf-8"), nx=True))
 
+    def put_marks(self, scope: str, marks: list[tuple[str, str]]) -> list[bool]:
+        """``SET NX`` each mark, in one pipeline (in order: an earlier entry of the same
+        key wins)."""
+        if not marks:
+            return []
+        with self._guard():
+            pipe = self._r.pipeline(transaction=False)
+            for key, value in marks:
+                pipe.set(self._mark_key(scope, key), value.encode("utf-8"), nx=True)
+            return [bool(done) for done in pipe.execute()]
+
+    def get_marks(self, scope: str, keys: list[str]) -> list[str | None]:
+        """``GET`` each mark, in one pipeline."""
+        if not keys:
+            return []
+        with self._guard():
+            pipe = self._r.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(self._mark_key(scope, key))
+            replies = pipe.execute()
+        return [None if raw is None else text(raw) for raw in replies]
+
     def get_mark(self, scope: str, key: str) -> str | None:
         with self._guard():
             raw = self._r.get(self._mark_key(scope, key))

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+from redis.cluster import RedisCluster
+
 from store.codec import Codec
 from store.kinds.notices import NOTICE_CAP, NoticeRecord
 from store.redis.base import RedisBase
@@ -48,6 +50,23 @@ return gone
         args = [record.notice_id, record.created_at, NOTICE.to_json(record), NOTICE_CAP]
         with self._guard():
             self._script("put_notice")(keys=self._notice_keys(record.citizen_id), args=args)
+
+    def put_notices(self, records: list[NoticeRecord]) -> None:
+        """The ``put_notice`` script for each notice: in one pipeline on a server; one
+        call each on a Cluster (redis-py's cluster pipeline does not run scripts)."""
+        if not records:
+            return
+        script = self._script("put_notice")
+        with self._guard():
+            if isinstance(self._r, RedisCluster):
+                for record in records:
+                    self.put_notice(record)
+                return
+            pipe = self._r.pipeline(transaction=False)
+            for r in records:
+                args = [r.notice_id, r.created_at, NOTICE.to_json(r), NOTICE_CAP]
+                script(keys=self._notice_keys(r.citizen_id), args=args, client=pipe)
+            pipe.execute()
 
     def list_notices(self, citizen_id: str, limit: int = 50) -> list[NoticeRecord]:
         check_activity_limit(limit)

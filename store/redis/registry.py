@@ -57,6 +57,37 @@ class RegistryMixin(RedisBase):
             pipe.hsetnx(self._position_index(record.status_uri), record.status_idx, record.id)
             pipe.execute()
 
+    def put_credentials(self, records: list[CredentialRecord]) -> list[bool]:
+        """Insert many credentials: one pipeline of ``SET NX`` (record, then state: one
+        slot each), then one of the indexes of those inserted; for each, True if
+        inserted, False if its id existed (left unchanged)."""
+        for record in records:
+            check_state(record.state, CREDENTIAL_STATES)
+        if not records:
+            return []
+        with self._guard():
+            pipe = self._r.pipeline(transaction=False)
+            for record in records:
+                rec, state = self._cred_keys(record.id)
+                pipe.set(rec, CREDENTIAL.to_json(record, exclude=("state",)), nx=True)
+                pipe.set(state, record.state, nx=True)
+            replies = pipe.execute()
+            created = [bool(reply) for reply in replies[0::2]]
+            pipe = self._r.pipeline(transaction=False)
+            for record, new in zip(records, created, strict=True):
+                if new:
+                    pipe.zadd(self._subject_index(record.subject), {record.id: record.issued_at})
+                    pipe.zadd(self._issuer_index(record.issuer), {record.id: record.issued_at})
+                    pipe.hsetnx(
+                        self._position_index(record.status_uri), record.status_idx, record.id
+                    )
+            for issuer in sorted(
+                {r.issuer for r, new in zip(records, created, strict=True) if new}
+            ):
+                pipe.sadd(self._k("creds", "issuers"), issuer)
+            pipe.execute()
+        return created
+
     def get_credential(self, credential_id: str) -> CredentialRecord | None:
         """The credential with this id, or None. Raises :class:`StoreUnavailable`."""
         rec, state = self._cred_keys(credential_id)

@@ -80,6 +80,30 @@ return {0, 1}
 )
 
 
+# Many claims at once: every index checked first, then claimed; {0, c1, c2, …}.
+_CLAIM_MANY = """
+local meta = redis.call('GET', KEYS[1])
+if not meta then return {-1} end
+local size = tonumber(cjson.decode(meta)['size'])
+for i = 1, #ARGV do
+  local idx = tonumber(ARGV[i])
+  if idx < 0 or idx >= size then return {-2, idx} end
+end
+local out = {0}
+local count = 0
+for i = 1, #ARGV do
+  if redis.call('SETBIT', KEYS[2], tonumber(ARGV[i]), 1) == 1 then
+    out[i + 1] = 0
+  else
+    out[i + 1] = 1
+    count = count + 1
+  end
+end
+if count > 0 then redis.call('INCRBY', KEYS[3], count) end
+return out
+"""
+
+
 def _check(code: int, uri: str, idx: int, value: int | None = None) -> None:
     if code == _NO_LIST:
         raise NotFound(f"no status list {uri!r}")
@@ -103,6 +127,7 @@ class StatusMixin(RedisBase):
         "set_status": _SET_STATUS,
         "get_status": _GET_STATUS,
         "claim": _CLAIM,
+        "claim_many": _CLAIM_MANY,
     }
 
     def _list_keys(self, uri: str) -> tuple[str, str, str, str]:
@@ -161,6 +186,20 @@ class StatusMixin(RedisBase):
             reply = self._script("claim")(keys=[meta, claims, claimed], args=[idx])
         _check(int(reply[0]), uri, idx)
         return bool(reply[1])
+
+    def claim_status_indices(self, uri: str, indices: list[int]) -> list[bool]:
+        """Claim many indices in one Lua script (one list: one slot); for each, True if
+        this call claimed it. Raises :class:`NotFound` for an unknown list,
+        :class:`StoreError` for an index outside it (nothing claimed)."""
+        if not indices:
+            self.count_claimed(uri)  # NotFound for an unknown list, as with indices
+            return []
+        meta, _bits, claims, claimed = self._list_keys(uri)
+        with self._guard():
+            reply = self._script("claim_many")(keys=[meta, claims, claimed], args=indices)
+        code = int(reply[0])
+        _check(code, uri, int(reply[1]) if code == _BAD_INDEX else 0)
+        return [bool(int(flag)) for flag in reply[1:]]
 
     def count_claimed(self, uri: str) -> int:
         """How many indices of the list are claimed. Raises :class:`NotFound`."""

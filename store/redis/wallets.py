@@ -35,6 +35,17 @@ class WalletsMixin(RedisBase):
         with self._guard():
             self._r.hset(self._citizen_key(item.citizen_id, "items"), item.credential_id, blob)
 
+    def put_wallet_items(self, items: list[WalletItem]) -> None:
+        """Insert or replace many items: one pipeline of ``HSET`` (one per citizen's slot)."""
+        if not items:
+            return
+        with self._guard():
+            pipe = self._r.pipeline(transaction=False)
+            for item in items:
+                key = self._citizen_key(item.citizen_id, "items")
+                pipe.hset(key, item.credential_id, ITEM.to_json(item))
+            pipe.execute()
+
     def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None:
         """One item, or None. Raises :class:`StoreUnavailable`."""
         with self._guard():

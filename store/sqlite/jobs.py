@@ -157,6 +157,34 @@ class JobsMixin(SQLiteBase):
             )
             return cur.rowcount == 1
 
+    def put_marks(self, scope: str, marks: list[tuple[str, str]]) -> list[bool]:
+        """Insert each mark whose key is free, in one transaction."""
+        if not marks:
+            return []
+        with self._write() as conn:
+            return [
+                conn.execute(
+                    "INSERT OR IGNORE INTO marks (scope, key, value) VALUES (?, ?, ?)",
+                    (scope, key, value),
+                ).rowcount
+                == 1
+                for key, value in marks
+            ]
+
+    def get_marks(self, scope: str, keys: list[str]) -> list[str | None]:
+        """The marks of ``keys``, in order, from one snapshot."""
+        if not keys:
+            return []
+        with self._snapshot() as conn:
+            found = {}
+            for key in keys:
+                row = conn.execute(
+                    "SELECT value FROM marks WHERE scope = ? AND key = ?", (scope, key)
+                ).fetchone()
+                if row is not None:
+                    found[key] = str(row[0])
+        return [found.get(key) for key in keys]
+
     def get_mark(self, scope: str, key: str) -> str | None:
         with self._read() as conn:
             row = conn.execute(

@@ -33,6 +33,26 @@ class NoticesMixin(SQLiteBase):
                     (record.citizen_id, edge[0], edge[1]),
                 )
 
+    def put_notices(self, records: list[NoticeRecord]) -> None:
+        """Insert or replace many notices in one transaction; then each citizen keeps
+        only the newest :data:`NOTICE_CAP`."""
+        if not records:
+            return
+        with self._write() as conn:
+            conn.executemany(_INSERT, [NOTICE.to_row(r) for r in records])
+            for citizen_id in sorted({r.citizen_id for r in records}):
+                edge = conn.execute(
+                    "SELECT created_at, notice_id FROM notices WHERE citizen_id = ?"
+                    " ORDER BY created_at DESC, notice_id DESC LIMIT 1 OFFSET ?",
+                    (citizen_id, NOTICE_CAP),
+                ).fetchone()
+                if edge is not None:
+                    conn.execute(
+                        "DELETE FROM notices WHERE citizen_id = ?"
+                        " AND (created_at, notice_id) <= (?, ?)",
+                        (citizen_id, edge[0], edge[1]),
+                    )
+
     def list_notices(self, citizen_id: str, limit: int = 50) -> list[NoticeRecord]:
         """Newest first."""
         check_activity_limit(limit)

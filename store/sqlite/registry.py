@@ -46,6 +46,27 @@ class RegistryMixin(SQLiteBase):
             except sqlite3.IntegrityError as err:
                 raise Conflict(f"credential {record.id!r} already exists") from err
 
+    def put_credentials(self, records: list[CredentialRecord]) -> list[bool]:
+        """Insert many credentials in one transaction; for each, True if inserted, False
+        if its id existed (left unchanged)."""
+        for record in records:
+            check_state(record.state, CREDENTIAL_STATES)
+        insert = CREDENTIAL.insert("credentials")
+        done = []
+        with self._write() as conn:
+            # Not INSERT OR IGNORE: that would also skip a row breaking another constraint.
+            for record in records:
+                exists = conn.execute(
+                    "SELECT 1 FROM credentials WHERE id = ?", (record.id,)
+                ).fetchone()
+                if exists is None:
+                    try:
+                        conn.execute(insert, CREDENTIAL.to_row(record))
+                    except sqlite3.IntegrityError as err:
+                        raise Conflict(f"credential {record.id!r} breaks a constraint") from err
+                done.append(exists is None)
+        return done
+
     def get_credential(self, credential_id: str) -> CredentialRecord | None:
         """The credential with this id, or None. Raises :class:`StoreUnavailable`."""
         with self._read() as conn:

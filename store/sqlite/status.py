@@ -115,6 +115,27 @@ class StatusMixin(SQLiteBase):
             conn.execute("UPDATE status_lists SET claimed = claimed + 1 WHERE uri = ?", (uri,))
             return True
 
+    def claim_status_indices(self, uri: str, indices: list[int]) -> list[bool]:
+        """Claim many indices in one ``BEGIN IMMEDIATE`` transaction; for each, True if
+        this call claimed it. Raises :class:`NotFound` for an unknown list,
+        :class:`StoreError` for an index outside it (nothing claimed)."""
+        with self._write() as conn:
+            _bits, size = _shape(conn, uri)
+            for idx in indices:
+                check_index(idx, size)
+            claimed = []
+            for idx in indices:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO status_claims (uri, idx) VALUES (?, ?)", (uri, idx)
+                )
+                claimed.append(cur.rowcount == 1)
+            count = sum(claimed)
+            if count:
+                conn.execute(
+                    "UPDATE status_lists SET claimed = claimed + ? WHERE uri = ?", (count, uri)
+                )
+        return claimed
+
     def count_claimed(self, uri: str) -> int:
         """How many indices of the list are claimed. Raises :class:`NotFound`."""
         with self._read() as conn:

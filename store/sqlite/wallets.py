@@ -34,6 +34,15 @@ class WalletsMixin(SQLiteBase):
         with self._write() as conn:
             conn.execute(ITEM.insert("wallet_items", "INSERT OR REPLACE"), ITEM.to_row(item))
 
+    def put_wallet_items(self, items: list[WalletItem]) -> None:
+        """Insert or replace many items in one transaction."""
+        if not items:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                ITEM.insert("wallet_items", "INSERT OR REPLACE"), [ITEM.to_row(i) for i in items]
+            )
+
     def get_wallet_item(self, citizen_id: str, credential_id: str) -> WalletItem | None:
         """One item, or None. Raises :class:`StoreUnavailable`."""
         with self._read() as conn:
