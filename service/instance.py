@@ -212,7 +212,8 @@ class Ecert:
             raise
 
     def close(self) -> None:
-        """Close the store."""
+        """Stop running jobs here and close the store."""
+        self.jobs.close()
         self.store.close()
 
     def __enter__(self) -> Ecert:

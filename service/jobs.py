@@ -141,6 +141,14 @@ class Jobs:
         #: This process's lease holder name (host, pid and a random part).
         self.holder = f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         self._created: list[Callable[[], None]] = []
+        #: Jobs whose spec this process cannot open (another secret): left to others.
+        self._unopenable: set[str] = set()
+        #: Set by :meth:`close`: runners stop (the container closed its store).
+        self.closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop running jobs here (the container is closing its store)."""
+        self.closed.set()
 
     def register(self, handler: JobHandler) -> None:
         """Run jobs of ``handler.kind`` with ``handler``."""
@@ -249,12 +257,23 @@ class Jobs:
             log.warning("job %s: no handler for kind %s here; left for another", job.id, job.kind)
             self._store.release_job(job.id, self.holder)
             return None
-        spec = self.spec(job)
+        try:
+            spec = self.spec(job)
+        except JobCorrupt:
+            # Another secret, or damage: never hold the job (a worker that can open it
+            # must not wait for this one's lease), and do not claim it again here.
+            log.error("job %s: its spec does not open here; left to another worker", job.id)
+            self._unopenable.add(job.id)
+            self._store.release_job(job.id, self.holder)
+            return None
         journal = Journal(self, job)
         chunk = max(1, handler.chunk)
         for start in range(0, job.total, _PAGE):
             pending = [s for s in self.steps(job, start, _PAGE) if s.state == "pending"]
             for at in range(0, len(pending), chunk):
+                if self.closed.is_set():  # closing: leave the rest to the next claim
+                    self._store.release_job(job.id, self.holder)
+                    return None
                 batch = pending[at : at + chunk]
                 job = self._renew(job)
                 results = self._run_steps(handler, job, spec, batch, journal)
@@ -283,8 +302,10 @@ class Jobs:
         process can run; how many it ran to their end."""
         ran = 0
         for job_id in self._store.runnable_jobs(int(self.clock()), limit):
+            if self.closed.is_set():
+                break
             job = self._store.get_job(job_id)
-            if job is None or job.kind not in self._handlers:
+            if job is None or job.kind not in self._handlers or job_id in self._unopenable:
                 continue
             try:
                 if self.run(job_id) is not None:
@@ -383,6 +404,8 @@ class JobRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if self._jobs.closed.is_set():  # the app's container was closed
+                return
             self._wake.clear()
             try:
                 self._jobs.run_pending()

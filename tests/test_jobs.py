@@ -174,3 +174,33 @@ def test_the_runner_thread_runs_a_created_job(store: Store) -> None:
         assert echo.runs == [0, 1]
     finally:
         runner.stop()
+
+
+def test_a_job_this_worker_cannot_open_is_left_to_the_others_at_once(store: Store) -> None:
+    clock = Clock()
+    mine = jobs_on(store, clock)
+    job = mine.create("echo", "operator", {}, [{"value": 1}])
+    stranger = Jobs(store, secrets.token_bytes(32), clock=clock)  # another secret
+    stranger.register(Echo())
+    assert stranger.run_pending() == 0
+    assert stranger.run_pending() == 0  # not claimed again either
+    after = store.get_job(job.id)
+    assert after is not None and after.lease_holder == ""  # no lease kept
+    ended = mine.run(job.id)
+    assert ended is not None and ended.state == "done"
+
+
+def test_a_closed_container_stops_its_jobs_and_its_runner(store: Store) -> None:
+    echo = Echo()
+    jobs = Jobs(store, KEY, clock=time.time)
+    jobs.register(echo)
+    runner = JobRunner(jobs, poll=0.05)
+    runner.start()
+    jobs.close()
+    deadline = time.monotonic() + 5
+    while runner._thread is not None and runner._thread.is_alive():
+        assert time.monotonic() < deadline, "the runner outlived its container"
+        time.sleep(0.02)
+    job = jobs.create("echo", "operator", {}, [{"value": 1}])
+    assert jobs.run(job.id) is None and echo.runs == []  # closed: runs nothing
+    runner.stop()
