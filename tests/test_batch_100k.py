@@ -9,10 +9,12 @@ a timing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from cli.main import main
 from service.instance import open_instance
@@ -55,19 +57,33 @@ def _line(n: int) -> str:
 BAD = {n + 1: n for n in range(ROWS) if n % 10_000 == 5_000}  # line number -> row
 
 
-@pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def instance(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """An instance with the police and 1,000 citizens, on SQLite or on a Redis database of
+    the session's server of its own (emptied afterwards)."""
     monkeypatch.setenv("ECERT_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.delenv("ECERT_KEY_SECRET", raising=False)
     monkeypatch.delenv("ECERT_REDIS_URL", raising=False)
-    assert main(["init", "--base-url", "https://ecert.example"]) == 0
-    assert (
-        main(["issuer", "add", "police", "--zh", "公安", "--en", "Police", "--vct", ID_CARD]) == 0
-    )
-    with open_instance(tmp_path / "instance") as ecert:
-        for n in range(CITIZENS):
-            ecert.accounts.create_citizen(personal(_citizen(n), "a bulk citizen id"))
-    return tmp_path
+    client = None
+    if request.param == "redis":
+        url = str(request.getfixturevalue("redis_server")).rsplit("/", 1)[0] + "/11"
+        monkeypatch.setenv("ECERT_REDIS_URL", url)
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+    try:
+        assert main(["init", "--base-url", "https://ecert.example"]) == 0
+        department = ["admin", "department", "add", "police", "--zh", "公安", "--en", "Police"]
+        assert main([*department, "--vct", ID_CARD]) == 0
+        with open_instance(tmp_path / "instance") as ecert:
+            for n in range(CITIZENS):
+                ecert.accounts.create_citizen(personal(_citizen(n), "a bulk citizen id"))
+        yield tmp_path
+    finally:
+        if client is not None:
+            client.flushdb()
+            client.close()
 
 
 def _issue(capsys: pytest.CaptureFixture[str], batch: Path) -> tuple[int, Any]:

@@ -14,10 +14,12 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from issuer import load_catalogue
 from tests.conftest import free_port
@@ -42,12 +44,16 @@ NEW_NAME = personal("张叁丰", "test_changes_process new name")
 ENV = {"ECERT_JOB_PACE": "1", "ECERT_JOB_LEASE": "2"}
 
 
-def start(instance: Path) -> Server:
-    """``ecert serve --demo`` in its own process group (so that it can be killed whole)."""
+def start(instance: Path, redis_url: str | None = None) -> Server:
+    """``ecert serve --demo`` in its own process group (so that it can be killed whole),
+    on the instance's SQLite file or on ``redis_url``."""
     port = free_port()
     log = instance.parent / f"serve-{port}.log"
     env = {**os.environ, "ECERT_INSTANCE": str(instance), **ENV}
     env.pop("ECERT_KEY_SECRET", None)
+    env.pop("ECERT_REDIS_URL", None)
+    if redis_url is not None:
+        env["ECERT_REDIS_URL"] = redis_url
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [ECERT, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
@@ -84,9 +90,28 @@ def valid_by_type(server: Server, token: str) -> tuple[Counter[str], dict[str, d
     return Counter(i["vct"] for i in items.values() if i["status"] == "valid"), items
 
 
-def test_a_change_killed_in_the_middle_resumes_and_finishes(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (the instance's SQLite file), or a Redis database of the session's server of
+    its own (emptied afterwards)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = str(request.getfixturevalue("redis_server")).rsplit("/", 1)[0] + "/10"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def test_a_change_killed_in_the_middle_resumes_and_finishes(
+    tmp_path: Path, backend: str | None
+) -> None:
     instance = tmp_path / "instance"
-    server = start(instance)
+    server = start(instance, backend)
     try:
         demo = json.loads((instance / "demo.json").read_text(encoding="utf-8"))
         citizen = demo["citizens"][0]
@@ -130,7 +155,7 @@ def test_a_change_killed_in_the_middle_resumes_and_finishes(tmp_path: Path) -> N
     finally:
         kill(server)
 
-    server = start(instance)
+    server = start(instance, backend)
     try:
         status, login, _ = server.call("POST", "/api/v1/auth/login", citizen)
         token = login["access_token"]
