@@ -313,19 +313,15 @@ class Batches:
         """
         job = self.job(department, job_id)
         errors: list[dict[str, Any]] = []
-        if job.failed:
-            for step in self._jobs.all_steps(job):
-                if step.state == "failed":
-                    data = step.data
-                    errors.append(
-                        {
-                            "line": data.get("line", 0),
-                            "code": data.get("code", "internal"),
-                            "message": data.get("message", ""),
-                        }
-                    )
-                    if len(errors) >= MAX_ERRORS_SHOWN:
-                        break
+        for step in self._jobs.steps_in(job, "failed", limit=MAX_ERRORS_SHOWN):
+            data = step.data
+            errors.append(
+                {
+                    "line": data.get("line", 0),
+                    "code": data.get("code", "internal"),
+                    "message": data.get("message", ""),
+                }
+            )
         return answer(job, errors)
 
     def job(self, department: IssuerRecord, job_id: str) -> JobRecord:

@@ -231,6 +231,23 @@ class Jobs:
             for s in self._store.job_steps(job.id, start, count)
         ]
 
+    def steps_in(self, job: JobRecord, state: str, *, limit: int) -> list[OpenStep]:
+        """The first ``limit`` steps in ``state`` (``failed``: what a status page lists),
+        opened. The state is kept in clear, so only those steps are decrypted, and the
+        reading stops once the job's counter for that state is reached."""
+        wanted = {"done": job.done, "skipped": job.skipped, "failed": job.failed}.get(
+            state, job.total
+        )
+        found: list[OpenStep] = []
+        for start in range(0, job.total, _PAGE):
+            if len(found) >= min(limit, wanted):
+                break
+            for raw in self._store.job_steps(job.id, start, _PAGE):
+                if raw.state == state and len(found) < limit:
+                    data = _load(self._open(raw.data, _aad(job.id, raw.n)))
+                    found.append(OpenStep(raw.n, raw.state, data))
+        return found
+
     def all_steps(self, job: JobRecord) -> Iterator[OpenStep]:
         """Every step, page by page."""
         for start in range(0, job.total, _PAGE):

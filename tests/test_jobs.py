@@ -204,3 +204,25 @@ def test_a_closed_container_stops_its_jobs_and_its_runner(store: Store) -> None:
     job = jobs.create("echo", "operator", {}, [{"value": 1}])
     assert jobs.run(job.id) is None and echo.runs == []  # closed: runs nothing
     runner.stop()
+
+
+def test_the_failed_steps_are_read_without_opening_the_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = jobs_on(store, Clock())
+    values: list[object] = ["refuse", 1, "refuse", 2, 3, 4, 5]
+    job = jobs.create("echo", "operator", {}, [{"value": v} for v in values])
+    ended = jobs.run(job.id)
+    assert ended is not None and ended.failed == 2
+    opened: list[bytes] = []
+    real_open = jobs._open
+
+    def counting(blob: bytes, aad: bytes) -> bytes:
+        opened.append(aad)
+        return real_open(blob, aad)
+
+    monkeypatch.setattr(jobs, "_open", counting)
+    failed = jobs.steps_in(ended, "failed", limit=10)
+    assert [(s.n, s.data["code"]) for s in failed] == [(0, "not_found"), (2, "not_found")]
+    assert len(opened) == 2  # the five done steps stay sealed
+    assert [s.n for s in jobs.steps_in(ended, "failed", limit=1)] == [0]
