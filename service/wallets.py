@@ -44,6 +44,9 @@ from wallet.vault import LiveState, Presentation
 __all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_validity"]
 
 #: Claims of the SD-JWT VC layer, not of the citizen.
+#: How many times :meth:`Wallets.credentials` reads again a list that changed under it.
+_CONSISTENT_READS = 5
+
 _ENVELOPE = frozenset({"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd", "_sd_alg"})
 
 #: The scene of an activity entry that records a change of a subject field
@@ -102,7 +105,23 @@ class Wallets:
 
     def credentials(self, citizen_id: str) -> list[Card]:
         """The citizen's credentials, oldest first, each with its live status and the
-        document's own validity (each credential is decrypted for its ``valid_until``)."""
+        document's own validity (each credential is decrypted for its ``valid_until``).
+
+        The list and the statuses are separate reads, and a re-issue may run between
+        them (deliver the new card, then revoke the old one): a list read before the
+        delivery with a status read after the revocation would show the card with no
+        valid version. So the list is read again after the statuses, and the whole
+        read repeated when it changed; a re-issue that revoked a listed card has
+        delivered its successor first, so the second read sees the change."""
+        cards = self._cards(citizen_id)
+        for _ in range(_CONSISTENT_READS):
+            now = [item.credential_id for item in self._vault.items(citizen_id)]
+            if now == [card.item.credential_id for card in cards]:
+                break
+            cards = self._cards(citizen_id)
+        return cards
+
+    def _cards(self, citizen_id: str) -> list[Card]:
         cards = []
         for item in self._vault.items(citizen_id):
             try:

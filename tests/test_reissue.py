@@ -16,6 +16,7 @@ from tests.api_helpers import BASE_URL
 from tests.factory import ID_CARD
 from tests.hygiene import personal, personal_demo
 from tests.test_devices_api import new_key, proof
+from wallet.vault import LiveState
 
 SESSION = "a-session-token-of-the-reissue-test"
 
@@ -112,3 +113,27 @@ def test_what_cannot_be_replaced_is_skipped_with_its_reason(ecert: Ecert) -> Non
     ecert.issuer.suspend(card.issuer, old)
     skipped = ecert.reissue.replace(citizen, old, new_id=secrets.token_urlsafe(16))
     assert (skipped.outcome, skipped.reason) == ("skipped", "not_valid")
+
+
+def test_the_card_list_read_during_a_reissue_never_shows_neither_version(
+    ecert: Ecert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race that a kill -9 test once caught on Redis: the list is read before the
+    new card is delivered, and the old card's status after it is revoked. The list is
+    read again after the statuses, so the reader sees the change instead of a card with
+    no valid version."""
+    citizen: str = ecert.test_citizen  # type: ignore[attr-defined]
+    old = _id_card(ecert, citizen)
+    new_id = secrets.token_urlsafe(16)
+    live_state = ecert.vault.live_state
+    raced: list[str] = []
+
+    def racing(credential_id: str) -> LiveState:
+        if credential_id == old and not raced:
+            raced.append(credential_id)  # the re-issue runs between the two reads
+            ecert.reissue.replace(citizen, old, new_id=new_id, claims={})
+        return live_state(credential_id)
+
+    monkeypatch.setattr(ecert.vault, "live_state", racing)
+    assert _valid_id_cards(ecert, citizen) == [new_id]
+    assert raced == [old]
