@@ -53,6 +53,7 @@ from service.presentations import QrPresentations
 from service.publication import Publication
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
+from service.uses import Uses
 from service.verification import OnlineVerifier, Verification
 from service.wallets import Wallets
 from store import Store, open_store
@@ -125,7 +126,12 @@ class Ecert:
             idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
             devices=self.devices,
         )
-        self.verification = Verification(OnlineVerifier(store, self.platform), self.presentations)
+        #: every use of a citizen's data (verifications, proof queries) is published
+        #: here; the audit chain and the counters listen (:mod:`service.uses`)
+        self.uses = Uses()
+        self.verification = Verification(
+            OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
+        )
         self.wallets = Wallets(
             store,
             self.vault,

@@ -29,6 +29,7 @@ from issuer.keyring import TRUST_VERSION
 from service.accounts import api_key_revocations
 from service.errors import OnlineQrOtherScene, OnlineQrRefused
 from service.presentations import QrPresentations
+from service.uses import Use, Uses
 from store.interface import (
     ActivityRecord,
     ApiKeyRecord,
@@ -198,9 +199,12 @@ class OnlineVerifier:
         clock: Callable[[], float] = time.time,
         refresh: float = 300.0,
         check_every: float = 0.0,
+        uses: Uses | None = None,
     ) -> None:
         self._store = store
         self._platform = platform
+        #: where every verification is published once it is over (:mod:`service.uses`)
+        self.uses = Uses() if uses is None else uses
         self._clock = clock
         self._refresh = refresh
         #: seconds between two reads of the trust version (0: every time)
@@ -267,12 +271,14 @@ class OnlineVerifier:
         with deferring() as deferral:
             result = verifier.verify(text, scene)
         ref = result.status_ref if result.iss is not None else None
+        event_id = new_event_id()
         if ref is None and deferral.status is None and deferral.nonce is None:
+            self.publish(event_id, result, venue_id, None)
             return result
         draft = None
         if ref is not None:
             draft = ActivityRecord(
-                event_id=new_event_id(),
+                event_id=event_id,
                 citizen_id="",
                 at=result.checked_at,
                 venue_id=venue_id,
@@ -305,7 +311,32 @@ class OnlineVerifier:
                 codes=tuple(result.codes),
             )
             self._store.add_activity(fill_activity(event, outcome.credential))
+        self.publish(event_id, result, venue_id, outcome.credential)
         return result
+
+    def publish(
+        self,
+        event_id: str,
+        result: VerificationResult,
+        venue_id: str,
+        credential: CredentialRecord | None,
+    ) -> None:
+        """Publish the verification as a :class:`~service.uses.Use` (the citizen is the
+        credential's registry subject, a pseudonym; unknown: empty)."""
+        self.uses.record(
+            Use(
+                event_id=event_id,
+                kind="verification",
+                at=result.checked_at,
+                subject="" if credential is None else credential.subject,
+                actor_kind="venue",
+                actor=venue_id,
+                topic=result.scene,
+                fields=tuple(result.claims),
+                accepted=result.valid,
+                codes=tuple(result.codes),
+            )
+        )
 
 
 class VenueKeys:
@@ -399,6 +430,7 @@ class Verification:
                 refused = self.refused(scene, err.code, err.message)
                 if isinstance(err, OnlineQrOtherScene):
                     refused.made_for = err.made_for
+                self.online.publish(new_event_id(), refused, venue_id, None)
                 return refused
         return self.online.verify(text, scene, venue_id=venue_id)
 

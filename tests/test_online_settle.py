@@ -46,8 +46,8 @@ def _show(world: World, vault: WalletVault, online: OnlineVerifier, cid: str) ->
     return vault.present("citizen-a", cid, online.verifier().trust_list.scenes["hotel"]).text
 
 
-def _online(world: World, **kw: float) -> OnlineVerifier:
-    return OnlineVerifier(world.store, world.platform, clock=world.clock, **kw)
+def _online(world: World, *, check_every: float = 0.0) -> OnlineVerifier:
+    return OnlineVerifier(world.store, world.platform, clock=world.clock, check_every=check_every)
 
 
 # -- between the signature check and the settle --------------------------------------

@@ -6,8 +6,9 @@ as ``SQLiteStore`` wrote it, versions 1 and 2 from the migration steps 1..v (ste
 never edited) with rows inserted raw. ``v4.sql`` is version 3 plus step 4
 (devices and their credential copies) with rows inserted raw, ``v5.sql`` version 4 plus
 step 5 (jobs, their steps, marks and notices) with rows inserted raw, and ``v6.sql``
-(today's) version 5 plus step 6 (the keys' rotation times, the registry's index by kid)
-with two more keys inserted raw. Each is loaded
+version 5 plus step 6 (the keys' rotation times, the registry's index by kid)
+with two more keys inserted raw; ``v7.sql`` (today's) is version 6 plus step 7 (the
+uses of citizens' data: consents, proof queries, audit, ratings, counters). Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -188,7 +189,7 @@ def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     assert _schema(fresh) == _schema(captured)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -261,6 +261,33 @@ ALTER TABLE keys ADD COLUMN verify_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS credentials_by_kid ON credentials (kid, issued_at, id);
 """
 
+# The uses of citizens' data (issue 11): consents, proof queries, the audit chain,
+# ratings and misuse reports, the operator's daily counters.
+_SCHEMA_V7_USES = """
+-- consents
+
+
+-- proof queries
+
+
+-- audit
+
+
+-- ratings and reports
+
+
+-- counters
+
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
-MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5, _SCHEMA_V6_KEY_TIMES)
+MIGRATIONS = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+    _SCHEMA_V5,
+    _SCHEMA_V6_KEY_TIMES,
+    _SCHEMA_V7_USES,
+)
 assert len(MIGRATIONS) == SCHEMA_VERSION
