@@ -40,7 +40,14 @@ from keys.ecert_error import EcertError
 from keys.errors import SealBroken
 from service.errors import JobCorrupt, JobKindUnknown
 from store.errors import LeaseLost, StoreClosed, StoreUnavailable
-from store.interface import MAX_STEPS_PER_CALL, JobRecord, JobStep, StepOutcome, Store
+from store.interface import (
+    MAX_STEPS_PER_CALL,
+    JobRecord,
+    JobStep,
+    StepOutcome,
+    StepState,
+    Store,
+)
 from store.kinds.activity import new_event_id
 
 __all__ = [
@@ -331,10 +338,10 @@ class Jobs:
                 log.warning("job %s: lease lost to another worker; it carries on", job_id)
         return ran
 
-    def record(self, job: JobRecord, steps: Sequence[tuple[OpenStep, str]]) -> JobRecord:
+    def record(self, job: JobRecord, steps: Sequence[tuple[OpenStep, StepState]]) -> JobRecord:
         """Write the steps' data and states (fenced); the job's new counters."""
         outcomes = [
-            StepOutcome(s.n, state, self._seal.seal(_dump(s.data), _aad(job.id, s.n)))  # type: ignore[arg-type]
+            StepOutcome(s.n, state, self._seal.seal(_dump(s.data), _aad(job.id, s.n)))
             for s, state in steps
         ]
         return self._store.finish_steps(job.id, self.holder, int(self.clock()), outcomes)
