@@ -38,7 +38,7 @@ from store.interface import (
 from verifier import MAX_PRESENTATION
 from verifier.errors import UnknownScene
 from wallet import WalletVault
-from wallet.errors import CredentialUnreadable, WalletCorrupt
+from wallet.errors import CredentialNotInWallet, CredentialUnreadable, WalletCorrupt
 from wallet.vault import LiveState, Presentation
 
 __all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_validity"]
@@ -127,6 +127,8 @@ class Wallets:
             try:
                 held = self._vault.credential(citizen_id, item.credential_id)
                 claims = credential_claims(held.sd_jwt)
+            except CredentialNotInWallet:
+                continue  # taken out (re-issued) since the list was read: the re-read sees it
             except (CredentialUnreadable, WalletCorrupt):
                 claims = {}  # the list still shows it; opening it reports the damage
             until, long_term = document_validity(item.vct, claims)

@@ -16,6 +16,7 @@ from tests.api_helpers import BASE_URL
 from tests.factory import ID_CARD
 from tests.hygiene import personal, personal_demo
 from tests.test_devices_api import new_key, proof
+from wallet.presentation import HeldCredential
 from wallet.vault import LiveState
 
 SESSION = "a-session-token-of-the-reissue-test"
@@ -135,5 +136,27 @@ def test_the_card_list_read_during_a_reissue_never_shows_neither_version(
         return live_state(credential_id)
 
     monkeypatch.setattr(ecert.vault, "live_state", racing)
+    assert _valid_id_cards(ecert, citizen) == [new_id]
+    assert raced == [old]
+
+
+def test_a_card_taken_out_while_the_list_is_read_is_left_out_not_an_error(
+    ecert: Ecert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the same race: the list names the old card, and the re-issue
+    takes it out of the wallet before the list opens it."""
+    citizen: str = ecert.test_citizen  # type: ignore[attr-defined]
+    old = _id_card(ecert, citizen)
+    new_id = secrets.token_urlsafe(16)
+    credential = ecert.vault.credential
+    raced: list[str] = []
+
+    def racing(citizen_id: str, credential_id: str) -> HeldCredential:
+        if credential_id == old and not raced:
+            raced.append(credential_id)
+            ecert.reissue.replace(citizen, old, new_id=new_id, claims={})
+        return credential(citizen_id, credential_id)
+
+    monkeypatch.setattr(ecert.vault, "credential", racing)
     assert _valid_id_cards(ecert, citizen) == [new_id]
     assert raced == [old]
