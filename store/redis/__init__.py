@@ -117,6 +117,7 @@ from __future__ import annotations
 from store.kinds.activity import ACTIVITY_CAP
 from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
+from store.redis.audit import AuditMixin
 from store.redis.config import ConfigMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
@@ -146,6 +147,7 @@ class RedisStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    AuditMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

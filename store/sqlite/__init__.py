@@ -49,6 +49,7 @@ from __future__ import annotations
 from store.kinds.activity import ACTIVITY_CAP
 from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
+from store.sqlite.audit import AuditMixin
 from store.sqlite.config import ConfigMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
@@ -82,6 +83,7 @@ class SQLiteStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    AuditMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 
