@@ -2,9 +2,10 @@
 entry JSON), ``P:{audit}:tail`` (``seq`` and ``hash`` of the last entry) and
 ``P:{audit}:time`` (seqs by ``at``, members zero-padded so that ties sort by seq).
 
-An append reads the tail, builds the linked entry, and writes it with a script that
-compares the tail's ``seq`` with the one read and sets entry, index and tail only if it
-is unchanged (compare-and-set); a lost race reads the tail again and retries. Every key
+An append builds the entry linked to the tail this store object last saw and writes it
+with a script that compares the tail's ``seq`` with that one and sets entry, index and
+tail only if it is unchanged (compare-and-set); otherwise the script answers the tail
+it found, and the entry is linked again to that one and retried. Every key
 shares the hash tag ``{audit}``, so a Redis Cluster runs the script on one node."""
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ class AuditMixin(RedisBase):
 
     _SCRIPTS: ClassVar[Mapping[str, str]] = {
         # KEYS: entries hash, tail hash, time sorted set.
-        # ARGV: the tail seq read (0: none), the new seq, its at, its hash, its JSON.
+        # ARGV: the tail seq expected (0: none), the new seq, its at, its hash, its JSON.
+        # {1} when written; else {0, the tail's seq, its hash} to link to on the retry.
         "append_audit": """
-local tail = redis.call('HGET', KEYS[2], 'seq') or '0'
-if tail ~= ARGV[1] then return 0 end
-if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[5]) == 0 then return 0 end
+local tail = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+if (tail[1] or '0') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then
+  return {0, tail[1] or '0', tail[2] or ''}
+end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[3], string.format('%020d', tonumber(ARGV[2])))
 redis.call('HSET', KEYS[2], 'seq', ARGV[2], 'hash', ARGV[4])
-return 1
+return {1}
 """,
         # KEYS: entries hash, tail hash. The last entry's JSON, or false.
         "audit_tail": """
@@ -53,27 +57,35 @@ return {seq, redis.call('HGET', KEYS[1], seq) or ''}
 """,
     }
 
+    #: The tail this store object last wrote or saw: (seq, hash) (a hint, checked).
+    _audit_hint: tuple[int, str] = (0, AUDIT_GENESIS)
+
     def _audit_keys(self) -> list[str]:
         return [self._k("audit", n) for n in ("entries", "tail", "time")]
 
     def append_audit(self, link: AuditLink) -> AuditEntry:
+        """One round trip when this store object's last sight of the tail is still
+        right (the script compares it); else the script answers the tail it found and
+        the entry is linked again to that one."""
         keys = self._audit_keys()
         script = self._script("append_audit")
+        tail, prev = self._audit_hint
         for attempt in range(MAX_APPEND_TRIES):
-            with self._guard():
-                seq_raw, hash_raw = self._r.hmget(keys[1], ["seq", "hash"])
-            if seq_raw is None:
-                tail, prev = 0, AUDIT_GENESIS
-            else:
-                tail = decode_int(seq_raw, "audit tail seq")
-                prev = text(hash_raw or b"")
             entry = link(tail + 1, prev)
             check_audit_entry(entry, tail + 1, prev)
             args = [tail, entry.seq, entry.at, entry.hash, AUDIT.to_json(entry)]
             with self._guard():
-                if script(keys=keys, args=args) == 1:
-                    return entry
-            time.sleep(random.random() * 0.001 * min(attempt + 1, 10))  # noqa: S311
+                got = script(keys=keys, args=args)
+            if got[0] == 1:
+                self._audit_hint = (entry.seq, entry.hash)
+                return entry
+            seen = decode_int(got[1], "audit tail seq")
+            if seen == tail:  # the tail is as expected but the seq is taken: corrupt
+                raise CorruptRecord(f"audit entry {tail + 1} exists beyond the tail")
+            tail, prev = seen, (text(got[2]) if seen else AUDIT_GENESIS)
+            self._audit_hint = (tail, prev)
+            if attempt:
+                time.sleep(random.random() * 0.001 * min(attempt, 10))  # noqa: S311
         raise StoreUnavailable("the audit chain is too busy: the append kept losing races")
 
     def audit_range(self, from_seq: int, count: int) -> list[AuditEntry]:
