@@ -386,3 +386,18 @@ def test_an_export_stops_at_a_tampered_entry_and_signs_no_head(
     code, _, err = cli(capsys, "audit", "export", "--since", "2027-03-01", "--out", str(out_file))
     assert code == 1 and "audit_chain_broken" in err and "entry 2" in err
     assert list(out_file.parent.iterdir()) == []  # no file, not even half of one
+
+
+def test_the_tail_cut_off_is_what_the_chain_alone_cannot_prove(
+    ecert: Ecert, client: FlaskClient, auth: AuthActions, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The documented limit (docs/operations.md, "Audit"): deleting the newest entry
+    leaves a shorter chain. Redis's tail pointer still names the missing entry; SQLite's
+    chain is intact and one shorter, and only a kept head shows the loss."""
+    rows = _chain(ecert, client, auth)
+    Raw(ecert).delete(len(rows))
+    code, out, err = cli(capsys, "audit", "verify")
+    if ecert.settings.redis_url is None:
+        assert (code, out.strip()) == (0, f"{len(rows) - 1} entries, chain intact")
+    else:
+        assert code == 1 and f"seq {len(rows)}" in err and "unreadable" in err, err
