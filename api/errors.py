@@ -85,6 +85,7 @@ from keys.errors import (
 )
 from service.errors import (
     AccountInvalid,
+    AuditChainBroken,
     AuthError,
     BatchTooLarge,
     ChangeInvalid,
@@ -250,6 +251,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     SettingsInvalid: 500,  # the operator's configuration
     OnlineQrUnavailable: 500,  # BASE_URL too long for a small online QR code
     JobKindUnknown: 500,  # a deployment without the handler of a job kind
+    AuditChainBroken: 500,  # the audit chain was tampered with (service.audit)
     JobCorrupt: 500,  # a job's sealed data does not open: the secret or the store
     StatusListFull: 503,
     StoreUnavailable: 503,

@@ -4,8 +4,10 @@
 ``ecert admin department|venue|citizen|key|device …`` (departments with their API key
 shown once, venues, citizens one by one or from CSV, API key rotation and revocation, a
 citizen's devices listed or removed: a lost phone reported at a counter),
-``ecert bundle export`` and ``ecert trust-list export`` (written whole, mode 0600), and
-``ecert demo``. Everything ``serve --demo`` seeds can be done one step at a time here.
+``ecert bundle export`` and ``ecert trust-list export`` (written whole, mode 0600),
+``ecert audit verify|export`` (the audit chain: checked, or a period exported for the
+regulator), and ``ecert demo``. Everything ``serve --demo`` seeds can be done one step
+at a time here.
 
 Spellings removed in favour of one way each, kept hidden for one release with a
 deprecation line on stderr: ``ecert issuer add|list`` (now ``ecert admin department
@@ -17,12 +19,15 @@ compromise ISSUER KID``; the old form still does the same, with the deprecation 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
+import os
 import secrets
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -446,6 +451,83 @@ def _admin_export(args: argparse.Namespace) -> int:
     return cmd_bundle_export(args)
 
 
+# -- the audit chain -----------------------------------------------------------------------
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Check the whole audit chain: exit 0 and "N entries, chain intact", or exit 1
+    naming the first bad entry and why (missing, link broken, body altered, tag wrong)."""
+    with open_ecert(args) as ecert:
+        report = ecert.audit.verify()
+    print(report.line(), file=sys.stdout if report.intact else sys.stderr)
+    return EXIT_OK if report.intact else EXIT_FAIL
+
+
+def _day(text: str, flag: str) -> int:
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{flag} is a date, YYYY-MM-DD (UTC)") from None
+    if len(text) != 10:
+        raise UsageError(f"{flag} is a date, YYYY-MM-DD (UTC)")
+    start = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+    return int(start.timestamp())
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Export the audit entries from --since (a UTC day, included) to --until (a UTC
+    day, excluded; default: the end) as JSON Lines, purposes opened, ending with the
+    head signed by the platform's anchor key: to --out (mode 0600, written whole or not
+    at all) or standard output. Progress on stderr."""
+    since = _day(args.since, "--since")
+    until = None if args.until is None else _day(args.until, "--until")
+    if until is not None and until <= since:
+        raise UsageError("--until must be after --since")
+    with open_ecert(args) as ecert:
+        items = ecert.audit.export(since, until)
+        count = _write_lines(
+            args.out, (json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+        )
+    print(f"{count} audit entries exported{f' to {args.out}' if args.out else ''}", file=sys.stderr)
+    return EXIT_OK
+
+
+#: Entries between two progress lines of an export.
+_PROGRESS_EVERY = 10_000
+
+
+def _write_lines(out: str | None, lines: Iterator[str]) -> int:
+    """Write ``lines`` to ``out`` (a temporary file 0600 beside it, renamed at the end)
+    or standard output; the number of entries written (the head line not counted)."""
+    count = -1
+    if out is None:
+        for count, line in enumerate(lines):
+            sys.stdout.write(line)
+            _progress(count)
+        return max(count, 0)
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            for count, line in enumerate(lines):
+                fh.write(line)
+                _progress(count)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return max(count, 0)
+
+
+def _progress(count: int) -> None:
+    if count and count % _PROGRESS_EVERY == 0:
+        print(f"{count} audit entries…", file=sys.stderr)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole story once: issue, present, verify offline, revoke, verify again."""
     from cli.demo import run_demo
@@ -528,6 +610,20 @@ def add_commands(sub: Any) -> None:
     p.add_argument("ids", nargs="+", metavar="ISSUER KID")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_keys_compromise)
+
+    audit = sub.add_parser("audit", help="the audit chain of every use of citizens' data")
+    ausub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    p = ausub.add_parser("verify", help="check the chain", description=cmd_audit_verify.__doc__)
+    p.set_defaults(func=cmd_audit_verify)
+    p = ausub.add_parser(
+        "export",
+        help="a period for the regulator (JSON Lines)",
+        description=cmd_audit_export.__doc__,
+    )
+    p.add_argument("--since", required=True, metavar="YYYY-MM-DD", help="first day (UTC), included")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), excluded")
+    p.add_argument("--out", metavar="FILE", help="write here (mode 0600), not to standard output")
+    p.set_defaults(func=cmd_audit_export)
 
     p = sub.add_parser("trust-list", help="the signed trust list")
     tsub = p.add_subparsers(dest="trust_list_command", required=True, metavar="ACTION")

@@ -24,6 +24,8 @@ prefix     use                             associated data
            (service.jobs)
 ``N1``     citizens' notices               ``ecert-notice:`` + pseudonym + ``:`` +
            (service.notices)               notice id
+``A1``     purposes in audit entries       ``ecert-audit:`` + event id
+           (service.audit)
 =========  ==============================  ==========================================
 
 The associated data binds a blob to its place (a kid, a citizen, a store key): a blob

@@ -22,6 +22,7 @@ from keys.errors import (
 
 __all__ = [
     "AccountInvalid",
+    "AuditChainBroken",
     "BatchEmpty",
     "BatchLineMalformed",
     "BatchLineTooLong",
@@ -329,3 +330,14 @@ class ChangeBusy(Conflict, ServiceError):
     did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
 
     code = "change_busy"
+
+
+# -- the audit chain (service.audit) -----------------------------------------------------
+
+
+class AuditChainBroken(ServiceError):
+    """An audit entry does not match its hash, its keyed tag or its neighbour, or will
+    not open (``audit_chain_broken``): the export stops there; ``ecert audit verify``
+    names the first bad entry."""
+
+    code = "audit_chain_broken"

@@ -39,6 +39,7 @@ from issuer import CredentialIssuer, Keyring, Platform, StatusRegistry
 from keys import KeySecretMissing, KeyWrapper, derive_key, generate_secret
 from keys.pseudonym import Pseudonyms
 from service.accounts import LOGIN_KEY_LABEL, Accounts
+from service.audit import AUDIT_KEY_LABEL, AUDIT_TAG_KEY_LABEL, AuditLog
 from service.batches import MARK_KEY_LABEL as BATCH_MARK_KEY_LABEL
 from service.batches import Batches
 from service.changes import Changes
@@ -129,6 +130,14 @@ class Ecert:
         #: every use of a citizen's data (verifications, proof queries) is published
         #: here; the audit chain and the counters listen (:mod:`service.uses`)
         self.uses = Uses()
+        #: the audit chain: every use appended, verifiable, exportable (:mod:`service.audit`)
+        self.audit = AuditLog(
+            store,
+            derive_key(secret, AUDIT_KEY_LABEL),
+            derive_key(secret, AUDIT_TAG_KEY_LABEL),
+            self.platform,
+        )
+        self.uses.subscribe(self.audit.record)
         self.verification = Verification(
             OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
         )

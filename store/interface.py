@@ -4,7 +4,7 @@ The domain packages (``issuer``, ``wallet``) depend on this module only: it impo
 no driver. :class:`Store` combines one small protocol per kind of record, each with its
 dataclasses in :mod:`store.kinds` (keys; issuers and venues; status lists; the
 credential registry; accounts, sessions and API keys; wallets; activity; short-lived
-entries; configuration; jobs and their journal; notices to citizens). Backends live
+entries; configuration; jobs and their journal; notices to citizens; the audit chain). Backends live
 beside it (:mod:`store.sqlite`, :mod:`store.redis`), one module per kind each, and the
 same contract tests
 (``tests/test_store*.py``) run against each of them.
@@ -35,6 +35,11 @@ from store.kinds.accounts import SessionRecord as SessionRecord
 from store.kinds.activity import ACTIVITY_CAP as ACTIVITY_CAP
 from store.kinds.activity import ActivityRecord as ActivityRecord
 from store.kinds.activity import ActivityStore as ActivityStore
+from store.kinds.audit import AUDIT_GENESIS as AUDIT_GENESIS
+from store.kinds.audit import MAX_AUDIT_PAGE as MAX_AUDIT_PAGE
+from store.kinds.audit import AuditEntry as AuditEntry
+from store.kinds.audit import AuditLink as AuditLink
+from store.kinds.audit import AuditStore as AuditStore
 from store.kinds.config import BASE_URL as BASE_URL
 from store.kinds.config import PSEUDONYMS as PSEUDONYMS
 from store.kinds.config import SCENES as SCENES
@@ -117,6 +122,7 @@ class Store(
     ShortLivedStore,
     JobStore,
     NoticeStore,
+    AuditStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

@@ -17,6 +17,8 @@ from store.kinds.status import ALLOWED_BITS, StatusListRecord
 
 __all__ = [
     "check_activity_limit",
+    "check_audit_entry",
+    "check_audit_range",
     "check_api_key_kind",
     "check_index",
     "check_limits",
@@ -182,3 +184,30 @@ def check_outcomes(outcomes: Sequence[object]) -> None:
         if not isinstance(outcome, StepOutcome):
             raise InvalidArgument("not a StepOutcome")
         check_state(outcome.state, STEP_STATES)
+
+
+def check_audit_range(from_seq: int, count: int) -> None:
+    """Raise :class:`InvalidArgument` unless ``from_seq`` is a positive integer and
+    ``count`` an integer in 0..:data:`~store.kinds.audit.MAX_AUDIT_PAGE`."""
+    from store.kinds.audit import MAX_AUDIT_PAGE
+
+    checks = ((from_seq, 1, 2**62, "seq"), (count, 0, MAX_AUDIT_PAGE, "count"))
+    for value, low, high, what in checks:
+        if type(value) is not int or not low <= value <= high:
+            raise InvalidArgument(f"an audit {what} must be an integer in {low}..{high}")
+
+
+def check_audit_entry(entry: object, seq: int, prev: str) -> None:
+    """Raise :class:`InvalidArgument` unless ``entry`` is the :class:`AuditEntry` for
+    this ``seq`` and ``prev``, with a hex hash and tag and an integer time."""
+    from store.kinds.audit import AuditEntry
+
+    if not isinstance(entry, AuditEntry) or entry.seq != seq or entry.prev != prev:
+        raise InvalidArgument("the audit entry does not carry the seq and prev it was given")
+    for value in (entry.hash, entry.tag):
+        if len(value) != 64 or value.strip("0123456789abcdef"):
+            raise InvalidArgument("an audit hash or tag is 64 lowercase hex digits")
+    if type(entry.at) is not int or not 0 <= entry.at < 2**53:
+        raise InvalidArgument("an audit time is an integer in 0..2**53 - 1")
+    if type(entry.body) is not bytes:
+        raise InvalidArgument("an audit body is bytes")

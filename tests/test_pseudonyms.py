@@ -45,8 +45,10 @@ from keys.pseudonym import Pseudonyms, is_pseudonym, is_sealed_id
 from service.accounts import Accounts, token_hash
 from service.errors import AuthError
 from service.instance import Instance, open_instance
+from service.uses import Use
 from service.verification import OnlineVerifier
 from store.interface import Store
+from store.kinds.activity import new_event_id
 from store.pseudonymize import pseudonymize
 from tests.api_helpers import (
     BASE_URL,
@@ -65,6 +67,8 @@ from wallet import WalletVault
 SECRET = personal(generate_secret(), "the pseudonym tests' key secret")
 NEW_CITIZEN = str(ID_CLAIMS["id_number"])
 NEW_PASSWORD = personal("pseudonym-walk-password-1", "the pseudonym walk's password")
+#: A purpose a department typed for a proof query (free text: sealed in the audit chain).
+AUDIT_PURPOSE = personal("复核王小明低保申请的家庭成员", "the pseudonym walk's audit purpose")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
 #: match random bytes of ciphertext.
 MIN_SEARCHED = 6
@@ -207,7 +211,9 @@ def _b64_forms(raw: bytes) -> list[bytes]:
 
 def forms(value: str) -> list[bytes]:
     raw = value.encode("utf-8")
-    found = [raw, json.dumps(value).strip('"').encode("ascii"), *_b64_forms(raw)]
+    escaped = json.dumps(value).strip('"').encode("ascii")
+    # base64 of the escaped form too: JSON written with ensure_ascii, then kept as bytes
+    found = [raw, escaped, *_b64_forms(raw), *_b64_forms(escaped)]
     return [f for f in dict.fromkeys(found) if len(f) >= MIN_SEARCHED]
 
 
@@ -219,6 +225,7 @@ def personal_values() -> dict[str, str]:
         for _, _, claims in citizen["credentials"]:
             values.update({v: f"claim {k}" for k, v in claims.items() if isinstance(v, str)})
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
+    values[AUDIT_PURPOSE] = "a proof query's purpose"
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -269,6 +276,23 @@ def walk(app: Flask) -> None:
             assert verify_once(client, headers, auth, mode)["valid"]
     events = client.get("/api/v1/wallet/activity", headers=citizen).get_json()["items"]
     assert [e["venue"]["id"] for e in events] == ["grand-hotel", "grand-hotel"]
+    # A proof query with its purpose, as the proofs use case publishes it: in the audit chain.
+    svc.uses.record(
+        Use(
+            event_id=new_event_id(),
+            kind="proof_query",
+            at=1_800_000_000,
+            subject=svc.pseudonyms.of(NEW_CITIZEN),
+            actor_kind="department",
+            actor="civil-affairs",
+            topic="kinship-parent-child",
+            fields=("relation",),
+            purpose=AUDIT_PURPOSE,
+            answered_by="police",
+            accepted=True,
+        )
+    )
+    assert svc.audit.verify().entries == 5
 
 
 def verify_once(

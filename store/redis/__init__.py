@@ -47,6 +47,9 @@ key                                 type         holds
 ``P:{sub:C}:notices``               sorted set   notice ids by ``created_at`` (newest 200 kept)
 ``P:{sub:C}:notice-data``           hash         notice id -> notice JSON (text sealed)
 ``P:{citizens}:ids``                set          ids of all citizens
+``P:{audit}:entries``               hash         seq -> audit entry JSON (body base64)
+``P:{audit}:tail``                  hash         ``seq`` and ``hash`` of the last entry
+``P:{audit}:time``                  sorted set   seqs (20 digits) by ``at``
 ``P:{job:ID}:job``                  string       job record JSON (fixed fields; spec sealed)
 ``P:{job:ID}:live``                 hash         state, counters, ``updated_at``, the lease
 ``P:{job:ID}:step-state``           hash         step number -> step state
@@ -117,6 +120,7 @@ from __future__ import annotations
 from store.kinds.activity import ACTIVITY_CAP
 from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
+from store.redis.audit import AuditMixin
 from store.redis.config import ConfigMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
@@ -146,6 +150,7 @@ class RedisStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    AuditMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

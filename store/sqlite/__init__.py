@@ -2,7 +2,7 @@
 
 One module per kind of record (``config``, ``keys``, ``trust``, ``status``,
 ``registry``, ``accounts``, ``wallets``, ``devices``, ``activity``, ``ephemeral``, ``jobs``,
-``notices``), each a mixin on
+``notices``, ``audit``), each a mixin on
 :class:`store.sqlite.base.SQLiteBase` (connections, transactions, migrations), composed
 here into :class:`SQLiteStore`; the schema is :mod:`store.sqlite.schema`.
 
@@ -35,7 +35,10 @@ older file upgrades in place when it is opened:
 3. the sliding-window logs (``window_entries``: login failures);
 4. citizens' devices and their credential copies (``devices``, ``device_copies``);
 5. jobs, their steps, permanent marks and citizens' notices (``jobs``, ``job_steps``,
-   ``marks``, ``notices``).
+   ``marks``, ``notices``);
+6. the keys' rotation times;
+7. the uses of citizens' data: the audit chain (``audit``, by ``seq``, with an index
+   by time).
 
 Short-lived rows (sessions, nonces, once-values, counters, window entries) are never returned once
 expired at the caller's ``now``; each write to one of those tables first deletes that
@@ -49,6 +52,7 @@ from __future__ import annotations
 from store.kinds.activity import ACTIVITY_CAP
 from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
+from store.sqlite.audit import AuditMixin
 from store.sqlite.config import ConfigMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
@@ -82,6 +86,7 @@ class SQLiteStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    AuditMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

@@ -271,6 +271,15 @@ _SCHEMA_V7_USES = """
 
 
 -- audit
+CREATE TABLE IF NOT EXISTS audit (
+    seq  INTEGER PRIMARY KEY,
+    at   INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    tag  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, seq);
 
 
 -- ratings and reports

@@ -249,3 +249,12 @@ CREATE INDEX jobs_by_owner ON jobs (owner, created_at, id);
 CREATE INDEX jobs_by_state ON jobs (state, lease_until);
 CREATE INDEX notices_by_time ON notices (citizen_id, created_at, notice_id);
 CREATE INDEX credentials_by_kid ON credentials (kid, issued_at, id);
+CREATE TABLE audit (
+    seq  INTEGER PRIMARY KEY,
+    at   INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    prev TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    tag  TEXT NOT NULL
+);
+CREATE INDEX audit_by_time ON audit (at, seq);
