@@ -49,7 +49,7 @@ key                                 type         holds
 ``P:{sub:C}:consents``              sorted set   consent ids by ``created_at`` (newest 200 kept)
 ``P:{sub:C}:consent-data``          hash         consent id -> consent JSON (purpose sealed)
 ``P:{sub:C}:consent-state``         hash         consent id -> ``<state>:<updated_at>``
-``P:{consent:ID}:owner``            string       the pseudonym holding consent ``ID``
+``P:{consent:ID}:owner``            string       pseudonym holding consent ``ID`` (set first)
 ``P:{citizens}:ids``                set          ids of all citizens
 ``P:{job:ID}:job``                  string       job record JSON (fixed fields; spec sealed)
 ``P:{job:ID}:live``                 hash         state, counters, ``updated_at``, the lease

@@ -2,8 +2,9 @@
 ``created_at``), ``P:{sub:C}:consent-data`` (consent id -> record JSON without
 ``state`` and ``updated_at``), ``P:{sub:C}:consent-state`` (consent id ->
 ``<state>:<updated_at>``); and, for a lookup by id alone, ``P:{consent:ID}:owner`` (the
-citizen's pseudonym), written just after the record (a crash in between leaves a consent
-the citizen sees and the department cannot read yet, never an owner without a record).
+citizen's pseudonym), claimed with ``SET NX`` just *before* the record (it claims the id;
+a crash in between leaves an owner without a record, which reads as no consent, never a
+consent that cannot be found by id, approved or withdrawn).
 
 Adding one (the id check, the cap and the trimming of the oldest that no longer count)
 is one script over the citizen's keys; a state change is one script that compares and
@@ -94,14 +95,20 @@ return 1
         ]
         owner = self._consent_owner(record.consent_id)
         with self._guard():
-            if self._r.exists(owner):
+            if not self._r.set(owner, record.citizen, nx=True):
                 raise Conflict("this consent id already exists")
-            got = self._script("put_consent")(keys=self._consent_keys(record.citizen), args=args)
+            try:
+                got = self._script("put_consent")(
+                    keys=self._consent_keys(record.citizen), args=args
+                )
+            except BaseException:
+                self._r.delete(owner)
+                raise
             if not isinstance(got, list):
+                self._r.delete(owner)
                 if text(got) == "conflict":
                     raise Conflict("this consent id already exists")
                 return False
-            self._r.set(owner, record.citizen)
             for dropped in got[1:]:
                 self._r.delete(self._consent_owner(text(dropped)))
         return True
