@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.openapi import SECURITY_CITIZEN, SECURITY_DEPARTMENT, APIBlueprint, Tag, problems
 from api.principals import calling_department, current_citizen
 from api.services import services
-from keys.errors import UnknownIssuer
 from keys.models import LocalizedName
 from service.consents import Consent
 from service.uses import MAX_PURPOSE
@@ -150,11 +149,7 @@ def _entry(consent: Consent, names: dict[str, LocalizedName]) -> dict[str, Any]:
     now = services().consents.clock()
     name = names.get(consent.department)
     if name is None:
-        try:
-            record = services().platform.issuer(consent.department)
-            name = LocalizedName(zh=record.name_zh, en=record.name_en)
-        except UnknownIssuer:  # a department since removed: its slug
-            name = LocalizedName(zh=consent.department, en=consent.department)
+        name = services().consents.department_name(consent.department)
         names[consent.department] = name
     return ConsentEntry.model_validate(
         {**consent.to_dict(now), "department_name": name}

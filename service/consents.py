@@ -325,6 +325,15 @@ class Consents:
 
     # -- reading -------------------------------------------------------------------------
 
+    def department_name(self, department: str) -> LocalizedName:
+        """A department's name in both languages; its slug in both for one no longer
+        registered."""
+        try:
+            record = self._platform.issuer(department)
+        except UnknownIssuer:
+            return LocalizedName(zh=department, en=department)
+        return LocalizedName(zh=record.name_zh, en=record.name_en)
+
     def list(self, citizen_id: str, limit: int = CONSENT_CAP) -> builtins.list[Consent]:
         """The citizen's consents, newest first (at most :data:`CONSENT_CAP`)."""
         owner = self._pseudonyms.of(citizen_id)
