@@ -30,6 +30,7 @@ from api import (
     auth,
     batches_api,
     changes_api,
+    consents_api,
     devices_api,
     errors,
     issuing,
@@ -116,6 +117,8 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         devices_api.bp,
         notices_api.bp,
         batches_api.bp,
+        consents_api.requests_bp,
+        consents_api.bp,
         verify_api.bp,
         public.bp,
     )

@@ -89,6 +89,8 @@ from service.errors import (
     AuthError,
     BatchTooLarge,
     ChangeInvalid,
+    ConsentInvalid,
+    ConsentLimitReached,
     DeviceLimitReached,
     Forbidden,
     IdempotencyKeyReused,
@@ -233,12 +235,14 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     Conflict: 409,
     InvalidTransition: 409,
     DeviceLimitReached: 409,
+    ConsentLimitReached: 409,
     # a revoked, suspended or expired credential: no presentation is made
     CredentialUnusable: 409,
     BatchTooLarge: 413,
     UnsupportedMediaType: 415,
     IdempotencyKeyReused: 422,
     ChangeInvalid: 422,
+    ConsentInvalid: 422,
     RateLimited: 429,
     # the server's side
     StoreError: 500,

@@ -44,6 +44,7 @@ from service.batches import MARK_KEY_LABEL as BATCH_MARK_KEY_LABEL
 from service.batches import Batches
 from service.changes import Changes
 from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
+from service.consents import CONSENTS_KEY_LABEL, Consents
 from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
@@ -193,6 +194,14 @@ class Ecert:
             mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
         )
         self.jobs.register(self.batches)
+        #: Consent to proof queries: departments ask, citizens approve, grant, withdraw.
+        self.consents = Consents(
+            store,
+            derive_key(secret, CONSENTS_KEY_LABEL),
+            self.pseudonyms,
+            self.platform,
+            notices=self.notices,
+        )
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -45,6 +45,11 @@ from store.kinds.config import PSEUDONYMS as PSEUDONYMS
 from store.kinds.config import SCENES as SCENES
 from store.kinds.config import TRUST_VERSION as TRUST_VERSION
 from store.kinds.config import ConfigStore as ConfigStore
+from store.kinds.consents import CONSENT_CAP as CONSENT_CAP
+from store.kinds.consents import CONSENT_STATES as CONSENT_STATES
+from store.kinds.consents import ConsentRecord as ConsentRecord
+from store.kinds.consents import ConsentState as ConsentState
+from store.kinds.consents import ConsentStore as ConsentStore
 from store.kinds.devices import DEVICE_STATES as DEVICE_STATES
 from store.kinds.devices import DeviceAdded as DeviceAdded
 from store.kinds.devices import DeviceCopy as DeviceCopy
@@ -123,6 +128,7 @@ class Store(
     JobStore,
     NoticeStore,
     AuditStore,
+    ConsentStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

@@ -75,6 +75,7 @@ class Texts:
     log_out_title: str
     cards_tab: str
     activity_tab: str
+    consents_tab: str
     scene: str
     show_qr: str
     qr_code: str
@@ -96,7 +97,8 @@ EN = Texts(
     remove_confirm="Remove", remove_meaning="the certificate is not revoked",
     removed="The {} was removed from this wallet.", cancel="Cancel", menu="Menu",
     log_out="Log out", log_out_title="Log out?", cards_tab="Certificates",
-    activity_tab="Activity", scene="Scene", show_qr="Show QR", qr_code="QR code",
+    activity_tab="Activity", consents_tab="Consents", scene="Scene", show_qr="Show QR",
+    qr_code="QR code",
     done="Done", back="Back", online_qr="Online QR", elder="Elder mode",
     brightness="Turn up your screen brightness so the code scans easily.",
 )
@@ -108,7 +110,8 @@ ZH = Texts(
     name="姓名", remove="从钱包删除此证照", remove_title="从本钱包删除“{}”？",
     remove_confirm="删除", remove_meaning="证照不会被吊销", removed="已从钱包删除“{}”。",
     cancel="取消", menu="菜单", log_out="退出登录", log_out_title="退出登录？",
-    cards_tab="证照", activity_tab="记录", scene="使用场景", show_qr="出示二维码",
+    cards_tab="证照", activity_tab="记录", consents_tab="授权", scene="使用场景",
+    show_qr="出示二维码",
     qr_code="二维码", done="完成", back="返回", online_qr="在线二维码", elder="长辈模式",
     brightness="调高屏幕亮度，扫码更顺利。",
 )
@@ -423,7 +426,7 @@ def test_log_out_is_in_the_header_menu_with_a_confirmation(
     try:
         log_in(page, service, t)
         tabs = page.get_by_role("navigation").get_by_role("button")
-        expect(tabs).to_have_text([t.cards_tab, t.activity_tab])  # no log-out tab
+        expect(tabs).to_have_text([t.cards_tab, t.activity_tab, t.consents_tab])  # no log-out tab
         expect(page.get_by_role("button", name=t.log_out, exact=True)).to_have_count(0)
         menu = page.get_by_role("button", name=t.menu, exact=True)
         expect(menu).to_have_attribute("aria-expanded", "false")

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ NEW_CITIZEN = str(ID_CLAIMS["id_number"])
 NEW_PASSWORD = personal("pseudonym-walk-password-1", "the pseudonym walk's password")
 #: A purpose a department typed for a proof query (free text: sealed in the audit chain).
 AUDIT_PURPOSE = personal("复核王小明低保申请的家庭成员", "the pseudonym walk's audit purpose")
+#: A clerk's purpose (free text: sealed at rest).
+CONSENT_PURPOSE = personal("核实李四的低保申请 (walk purpose)", "a consent's purpose")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
 #: match random bytes of ciphertext.
 MIN_SEARCHED = 6
@@ -226,6 +229,7 @@ def personal_values() -> dict[str, str]:
             values.update({v: f"claim {k}" for k, v in claims.items() if isinstance(v, str)})
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
     values[AUDIT_PURPOSE] = "a proof query's purpose"
+    values[CONSENT_PURPOSE] = "a consent's purpose"
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -293,6 +297,22 @@ def walk(app: Flask) -> None:
         )
     )
     assert svc.audit.verify().entries == 5
+    # A department asks for consent with a clerk's purpose; the citizen approves it.
+    asked = client.post(
+        "/api/v1/proofs/consent-requests",
+        json={
+            "citizen_id": NEW_CITIZEN,
+            "proof_type": "no-criminal-record",
+            "purpose": CONSENT_PURPOSE,
+            "until": time.strftime("%Y-%m-%d", time.gmtime()),
+        },
+        headers=auth.department(),
+    )
+    assert asked.status_code == 201, asked.get_json()
+    approved = client.post(
+        f"/api/v1/wallet/consents/{asked.get_json()['id']}/approve", headers=citizen
+    )
+    assert approved.status_code == 200, approved.get_json()
 
 
 def verify_once(

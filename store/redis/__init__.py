@@ -46,6 +46,10 @@ key                                 type         holds
 ``P:{sub:C}:events``                hash         event id -> activity record JSON
 ``P:{sub:C}:notices``               sorted set   notice ids by ``created_at`` (newest 200 kept)
 ``P:{sub:C}:notice-data``           hash         notice id -> notice JSON (text sealed)
+``P:{sub:C}:consents``              sorted set   consent ids by ``created_at`` (newest 200 kept)
+``P:{sub:C}:consent-data``          hash         consent id -> consent JSON (purpose sealed)
+``P:{sub:C}:consent-state``         hash         consent id -> ``<state>:<updated_at>``
+``P:{consent:ID}:owner``            string       pseudonym holding consent ``ID`` (set first)
 ``P:{citizens}:ids``                set          ids of all citizens
 ``P:{audit}:entries``               hash         seq -> audit entry JSON (body base64)
 ``P:{audit}:tail``                  hash         ``seq`` and ``hash`` of the last entry
@@ -122,6 +126,7 @@ from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
 from store.redis.audit import AuditMixin
 from store.redis.config import ConfigMixin
+from store.redis.consents import ConsentsMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
@@ -151,6 +156,7 @@ class RedisStore(
     JobsMixin,
     NoticesMixin,
     AuditMixin,
+    ConsentsMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

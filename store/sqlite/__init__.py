@@ -54,6 +54,7 @@ from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
 from store.sqlite.audit import AuditMixin
 from store.sqlite.config import ConfigMixin
+from store.sqlite.consents import ConsentsMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
@@ -87,6 +88,7 @@ class SQLiteStore(
     JobsMixin,
     NoticesMixin,
     AuditMixin,
+    ConsentsMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

@@ -258,3 +258,16 @@ CREATE TABLE audit (
     tag  TEXT NOT NULL
 );
 CREATE INDEX audit_by_time ON audit (at, seq);
+CREATE TABLE consents (
+    consent_id TEXT PRIMARY KEY,
+    citizen    TEXT NOT NULL,
+    department TEXT NOT NULL,
+    proof_type TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    until      INTEGER NOT NULL,
+    blob       BLOB NOT NULL
+);
+CREATE INDEX consents_by_citizen ON consents (citizen, created_at, consent_id);
