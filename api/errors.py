@@ -65,8 +65,10 @@ from issuer.errors import (
     InvalidTransition,
     IssuerError,
     NoSigningKey,
+    ProofInputsInvalid,
     StatusListFull,
     UnknownCredential,
+    UnknownProofType,
 )
 from keys.errors import (
     Conflict,
@@ -229,6 +231,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     UnknownCredential: 404,
     UnknownCitizen: 404,
     UnknownScene: 404,
+    UnknownProofType: 404,
     Conflict: 409,
     InvalidTransition: 409,
     DeviceLimitReached: 409,
@@ -238,6 +241,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     UnsupportedMediaType: 415,
     IdempotencyKeyReused: 422,
     ChangeInvalid: 422,
+    ProofInputsInvalid: 422,
     RateLimited: 429,
     # the server's side
     StoreError: 500,

@@ -329,3 +329,10 @@ class ChangeBusy(Conflict, ServiceError):
     did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
 
     code = "change_busy"
+
+
+class ConsentRequired(Forbidden):
+    """A proof query without a matching, unexpired consent of the citizen for that
+    department, proof type and purpose (an unknown citizen answers the same)."""
+
+    code = "consent_required"
