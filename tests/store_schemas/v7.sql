@@ -249,3 +249,17 @@ CREATE INDEX jobs_by_owner ON jobs (owner, created_at, id);
 CREATE INDEX jobs_by_state ON jobs (state, lease_until);
 CREATE INDEX notices_by_time ON notices (citizen_id, created_at, notice_id);
 CREATE INDEX credentials_by_kid ON credentials (kid, issued_at, id);
+CREATE TABLE proof_queries (
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    department  TEXT NOT NULL,
+    proof_type  TEXT NOT NULL,
+    answered_by TEXT NOT NULL,
+    claims      TEXT NOT NULL,
+    answered    INTEGER NOT NULL,
+    codes       TEXT NOT NULL,
+    blob        BLOB NOT NULL,
+    PRIMARY KEY (citizen, event_id)
+) WITHOUT ROWID;
+CREATE INDEX proof_queries_by_time ON proof_queries (citizen, at, event_id);
