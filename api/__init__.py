@@ -37,6 +37,7 @@ from api import (
     metrics,
     notices_api,
     openapi,
+    proofs_api,
     public,
     security,
     verify_api,
@@ -118,6 +119,7 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         batches_api.bp,
         verify_api.bp,
         public.bp,
+        proofs_api.bp,
     )
     for blueprint in blueprints:
         app.register_api(blueprint)

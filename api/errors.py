@@ -98,6 +98,7 @@ from service.errors import (
     JobKindUnknown,
     LoginFailed,
     OnlineQrUnavailable,
+    ProofQueryInvalid,
     RateLimited,
     ServiceError,
     SettingsInvalid,
@@ -242,6 +243,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     IdempotencyKeyReused: 422,
     ChangeInvalid: 422,
     ProofInputsInvalid: 422,
+    ProofQueryInvalid: 422,
     RateLimited: 429,
     # the server's side
     StoreError: 500,

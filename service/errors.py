@@ -336,3 +336,10 @@ class ConsentRequired(Forbidden):
     department, proof type and purpose (an unknown citizen answers the same)."""
 
     code = "consent_required"
+
+
+class ProofQueryInvalid(ServiceError):
+    """A proof query's purpose or citizen id is malformed (the message names the member,
+    never its value)."""
+
+    code = "proof_query_invalid"

@@ -50,6 +50,7 @@ from service.jobs import JOBS_KEY_LABEL, Jobs
 from service.notices import NOTICES_KEY_LABEL, Notices
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
+from service.proofs import PROOFS_KEY_LABEL, Proofs
 from service.publication import Publication
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
@@ -184,6 +185,17 @@ class Ecert:
             mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
         )
         self.jobs.register(self.batches)
+        #: Proof queries (电子证明共享核查): a department's look-up, with consent.
+        self.proofs = Proofs(
+            store,
+            self.keyring,
+            self.platform,
+            self.vault,
+            self.pseudonyms,
+            self.uses,
+            key=derive_key(secret, PROOFS_KEY_LABEL),
+            consent=_no_consent,
+        )
 
     # -- opening and closing -----------------------------------------------------------
 
@@ -271,6 +283,11 @@ class Ecert:
     def published_bundle(self) -> dict[str, Any]:
         """See :meth:`service.publication.Publication.bundle`."""
         return self.publication.bundle()
+
+
+def _no_consent(department: str, citizen_id: str, proof_type: str, purpose: str) -> None:
+    """No consent service yet: every proof query is refused (``consent_required``)."""
+    return None
 
 
 #: The container's former name (the CLI's and seeding's type hints).
