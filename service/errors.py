@@ -31,6 +31,10 @@ __all__ = [
     "AuthError",
     "ChangeBusy",
     "ChangeInvalid",
+    "ConsentInvalid",
+    "ConsentLimitReached",
+    "ConsentNotFound",
+    "ConsentStateConflict",
     "DeviceCopyRequired",
     "DeviceKeyRegistered",
     "DeviceLabelInvalid",
@@ -97,9 +101,7 @@ class RateLimited(ServiceError):
 
     code = "rate_limited"
 
-    def __init__(
-        self, message: str, *, retry_after: float | dt.timedelta | dt.datetime
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float | dt.timedelta | dt.datetime) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
@@ -329,6 +331,46 @@ class ChangeBusy(Conflict, ServiceError):
     did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
 
     code = "change_busy"
+
+
+# -- consents (service.consents) -------------------------------------------------------
+
+
+class ConsentNotFound(NotFound, ServiceError):
+    """No consent of this id that the caller may see (HTTP 404): another citizen's, or
+    another department's request, answers the same as an unknown id."""
+
+    code = "consent_not_found"
+
+
+class ConsentInvalid(ServiceError):
+    """A consent whose department, proof type, purpose or ``until`` cannot be used (HTTP
+    422). ``field`` names the request member at fault, never its content."""
+
+    code = "consent_invalid"
+    public: ClassVar[tuple[str, ...]] = ("field",)
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConsentStateConflict(Conflict, ServiceError):
+    """A consent that is not in a state this change starts from (HTTP 409): approving a
+    withdrawn or declined one, declining a granted one, withdrawing one twice, or
+    approving a request whose ``until`` has passed."""
+
+    code = "consent_state"
+
+
+class ConsentLimitReached(ServiceError):
+    """The citizen already holds :data:`store.kinds.consents.CONSENT_CAP` consents
+    that all still count (HTTP 409): withdraw one first."""
+
+    code = "consent_limit"
+
+
+# -- proof queries (service.proofs) ---------------------------------------------------
 
 
 class ConsentRequired(Forbidden):

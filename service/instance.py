@@ -43,6 +43,7 @@ from service.batches import MARK_KEY_LABEL as BATCH_MARK_KEY_LABEL
 from service.batches import Batches
 from service.changes import Changes
 from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
+from service.consents import CONSENTS_KEY_LABEL, Consents
 from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
@@ -185,6 +186,14 @@ class Ecert:
             mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
         )
         self.jobs.register(self.batches)
+        #: Consent to proof queries: departments ask, citizens approve, grant, withdraw.
+        self.consents = Consents(
+            store,
+            derive_key(secret, CONSENTS_KEY_LABEL),
+            self.pseudonyms,
+            self.platform,
+            notices=self.notices,
+        )
         #: Proof queries (电子证明共享核查): a department's look-up, with consent.
         self.proofs = Proofs(
             store,
@@ -194,8 +203,10 @@ class Ecert:
             self.pseudonyms,
             self.uses,
             key=derive_key(secret, PROOFS_KEY_LABEL),
-            consent=_no_consent,
+            consent=self.consents.match,
         )
+        # a consent names a proof type of the catalogue
+        self.consents.known_proof_type = self.proofs.known_proof_type
 
     # -- opening and closing -----------------------------------------------------------
 
@@ -283,11 +294,6 @@ class Ecert:
     def published_bundle(self) -> dict[str, Any]:
         """See :meth:`service.publication.Publication.bundle`."""
         return self.publication.bundle()
-
-
-def _no_consent(department: str, citizen_id: str, proof_type: str, purpose: str) -> None:
-    """No consent service yet: every proof query is refused (``consent_required``)."""
-    return None
 
 
 #: The container's former name (the CLI's and seeding's type hints).

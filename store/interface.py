@@ -40,6 +40,11 @@ from store.kinds.config import PSEUDONYMS as PSEUDONYMS
 from store.kinds.config import SCENES as SCENES
 from store.kinds.config import TRUST_VERSION as TRUST_VERSION
 from store.kinds.config import ConfigStore as ConfigStore
+from store.kinds.consents import CONSENT_CAP as CONSENT_CAP
+from store.kinds.consents import CONSENT_STATES as CONSENT_STATES
+from store.kinds.consents import ConsentRecord as ConsentRecord
+from store.kinds.consents import ConsentState as ConsentState
+from store.kinds.consents import ConsentStore as ConsentStore
 from store.kinds.devices import DEVICE_STATES as DEVICE_STATES
 from store.kinds.devices import DeviceAdded as DeviceAdded
 from store.kinds.devices import DeviceCopy as DeviceCopy
@@ -120,6 +125,7 @@ class Store(
     ShortLivedStore,
     JobStore,
     NoticeStore,
+    ConsentStore,
     ProofQueryStore,
     Protocol,
 ):

@@ -17,6 +17,8 @@ from store.kinds.status import ALLOWED_BITS, StatusListRecord
 
 __all__ = [
     "check_activity_limit",
+    "check_consent",
+    "check_consent_states",
     "check_api_key_kind",
     "check_index",
     "check_limits",
@@ -182,3 +184,26 @@ def check_outcomes(outcomes: Sequence[object]) -> None:
         if not isinstance(outcome, StepOutcome):
             raise InvalidArgument("not a StepOutcome")
         check_state(outcome.state, STEP_STATES)
+
+
+def check_consent(record: object) -> None:
+    """Raise :class:`InvalidArgument` for a consent record with an unknown state or
+    origin, or an id that is empty, over 64 characters or holds a separator."""
+    from store.kinds.consents import CONSENT_ORIGINS, CONSENT_STATES, ConsentRecord
+
+    if not isinstance(record, ConsentRecord):
+        raise InvalidArgument("not a ConsentRecord")
+    check_state(record.state, CONSENT_STATES)
+    check_state(record.origin, CONSENT_ORIGINS)
+    if not 1 <= len(record.consent_id) <= 64 or not record.consent_id.isascii():
+        raise InvalidArgument("a consent id has 1 to 64 ASCII characters")
+    if any(c in record.consent_id for c in "{}: "):
+        raise InvalidArgument("a consent id holds no braces, colons or spaces")
+
+
+def check_consent_states(state: str, expect: str) -> None:
+    """Raise :class:`InvalidArgument` for a consent state outside the known ones."""
+    from store.kinds.consents import CONSENT_STATES
+
+    check_state(state, CONSENT_STATES)
+    check_state(expect, CONSENT_STATES)

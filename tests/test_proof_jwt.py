@@ -196,7 +196,7 @@ def test_an_issuer_not_authorised_for_the_proof_type_is_refused(world: World) ->
 def test_a_trust_list_of_before_proofs_still_loads_and_authorises_no_proof(world: World) -> None:
     issuers, scenes = world.platform.trust_entries()
     for entry in issuers:
-        del entry["proof_types"]  # type: ignore[misc]
+        del entry["proof_types"]
     token = build_trust_list(
         world.anchor, anchor_id=world.platform.anchor_id, issuers=issuers, scenes=scenes,
         now=int(world.clock()),

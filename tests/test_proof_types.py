@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -67,9 +68,12 @@ def test_every_type_is_complete_in_both_languages() -> None:
         assert MIN_VALID_FOR <= proof.valid_for <= MAX_VALID_FOR, proof.id
         assert proof.sources and all(vct in CATALOGUE for vct in proof.sources)
         assert proof.claim_names[0] == FOUND_CLAIM
-        for spec in (*proof.claims, *proof.inputs):
-            assert re.search(r"[\u4e00-\u9fff]", spec.label.zh), (proof.id, spec.name)
-            assert spec.label.en.strip(), (proof.id, spec.name)
+        labels = [(c.name, c.label) for c in proof.claims] + [
+            (i.name, i.label) for i in proof.inputs
+        ]
+        for name, label in labels:
+            assert re.search(r"[\u4e00-\u9fff]", label.zh), (proof.id, name)
+            assert label.en.strip(), (proof.id, name)
         for spec in proof.inputs:
             assert 1 <= spec.max_length <= 128
 
@@ -175,7 +179,8 @@ def _first(data: list[dict[str, Any]], proof_id: str) -> dict[str, Any]:
     return next(e for e in data if e["id"] == proof_id)
 
 
-BROKEN = {
+Mutation = Callable[[list[dict[str, Any]]], object]
+BROKEN: dict[str, tuple[Mutation, str]] = {
     "unknown-source": (
         lambda d: _first(d, "birth")["sources"].append("urn:ecert:nope"),
         "unknown credential type",

@@ -46,6 +46,10 @@ key                                 type         holds
 ``P:{sub:C}:events``                hash         event id -> activity record JSON
 ``P:{sub:C}:notices``               sorted set   notice ids by ``created_at`` (newest 200 kept)
 ``P:{sub:C}:notice-data``           hash         notice id -> notice JSON (text sealed)
+``P:{sub:C}:consents``              sorted set   consent ids by ``created_at`` (newest 200 kept)
+``P:{sub:C}:consent-data``          hash         consent id -> consent JSON (purpose sealed)
+``P:{sub:C}:consent-state``         hash         consent id -> ``<state>:<updated_at>``
+``P:{consent:ID}:owner``            string       the pseudonym holding consent ``ID``
 ``P:{citizens}:ids``                set          ids of all citizens
 ``P:{job:ID}:job``                  string       job record JSON (fixed fields; spec sealed)
 ``P:{job:ID}:live``                 hash         state, counters, ``updated_at``, the lease
@@ -118,6 +122,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
 from store.redis.config import ConfigMixin
+from store.redis.consents import ConsentsMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
@@ -147,6 +152,7 @@ class RedisStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    ConsentsMixin,
     QueriesMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).

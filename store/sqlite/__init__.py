@@ -50,6 +50,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
 from store.sqlite.config import ConfigMixin
+from store.sqlite.consents import ConsentsMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
@@ -83,6 +84,7 @@ class SQLiteStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    ConsentsMixin,
     QueriesMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.

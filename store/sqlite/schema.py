@@ -265,6 +265,19 @@ CREATE INDEX IF NOT EXISTS credentials_by_kid ON credentials (kid, issued_at, id
 # ratings and misuse reports, the operator's daily counters.
 _SCHEMA_V7_USES = """
 -- consents
+CREATE TABLE IF NOT EXISTS consents (
+    consent_id TEXT PRIMARY KEY,
+    citizen    TEXT NOT NULL,
+    department TEXT NOT NULL,
+    proof_type TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    until      INTEGER NOT NULL,
+    blob       BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS consents_by_citizen ON consents (citizen, created_at, consent_id);
 
 
 -- proof queries

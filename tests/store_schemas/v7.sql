@@ -249,6 +249,19 @@ CREATE INDEX jobs_by_owner ON jobs (owner, created_at, id);
 CREATE INDEX jobs_by_state ON jobs (state, lease_until);
 CREATE INDEX notices_by_time ON notices (citizen_id, created_at, notice_id);
 CREATE INDEX credentials_by_kid ON credentials (kid, issued_at, id);
+CREATE TABLE consents (
+    consent_id TEXT PRIMARY KEY,
+    citizen    TEXT NOT NULL,
+    department TEXT NOT NULL,
+    proof_type TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    origin     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    until      INTEGER NOT NULL,
+    blob       BLOB NOT NULL
+);
+CREATE INDEX consents_by_citizen ON consents (citizen, created_at, consent_id);
 CREATE TABLE proof_queries (
     citizen     TEXT NOT NULL,
     event_id    TEXT NOT NULL,
