@@ -119,18 +119,21 @@ def proof_types() -> dict[str, Any]:
     responses={
         200: QueryAnswer,
         **problems(
+            400,
             401,
             403,
             404,
             422,
             descriptions={
+                400: "`invalid_request`: the body does not match its schema (sizes, "
+                "unknown members).",
                 403: "`consent_required`: no matching, unexpired consent of the citizen for "
                 "this department, proof type and purpose (a citizen the service does not "
                 "know answers the same); `forbidden`: the key's department is not "
                 "registered.",
                 404: "`unknown_proof_type`.",
                 422: "`proof_query_invalid` (purpose, citizen id), `proof_inputs_invalid` "
-                "(naming the input, never its value), or the body's validation.",
+                "(naming the input, never its value).",
             },
         ),
     },

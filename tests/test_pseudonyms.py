@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import hashlib
 import json
 import threading
@@ -65,6 +66,8 @@ from wallet import WalletVault
 SECRET = personal(generate_secret(), "the pseudonym tests' key secret")
 NEW_CITIZEN = str(ID_CLAIMS["id_number"])
 NEW_PASSWORD = personal("pseudonym-walk-password-1", "the pseudonym walk's password")
+#: The free text of a proof query (issue 11): sealed at rest, like the answer's values.
+PROOF_PURPOSE = personal("核验身份以办理低保（化名测试）", "the pseudonym walk's proof purpose")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
 #: match random bytes of ciphertext.
 MIN_SEARCHED = 6
@@ -219,6 +222,7 @@ def personal_values() -> dict[str, str]:
         for _, _, claims in citizen["credentials"]:
             values.update({v: f"claim {k}" for k, v in claims.items() if isinstance(v, str)})
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
+    values[PROOF_PURPOSE] = "a proof query's purpose"
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -269,6 +273,17 @@ def walk(app: Flask) -> None:
             assert verify_once(client, headers, auth, mode)["valid"]
     events = client.get("/api/v1/wallet/activity", headers=citizen).get_json()["items"]
     assert [e["venue"]["id"] for e in events] == ["grand-hotel", "grand-hotel"]
+    # a proof query (issue 11): answered with the citizen's name, refused for another type
+    until = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=9)).isoformat()
+    svc.instance.consents.grant(NEW_CITIZEN, "civil-affairs", "identity", PROOF_PURPOSE, until)
+    for proof_type, status in (("identity", 200), ("residence", 403)):
+        asked = client.post(
+            "/api/v1/proofs/queries",
+            json={"proof_type": proof_type, "citizen_id": NEW_CITIZEN, "purpose": PROOF_PURPOSE},
+            headers=auth.department("civil-affairs"),
+        )
+        assert asked.status_code == status, asked.get_json()
+    assert len(svc.instance.proofs.uses_of(NEW_CITIZEN)) == 2
 
 
 def verify_once(
