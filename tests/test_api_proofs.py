@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from keys.proofjwt import TYP_PROOF
 from sdjwt import LEEWAY
 from service.instance import Ecert
 from service.uses import Use
+from service.verification import build_online_verifier
 from tests.api_helpers import (
     AuthActions,
     api_app,
@@ -385,3 +387,17 @@ def jwt_header_kid(token: str) -> str:
 def _sign(key: SigningKey, payload: dict[str, Any], *, kid: str | None = None) -> str:
     headers = {"typ": TYP_PROOF, "kid": kid or key.kid}
     return PyJWS().encode(json.dumps(payload).encode(), key.key, algorithm=key.alg, headers=headers)
+
+
+def test_the_online_verifier_checks_a_proof_with_the_live_trust_list(
+    api_app: Flask, client: FlaskClient, auth: AuthActions
+) -> None:
+    citizen = auth.citizen_ids[0]
+    _approved(api_app, citizen)
+    token = _ask(client, auth, citizen).get_json()["proof"]
+    ecert = _ecert(api_app)
+    live = build_online_verifier(ecert.store, ecert.platform, time.time)
+    assert "identity" in live.trust_list.issuers[ecert.platform.issuer_url("police")].proof_types
+    result = live.verify_proof(token, audience=ecert.platform.issuer_url(ASKING))
+    assert result.valid, result.errors
+    assert live.verify_proof(token, audience="someone").codes == ["wrong_audience"]

@@ -15,6 +15,8 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jwt.api_jws import PyJWS
 
 from issuer.proofs import sign_proof
@@ -300,3 +302,32 @@ def test_every_code_verify_proof_reports_is_a_stable_verifier_code() -> None:
     for code in ("wrong_audience", "issuer_not_authorised", "expired", "not_yet_valid",
                  "unknown_key", "invalid_signature", "malformed", "unsupported_alg"):
         assert code in ERROR_CODES
+
+
+@pytest.fixture(scope="module")
+def fixed_verifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Verifier, str]:
+    store = SQLiteStore(str(tmp_path_factory.mktemp("proofs") / "ecert.db"))
+    world = World(store)
+    return world.verifier(), _proof(world)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_input_is_answered_with_stable_codes_never_an_exception(
+    fixed_verifier: tuple[Verifier, str], data: st.DataObject
+) -> None:
+    verifier, token = fixed_verifier
+    mutated = data.draw(
+        st.one_of(
+            st.text(max_size=200),
+            st.binary(max_size=200),
+            st.builds(
+                lambda i, c: token[:i] + c + token[i + 1 :],
+                st.integers(0, len(token) - 1),
+                st.sampled_from("AZaz09-_.~=é"),
+            ),
+        )
+    )
+    result = verifier.verify_proof(mutated, audience="https://ecert.example/issuers/x")
+    assert result.errors and all(e["code"] in ERROR_CODES for e in result.errors)
+    assert result.claims == {}
