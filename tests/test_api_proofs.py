@@ -287,6 +287,14 @@ def test_a_kinship_query_matches_the_relatives_id(
     assert parent not in missing.get_data(as_text=True)
     bad = ask({"relative_id": "not-an-id"})
     assert bad.status_code == 422 and "not-an-id" not in bad.get_data(as_text=True)
+    # the refusals are the citizen's to see too, with their code
+    records = ecert.store.list_proof_queries(ecert.pseudonyms.of(child))
+    assert [(r.answered, r.codes) for r in records] == [
+        (False, ("proof_inputs_invalid",)),
+        (False, ("proof_inputs_invalid",)),
+        (True, ()),
+        (True, ()),
+    ]
 
 
 # -- the request's bounds and the caller ------------------------------------------------------
