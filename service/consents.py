@@ -56,6 +56,7 @@ from store.kinds.consents import ConsentOrigin
 
 __all__ = [
     "CONSENTS_KEY_LABEL",
+    "MAX_PENDING_PER_DEPARTMENT",
     "Consent",
     "Consents",
     "normalize_purpose",
@@ -72,6 +73,10 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DEPARTMENT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 #: Withdrawals retried when the state moves under them (an approval at the same time).
 _WITHDRAW_TRIES = 4
+#: Pending (unexpired) requests one department may have with one citizen at a time, so
+#: that no department floods a citizen's list or pushes other departments' requests out
+#: (checked before the insert, not atomically with it: a soft bound).
+MAX_PENDING_PER_DEPARTMENT = 20
 
 
 def proof_type_shape(proof_type: str) -> bool:
@@ -166,9 +171,21 @@ class Consents:
         to the citizen. A citizen id nobody holds is answered the same (see the module).
 
         Raises :class:`ConsentInvalid` (``field``: ``citizen_id``, ``department``,
-        ``proof_type``, ``purpose``, ``until``) and :class:`ConsentLimitReached`."""
+        ``proof_type``, ``purpose``, ``until``) and :class:`ConsentLimitReached` (the
+        citizen's cap, or :data:`MAX_PENDING_PER_DEPARTMENT` unexpired pending requests of
+        this department already; the same for a citizen id nobody holds)."""
         if not isinstance(citizen_id, str) or not _CITIZEN_ID.fullmatch(citizen_id):
             raise ConsentInvalid("citizen_id is not a citizen id", field="citizen_id")
+        now = self.clock()
+        waiting = sum(
+            1
+            for r in self._store.list_consents(self._pseudonyms.of(citizen_id), CONSENT_CAP)
+            if r.state == "pending" and r.department == department and now < r.until
+        )
+        if waiting >= MAX_PENDING_PER_DEPARTMENT:
+            raise ConsentLimitReached(
+                f"at most {MAX_PENDING_PER_DEPARTMENT} pending requests per citizen"
+            )
         consent = self._new(citizen_id, department, proof_type, purpose, until, "request")
         if self._notices is not None:
             names = self._platform.issuer(department)

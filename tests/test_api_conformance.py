@@ -82,7 +82,7 @@ CHECKS = [
 #: A device's key proof is a signed JWT over a server nonce: no schema can say which
 #: strings verify, so a schema-valid proof is refused with its documented 400 code.
 #: A change's field and value are checked against the catalogue: a schema-valid one may
-#: be refused with its documented 422 code.
+#: be refused with its documented 422 code; so may a consent's (registry, catalogue, date).
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {
@@ -105,6 +105,32 @@ CONFIG = SchemathesisConfig.from_dict(
                         # include filters of one entry match if any matches (an entry's
                         # method filter alone selects every POST), and the first entry
                         # that matches an operation wins.
+                        "expected-statuses": [
+                            "2xx", "3xx", "400", "401", "403", "404", "409", "422", "429",
+                            "5xx",
+                        ]
+                    }
+                },
+            },
+            {
+                # A consent's department, proof type, purpose and until are checked
+                # against the registry, the catalogue and today's date: a schema-valid one
+                # may be refused with its documented 422 (consent_invalid).
+                # By path alone (see above): only POST is at these two paths' roots.
+                "include-path": "/api/v1/proofs/consent-requests",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": [
+                            "2xx", "3xx", "400", "401", "403", "404", "409", "422", "429",
+                            "5xx",
+                        ]
+                    }
+                },
+            },
+            {
+                "include-path": "/api/v1/wallet/consents",
+                "checks": {
+                    "positive_data_acceptance": {
                         "expected-statuses": [
                             "2xx", "3xx", "400", "401", "403", "404", "409", "422", "429",
                             "5xx",

@@ -1,6 +1,7 @@
 """Proof queries over HTTP on both stores (issue 11): the public proof types, a query
 refused without consent (an unknown citizen answered the same), answered after the
-citizen approves, refused again after withdrawal; the proof checked offline by
+citizen approves the department's request (the consents API), refused again after the
+citizen withdraws it; the proof checked offline by
 ``Verifier.verify_proof`` from the published bundle, and refused for another audience,
 when tampered with, expired, signed by an unknown key or by a department not authorised
 for the proof type. Every query, answered or refused, is recorded for the citizen and
@@ -70,11 +71,28 @@ def _verifier(client: FlaskClient) -> Verifier:
     return Verifier(bundle, anchor=anchor)
 
 
-def _approved(api_app: Flask, citizen: str, proof: str = PROOF) -> str:
-    consents = _ecert(api_app).consents
-    asked = consents.request(ASKING, citizen, proof, PURPOSE, _until())
-    consents.approve(citizen, asked.id)
-    return asked.id
+def _approved(
+    client: FlaskClient, auth: AuthActions, which: int = 0, proof: str = PROOF
+) -> str:
+    """The asking department requests consent and the citizen approves it, over HTTP
+    (the consents API); the consent's id."""
+    asked = client.post(
+        "/api/v1/proofs/consent-requests",
+        json={
+            "citizen_id": auth.citizen_ids[which],
+            "proof_type": proof,
+            "purpose": PURPOSE,
+            "until": _until(),
+        },
+        headers=auth.department(ASKING),
+    )
+    assert asked.status_code == 201, asked.get_json()
+    consent_id: str = asked.get_json()["id"]
+    approved = client.post(
+        f"/api/v1/wallet/consents/{consent_id}/approve", headers=auth.citizen(which)
+    )
+    assert approved.status_code == 200, approved.get_json()
+    return consent_id
 
 
 def _listen(api_app: Flask) -> list[Use]:
@@ -147,7 +165,7 @@ def test_granted_after_approval_refused_after_withdrawal(
     citizen = auth.citizen_ids[0]
     seen = _listen(api_app)
     assert _ask(client, auth, citizen).status_code == 403
-    consent_id = _approved(api_app, citizen)
+    consent_id = _approved(client, auth)
 
     response = _ask(client, auth, citizen)
     assert response.status_code == 200, response.get_json()
@@ -166,7 +184,8 @@ def test_granted_after_approval_refused_after_withdrawal(
     # the purpose is compared after NFC and trimming
     assert _ask(client, auth, citizen, purpose=f"  {PURPOSE}\n").status_code == 200
 
-    ecert.consents.withdraw(citizen, consent_id)
+    withdrawn = client.delete(f"/api/v1/wallet/consents/{consent_id}", headers=auth.citizen())
+    assert withdrawn.status_code in (200, 204), withdrawn.get_json()
     refused = _ask(client, auth, citizen)
     assert refused.status_code == 403 and refused.get_json()["code"] == "consent_required"
 
@@ -190,7 +209,7 @@ def test_the_proof_is_refused_for_another_audience_and_when_tampered_or_expired(
     api_app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
     citizen = auth.citizen_ids[0]
-    _approved(api_app, citizen)
+    _approved(client, auth)
     token = _ask(client, auth, citizen).get_json()["proof"]
     ecert = _ecert(api_app)
     asking = ecert.platform.issuer_url(ASKING)
@@ -225,7 +244,7 @@ def test_no_record_is_answered_found_false(
     api_app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
     citizen = auth.citizen_ids[0]
-    _approved(api_app, citizen, "no-criminal-record")
+    _approved(client, auth, proof="no-criminal-record")
     response = client.post(
         QUERIES,
         json={"proof_type": "no-criminal-record", "citizen_id": citizen, "purpose": PURPOSE},
@@ -239,7 +258,7 @@ def test_a_revoked_credential_is_no_record(
     api_app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
     citizen = auth.citizen_ids[0]
-    _approved(api_app, citizen)
+    _approved(client, auth)
     ecert = _ecert(api_app)
     police = ecert.platform.issuer_url("police")
     for item in ecert.vault.items(citizen):
@@ -262,7 +281,7 @@ def test_a_kinship_query_matches_the_relatives_id(
         holder_jwk=ecert.vault.holder_jwk(child),
     )
     ecert.vault.add(child, issued.id, issued.sd_jwt)
-    _approved(api_app, child, "kinship-parent-child")
+    _approved(client, auth, proof="kinship-parent-child")
 
     def ask(inputs: Any) -> Any:
         body = {
@@ -401,7 +420,7 @@ def test_the_online_verifier_checks_a_proof_with_the_live_trust_list(
     api_app: Flask, client: FlaskClient, auth: AuthActions
 ) -> None:
     citizen = auth.citizen_ids[0]
-    _approved(api_app, citizen)
+    _approved(client, auth)
     token = _ask(client, auth, citizen).get_json()["proof"]
     ecert = _ecert(api_app)
     live = build_online_verifier(ecert.store, ecert.platform, time.time)

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from cli.seed import DemoLogins
-from service.consents import Consents, proof_type_shape
+from service.consents import MAX_PENDING_PER_DEPARTMENT, Consents, proof_type_shape
 from service.errors import (
     ConsentInvalid,
     ConsentLimitReached,
@@ -264,3 +264,22 @@ def test_the_purpose_is_sealed_at_rest(
     assert record is not None
     assert PURPOSE.encode() not in record.blob and citizen not in record.citizen
     assert record.citizen.startswith("ps_")
+
+
+def test_a_department_has_at_most_so_many_pending_requests_per_citizen(
+    consents: tuple[Consents, Clock, str],
+) -> None:
+    c, clock, citizen = consents
+    asked = [
+        c.request("police", citizen, PROOF, PURPOSE, TODAY)
+        for _ in range(MAX_PENDING_PER_DEPARTMENT)
+    ]
+    with pytest.raises(ConsentLimitReached):
+        c.request("police", citizen, PROOF, PURPOSE, TODAY)
+    c.request("civil-affairs", citizen, PROOF, PURPOSE, TODAY)  # another department's own
+    c.decline(citizen, asked[0].id)  # answered: a place again
+    c.request("police", citizen, PROOF, PURPOSE, TODAY)
+    with pytest.raises(ConsentLimitReached):
+        c.request("police", citizen, PROOF, PURPOSE, TODAY)
+    clock.now += 86_400  # expired requests no longer count
+    c.request("police", citizen, PROOF, PURPOSE, "2026-03-11")

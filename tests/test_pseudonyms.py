@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ from wallet import WalletVault
 SECRET = personal(generate_secret(), "the pseudonym tests' key secret")
 NEW_CITIZEN = str(ID_CLAIMS["id_number"])
 NEW_PASSWORD = personal("pseudonym-walk-password-1", "the pseudonym walk's password")
+#: A clerk's purpose (free text: sealed at rest).
+CONSENT_PURPOSE = personal("核实李四的低保申请 (walk purpose)", "a consent's purpose")
 #: The free text of a proof query (issue 11): sealed at rest, like the answer's values.
 PROOF_PURPOSE = personal("核验身份以办理低保（化名测试）", "the pseudonym walk's proof purpose")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
@@ -222,6 +225,7 @@ def personal_values() -> dict[str, str]:
         for _, _, claims in citizen["credentials"]:
             values.update({v: f"claim {k}" for k, v in claims.items() if isinstance(v, str)})
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
+    values[CONSENT_PURPOSE] = "a consent's purpose"
     values[PROOF_PURPOSE] = "a proof query's purpose"
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
@@ -273,6 +277,22 @@ def walk(app: Flask) -> None:
             assert verify_once(client, headers, auth, mode)["valid"]
     events = client.get("/api/v1/wallet/activity", headers=citizen).get_json()["items"]
     assert [e["venue"]["id"] for e in events] == ["grand-hotel", "grand-hotel"]
+    # A department asks for consent with a clerk's purpose; the citizen approves it.
+    asked = client.post(
+        "/api/v1/proofs/consent-requests",
+        json={
+            "citizen_id": NEW_CITIZEN,
+            "proof_type": "no-criminal-record",
+            "purpose": CONSENT_PURPOSE,
+            "until": time.strftime("%Y-%m-%d", time.gmtime()),
+        },
+        headers=auth.department(),
+    )
+    assert asked.status_code == 201, asked.get_json()
+    approved = client.post(
+        f"/api/v1/wallet/consents/{asked.get_json()['id']}/approve", headers=citizen
+    )
+    assert approved.status_code == 200, approved.get_json()
     # a proof query (issue 11): answered with the citizen's name, refused for another type
     until = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=9)).isoformat()
     svc.instance.consents.grant(NEW_CITIZEN, "civil-affairs", "identity", PROOF_PURPOSE, until)

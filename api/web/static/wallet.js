@@ -1,7 +1,8 @@
 /* ecert web wallet (/wallet): log in, certificates as cards, a scene, a preview of the
  * fields shown, a self-refreshing QR code (offline or online), the activity log; a full
- * card view (fields masked until tapped) with "remove from wallet"; log out from the
- * header menu. Switching language keeps the screen (sessionStorage, RESUME_KEY).
+ * card view (fields masked until tapped) with "remove from wallet"; the consents
+ * (授权: departments' requests to approve or decline, granted ones to withdraw in one tap);
+ * log out from the header menu. Switching language keeps the screen (sessionStorage, RESUME_KEY).
  *
  * The session token lives in sessionStorage (gone when the tab closes). The service
  * worker (/wallet-sw.js) keeps the page and the last card list for offline reading.
@@ -112,6 +113,7 @@
     qr: showQrScreen,
     details: showDetails,
     activity: showActivity,
+    consents: showConsents,
   };
 
   /** Show a screen; push a history entry so that the phone's back button works. */
@@ -135,7 +137,8 @@
     $("menu-button").hidden = screen === "login" || !state.token;
     var tabs = document.querySelectorAll("[data-nav]");
     for (var i = 0; i < tabs.length; i++) {
-      var current = tabs[i].getAttribute("data-nav") === (screen === "activity" ? "activity" : "cards");
+      var nav = screen === "activity" || screen === "consents" ? screen : "cards";
+      var current = tabs[i].getAttribute("data-nav") === nav;
       if (current) tabs[i].setAttribute("aria-current", "page");
       else tabs[i].removeAttribute("aria-current");
     }
@@ -364,6 +367,15 @@
             dismiss.disabled = false;
           });
       });
+      if (notice.kind === "consent") {
+        // A department's request for consent: answer it on the consents screen.
+        var review = E.el("button", "button primary notice-review", t.notice_review);
+        review.type = "button";
+        review.addEventListener("click", function () {
+          go("consents");
+        });
+        item.appendChild(review);
+      }
       item.appendChild(dismiss);
       list.appendChild(item);
     });
@@ -1045,6 +1057,164 @@
         $("activity-loading").hidden = true;
         if (err instanceof E.NetworkError) E.setMessage("activity-error", t.offline);
       });
+  }
+
+  // -- consents: departments' requests to look proofs up, and what was granted -----------
+
+  var CONSENTS_URL = "/api/v1/wallet/consents";
+  var proofTypes = null; // proof type id -> {zh, en}, from the catalogue when it is there
+
+  /** The proof types' names (GET /api/v1/proofs/types); the ids alone if it cannot be read. */
+  function loadProofTypes() {
+    if (proofTypes) return Promise.resolve(proofTypes);
+    return E.api("GET", "/api/v1/proofs/types")
+      .then(function (r) {
+        var names = {};
+        var list = r.ok && r.data ? (Array.isArray(r.data) ? r.data : r.data.items || r.data.types || []) : [];
+        list.forEach(function (type) {
+          if (type && type.id && type.name) names[type.id] = type.name;
+        });
+        proofTypes = names;
+        return names;
+      })
+      .catch(function () {
+        return {};
+      });
+  }
+
+  function proofName(id) {
+    return proofTypes && proofTypes[id] ? E.local(proofTypes[id]) : id;
+  }
+
+  function showConsents() {
+    E.setMessage("consents-error", "");
+    if (state.offline) {
+      E.setMessage("consents-error", t.offline);
+      return;
+    }
+    loadConsents();
+  }
+
+  function loadConsents(focus) {
+    E.setMessage("consents-error", "");
+    $("consents-loading").hidden = false;
+    return Promise.all([authed("GET", CONSENTS_URL), loadProofTypes()])
+      .then(function (all) {
+        var r = all[0];
+        $("consents-loading").hidden = true;
+        if (!r.ok || !r.data) {
+          E.setMessage("consents-error", E.problemText(r));
+          return;
+        }
+        renderConsents(r.data.items || []);
+        if (focus) $("consents-title").focus();
+      })
+      .catch(function (err) {
+        $("consents-loading").hidden = true;
+        if (err instanceof E.NetworkError) E.setMessage("consents-error", t.offline);
+      });
+  }
+
+  function consentState(c) {
+    if ((c.state === "granted" || c.state === "pending") && c.expired) return "expired";
+    return c.state;
+  }
+
+  function renderConsents(items) {
+    var groups = { pending: $("consents-pending"), granted: $("consents-granted"), closed: $("consents-closed") };
+    Object.keys(groups).forEach(function (k) {
+      groups[k].textContent = "";
+    });
+    items.forEach(function (c) {
+      var shown = consentState(c);
+      var group = shown === "pending" || shown === "granted" ? shown : "closed";
+      groups[group].appendChild(consentItem(c, shown));
+    });
+    $("consents-pending-empty").hidden = groups.pending.children.length > 0;
+    $("consents-granted-empty").hidden = groups.granted.children.length > 0;
+    $("consents-closed-group").hidden = !groups.closed.children.length;
+  }
+
+  function consentItem(c, shown) {
+    var who = E.local(c.department_name) || c.department;
+    var what = proofName(c.proof_type);
+    var item = E.el("li", "consent consent-" + shown);
+    item.setAttribute("data-consent", c.id);
+    var top = E.el("div", "consent-top");
+    top.appendChild(E.el("p", "consent-who", who));
+    top.appendChild(E.el("span", "consent-state consent-state-" + shown, t["consent_state_" + shown] || shown));
+    item.appendChild(top);
+    var facts = E.el("dl", "consent-facts");
+    [
+      [t.consent_what, E.el("dd", null, what)],
+      [t.consent_why, E.el("dd", null, c.purpose)],
+      [t.consent_until, untilText(c)],
+    ].forEach(function (pair) {
+      facts.appendChild(E.el("dt", null, pair[0]));
+      facts.appendChild(pair[1]);
+    });
+    item.appendChild(facts);
+    var actions = E.el("div", "consent-actions");
+    var label = { who: who, what: what };
+    if (shown === "pending") {
+      actions.appendChild(consentButton(c, "approve", "primary", label));
+      actions.appendChild(consentButton(c, "decline", "secondary", label));
+    } else if (shown === "granted") {
+      actions.appendChild(consentButton(c, "withdraw", "danger", label));
+    }
+    if (actions.children.length) item.appendChild(actions);
+    return item;
+  }
+
+  /** "2026-12-04 · ends 2026-12-05 08:00:00 (UTC+8)", a date never broken at its hyphens. */
+  function untilText(c) {
+    var dd = E.el("dd");
+    var values = { date: c.until, local: dateTimeWithZone(c.expires_at) };
+    String(t.consent_until_value)
+      .split(/(\{\w+\})/)
+      .forEach(function (part) {
+        var name = part.replace(/^\{(\w+)\}$/, "$1");
+        if (part !== name && Object.prototype.hasOwnProperty.call(values, name)) {
+          dd.appendChild(E.el("span", "nowrap", values[name]));
+        } else if (part) {
+          dd.appendChild(document.createTextNode(part));
+        }
+      });
+    return dd;
+  }
+
+  /** Approve / Decline a request, or Withdraw a consent: one tap, effective at once. */
+  function consentButton(c, action, style, label) {
+    var button = E.el("button", "button " + style + " consent-" + action, t["consent_" + action]);
+    button.type = "button";
+    button.setAttribute("aria-label", E.fmt(t["consent_" + action + "_label"], label));
+    button.addEventListener("click", function () {
+      var buttons = button.parentNode.querySelectorAll("button");
+      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+      var path = CONSENTS_URL + "/" + encodeURIComponent(c.id);
+      var call = action === "withdraw" ? authed("DELETE", path) : authed("POST", path + "/" + action);
+      call
+        .then(function (r) {
+          var done = { approve: "consent_approved", decline: "consent_declined", withdraw: "consent_withdrawn" }[action];
+          if (r.ok) {
+            E.announce(E.fmt(t[done], label));
+            return loadConsents(true);
+          }
+          if (r.status === 409 || r.status === 404) {
+            E.announce(t.consent_changed);
+            return loadConsents(true).then(function () {
+              E.setMessage("consents-error", t.consent_changed);
+            });
+          }
+          E.setMessage("consents-error", E.problemText(r));
+          for (var j = 0; j < buttons.length; j++) buttons[j].disabled = false;
+        })
+        .catch(function (err) {
+          if (err instanceof E.NetworkError) E.setMessage("consents-error", t.offline);
+          for (var j = 0; j < buttons.length; j++) buttons[j].disabled = false;
+        });
+    });
+    return button;
   }
 
   function renderActivity(items) {
