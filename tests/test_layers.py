@@ -174,6 +174,7 @@ _USE_CASES = frozenset(
         "accounts",
         "batches",
         "changes",
+        "consents",
         "devices",
         "issuance",
         "jobs",
