@@ -38,6 +38,7 @@ from api import (
     metrics,
     notices_api,
     openapi,
+    proofs_api,
     public,
     security,
     verify_api,
@@ -121,6 +122,7 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         consents_api.bp,
         verify_api.bp,
         public.bp,
+        proofs_api.bp,
     )
     for blueprint in blueprints:
         app.register_api(blueprint)

@@ -65,8 +65,10 @@ from issuer.errors import (
     InvalidTransition,
     IssuerError,
     NoSigningKey,
+    ProofInputsInvalid,
     StatusListFull,
     UnknownCredential,
+    UnknownProofType,
 )
 from keys.errors import (
     Conflict,
@@ -99,6 +101,7 @@ from service.errors import (
     JobKindUnknown,
     LoginFailed,
     OnlineQrUnavailable,
+    ProofQueryInvalid,
     RateLimited,
     ServiceError,
     SettingsInvalid,
@@ -232,6 +235,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     UnknownCredential: 404,
     UnknownCitizen: 404,
     UnknownScene: 404,
+    UnknownProofType: 404,
     Conflict: 409,
     InvalidTransition: 409,
     DeviceLimitReached: 409,
@@ -243,6 +247,8 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     IdempotencyKeyReused: 422,
     ChangeInvalid: 422,
     ConsentInvalid: 422,
+    ProofInputsInvalid: 422,
+    ProofQueryInvalid: 422,
     RateLimited: 429,
     # the server's side
     StoreError: 500,

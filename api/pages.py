@@ -80,6 +80,7 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "key_binding_missing": "refuse",  # a copied credential, not a presentation
     "replayed": "refuse",  # a copy of a code already accepted
     "disclosure_invalid": "refuse",  # tampered fields
+    "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"

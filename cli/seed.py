@@ -46,8 +46,42 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
         "health",
         "市卫生健康委员会",
         "City Health Commission",
-        ["urn:ecert:birth-medical-certificate"],
+        ["urn:ecert:birth-medical-certificate", "urn:ecert:death-medical-certificate"],
     ),
+    # The other departments that answer proof types (issuer/data/proofs.json), so that
+    # every proof type is answerable in the demo.
+    (
+        "human-resources",
+        "市人力资源和社会保障局",
+        "City Human Resources and Social Security Bureau",
+        ["urn:ecert:social-security-card", "urn:ecert:social-insurance-record"],
+    ),
+    (
+        "disabled-persons-federation",
+        "市残疾人联合会",
+        "City Disabled Persons' Federation",
+        ["urn:ecert:disability-certificate"],
+    ),
+    (
+        "natural-resources",
+        "市规划和自然资源局",
+        "City Planning and Natural Resources Bureau",
+        ["urn:ecert:real-estate-certificate"],
+    ),
+    (
+        "market-regulation",
+        "市市场监督管理局",
+        "City Market Regulation Administration",
+        ["urn:ecert:business-licence"],
+    ),
+    ("taxation", "市税务局", "City Taxation Bureau", ["urn:ecert:tax-payment-certificate"]),
+    (
+        "housing-provident-fund",
+        "市住房公积金管理中心",
+        "City Housing Provident Fund Centre",
+        ["urn:ecert:provident-fund-certificate"],
+    ),
+    ("education", "市教育局", "City Education Bureau", ["urn:ecert:education-certificate"]),
 ]
 VENUES: list[tuple[str, str, str, list[str]]] = [
     ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),

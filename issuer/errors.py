@@ -91,3 +91,16 @@ class CatalogueError(IssuerError):
     """A catalogue or scene data file is malformed or inconsistent."""
 
     code = "catalogue_invalid"
+
+
+class UnknownProofType(IssuerError):
+    """The proof type is not in the proof-type catalogue (``issuer/data/proofs.json``)."""
+
+    code = "unknown_proof_type"
+
+
+class ProofInputsInvalid(IssuerError):
+    """A proof query's inputs are missing, unknown or malformed (the message names the
+    input, never its value)."""
+
+    code = "proof_inputs_invalid"

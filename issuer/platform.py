@@ -14,6 +14,7 @@ from typing import Any
 from issuer.catalogue import CatalogueError, default_scenes, load_catalogue, parse_scenes
 from issuer.errors import IssuerError, NoSigningKey, UnknownIssuer
 from issuer.keyring import ANCHOR, Keyring
+from issuer.proof_types import load_proof_types
 from keys import IssuerEntryDict, KeyState, SceneDict, SigningKey, build_trust_list
 from keys.errors import FormatError
 from keys.jsonstrict import dumps_compact, loads
@@ -136,8 +137,11 @@ class Platform:
     # -- publication -----------------------------------------------------------------
 
     def trust_entries(self) -> tuple[list[IssuerEntryDict], list[SceneDict]]:
-        """The trust list's content: the issuers (with their published keys) and scenes."""
+        """The trust list's content: the issuers (with their published keys, credential
+        types and the proof types each may answer: those whose ``answered_by`` is its
+        slug) and scenes."""
         issuers: list[IssuerEntryDict] = []
+        proof_types = load_proof_types()
         for record in self._store.list_issuers():
             issuers.append(
                 {
@@ -146,6 +150,7 @@ class Platform:
                     "jwks": {"keys": [dict(k) for k in self._keyring.published_jwks(record.iss)]},
                     "revoked_kids": self._keyring.revoked_kids(record.iss),
                     "vcts": list(record.vcts),
+                    "proof_types": list(proof_types.answered_by(record.slug)),
                 }
             )
         return issuers, self.scenes()

@@ -54,6 +54,9 @@ class IssuerEntryDict(TypedDict):
     jwks: JWKSDict
     revoked_kids: list[str]
     vcts: list[str]
+    #: the proof types (``issuer/data/proofs.json`` ids) the issuer may answer; absent
+    #: in trust lists made before proofs (none)
+    proof_types: NotRequired[list[str]]
 
 
 class AcceptDict(TypedDict):
@@ -93,6 +96,8 @@ class TrustedIssuer:
     keys: Mapping[str, VerifyingKey]
     revoked_kids: frozenset[str]
     vcts: frozenset[str]
+    #: the proof types the issuer may answer (sign ``proof+jwt`` answers for)
+    proof_types: frozenset[str] = frozenset()
 
 
 class AcceptRule(StrictModel):
@@ -265,6 +270,7 @@ class _IssuerEntry(StrictModel):
     jwks: _JWKS
     revoked_kids: list[str] = Field(default_factory=list)
     vcts: list[str]
+    proof_types: list[str] = Field(default_factory=list)
 
 
 class _Payload(StrictModel):
@@ -303,6 +309,7 @@ def _parse_payload(payload: Mapping[str, Any], token: str) -> TrustList:
             keys=keys,
             revoked_kids=frozenset(entry.revoked_kids),
             vcts=frozenset(entry.vcts),
+            proof_types=frozenset(entry.proof_types),
         )
     scenes: dict[str, Scene] = {}
     for scene in model.scenes:

@@ -378,3 +378,20 @@ class ConsentLimitReached(ServiceError):
     that all still count (HTTP 409): withdraw one first."""
 
     code = "consent_limit"
+
+
+# -- proof queries (service.proofs) ---------------------------------------------------
+
+
+class ConsentRequired(Forbidden):
+    """A proof query without a matching, unexpired consent of the citizen for that
+    department, proof type and purpose (an unknown citizen answers the same)."""
+
+    code = "consent_required"
+
+
+class ProofQueryInvalid(ServiceError):
+    """A proof query's purpose or citizen id is malformed (the message names the member,
+    never its value)."""
+
+    code = "proof_query_invalid"

@@ -52,6 +52,7 @@ from service.jobs import JOBS_KEY_LABEL, Jobs
 from service.notices import NOTICES_KEY_LABEL, Notices
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
+from service.proofs import PROOFS_KEY_LABEL, Proofs
 from service.publication import Publication
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
@@ -202,6 +203,19 @@ class Ecert:
             self.platform,
             notices=self.notices,
         )
+        #: Proof queries (电子证明共享核查): a department's look-up, with consent.
+        self.proofs = Proofs(
+            store,
+            self.keyring,
+            self.platform,
+            self.vault,
+            self.pseudonyms,
+            self.uses,
+            key=derive_key(secret, PROOFS_KEY_LABEL),
+            consent=self.consents.match,
+        )
+        # a consent names a proof type of the catalogue
+        self.consents.known_proof_type = self.proofs.known_proof_type
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -91,6 +91,9 @@ from store.kinds.keys import KeyStore as KeyStore
 from store.kinds.notices import NOTICE_CAP as NOTICE_CAP
 from store.kinds.notices import NoticeRecord as NoticeRecord
 from store.kinds.notices import NoticeStore as NoticeStore
+from store.kinds.queries import PROOF_QUERY_CAP as PROOF_QUERY_CAP
+from store.kinds.queries import ProofQueryRecord as ProofQueryRecord
+from store.kinds.queries import ProofQueryStore as ProofQueryStore
 from store.kinds.registry import CREDENTIAL_STATES as CREDENTIAL_STATES
 from store.kinds.registry import CredentialRecord as CredentialRecord
 from store.kinds.registry import CredentialState as CredentialState
@@ -129,6 +132,7 @@ class Store(
     NoticeStore,
     AuditStore,
     ConsentStore,
+    ProofQueryStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

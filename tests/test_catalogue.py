@@ -44,6 +44,12 @@ EXPECTED_VCTS = {
     "urn:ecert:business-licence",
     "urn:ecert:kinship-proof",
     "urn:ecert:no-criminal-record-proof",
+    # issue 11: the sources of proof types no certificate above answers
+    "urn:ecert:death-medical-certificate",
+    "urn:ecert:tax-payment-certificate",
+    "urn:ecert:provident-fund-certificate",
+    "urn:ecert:education-certificate",
+    "urn:ecert:social-insurance-record",
 }
 EXPECTED_SCENES = {"hotel", "hospital", "bank", "internet_cafe", "pharmacy", "school"}
 ID_CARD = "urn:ecert:resident-id-card"

@@ -179,6 +179,7 @@ _USE_CASES = frozenset(
         "issuance",
         "jobs",
         "notices",
+        "proofs",
         "publication",
         "verification",
         "wallets",

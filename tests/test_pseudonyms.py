@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import hashlib
 import json
 import threading
@@ -72,6 +73,8 @@ NEW_PASSWORD = personal("pseudonym-walk-password-1", "the pseudonym walk's passw
 AUDIT_PURPOSE = personal("复核王小明低保申请的家庭成员", "the pseudonym walk's audit purpose")
 #: A clerk's purpose (free text: sealed at rest).
 CONSENT_PURPOSE = personal("核实李四的低保申请 (walk purpose)", "a consent's purpose")
+#: The free text of a proof query (issue 11): sealed at rest, like the answer's values.
+PROOF_PURPOSE = personal("核验身份以办理低保（化名测试）", "the pseudonym walk's proof purpose")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
 #: match random bytes of ciphertext.
 MIN_SEARCHED = 6
@@ -230,6 +233,7 @@ def personal_values() -> dict[str, str]:
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
     values[AUDIT_PURPOSE] = "a proof query's purpose"
     values[CONSENT_PURPOSE] = "a consent's purpose"
+    values[PROOF_PURPOSE] = "a proof query's purpose"
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -313,6 +317,17 @@ def walk(app: Flask) -> None:
         f"/api/v1/wallet/consents/{asked.get_json()['id']}/approve", headers=citizen
     )
     assert approved.status_code == 200, approved.get_json()
+    # a proof query (issue 11): answered with the citizen's name, refused for another type
+    until = (datetime.datetime.now(datetime.UTC).date() + datetime.timedelta(days=9)).isoformat()
+    svc.instance.consents.grant(NEW_CITIZEN, "civil-affairs", "identity", PROOF_PURPOSE, until)
+    for proof_type, status in (("identity", 200), ("residence", 403)):
+        asked = client.post(
+            "/api/v1/proofs/queries",
+            json={"proof_type": proof_type, "citizen_id": NEW_CITIZEN, "purpose": PROOF_PURPOSE},
+            headers=auth.department("civil-affairs"),
+        )
+        assert asked.status_code == status, asked.get_json()
+    assert len(svc.instance.proofs.uses_of(NEW_CITIZEN)) == 2
 
 
 def verify_once(

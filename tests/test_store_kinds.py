@@ -29,6 +29,7 @@ from store.interface import (
     NotFound,
     NoticeRecord,
     NoticeStore,
+    ProofQueryStore,
     RegistryStore,
     ShortLivedStore,
     StatusListRecord,
@@ -57,6 +58,7 @@ KINDS: dict[type, str] = {
     NoticeStore: "notices",
     AuditStore: "audit",
     ConsentStore: "consents",
+    ProofQueryStore: "queries",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
 
@@ -81,8 +83,8 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
     # plus the 8 of devices (issue 9), the 12 of jobs, the 3 of notices, the keys'
     # ``update_key`` and the 6 bulk calls of proactive issuance (issue 10), plus the 4 of
-    # the audit chain and the 4 of consents (issue 11).
-    assert len(seen) == 101
+    # the audit chain, the 4 of consents and the 2 of proof queries (issue 11).
+    assert len(seen) == 103
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

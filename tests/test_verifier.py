@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from issuer.proofs import sign_proof
 from issuer.status import DEFAULT_LIFETIME as STATUS_LIST_LIFETIME
 from keys import KeyState, SigningKey, sign_compact
 from keys.b64 import b64url_encode
@@ -834,6 +835,24 @@ def test_trust_list_stale(card: Card) -> None:
     world.clock.advance(61)
 
     assert rejected_with(v.verify(card.for_scene(), "hotel"), "trust_list_stale")
+
+
+def test_wrong_audience(world: World) -> None:
+    # a proof (proof+jwt, issue 11) made for civil affairs, shown to another department
+    token = sign_proof(
+        world.keyring.signing_key(world.police.iss),
+        iss=world.police.iss,
+        aud=world.civil.iss,
+        sub="citizen-1",
+        proof_type="no-criminal-record",
+        claims={"found": False},
+        purpose="a purpose",
+        iat=int(world.clock()),
+        valid_for=600,
+    )
+    v = world.verifier()
+    assert v.verify_proof(token, audience=world.civil.iss).valid
+    assert v.verify_proof(token, audience=world.police.iss).codes == ["wrong_audience"]
 
 
 def test_every_error_code_has_a_negative_test() -> None:

@@ -3,6 +3,7 @@
     from verifier import Verifier
     v = Verifier.from_bundle_file("bundle.json", anchor=anchor_jwk)
     result = v.verify(text, scene="hotel")          # or expected_aud=…, expected_nonce=…
+    proof = v.verify_proof(token, audience=asking_department_iss)   # a proof+jwt
     live = Verifier(LiveTrustSource(trust_list, status_source))   # any TrustSource
     result.valid, result.errors, result.claims, result.to_dict()
 
@@ -28,6 +29,7 @@ from verifier.history import (
     StatusHistory,
     StatusMark,
 )
+from verifier.proofs import ProofResult
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import VerificationResult
 from verifier.status import BundleStatusSource, StatusSource
@@ -48,6 +50,7 @@ __all__ = [
     "MemoryNonceCache",
     "MemoryStatusHistory",
     "NonceCache",
+    "ProofResult",
     "StatusHistory",
     "StatusHistoryInvalid",
     "StatusMark",

@@ -50,6 +50,7 @@ from verifier.errors import (
     VerifierMisuse,
 )
 from verifier.history import MemoryStatusHistory, StatusHistory
+from verifier.proofs import ProofResult, check_proof
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import ErrorDict, StatusName, VerificationResult
 from verifier.status import StatusSource, replayed, status_outcome
@@ -243,6 +244,20 @@ class Verifier:
             code = err.code if err.code in ERROR_CODES else "malformed"
             result.errors.append({"code": code, "message": err.message})
         return result
+
+    def verify_proof(
+        self, token: str | bytes, *, audience: str, now: float | None = None
+    ) -> ProofResult:
+        """Check a proof JWT (``proof+jwt``, :mod:`verifier.proofs`) made for ``audience``
+        (the asking department's issuer id) against the same trust source: ``typ``,
+        ``alg``, size, duplicate members, claim types, the answering department's key
+        (``iss`` + ``kid``) and signature, its authority for the proof type, the audience
+        and the clock (``now``, default the verifier's clock, with its leeway).
+
+        Never raises for a bad proof: every problem is in the result, with a stable code.
+        """
+        at = self._clock() if now is None else now
+        return check_proof(self.source, token, audience=audience, now=at, leeway=self._leeway)
 
     # -- the checks -----------------------------------------------------------------
 

@@ -128,6 +128,12 @@ class TrustListStale(VerificationError):
     code = "trust_list_stale"
 
 
+class WrongAudience(VerificationError):
+    """A proof (``proof+jwt``) was made for another department (its ``aud``)."""
+
+    code = "wrong_audience"
+
+
 #: Every stable error code, for documentation and tests.
 ERROR_CODES: tuple[str, ...] = (
     "malformed",
@@ -150,6 +156,7 @@ ERROR_CODES: tuple[str, ...] = (
     "disclosure_invalid",
     "scene_unmet",
     "trust_list_stale",
+    "wrong_audience",
 )
 
 

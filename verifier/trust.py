@@ -45,6 +45,10 @@ class TrustSource(StatusSource, Protocol):
         """Whether issuer ``iss`` is authorised for the credential type ``vct``."""
         ...
 
+    def may_answer(self, iss: str, proof_type: str) -> bool:
+        """Whether issuer ``iss`` is authorised to answer the proof type ``proof_type``."""
+        ...
+
     def scene(self, name: str) -> Scene:
         """The policy of scene ``name``."""
         ...
@@ -98,6 +102,11 @@ class _TrustListSource:
         """See :meth:`TrustSource.may_issue`."""
         issuer = self._issuers.get(iss)
         return issuer is not None and vct in issuer.vcts
+
+    def may_answer(self, iss: str, proof_type: str) -> bool:
+        """See :meth:`TrustSource.may_answer`."""
+        issuer = self._issuers.get(iss)
+        return issuer is not None and proof_type in issuer.proof_types
 
     def scene(self, name: str) -> Scene:
         """See :meth:`TrustSource.scene`."""

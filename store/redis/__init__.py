@@ -132,6 +132,7 @@ from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
 from store.redis.keys import KeysMixin
 from store.redis.notices import NoticesMixin
+from store.redis.queries import QueriesMixin
 from store.redis.registry import RegistryMixin
 from store.redis.settle import SettleMixin
 from store.redis.status import StatusMixin
@@ -157,6 +158,7 @@ class RedisStore(
     NoticesMixin,
     AuditMixin,
     ConsentsMixin,
+    QueriesMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

@@ -60,6 +60,7 @@ from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
 from store.sqlite.keys import KeysMixin
 from store.sqlite.notices import NoticesMixin
+from store.sqlite.queries import QueriesMixin
 from store.sqlite.registry import RegistryMixin
 from store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from store.sqlite.settle import SettleMixin
@@ -89,6 +90,7 @@ class SQLiteStore(
     NoticesMixin,
     AuditMixin,
     ConsentsMixin,
+    QueriesMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

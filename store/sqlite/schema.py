@@ -281,6 +281,20 @@ CREATE INDEX IF NOT EXISTS consents_by_citizen ON consents (citizen, created_at,
 
 
 -- proof queries
+CREATE TABLE IF NOT EXISTS proof_queries (
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    department  TEXT NOT NULL,
+    proof_type  TEXT NOT NULL,
+    answered_by TEXT NOT NULL,
+    claims      TEXT NOT NULL,
+    answered    INTEGER NOT NULL,
+    codes       TEXT NOT NULL,
+    blob        BLOB NOT NULL,
+    PRIMARY KEY (citizen, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS proof_queries_by_time ON proof_queries (citizen, at, event_id);
 
 
 -- audit
