@@ -40,6 +40,8 @@ from store.kinds.config import PSEUDONYMS as PSEUDONYMS
 from store.kinds.config import SCENES as SCENES
 from store.kinds.config import TRUST_VERSION as TRUST_VERSION
 from store.kinds.config import ConfigStore as ConfigStore
+from store.kinds.counters import MAX_COUNTER_DAYS as MAX_COUNTER_DAYS
+from store.kinds.counters import CounterStore as CounterStore
 from store.kinds.devices import DEVICE_STATES as DEVICE_STATES
 from store.kinds.devices import DeviceAdded as DeviceAdded
 from store.kinds.devices import DeviceCopy as DeviceCopy
@@ -117,6 +119,7 @@ class Store(
     ShortLivedStore,
     JobStore,
     NoticeStore,
+    CounterStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

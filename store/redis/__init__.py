@@ -64,6 +64,7 @@ key                                 type         holds
 ``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``;
                                                  ``KEY`` is ``<space>:<name>``
 ``P:{win:N}:COUNTER``               sorted set   sliding-window log: entry -> time
+``P:{counters:DAY}:n``              hash         operator's counter name -> count (UTC day)
 ==================================  ===========  =========================================
 
 ``H`` is the first 16 hex digits of SHA-256 of the list's URI and ``I`` the same for an
@@ -118,6 +119,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.redis.accounts import AccountsMixin
 from store.redis.activity import ActivityMixin
 from store.redis.config import ConfigMixin
+from store.redis.counters import CountersMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
@@ -146,6 +148,7 @@ class RedisStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    CountersMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

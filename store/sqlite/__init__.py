@@ -50,6 +50,7 @@ from store.kinds.activity import ACTIVITY_CAP
 from store.sqlite.accounts import AccountsMixin
 from store.sqlite.activity import ActivityMixin
 from store.sqlite.config import ConfigMixin
+from store.sqlite.counters import CountersMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
@@ -82,6 +83,7 @@ class SQLiteStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    CountersMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

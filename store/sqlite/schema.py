@@ -277,6 +277,12 @@ _SCHEMA_V7_USES = """
 
 
 -- counters
+CREATE TABLE IF NOT EXISTS daily_counters (
+    day   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+) WITHOUT ROWID;
 
 """
 

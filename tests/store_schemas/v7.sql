@@ -249,3 +249,9 @@ CREATE INDEX jobs_by_owner ON jobs (owner, created_at, id);
 CREATE INDEX jobs_by_state ON jobs (state, lease_until);
 CREATE INDEX notices_by_time ON notices (citizen_id, created_at, notice_id);
 CREATE INDEX credentials_by_kid ON credentials (kid, issued_at, id);
+CREATE TABLE daily_counters (
+    day   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+) WITHOUT ROWID;
