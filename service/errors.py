@@ -58,6 +58,7 @@ __all__ = [
     "RateLimited",
     "ServiceError",
     "SettingsInvalid",
+    "StatsRangeInvalid",
     "UnknownCitizen",
 ]
 
@@ -329,3 +330,13 @@ class ChangeBusy(Conflict, ServiceError):
     did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
 
     code = "change_busy"
+
+
+# -- the operator's dashboard -----------------------------------------------------------
+
+
+class StatsRangeInvalid(ServiceError):
+    """The days asked of the statistics are not two dates ``YYYY-MM-DD``, ``from`` no
+    later than ``to``, at most 92 days (``stats_range_invalid``)."""
+
+    code = "stats_range_invalid"

@@ -53,6 +53,7 @@ from service.presentations import QrPresentations
 from service.publication import Publication
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
+from service.stats import Counters, Stats
 from service.uses import Uses
 from service.verification import OnlineVerifier, Verification
 from service.wallets import Wallets
@@ -118,6 +119,10 @@ class Ecert:
             copy_key=derive_key(secret, COPY_KEY_LABEL),
             max_devices=settings.max_devices,
         )
+        #: The operator's daily counters (issuances, verifications, proof queries)
+        #: and the statistics read from them (:mod:`service.stats`).
+        self.counters = Counters(store)
+        self.stats = Stats(store)
         self.issuance = Issuance(
             store,
             self.issuer,
@@ -125,10 +130,12 @@ class Ecert:
             self.accounts,
             idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
             devices=self.devices,
+            counters=self.counters,
         )
         #: every use of a citizen's data (verifications, proof queries) is published
         #: here; the audit chain and the counters listen (:mod:`service.uses`)
         self.uses = Uses()
+        self.uses.subscribe(self.counters.on_use)
         self.verification = Verification(
             OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
         )
