@@ -27,6 +27,7 @@ from flask import Flask
 from pydantic import BaseModel
 
 from api import (
+    admin_api,
     auth,
     batches_api,
     changes_api,
@@ -118,6 +119,7 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         batches_api.bp,
         verify_api.bp,
         public.bp,
+        admin_api.bp,
     )
     for blueprint in blueprints:
         app.register_api(blueprint)
