@@ -56,6 +56,11 @@ __all__ = [
     "PresentationRefused",
     "PresentationTooLarge",
     "RateLimited",
+    "RatingInvalid",
+    "RatingLocked",
+    "ReceiptNotFound",
+    "ReportExists",
+    "ReportInvalid",
     "ServiceError",
     "SettingsInvalid",
     "StatsRangeInvalid",
@@ -330,6 +335,43 @@ class ChangeBusy(Conflict, ServiceError):
     did not finish in time (``change_busy``, HTTP 409; that step fails, post again)."""
 
     code = "change_busy"
+
+
+# -- receipts, ratings and misuse reports (service.receipts) ----------------------------
+
+
+class ReceiptNotFound(NotFound, ServiceError):
+    """No use of this citizen's data with this event id (``receipt_not_found``): another
+    citizen's event answers the same as an unknown one."""
+
+    code = "receipt_not_found"
+
+
+class RatingInvalid(ServiceError):
+    """Stars other than an integer from 1 to 5, or a comment too long or holding control
+    characters (``rating_invalid``)."""
+
+    code = "rating_invalid"
+
+
+class RatingLocked(Conflict, ServiceError):
+    """The rating was first made more than a day ago: it can no longer be changed
+    (HTTP 409)."""
+
+    code = "rating_locked"
+
+
+class ReportInvalid(ServiceError):
+    """A misuse report whose text is empty, too long or holds control characters
+    (``report_invalid``)."""
+
+    code = "report_invalid"
+
+
+class ReportExists(Conflict, ServiceError):
+    """This use was already reported (one report per use; HTTP 409)."""
+
+    code = "report_exists"
 
 
 # -- the operator's dashboard -----------------------------------------------------------

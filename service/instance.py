@@ -51,6 +51,7 @@ from service.notices import NOTICES_KEY_LABEL, Notices
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
 from service.publication import Publication
+from service.receipts import RECEIPTS_KEY_LABEL, Receipts
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
 from service.stats import Counters, Stats
@@ -191,6 +192,14 @@ class Ecert:
             mark_key=derive_key(secret, BATCH_MARK_KEY_LABEL),
         )
         self.jobs.register(self.batches)
+        #: Receipts, ratings and misuse reports of every use (the proofs plug in theirs).
+        self.receipts = Receipts(
+            store,
+            self.keyring,
+            self.platform,
+            self.pseudonyms,
+            derive_key(secret, RECEIPTS_KEY_LABEL),
+        )
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -83,6 +83,11 @@ from store.kinds.keys import KeyStore as KeyStore
 from store.kinds.notices import NOTICE_CAP as NOTICE_CAP
 from store.kinds.notices import NoticeRecord as NoticeRecord
 from store.kinds.notices import NoticeStore as NoticeStore
+from store.kinds.ratings import LOW_STARS as LOW_STARS
+from store.kinds.ratings import REPORT_STATES as REPORT_STATES
+from store.kinds.ratings import RatingRecord as RatingRecord
+from store.kinds.ratings import RatingStore as RatingStore
+from store.kinds.ratings import ReportRecord as ReportRecord
 from store.kinds.registry import CREDENTIAL_STATES as CREDENTIAL_STATES
 from store.kinds.registry import CredentialRecord as CredentialRecord
 from store.kinds.registry import CredentialState as CredentialState
@@ -119,6 +124,7 @@ class Store(
     ShortLivedStore,
     JobStore,
     NoticeStore,
+    RatingStore,
     CounterStore,
     Protocol,
 ):

@@ -211,6 +211,11 @@ def forms(value: str) -> list[bytes]:
     return [f for f in dict.fromkeys(found) if len(f) >= MIN_SEARCHED]
 
 
+#: Free text of the walk's rating and misuse report (issue 11): sealed in the store.
+COMMENT = "前台把证件拍了照 rude desk"
+REPORT_TEXT = "他们复印了我的身份证 copied my card"
+
+
 def personal_values() -> dict[str, str]:
     """Every citizen id and claim value of the walk: value -> what it is."""
     values = {NEW_CITIZEN: "citizen id"}
@@ -219,6 +224,7 @@ def personal_values() -> dict[str, str]:
         for _, _, claims in citizen["credentials"]:
             values.update({v: f"claim {k}" for k, v in claims.items() if isinstance(v, str)})
     values.update({v: f"claim {k}" for k, v in ID_CLAIMS.items() if isinstance(v, str)})
+    values.update({COMMENT: "rating comment", REPORT_TEXT: "misuse report"})
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -269,6 +275,11 @@ def walk(app: Flask) -> None:
             assert verify_once(client, headers, auth, mode)["valid"]
     events = client.get("/api/v1/wallet/activity", headers=citizen).get_json()["items"]
     assert [e["venue"]["id"] for e in events] == ["grand-hotel", "grand-hotel"]
+    # A rating's comment and a misuse report's text are sealed (issue 11).
+    receipts = svc.instance.receipts
+    use = receipts.list(NEW_CITIZEN)[0]
+    receipts.rate(NEW_CITIZEN, use.event_id, 1, personal(COMMENT, "a rating's comment"))
+    receipts.report(NEW_CITIZEN, use.event_id, personal(REPORT_TEXT, "a misuse report"))
 
 
 def verify_once(

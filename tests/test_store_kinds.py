@@ -28,6 +28,7 @@ from store.interface import (
     NotFound,
     NoticeRecord,
     NoticeStore,
+    RatingStore,
     RegistryStore,
     ShortLivedStore,
     StatusListRecord,
@@ -54,6 +55,7 @@ KINDS: dict[type, str] = {
     ShortLivedStore: "ephemeral",
     JobStore: "jobs",
     NoticeStore: "notices",
+    RatingStore: "ratings",
     CounterStore: "counters",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
@@ -78,8 +80,9 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     # The 54 methods of the one protocol before the split, less put_config, put_once and
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
     # plus the 8 of devices (issue 9), the 12 of jobs, the 3 of notices, the keys'
-    # ``update_key`` and the 6 bulk calls of proactive issuance (issue 10).
-    assert len(seen) == 95
+    # ``update_key`` and the 6 bulk calls of proactive issuance (issue 10), and the 11 of
+    # ratings and misuse reports and the 2 daily counters (issue 11).
+    assert len(seen) == 106
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

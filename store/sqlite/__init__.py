@@ -56,6 +56,7 @@ from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
 from store.sqlite.keys import KeysMixin
 from store.sqlite.notices import NoticesMixin
+from store.sqlite.ratings import RatingsMixin
 from store.sqlite.registry import RegistryMixin
 from store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from store.sqlite.settle import SettleMixin
@@ -83,6 +84,7 @@ class SQLiteStore(
     SettleMixin,
     JobsMixin,
     NoticesMixin,
+    RatingsMixin,
     CountersMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
