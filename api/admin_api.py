@@ -1,9 +1,16 @@
-"""The operator's figures (``/api/v1/admin/…``), behind an operator key.
+"""The operator's figures and follow-up (``/api/v1/admin/…``), behind an operator key.
 
-``GET /api/v1/admin/stats?from=YYYY-MM-DD&to=YYYY-MM-DD`` serves the numbers the
-``/admin`` dashboard draws: issuances, verifications and proof queries per UTC day
-(:mod:`service.stats`). A department or venue key answers ``403 forbidden``; no key,
-an unknown or revoked one, or a citizen's token ``401 unauthorized``.
+- ``GET /api/v1/admin/stats?from=YYYY-MM-DD&to=YYYY-MM-DD``: the numbers the ``/admin``
+  dashboard draws: issuances, verifications and proof queries per UTC day, the ratings'
+  stars per venue and department, and the low ratings and open misuse reports awaiting
+  follow-up (:mod:`service.stats`);
+- ``POST /api/v1/admin/reports/{id}/resolve``: a misuse report handled;
+- ``POST /api/v1/admin/ratings/{event_id}/follow-up``: a low rating followed up.
+
+A department or venue key answers ``403 forbidden``; no key, an unknown or revoked one,
+or a citizen's token ``401 unauthorized``. The answers hold citizens' comments and report
+texts (never who wrote them): ``Cache-Control: no-store`` as every ``/api/v1/`` answer,
+and nothing of them is logged.
 """
 
 from __future__ import annotations
@@ -70,6 +77,56 @@ class ProofQueryStats(BaseModel):
     refused: Series = Field(description="Refused ones, by asking department.")
 
 
+#: venue id / department slug -> how many ratings gave 1, 2, 3, 4 and 5 stars
+Stars = dict[str, list[int]]
+
+
+class RatingStats(BaseModel):
+    """The stars given to each venue and department since the start."""
+
+    by_venue: Stars
+    by_department: Stars
+    names: dict[str, dict[str, str]] = Field(
+        description="`venue:<id>` or `department:<slug>` -> its name `{zh, en}`."
+    )
+
+
+class LowRating(BaseModel):
+    """A rating of at most 2 stars not yet followed up (no citizen data)."""
+
+    event_id: str = Field(description="The rated use; `POST …/ratings/{event_id}/follow-up`.")
+    actor_kind: str = Field(description="`venue` or `department`.")
+    actor: str
+    actor_name: dict[str, str]
+    topic: str = Field(description="The scene or proof type.")
+    stars: int
+    comment: str
+    created_at: int
+    updated_at: int
+
+
+class MisuseReport(BaseModel):
+    """A citizen's misuse report (no citizen data)."""
+
+    id: str = Field(description="`POST /api/v1/admin/reports/{id}/resolve`.")
+    event_id: str
+    actor_kind: str
+    actor: str
+    actor_name: dict[str, str]
+    topic: str
+    created_at: int
+    state: str = Field(description="`open` or `resolved`.")
+    resolved_at: int = Field(description="When it was resolved (0 while open).")
+    text: str
+
+
+class FollowUp(BaseModel):
+    """What awaits the operator, newest first (at most 100 of each)."""
+
+    low_ratings: list[LowRating]
+    reports: list[MisuseReport]
+
+
 class StatsAnswer(BaseModel):
     """Every series has a count for every day of `days` (0 where nothing happened)."""
 
@@ -81,8 +138,27 @@ class StatsAnswer(BaseModel):
     issuance: IssuanceStats
     verification: VerificationStats
     proof_queries: ProofQueryStats
-    ratings: dict[str, Any] = Field(description="Ratings per venue and department.")
-    follow_up: dict[str, Any] = Field(description="Low ratings and misuse reports to follow up.")
+    ratings: RatingStats
+    follow_up: FollowUp
+
+
+class ReportPath(BaseModel):
+    """One misuse report."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class RatingPath(BaseModel):
+    """The rated use."""
+
+    event_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class FollowedUp(BaseModel):
+    """The low rating marked followed up."""
+
+    event_id: str
+    followed_up: bool
 
 
 @bp.get(
@@ -93,7 +169,34 @@ class StatsAnswer(BaseModel):
 def admin_stats(query: StatsQuery) -> dict[str, Any]:
     """Issuances by department and type, verifications by scene and venue (refusals by
     scene and by code), proof queries by asking department and proof type, for each UTC
-    day from `from` to `to` (default: the last 14 days). `400 stats_range_invalid` for
-    `from` after `to`, more than 92 days or a day that does not exist."""
+    day from `from` to `to` (default: the last 14 days); the stars per venue and
+    department; the low ratings and open misuse reports awaiting follow-up, with the
+    citizen's comment or text (never the citizen). `400 stats_range_invalid` for `from`
+    after `to`, more than 92 days or a day that does not exist."""
     current_operator()
     return services().stats.stats(query.from_, query.to)
+
+
+@bp.post(
+    "/reports/<id>/resolve",
+    summary="Mark a misuse report resolved",
+    responses={200: MisuseReport, **problems(401, 403, 404, 409)},
+)
+def resolve_report(path: ReportPath) -> dict[str, Any]:
+    """The report, now `resolved`. `404 not_found` for an unknown id, `409 conflict` for
+    a report already resolved."""
+    current_operator()
+    return services().stats.resolve_report(path.id)
+
+
+@bp.post(
+    "/ratings/<event_id>/follow-up",
+    summary="Mark a low rating followed up",
+    responses={200: FollowedUp, **problems(401, 403, 404)},
+)
+def follow_up_rating(path: RatingPath) -> dict[str, Any]:
+    """The low rating of this use leaves the follow-up list. `404 not_found` when no low
+    rating of it awaits follow-up (unknown, above 2 stars, or already followed up)."""
+    current_operator()
+    services().stats.follow_up_rating(path.event_id)
+    return {"event_id": path.event_id, "followed_up": True}

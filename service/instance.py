@@ -123,7 +123,6 @@ class Ecert:
         #: The operator's daily counters (issuances, verifications, proof queries)
         #: and the statistics read from them (:mod:`service.stats`).
         self.counters = Counters(store)
-        self.stats = Stats(store)
         self.issuance = Issuance(
             store,
             self.issuer,
@@ -200,6 +199,8 @@ class Ecert:
             self.pseudonyms,
             derive_key(secret, RECEIPTS_KEY_LABEL),
         )
+        #: The operator's figures: the counters' days, ratings and follow-up.
+        self.stats = Stats(store, self.receipts)
 
     # -- opening and closing -----------------------------------------------------------
 

@@ -18,6 +18,14 @@ statistic (the audit chain, not the counters, is the record of every use).
 **Reading.** :meth:`Stats.stats` reads the counters of a range of days (at most
 :data:`MAX_DAYS`) and returns, for each series, a count for **every** day of the range
 (0 where nothing was counted), so that a chart and a table read the same numbers.
+
+**Ratings and follow-up** (from :mod:`service.receipts`' store kind, not per day): the
+distribution of stars per venue and per department since the start, and what awaits the
+operator: the newest :data:`FOLLOW_UP_LIMIT` low ratings (at most
+:data:`~store.kinds.ratings.LOW_STARS` stars) not yet followed up and open misuse reports,
+each with what was rated or reported (the venue or department, the scene or proof type,
+when) and the citizen's comment or text opened for the operator, never the citizen. The
+operator marks one done with :meth:`Stats.follow_up_rating` or :meth:`Stats.resolve_report`.
 """
 
 from __future__ import annotations
@@ -29,11 +37,20 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from keys.errors import Conflict, NotFound
 from service.errors import StatsRangeInvalid
+from service.receipts import Receipts
 from service.uses import Use
-from store.interface import MAX_COUNTER_DAYS, Store, StoreError
+from store import errors as store_errors
+from store.interface import (
+    MAX_COUNTER_DAYS,
+    RatingRecord,
+    ReportRecord,
+    Store,
+    StoreError,
+)
 
-__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "Counters", "Stats", "utc_day"]
+__all__ = ["DEFAULT_DAYS", "FOLLOW_UP_LIMIT", "MAX_DAYS", "Counters", "Stats", "utc_day"]
 
 log = logging.getLogger("ecert.stats")
 
@@ -44,6 +61,10 @@ DEFAULT_DAYS: Final = 14
 #: A part of a counter name: a slug, id, type URN or code.
 _PART: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
 _OTHER: Final = "other"
+#: The most low ratings, and the most open reports, one answer lists (newest first).
+FOLLOW_UP_LIMIT: Final = 100
+#: The most rated venues and departments whose distribution one answer gives.
+MAX_RATED: Final = 1000
 
 
 def utc_day(at: float) -> str:
@@ -92,10 +113,19 @@ class Counters:
 
 
 class Stats:
-    """The operator's statistics over a range of UTC days."""
+    """The operator's statistics over a range of UTC days, the ratings and the follow-up."""
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        receipts: Receipts | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``receipts`` (the container's) opens the comments and report texts; without it
+        ``ratings`` and ``follow_up`` stay empty."""
         self._store = store
+        self._receipts = receipts
         self.clock = clock
 
     def days(self, from_day: str | None, to_day: str | None) -> list[str]:
@@ -123,7 +153,9 @@ class Stats:
                               "refusal_codes" (by code)},
              "proof_queries": {"by_department" (asking), "by_proof_type",
                                "refused" (by asking department)},
-             "ratings": {}, "follow_up": {}}
+             "ratings": {"by_venue": {id: [n1, …, n5]}, "by_department": {slug: […]},
+                         "names": {"venue:<id>" | "department:<slug>": {"zh", "en"}}},
+             "follow_up": {"low_ratings": [...], "reports": [...]}}
 
         Raises :class:`~service.errors.StatsRangeInvalid` and the store's errors.
         """
@@ -172,9 +204,89 @@ class Stats:
         for key, rows in series.items():
             section, group = key.split(".")
             out.setdefault(section, {})[group] = dict(sorted(rows.items()))
-        out["ratings"] = {}
-        out["follow_up"] = {}
+        out["ratings"] = self.ratings()
+        out["follow_up"] = self.follow_up()
         return out
+
+    # -- ratings and follow-up -----------------------------------------------------------
+
+    def ratings(self) -> dict[str, Any]:
+        """The stars of every rated venue and department: ``[n1, n2, n3, n4, n5]``, how
+        many ratings gave 1 to 5 stars (and the actors' names)."""
+        out: dict[str, Any] = {"by_venue": {}, "by_department": {}, "names": {}}
+        if self._receipts is None:
+            return out
+        for kind, actor in self._store.list_rated_actors(MAX_RATED):
+            group = "by_venue" if kind == "venue" else "by_department"
+            out[group][actor] = list(self._store.rating_distribution(kind, actor))
+            out["names"][f"{kind}:{actor}"] = self._name(kind, actor)
+        return out
+
+    def follow_up(self) -> dict[str, Any]:
+        """The low ratings not yet followed up and the open misuse reports, newest first,
+        each with its comment or text opened (no citizen: what, where, when)."""
+        if self._receipts is None:
+            return {"low_ratings": [], "reports": []}
+        return {
+            "low_ratings": [
+                self._low_rating(r) for r in self._store.list_low_ratings(FOLLOW_UP_LIMIT)
+            ],
+            "reports": [self._report(r) for r in self._store.list_reports("open", FOLLOW_UP_LIMIT)],
+        }
+
+    def follow_up_rating(self, event_id: str) -> None:
+        """Mark the low rating of ``event_id`` followed up. Raises
+        :class:`~keys.errors.NotFound` when no low rating of it awaits follow-up."""
+        if not self._store.mark_rating_followed_up(event_id):
+            raise NotFound("No low rating of this event awaits follow-up.")
+
+    def resolve_report(self, report_id: str) -> dict[str, Any]:
+        """Mark the open misuse report resolved; the report as it now is. Raises
+        :class:`~keys.errors.NotFound` (unknown) and :class:`~keys.errors.Conflict`
+        (already resolved)."""
+        try:
+            record = self._store.resolve_report(report_id, int(self.clock()))
+        except store_errors.NotFound:
+            raise NotFound("No misuse report with this id.") from None
+        except store_errors.Conflict:
+            raise Conflict("This misuse report is already resolved.") from None
+        return self._report(record)
+
+    def _name(self, kind: str, actor: str) -> dict[str, str]:
+        assert self._receipts is not None
+        use = Use(
+            "", "verification", 0, "", "venue" if kind == "venue" else "department", actor, ""
+        )
+        return self._receipts.actor_name(use)
+
+    def _low_rating(self, record: RatingRecord) -> dict[str, Any]:
+        assert self._receipts is not None
+        return {
+            "event_id": record.event_id,
+            "actor_kind": record.actor_kind,
+            "actor": record.actor,
+            "actor_name": self._name(record.actor_kind, record.actor),
+            "topic": record.topic,
+            "stars": record.stars,
+            "comment": self._receipts.comment_of(record),
+            "created_at": record.created_at,
+            "updated_at": record.updated_at,
+        }
+
+    def _report(self, record: ReportRecord) -> dict[str, Any]:
+        assert self._receipts is not None
+        return {
+            "id": record.report_id,
+            "event_id": record.event_id,
+            "actor_kind": record.actor_kind,
+            "actor": record.actor,
+            "actor_name": self._name(record.actor_kind, record.actor),
+            "topic": record.topic,
+            "created_at": record.created_at,
+            "state": record.state,
+            "resolved_at": record.resolved_at,
+            "text": self._receipts.report_text(record),
+        }
 
 
 def _date(value: str) -> dt.date:

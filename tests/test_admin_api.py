@@ -177,3 +177,81 @@ def test_92_days_are_allowed_and_the_answer_is_documented(
     assert operation["security"] == [{"operatorKey": []}]
     assert {p["name"] for p in operation["parameters"]} == {"from", "to"}
     assert {"200", "400", "401", "403"} <= set(operation["responses"])
+
+
+# -- ratings and follow-up (part 2: the receipts' ratings and misuse reports) ----------------
+
+
+def _verified_event(client: FlaskClient, auth: AuthActions, citizen: dict[str, str]) -> str:
+    """A hotel verification of the citizen's ID card; its event id (from the receipts)."""
+    qr = client.post(
+        f"/api/v1/wallet/credentials/{card_id(client, citizen)}/presentations",
+        headers=citizen,
+        json={"scene": "hotel"},
+    ).get_json()["qr"]
+    ok = client.post("/api/v1/verify", headers=auth.venue(), json={"qr": qr, "scene": "hotel"})
+    assert ok.get_json()["valid"] is True
+    items = client.get("/api/v1/wallet/receipts", headers=citizen).get_json()["items"]
+    event_id: str = items[0]["event_id"]
+    return event_id
+
+
+def test_ratings_and_reports_reach_the_operator_who_resolves_them(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    citizen = auth.citizen()
+    low, high = _verified_event(client, auth, citizen), _verified_event(client, auth, citizen)
+    comment, text = "柜台人员态度差 rude staff", "They photographed my card 拍照留存"
+    for event_id, stars, note in ((low, 2, comment), (high, 5, "")):
+        response = client.put(
+            f"/api/v1/wallet/receipts/{event_id}/rating",
+            headers=citizen,
+            json={"stars": stars, "comment": note},
+        )
+        assert response.status_code == 200, response.get_json()
+    response = client.post(
+        f"/api/v1/wallet/receipts/{high}/reports", headers=citizen, json={"text": text}
+    )
+    assert response.status_code == 201, response.get_json()
+    report_id = response.get_json()["id"]
+
+    got = stats(client, auth)
+    assert got["ratings"]["by_venue"] == {"grand-hotel": [0, 1, 0, 0, 1]}
+    assert got["ratings"]["by_department"] == {}
+    assert got["ratings"]["names"]["venue:grand-hotel"]["en"] == "Grand City Hotel"
+    (rating,) = got["follow_up"]["low_ratings"]
+    assert (rating["event_id"], rating["stars"], rating["comment"]) == (low, 2, comment)
+    assert (rating["actor"], rating["topic"]) == ("grand-hotel", "hotel")
+    (report,) = got["follow_up"]["reports"]
+    assert (report["id"], report["event_id"], report["text"]) == (report_id, high, text)
+    assert report["state"] == "open"
+    # nothing in them names the citizen
+    assert auth.citizen_ids[0] not in json.dumps(got, ensure_ascii=False)
+
+    url = f"/api/v1/admin/reports/{report_id}/resolve"
+    assert client.post(url, headers=auth.department()).status_code == 403
+    assert client.post(url, headers=auth.venue()).status_code == 403
+    assert client.post(url, headers=citizen).status_code == 401
+    done = client.post(url, headers=auth.operator())
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["state"] == "resolved" and done.get_json()["resolved_at"] > 0
+    again = client.post(url, headers=auth.operator())
+    assert (again.status_code, again.get_json()["code"]) == (409, "conflict")
+    unknown = client.post("/api/v1/admin/reports/nope/resolve", headers=auth.operator())
+    assert (unknown.status_code, unknown.get_json()["code"]) == (404, "not_found")
+
+    url = f"/api/v1/admin/ratings/{low}/follow-up"
+    assert client.post(url, headers=auth.department()).status_code == 403
+    done = client.post(url, headers=auth.operator())
+    assert done.status_code == 200 and done.get_json() == {"event_id": low, "followed_up": True}
+    for event_id in (low, high, "nope"):  # done, above 2 stars, unknown
+        response = client.post(
+            f"/api/v1/admin/ratings/{event_id}/follow-up", headers=auth.operator()
+        )
+        assert (response.status_code, response.get_json()["code"]) == (404, "not_found")
+    bad = client.post("/api/v1/admin/ratings/a%20b/follow-up", headers=auth.operator())
+    assert (bad.status_code, bad.get_json()["code"]) == (400, "invalid_request")
+
+    after = stats(client, auth)
+    assert after["follow_up"] == {"low_ratings": [], "reports": []}
+    assert after["ratings"]["by_venue"] == {"grand-hotel": [0, 1, 0, 0, 1]}  # still counted
