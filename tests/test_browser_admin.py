@@ -2,10 +2,12 @@
 Playwright against ``ecert serve --demo`` under gunicorn, at 390×844 and at a desktop
 width, in both languages.
 
-After a few issuances and verifications over HTTP, the operator logs in with the demo's
-operator key; every number of the page's tables, and every number its charts draw,
-equals ``GET /api/v1/admin/stats``'s. The key stays in sessionStorage, never in the
-address; a venue's key is refused; the page raises no script error or CSP violation.
+After a few issuances and verifications over HTTP, and a citizen's 1-star rating and two
+misuse reports, the operator logs in with the demo's operator key; every number of the
+page's tables, and every number its charts draw, equals ``GET /api/v1/admin/stats``'s;
+the rating's comment and the reports' texts are listed, and "Resolved" on one removes it
+from the page and from the API's follow-up. The key stays in sessionStorage, never in
+the address; a venue's key is refused; the page raises no script error or CSP violation.
 """
 
 from __future__ import annotations
@@ -57,14 +59,32 @@ TEXTS = {
         "failed": "This key is not valid",
     },
 }
+RESOLVED = {"zh": "已处理", "en": "Resolved"}
+COMMENT = "前台把我的证件拍照了 kept a photo"
+REPORTS = ["酒店复印了我的身份证 copied my ID", "Asked for my home address 问了住址"]
 
 #: The page's tables as {group: {series: {day: n}}}.
 READ_TABLES = """() => {
   const out = {};
-  document.querySelectorAll('table.figures').forEach(t => {
+  document.querySelectorAll('table.figures:not(.stars)').forEach(t => {
     const group = {};
     t.querySelectorAll('tbody td').forEach(td => {
       (group[td.dataset.series] = group[td.dataset.series] || {})[td.dataset.day] =
+        Number(td.textContent);
+    });
+    out[t.dataset.group] = group;
+  });
+  return out;
+}"""
+
+
+#: The ratings' tables as {group: {actor: [n1..n5]}}.
+READ_STARS = """() => {
+  const out = {};
+  document.querySelectorAll('table.stars').forEach(t => {
+    const group = {};
+    t.querySelectorAll('tbody td[data-stars]').forEach(td => {
+      (group[td.dataset.series] = group[td.dataset.series] || [])[Number(td.dataset.stars) - 1] =
         Number(td.textContent);
     });
     out[t.dataset.group] = group;
@@ -96,7 +116,8 @@ def _operator_key(service: Service) -> str:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """The demo service after 2 issuances and 3 verifications (1 valid, 2 refused)."""
+    """The demo service after 2 issuances and 4 verifications (2 valid, 2 refused), a
+    1-star rating of the first valid one and a misuse report of each."""
     with running_service(tmp_path_factory.mktemp("admin-service")) as running:
         police = next(d for d in running.demo["departments"] if d["issuer"] == "police")
         for n in range(2):
@@ -112,13 +133,26 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         token = token["access_token"]
         items = _call(running, "GET", "/api/v1/wallet/credentials", None, token)["items"]
         card = next(i for i in items if i["vct"] == "urn:ecert:resident-id-card")
-        shown = _call(running, "POST", f"/api/v1/wallet/credentials/{card['id']}/presentations",
-                      {"scene": "hotel", "mode": "offline"}, token)
         hotel = running.venue_key("grand-hotel")
-        for _ in range(2):  # valid, then replayed
-            _call(running, "POST", "/api/v1/verify", {"qr": shown["qr"], "scene": "hotel"}, hotel)
+        for n in range(2):
+            shown = _call(running, "POST",
+                          f"/api/v1/wallet/credentials/{card['id']}/presentations",
+                          {"scene": "hotel", "mode": "offline"}, token)
+            for _ in range(2 - n):  # valid (and the first replayed)
+                _call(running, "POST", "/api/v1/verify", {"qr": shown["qr"], "scene": "hotel"},
+                      hotel)
         _call(running, "POST", "/api/v1/verify", {"qr": "EC1:00", "scene": "bank"},
               running.venue_key("city-bank"))
+        uses = _call(running, "GET", "/api/v1/wallet/receipts", None, token)["items"]
+        events = [u["event_id"] for u in uses if u["result"]["outcome"] == "accepted"]
+        assert len(events) == 2, uses
+        rated = _call(running, "PUT", f"/api/v1/wallet/receipts/{events[0]}/rating",
+                      {"stars": 1, "comment": COMMENT}, token)
+        assert rated["stars"] == 1, rated
+        for event_id, text in zip(events, REPORTS, strict=True):
+            made = _call(running, "POST", f"/api/v1/wallet/receipts/{event_id}/reports",
+                         {"text": text}, token)
+            assert made["state"] == "open", made
         yield running
 
 
@@ -162,7 +196,7 @@ def test_the_dashboard_shows_the_apis_figures_in_tables_and_charts(
         tables = page.evaluate(READ_TABLES)
         charts = page.evaluate("() => window.EcertAdmin.chartData()")
         assert stats["issuance"]["by_department"]["police"][stats["to"]] == 2
-        assert stats["verification"]["by_scene"]["hotel"][stats["to"]] == 2
+        assert stats["verification"]["by_scene"]["hotel"][stats["to"]] == 3
         for section, group in GROUPS:
             assert tables.get(f"{section}.{group}", {}) == stats[section][group], group
         for section, group in CHARTED:
@@ -190,7 +224,7 @@ def test_the_dashboard_shows_the_apis_figures_in_tables_and_charts(
         page.locator("#range-form button[type=submit]").click()
         page.wait_for_function(
             "() => document.querySelectorAll('table.figures tbody tr').length > 0 && "
-            "[...document.querySelectorAll('table.figures')].every("
+            "[...document.querySelectorAll('table.figures:not(.stars)')].every("
             "t => t.querySelectorAll('tbody tr').length === 1)"
         )
         one_day = _call(service, "GET", f"/api/v1/admin/stats?from={stats['to']}&to={stats['to']}",
@@ -198,6 +232,32 @@ def test_the_dashboard_shows_the_apis_figures_in_tables_and_charts(
         tables = page.evaluate(READ_TABLES)
         for section, group in GROUPS:
             assert tables.get(f"{section}.{group}", {}) == one_day[section][group], group
+
+        # Ratings: the stars per venue, as the API gives them.
+        stars = page.evaluate(READ_STARS)
+        assert stars == {"ratings.by_venue": one_day["ratings"]["by_venue"]}
+        assert one_day["ratings"]["by_venue"] == {"grand-hotel": [1, 0, 0, 0, 0]}
+        # Follow-up: every item the API lists, with the citizen's words; resolve one.
+        follow_up = one_day["follow_up"]
+        listed = page.locator("#follow-up-list li.follow-up-item")
+        expected = len(follow_up["low_ratings"]) + len(follow_up["reports"])
+        expect(listed).to_have_count(expected)
+        text = page.locator("#follow-up-list").inner_text()
+        for report in follow_up["reports"]:
+            assert report["text"] in text
+        for rating in follow_up["low_ratings"]:
+            assert rating["comment"] == COMMENT and COMMENT in text
+        assert expected >= 2  # the zh run resolves one, the en run another
+        first = listed.first
+        kind, item_id = first.get_attribute("data-kind"), first.get_attribute("data-id")
+        first.get_by_role("button", name=RESOLVED[lang], exact=True).click()
+        expect(listed).to_have_count(expected - 1)
+        after = _api_stats(service)["follow_up"]
+        ids = {r["id"] for r in after["reports"]} | {r["event_id"] for r in after["low_ratings"]}
+        assert item_id not in ids and kind in ("rating", "report")
+        assert len(after["reports"]) + len(after["low_ratings"]) == expected - 1
+        shots.take(page, f"admin-{lang}-follow-up")
+        assert serious_violations(page) == []
         assert errors.errors == []
     finally:
         context.close()

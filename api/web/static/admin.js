@@ -3,6 +3,10 @@
  * group. The tables hold exactly the API's numbers (every day, 0 included); each chart
  * draws the numbers of its table.
  *
+ * Below them: the stars given to each venue and department, and what awaits follow-up
+ * (low ratings, misuse reports, with the citizen's comment or text but never the
+ * citizen), each with a "Resolved" button (POST /api/v1/admin/…).
+ *
  * The operator key lives in sessionStorage only (gone when the tab closes); it is never
  * put in a URL. The range (from, to) is kept in the page, not in the address either.
  */
@@ -30,7 +34,13 @@
   // Colour-blind-safe palette (Okabe–Ito), then greys.
   var COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#777777"];
 
-  var state = { key: null, charts: {}, names: { department: {}, scene: {} }, last: null };
+  var state = {
+    key: null,
+    charts: {},
+    names: { department: {}, scene: {} },
+    last: null,
+    range: [null, null],
+  };
 
   // -- session -------------------------------------------------------------------------
 
@@ -118,6 +128,7 @@
       E.setMessage("stats-error", t.admin_range_invalid);
       return;
     }
+    state.range = [from, to];
     load(state.key, from, to);
   }
 
@@ -132,6 +143,8 @@
     state.charts = {};
     state.last = null;
     $("groups").textContent = "";
+    $("ratings-tables").textContent = "";
+    $("follow-up-list").textContent = "";
   }
 
   /** A series' label for people: a department's or scene's name where known. */
@@ -173,15 +186,159 @@
         section.appendChild(chartBox);
         section.appendChild(E.el("p", "muted small", t.admin_chart_note));
       }
-      section.appendChild(table(stats.days, keys, series, group));
+      section.appendChild(table(stats.days, keys, series, group, heading.textContent));
       root.appendChild(section);
       if (chartBox) state.charts[id] = chart(chartBox, stats.days, keys, series, group);
     });
+    drawRatings(stats.ratings || {});
+    drawFollowUp(stats.follow_up || {});
+  }
+
+  // -- ratings and follow-up -----------------------------------------------------------
+
+  /** An actor's name: from the answer's names, else the trust list's, else its id. */
+  function actorName(kind, id, names) {
+    var name = names && names[kind + ":" + id];
+    if (name && E.local(name)) return E.local(name);
+    if (kind === "department") return label("department", id);
+    return id;
+  }
+
+  /** Rows are the rated venues (or departments), columns 1 to 5 stars and the total. */
+  function drawRatings(ratings) {
+    var root = $("ratings-tables");
+    [
+      ["venue", "by_venue"],
+      ["department", "by_department"],
+    ].forEach(function (pair) {
+      var kind = pair[0];
+      var rows = ratings[pair[1]] || {};
+      var actors = Object.keys(rows).sort();
+      root.appendChild(E.el("h3", null, t["admin_ratings_" + kind]));
+      if (!actors.length) {
+        root.appendChild(E.el("p", "muted small", t.admin_no_ratings));
+        return;
+      }
+      var wrap = scrollBox(t["admin_ratings_" + kind]);
+      var tbl = E.el("table", "figures stars");
+      tbl.setAttribute("data-group", "ratings." + pair[1]);
+      var head = E.el("tr");
+      head.appendChild(th(t.admin_rated, "col"));
+      [1, 2, 3, 4, 5].forEach(function (n) {
+        head.appendChild(th(E.fmt(t.admin_stars, { n: n }), "col"));
+      });
+      head.appendChild(th(t.admin_total, "col"));
+      var thead = E.el("thead");
+      thead.appendChild(head);
+      tbl.appendChild(thead);
+      var body = E.el("tbody");
+      actors.forEach(function (actor) {
+        var tr = E.el("tr");
+        tr.appendChild(th(actorName(kind, actor, ratings.names), "row"));
+        var total = 0;
+        rows[actor].forEach(function (n, i) {
+          total += n;
+          var td = E.el("td", null, String(n));
+          td.setAttribute("data-series", actor);
+          td.setAttribute("data-stars", String(i + 1));
+          tr.appendChild(td);
+        });
+        tr.appendChild(E.el("td", null, String(total)));
+        body.appendChild(tr);
+      });
+      tbl.appendChild(body);
+      wrap.appendChild(tbl);
+      root.appendChild(wrap);
+    });
+  }
+
+  function topicName(topic) {
+    var scene = state.names.scene[topic];
+    return scene ? E.local(scene) : topic;
+  }
+
+  function drawFollowUp(followUp) {
+    var list = $("follow-up-list");
+    var items = [];
+    (followUp.low_ratings || []).forEach(function (r) {
+      items.push({ kind: "rating", id: r.event_id, at: r.created_at, entry: r });
+    });
+    (followUp.reports || []).forEach(function (r) {
+      items.push({ kind: "report", id: r.id, at: r.created_at, entry: r });
+    });
+    items.sort(function (a, b) {
+      return b.at - a.at;
+    });
+    if (!items.length) {
+      list.appendChild(E.el("li", "muted small follow-up-empty", t.admin_follow_up_empty));
+      return;
+    }
+    items.forEach(function (item, n) {
+      var r = item.entry;
+      var li = E.el("li", "follow-up-item follow-up-" + item.kind);
+      li.setAttribute("data-kind", item.kind);
+      li.setAttribute("data-id", item.id);
+      var title =
+        item.kind === "rating" ? E.fmt(t.admin_low_rating, { n: r.stars }) : t.admin_report;
+      var heading = E.el("h3", null, title);
+      heading.id = "follow-up-" + n;
+      li.appendChild(heading);
+      var facts = E.el("dl", "follow-up-facts");
+      [
+        [t.admin_who, r.actor_name && E.local(r.actor_name) ? E.local(r.actor_name) : r.actor],
+        [t.admin_what, topicName(r.topic)],
+        [t.admin_when, E.formatDateTimeZone(r.created_at)],
+      ].forEach(function (pair) {
+        facts.appendChild(E.el("dt", null, pair[0]));
+        facts.appendChild(E.el("dd", null, pair[1]));
+      });
+      li.appendChild(facts);
+      var words = item.kind === "rating" ? r.comment : r.text;
+      var quote = E.el("blockquote", "follow-up-text", words || t.admin_no_comment);
+      if (!words) quote.classList.add("muted");
+      li.appendChild(quote);
+      var button = E.el("button", "button secondary", t.admin_resolved);
+      button.type = "button";
+      button.setAttribute("aria-describedby", heading.id);
+      button.addEventListener("click", function () {
+        resolve(item, button);
+      });
+      li.appendChild(button);
+      list.appendChild(li);
+    });
+  }
+
+  /** Mark one item handled, then read the figures again. */
+  function resolve(item, button) {
+    var path =
+      item.kind === "report"
+        ? "/api/v1/admin/reports/" + encodeURIComponent(item.id) + "/resolve"
+        : "/api/v1/admin/ratings/" + encodeURIComponent(item.id) + "/follow-up";
+    button.disabled = true;
+    E.api("POST", path, { token: state.key })
+      .then(function (r) {
+        // 404/409: someone else handled it meanwhile; the list is read again either way.
+        if (r.status === 401 || r.status === 403) {
+          logout(t.admin_login_failed);
+          return;
+        }
+        if (!r.ok && r.status !== 404 && r.status !== 409) {
+          E.setMessage("follow-up-message", E.problemText(r));
+          button.disabled = false;
+          return;
+        }
+        E.setMessage("follow-up-message", t.admin_resolved_done);
+        return load(state.key, state.range[0], state.range[1]);
+      })
+      .catch(function () {
+        E.setMessage("follow-up-message", t.offline);
+        button.disabled = false;
+      });
   }
 
   /** Rows are days (oldest first) and a total; columns the series. */
-  function table(days, keys, series, group) {
-    var wrap = E.el("div", "table-wrap");
+  function table(days, keys, series, group, name) {
+    var wrap = scrollBox(name);
     var tbl = E.el("table", "figures");
     tbl.setAttribute("data-group", groupId(group));
     var head = E.el("thead");
@@ -221,6 +378,15 @@
     foot.appendChild(total);
     tbl.appendChild(foot);
     wrap.appendChild(tbl);
+    return wrap;
+  }
+
+  /** A box that scrolls a wide table sideways, reachable and named for the keyboard. */
+  function scrollBox(name) {
+    var wrap = E.el("div", "table-wrap");
+    wrap.tabIndex = 0;
+    wrap.setAttribute("role", "region");
+    wrap.setAttribute("aria-label", name);
     return wrap;
   }
 
