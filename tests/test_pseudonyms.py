@@ -280,6 +280,10 @@ def walk(app: Flask) -> None:
     use = receipts.list(NEW_CITIZEN)[0]
     receipts.rate(NEW_CITIZEN, use.event_id, 1, personal(COMMENT, "a rating's comment"))
     receipts.report(NEW_CITIZEN, use.event_id, personal(REPORT_TEXT, "a misuse report"))
+    # The operator's daily counters were written too (issue 11), so the dump holds them.
+    figures = svc.instance.stats.stats()
+    assert figures["issuance"]["by_department"]["police"][figures["to"]] == 1
+    assert figures["verification"]["by_venue"]["grand-hotel"][figures["to"]] == 4
 
 
 def verify_once(
