@@ -135,7 +135,12 @@ class Stats:
         Raises :class:`~service.errors.StatsRangeInvalid`.
         """
         last = _date(to_day) if to_day is not None else dt.date.fromisoformat(utc_day(self.clock()))
-        first = _date(from_day) if from_day is not None else last - dt.timedelta(DEFAULT_DAYS - 1)
+        if from_day is not None:
+            first = _date(from_day)
+        elif last.toordinal() > DEFAULT_DAYS:
+            first = last - dt.timedelta(DEFAULT_DAYS - 1)
+        else:  # the first days of year 1 (no date before them)
+            raise StatsRangeInvalid("Give 'from' for a range this early.")
         span = (last - first).days + 1
         if span < 1:
             raise StatsRangeInvalid("'from' is later than 'to'.")

@@ -154,6 +154,8 @@ def test_the_stats_need_an_operator_key(
         ("?from=2026-01-01&to=2026-04-03", "stats_range_invalid"),  # 93 days
         ("?from=2026-02-30&to=2026-03-01", "stats_range_invalid"),
         ("?to=2026-13-01", "stats_range_invalid"),
+        ("?to=0001-01-05", "stats_range_invalid"),  # 13 days before: no such date
+        ("?from=0000-12-31&to=0001-01-01", "stats_range_invalid"),
         ("?from=yesterday", "invalid_request"),
         ("?from=2026-12-01%0A", "invalid_request"),
         ("?to=" + "9" * 5000, "invalid_request"),
