@@ -27,6 +27,7 @@ from flask import Flask
 from pydantic import BaseModel
 
 from api import (
+    admin_api,
     auth,
     batches_api,
     changes_api,
@@ -40,6 +41,7 @@ from api import (
     openapi,
     proofs_api,
     public,
+    receipts_api,
     security,
     verify_api,
     wallet_api,
@@ -117,12 +119,15 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         wallet_api.bp,
         devices_api.bp,
         notices_api.bp,
+        receipts_api.bp,
+        receipts_api.ratings_bp,
         batches_api.bp,
         consents_api.requests_bp,
         consents_api.bp,
         verify_api.bp,
         public.bp,
         proofs_api.bp,
+        admin_api.bp,
     )
     for blueprint in blueprints:
         app.register_api(blueprint)

@@ -91,6 +91,7 @@ __all__ = [
     "SECURITY_DEPARTMENT",
     "SECURITY_VENUE",
     "SECURITY_CITIZEN",
+    "SECURITY_OPERATOR",
     # responses and tags
     "problems",
     "TAG_SYSTEM",
@@ -158,6 +159,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "bearer",
         "description": "A venue API key issued by the operator, scoped to the venue's scenes.",
     },
+    "operatorKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator API key (`ecert admin operator-key add NAME`): the "
+        "dashboard's figures. A department or venue key answers `403 forbidden`.",
+    },
     "citizenToken": {
         "type": "http",
         "scheme": "bearer",
@@ -169,6 +176,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
 SECURITY_DEPARTMENT: list[dict[str, list[str]]] = [{"departmentKey": []}]
 SECURITY_VENUE: list[dict[str, list[str]]] = [{"venueKey": []}]
 SECURITY_CITIZEN: list[dict[str, list[str]]] = [{"citizenToken": []}]
+SECURITY_OPERATOR: list[dict[str, list[str]]] = [{"operatorKey": []}]
 
 PROBLEM_REF = "#/components/schemas/Problem"
 

@@ -1,12 +1,13 @@
-"""The web pages: the citizen's wallet (``/wallet``) and the venue scanner (``/scan``).
+"""The web pages: the citizen's wallet (``/wallet``), the venue scanner (``/scan``) and the
+operator's dashboard (``/admin``).
 
 Plain HTML, CSS and JavaScript from ``api/web/`` (no build step, nothing from another
 origin). The pages only call the JSON API of the same service; this module serves:
 
 - ``GET /``: the landing page (what this is; links to the wallet, the scanner and the
   OpenAPI document);
-- ``GET /wallet`` and ``GET /scan``: the pages, Chinese by default, English with
-  ``?lang=en``. Each sets its own ``Content-Security-Policy`` (:data:`PAGE_CSP`:
+- ``GET /wallet``, ``GET /scan`` and ``GET /admin``: the pages, Chinese by default,
+  English with ``?lang=en``. Each sets its own ``Content-Security-Policy`` (:data:`PAGE_CSP`:
   scripts, styles and images from this origin only, no inline script);
 - ``GET /web/<file>``: the static files (CSS, JavaScript, icons). Links carry
   ``?v=<digest of the files>``; such a URL is immutable and cached for a year;
@@ -114,6 +115,12 @@ def wallet_page() -> Response:
 def scan_page() -> Response:
     """The venue staff's scanner."""
     return render_page("scan.html", camera=True)
+
+
+@bp.route("/admin", methods=["GET"])
+def admin_page() -> Response:
+    """The operator's dashboard (the figures of ``GET /api/v1/admin/stats``)."""
+    return render_page("admin.html", camera=False)
 
 
 @bp.route("/wallet.webmanifest", methods=["GET"])

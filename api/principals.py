@@ -7,7 +7,8 @@ asks :class:`service.accounts.Accounts` who it belongs to, and raises:
   and for a token of the wrong kind (a venue key on a department route, a citizen
   token on a venue route…): it is not a valid credential *for this route*;
 - 403 ``forbidden`` for a valid token whose principal may not do this (another
-  department's issuer path, a scene the venue is not allowed).
+  department's issuer path, a scene the venue is not allowed), and for a live
+  department or venue key on an operator route (:func:`current_operator`).
 
 Tokens are never logged or echoed; the store only knows their SHA-256.
 
@@ -25,13 +26,14 @@ from api.security import bearer_token
 from api.services import services
 from service.instance import Ecert
 from service.verification import VenueKeys
-from store.interface import IssuerRecord, VenueRecord
+from store.interface import ApiKeyRecord, IssuerRecord, VenueRecord
 
 __all__ = [
     "VENUE_KEYS",
     "calling_department",
     "current_citizen",
     "current_department",
+    "current_operator",
     "current_venue",
     "venue_keys",
 ]
@@ -91,6 +93,13 @@ def venue_keys(svc: Ecert | None = None) -> VenueKeys:
     keys = VenueKeys(lambda secret: accounts.api_key(secret, "venue"), svc.store)
     current_app.extensions[VENUE_KEYS] = (svc, keys)
     return keys
+
+
+def current_operator() -> ApiKeyRecord:
+    """The operator calling (``/api/v1/admin/…``). Raises :class:`~api.errors.AuthError`
+    401 (no valid key, or a citizen's token) or :class:`~api.errors.Forbidden` 403 (a live
+    department or venue key)."""
+    return services().accounts.operator_key(bearer_token())
 
 
 def current_citizen() -> str:

@@ -1,9 +1,10 @@
 """The operator's commands: run the service and set it up step by step.
 
 ``ecert serve``, ``ecert init``, ``ecert keys …`` (anchor and signing keys),
-``ecert admin department|venue|citizen|key|device …`` (departments with their API key
-shown once, venues, citizens one by one or from CSV, API key rotation and revocation, a
-citizen's devices listed or removed: a lost phone reported at a counter),
+``ecert admin department|venue|citizen|key|device|operator-key …`` (departments with their
+API key shown once, venues, citizens one by one or from CSV, API key rotation and
+revocation, a citizen's devices listed or removed: a lost phone reported at a counter,
+the operators' keys of the ``/admin`` dashboard),
 ``ecert bundle export`` and ``ecert trust-list export`` (written whole, mode 0600),
 ``ecert audit verify|export`` (the audit chain: checked, or a period exported for the
 regulator), and ``ecert demo``. Everything ``serve --demo`` seeds can be done one step
@@ -24,6 +25,7 @@ import csv
 import datetime
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -113,6 +115,8 @@ def _print_demo(logins: Any, ecert: Ecert) -> None:
     lines += [f"    {d['issuer']:<14} {d['api_key']}" for d in logins["departments"]]
     lines.append("  venues (Authorization: Bearer <key>):")
     lines += [f"    {v['id']:<14} {v['api_key']}  scenes {v['scenes']}" for v in logins["venues"]]
+    lines.append(f"  operators ({base}/admin):")
+    lines += [f"    {o['name']:<14} {o['api_key']}" for o in logins.get("operators", [])]
     print("\n".join(lines), file=sys.stderr)
 
 
@@ -422,6 +426,40 @@ def cmd_api_key_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: An operator's name (the principal of their keys): letters, digits, ``_.-``.
+OPERATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def cmd_operator_key_add(args: argparse.Namespace) -> int:
+    """Make an operator key for NAME (the ``/admin`` dashboard and ``/api/v1/admin/…``);
+    it is shown once, only its hash is stored."""
+    if OPERATOR_NAME.fullmatch(args.name) is None:
+        print("ecert: an operator name is 1-64 letters, digits, '_', '.', '-'", file=sys.stderr)
+        return EXIT_USAGE
+    with open_ecert(args) as ecert:
+        key, secret = ecert.accounts.issue_api_key("operator", args.name)
+    print_json({"name": args.name, "key_id": key.key_id, "api_key": secret})
+    print("the API key is shown once; only its hash is stored", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_operator_key_revoke(args: argparse.Namespace) -> int:
+    """Revoke every live operator key of NAME at once."""
+    with open_ecert(args) as ecert:
+        live = [
+            k
+            for k in ecert.store.list_api_keys(args.name)
+            if k.kind == "operator" and k.revoked_at is None
+        ]
+        for key in live:
+            ecert.accounts.revoke_api_key(key.key_id)
+    if not live:
+        print(f"ecert: no live operator key named {args.name!r}", file=sys.stderr)
+        return EXIT_FAIL
+    print_json({"name": args.name, "revoked": [k.key_id for k in live]})
+    return EXIT_OK
+
+
 # -- exports ------------------------------------------------------------------------------
 
 
@@ -677,7 +715,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("device_id")
     p.set_defaults(func=cmd_device_remove)
 
-    key = asub.add_parser("key", help="API keys of departments and venues")
+    key = asub.add_parser("key", help="API keys of departments, venues and operators")
     ksub = key.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = ksub.add_parser("list", help="list keys")
     p.add_argument("--principal", help="issuer URL or venue id")
@@ -686,6 +724,21 @@ def add_commands(sub: Any) -> None:
         p = ksub.add_parser(name, help=f"{name} a key")
         p.add_argument("key_id")
         p.set_defaults(func=func)
+
+    op = asub.add_parser("operator-key", help="operators' keys (the /admin dashboard)")
+    osub = op.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = osub.add_parser(
+        "add",
+        help="make an operator key and show it once",
+        description=cmd_operator_key_add.__doc__,
+    )
+    p.add_argument("name")
+    p.set_defaults(func=cmd_operator_key_add)
+    p = osub.add_parser(
+        "revoke", help="revoke an operator's keys", description=cmd_operator_key_revoke.__doc__
+    )
+    p.add_argument("name")
+    p.set_defaults(func=cmd_operator_key_revoke)
 
     # Hidden (no help: argparse lists them nowhere), for one release.
     p = asub.add_parser("export")

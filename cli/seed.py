@@ -87,6 +87,8 @@ VENUES: list[tuple[str, str, str, list[str]]] = [
     ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),
     ("city-bank", "城市商业银行", "City Commercial Bank", ["bank"]),
 ]
+#: The demo's operator (``/admin``).
+DEMO_OPERATOR = "ops"
 #: Fictional citizens; ID numbers use the test area code 110101.
 CITIZENS: list[dict[str, Any]] = [
     {
@@ -156,6 +158,7 @@ class DemoLogins(TypedDict):
     departments: list[dict[str, Any]]
     venues: list[dict[str, Any]]
     citizens: list[dict[str, str]]
+    operators: list[dict[str, str]]
 
 
 def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
@@ -169,6 +172,7 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
         "departments": [],
         "venues": [],
         "citizens": [],
+        "operators": [],
     }
 
     for slug, zh, en, vcts in DEPARTMENTS:
@@ -187,6 +191,11 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
         if key is None:
             key = accounts.issue_api_key("venue", venue_id)[1]
         logins["venues"].append({"id": venue_id, "api_key": key, "scenes": scenes})
+
+    key = _reuse_key(accounts, previous, "operators", "name", DEMO_OPERATOR, "operator")
+    if key is None:
+        key = accounts.issue_api_key("operator", DEMO_OPERATOR)[1]
+    logins["operators"].append({"name": DEMO_OPERATOR, "api_key": key})
 
     old_passwords = {c["citizen_id"]: c["password"] for c in previous.get("citizens", [])}
     for citizen in CITIZENS:

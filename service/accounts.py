@@ -48,6 +48,7 @@ from keys.pseudonym import Pseudonyms
 from service.errors import (
     AccountInvalid,
     AuthError,
+    Forbidden,
     LoginFailed,
     RateLimited,
     UnknownCitizen,
@@ -339,6 +340,20 @@ class Accounts:
         record = self._store.get_api_key(token_hash(secret)) if secret.startswith("ek_") else None
         if record is None or record.revoked_at is not None or record.kind != kind:
             raise AuthError(f"a valid {kind} API key is required")
+        return record
+
+    def operator_key(self, secret: str) -> ApiKeyRecord:
+        """The live operator key with this secret.
+
+        Raises :class:`AuthError` (401) for an unknown, revoked or malformed key, and
+        :class:`Forbidden` (403) for a live key of a department or venue: a valid key
+        that may not do what only an operator may.
+        """
+        record = self._store.get_api_key(token_hash(secret)) if secret.startswith("ek_") else None
+        if record is None or record.revoked_at is not None:
+            raise AuthError("a valid operator API key is required")
+        if record.kind != "operator":
+            raise Forbidden("only an operator key may do this")
         return record
 
     def revoke_api_key(self, key_id: str) -> None:

@@ -61,8 +61,14 @@ __all__ = [
     "PresentationRefused",
     "PresentationTooLarge",
     "RateLimited",
+    "RatingInvalid",
+    "RatingLocked",
+    "ReceiptNotFound",
+    "ReportExists",
+    "ReportInvalid",
     "ServiceError",
     "SettingsInvalid",
+    "StatsRangeInvalid",
     "UnknownCitizen",
 ]
 
@@ -395,3 +401,48 @@ class ProofQueryInvalid(ServiceError):
     never its value)."""
 
     code = "proof_query_invalid"
+# -- receipts, ratings and misuse reports (service.receipts) ----------------------------
+
+
+class ReceiptNotFound(NotFound, ServiceError):
+    """No use of this citizen's data with this event id (``receipt_not_found``): another
+    citizen's event answers the same as an unknown one."""
+
+    code = "receipt_not_found"
+
+
+class RatingInvalid(ServiceError):
+    """Stars other than an integer from 1 to 5, or a comment too long or holding control
+    characters (``rating_invalid``)."""
+
+    code = "rating_invalid"
+
+
+class RatingLocked(Conflict, ServiceError):
+    """The rating was first made more than a day ago: it can no longer be changed
+    (HTTP 409)."""
+
+    code = "rating_locked"
+
+
+class ReportInvalid(ServiceError):
+    """A misuse report whose text is empty, too long or holds control characters
+    (``report_invalid``)."""
+
+    code = "report_invalid"
+
+
+class ReportExists(Conflict, ServiceError):
+    """This use was already reported (one report per use; HTTP 409)."""
+
+    code = "report_exists"
+
+
+# -- the operator's dashboard -----------------------------------------------------------
+
+
+class StatsRangeInvalid(ServiceError):
+    """The days asked of the statistics are not two dates ``YYYY-MM-DD``, ``from`` no
+    later than ``to``, at most 92 days (``stats_range_invalid``)."""
+
+    code = "stats_range_invalid"

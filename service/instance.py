@@ -54,8 +54,10 @@ from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
 from service.proofs import PROOFS_KEY_LABEL, Proofs
 from service.publication import Publication
+from service.receipts import RECEIPTS_KEY_LABEL, Receipts
 from service.reissue import Reissue
 from service.settings import DEFAULT_BASE_URL, Settings
+from service.stats import Counters, Stats
 from service.uses import Uses
 from service.verification import OnlineVerifier, Verification
 from service.wallets import Wallets
@@ -121,6 +123,9 @@ class Ecert:
             copy_key=derive_key(secret, COPY_KEY_LABEL),
             max_devices=settings.max_devices,
         )
+        #: The operator's daily counters (issuances, verifications, proof queries)
+        #: and the statistics read from them (:mod:`service.stats`).
+        self.counters = Counters(store)
         self.issuance = Issuance(
             store,
             self.issuer,
@@ -128,6 +133,7 @@ class Ecert:
             self.accounts,
             idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
             devices=self.devices,
+            counters=self.counters,
         )
         #: every use of a citizen's data (verifications, proof queries) is published
         #: here; the audit chain and the counters listen (:mod:`service.uses`)
@@ -140,6 +146,7 @@ class Ecert:
             self.platform,
         )
         self.uses.subscribe(self.audit.record)
+        self.uses.subscribe(self.counters.on_use)
         self.verification = Verification(
             OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
         )
@@ -216,6 +223,18 @@ class Ecert:
         )
         # a consent names a proof type of the catalogue
         self.consents.known_proof_type = self.proofs.known_proof_type
+        #: Receipts, ratings and misuse reports of every use (the proofs plug in theirs).
+        self.receipts = Receipts(
+            store,
+            self.keyring,
+            self.platform,
+            self.pseudonyms,
+            derive_key(secret, RECEIPTS_KEY_LABEL),
+        )
+        #: The operator's figures: the counters' days, ratings and follow-up.
+        # the proof queries about a citizen are uses of their data, with receipts too
+        self.receipts.add_source(self.proofs.uses_of)
+        self.stats = Stats(store, self.receipts)
 
     # -- opening and closing -----------------------------------------------------------
 

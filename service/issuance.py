@@ -48,6 +48,7 @@ from issuer.credentials import IssuedCredential, IssueRequest
 from keys import EcertError
 from service.accounts import Accounts
 from service.errors import IdempotencyKeyReused, IdempotencyPending, UnknownCitizen
+from service.stats import Counters
 from store.interface import IDEMPOTENCY, CredentialRecord, IssuerRecord, Store
 from store.kinds.config import KEYED_IDEMPOTENCY_SINCE
 from wallet import WalletVault
@@ -121,12 +122,15 @@ class Issuance:
         idempotency_key: bytes,
         clock: Callable[[], float] = time.time,
         devices: Devices | None = None,
+        counters: Counters | None = None,
     ) -> None:
         """``idempotency_key`` (256 bits, derived from the instance secret under
         :data:`IDEMPOTENCY_KEY_LABEL`) names the idempotency entries; ``devices``
         (the container's) gets a copy of each new credential for every device of the
-        citizen and follows each status change on the copies."""
+        citizen and follows each status change on the copies; ``counters`` (the
+        container's) counts each credential issued for the operator's dashboard."""
         self._devices = devices
+        self._counters = counters
         if len(idempotency_key) != 32:
             raise ValueError("the idempotency key must be 256 bits")
         self._store = store
@@ -164,6 +168,8 @@ class Issuance:
         except Exception:
             self._withdraw(department.iss, issued.id)
             raise
+        if self._counters is not None:
+            self._counters.issued(department.slug, vct, at=self.clock())
         return issued.record
 
     def issue_many(
@@ -218,6 +224,13 @@ class Issuance:
                 else:
                     out[n] = one
             self._deliver_many(department.iss, items, made, wallets)
+            if self._counters is not None:
+                by_type: dict[str, int] = {}
+                for _, one in made:
+                    by_type[one.record.vct] = by_type.get(one.record.vct, 0) + 1
+                now = self.clock()
+                for vct, n in sorted(by_type.items()):
+                    self._counters.issued(department.slug, vct, n, at=now)
         return [one for one in out if one is not None]
 
     def _deliver_many(

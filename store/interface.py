@@ -50,6 +50,8 @@ from store.kinds.consents import CONSENT_STATES as CONSENT_STATES
 from store.kinds.consents import ConsentRecord as ConsentRecord
 from store.kinds.consents import ConsentState as ConsentState
 from store.kinds.consents import ConsentStore as ConsentStore
+from store.kinds.counters import MAX_COUNTER_DAYS as MAX_COUNTER_DAYS
+from store.kinds.counters import CounterStore as CounterStore
 from store.kinds.devices import DEVICE_STATES as DEVICE_STATES
 from store.kinds.devices import DeviceAdded as DeviceAdded
 from store.kinds.devices import DeviceCopy as DeviceCopy
@@ -94,6 +96,11 @@ from store.kinds.notices import NoticeStore as NoticeStore
 from store.kinds.queries import PROOF_QUERY_CAP as PROOF_QUERY_CAP
 from store.kinds.queries import ProofQueryRecord as ProofQueryRecord
 from store.kinds.queries import ProofQueryStore as ProofQueryStore
+from store.kinds.ratings import LOW_STARS as LOW_STARS
+from store.kinds.ratings import REPORT_STATES as REPORT_STATES
+from store.kinds.ratings import RatingRecord as RatingRecord
+from store.kinds.ratings import RatingStore as RatingStore
+from store.kinds.ratings import ReportRecord as ReportRecord
 from store.kinds.registry import CREDENTIAL_STATES as CREDENTIAL_STATES
 from store.kinds.registry import CredentialRecord as CredentialRecord
 from store.kinds.registry import CredentialState as CredentialState
@@ -133,6 +140,8 @@ class Store(
     AuditStore,
     ConsentStore,
     ProofQueryStore,
+    RatingStore,
+    CounterStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

@@ -22,6 +22,8 @@ __all__ = [
     "check_consent",
     "check_consent_states",
     "check_api_key_kind",
+    "check_counter",
+    "check_counter_days",
     "check_index",
     "check_limits",
     "check_key_times",
@@ -61,7 +63,8 @@ def check_value(value: int, bits: int) -> None:
 
 
 def check_api_key_kind(kind: str) -> None:
-    """Raise :class:`InvalidArgument` for an API key kind other than department / venue."""
+    """Raise :class:`InvalidArgument` for an API key kind other than department / venue /
+    operator."""
     if kind not in API_KEY_KINDS:
         raise InvalidArgument(f"unknown API key kind {kind!r}")
 
@@ -234,3 +237,25 @@ def check_consent_states(state: str, expect: str) -> None:
 
     check_state(state, CONSENT_STATES)
     check_state(expect, CONSENT_STATES)
+def check_counter(day: str, name: str, n: int) -> None:
+    """Raise :class:`InvalidArgument` for a malformed counter day or name, or a step
+    outside 1 to :data:`~store.kinds.counters.MAX_COUNTER_STEP`."""
+    from store.kinds.counters import COUNTER_NAME, MAX_COUNTER_STEP
+
+    check_counter_days([day])
+    if not isinstance(name, str) or COUNTER_NAME.fullmatch(name) is None:
+        raise InvalidArgument("a counter name is 1 to 200 printable ASCII characters")
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_COUNTER_STEP:
+        raise InvalidArgument(f"a counter step is 1 to {MAX_COUNTER_STEP}")
+
+
+def check_counter_days(days: Sequence[str]) -> None:
+    """Raise :class:`InvalidArgument` for more than
+    :data:`~store.kinds.counters.MAX_COUNTER_DAYS` days or one not ``YYYY-MM-DD``."""
+    from store.kinds.counters import DAY, MAX_COUNTER_DAYS
+
+    if len(days) > MAX_COUNTER_DAYS:
+        raise InvalidArgument(f"at most {MAX_COUNTER_DAYS} days at once, not {len(days)}")
+    for day in days:
+        if not isinstance(day, str) or DAY.fullmatch(day) is None:
+            raise InvalidArgument("a counter day is YYYY-MM-DD")

@@ -189,6 +189,10 @@ class AuthActions:
         """Headers with the venue's key."""
         return bearer(self.venue_key(venue))
 
+    def operator(self) -> dict[str, str]:
+        """Headers with the demo operator's key (``/api/v1/admin/…``)."""
+        return bearer(self.demo["operators"][0]["api_key"])
+
 
 def card_id(client: FlaskClient, headers: dict[str, str]) -> str:
     """The id of the citizen's resident ID card (issued by the police)."""

@@ -337,6 +337,7 @@ def personal_demo(logins: Mapping[str, object]) -> None:
         ("citizens", "password", "demo password"),
         ("departments", "api_key", "demo department API key"),
         ("venues", "api_key", "demo venue API key"),
+        ("operators", "api_key", "demo operator API key"),
     ):
         entries = logins.get(section, [])
         assert isinstance(entries, list)

@@ -142,3 +142,26 @@ def test_exports(instance: Path, capsys: pytest.CaptureFixture[str], tmp_path: P
     assert set(json.loads((tmp_path / "b.json").read_text())) == {"trust_list", "status_lists"}
     assert run(capsys, "admin", "export", "trust-list", "-o", str(tmp_path / "t.jwt"))[0] == 0
     assert (tmp_path / "t.jwt").read_text().startswith("eyJ")
+
+
+def test_an_operator_key_is_shown_once_opens_the_stats_and_is_revoked_by_name(
+    instance: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "admin", "operator-key", "add", "night-shift")
+    assert code == 0 and "shown once" in err
+    made = json.loads(out)
+    assert made["name"] == "night-shift" and made["api_key"].startswith("ek_")
+    code, out, _ = run(capsys, "admin", "key", "list", "--principal", "night-shift")
+    assert [k["kind"] for k in json.loads(out)] == ["operator"] and "ek_" not in out
+
+    client = create_app({"TESTING": True}).test_client()
+    headers = {"Authorization": f"Bearer {made['api_key']}"}
+    assert client.get("/api/v1/admin/stats", headers=headers).status_code == 200
+
+    code, out, _ = run(capsys, "admin", "operator-key", "revoke", "night-shift")
+    assert code == 0 and json.loads(out)["revoked"] == [made["key_id"]]
+    assert client.get("/api/v1/admin/stats", headers=headers).status_code == 401
+    code, _, err = run(capsys, "admin", "operator-key", "revoke", "night-shift")
+    assert code != 0 and "no live operator key" in err
+    code, _, err = run(capsys, "admin", "operator-key", "add", "bad name")
+    assert code != 0

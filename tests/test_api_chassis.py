@@ -592,7 +592,7 @@ def test_openapi_document_is_valid_3_1(client: FlaskClient) -> None:
 def test_openapi_declares_schemes_problem_and_the_example(client: FlaskClient) -> None:
     document = client.get("/openapi.json").get_json()
     schemes = document["components"]["securitySchemes"]
-    assert set(schemes) == {"departmentKey", "venueKey", "citizenToken"}
+    assert set(schemes) == {"departmentKey", "venueKey", "citizenToken", "operatorKey"}
     assert all(s == {**s, "type": "http", "scheme": "bearer"} for s in schemes.values())
     problem_schema = document["components"]["schemas"]["Problem"]
     assert set(problem_schema["required"]) == {"type", "title", "status", "detail", "code"}

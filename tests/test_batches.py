@@ -226,6 +226,12 @@ def test_issue_many_issues_into_wallets_and_reports_each_refusal(ecert: Ecert) -
     held = {c.item.credential_id for c in ecert.wallets.credentials(CITIZENS[0])}
     assert held == {getattr(results[0], "id", None), getattr(results[5], "id", None)}
     assert ecert.wallets.credentials(CITIZENS[2]) == []
+    # the operator's counters: the three issued, by department and type (UTC day)
+    figures = ecert.stats.stats()
+    today = figures["days"][-1]
+    assert figures["issuance"]["by_department"]["police"][today] == 3
+    every_day = dict.fromkeys(figures["days"], 0)
+    assert figures["issuance"]["by_type"] == {ID_CARD: {**every_day, today: 3}}
 
 
 def test_issue_many_under_given_ids_issues_each_id_once(ecert: Ecert) -> None:

@@ -24,7 +24,7 @@ from keys import generate_secret
 from tests.api_helpers import FAST_HASHER, bearer, services_of
 from verifier.errors import ERROR_CODES
 
-PAGES = ("/wallet", "/scan")
+PAGES = ("/wallet", "/scan", "/admin")
 
 
 @pytest.fixture

@@ -223,6 +223,11 @@ def forms(value: str) -> list[bytes]:
     return [f for f in dict.fromkeys(found) if len(f) >= MIN_SEARCHED]
 
 
+#: Free text of the walk's rating and misuse report (issue 11): sealed in the store.
+COMMENT = "前台把证件拍了照 rude desk"
+REPORT_TEXT = "他们复印了我的身份证 copied my card"
+
+
 def personal_values() -> dict[str, str]:
     """Every citizen id and claim value of the walk: value -> what it is."""
     values = {NEW_CITIZEN: "citizen id"}
@@ -234,6 +239,7 @@ def personal_values() -> dict[str, str]:
     values[AUDIT_PURPOSE] = "a proof query's purpose"
     values[CONSENT_PURPOSE] = "a consent's purpose"
     values[PROOF_PURPOSE] = "a proof query's purpose"
+    values.update({COMMENT: "rating comment", REPORT_TEXT: "misuse report"})
     return {v: what for v, what in values.items() if len(v.encode("utf-8")) >= MIN_SEARCHED}
 
 
@@ -328,6 +334,15 @@ def walk(app: Flask) -> None:
         )
         assert asked.status_code == status, asked.get_json()
     assert len(svc.instance.proofs.uses_of(NEW_CITIZEN)) == 2
+    # A rating's comment and a misuse report's text are sealed (issue 11).
+    receipts = svc.instance.receipts
+    use = receipts.list(NEW_CITIZEN)[0]
+    receipts.rate(NEW_CITIZEN, use.event_id, 1, personal(COMMENT, "a rating's comment"))
+    receipts.report(NEW_CITIZEN, use.event_id, personal(REPORT_TEXT, "a misuse report"))
+    # The operator's daily counters were written too (issue 11), so the dump holds them.
+    figures = svc.instance.stats.stats()
+    assert figures["issuance"]["by_department"]["police"][figures["to"]] == 1
+    assert figures["verification"]["by_venue"]["grand-hotel"][figures["to"]] == 4
 
 
 def verify_once(

@@ -22,6 +22,7 @@ from store.interface import (
     ConfigStore,
     Conflict,
     ConsentStore,
+    CounterStore,
     CredentialRecord,
     DeviceStore,
     JobStore,
@@ -30,6 +31,7 @@ from store.interface import (
     NoticeRecord,
     NoticeStore,
     ProofQueryStore,
+    RatingStore,
     RegistryStore,
     ShortLivedStore,
     StatusListRecord,
@@ -59,6 +61,8 @@ KINDS: dict[type, str] = {
     AuditStore: "audit",
     ConsentStore: "consents",
     ProofQueryStore: "queries",
+    RatingStore: "ratings",
+    CounterStore: "counters",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
 
@@ -83,8 +87,9 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     # get_once, plus the config kind's 11 typed accessors and ``once`` (declared spaces),
     # plus the 8 of devices (issue 9), the 12 of jobs, the 3 of notices, the keys'
     # ``update_key`` and the 6 bulk calls of proactive issuance (issue 10), plus the 4 of
-    # the audit chain, the 4 of consents and the 2 of proof queries (issue 11).
-    assert len(seen) == 103
+    # the audit chain, the 4 of consents, the 2 of proof queries, the 11 of ratings and
+    # misuse reports and the 2 daily counters (issue 11).
+    assert len(seen) == 116
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

@@ -1,4 +1,5 @@
-"""Citizens' accounts, their bearer sessions, and the departments' and venues' API keys."""
+"""Citizens' accounts, their bearer sessions, and the API keys of departments, venues and
+operators (the people who run the service: ``/admin``)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,16 @@ class SessionRecord:
     expires_at: int
 
 
-ApiKeyKind = Literal["department", "venue"]
+ApiKeyKind = Literal["department", "venue", "operator"]
 API_KEY_KINDS: tuple[str, ...] = get_args(ApiKeyKind)
 
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
-    """A department's or venue's API key; only the SHA-256 of the secret is stored.
+    """A department's, venue's or operator's API key; only the SHA-256 of the secret is
+    stored.
 
-    ``principal`` is the issuer URL (department) or the venue id.
+    ``principal`` is the issuer URL (department), the venue id, or the operator's name.
     """
 
     key_id: str

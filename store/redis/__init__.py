@@ -50,6 +50,22 @@ key                                 type         holds
 ``P:{sub:C}:consent-data``          hash         consent id -> consent JSON (purpose sealed)
 ``P:{sub:C}:consent-state``         hash         consent id -> ``<state>:<updated_at>``
 ``P:{consent:ID}:owner``            string       pseudonym holding consent ``ID`` (set first)
+``P:{sub:C}:ratings``                hash         event id -> rating JSON (comment sealed)
+``P:{sub:C}:rating-followed``       hash         event id -> ``1`` once followed up, else ``0``
+``P:{rate:A}:order``                sorted set   an actor's rated event ids by ``created_at``
+``P:{rate:A}:data``                 hash         event id -> rating JSON (the actor's copy)
+``P:{rate:A}:stars``                hash         event id -> its stars (for the counts)
+``P:{rate:A}:dist``                 hash         ``1``..``5`` -> how many ratings of so many
+``P:{rate:A}:followed``             hash         event id -> ``1`` / ``0`` (followed up)
+``P:{ratings}:low``                 sorted set   low ratings awaiting follow-up, by time
+``P:{ratings}:low-data``            hash         event id -> full rating JSON
+``P:{ratings}:actors``              set          ``[actor_kind, actor]`` JSON of rated actors
+``P:{reports}:by-event``            hash         event id -> report id (one per event)
+``P:{reports}:data``                hash         report id -> report JSON (text sealed)
+``P:{reports}:state``               hash         report id -> ``open`` / ``resolved``
+``P:{reports}:resolved-at``         hash         report id -> resolved_at (0 while open)
+``P:{reports}:open``                sorted set   open report ids by ``created_at``
+``P:{reports}:resolved``            sorted set   resolved report ids by ``created_at``
 ``P:{citizens}:ids``                set          ids of all citizens
 ``P:{audit}:entries``               hash         seq -> audit entry JSON (body base64)
 ``P:{audit}:tail``                  hash         ``seq`` and ``hash`` of the last entry
@@ -71,6 +87,7 @@ key                                 type         holds
 ``P:{once:N}:KEY``                  hash         ``v`` value, ``x`` expires_at; ``PXAT``;
                                                  ``KEY`` is ``<space>:<name>``
 ``P:{win:N}:COUNTER``               sorted set   sliding-window log: entry -> time
+``P:{counters:DAY}:n``              hash         operator's counter name -> count (UTC day)
 ==================================  ===========  =========================================
 
 ``H`` is the first 16 hex digits of SHA-256 of the list's URI and ``I`` the same for an
@@ -85,7 +102,9 @@ the hash index and revocations) share the one slot ``{apikeys}`` so that a key i
 its hash are claimed together by one script; venues share ``{venues}``. The
 short-lived entries spread over slots by ``N``, the first 16 hex digits of SHA-256 of
 the counter name, nonce or key, which is then repeated in clear after the tag so that
-two names never share a key.
+two names never share a key. ``A`` is the same hash of a rated actor's JSON
+``[actor_kind, actor]`` (:mod:`store.redis.ratings` says how a rating's three slots are
+written).
 
 Expiry: sessions, nonces, once-values and counters carry a Redis expiry (the session's
 ``expires_at``; a nonce's or once-value's ``expires_at`` rounded up to the
@@ -127,12 +146,14 @@ from store.redis.activity import ActivityMixin
 from store.redis.audit import AuditMixin
 from store.redis.config import ConfigMixin
 from store.redis.consents import ConsentsMixin
+from store.redis.counters import CountersMixin
 from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
 from store.redis.keys import KeysMixin
 from store.redis.notices import NoticesMixin
 from store.redis.queries import QueriesMixin
+from store.redis.ratings import RatingsMixin
 from store.redis.registry import RegistryMixin
 from store.redis.settle import SettleMixin
 from store.redis.status import StatusMixin
@@ -159,6 +180,8 @@ class RedisStore(
     AuditMixin,
     ConsentsMixin,
     QueriesMixin,
+    RatingsMixin,
+    CountersMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

@@ -55,12 +55,14 @@ from store.sqlite.activity import ActivityMixin
 from store.sqlite.audit import AuditMixin
 from store.sqlite.config import ConfigMixin
 from store.sqlite.consents import ConsentsMixin
+from store.sqlite.counters import CountersMixin
 from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
 from store.sqlite.keys import KeysMixin
 from store.sqlite.notices import NoticesMixin
 from store.sqlite.queries import QueriesMixin
+from store.sqlite.ratings import RatingsMixin
 from store.sqlite.registry import RegistryMixin
 from store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from store.sqlite.settle import SettleMixin
@@ -91,6 +93,8 @@ class SQLiteStore(
     AuditMixin,
     ConsentsMixin,
     QueriesMixin,
+    RatingsMixin,
+    CountersMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

@@ -310,9 +310,45 @@ CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at, seq);
 
 
 -- ratings and reports
+CREATE TABLE IF NOT EXISTS ratings (
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    actor_kind  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    stars       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    followed_up INTEGER NOT NULL,
+    blob        BLOB NOT NULL,
+    PRIMARY KEY (citizen, event_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS ratings_by_event ON ratings (event_id);
+CREATE INDEX IF NOT EXISTS ratings_by_actor ON ratings (actor_kind, actor, created_at, event_id);
+CREATE INDEX IF NOT EXISTS ratings_low ON ratings (created_at, event_id)
+    WHERE followed_up = 0 AND stars <= 2;
+CREATE TABLE IF NOT EXISTS reports (
+    report_id   TEXT PRIMARY KEY,
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL UNIQUE,
+    actor_kind  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    resolved_at INTEGER NOT NULL,
+    blob        BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reports_by_state ON reports (state, created_at, report_id);
 
 
 -- counters
+CREATE TABLE IF NOT EXISTS daily_counters (
+    day   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+) WITHOUT ROWID;
 
 """
 

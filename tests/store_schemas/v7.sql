@@ -285,3 +285,39 @@ CREATE TABLE proof_queries (
     PRIMARY KEY (citizen, event_id)
 ) WITHOUT ROWID;
 CREATE INDEX proof_queries_by_time ON proof_queries (citizen, at, event_id);
+CREATE TABLE ratings (
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    actor_kind  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    stars       INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    followed_up INTEGER NOT NULL,
+    blob        BLOB NOT NULL,
+    PRIMARY KEY (citizen, event_id)
+) WITHOUT ROWID;
+CREATE TABLE reports (
+    report_id   TEXT PRIMARY KEY,
+    citizen     TEXT NOT NULL,
+    event_id    TEXT NOT NULL UNIQUE,
+    actor_kind  TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    resolved_at INTEGER NOT NULL,
+    blob        BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX ratings_by_event ON ratings (event_id);
+CREATE INDEX ratings_by_actor ON ratings (actor_kind, actor, created_at, event_id);
+CREATE INDEX ratings_low ON ratings (created_at, event_id)
+    WHERE followed_up = 0 AND stars <= 2;
+CREATE INDEX reports_by_state ON reports (state, created_at, report_id);
+CREATE TABLE daily_counters (
+    day   TEXT NOT NULL,
+    name  TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, name)
+) WITHOUT ROWID;
