@@ -99,6 +99,15 @@ class RatingView(BaseModel):
     editable_until: int = Field(description="Until when it may be changed (epoch seconds).")
 
 
+class ReportAnswer(BaseModel):
+    """The report, as the operator will see it (without its text)."""
+
+    id: str
+    event_id: str
+    created_at: int
+    state: Literal["open", "resolved"]
+
+
 class ReceiptEntry(BaseModel):
     """One use of the citizen's data."""
 
@@ -114,6 +123,7 @@ class ReceiptEntry(BaseModel):
     purpose: str
     result: Outcome
     rating: RatingView | None
+    report: ReportAnswer | None = Field(description="The citizen's misuse report, if any.")
 
 
 class ReceiptList(BaseModel):
@@ -153,15 +163,6 @@ class ReportBody(BaseModel):
     )
 
 
-class ReportAnswer(BaseModel):
-    """The report, as the operator will see it (without its text)."""
-
-    id: str
-    event_id: str
-    created_at: int
-    state: Literal["open", "resolved"]
-
-
 class ActorRatingEntry(BaseModel):
     """A rating of the caller, without any citizen data."""
 
@@ -189,7 +190,9 @@ def list_receipts() -> dict[str, Any]:
     citizen = current_citizen()
     receipts = svc.receipts
     uses = receipts.list(citizen)
-    ratings = receipts.ratings_of(citizen, [u.event_id for u in uses])
+    ids = [u.event_id for u in uses]
+    ratings = receipts.ratings_of(citizen, ids)
+    reports = receipts.reports_of(citizen, ids)
     scenes = {s["id"]: s["name"] for s in svc.platform.scenes()}
     names: dict[tuple[str, str], dict[str, str]] = {}
     items = []
@@ -198,7 +201,11 @@ def list_receipts() -> dict[str, Any]:
         if who not in names:
             names[who] = receipts.actor_name(use)
         scene = scenes.get(use.topic) if use.kind == "verification" else None
-        items.append(_entry(use, names[who], scene, ratings.get(use.event_id)))
+        entry = _entry(use, names[who], scene, ratings.get(use.event_id))
+        report = reports.get(use.event_id)
+        if report is not None:
+            entry.report = ReportAnswer.model_validate(report.to_dict())
+        items.append(entry)
     return ReceiptList(items=items).model_dump()
 
 
@@ -323,5 +330,6 @@ def _entry(
             outcome="accepted" if use.accepted else "refused", codes=list(use.codes)
         ),
         rating=None if rating is None else RatingView.model_validate(rating.to_dict()),
+        report=None,
     )
 

@@ -380,6 +380,17 @@ class Receipts:
             raise ReportExists("You have already reported this use.")
         return Report(report_id, use.event_id, now, "open")
 
+    def reports_of(
+        self, citizen_id: str, event_ids: builtins.list[str]
+    ) -> dict[str, Report]:
+        """The citizen's misuse reports of these uses, by event id."""
+        owner = self._pseudonyms.of(citizen_id)
+        return {
+            r.event_id: Report(r.report_id, r.event_id, r.created_at, r.state)
+            for r in self._store.get_event_reports(event_ids[:MAX_USES])
+            if r.citizen == owner
+        }
+
     def report_text(self, record: ReportRecord) -> str:
         """A report's text, opened (for the operator)."""
         try:

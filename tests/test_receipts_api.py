@@ -74,7 +74,7 @@ def test_the_citizen_lists_each_use_and_downloads_its_receipt(
     assert item["topic"] == "hotel" and item["topic_name"]["en"]
     assert item["fields"] == ["name", "id_number"]
     assert item["result"] == {"outcome": "accepted", "codes": []}
-    assert item["rating"] is None and item["purpose"] == ""
+    assert item["rating"] is None and item["report"] is None and item["purpose"] == ""
     eid = item["event_id"]
     as_json = client.get(f"{RECEIPTS}/{eid}", headers=citizen)
     assert as_json.status_code == 200 and as_json.mimetype == "application/json"
@@ -168,6 +168,7 @@ def test_a_misuse_report_is_accepted_once(client: FlaskClient, auth: AuthActions
     assert set(body) == {"id", "event_id", "created_at", "state"}
     assert body["event_id"] == eid and body["state"] == "open"
     problem(client.post(url, headers=citizen, json={"text": "again"}), 409, "report_exists")
+    assert only_receipt(client, citizen)["report"] == body
     store = services_of(client.application).store
     assert [r.report_id for r in store.list_reports("open")] == [body["id"]]
 
