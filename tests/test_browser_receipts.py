@@ -115,9 +115,8 @@ def test_rate_download_and_report_a_use_from_the_activity_page(
         entry.get_by_role("button", name=w.stars.format(4), exact=True).click()
         for n in range(1, 6):
             pressed = "true" if n <= 4 else "false"
-            expect(entry.get_by_role("button", name=w.stars.format(n), exact=True)).to_have_attribute(
-                "aria-pressed", pressed
-            )
+            star = entry.get_by_role("button", name=w.stars.format(n), exact=True)
+            expect(star).to_have_attribute("aria-pressed", pressed)
         entry.get_by_label(w.comment, exact=True).fill(comment)
         entry.get_by_role("button", name=w.save, exact=True).click()
         expect(entry.locator(".rating-note")).to_contain_text(w.saved)
