@@ -179,6 +179,7 @@ _USE_CASES = frozenset(
         "jobs",
         "notices",
         "publication",
+        "receipts",
         "verification",
         "wallets",
     }
