@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api.errors import AuthError
 from api.openapi import (
@@ -57,6 +57,16 @@ ratings_bp = APIBlueprint(
 
 #: The media type of a downloaded receipt.
 MEDIA_RECEIPT = "application/receipt+jwt"
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's ``integer``: a number with no fraction (``4`` or ``4.0``), never a
+    string or a boolean."""
+    if isinstance(value, bool | str):
+        raise ValueError("a whole number is required")  # pydantic's contract
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class ReceiptPath(BaseModel):
@@ -148,6 +158,9 @@ class RatingBody(BaseModel):
         description=f"At most {MAX_COMMENT} characters, without control characters "
         "(`rating_invalid` otherwise).",
     )
+
+
+    _whole_stars = field_validator("stars", mode="before")(_whole_number)
 
 
 class ReportBody(BaseModel):

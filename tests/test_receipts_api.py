@@ -111,6 +111,7 @@ def test_rate_edit_and_lock_over_http(client: FlaskClient, auth: AuthActions) ->
     }
     assert only_receipt(client, citizen)["rating"]["stars"] == 4
     now[0] += 3600
+    assert client.put(url, headers=citizen, json={"stars": 3.0}).get_json()["stars"] == 3
     assert client.put(url, headers=citizen, json={"stars": 5}).get_json()["stars"] == 5
     problem(client.put(url, headers=citizen, json={"stars": 3, "comment": "a\x07"}), 400,
             "rating_invalid")
