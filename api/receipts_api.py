@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from api.errors import AuthError
 from api.openapi import (
@@ -29,8 +29,7 @@ from api.openapi import (
 from api.principals import calling_department, current_citizen, current_venue
 from api.services import services
 from keys.models import LocalizedName
-from service.receipts import MAX_COMMENT, MAX_REPORT, Rating
-from service.uses import Use
+from service.receipts import MAX_COMMENT, MAX_REPORT, Entry
 
 __all__ = ["bp", "ratings_bp"]
 
@@ -58,8 +57,16 @@ ratings_bp = APIBlueprint(
 
 #: The media type of a downloaded receipt.
 MEDIA_RECEIPT = "application/receipt+jwt"
-#: The hardest bound on a body's text member (the service's own bounds are tighter).
-_MAX_BODY_TEXT = 4 * MAX_REPORT
+
+
+def _whole_number(value: object) -> object:
+    """JSON Schema's ``integer``: a number with no fraction (``4`` or ``4.0``), never a
+    string or a boolean."""
+    if isinstance(value, bool | str):
+        raise ValueError("a whole number is required")  # pydantic's contract
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class ReceiptPath(BaseModel):
@@ -99,6 +106,15 @@ class RatingView(BaseModel):
     editable_until: int = Field(description="Until when it may be changed (epoch seconds).")
 
 
+class ReportAnswer(BaseModel):
+    """The report, as the operator will see it (without its text)."""
+
+    id: str
+    event_id: str
+    created_at: int
+    state: Literal["open", "resolved"]
+
+
 class ReceiptEntry(BaseModel):
     """One use of the citizen's data."""
 
@@ -114,6 +130,7 @@ class ReceiptEntry(BaseModel):
     purpose: str
     result: Outcome
     rating: RatingView | None
+    report: ReportAnswer | None = Field(description="The citizen's misuse report, if any.")
 
 
 class ReceiptList(BaseModel):
@@ -134,12 +151,16 @@ class RatingBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    stars: StrictInt = Field(description="1 to 5 (`rating_invalid` otherwise).")
+    stars: StrictInt = Field(ge=1, le=5, description="1 to 5.")
     comment: str | None = Field(
         default=None,
-        max_length=_MAX_BODY_TEXT,
-        description=f"At most {MAX_COMMENT} characters (`rating_invalid` otherwise).",
+        max_length=MAX_COMMENT,
+        description=f"At most {MAX_COMMENT} characters, without control characters "
+        "(`rating_invalid` otherwise).",
     )
+
+
+    _whole_stars = field_validator("stars", mode="before")(_whole_number)
 
 
 class ReportBody(BaseModel):
@@ -148,18 +169,11 @@ class ReportBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(
-        max_length=_MAX_BODY_TEXT,
-        description=f"1 to {MAX_REPORT} characters (`report_invalid` otherwise).",
+        min_length=1,
+        max_length=MAX_REPORT,
+        description=f"1 to {MAX_REPORT} characters, not only spaces, without control "
+        "characters (`report_invalid` otherwise).",
     )
-
-
-class ReportAnswer(BaseModel):
-    """The report, as the operator will see it (without its text)."""
-
-    id: str
-    event_id: str
-    created_at: int
-    state: Literal["open", "resolved"]
 
 
 class ActorRatingEntry(BaseModel):
@@ -185,20 +199,8 @@ _NOT_FOUND = "`receipt_not_found`: no use of the citizen's data with this id."
 def list_receipts() -> dict[str, Any]:
     """The uses of the citizen's data (venues' verifications, departments' proof
     queries), newest first, each with the citizen's rating if any."""
-    svc = services()
-    citizen = current_citizen()
-    receipts = svc.receipts
-    uses = receipts.list(citizen)
-    ratings = receipts.ratings_of(citizen, [u.event_id for u in uses])
-    scenes = {s["id"]: s["name"] for s in svc.platform.scenes()}
-    names: dict[tuple[str, str], dict[str, str]] = {}
-    items = []
-    for use in uses:
-        who = (use.actor_kind, use.actor)
-        if who not in names:
-            names[who] = receipts.actor_name(use)
-        scene = scenes.get(use.topic) if use.kind == "verification" else None
-        items.append(_entry(use, names[who], scene, ratings.get(use.event_id)))
+    entries = services().receipts.entries(current_citizen())
+    items = [_entry(entry) for entry in entries]
     return ReceiptList(items=items).model_dump()
 
 
@@ -239,8 +241,8 @@ def get_receipt(path: ReceiptPath, query: DownloadQuery) -> Response:
             404,
             409,
             descriptions={
-                400: "`rating_invalid`: stars not 1..5, or a comment too long or with "
-                "control characters.",
+                400: "`invalid_request`: stars not an integer from 1 to 5, a comment "
+                "over 500 characters; `rating_invalid`: a comment with control characters.",
                 404: _NOT_FOUND,
                 409: "`rating_locked`: the rating was first made more than a day ago.",
             },
@@ -265,8 +267,8 @@ def put_rating(path: ReceiptPath, body: RatingBody) -> dict[str, Any]:
             404,
             409,
             descriptions={
-                400: "`report_invalid`: the text is empty, too long or holds control "
-                "characters.",
+                400: "`invalid_request`: no text, or over 1000 characters; "
+                "`report_invalid`: only spaces, or control characters.",
                 404: _NOT_FOUND,
                 409: "`report_exists`: this use was already reported.",
             },
@@ -307,21 +309,19 @@ def _calling_actor() -> tuple[Literal["venue", "department"], str]:
         raise AuthError("a valid venue or department API key is required") from None
 
 
-def _entry(
-    use: Use, name: dict[str, str], scene: Any, rating: Rating | None
-) -> ReceiptEntry:
+def _entry(entry: Entry) -> ReceiptEntry:
+    use, rating, report = entry.use, entry.rating, entry.report
+    topic = entry.topic_name
     return ReceiptEntry(
         event_id=use.event_id,
         kind=use.kind,
         at=use.at,
-        actor=Actor(kind=use.actor_kind, id=use.actor, name=LocalizedName(**name)),
+        actor=Actor(kind=use.actor_kind, id=use.actor, name=LocalizedName(**entry.actor_name)),
         topic=use.topic,
-        topic_name=LocalizedName(zh=scene["zh"], en=scene["en"]) if scene else None,
+        topic_name=None if topic is None else LocalizedName(zh=topic["zh"], en=topic["en"]),
         fields=list(use.fields),
         purpose=use.purpose,
-        result=Outcome(
-            outcome="accepted" if use.accepted else "refused", codes=list(use.codes)
-        ),
+        result=Outcome(outcome="accepted" if use.accepted else "refused", codes=list(use.codes)),
         rating=None if rating is None else RatingView.model_validate(rating.to_dict()),
+        report=None if report is None else ReportAnswer.model_validate(report.to_dict()),
     )
-

@@ -179,6 +179,10 @@ class ActivityEntry(BaseModel):
     """One verification of the citizen's credential seen by the service, or one card
     re-issued because a subject field of the citizen changed (``kind`` ``change``)."""
 
+    id: str = Field(
+        description="The event's id: a check's receipt, rating and misuse report are at "
+        "`/api/v1/wallet/receipts/{id}`."
+    )
     at: int = Field(description="When (epoch seconds).")
     kind: Literal["check", "change"] = Field(
         default="check",
@@ -423,6 +427,7 @@ def _activity(event: ActivityRecord, venue: VenueRecord | None) -> ActivityEntry
     name = LocalizedName(zh=venue.name_zh, en=venue.name_en) if venue is not None else None
     change = event.scene.startswith(CHANGE_SCENE_PREFIX)
     return ActivityEntry(
+        id=event.event_id,
         at=event.at,
         kind="change" if change else "check",
         field=event.scene.removeprefix(CHANGE_SCENE_PREFIX) if change else None,

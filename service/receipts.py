@@ -58,6 +58,7 @@ __all__ = [
     "RECEIPTS_KEY_LABEL",
     "TYP_RECEIPT",
     "ActorRating",
+    "Entry",
     "Rating",
     "Receipts",
     "Report",
@@ -157,6 +158,18 @@ def _check_text(text: object, limit: int, *, required: bool) -> str | None:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One use as the citizen's activity page lists it: the use, who (names), the scene's
+    names (a verification whose scene the service knows), the rating and the report."""
+
+    use: Use
+    actor_name: dict[str, str]
+    topic_name: dict[str, str] | None
+    rating: Rating | None
+    report: Report | None
+
+
 class Receipts:
     """Receipts, ratings and misuse reports for the uses of citizens' data."""
 
@@ -230,6 +243,28 @@ class Receipts:
                 return use
         raise ReceiptNotFound("No such use of your data.")
 
+    def entries(self, citizen_id: str, limit: int = 100) -> builtins.list[Entry]:
+        """The citizen's uses, newest first, each with names, rating and report."""
+        uses = self.list(citizen_id, limit)
+        ids = [u.event_id for u in uses]
+        ratings = self.ratings_of(citizen_id, ids)
+        reports = self.reports_of(citizen_id, ids)
+        scenes = {s["id"]: s["name"] for s in self._platform.scenes()}
+        names: dict[tuple[str, str], dict[str, str]] = {}
+        out = []
+        for use in uses:
+            who = (use.actor_kind, use.actor)
+            if who not in names:
+                names[who] = self.actor_name(use)
+            scene = scenes.get(use.topic) if use.kind == "verification" else None
+            topic = None if scene is None else {"zh": scene["zh"], "en": scene["en"]}
+            out.append(
+                Entry(
+                    use, names[who], topic, ratings.get(use.event_id), reports.get(use.event_id)
+                )
+            )
+        return out
+
     # -- receipts --------------------------------------------------------------------------
 
     def actor_name(self, use: Use) -> dict[str, str]:
@@ -276,9 +311,11 @@ class Receipts:
     def rate(self, citizen_id: str, event_id: str, stars: object, comment: object = "") -> Rating:
         """Rate the citizen's use ``event_id`` (or change the rating within a day).
 
-        Raises :class:`RatingInvalid` (stars not 1..5, a comment too long or with control
-        characters), :class:`ReceiptNotFound` and :class:`RatingLocked`.
+        Raises :class:`ReceiptNotFound` (checked first: nothing about another citizen's
+        use is told), :class:`RatingInvalid` (stars not 1..5, a comment too long or with
+        control characters) and :class:`RatingLocked`.
         """
+        use = self.use(citizen_id, event_id)
         if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
             raise RatingInvalid("Stars are a whole number from 1 to 5.")
         text = _check_text("" if comment is None else comment, MAX_COMMENT, required=False)
@@ -287,7 +324,6 @@ class Receipts:
                 f"A comment is text of at most {MAX_COMMENT} characters, without control "
                 "characters."
             )
-        use = self.use(citizen_id, event_id)
         owner = self._pseudonyms.of(citizen_id)
         now = int(self.clock())
         before = self._store.get_ratings(owner, [use.event_id])
@@ -355,12 +391,12 @@ class Receipts:
         Raises :class:`ReportInvalid`, :class:`ReceiptNotFound` and :class:`ReportExists`
         (one report per use).
         """
+        use = self.use(citizen_id, event_id)
         body = _check_text(text, MAX_REPORT, required=True)
         if body is None:
             raise ReportInvalid(
                 f"A report is text of 1 to {MAX_REPORT} characters, without control characters."
             )
-        use = self.use(citizen_id, event_id)
         owner = self._pseudonyms.of(citizen_id)
         report_id = new_event_id()
         now = int(self.clock())
@@ -379,6 +415,17 @@ class Receipts:
         if not self._store.put_report(record):
             raise ReportExists("You have already reported this use.")
         return Report(report_id, use.event_id, now, "open")
+
+    def reports_of(
+        self, citizen_id: str, event_ids: builtins.list[str]
+    ) -> dict[str, Report]:
+        """The citizen's misuse reports of these uses, by event id."""
+        owner = self._pseudonyms.of(citizen_id)
+        return {
+            r.event_id: Report(r.report_id, r.event_id, r.created_at, r.state)
+            for r in self._store.get_event_reports(event_ids[:MAX_USES])
+            if r.citizen == owner
+        }
 
     def report_text(self, record: ReportRecord) -> str:
         """A report's text, opened (for the operator)."""

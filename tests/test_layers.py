@@ -181,6 +181,7 @@ _USE_CASES = frozenset(
         "notices",
         "proofs",
         "publication",
+        "receipts",
         "stats",
         "verification",
         "wallets",

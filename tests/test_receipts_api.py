@@ -74,7 +74,7 @@ def test_the_citizen_lists_each_use_and_downloads_its_receipt(
     assert item["topic"] == "hotel" and item["topic_name"]["en"]
     assert item["fields"] == ["name", "id_number"]
     assert item["result"] == {"outcome": "accepted", "codes": []}
-    assert item["rating"] is None and item["purpose"] == ""
+    assert item["rating"] is None and item["report"] is None and item["purpose"] == ""
     eid = item["event_id"]
     as_json = client.get(f"{RECEIPTS}/{eid}", headers=citizen)
     assert as_json.status_code == 200 and as_json.mimetype == "application/json"
@@ -111,15 +111,14 @@ def test_rate_edit_and_lock_over_http(client: FlaskClient, auth: AuthActions) ->
     }
     assert only_receipt(client, citizen)["rating"]["stars"] == 4
     now[0] += 3600
+    assert client.put(url, headers=citizen, json={"stars": 3.0}).get_json()["stars"] == 3
     assert client.put(url, headers=citizen, json={"stars": 5}).get_json()["stars"] == 5
-    out_of_bounds: list[dict[str, object]] = [
+    problem(client.put(url, headers=citizen, json={"stars": 3, "comment": "a\x07"}), 400,
+            "rating_invalid")
+    wrong: list[dict[str, object]] = [
         {"stars": 0},
         {"stars": 6},
         {"stars": 3, "comment": "x" * 501},
-    ]
-    for bad in out_of_bounds:
-        problem(client.put(url, headers=citizen, json=bad), 400, "rating_invalid")
-    wrong: list[dict[str, object]] = [
         {"stars": "4"},
         {"stars": 4.5},
         {"stars": True},
@@ -160,7 +159,8 @@ def test_a_misuse_report_is_accepted_once(client: FlaskClient, auth: AuthActions
     url = f"{RECEIPTS}/{eid}/reports"
     problem(client.post(url, headers=citizen, json={"text": "  "}), 400, "report_invalid")
     problem(client.post(url, headers=citizen, json={"text": "a\x00b"}), 400, "report_invalid")
-    problem(client.post(url, headers=citizen, json={"text": "x" * 5000}), 400, "invalid_request")
+    problem(client.post(url, headers=citizen, json={"text": "x" * 1001}), 400, "invalid_request")
+    problem(client.post(url, headers=citizen, json={"text": ""}), 400, "invalid_request")
     text = personal("银行多复印了一份 an extra copy", "a misuse report")
     made = client.post(url, headers=citizen, json={"text": text})
     assert made.status_code == 201, made.get_json()
@@ -168,6 +168,7 @@ def test_a_misuse_report_is_accepted_once(client: FlaskClient, auth: AuthActions
     assert set(body) == {"id", "event_id", "created_at", "state"}
     assert body["event_id"] == eid and body["state"] == "open"
     problem(client.post(url, headers=citizen, json={"text": "again"}), 409, "report_exists")
+    assert only_receipt(client, citizen)["report"] == body
     store = services_of(client.application).store
     assert [r.report_id for r in store.list_reports("open")] == [body["id"]]
 

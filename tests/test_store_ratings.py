@@ -139,6 +139,8 @@ def test_one_report_per_event_listed_by_state(store: Store) -> None:
     assert store.put_report(_report("r3", "e3", at=1001)) is True
     assert store.get_report("r1") == first
     assert store.get_report("r2") is None
+    assert store.get_event_reports(["e1", "e2", "e9"]) == [first]
+    assert store.get_event_reports([]) == []
     assert [r.report_id for r in store.list_reports("open")] == ["r3", "r1"]
     assert store.list_reports("resolved") == []
     with pytest.raises(InvalidArgument):

@@ -113,6 +113,10 @@ class RatingStore(Protocol):
 
     def get_report(self, report_id: str) -> ReportRecord | None: ...
 
+    def get_event_reports(self, event_ids: list[str]) -> list[ReportRecord]:
+        """The reports of these events (at most :data:`MAX_RATINGS_PER_CALL` ids), those
+        that exist, in no particular order."""
+
     def list_reports(self, state: str, limit: int = 100) -> list[ReportRecord]:
         """The reports in ``state``, newest first (``created_at``, then id, descending)."""
 

@@ -270,6 +270,15 @@ return 2
         found = self._reports([report_id])
         return found[0] if found else None
 
+    def get_event_reports(self, event_ids: list[str]) -> list[ReportRecord]:
+        check_read_limit(len(event_ids))
+        if not event_ids:
+            return []
+        with self._guard():
+            ids = self._r.hmget(self._report_keys()[0], event_ids)
+        found = [i for i in ids if i is not None]
+        return self._reports(found) if found else []
+
     def list_reports(self, state: str, limit: int = 100) -> list[ReportRecord]:
         check_state(state, REPORT_STATES)
         check_read_limit(limit)

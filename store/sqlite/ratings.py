@@ -122,6 +122,17 @@ class RatingsMixin(SQLiteBase):
             ).fetchone()
         return None if row is None else REPORT.from_row(row)
 
+    def get_event_reports(self, event_ids: list[str]) -> list[ReportRecord]:
+        check_read_limit(len(event_ids))
+        if not event_ids:
+            return []
+        marks = ",".join("?" * len(event_ids))
+        with self._read() as conn:
+            rows = conn.execute(
+                REPORT.select("reports") + f" WHERE event_id IN ({marks})", tuple(event_ids)
+            ).fetchall()
+        return [REPORT.from_row(row) for row in rows]
+
     def list_reports(self, state: str, limit: int = 100) -> list[ReportRecord]:
         check_state(state, REPORT_STATES)
         check_read_limit(limit)

@@ -1043,7 +1043,7 @@
       return;
     }
     $("activity-loading").hidden = false;
-    Promise.all([authed("GET", "/api/v1/wallet/activity"), loadReference()])
+    Promise.all([authed("GET", "/api/v1/wallet/activity"), loadReference(), loadReceipts()])
       .then(function (all) {
         var r = all[0];
         $("activity-loading").hidden = true;
@@ -1051,7 +1051,7 @@
           E.setMessage("activity-error", E.problemText(r));
           return;
         }
-        renderActivity(r.data.items || []);
+        renderActivity(withProofQueries(r.data.items || [], all[2]), all[2]);
       })
       .catch(function (err) {
         $("activity-loading").hidden = true;
@@ -1217,13 +1217,17 @@
     return button;
   }
 
-  function renderActivity(items) {
+  function renderActivity(items, receipts) {
     var list = $("activity-list");
     list.textContent = "";
     $("activity-empty").hidden = items.length > 0;
     items.forEach(function (event) {
       if (event.kind === "change") {
         list.appendChild(changeItem(event));
+        return;
+      }
+      if (event.kind === "proof_query") {
+        list.appendChild(proofQueryItem(event.use));
         return;
       }
       var item = E.el("li", "activity-item " + (event.valid ? "ok" : "fail"));
@@ -1247,6 +1251,8 @@
       var time = E.el("time", "activity-time", dateTimeWithZone(event.at));
       time.setAttribute("datetime", E.isoDateTime(event.at));
       item.appendChild(time);
+      var use = receipts && event.id ? receipts[event.id] : null;
+      if (use) item.appendChild(receiptActions(use));
       list.appendChild(item);
     });
   }
@@ -1271,6 +1277,285 @@
     time.setAttribute("datetime", E.isoDateTime(event.at));
     item.appendChild(time);
     return item;
+  }
+
+  // -- receipts, ratings and misuse reports (each entry of the activity section) --------
+
+  var RECEIPTS_URL = "/api/v1/wallet/receipts";
+  /** Messages of the receipt routes' own codes, in the page's language. */
+  var RECEIPT_CODES = {
+    rating_locked: "receipt_rating_locked",
+    rating_invalid: "receipt_rating_invalid",
+    report_exists: "receipt_report_exists",
+    report_invalid: "receipt_report_invalid",
+    receipt_not_found: "receipt_not_found",
+  };
+
+  /** The citizen's uses by event id ({} when they cannot be read: the log still shows). */
+  function loadReceipts() {
+    return authed("GET", RECEIPTS_URL)
+      .then(function (r) {
+        var byId = {};
+        if (r.ok && r.data) {
+          (r.data.items || []).forEach(function (use) {
+            byId[use.event_id] = use;
+          });
+        }
+        return byId;
+      })
+      .catch(function (err) {
+        if (err instanceof E.NetworkError) return {};
+        throw err;
+      });
+  }
+
+  /** The activity log with the departments' proof queries (uses that are not checks of a
+   * card) merged in, newest first. */
+  function withProofQueries(items, receipts) {
+    var merged = items.slice();
+    Object.keys(receipts || {}).forEach(function (id) {
+      var use = receipts[id];
+      if (use.kind === "proof_query") merged.push({ kind: "proof_query", id: id, at: use.at, use: use });
+    });
+    return merged.sort(function (a, b) {
+      return b.at - a.at;
+    });
+  }
+
+  function receiptProblem(r) {
+    var code = r && r.data && r.data.code;
+    if (code && RECEIPT_CODES[code]) return t[RECEIPT_CODES[code]];
+    return E.problemText(r);
+  }
+
+  /** A department's proof query about the citizen: who asked, which proof, why, when. */
+  function proofQueryItem(use) {
+    var accepted = use.result && use.result.outcome === "accepted";
+    var item = E.el("li", "activity-item " + (accepted ? "ok" : "fail"));
+    var top = E.el("div", "activity-top");
+    top.appendChild(E.el("p", "activity-venue", use.actor.name && E.local(use.actor.name) ? E.local(use.actor.name) : use.actor.id));
+    top.appendChild(badge(accepted ? "valid" : "revoked")).lastChild.textContent = accepted ? t.receipt_answered : t.receipt_refused;
+    item.appendChild(top);
+    var what = use.topic_name ? E.local(use.topic_name) : use.topic;
+    item.appendChild(E.el("p", "activity-what", E.fmt(t.receipt_proof_query, { proof: what })));
+    if (use.purpose) item.appendChild(E.el("p", "activity-purpose", t.receipt_purpose + t.colon + use.purpose));
+    if (use.fields && use.fields.length) {
+      item.appendChild(E.el("p", "activity-fields", t.activity_fields + t.colon + use.fields.join(E.lang === "zh" ? "、" : ", ")));
+    }
+    var time = E.el("time", "activity-time", dateTimeWithZone(use.at));
+    time.setAttribute("datetime", E.isoDateTime(use.at));
+    item.appendChild(time);
+    item.appendChild(receiptActions(use));
+    return item;
+  }
+
+  /** "Receipt" (download), the stars (editable within the day) and "Report misuse". */
+  function receiptActions(use) {
+    var box = E.el("div", "receipt");
+    box.setAttribute("data-event", use.event_id);
+    var row = E.el("div", "receipt-row");
+    var download = E.el("button", "button secondary small receipt-download", t.receipt_download);
+    download.type = "button";
+    download.addEventListener("click", function () {
+      downloadReceipt(use.event_id, message);
+    });
+    row.appendChild(download);
+    var report = E.el("button", "button secondary small receipt-report-open", t.receipt_report);
+    report.type = "button";
+    report.setAttribute("aria-expanded", "false");
+    if (use.report) {
+      report.disabled = true;
+      report.textContent = use.report.state === "resolved" ? t.receipt_report_resolved : t.receipt_reported;
+    }
+    row.appendChild(report);
+    box.appendChild(row);
+    box.appendChild(ratingControl(use));
+    var form = reportForm(use, report);
+    box.appendChild(form);
+    report.addEventListener("click", function () {
+      form.hidden = !form.hidden;
+      report.setAttribute("aria-expanded", form.hidden ? "false" : "true");
+      if (!form.hidden) form.querySelector("textarea").focus();
+    });
+    var message = E.el("p", "receipt-message small");
+    message.setAttribute("role", "status");
+    box.appendChild(message);
+    return box;
+  }
+
+  /** Fetch the signed receipt (the file the service serves) and save it. */
+  function downloadReceipt(id, message) {
+    var url = RECEIPTS_URL + "/" + encodeURIComponent(id) + "?download=1";
+    authed("GET", url, { raw: true })
+      .then(function (r) {
+        if (!r.ok || !r.data) {
+          message.textContent = receiptProblem(r);
+          return;
+        }
+        var href = URL.createObjectURL(r.data);
+        var link = E.el("a");
+        link.href = href;
+        link.download = "receipt-" + id + ".jwt";
+        link.hidden = true;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        window.setTimeout(function () {
+          URL.revokeObjectURL(href);
+        }, 60000);
+        message.textContent = t.receipt_downloaded;
+      })
+      .catch(function (err) {
+        if (err instanceof E.NetworkError) message.textContent = t.offline;
+      });
+  }
+
+  function starsText(n) {
+    return "★★★★★".slice(0, n) + "☆☆☆☆☆".slice(0, 5 - n);
+  }
+
+  /** Five star buttons; a comment box and "Save" once one is chosen. A rating older than
+   * a day shows as text. */
+  function ratingControl(use) {
+    var rating = use.rating;
+    var box = E.el("div", "rating");
+    var now = Date.now() / 1000;
+    if (rating && now >= rating.editable_until) {
+      var done = E.el("p", "rating-done", t.receipt_your_rating + t.colon);
+      var shown = E.el("span", "rating-stars", starsText(rating.stars));
+      shown.setAttribute("aria-label", E.fmt(t.receipt_stars_label, { n: rating.stars }));
+      done.appendChild(shown);
+      box.appendChild(done);
+      if (rating.comment) box.appendChild(E.el("p", "rating-comment", rating.comment));
+      return box;
+    }
+    var group = E.el("div", "rating-stars-row");
+    group.setAttribute("role", "group");
+    var label = E.el("span", "rating-label", rating ? t.receipt_your_rating : t.receipt_rate);
+    label.id = "rate-" + use.event_id;
+    group.setAttribute("aria-labelledby", label.id);
+    box.appendChild(label);
+    var chosen = rating ? rating.stars : 0;
+    var buttons = [];
+    for (var n = 1; n <= 5; n++) {
+      var star = E.el("button", "star", "★");
+      star.type = "button";
+      star.value = String(n);
+      star.setAttribute("aria-label", E.fmt(t.receipt_stars_label, { n: n }));
+      buttons.push(star);
+      group.appendChild(star);
+    }
+    box.appendChild(group);
+    var form = E.el("form", "rating-form");
+    form.hidden = true;
+    var fieldId = "rating-comment-" + use.event_id;
+    var commentLabel = E.el("label", null, t.receipt_comment);
+    commentLabel.setAttribute("for", fieldId);
+    var comment = E.el("textarea", "rating-comment-input");
+    comment.id = fieldId;
+    comment.maxLength = 500;
+    comment.rows = 2;
+    comment.value = rating && rating.comment ? rating.comment : "";
+    var save = E.el("button", "button primary small", t.receipt_rating_save);
+    save.type = "submit";
+    form.appendChild(commentLabel);
+    form.appendChild(comment);
+    form.appendChild(save);
+    box.appendChild(form);
+    var note = E.el("p", "rating-note small muted");
+    note.setAttribute("role", "status");
+    if (rating) note.textContent = E.fmt(t.receipt_editable_until, { time: dateTimeWithZone(rating.editable_until) });
+    box.appendChild(note);
+
+    function paint() {
+      buttons.forEach(function (b, i) {
+        b.setAttribute("aria-pressed", i < chosen ? "true" : "false");
+        b.classList.toggle("on", i < chosen);
+        b.textContent = i < chosen ? "★" : "☆";
+      });
+    }
+    paint();
+    buttons.forEach(function (b) {
+      b.addEventListener("click", function () {
+        chosen = parseInt(b.value, 10);
+        paint();
+        form.hidden = false;
+      });
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!chosen) return;
+      save.disabled = true;
+      var url = RECEIPTS_URL + "/" + encodeURIComponent(use.event_id) + "/rating";
+      authed("PUT", url, { body: { stars: chosen, comment: comment.value } })
+        .then(function (r) {
+          save.disabled = false;
+          if (!r.ok || !r.data) {
+            note.textContent = receiptProblem(r);
+            return;
+          }
+          use.rating = r.data;
+          form.hidden = true;
+          note.textContent =
+            t.receipt_rating_saved + " " + E.fmt(t.receipt_editable_until, { time: dateTimeWithZone(r.data.editable_until) });
+          label.textContent = t.receipt_your_rating;
+          E.announce(t.receipt_rating_saved);
+        })
+        .catch(function (err) {
+          save.disabled = false;
+          if (err instanceof E.NetworkError) note.textContent = t.offline;
+        });
+    });
+    return box;
+  }
+
+  /** "Report misuse": a short text for the operator, once per use. */
+  function reportForm(use, opener) {
+    var form = E.el("form", "report-form");
+    form.hidden = true;
+    var fieldId = "report-text-" + use.event_id;
+    var label = E.el("label", null, t.receipt_report_label);
+    label.setAttribute("for", fieldId);
+    var text = E.el("textarea", "report-text");
+    text.id = fieldId;
+    text.maxLength = 1000;
+    text.rows = 3;
+    text.required = true;
+    var send = E.el("button", "button danger small", t.receipt_report_send);
+    send.type = "submit";
+    var note = E.el("p", "report-note small");
+    note.setAttribute("role", "status");
+    form.appendChild(label);
+    form.appendChild(text);
+    form.appendChild(send);
+    form.appendChild(note);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (!text.value.trim()) {
+        note.textContent = t.receipt_report_invalid;
+        return;
+      }
+      send.disabled = true;
+      var url = RECEIPTS_URL + "/" + encodeURIComponent(use.event_id) + "/reports";
+      authed("POST", url, { body: { text: text.value } })
+        .then(function (r) {
+          send.disabled = false;
+          if (r.status !== 201 && !(r.data && r.data.code === "report_exists")) {
+            note.textContent = receiptProblem(r);
+            return;
+          }
+          form.hidden = true;
+          opener.disabled = true;
+          opener.setAttribute("aria-expanded", "false");
+          opener.textContent = r.status === 201 ? t.receipt_reported : t.receipt_report_exists;
+          E.announce(opener.textContent);
+        })
+        .catch(function (err) {
+          send.disabled = false;
+          if (err instanceof E.NetworkError) note.textContent = t.offline;
+        });
+    });
+    return form;
   }
 
   // -- this browser as the citizen's device (device.js) ----------------------------------------
