@@ -234,6 +234,7 @@ class Ecert:
         #: The operator's figures: the counters' days, ratings and follow-up.
         # the proof queries about a citizen are uses of their data, with receipts too
         self.receipts.add_source(self.proofs.uses_of)
+        self.receipts.proof_type_name = self.proofs.type_name
         self.stats = Stats(store, self.receipts)
 
     # -- opening and closing -----------------------------------------------------------

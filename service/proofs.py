@@ -169,6 +169,13 @@ class Proofs:
         self._note(pseudonym, event_id, now, asking_department, proof, text, tuple(answer), ())
         return token
 
+    def type_name(self, proof_type: str) -> dict[str, str] | None:
+        """The proof type's names ``{"zh", "en"}``; None if the catalogue has no such type."""
+        if proof_type not in self.catalogue:
+            return None
+        name = self.catalogue.get(proof_type).name
+        return {"zh": name.zh, "en": name.en}
+
     def uses_of(self, citizen_id: str, limit: int = 100) -> list[Use]:
         """The citizen's newest ``limit`` proof queries (at most :data:`PROOF_QUERY_CAP`),
         newest first, as uses (for the receipts)."""

@@ -192,6 +192,9 @@ class Receipts:
         self.clock = clock
         self._lock = threading.Lock()
         self._sources: tuple[UseSource, ...] = (self.activity_source,)
+        #: A proof type's names ``{"zh", "en"}`` (None: unknown); the container plugs in the
+        #: proof-type catalogue's, as it plugs in the proof queries' source.
+        self.proof_type_name: Callable[[str], dict[str, str] | None] = lambda _: None
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -258,6 +261,8 @@ class Receipts:
                 names[who] = self.actor_name(use)
             scene = scenes.get(use.topic) if use.kind == "verification" else None
             topic = None if scene is None else {"zh": scene["zh"], "en": scene["en"]}
+            if use.kind == "proof_query":
+                topic = self.proof_type_name(use.topic)
             out.append(
                 Entry(
                     use, names[who], topic, ratings.get(use.event_id), reports.get(use.event_id)

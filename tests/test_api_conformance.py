@@ -225,6 +225,11 @@ def _pin(case: schemathesis.Case[Operation], known: dict[str, str]) -> None:
         case.body["scene"] = "hotel"
 
 
+#: gunicorn's request-line limit (``limit_request_line``, its default): a longer line is
+#: refused with ``414`` by the server itself, before the app sees the request.
+LINE_LIMIT = 4094 - len("GET  HTTP/1.1")
+
+
 def _explicit_status(operation: Operation, status: int) -> str | None:
     """The status must be listed by the operation itself, not only covered by ``default``."""
     documented = set(operation.definition.raw.get("responses", {})) - {"default"}
@@ -273,6 +278,10 @@ def test_every_operation_conforms_to_the_openapi_document(
                 response = case.call(base_url=service.base, headers=headers, timeout=30)
                 where = f"{operation.method.upper()} {operation.path}"
                 seen[f"{where} {response.status_code}"] += 1
+                if response.status_code == 414 and len(response.request.url or "") > LINE_LIMIT:
+                    # a generated query string beyond the HTTP server's request-line limit:
+                    # gunicorn answers before the app (docs/operations.md), in its own HTML
+                    return
                 try:
                     case.validate_response(response, checks=CHECKS, headers=headers)
                     problem = _explicit_status(operation, response.status_code)

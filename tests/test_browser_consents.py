@@ -33,6 +33,8 @@ require_chromium()
 
 TIMEOUT = 15_000
 PROOF = "no-criminal-record"
+#: Its name in the proof-type catalogue (GET /api/v1/proofs/types), which the page shows.
+PROOF_NAME = {"zh": "无犯罪记录证明", "en": "No criminal record"}
 PURPOSE = {
     "zh": personal("办理出租车驾驶员从业资格审核", "browser consent purpose zh"),
     "en": personal("Taxi driver licence background check", "browser consent purpose en"),
@@ -139,6 +141,7 @@ def test_a_request_is_approved_then_withdrawn_in_the_wallet(
 ) -> None:
     w = WORDS[lang]
     who = POLICE[lang]
+    what = PROOF_NAME[lang]
     asked = _ask(service, PURPOSE[lang])
     context, page, errors = _open(browser, service)
     try:
@@ -156,11 +159,11 @@ def test_a_request_is_approved_then_withdrawn_in_the_wallet(
         pending = page.get_by_role("region", name=w["pending"])
         item = pending.locator(f'[data-consent="{asked}"]')
         expect(item).to_contain_text(who)  # who
-        expect(item).to_contain_text(PROOF)  # what (the catalogue's name once it is wired)
+        expect(item).to_contain_text(PROOF_NAME[lang])  # what: the catalogue's name
         expect(item).to_contain_text(PURPOSE[lang])  # why
         expect(item).to_contain_text(time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86_400)))
-        approve = item.get_by_role("button", name=w["approve_label"].format(who=who, what=PROOF))
-        decline = item.get_by_role("button", name=w["decline_label"].format(who=who, what=PROOF))
+        approve = item.get_by_role("button", name=w["approve_label"].format(who=who, what=what))
+        decline = item.get_by_role("button", name=w["decline_label"].format(who=who, what=what))
         expect(approve).to_have_text(w["approve"])
         expect(decline).to_have_text(w["decline"])
         _inside_the_phone(approve)
@@ -171,7 +174,7 @@ def test_a_request_is_approved_then_withdrawn_in_the_wallet(
         approve.click()
         granted = page.get_by_role("region", name=w["granted"])
         item = granted.locator(f'[data-consent="{asked}"]')
-        withdraw = item.get_by_role("button", name=w["withdraw_label"].format(who=who, what=PROOF))
+        withdraw = item.get_by_role("button", name=w["withdraw_label"].format(who=who, what=what))
         expect(withdraw).to_have_text(w["withdraw"])
         _inside_the_phone(withdraw)
         expect(pending.locator(f'[data-consent="{asked}"]')).to_have_count(0)
@@ -210,7 +213,8 @@ def test_a_request_is_declined_from_the_consents_tab(
             f'[data-consent="{asked}"]'
         )
         expect(item).to_contain_text(DECLINED)
-        item.get_by_role("button", name=f"Decline the request of {POLICE['en']}: {PROOF}").click()
+        declining = f"Decline the request of {POLICE['en']}: {PROOF_NAME['en']}"
+        item.get_by_role("button", name=declining).click()
         closed = page.get_by_role("region", name="Withdrawn, declined or expired")
         expect(closed.locator(f'[data-consent="{asked}"]')).to_contain_text("Declined")
         assert _state(service, asked) == "declined"
