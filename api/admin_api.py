@@ -40,9 +40,9 @@ Series = dict[str, dict[str, int]]
 
 
 class StatsQuery(BaseModel):
-    """The days asked (UTC, inclusive; at most 92)."""
+    """The days asked (UTC, inclusive; at most 92). Any other query parameter is refused."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     from_: str | None = Field(
         default=None,

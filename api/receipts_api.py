@@ -78,6 +78,8 @@ class ReceiptPath(BaseModel):
 class DownloadQuery(BaseModel):
     """``download=1``: the receipt as a file (``Content-Disposition: attachment``)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     download: Literal["0", "1"] = "0"
 
 
