@@ -8,6 +8,7 @@ section; screenshots go to the test's folder."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -160,6 +161,41 @@ def test_rate_download_and_report_a_use_from_the_activity_page(
         ).to_have_attribute("aria-pressed", "true")
         expect(entry.get_by_role("button", name=w.reported, exact=True)).to_be_disabled()
         shots.take(page, f"activity-{t.lang}")
+        assert errors.errors == [], errors.errors
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("w", WORDS)
+def test_a_proof_query_shows_its_proof_and_fields_by_name(
+    browser: Any, service: Service, w: Words
+) -> None:
+    """A department's answered query is listed by the proof type's name and the answer's
+    claim labels from the proof-type catalogue (never the raw claim ids, nor ``found``)."""
+    t = w.page
+    token = _token(service, 0)
+    citizen = service.citizen(0)["citizen_id"]
+    purpose = personal(f"browser proof query ({t.lang})", "a proof query's purpose")
+    until = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 7 * 86_400))
+    _call(service, "POST", "/api/v1/wallet/consents", {
+        "department": "civil-affairs", "proof_type": "identity", "purpose": purpose,
+        "until": until}, token)  # fmt: skip
+    departments = service.demo["departments"]
+    civil = next(d["api_key"] for d in departments if d["issuer"] == "civil-affairs")
+    _call(service, "POST", "/api/v1/proofs/queries", {
+        "proof_type": "identity", "citizen_id": citizen, "purpose": purpose}, civil)  # fmt: skip
+    context, page, errors = _open(browser, service)
+    try:
+        log_in(page, service, t)
+        page.get_by_role("button", name=t.activity_tab, exact=True).click()
+        item = page.locator("#activity-list > li").filter(has_text=purpose)
+        expect(item.locator(".activity-what")).to_contain_text(
+            "Identity details" if t.lang == "en" else "居民身份信息核验"
+        )
+        fields = item.locator(".activity-fields")
+        expect(fields).to_contain_text("Date of birth" if t.lang == "en" else "出生日期")
+        expect(fields).not_to_contain_text("birth_date")
+        expect(fields).not_to_contain_text("found")
         assert errors.errors == [], errors.errors
     finally:
         context.close()

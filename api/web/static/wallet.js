@@ -1043,7 +1043,7 @@
       return;
     }
     $("activity-loading").hidden = false;
-    Promise.all([authed("GET", "/api/v1/wallet/activity"), loadReference(), loadReceipts()])
+    Promise.all([authed("GET", "/api/v1/wallet/activity"), loadReference(), loadReceipts(), loadProofTypes()])
       .then(function (all) {
         var r = all[0];
         $("activity-loading").hidden = true;
@@ -1063,6 +1063,7 @@
 
   var CONSENTS_URL = "/api/v1/wallet/consents";
   var proofTypes = null; // proof type id -> {zh, en}, from the catalogue when it is there
+  var proofClaims = {}; // proof type id -> claim name -> {zh, en}, from the same catalogue
 
   /** The proof types' names (GET /api/v1/proofs/types); the ids alone if it cannot be read. */
   function loadProofTypes() {
@@ -1073,6 +1074,12 @@
         var list = r.ok && r.data ? (Array.isArray(r.data) ? r.data : r.data.items || r.data.types || []) : [];
         list.forEach(function (type) {
           if (type && type.id && type.name) names[type.id] = type.name;
+          if (type && type.id && Array.isArray(type.claims)) {
+            proofClaims[type.id] = {};
+            type.claims.forEach(function (claim) {
+              if (claim && claim.name && claim.label) proofClaims[type.id][claim.name] = claim.label;
+            });
+          }
         });
         proofTypes = names;
         return names;
@@ -1340,7 +1347,17 @@
     item.appendChild(E.el("p", "activity-what", E.fmt(t.receipt_proof_query, { proof: what })));
     if (use.purpose) item.appendChild(E.el("p", "activity-purpose", t.receipt_purpose + t.colon + use.purpose));
     if (use.fields && use.fields.length) {
-      item.appendChild(E.el("p", "activity-fields", t.activity_fields + t.colon + use.fields.join(E.lang === "zh" ? "、" : ", ")));
+      var labels = proofClaims[use.topic] || {};
+      var shown = use.fields
+        .filter(function (name) {
+          return name !== "found"; // whether a record exists: the result says it
+        })
+        .map(function (name) {
+          return labels[name] ? E.local(labels[name]) : name;
+        });
+      if (shown.length) {
+        item.appendChild(E.el("p", "activity-fields", t.activity_fields + t.colon + shown.join(E.lang === "zh" ? "、" : ", ")));
+      }
     }
     var time = E.el("time", "activity-time", dateTimeWithZone(use.at));
     time.setAttribute("datetime", E.isoDateTime(use.at));
