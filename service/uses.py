@@ -8,8 +8,9 @@ the others and reaches the caller: a use that cannot be audited is not silently 
 
 A :class:`Use` holds no personal data in clear: the citizen is the pseudonym under which
 the store keeps them (``subject``; empty when the service could not tell whose data it
-was, e.g. a forged presentation), the fields are claim *names*, and the purpose is the
-asking department's text (documented as free of personal data; bounded).
+was, e.g. a forged presentation) and the fields are claim *names*. The purpose is the
+asking department's free text, which may name a person: it is in clear only in memory,
+and every listener that keeps it seals it (the audit chain's ``A1``).
 """
 
 from __future__ import annotations
