@@ -119,7 +119,6 @@ _BIDI_CONTROLS: Final = frozenset(
 )
 
 
-
 #: The bilingual text of the catalogue is the project's one bilingual name type.
 LocalisedText = LocalizedName
 
@@ -288,9 +287,7 @@ class Catalogue:
     types: tuple[CredentialType, ...]
     subjects: tuple[SubjectField, ...] = ()
     _by_vct: Mapping[str, CredentialType] = field(init=False, repr=False, compare=False, hash=False)
-    _by_field: Mapping[str, SubjectField] = field(
-        init=False, repr=False, compare=False, hash=False
-    )
+    _by_field: Mapping[str, SubjectField] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         by_vct: dict[str, CredentialType] = {}
@@ -471,9 +468,7 @@ def parse_catalogue(
     return Catalogue(tuple(types), tuple(subjects))
 
 
-def parse_subject_fields(
-    data: object, *, source: str = "subjects"
-) -> tuple[SubjectField, ...]:
+def parse_subject_fields(data: object, *, source: str = "subjects") -> tuple[SubjectField, ...]:
     """Check and parse subject fields (a JSON array of ``{"field", "label",
     "authority", "type", "max_length"}``).
 
@@ -581,9 +576,7 @@ def _parse_type(
     )
 
 
-def _parse_claim(
-    entry: _ClaimEntry, where: str, subjects: Mapping[str, SubjectField]
-) -> ClaimSpec:
+def _parse_claim(entry: _ClaimEntry, where: str, subjects: Mapping[str, SubjectField]) -> ClaimSpec:
     name = _string(entry.name, f"{where}.name")
     if len(name) > _CLAIM_NAME_MAX_LENGTH or not _CLAIM_NAME_RE.fullmatch(name):
         raise CatalogueError(f"{where}.name: {name!r} is not a snake_case claim name")
@@ -623,8 +616,7 @@ def _check_subject(entry: _ClaimEntry, subjects: Mapping[str, SubjectField], whe
         raise CatalogueError(f"{where}: unknown subject field {entry.subject!r}")
     if entry.type != subject.type:
         raise CatalogueError(
-            f"{where}: a {entry.type} claim cannot carry {subject.name!r}, "
-            f"a {subject.type} field"
+            f"{where}: a {entry.type} claim cannot carry {subject.name!r}, a {subject.type} field"
         )
     if (
         subject.max_length is not None
@@ -653,8 +645,10 @@ def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, A
         _string(scene.name[lang], f"{where}.name.{lang}")
     if scene.max_age > _MAX_SCENE_AGE:
         raise CatalogueError(f"{where}.max_age: must be an integer from 1 to {_MAX_SCENE_AGE}")
-    for j, (vct, claims) in enumerate(scene.accept.items()):
-        at = f"{where}.accept[{j}]"
+    entries = [(f"accept[{j}]", rule) for j, rule in enumerate(scene.accept.items())]
+    entries += [(f"all_of[{j}]", rule) for j, rule in enumerate(scene.all_of)]
+    for member, (vct, claims) in entries:
+        at = f"{where}.{member}"
         if vct not in catalogue:
             raise CatalogueError(f"{at}.vct: unknown credential type {vct!r}")
         ctype = catalogue.get(vct)
@@ -667,11 +661,18 @@ def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, A
             if name in seen:
                 raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
             seen.add(name)
+    if scene.category is not None and not _SCENE_ID_RE.fullmatch(scene.category):
+        raise CatalogueError(f"{where}.category: {scene.category!r} is not a snake_case id")
     if scene.portrait and not any(
-        catalogue.get(vct).has_claim(PORTRAIT_CLAIM) for vct in scene.accept
+        catalogue.get(vct).has_claim(PORTRAIT_CLAIM) for vct, _ in entries_of(scene)
     ):
         raise CatalogueError(f"{where}.portrait: no accepted type has a {PORTRAIT_CLAIM!r}")
     return dict(scene.to_json())
+
+
+def entries_of(scene: Scene) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every ``(vct, claims)`` a scene names, its ``accept`` (one of) then its ``all_of``."""
+    return tuple(scene.accept.items()) + scene.all_of
 
 
 def _list(value: object, where: str, *, non_empty: bool) -> list[Any]:
@@ -783,9 +784,7 @@ def _check_image(spec: ClaimSpec, value: str) -> str:
     allowed = " or ".join(spec.media_types)
     limit = spec.max_chars
     if limit is not None and len(value) > limit:
-        raise ClaimsInvalid(
-            f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name
-        )
+        raise ClaimsInvalid(f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name)
     match = _DATA_URL_RE.fullmatch(value)
     if match is None or len(match.group(2)) % 4:
         raise ClaimsInvalid(
@@ -799,9 +798,7 @@ def _check_image(spec: ClaimSpec, value: str) -> str:
     except binascii.Error:
         raise ClaimsInvalid(f"claim {name!r} is not valid base64", field=name) from None
     if spec.max_bytes is not None and len(data) > spec.max_bytes:
-        raise ClaimsInvalid(
-            f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name
-        )
+        raise ClaimsInvalid(f"claim {name!r} is larger than {spec.max_bytes} bytes", field=name)
     if not data.startswith(_IMAGE_MAGIC[media_type]):
         raise ClaimsInvalid(f"claim {name!r} is not a {media_type} image", field=name)
     return value

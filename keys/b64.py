@@ -11,9 +11,7 @@ from keys.errors import FormatError
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _ALPHABET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #: byte -> its 6-bit value (0 for anything else; the alphabet is checked separately)
-_SEXTET = bytes(
-    _ALPHABET_CHARS.index(b) if b in _ALPHABET_CHARS else 0 for b in range(256)
-)
+_SEXTET = bytes(_ALPHABET_CHARS.index(b) if b in _ALPHABET_CHARS else 0 for b in range(256))
 #: by length mod 4: the low bits of the last character that encode no data
 _UNUSED_BITS = (0, 0, 0b1111, 0b11)
 _PAD = (b"", b"", b"==", b"=")

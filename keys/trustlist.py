@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired, TypedDict
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from keys.errors import EcertError, FormatError, SignatureInvalid, TrustListError
 from keys.jws import sign_compact, verify_compact
@@ -27,6 +27,8 @@ MAX_TRUST_LIST = 8 * 1024 * 1024
 #: The claim a scene with ``portrait: true`` receives besides its ``accept`` claims, from
 #: online presentations only (an offline QR code is too small for an image).
 PORTRAIT_CLAIM = "portrait"
+#: Most credential types a scene's ``all_of`` set may require.
+MAX_SET = 4
 
 
 #: NumericDate and other integers: exactly representable in JSON (I-JSON, ±2^53).
@@ -74,6 +76,16 @@ class SceneDict(TypedDict):
     accept: list[AcceptDict]
     max_age: int
     portrait: NotRequired[bool]
+    #: a set of credentials that must all be presented together ("all of"); absent when none
+    all_of: NotRequired[list[AcceptDict]]
+    #: the scene needs a live status check (an online QR code); absent when false
+    online: NotRequired[bool]
+    #: the programme's category of scene (``issuer/data/scene_categories.json`` ids)
+    category: NotRequired[str]
+    #: a guardian may present a ward's credential with the guardianship credential
+    guardian: NotRequired[bool]
+    #: an authorised carer may present for the principal who authorised them
+    carer: NotRequired[bool]
 
 
 class TrustListPayload(TypedDict):
@@ -119,30 +131,49 @@ class Scene(StrictModel):
     the credential has one, and the verifier returns it; it is never required (an
     offline QR code never carries it: staff then check an ID document). Written in
     the JSON form only when true.
+
+    ``all_of``: a set of credential types that must all be presented together, each
+    with its claims (2 to :data:`MAX_SET` entries, no ``vct`` twice), beside ``accept``
+    (one of). A scene has ``accept`` or ``all_of`` or both; ``accept`` is then written
+    as ``[]`` when empty. ``online``: the scene needs a live status check (an online
+    code). ``category``: the programme's category of the scene. ``guardian``: a
+    guardian may present a ward's credential together with the guardianship
+    credential. ``carer``: an authorised carer may present for the principal. The
+    optional members are written in the JSON form only when set.
     """
 
     id: str
     name: LocalizedName
+    # all_of before accept: pydantic checks fields in this order, and an empty accept
+    # is refused only when there is no all_of
+    all_of: tuple[tuple[str, tuple[str, ...]], ...] = ()
     accept: Mapping[str, tuple[str, ...]]
     max_age: Annotated[int, Field(gt=0, le=2**53)]
     portrait: bool = False
+    online: bool = False
+    category: str | None = None
+    guardian: bool = False
+    carer: bool = False
 
     @field_validator("accept", mode="before")
     @classmethod
-    def _accept_rules(cls, value: object) -> object:
+    def _accept_rules(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, Mapping) and not all(isinstance(c, tuple) for c in value.values()):
             raise ValueError("must be an array of {'vct', 'claims'} objects")
         if not isinstance(value, list):
             return value  # a mapping given in code: checked as the field's type
-        if not value:
-            raise ValueError("must not be empty")
-        rules: dict[str, tuple[str, ...]] = {}
-        for raw in value:
-            rule = AcceptRule.model_validate(raw)
-            if rule.vct in rules:
-                raise ValueError("a scene lists the same 'vct' twice")
-            rules[rule.vct] = tuple(rule.claims)
-        return rules
+        if not value and not info.data.get("all_of"):
+            raise ValueError("must not be empty when there is no 'all_of'")
+        return dict(_accept_entries(value))
+
+    @field_validator("all_of", mode="before")
+    @classmethod
+    def _all_of_rules(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value  # a tuple given in code: checked as the field's type
+        if not 2 <= len(value) <= MAX_SET:
+            raise ValueError(f"must list from 2 to {MAX_SET} credential types")
+        return tuple(_accept_entries(value))
 
     def to_json(self) -> SceneDict:
         """The JSON form."""
@@ -154,7 +185,28 @@ class Scene(StrictModel):
         }
         if self.portrait:
             scene["portrait"] = True
+        if self.all_of:
+            scene["all_of"] = [{"vct": v, "claims": list(c)} for v, c in self.all_of]
+        if self.online:
+            scene["online"] = True
+        if self.category is not None:
+            scene["category"] = self.category
+        if self.guardian:
+            scene["guardian"] = True
+        if self.carer:
+            scene["carer"] = True
         return scene
+
+
+def _accept_entries(value: list[object]) -> list[tuple[str, tuple[str, ...]]]:
+    """``[{"vct", "claims"}, ...]`` as ``(vct, claims)`` pairs, no ``vct`` twice."""
+    rules: list[tuple[str, tuple[str, ...]]] = []
+    for raw in value:
+        rule = AcceptRule.model_validate(raw)
+        if any(rule.vct == vct for vct, _ in rules):
+            raise ValueError("a scene lists the same 'vct' twice")
+        rules.append((rule.vct, tuple(rule.claims)))
+    return rules
 
 
 @dataclass(frozen=True, slots=True)
