@@ -183,3 +183,9 @@ class StatusHistoryInvalid(VerifierMisuse):
     silently forgotten."""
 
     code = "status_history_invalid"
+
+
+class DcqlInvalid(FormatError):
+    """A DCQL query (OpenID4VP 1.0 §6) breaks a rule of the specification or a bound."""
+
+    code = "dcql_invalid"

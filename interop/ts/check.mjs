@@ -1,4 +1,4 @@
-// The OpenWallet Foundation's TypeScript SD-JWT VC and Token Status List libraries, driven
+// The OpenWallet Foundation's TypeScript SD-JWT VC, Token Status List and DCQL libraries, driven
 // by tests/test_interop_ts.py: one JSON request per line on stdin, one JSON answer per line
 // on stdout ({"ok": true, ...} or {"ok": false, "error": "..."}). Nothing of ecert's code
 // is used here: the libraries verify what ecert issues and issue what ecert verifies.
@@ -7,6 +7,7 @@ import { subtle } from "node:crypto";
 import { SDJwtVcInstance } from "@sd-jwt/sd-jwt-vc";
 import { ES256, digest, generateSalt } from "@sd-jwt/crypto-nodejs";
 import { getListFromStatusListJWT } from "@sd-jwt/jwt-status-list";
+import { DcqlQuery } from "dcql";
 
 const hasher = (data, alg) => digest(data, alg);
 
@@ -84,7 +85,35 @@ async function privateJwk() {
   return { jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d } };
 }
 
-const OPS = { verify: verifyPresentation, status: statusOf, issue, present, key: privateJwk };
+function dcql(req) {
+  // The OpenWallet Foundation's DCQL library: is the query valid, can the credentials
+  // satisfy it, and per Credential Query which credentials match with which claim set.
+  let query;
+  try {
+    query = DcqlQuery.parse(req.query);
+    DcqlQuery.validate(query);
+  } catch (err) {
+    return { valid: false };
+  }
+  const credentials = req.credentials.map((c) => ({
+    credential_format: "dc+sd-jwt",
+    vct: c.vct,
+    claims: c.claims,
+    cryptographic_holder_binding: true,
+  }));
+  const result = DcqlQuery.query(query, credentials);
+  const matches = {};
+  for (const [id, match] of Object.entries(result.credential_matches)) {
+    matches[id] = (match.success ? match.valid_credentials : []).map((c) => {
+      const sets = c.claims.valid_claim_sets ?? [];
+      const first = sets.length ? sets.reduce((a, b) => (a.claim_set_index ?? 0) <= (b.claim_set_index ?? 0) ? a : b) : null;
+      return { index: c.input_credential_index, claim_set: first ? (first.claim_set_index ?? null) : null };
+    });
+  }
+  return { valid: true, can_be_satisfied: result.can_be_satisfied, matches };
+}
+
+const OPS = { verify: verifyPresentation, status: statusOf, issue, present, key: privateJwk, dcql };
 
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
