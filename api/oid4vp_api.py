@@ -39,6 +39,7 @@ from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
 from service.errors import VpRequestNotFound, VpResponseRefused
+from service.oid4vp import MIN_TTL, REQUEST_TTL
 
 __all__ = ["bp"]
 
@@ -71,6 +72,12 @@ class CreateBody(BaseModel):
         default="direct_post.jwt",
         description="`direct_post.jwt` (the answer encrypted to the request's key, the "
         "default) or `direct_post`.",
+    )
+    expires_in: int = Field(
+        default=REQUEST_TTL,
+        ge=MIN_TTL,
+        le=REQUEST_TTL,
+        description="Seconds the request can be answered (at most five minutes, the default).",
     )
 
 
@@ -128,13 +135,13 @@ class Empty(BaseModel):
 )
 def create(body: CreateBody) -> tuple[dict[str, Any], int]:
     """Create an OpenID4VP request for the scene: a DCQL query of the scene's policy, a
-    fresh nonce, five minutes to answer, one answer."""
+    fresh nonce, at most five minutes to answer (`expires_in`), one answer."""
     venue = current_venue()
     if body.scene not in venue.scenes:
         raise Forbidden("This venue may not verify for this scene.")
     svc = services()
     svc.verification.require_scene(body.scene)
-    made = svc.oid4vp.create(venue, body.scene, body.response_mode)
+    made = svc.oid4vp.create(venue, body.scene, body.response_mode, ttl=body.expires_in)
     answer = Created(
         id=made.id,
         request_uri=made.request_uri,

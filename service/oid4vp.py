@@ -96,6 +96,7 @@ __all__ = [
     "CLIENT_ID_PREFIX",
     "ENC_VALUES",
     "KEY_LABEL",
+    "MIN_TTL",
     "REQUEST_TTL",
     "REQUEST_TYP",
     "RESPONSE_MODES",
@@ -122,8 +123,9 @@ CLIENT_ID_PREFIX = "x509_hash:"
 ENC_VALUES = ("A128GCM", "A256GCM")
 #: The one key agreement accepted (HAIP: ECDH-ES on P-256).
 _JWE_ALG = "ECDH-ES"
-#: Seconds a request can be answered.
+#: Seconds a request can be answered (a venue may ask for less, not under MIN_TTL).
 REQUEST_TTL = 300
+MIN_TTL = 5
 #: Seconds a request's entry (its result) is kept after it expired.
 RESULT_KEPT = 600
 #: The labels of the sealing key and of the seed of the verifier's signing key.
@@ -337,16 +339,23 @@ class VpRequests:
     # -- the venue's side ----------------------------------------------------------------
 
     def create(
-        self, venue: VenueRecord, scene_id: str, mode: ResponseMode = "direct_post.jwt"
+        self,
+        venue: VenueRecord,
+        scene_id: str,
+        mode: ResponseMode = "direct_post.jwt",
+        *,
+        ttl: int | None = None,
     ) -> CreatedRequest:
         """A fresh request for ``scene_id`` at ``venue`` (the caller checked that the
-        venue may verify for it). Raises :class:`verifier.UnknownScene`."""
+        venue may verify for it), answerable ``ttl`` seconds (:data:`MIN_TTL` to the
+        instance's ``ttl``, by default the latter). Raises :class:`verifier.UnknownScene`."""
+        life = self.ttl if ttl is None else max(MIN_TTL, min(ttl, self.ttl))
         scene = self._verification.online.verifier().source.scene(scene_id)
         query = scene_query(scene)
         parse_query(query)  # what we ask must be a query we read back
         now = self.clock()
         request_id = b64url_encode(secrets.token_bytes(_ID_BYTES))
-        exp = int(now) + self.ttl
+        exp = int(now) + life
         record: dict[str, Any] = {
             "venue": venue.venue_id,
             "venue_name": {"zh": venue.name_zh, "en": venue.name_en},
