@@ -19,7 +19,7 @@ Wallets (no authentication; the request's id is its capability):
 - ``GET /api/v1/openid4vp/requests/{id}/about``: who asks, for which scene and which
   fields, for our web wallet's consent screen (JSON);
 - ``POST /api/v1/openid4vp/responses/{id}``: the response (§8.2 ``direct_post``: form
-  ``vp_token`` and ``state``; §8.3.1 ``direct_post.jwt``: form ``response``, a JWE).
+  ``vp_token`` and ``state``; §8.3 ``direct_post.jwt``: form ``response``, a JWE).
   ``200 {}`` when taken; otherwise ``400`` (``404`` for an unknown request) with an
   OAuth error body ``{"error": "invalid_request", "error_description", "code"}``
   (``code``: ecert's stable code, ``vp_presentation_refused``, ``vp_request_answered``…).

@@ -19,7 +19,7 @@ those of OpenID4VP 1.0 (final); docs/openid4vc.md says what is implemented and w
   against the certificate it was given, with no public CA. The key and the
   certificate are derived from the instance's secret, the certificate signed with
   deterministic ECDSA (RFC 6979), so every worker serves the same client id.
-* The response mode is ``direct_post.jwt`` (§8.3.1, the default: the answer is a JWE,
+* The response mode is ``direct_post.jwt`` (§8.3, the default: the answer is a JWE,
   ECDH-ES on P-256 to the request's own ephemeral key in ``client_metadata.jwks``,
   ``A128GCM`` or ``A256GCM``, decrypted with jwcrypto) or ``direct_post`` (§8.2).
 * Each presentation is checked by the service's online verifier
@@ -113,7 +113,7 @@ __all__ = [
 ResponseMode = Literal["direct_post.jwt", "direct_post"]
 RequestState = Literal["pending", "answered", "expired"]
 
-#: The response modes served (§8.2, §8.3.1); the first is the default.
+#: The response modes served (§8.2, §8.3); the first is the default.
 RESPONSE_MODES: tuple[ResponseMode, ...] = ("direct_post.jwt", "direct_post")
 #: The JWS ``typ`` of a request object (RFC 9101 §10.8, OpenID4VP §5).
 REQUEST_TYP = "oauth-authz-req+jwt"
@@ -494,7 +494,7 @@ class VpRequests:
     # -- the checks ---------------------------------------------------------------------
 
     def _params(self, record: Mapping[str, Any], form: Mapping[str, str]) -> dict[str, Any]:
-        """The response's parameters: the form's, or those inside its JWE (§8.3.1)."""
+        """The response's parameters: the form's, or those inside its JWE (§8.3)."""
         for name, value in form.items():
             if not isinstance(value, str) or len(value) > _MAX_FIELD:
                 raise VpResponseMalformed(f"The form field {name[:32]!r} is too long.")
