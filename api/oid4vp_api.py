@@ -18,6 +18,8 @@ Wallets (no authentication; the request's id is its capability):
   (``application/oauth-authz-req+jwt``, OpenID4VP §5, RFC 9101 §5.2);
 - ``GET /api/v1/openid4vp/requests/{id}/about``: who asks, for which scene and which
   fields, for our web wallet's consent screen (JSON);
+- ``POST /api/v1/wallet/openid4vp/requests/{id}/answer`` (citizen) ``{"credential_id"}``:
+  our web wallet answers with the key the service holds for the citizen;
 - ``POST /api/v1/openid4vp/responses/{id}``: the response (§8.2 ``direct_post``: form
   ``vp_token`` and ``state``; §8.3 ``direct_post.jwt``: form ``response``, a JWE).
   ``200 {}`` when taken; otherwise ``400`` (``404`` for an unknown request) with an
@@ -35,8 +37,8 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import Forbidden
-from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
-from api.principals import current_venue
+from api.openapi import SECURITY_CITIZEN, SECURITY_VENUE, APIBlueprint, Tag, problems
+from api.principals import current_citizen, current_venue
 from api.services import services
 from service.errors import VpRequestNotFound, VpResponseRefused
 from service.oid4vp import MIN_TTL, REQUEST_TTL
@@ -199,6 +201,36 @@ def about(path: RequestPath) -> Response:
     response = jsonify(About(**services().oid4vp.describe(path.id)).model_dump())
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class AnswerBody(BaseModel):
+    """The credential the citizen consented to present."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credential_id: str = Field(pattern=_ID, description="A credential of the wallet.")
+
+
+class Answered(BaseModel):
+    """What the venue now reads (the citizen sees what was shown)."""
+
+    result: dict[str, Any] = Field(description="The venue's result JSON.")
+
+
+@bp.post(
+    "/wallet/openid4vp/requests/<id>/answer",
+    summary="Answer a venue's request from this wallet (the service holds the key)",
+    security=SECURITY_CITIZEN,
+    responses={200: Answered, **problems(400, 404, 409)},
+)
+def answer(path: RequestPath, body: AnswerBody) -> dict[str, Any]:
+    """Our web wallet's answer, after the citizen's consent: the credential presented
+    with the service-held key for the request's client id and nonce, then checked like
+    any wallet's response. `400 vp_presentation_refused` (with the reason) when the
+    venue would refuse it; `409` for a revoked, suspended or expired credential."""
+    citizen = current_citizen()
+    result = services().oid4vp.answer(citizen, body.credential_id, path.id)
+    return Answered(result=result).model_dump()
 
 
 _RESPONSE_BODY: dict[str, Any] = {

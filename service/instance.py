@@ -157,6 +157,7 @@ class Ecert:
         self.oid4vp = VpRequests(
             store,
             self.verification,
+            self.vault,
             key=derive_key(secret, OID4VP_KEY_LABEL),
             signing_seed=derive_key(secret, OID4VP_SIGNING_LABEL),
             base_url=self.platform.base_url,

@@ -91,6 +91,8 @@ from store.kinds.activity import new_event_id
 from verifier import VerificationResult
 from verifier.dcql import FORMAT, Candidate, DcqlQuery, evaluate, parse_query
 from verifier.errors import DcqlInvalid
+from wallet.errors import ClaimsUnavailable
+from wallet.vault import WalletVault
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -302,6 +304,7 @@ class VpRequests:
         self,
         store: Store,
         verification: Verification,
+        vault: WalletVault,
         *,
         key: bytes,
         signing_seed: bytes,
@@ -311,6 +314,7 @@ class VpRequests:
     ) -> None:
         self._store = store
         self._verification = verification
+        self._vault = vault
         self._envelope = Envelope(key, _SEAL)
         self._seed = signing_seed
         self.base_url = base_url.rstrip("/")
@@ -464,7 +468,44 @@ class VpRequests:
         """
         now = self.clock()
         record = self._pending(request_id, now)
-        params = self._params(record, form)
+        return self._take(request_id, record, self._params(record, form), now)
+
+    def answer(self, citizen_id: str, credential_id: str, request_id: str) -> dict[str, Any]:
+        """Our web wallet's answer with the service-held key (the assisted mode): the
+        citizen consented to present ``credential_id``; the presentation is made for
+        the request's client id and nonce and taken like any wallet's response.
+        Returns the venue's result (the citizen sees what was shown).
+
+        Raises like :meth:`respond`, and the wallet's errors
+        (:class:`~wallet.errors.CredentialNotInWallet`, a revoked or expired
+        credential, ``ClaimsUnavailable`` for a type the scene does not accept).
+        """
+        now = self.clock()
+        record = self._pending(request_id, now)
+        scene = self._verification.online.verifier().source.scene(record["scene"])
+        query = parse_query(record["query"])
+        held = self._vault.credential(citizen_id, credential_id)
+        query_id = next((q.id for q in query.credentials if held.vct in (q.vct_values or ())), None)
+        if query_id is None:
+            raise ClaimsUnavailable("the request does not ask for this credential type")
+        optional = (_PORTRAIT,) if scene.portrait else ()
+        shown = self._vault.present(
+            citizen_id,
+            credential_id,
+            scene,
+            optional=optional,
+            aud=self.identity.client_id,
+            nonce=record["nonce"],
+        )
+        params = {"vp_token": {query_id: [shown.text]}, "state": record["state"]}
+        self._take(request_id, record, params, now)
+        done = self._get(request_id, self.clock())
+        return {} if done is None else dict(done["result"] or {})
+
+    def _take(
+        self, request_id: str, record: dict[str, Any], params: Mapping[str, Any], now: float
+    ) -> dict[str, Any]:
+        """The checks of a response's parameters, and its result kept (see the module)."""
         if params.get("state") != record["state"]:
             raise VpResponseMalformed("The response's 'state' is not the request's.")
         # From here the response is the request's: the first one wins, whatever it holds.

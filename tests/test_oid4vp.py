@@ -36,6 +36,7 @@ from tests.api_helpers import (
     AuthActions,
     api_app,
     auth,
+    card_id,
     client,
     demo,
     services_of,
@@ -424,3 +425,20 @@ def test_our_wallet_reads_who_asks(client: FlaskClient, auth: AuthActions) -> No
     about = client.get(f"/api/v1/openid4vp/requests/{asked.id}/about").get_json()
     assert about["scene"] == "hotel" and about["venue"]["zh"] and about["venue"]["en"]
     assert about["dcql_query"] == asked.payload["dcql_query"]
+
+
+def test_our_web_wallet_answers_with_the_key_the_service_holds(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    asked = ask(client, auth)
+    headers = auth.citizen()
+    card = card_id(client, headers)
+    path = f"/api/v1/wallet/openid4vp/requests/{asked.id}/answer"
+    assert client.post(path, json={"credential_id": card}).status_code == 401
+    got = client.post(path, json={"credential_id": card}, headers=headers)
+    assert got.status_code == 200, got.get_json()
+    result = got.get_json()["result"]
+    assert result["valid"] is True and {"name", "id_number"} <= set(result["claims"])
+    assert state_of(client, auth, asked)["result"] == result
+    again = client.post(path, json={"credential_id": card}, headers=headers)
+    assert again.status_code == 400 and again.get_json()["code"] == "vp_request_answered"
