@@ -37,7 +37,14 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import Forbidden
-from api.openapi import SECURITY_CITIZEN, SECURITY_VENUE, APIBlueprint, Tag, problems
+from api.openapi import (
+    PROBLEM_REF,
+    SECURITY_CITIZEN,
+    SECURITY_VENUE,
+    APIBlueprint,
+    Tag,
+    problems,
+)
 from api.principals import current_citizen, current_venue
 from api.services import services
 from service.errors import VpRequestNotFound, VpResponseRefused
@@ -252,10 +259,22 @@ _RESPONSE_BODY: dict[str, Any] = {
 }
 
 
+#: The response endpoint's 400: an OAuth error for the wallet, or a problem for a path
+#: that is not a request id (the request's validation, before the view).
+_WALLET_ERRORS: dict[str, Any] = {
+    "description": "An OAuth error (`error`, `error_description`, ecert's `code`); a "
+    "problem for a malformed path.",
+    "content": {
+        "application/json": {"schema": OAuthError.model_json_schema()},
+        "application/problem+json": {"schema": {"$ref": PROBLEM_REF}},
+    },
+}
+
+
 @bp.post(
     "/openid4vp/responses/<id>",
     summary="A wallet's response (direct_post, direct_post.jwt)",
-    responses={200: Empty, 400: OAuthError, 404: OAuthError, **problems(413)},
+    responses={200: Empty, 400: _WALLET_ERRORS, 404: OAuthError, **problems(413)},
     openapi_extensions={"requestBody": _RESPONSE_BODY},
 )
 def respond(path: RequestPath) -> tuple[Response, int]:
