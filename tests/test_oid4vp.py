@@ -442,3 +442,69 @@ def test_our_web_wallet_answers_with_the_key_the_service_holds(
     assert state_of(client, auth, asked)["result"] == result
     again = client.post(path, json={"credential_id": card}, headers=headers)
     assert again.status_code == 400 and again.get_json()["code"] == "vp_request_answered"
+
+
+def _hostile_jwe(asked: Asked, header: dict[str, Any]) -> str:
+    """A compact JWE whose protected header is ``header`` and the rest random bytes."""
+    h = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    return f"{h}..{'A' * 16}.{'B' * 40}.{'C' * 22}"
+
+
+def test_hostile_jwes_are_refused_as_malformed_never_a_server_error(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    asked = ask(client, auth)
+    (public,) = asked.payload["client_metadata"]["jwks"]["keys"]
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key().public_numbers()
+    other_curve = {
+        "kty": "EC",
+        "crv": "P-384",
+        "x": base64.urlsafe_b64encode(p384.x.to_bytes(48)).rstrip(b"=").decode(),
+        "y": base64.urlsafe_b64encode(p384.y.to_bytes(48)).rstrip(b"=").decode(),
+    }
+    off_curve = {**{k: public[k] for k in ("kty", "crv", "x")}, "y": public["x"]}
+    base = {"alg": "ECDH-ES", "enc": "A128GCM"}
+    for header in [
+        base,  # no epk
+        {**base, "epk": other_curve},
+        {**base, "epk": off_curve},
+        {**base, "epk": "not an object"},
+        {**base, "alg": "dir"},
+        {**base, "alg": "RSA-OAEP"},
+        {**base, "alg": "ECDH-ES+A128KW"},
+        {**base, "kid": "another-key"},
+        {**base, "crit": ["exp"]},
+    ]:
+        got = client.post(asked.response_path, data={"response": _hostile_jwe(asked, header)})
+        refused(got, "vp_response_malformed")
+    assert state_of(client, auth, asked)["state"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "vp_token",
+    [
+        "[]",
+        '"x"',
+        "{}",
+        '{"resident-id-card": "x"}',
+        '{"resident-id-card": []}',
+        '{"resident-id-card": [1]}',
+        '{"resident-id-card": ["not-an-sd-jwt"]}',
+        '{"resident-id-card": ["a.b.c~"]}',
+        '{"resident-id-card": ["x~y~"]}',
+        '{"resident-id-card": [' + ",".join(['"a"'] * 5) + "]}",
+        '{"a": 1, "a": 2}',
+        "[" * 500 + "]" * 500,
+        "not json",
+    ],
+)
+def test_a_hostile_vp_token_is_malformed_and_the_venue_is_told(
+    client: FlaskClient, auth: AuthActions, vp_token: str
+) -> None:
+    asked = ask(client, auth, mode="direct_post")
+    got = client.post(
+        asked.response_path, data={"vp_token": vp_token, "state": asked.payload["state"]}
+    )
+    refused(got, "vp_response_malformed")
+    result = state_of(client, auth, asked)["result"]
+    assert result["valid"] is False and result["errors"][0]["code"] == "malformed"
