@@ -463,8 +463,8 @@ def test_hostile_jwes_are_refused_as_malformed_never_a_server_error(
         "y": base64.urlsafe_b64encode(p384.y.to_bytes(48)).rstrip(b"=").decode(),
     }
     off_curve = {**{k: public[k] for k in ("kty", "crv", "x")}, "y": public["x"]}
-    base = {"alg": "ECDH-ES", "enc": "A128GCM"}
-    for header in [
+    base: dict[str, Any] = {"alg": "ECDH-ES", "enc": "A128GCM"}
+    headers: list[dict[str, Any]] = [
         base,  # no epk
         {**base, "epk": other_curve},
         {**base, "epk": off_curve},
@@ -474,7 +474,8 @@ def test_hostile_jwes_are_refused_as_malformed_never_a_server_error(
         {**base, "alg": "ECDH-ES+A128KW"},
         {**base, "kid": "another-key"},
         {**base, "crit": ["exp"]},
-    ]:
+    ]
+    for header in headers:
         got = client.post(asked.response_path, data={"response": _hostile_jwe(asked, header)})
         refused(got, "vp_response_malformed")
     assert state_of(client, auth, asked)["state"] == "pending"
