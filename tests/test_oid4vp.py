@@ -509,3 +509,14 @@ def test_a_hostile_vp_token_is_malformed_and_the_venue_is_told(
     refused(got, "vp_response_malformed")
     result = state_of(client, auth, asked)["result"]
     assert result["valid"] is False and result["errors"][0]["code"] == "malformed"
+
+
+def test_another_venue_cannot_read_a_request_or_its_result(
+    client: FlaskClient, auth: AuthActions, phone: Phone
+) -> None:
+    asked = ask(client, auth)
+    shown = phone.present(asked, ["name", "id_number"])
+    assert answer(client, asked, {"resident-id-card": [shown]}).status_code == 200
+    theirs = client.get(f"{REQUESTS}/{asked.id}", headers=auth.venue("city-bank"))
+    assert theirs.status_code == 404 and theirs.get_json()["code"] == "vp_request_not_found"
+    assert "name" not in theirs.get_data(as_text=True)
