@@ -150,7 +150,7 @@ def create(body: CreateBody) -> tuple[dict[str, Any], int]:
         raise Forbidden("This venue may not verify for this scene.")
     svc = services()
     svc.verification.require_scene(body.scene)
-    made = svc.oid4vp.create(venue, body.scene, body.response_mode, ttl=body.expires_in)
+    made = svc.vp_requests.create(venue, body.scene, body.response_mode, ttl=body.expires_in)
     answer = Created(
         id=made.id,
         request_uri=made.request_uri,
@@ -171,7 +171,7 @@ def status(path: RequestPath) -> Response:
     """`pending` until the wallet answers, then `answered` with the result; `expired`
     when nobody answered in time."""
     venue = current_venue()
-    state, result = services().oid4vp.status(venue, path.id)
+    state, result = services().vp_requests.status(venue, path.id)
     response = jsonify(RequestStatus(state=state, result=result).model_dump())
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -192,7 +192,7 @@ def request_object(path: RequestPath) -> Response:
     """The request object, a JWS `oauth-authz-req+jwt` with the verifier's certificate
     in `x5c` (client id `x509_hash:…`). `400 vp_request_expired` or
     `vp_request_answered` once it cannot be answered any more."""
-    token = services().oid4vp.request_object(path.id)
+    token = services().vp_requests.request_object(path.id)
     response = Response(token, mimetype=_REQUEST_JWT)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -205,7 +205,7 @@ def request_object(path: RequestPath) -> Response:
 )
 def about(path: RequestPath) -> Response:
     """The venue's name, the scene and the DCQL query of a pending request."""
-    response = jsonify(About(**services().oid4vp.describe(path.id)).model_dump())
+    response = jsonify(About(**services().vp_requests.describe(path.id)).model_dump())
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -236,7 +236,7 @@ def answer(path: RequestPath, body: AnswerBody) -> dict[str, Any]:
     any wallet's response. `400 vp_presentation_refused` (with the reason) when the
     venue would refuse it; `409` for a revoked, suspended or expired credential."""
     citizen = current_citizen()
-    result = services().oid4vp.answer(citizen, body.credential_id, path.id)
+    result = services().vp_requests.answer(citizen, body.credential_id, path.id)
     return Answered(result=result).model_dump()
 
 
@@ -285,7 +285,7 @@ def respond(path: RequestPath) -> tuple[Response, int]:
     if any(len(form.getlist(name)) > 1 for name in form):
         return _oauth_error("vp_response_malformed", "A form field is repeated.", 400)
     try:
-        answer = services().oid4vp.respond(path.id, form.to_dict())
+        answer = services().vp_requests.respond(path.id, form.to_dict())
     except VpRequestNotFound as err:
         return _oauth_error(err.code, err.message, 404)
     except VpResponseRefused as err:

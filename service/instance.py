@@ -154,7 +154,7 @@ class Ecert:
             OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
         )
         #: Venues' OpenID4VP 1.0 requests answered by citizens' wallets (:mod:`service.oid4vp`).
-        self.oid4vp = VpRequests(
+        self.vp_requests = VpRequests(
             store,
             self.verification,
             self.vault,

@@ -179,12 +179,12 @@ _USE_CASES = frozenset(
         "issuance",
         "jobs",
         "notices",
-        "oid4vp",
         "proofs",
         "publication",
         "receipts",
         "stats",
         "verification",
+        "vp_requests",
         "wallets",
     }
 )

@@ -396,7 +396,7 @@ def test_an_expired_request_is_refused(
     api_app: Flask, client: FlaskClient, auth: AuthActions, phone: Phone
 ) -> None:
     asked = ask(client, auth)
-    oid4vp = services_of(api_app).oid4vp
+    oid4vp = services_of(api_app).vp_requests
     oid4vp.clock = lambda: time.time() + 301
     try:
         refused(
