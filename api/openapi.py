@@ -266,7 +266,9 @@ def _complete_responses(operation: dict[str, Any], validation_status: str) -> No
     # The library adds its own validation response (a JSON array) to every
     # operation; ours is a Problem, and only where there is something to validate.
     auto = responses.get(validation_status)
-    if auto is not None and "application/json" in auto.get("content", {}):
+    content = {} if auto is None else auto.get("content", {})
+    # (a route's own 400 documents problems beside its JSON: kept)
+    if "application/json" in content and "application/problem+json" not in content:
         del responses[validation_status]
     has_input = bool(operation.get("parameters")) or "requestBody" in operation
     if has_input:

@@ -70,6 +70,13 @@ __all__ = [
     "SettingsInvalid",
     "StatsRangeInvalid",
     "UnknownCitizen",
+    "VpDeclined",
+    "VpPresentationRefused",
+    "VpRequestAnswered",
+    "VpRequestExpired",
+    "VpRequestNotFound",
+    "VpResponseMalformed",
+    "VpResponseRefused",
 ]
 
 
@@ -181,6 +188,54 @@ class OnlineQrOtherScene(KeyBindingInvalid, OnlineQrRefused):
 
     #: The scene the code was made for (staff can ask for a code for theirs).
     made_for: str | None = None
+
+
+# -- OpenID4VP requests and responses (service.oid4vp) ---------------------------------
+
+
+class VpRequestNotFound(NotFound, ServiceError):
+    """No OpenID4VP request with this id (unknown, long expired, or another venue's)."""
+
+    code = "vp_request_not_found"
+
+
+class VpResponseRefused(ServiceError):
+    """A wallet's response to an OpenID4VP request is not taken (answered to the wallet
+    as an OAuth ``invalid_request`` with this code)."""
+
+    code = "vp_response_refused"
+
+
+class VpResponseMalformed(FormatError, VpResponseRefused):
+    """The response cannot be read: form, JWE, ``state`` or ``vp_token`` structure."""
+
+    code = "vp_response_malformed"
+
+
+class VpRequestExpired(PresentationExpired, VpResponseRefused):
+    """The request's lifetime is over: the venue must make a new one."""
+
+    code = "vp_request_expired"
+
+
+class VpRequestAnswered(Replayed, VpResponseRefused):
+    """The request was answered already (a request takes one response)."""
+
+    code = "vp_request_answered"
+
+
+class VpPresentationRefused(VpResponseRefused):
+    """The presentations were read and checked, and failed (the verifier's codes are in
+    the message and in the venue's result)."""
+
+    code = "vp_presentation_refused"
+
+
+class VpDeclined(ServiceError):
+    """The wallet answered with an OAuth error (the citizen declined, or it holds no
+    matching credential): the code of the venue's result."""
+
+    code = "vp_declined"
 
 
 # -- devices (service.devices) ---------------------------------------------------------

@@ -50,6 +50,9 @@ from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
 from service.notices import NOTICES_KEY_LABEL, Notices
+from service.oid4vp import KEY_LABEL as OID4VP_KEY_LABEL
+from service.oid4vp import SIGNING_LABEL as OID4VP_SIGNING_LABEL
+from service.oid4vp import VpRequests
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
 from service.proofs import PROOFS_KEY_LABEL, Proofs
@@ -149,6 +152,15 @@ class Ecert:
         self.uses.subscribe(self.counters.on_use)
         self.verification = Verification(
             OnlineVerifier(store, self.platform, uses=self.uses), self.presentations
+        )
+        #: Venues' OpenID4VP 1.0 requests answered by citizens' wallets (:mod:`service.oid4vp`).
+        self.vp_requests = VpRequests(
+            store,
+            self.verification,
+            self.vault,
+            key=derive_key(secret, OID4VP_KEY_LABEL),
+            signing_seed=derive_key(secret, OID4VP_SIGNING_LABEL),
+            base_url=self.platform.base_url,
         )
         self.wallets = Wallets(
             store,

@@ -258,18 +258,30 @@ class OnlineVerifier:
         apply_settled(result, deferral, outcome.status, None)
         return result, outcome.credential
 
-    def verify(self, text: str, scene: str, *, venue_id: str) -> VerificationResult:
+    def verify(
+        self,
+        text: str,
+        scene: str,
+        *,
+        venue_id: str,
+        expected_aud: str | None = None,
+        expected_nonce: str | None = None,
+    ) -> VerificationResult:
         """Verify with live status and shared replay detection, and log the check in
         the citizen's activity (claim names only) when the credential is known.
 
         The signatures and every check of the presentation run first; the status
         value, the replay check, the registry lookup and the activity are then one
-        store operation (:func:`settle`). Raises :class:`verifier.UnknownScene` for a
-        scene not in the trust list.
+        store operation (:func:`settle`). ``expected_aud`` and ``expected_nonce`` are
+        the key-binding JWT's, when a request set them (OpenID4VP: the client id and
+        the request's nonce, :mod:`service.oid4vp`). Raises
+        :class:`verifier.UnknownScene` for a scene not in the trust list.
         """
         verifier = self.verifier()
         with deferring() as deferral:
-            result = verifier.verify(text, scene)
+            result = verifier.verify(
+                text, scene, expected_aud=expected_aud, expected_nonce=expected_nonce
+            )
         ref = result.status_ref if result.iss is not None else None
         event_id = new_event_id()
         if ref is None and deferral.status is None and deferral.nonce is None:

@@ -72,6 +72,8 @@ from store.kinds.ephemeral import ONLINE_QR_USED as ONLINE_QR_USED
 from store.kinds.ephemeral import QR_PRESENTATION as QR_PRESENTATION
 from store.kinds.ephemeral import TRUSTLIST_IAT as TRUSTLIST_IAT
 from store.kinds.ephemeral import TRUSTLIST_NEWEST as TRUSTLIST_NEWEST
+from store.kinds.ephemeral import VP_REQUEST as VP_REQUEST
+from store.kinds.ephemeral import VP_RESPONSE_USED as VP_RESPONSE_USED
 from store.kinds.ephemeral import Limit as Limit
 from store.kinds.ephemeral import OnceSpace as OnceSpace
 from store.kinds.ephemeral import OnceValues as OnceValues

@@ -184,6 +184,7 @@ _USE_CASES = frozenset(
         "receipts",
         "stats",
         "verification",
+        "vp_requests",
         "wallets",
     }
 )

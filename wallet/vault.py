@@ -304,9 +304,14 @@ class WalletVault:
         scene: Scene,
         *,
         optional: tuple[str, ...] = (),
+        aud: str | None = None,
+        nonce: str | None = None,
     ) -> Presentation:
         """A presentation of one credential for ``scene`` (exactly the claims it needs,
         and those of ``optional`` the credential has: an online QR's portrait).
+
+        The KB-JWT's ``aud`` is the scene's id unless ``aud`` is given, and its
+        ``nonce`` random unless ``nonce`` is given (an OpenID4VP request sets both).
 
         Raises :class:`CredentialNotInWallet`, a
         :class:`~wallet.errors.CredentialUnusable` (revoked, suspended or expired:
@@ -323,8 +328,9 @@ class WalletVault:
             held,
             wanted,
             holder_key=self._holder(citizen_id),
-            aud=scene.id,
+            aud=scene.id if aud is None else aud,
             now=now,
+            nonce=nonce,
             token_bytes=self._token_bytes,
         )
         return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)

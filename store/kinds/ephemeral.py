@@ -40,6 +40,8 @@ __all__ = [
     "IDEMPOTENCY",
     "DEVICE_NONCE",
     "DEVICE_NONCE_USED",
+    "VP_REQUEST",
+    "VP_RESPONSE_USED",
     "TRUSTLIST_IAT",
     "TRUSTLIST_NEWEST",
 ]
@@ -130,6 +132,10 @@ IDEMPOTENCY = OnceSpace("idem", 7 * _DAY)
 DEVICE_NONCE = OnceSpace("device-nonce", 600)
 #: ``device-nonce-used:<sha256 of the nonce>``: its spending, the first write wins.
 DEVICE_NONCE_USED = OnceSpace("device-nonce-used", 600)
+#: ``vp-request:<sha256 of the id>``: an OpenID4VP request (sealed), then its result.
+VP_REQUEST = OnceSpace("vp-request", _DAY)
+#: ``vp-response-used:<sha256 of the id>``: the request's one response, the first wins.
+VP_RESPONSE_USED = OnceSpace("vp-response-used", _DAY)
 #: ``trustlist-iat:<iat>``: the SHA-256 of the content signed under one ``iat``.
 TRUSTLIST_IAT = OnceSpace("trustlist-iat", 400 * _DAY)
 #: ``trustlist-newest``: the newest trust-list ``iat`` claimed.
@@ -144,6 +150,8 @@ ONCE_SPACES: tuple[OnceSpace, ...] = (
     IDEMPOTENCY,
     DEVICE_NONCE,
     DEVICE_NONCE_USED,
+    VP_REQUEST,
+    VP_RESPONSE_USED,
     TRUSTLIST_IAT,
     TRUSTLIST_NEWEST,
 )

@@ -544,6 +544,18 @@
     showScan();
   });
 
+  // The venue's OpenID4VP requests (scan_oid4vp.js) show their answer as a scan's.
+  window.EcertScan = {
+    showResult: function (result) {
+      refreshTrust().then(function () {
+        showResult(result);
+      });
+    },
+    key: function () {
+      return state.key;
+    },
+  };
+
   // -- start ---------------------------------------------------------------------------------
 
   function start() {
