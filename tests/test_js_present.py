@@ -34,10 +34,16 @@ from issuer.catalogue import CredentialType, default_scenes
 from keys import SigningKey, sign_compact
 from keys.b64 import b64url_decode, b64url_encode
 from keys.errors import FormatError
+from keys.jws import parse_compact
+from keys.signing import VerifyingKey
 from sdjwt import TYP_SD_JWT_VC, digest, make_disclosure
 from sdjwt.qr_transport import (
     DICTIONARY,
     DICTIONARY_SHA256,
+    DICTIONARY_V1,
+    DICTIONARY_V1_SHA256,
+    PREFIX,
+    VERSION,
     b45encode,
     decode_compact,
     encode_compact,
@@ -223,10 +229,13 @@ def test_every_vendored_library_has_its_licence_next_to_it() -> None:
 # -- the compact encoder ------------------------------------------------------------------------
 
 
-def test_the_js_dictionary_is_the_frozen_version_1_dictionary(node: Node) -> None:
+def test_the_js_dictionaries_are_the_frozen_python_dictionaries(node: Node) -> None:
     answer = node.call("dictionary")
+    assert (answer["prefix"], answer["version"]) == (PREFIX, VERSION) == ("EC2:", 2)
     assert bytes.fromhex(answer["hex"]) == DICTIONARY
     assert answer["sha256"] == answer["declared"] == DICTIONARY_SHA256
+    assert bytes.fromhex(answer["v1_hex"]) == DICTIONARY_V1
+    assert answer["v1_sha256"] == answer["v1_declared"] == DICTIONARY_V1_SHA256
 
 
 def test_js_base45_is_the_python_base45(node: Node) -> None:
@@ -292,6 +301,54 @@ def test_js_encoder_is_byte_identical_on_random_segments(node: Node) -> None:
     answers = js_encode(node, texts)
     for plain, answer in zip(texts, answers, strict=True):
         assert answer == {"ok": encode_compact(plain)}, plain
+
+
+def _set_text(members: list[str]) -> str:
+    return json.dumps(members, separators=(",", ":"))
+
+
+def test_js_encoder_is_byte_identical_on_sets(
+    node: Node, python_presentations: list[str]
+) -> None:
+    rng = random.Random(12)
+    with_kb = [p for p in python_presentations if not p.endswith("~")]
+    texts = [
+        _set_text(rng.sample(with_kb, rng.randrange(2, 5))) for _ in range(60)
+    ] + [_set_text(members) for members in _random_sets(40)]
+    answers = js_encode(node, texts)
+    for plain, answer in zip(texts, answers, strict=True):
+        assert answer == {"ok": encode_compact(plain)}, plain[:80]
+        assert decode_compact(answer["ok"]) == plain
+
+
+def _random_sets(count: int) -> list[list[str]]:
+    rng = random.Random(13)
+    texts = _random_presentations(4 * count)
+    return [[texts.pop() for _ in range(rng.randrange(2, 5))] for _ in range(count)]
+
+
+SET_REFUSALS = [
+    "[]",
+    '["a"]',
+    '["eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~", "eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~",]',
+    '["eyJh.eyJh.c2ln~",1]',
+    '["\\u0065yJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"',
+    '["eyJh.eyJh.c2ln~",""]',
+    _set_text(["eyJh.eyJh.c2ln~"] * 5),
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2m~"]',
+    "[" * 4000,
+]
+
+
+@pytest.mark.parametrize("bad", SET_REFUSALS)
+def test_js_encoder_refuses_the_set_forms_python_refuses(node: Node, bad: str) -> None:
+    with pytest.raises(FormatError):
+        encode_compact(bad)
+    assert js_encode(node, [bad])[0]["error"]["code"] == "malformed"
 
 
 @pytest.mark.parametrize(
@@ -550,6 +607,71 @@ def test_js_refuses_to_present_an_expired_credential(
     request = {"handle": device["handle"], "sd_jwt": sd_jwt, "scene": SCENES["hotel"]}
     assert "ok" in node.answer("present", now=exp + 30, **request)  # within the leeway
     assert node.error_code("present", now=exp + 31, **request) == "credential_expired"
+
+
+# -- sets made on the device ------------------------------------------------------------------
+
+
+def school_set_scene() -> dict[str, Any]:
+    """The school scene as a set: its ``all_of`` (or, before the scenes land, its accept
+    entries, household register and birth medical certificate, as one set)."""
+    school = dict(SCENES["school"])
+    if not school.get("all_of"):
+        school["all_of"], school["accept"] = school["accept"], []
+    return school
+
+
+def _kb_payload(member: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(b64url_decode(member.rsplit("~", 1)[1].split(".")[1]))
+    return payload
+
+
+def test_a_js_set_for_the_school_is_one_qr_of_key_bound_members(
+    node: Node, world: World, device: dict[str, Any]
+) -> None:
+    scene = school_set_scene()
+    wanted = [(entry["vct"], entry["claims"]) for entry in scene["all_of"]]
+    sd_jwts = [issue(world, vct, device["public_jwk"]) for vct, _ in reversed(wanted)]
+    made = node.call(
+        "present_set", handle=device["handle"], sd_jwts=sd_jwts, scene=scene, now=world.clock()
+    )
+    plain, compact = made["plain"], made["compact"]
+    assert compact == encode_compact(plain) and decode_compact(compact) == plain
+    members = json.loads(plain)
+    assert plain == _set_text(members) and len(members) == len(wanted)
+    device_key = VerifyingKey.from_jwk(device["public_jwk"])
+    nonces = set()
+    for member, (vct, claims) in zip(members, wanted, strict=True):  # in all_of's order
+        assert _vct(member) == vct
+        *prefix, kb = member.split("~")
+        kb_jws = parse_compact(kb, typ="kb+jwt")
+        device_key.verify(kb_jws.signing_input, kb_jws.signature)
+        payload = _kb_payload(member)
+        assert payload["aud"] == "school" and payload["iat"] == int(world.clock())
+        assert payload["sd_hash"] == digest("~".join(prefix) + "~")
+        nonces.add(payload["nonce"])
+        names = [json.loads(b64url_decode(d))[1] for d in prefix[1:]]
+        assert names == claims  # exactly the scene's claims, in its order
+    assert len(nonces) == 1  # one nonce for the whole set
+    qr = node.call("qr", text=compact)  # its size: tests/test_qr_transport_sizes.py
+    assert decode_qr(rasterise(qr["svg"])) == compact and qr["version"] == qr_version(compact, "M")
+
+
+def test_js_refuses_a_set_with_a_type_missing_or_another_keys_member(
+    node: Node, world: World, device: dict[str, Any]
+) -> None:
+    scene = school_set_scene()
+    vcts = [entry["vct"] for entry in scene["all_of"]]
+    mine = [issue(world, vct, device["public_jwk"]) for vct in vcts]
+    request = {"handle": device["handle"], "scene": scene, "now": world.clock()}
+    assert node.error_code("present_set", sd_jwts=mine[:1], **request) == "scene_unmet"
+    other = SigningKey.generate("ES256")
+    theirs = issue(world, vcts[-1], dict(other.public_jwk()))
+    assert node.error_code("present_set", sd_jwts=[*mine[:-1], theirs], **request) == "not_holder"
+    one_of = dict(SCENES["hotel"])
+    assert node.error_code("present_set", sd_jwts=mine, **{**request, "scene": one_of}) == (
+        "scene_unmet"
+    )
 
 
 # -- the QR drawing -----------------------------------------------------------------------------
