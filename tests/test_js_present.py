@@ -850,3 +850,105 @@ def test_in_chromium_offline_the_page_presents_and_draws_a_qr_that_verifies(
             context.close()
         finally:
             browser.close()
+
+
+#: Puts a device (key, copies) into this browser's IndexedDB as device.js keeps it.
+SEED_DEVICE = """async ([handle, copies, cards]) => {
+    const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open("ecert-device", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("kv");
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+    });
+    const device = {deviceId: "device-1", kid: "kid-1", label: "test phone",
+                    privateKey: window.deviceKey.privateKey,
+                    publicJwk: window.deviceKey.publicJwk};
+    const data = {copies, cards, offset: 0, savedAt: 0};
+    await new Promise((resolve, reject) => {
+        const tx = db.transaction("kv", "readwrite");
+        tx.objectStore("kv").put(device, "device:" + handle);
+        tx.objectStore("kv").put(data, "data:" + handle);
+        tx.objectStore("kv").put(handle, "last");
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+}"""
+
+
+def test_in_chromium_offline_the_device_shows_a_set_from_its_copies(
+    static_site: str, world: World
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser_helpers import launch_chromium, phone_context
+
+    scene = school_set_scene()
+    vcts = [entry["vct"] for entry in scene["all_of"]]
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = phone_context(browser, static_site)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
+            page.on("console", lambda m: _console_error(m, problems))
+            page.goto("/")
+            page.wait_for_function("() => window.EcertDevice && EcertPresent.supported()")
+            jwk = page.evaluate(
+                """async () => {
+                    window.deviceKey = await EcertPresent.generateDeviceKey();
+                    return window.deviceKey.publicJwk;
+                }"""
+            )
+            # this phone's copies: a revoked household register listed first, then the
+            # one it can show, and a birth medical certificate
+            copies = {
+                "card-revoked": {"id": "c0", "vct": vcts[0], "status": "revoked"},
+                "card-a": {"id": "c1", "vct": vcts[0], "status": "valid"},
+                "card-b": {"id": "c2", "vct": vcts[1], "status": "valid"},
+            }
+            for copy in copies.values():
+                copy["sd_jwt"] = issue(world, copy["vct"], jwk)
+            cards = [{"id": card} for card in copies]
+            page.evaluate(SEED_DEVICE, ["h" * 32, copies, cards])
+            context.set_offline(True)  # from here on, no network
+            made = page.evaluate(
+                """async ([scene, now]) => {
+                    const opened = await EcertDevice.openOffline();
+                    if (!opened) return null;
+                    const before = EcertDevice.setCards({all_of: [{vct: "urn:ecert:none"}]});
+                    const made = await EcertDevice.presentSet(scene);
+                    const qr = EcertPresent.drawQr(made.text, document.getElementById("qr"));
+                    qr.svg.setAttribute("width", "900");
+                    qr.svg.setAttribute("height", "900");
+                    return {text: made.text, cards: made.cards, before, version: qr.version};
+                }""",
+                [scene, world.clock()],
+            )
+            assert made is not None
+            assert made["before"] == [None]  # a type it holds no copy of
+            assert made["cards"] == ["card-a", "card-b"]  # never the revoked copy
+            scanned = decode_qr(page.locator("#qr svg").screenshot())
+            assert scanned == made["text"] and made["version"] == qr_version(scanned, "M")
+            members = json.loads(decode_compact(scanned))
+            device_key = VerifyingKey.from_jwk(jwk)
+            kb = [_kb_payload(member) for member in members]
+            assert [_vct(member) for member in members] == vcts
+            assert {p["aud"] for p in kb} == {"school"} and len({p["nonce"] for p in kb}) == 1
+            for member in members:
+                kb_jws = parse_compact(member.rsplit("~", 1)[1], typ="kb+jwt")
+                device_key.verify(kb_jws.signing_input, kb_jws.signature)
+            # a set the phone cannot complete is refused, not shown in part
+            missing = page.evaluate(
+                """async (scene) => {
+                    try { await EcertDevice.presentSet(scene); return "shown"; }
+                    catch (err) { return err.code; }
+                }""",
+                {**scene, "all_of": [scene["all_of"][0], {"vct": "urn:ecert:none", "claims": []}]},
+            )
+            assert missing == "no_device_copy"
+            assert problems == []
+            context.close()
+        finally:
+            browser.close()
