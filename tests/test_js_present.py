@@ -674,6 +674,82 @@ def test_js_refuses_a_set_with_a_type_missing_or_another_keys_member(
     )
 
 
+#: A link credential's claims (common12.md), with valid ID numbers.
+LINKS = {
+    "urn:ecert:guardianship": {
+        "guardian_name": "王芳", "guardian_id_number": "110101199003070011",
+        "ward_name": "李小明", "ward_id_number": "110101201506010029",
+        "ward_birth_date": "2015-06-01", "relationship": "mother",
+    },
+    "urn:ecert:care-authorisation": {
+        "principal_name": "张三", "principal_id_number": "110101194501010035",
+        "carer_name": "李四", "carer_id_number": "110101196005150046",
+        "scenes": "bank pharmacy", "valid_until": "2027-06-30",
+    },
+}  # fmt: skip
+
+
+def link_credential(vct: str, holder_jwk: dict[str, Any], exp: int) -> str:
+    """A link credential built by hand (its type comes with the guardians' catalogue):
+    every claim selectively disclosable, bound to ``holder_jwk``."""
+    disclosures = [make_disclosure(name, value) for name, value in LINKS[vct].items()]
+    payload = {
+        "iss": "https://ecert.example/issuers/police",
+        "iat": 1,
+        "exp": exp,
+        "vct": vct,
+        "_sd": sorted(d.digest for d in disclosures),
+        "_sd_alg": "sha-256",
+        "cnf": {"jwk": holder_jwk},
+    }
+    jwt = sign_compact(payload, SigningKey.generate("ES256"), typ=TYP_SD_JWT_VC)
+    return "~".join([jwt, *(d.encoded for d in disclosures)]) + "~"
+
+
+@pytest.mark.parametrize(
+    ("link_vct", "scene_id", "flag", "claims"),
+    [
+        ("urn:ecert:guardianship", "hospital", "guardian",
+         ["guardian_name", "ward_name", "relationship"]),
+        ("urn:ecert:care-authorisation", "bank", "carer",
+         ["principal_name", "carer_name", "scenes"]),
+    ],
+)  # fmt: skip
+def test_a_js_guardian_or_carer_set_is_the_held_for_credential_then_its_link(
+    node: Node,
+    world: World,
+    device: dict[str, Any],
+    link_vct: str,
+    scene_id: str,
+    flag: str,
+    claims: list[str],
+) -> None:
+    scene = {**SCENES[scene_id], flag: True}
+    held = issue(world, "urn:ecert:resident-id-card", device["public_jwk"])
+    link = link_credential(link_vct, device["public_jwk"], int(world.clock()) + 86_400)
+    request = {"handle": device["handle"], "sd_jwt": held, "link": link, "now": world.clock()}
+    made = node.call("present_with_link", scene=scene, **request)
+    plain, compact = made["plain"], made["compact"]
+    assert compact == encode_compact(plain) and decode_compact(compact) == plain
+    members = json.loads(plain)
+    assert [_vct(m) for m in members] == ["urn:ecert:resident-id-card", link_vct]
+    kb = [_kb_payload(m) for m in members]
+    assert {p["aud"] for p in kb} == {scene_id} and len({p["nonce"] for p in kb}) == 1
+    link_names = [json.loads(b64url_decode(d))[1] for d in members[1].split("~")[1:-1]]
+    assert link_names == claims  # who presents for whom, never the link's ID numbers
+    (wanted,) = [a["claims"] for a in scene["accept"] if a["vct"] == _vct(members[0])]
+    held_names = [json.loads(b64url_decode(d))[1] for d in members[0].split("~")[1:-1]]
+    assert held_names == wanted
+    # a scene that does not take the link, or an expired link, is refused
+    assert node.error_code("present_with_link", scene={**scene, flag: False}, **request) == (
+        "scene_unmet"
+    )
+    old = link_credential(link_vct, device["public_jwk"], int(world.clock()) - 3_600)
+    assert node.error_code("present_with_link", scene=scene, **{**request, "link": old}) == (
+        "credential_expired"
+    )
+
+
 # -- the QR drawing -----------------------------------------------------------------------------
 
 

@@ -88,6 +88,12 @@ const ops = {
     const plain = await P.presentSetForScene(helds, scene, keys.get(handle), { now, nonce });
     return { plain, compact: await P.encodeCompact(plain) };
   },
+  async present_with_link({ handle, sd_jwt, link, scene, now }) {
+    const held = await P.parseHeld(sd_jwt);
+    const linkHeld = await P.parseHeld(link);
+    const plain = await P.presentWithLink(held, linkHeld, scene, keys.get(handle), { now });
+    return { plain, compact: await P.encodeCompact(plain) };
+  },
   async present_claims({ handle, sd_jwt, claims, aud, now }) {
     const held = await P.parseHeld(sd_jwt);
     return P.present(held, claims, keys.get(handle), { aud, now });

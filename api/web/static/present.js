@@ -803,6 +803,45 @@
     return presentSet(items, deviceKey, { aud: scene.id, now, nonce: opts.nonce });
   }
 
+  /**
+   * The link credentials a guardian or a carer presents with a held-for credential, the
+   * scene flag that admits each, and the claims the scene gets from it (as
+   * verifier/links.py's GUARDIANSHIP_CLAIMS and CARE_CLAIMS).
+   */
+  const LINKS = {
+    "urn:ecert:guardianship": { flag: "guardian", claims: ["guardian_name", "ward_name", "relationship"] },
+    "urn:ecert:care-authorisation": { flag: "carer", claims: ["principal_name", "carer_name", "scenes"] },
+  };
+
+  /**
+   * A guardian's or a carer's set for a one-of scene: [the held-for credential with the
+   * claims the scene accepts of it, the link credential with its link claims], both
+   * signed by this device key with the scene's id as `aud` and one nonce. Refused when
+   * the scene does not take that link (`guardian`/`carer` not true), does not accept the
+   * held credential's type, or either credential has expired.
+   */
+  async function presentWithLink(held, link, scene, deviceKey, options) {
+    const opts = options || {};
+    const kind = link && hasOwn(LINKS, link.vct) ? LINKS[link.vct] : null;
+    if (!kind) fail("scene_unmet", "the second credential is not a guardianship or care authorisation");
+    if (!scene || scene[kind.flag] !== true) fail("scene_unmet", "this scene does not take " + link.vct);
+    const accept = (Array.isArray(scene.accept) ? scene.accept : []).find(
+      (entry) => entry && held && entry.vct === held.vct
+    );
+    if (!accept || !Array.isArray(accept.claims)) {
+      fail("scene_unmet", "this scene does not accept " + (held && held.vct));
+    }
+    const now = opts.now === undefined ? Date.now() / 1000 : opts.now;
+    for (const one of [held, link]) {
+      if (now > one.exp + LEEWAY) fail("credential_expired", "this credential has expired: it cannot be shown");
+    }
+    const items = [
+      { held, claims: accept.claims },
+      { held: link, claims: kind.claims },
+    ];
+    return presentSet(items, deviceKey, { aud: scene.id, now, nonce: opts.nonce });
+  }
+
   /** A device key: P-256, the private half not extractable (it never leaves this browser). */
   async function generateDeviceKey() {
     const pair = await subtle().generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
@@ -926,6 +965,7 @@
     presentForScene,
     presentSet,
     presentSetForScene,
+    presentWithLink,
     generateDeviceKey,
     qrSvg,
     drawQr,
