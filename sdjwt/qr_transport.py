@@ -37,8 +37,21 @@ nonces, ``kid``) and at most 239 bytes; a digest of a disclosure that is present
 and the ``sd_hash``, become references. ``varint`` is unsigned LEB128 of at most
 3 bytes. The tail is read in the order the decoder meets tokens and signatures and
 must be used up exactly; the DEFLATE stream must end (final block) before the tail.
-``DICTIONARY`` is the preset dictionary (zlib ``zdict``) below, frozen for version 1
-(SHA-256 ``DICTIONARY_SHA256``).
+``DICTIONARY_V1`` is the preset dictionary (zlib ``zdict``) below, frozen for version 1
+(SHA-256 ``DICTIONARY_V1_SHA256``).
+
+Version 2 (what the encoder writes) carries one presentation or a set of them::
+
+    qr-text  = "EC2:" Base45(body)                     ; body as in version 1, with
+    skeleton = m presentation*m                        ; DICTIONARY_V2
+    m        = one byte, 1 to MAX_SET
+    presentation = varint(n) flags disclosure*n issuer-jwt [kb-jwt]   ; as version 1's
+
+Each presentation is coded exactly as in version 1; its references name its own
+disclosures and its own ``sd_hash`` only. All members share one DEFLATE stream and one
+tail, so later members compress against earlier ones. ``m = 1`` decodes to the
+presentation itself; ``m >= 2`` to the plain set text ``'["' + '","'.join(members) +
+'"]'`` (a JSON array without spaces), the only array form the encoder takes.
 
 Why: random bytes (digests, salts, signatures) do not compress, so they travel raw
 outside DEFLATE instead of as base64url text inside it; the JSON around them does
@@ -46,11 +59,12 @@ compress, and the dictionary holds what SD-JWT VCs, key-binding JWTs and our
 catalogue repeat; digests of the disclosed claims and ``sd_hash`` are recomputed.
 
 The prefix is QR alphanumeric and its digit is the format version: ``is_compact``
-recognises any ``EC<digits>:`` prefix and ``decode_compact`` refuses versions it does
-not know. Limits: a compact text of at most ``MAX_COMPACT`` characters, a skeleton of
-at most ``MAX_SKELETON`` bytes (inflating stops there, so a DEFLATE bomb costs no
-more than that) and a presentation of at most ``MAX_PRESENTATION`` characters.
-Pure functions, no I/O.
+recognises any ``EC<digits>:`` prefix and ``decode_compact`` reads each version with
+its own frozen dictionary (``DICTIONARIES``) and refuses versions it does not know.
+Limits: a compact text of at most ``MAX_COMPACT`` characters, a skeleton of at most
+``MAX_SKELETON`` bytes (inflating stops there, so a DEFLATE bomb costs no more than
+that), at most ``MAX_SET`` presentations, and a presentation (or set text) of at most
+``MAX_PRESENTATION`` characters in all. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -58,18 +72,27 @@ from __future__ import annotations
 import re
 import zlib
 from binascii import b2a_base64
+from collections.abc import Mapping
 from hashlib import sha256
+from types import MappingProxyType
 
 from keys.b64 import b64url_decode_segment
 from keys.errors import FormatError
 
 __all__ = [
+    "DICTIONARIES",
     "DICTIONARY",
     "DICTIONARY_SHA256",
+    "DICTIONARY_V1",
+    "DICTIONARY_V1_SHA256",
+    "DICTIONARY_V2",
+    "DICTIONARY_V2_SHA256",
     "MAX_COMPACT",
     "MAX_PRESENTATION",
+    "MAX_SET",
     "MAX_SKELETON",
     "PREFIX",
+    "PREFIX_V1",
     "VERSION",
     "b45decode",
     "b45encode",
@@ -79,9 +102,14 @@ __all__ = [
     "is_compact",
 ]
 
-VERSION = 1
-#: What every version-1 compact text starts with (QR alphanumeric characters only).
-PREFIX = "EC1:"
+#: The version the encoder writes.
+VERSION = 2
+#: What every compact text the encoder writes starts with (QR alphanumeric characters only).
+PREFIX = "EC2:"
+#: What a version-1 compact text starts with (still decoded: old QR codes keep verifying).
+PREFIX_V1 = "EC1:"
+#: Most presentations in one compact text (version 2), as ``keys.trustlist.MAX_SET``.
+MAX_SET = 4
 #: Largest compact text accepted, in characters (a version-40 QR holds 4,296).
 MAX_COMPACT = 8 * 1024
 #: Largest presentation carried, in characters (the verifier's own default limit).
@@ -99,6 +127,7 @@ _SD_HASH = 0xF1
 _TOKEN = re.compile(rb'(?<=")[A-Za-z0-9_-]{%d,320}(?=")' % MIN_TOKEN_CHARS)
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
 _PREFIX_RE = re.compile(r"EC([0-9]{1,3}):")
+_SD_JWT_CHARS = re.compile(r"[A-Za-z0-9_.~-]+")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
 
 # -- the preset dictionary of version 1 (frozen) ---------------------------------------------
@@ -136,7 +165,7 @@ _VCT_SLUGS = (
 ).split(b",")
 _SCENES = b"school,pharmacy,internet_cafe,hospital,bank"
 _SD_ARRAY = b'","'.join([_T32, _REF0, _REF1, _T32, _REF2])
-DICTIONARY: bytes = b"".join(
+DICTIONARY_V1: bytes = b"".join(
     [
         b'"' + b'","'.join(b"urn:ecert:" + slug for slug in _VCT_SLUGS) + b'"',
         b'"' + _SCENES.replace(b",", b'","') + b'"',
@@ -153,6 +182,77 @@ DICTIONARY: bytes = b"".join(
         b'{"iat":1,"aud":"hotel","nonce":"' + _T16 + b'","sd_hash":"' + _SD_HASH_REF + b'"}',
     ]
 )
+DICTIONARY_V1_SHA256 = sha256(DICTIONARY_V1).hexdigest()
+
+# -- the preset dictionary of version 2 (frozen) ---------------------------------------------
+#
+# What issue 12 added (scenes, departments, types, link and derived claims, enumerated
+# values), then version 1's dictionary whole, in the same fragments as version 1 and
+# again the most frequent last: a QR text has one scene id, one or two departments, one
+# to four types, and many claim names.
+_V2_SCENES = (
+    b"hostel,homestay,vaccination,health_checkup,maternity_care,medical_insurance_settlement,"
+    b"blood_donation,bank_counter,securities_account,insurance_claim,loan_application,"
+    b"currency_exchange,lock_service,knife_purchase,train,air_travel,ferry,coach,car_rental,"
+    b"elderly_transit,disability_transit,veteran_transit,vehicle_inspection_station,"
+    b"parking_permit,kindergarten,university_enrolment,exam_admission,library_card,"
+    b"tenancy_registration,notary,marriage_registration,divorce_registration,"
+    b"real_estate_transaction,housing_purchase_eligibility,business_registration,"
+    b"residence_permit_application,household_transfer,social_security_office,"
+    b"provident_fund_office,pension_certification,elderly_allowance,disability_allowance,"
+    b"veteran_services,funeral_arrangement,survivor_benefit,sim_card,broadband,"
+    b"number_portability,express_delivery,freight_consignment,parcel_collection,pawnshop,"
+    b"second_hand_phone,second_hand_car,prepaid_card_purchase,lottery_prize_claim,"
+    b"museum_discount,scenic_spot_discount,scenic_spot_ticket,disability_admission,"
+    b"student_discount,sports_venue,job_application,background_check,"
+    b"employment_registration,security_guard_check,qualification_check"
+).split(b",")
+_V2_DEPARTMENTS = (
+    b"disabled-persons-federation,housing-provident-fund,market-regulation,"
+    b"natural-resources,taxation,veterans-affairs,human-resources,housing,education,"
+    b"healthcare-security,health,civil-affairs,police"
+).split(b",")
+_V2_VCT_SLUGS = (
+    b"death-medical-certificate,divorce-certificate,provident-fund-certificate,"
+    b"security-guard-licence,student-card,tax-payment-certificate,tenancy-registration,"
+    b"vaccination-record,vehicle-inspection,degree-certificate,education-certificate,"
+    b"medical-insurance-card,professional-qualification,social-insurance-record,"
+    b"veteran-preferential-card,elderly-preferential-card,hk-macao-travel-permit,"
+    b"taiwan-travel-permit,passport,care-authorisation,guardianship,residence-attestation,"
+    b"age-attestation"
+).split(b",")
+#: Enumerated and recurring values, as JSON (UTF-8).
+_V2_VALUES = '"legal_guardian","father","mother","长期","男","女"'.encode()
+_V2_CLAIM_NAMES = (
+    b"death_place,employer,has_arrears,inspection_date,insured_since,landlord_name,"
+    b"lease_from,monthly_deposit_yuan,paid_from,passport_number,qualification_level,"
+    b"registration_number,student_number,tax_type,vaccination_unit,batch_number,"
+    b"account_status,death_date,degree_name,dose_number,enrolment_date,insured_region,"
+    b"major,paid_until,permit_number,tax_paid_yuan,tax_year,vaccination_date,vaccine_name,"
+    b"award_date,degree_level,education_level,graduation_date,payment_status,"
+    b"qualification_name,holder_category,months_paid,insurance_type,institution,portrait,"
+    b"ward_birth_date,ward_id_number,guardian_id_number,principal_id_number,"
+    b"carer_id_number,scenes,carer_name,principal_name,ward_name,relationship,"
+    b"guardian_name,city,resident_of_city,age_over_14,age_over_16,age_over_60,"
+    b"age_over_65,age_over_18"
+).split(b",")
+DICTIONARY_V2: bytes = b"".join(
+    [
+        b'"' + b'","'.join(_V2_SCENES) + b'"',
+        b'"' + b'","'.join(b"/issuers/" + d + b"/status/" for d in _V2_DEPARTMENTS) + b'"',
+        b'"' + b'","'.join(b"urn:ecert:" + slug for slug in _V2_VCT_SLUGS) + b'"',
+        _V2_VALUES,
+        b'["' + _T16 + b'","' + b'","'.join(_V2_CLAIM_NAMES) + b'",true]',
+        DICTIONARY_V1,
+    ]
+)
+DICTIONARY_V2_SHA256 = sha256(DICTIONARY_V2).hexdigest()
+
+#: Every version's frozen dictionary: a compact text is read with its own version's.
+DICTIONARIES: Mapping[int, bytes] = MappingProxyType({1: DICTIONARY_V1, 2: DICTIONARY_V2})
+_VERSIONS: Mapping[str, int] = MappingProxyType({f"EC{v}:": v for v in DICTIONARIES})
+#: The dictionary of the version the encoder writes.
+DICTIONARY = DICTIONARIES[VERSION]
 DICTIONARY_SHA256 = sha256(DICTIONARY).hexdigest()
 
 # -- Base45 (RFC 9285) ------------------------------------------------------------------------
@@ -239,42 +339,61 @@ def is_compact(text: str | bytes) -> bool:
     return _PREFIX_RE.match(head) is not None
 
 
-def encode_compact(presentation: str) -> str:
-    """The compact QR text of an SD-JWT or SD-JWT+KB (``jwt~d1~…~[kb]``).
+def encode_compact(text: str, *, version: int = VERSION) -> str:
+    """The compact QR text of an SD-JWT or SD-JWT+KB (``jwt~d1~…~[kb]``), or of a set.
+
+    A set is the plain set text: a JSON array of 2 to ``MAX_SET`` presentations written
+    without spaces (``["…","…"]``); only version 2 carries one. ``version`` 1 writes the
+    old ``EC1:`` text (kept for tests and for readers not yet updated).
 
     Raises :class:`FormatError` for text that is not an SD-JWT in compact
-    serialisation with canonical base64url segments, or that is too large.
+    serialisation with canonical base64url segments (or a set of them written
+    exactly so), or that is too large.
     """
-    if not isinstance(presentation, str):
+    if not isinstance(text, str):
         raise FormatError("the presentation must be text")
-    if len(presentation) > MAX_PRESENTATION:
+    if len(text) > MAX_PRESENTATION:
         raise FormatError("the presentation is too large")
-    parts = presentation.split("~")
-    if len(parts) < 2:
-        raise FormatError("not an SD-JWT presentation (compact serialization)")
-    issuer_jwt, disclosures, kb_jwt = parts[0], parts[1:-1], parts[-1]
+    dictionary = DICTIONARIES.get(version)
+    if dictionary is None:
+        raise FormatError("unsupported compact QR transport version")
     packer = _Packer()
-    packer.skeleton += _varint(len(disclosures))
-    packer.skeleton.append(1 if kb_jwt else 0)
-    for disclosure in disclosures:
-        if "." in disclosure:
-            raise FormatError("a disclosure is not one base64url segment")
-        packer.text(_segment_bytes(disclosure))
-    # references to disclosures only from the JWTs after them, never between disclosures
-    for j, disclosure in enumerate(disclosures):
-        packer.digests.setdefault(sha256(disclosure.encode("ascii")).digest(), j)
-    packer.jwt(issuer_jwt)
-    if kb_jwt:
-        packer.sd_hash = sha256(presentation[: len(presentation) - len(kb_jwt)].encode()).digest()
-        packer.jwt(kb_jwt)
+    if version == 1:
+        packer.presentation(text)
+    else:
+        members = _members(text)
+        packer.skeleton.append(len(members))
+        for member in members:
+            packer.presentation(member)
     if len(packer.skeleton) > MAX_SKELETON:
         raise FormatError("the presentation is too large for the compact QR transport")
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
     body = deflate.compress(bytes(packer.skeleton)) + deflate.flush() + bytes(packer.tail)
-    text = PREFIX + b45encode(body)
-    if len(text) > MAX_COMPACT:
+    compact = f"EC{version}:" + b45encode(body)
+    if len(compact) > MAX_COMPACT:
         raise FormatError("the presentation is too large for the compact QR transport")
-    return text
+    return compact
+
+
+def _members(text: str) -> list[str]:
+    """The presentations of a text: itself, or the members of the plain set text.
+
+    The set text is exactly ``'["' + '","'.join(members) + '"]'`` with 2 to ``MAX_SET``
+    members made only of SD-JWT characters, which is what ``json.dumps(members,
+    separators=(",", ":"))`` writes for them: any other array form (spaces, escapes,
+    one member, other JSON) is refused, so that decoding gives back the same text.
+    """
+    if not text.startswith("["):
+        return [text]
+    if not (text.startswith('["') and text.endswith('"]')) or len(text) < 4:
+        raise FormatError("a set presentation must be a JSON array of strings without spaces")
+    members = text[2:-2].split('","')
+    if not 2 <= len(members) <= MAX_SET:
+        raise FormatError(f"a set presentation holds 2 to {MAX_SET} presentations")
+    for member in members:
+        if _SD_JWT_CHARS.fullmatch(member) is None:
+            raise FormatError("a set presentation must be a JSON array of strings without spaces")
+    return members
 
 
 def _segment_bytes(segment: str) -> bytes:
@@ -292,6 +411,29 @@ class _Packer:
         #: SHA-256 of each disclosure's text -> its index (the first, if repeated)
         self.digests: dict[bytes, int] = {}
         self.sd_hash: bytes | None = None
+
+    def presentation(self, presentation: str) -> None:
+        """One presentation's skeleton and tail; references only within it."""
+        parts = presentation.split("~")
+        if len(parts) < 2:
+            raise FormatError("not an SD-JWT presentation (compact serialization)")
+        issuer_jwt, disclosures, kb_jwt = parts[0], parts[1:-1], parts[-1]
+        self.digests = {}
+        self.sd_hash = None
+        self.skeleton += _varint(len(disclosures))
+        self.skeleton.append(1 if kb_jwt else 0)
+        for disclosure in disclosures:
+            if "." in disclosure:
+                raise FormatError("a disclosure is not one base64url segment")
+            self.text(_segment_bytes(disclosure))
+        # references to disclosures only from the JWTs after them, never between disclosures
+        for j, disclosure in enumerate(disclosures):
+            self.digests.setdefault(sha256(disclosure.encode("ascii")).digest(), j)
+        self.jwt(issuer_jwt)
+        if kb_jwt:
+            prefix = presentation[: len(presentation) - len(kb_jwt)]
+            self.sd_hash = sha256(prefix.encode()).digest()
+            self.jwt(kb_jwt)
 
     def jwt(self, jwt: str) -> None:
         pieces = jwt.split(".")
@@ -366,10 +508,11 @@ def decode_compact_ascii(text: str) -> bytes:
     match = _PREFIX_RE.match(text[:6])
     if match is None:
         raise FormatError("not a compact QR text")
-    if match.group() != PREFIX:
+    version = _VERSIONS.get(match.group())
+    if version is None:
         raise FormatError("unsupported compact QR transport version")
-    body = b45decode(text[len(PREFIX) :])
-    inflate = zlib.decompressobj(-15, DICTIONARY)  # inflated once, bounded
+    body = b45decode(text[len(match.group()) :])
+    inflate = zlib.decompressobj(-15, DICTIONARIES[version])  # inflated once, bounded
     try:
         skeleton = inflate.decompress(body, MAX_SKELETON + 1)
     except zlib.error:
@@ -378,7 +521,8 @@ def decode_compact_ascii(text: str) -> bytes:
         raise FormatError("the compact QR data expands beyond the limit")
     if not inflate.eof:
         raise FormatError("the compact QR data is truncated")
-    return _Unpacker(skeleton, inflate.unused_data).presentation()
+    unpacker = _Unpacker(skeleton, inflate.unused_data)
+    return unpacker.presentation() if version == 1 else unpacker.members()
 
 
 class _Unpacker:
@@ -391,12 +535,43 @@ class _Unpacker:
         self.pos = 0
         self.tail = tail
         self.tail_pos = 0
-        self.size = 0
+        self.size = 0  # characters produced so far, all members together
         self.digests: list[bytes] | None = None
         self.sd_hash: bytes | None = None
 
     def presentation(self) -> bytes:
-        n, self.pos = _read_varint(self.skeleton, 0)
+        """Version 1: the skeleton is one presentation."""
+        presentation = self._member()
+        self._used_up()
+        if len(presentation) > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return presentation
+
+    def members(self) -> bytes:
+        """Version 2: a count m (1 to MAX_SET), then m presentations; m = 1 gives the
+        presentation itself, m >= 2 the plain set text ``["p1","p2",…]``."""
+        if not self.skeleton:
+            raise FormatError("the compact QR data is truncated")
+        m = self.skeleton[0]
+        self.pos = 1
+        if not 1 <= m <= MAX_SET:
+            raise FormatError("the compact QR data holds an unsupported number of presentations")
+        members = [self._member() for _ in range(m)]
+        self._used_up()
+        text = members[0] if m == 1 else b'["' + b'","'.join(members) + b'"]'
+        if len(text) > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return text
+
+    def _used_up(self) -> None:
+        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
+            raise FormatError("the compact QR data has bytes left over")
+
+    def _member(self) -> bytes:
+        """One presentation; its references name its own disclosures and sd_hash only."""
+        self.digests = None
+        self.sd_hash = None
+        n, self.pos = _read_varint(self.skeleton, self.pos)
         if self.pos >= len(self.skeleton):
             raise FormatError("the compact QR data is truncated")
         flags = self.skeleton[self.pos]
@@ -411,12 +586,7 @@ class _Unpacker:
         if flags:
             self.sd_hash = _b64(sha256(prefix).digest())
             kb_jwt = self._jwt()
-        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
-            raise FormatError("the compact QR data has bytes left over")
-        presentation = prefix + kb_jwt
-        if len(presentation) > MAX_PRESENTATION:
-            raise FormatError("the presentation is too large")
-        return presentation
+        return prefix + kb_jwt
 
     def _jwt(self) -> bytes:
         header = self._text()

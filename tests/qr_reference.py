@@ -1,21 +1,24 @@
 """Reference decoders of the compact QR transport, written plainly, for differential tests.
 
 This is the version-1 decoder as first written (character by character, a string at a
-time), kept here as the oracle of tests/test_qr_fast.py: the fast decoder of
-``sdjwt.qr_transport`` must return the same presentation or refuse with the same
-message. It uses the standard library only (no helper of the project), so a bug shared
-by the project's helpers cannot hide here.
+time), and version 2 (a count, then that many version-1 presentations, each with its
+own references) written the same way, kept here as the oracle of tests/test_qr_fast.py:
+the fast decoder of ``sdjwt.qr_transport`` must return the same presentation (or set
+text) or refuse with the same message. It uses the standard library only (no helper of
+the project), so a bug shared by the project's helpers cannot hide here. Only the
+frozen dictionaries come from the module under test (their hashes are pinned by tests).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import zlib
 from hashlib import sha256
 
 from keys.errors import FormatError
-from sdjwt.qr_transport import DICTIONARY, MAX_COMPACT, MAX_PRESENTATION, MAX_SKELETON, PREFIX
+from sdjwt.qr_transport import DICTIONARIES, MAX_COMPACT, MAX_PRESENTATION, MAX_SKELETON
 
 B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _PREFIX_RE = re.compile(r"EC([0-9]{1,3}):")
@@ -61,10 +64,11 @@ def decode_compact(text: str) -> str:
     match = _PREFIX_RE.match(text[:6])
     if match is None:
         raise FormatError("not a compact QR text")
-    if match.group() != PREFIX:
+    if match.group() not in ("EC1:", "EC2:"):
         raise FormatError("unsupported compact QR transport version")
-    body = b45decode(text[len(PREFIX) :])
-    inflate = zlib.decompressobj(-15, DICTIONARY)
+    version = int(match.group()[2])
+    body = b45decode(text[4:])
+    inflate = zlib.decompressobj(-15, DICTIONARIES[version])
     try:
         skeleton = inflate.decompress(body, MAX_SKELETON + 1)
     except zlib.error:
@@ -73,7 +77,10 @@ def decode_compact(text: str) -> str:
         raise FormatError("the compact QR data expands beyond the limit")
     if not inflate.eof:
         raise FormatError("the compact QR data is truncated")
-    return _Unpacker(skeleton, inflate.unused_data).presentation()
+    unpacker = _Unpacker(skeleton, inflate.unused_data)
+    if version == 1:
+        return unpacker.presentation()
+    return unpacker.set_text()
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -100,6 +107,28 @@ class _Unpacker:
         self.sd_hash: str | None = None
 
     def presentation(self) -> str:
+        presentation = self.member()
+        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
+            raise FormatError("the compact QR data has bytes left over")
+        if len(presentation) > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return presentation
+
+    def set_text(self) -> str:
+        m = self.take(1)[0]
+        if m < 1 or m > 4:
+            raise FormatError("the compact QR data holds an unsupported number of presentations")
+        members = [self.member() for _ in range(m)]
+        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
+            raise FormatError("the compact QR data has bytes left over")
+        text = members[0] if m == 1 else json.dumps(members, separators=(",", ":"))
+        if len(text) > MAX_PRESENTATION:
+            raise FormatError("the presentation is too large")
+        return text
+
+    def member(self) -> str:
+        self.digests = None
+        self.sd_hash = None
         n = self.varint()
         flags = self.take(1)[0]
         if flags > 1:
@@ -112,12 +141,7 @@ class _Unpacker:
         if flags:
             self.sd_hash = b64(sha256(prefix.encode("ascii")).digest())
             kb_jwt = self.jwt()
-        if self.pos != len(self.skeleton) or self.tail_pos != len(self.tail):
-            raise FormatError("the compact QR data has bytes left over")
-        presentation = prefix + kb_jwt
-        if len(presentation) > MAX_PRESENTATION:
-            raise FormatError("the presentation is too large")
-        return presentation
+        return prefix + kb_jwt
 
     def jwt(self) -> str:
         header = self.text()

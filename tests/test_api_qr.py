@@ -188,7 +188,7 @@ def test_an_offline_qr_is_compact_renders_and_verifies(
     headers = auth.citizen()
     body = show(client, headers, "offline")
     assert set(body) == {"id", "qr", "mode", "expires_at"} and body["mode"] == "offline"
-    assert is_compact(body["qr"]) and body["qr"].startswith("EC1:")
+    assert is_compact(body["qr"]) and body["qr"].startswith("EC2:")
     assert decode_compact(body["qr"]).count("~") == 3  # name and ID number, then the KB-JWT
     assert decode_qr(qr_png(client, headers, body["id"])) == body["qr"]
 
@@ -326,7 +326,7 @@ def test_the_short_url_itself_reveals_nothing(client: FlaskClient, auth: AuthAct
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     text = page.get_data(as_text=True)
     assert "ecert verifier" in text
-    assert NAME not in text and "eyJ" not in text and "EC1:" not in text
+    assert NAME not in text and "eyJ" not in text and "EC1:" not in text and "EC2:" not in text
     # the same page for a token that never existed: not even an existence oracle
     assert client.get("/p/" + "B" * 22).get_data() == page.get_data()
     assert client.get("/p/anything").get_data() == page.get_data()
@@ -347,7 +347,7 @@ def test_a_base_url_too_long_for_a_small_code_is_refused(api_app: Flask, auth: A
     presentation = svc.instance.vault.present(citizen, item.credential_id, scene)
     with pytest.raises(OnlineQrUnavailable):
         book.show(citizen, presentation, "online")
-    assert book.show(citizen, presentation, "offline").qr.startswith("EC1:")
+    assert book.show(citizen, presentation, "offline").qr.startswith("EC2:")
     assert shown.show(citizen, presentation, "online").qr.startswith(ONLINE_PREFIX)
 
 

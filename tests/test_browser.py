@@ -696,7 +696,7 @@ def test_a_revocation_replaces_the_qr_code_with_an_explanation(
             page.get_by_role("button", name=t.show_qr, exact=True).click()
         _qr_shown(page)
         image = page.get_by_role("img", name=t.qr_code, exact=True)
-        assert decode_qr(image.screenshot()).startswith("EC1:")
+        assert decode_qr(image.screenshot()).startswith("EC2:")
         expect(page.get_by_text(SCAN_HINT[t.lang], exact=True)).to_be_visible()
         shots.take(page, "qr-before-revocation")
 

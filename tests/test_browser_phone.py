@@ -168,7 +168,7 @@ def _phone_qr(page: Any, t: dict[str, str], who: int) -> str:
     box = image.bounding_box()
     assert box is not None and box["width"] >= 300, box
     text = decode_qr(image.screenshot())
-    assert text.startswith("EC1:"), text[:20]
+    assert text.startswith("EC2:"), text[:20]
     return text
 
 

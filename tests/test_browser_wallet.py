@@ -490,7 +490,7 @@ def test_switching_language_keeps_the_screen(
             "() => { const i = document.getElementById('qr-img'); "
             "return !i.hidden && i.complete && i.naturalWidth > 0; }"
         )
-        assert decode_qr(image.screenshot()).startswith("EC1:")
+        assert decode_qr(image.screenshot()).startswith("EC2:")
         shots.take(page, "qr-other-language")
         # back goes to the card, as it did before the switch
         page.get_by_role("button", name=other.done, exact=True).click()

@@ -33,7 +33,7 @@ def test_the_demo_qr_is_compact_and_its_words_about_a_second_check_are_true(
     assert main(["demo", "-o", str(out)]) == 0
     said = capsys.readouterr().err
     text = decode_qr((out / "hotel-qr.png").read_bytes())
-    assert text.startswith("EC1:") and text == (out / "hotel-qr.txt").read_text().strip()
+    assert text.startswith("EC2:") and text == (out / "hotel-qr.txt").read_text().strip()
     assert qr_version(text) <= 22, qr_version(text)
     assert f"QR version {qr_version(text)} at level M" in said
     assert "the same QR code again at this verifier: refused (replayed)" in said

@@ -34,10 +34,16 @@ from issuer.catalogue import CredentialType, default_scenes
 from keys import SigningKey, sign_compact
 from keys.b64 import b64url_decode, b64url_encode
 from keys.errors import FormatError
+from keys.jws import parse_compact
+from keys.signing import VerifyingKey
 from sdjwt import TYP_SD_JWT_VC, digest, make_disclosure
 from sdjwt.qr_transport import (
     DICTIONARY,
     DICTIONARY_SHA256,
+    DICTIONARY_V1,
+    DICTIONARY_V1_SHA256,
+    PREFIX,
+    VERSION,
     b45encode,
     decode_compact,
     encode_compact,
@@ -223,10 +229,13 @@ def test_every_vendored_library_has_its_licence_next_to_it() -> None:
 # -- the compact encoder ------------------------------------------------------------------------
 
 
-def test_the_js_dictionary_is_the_frozen_version_1_dictionary(node: Node) -> None:
+def test_the_js_dictionaries_are_the_frozen_python_dictionaries(node: Node) -> None:
     answer = node.call("dictionary")
+    assert (answer["prefix"], answer["version"]) == (PREFIX, VERSION) == ("EC2:", 2)
     assert bytes.fromhex(answer["hex"]) == DICTIONARY
     assert answer["sha256"] == answer["declared"] == DICTIONARY_SHA256
+    assert bytes.fromhex(answer["v1_hex"]) == DICTIONARY_V1
+    assert answer["v1_sha256"] == answer["v1_declared"] == DICTIONARY_V1_SHA256
 
 
 def test_js_base45_is_the_python_base45(node: Node) -> None:
@@ -292,6 +301,54 @@ def test_js_encoder_is_byte_identical_on_random_segments(node: Node) -> None:
     answers = js_encode(node, texts)
     for plain, answer in zip(texts, answers, strict=True):
         assert answer == {"ok": encode_compact(plain)}, plain
+
+
+def _set_text(members: list[str]) -> str:
+    return json.dumps(members, separators=(",", ":"))
+
+
+def test_js_encoder_is_byte_identical_on_sets(
+    node: Node, python_presentations: list[str]
+) -> None:
+    rng = random.Random(12)
+    with_kb = [p for p in python_presentations if not p.endswith("~")]
+    texts = [
+        _set_text(rng.sample(with_kb, rng.randrange(2, 5))) for _ in range(60)
+    ] + [_set_text(members) for members in _random_sets(40)]
+    answers = js_encode(node, texts)
+    for plain, answer in zip(texts, answers, strict=True):
+        assert answer == {"ok": encode_compact(plain)}, plain[:80]
+        assert decode_compact(answer["ok"]) == plain
+
+
+def _random_sets(count: int) -> list[list[str]]:
+    rng = random.Random(13)
+    texts = _random_presentations(4 * count)
+    return [[texts.pop() for _ in range(rng.randrange(2, 5))] for _ in range(count)]
+
+
+SET_REFUSALS = [
+    "[]",
+    '["a"]',
+    '["eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~", "eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~",]',
+    '["eyJh.eyJh.c2ln~",1]',
+    '["\\u0065yJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"',
+    '["eyJh.eyJh.c2ln~",""]',
+    _set_text(["eyJh.eyJh.c2ln~"] * 5),
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh~"]',
+    '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2m~"]',
+    "[" * 4000,
+]
+
+
+@pytest.mark.parametrize("bad", SET_REFUSALS)
+def test_js_encoder_refuses_the_set_forms_python_refuses(node: Node, bad: str) -> None:
+    with pytest.raises(FormatError):
+        encode_compact(bad)
+    assert js_encode(node, [bad])[0]["error"]["code"] == "malformed"
 
 
 @pytest.mark.parametrize(
@@ -552,6 +609,147 @@ def test_js_refuses_to_present_an_expired_credential(
     assert node.error_code("present", now=exp + 31, **request) == "credential_expired"
 
 
+# -- sets made on the device ------------------------------------------------------------------
+
+
+def school_set_scene() -> dict[str, Any]:
+    """The school scene as a set: its ``all_of`` (or, before the scenes land, its accept
+    entries, household register and birth medical certificate, as one set)."""
+    school = dict(SCENES["school"])
+    if not school.get("all_of"):
+        school["all_of"], school["accept"] = school["accept"], []
+    return school
+
+
+def _kb_payload(member: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(b64url_decode(member.rsplit("~", 1)[1].split(".")[1]))
+    return payload
+
+
+def test_a_js_set_for_the_school_is_one_qr_of_key_bound_members(
+    node: Node, world: World, device: dict[str, Any]
+) -> None:
+    scene = school_set_scene()
+    wanted = [(entry["vct"], entry["claims"]) for entry in scene["all_of"]]
+    sd_jwts = [issue(world, vct, device["public_jwk"]) for vct, _ in reversed(wanted)]
+    made = node.call(
+        "present_set", handle=device["handle"], sd_jwts=sd_jwts, scene=scene, now=world.clock()
+    )
+    plain, compact = made["plain"], made["compact"]
+    assert compact == encode_compact(plain) and decode_compact(compact) == plain
+    members = json.loads(plain)
+    assert plain == _set_text(members) and len(members) == len(wanted)
+    device_key = VerifyingKey.from_jwk(device["public_jwk"])
+    nonces = set()
+    for member, (vct, claims) in zip(members, wanted, strict=True):  # in all_of's order
+        assert _vct(member) == vct
+        *prefix, kb = member.split("~")
+        kb_jws = parse_compact(kb, typ="kb+jwt")
+        device_key.verify(kb_jws.signing_input, kb_jws.signature)
+        payload = _kb_payload(member)
+        assert payload["aud"] == "school" and payload["iat"] == int(world.clock())
+        assert payload["sd_hash"] == digest("~".join(prefix) + "~")
+        nonces.add(payload["nonce"])
+        names = [json.loads(b64url_decode(d))[1] for d in prefix[1:]]
+        assert names == claims  # exactly the scene's claims, in its order
+    assert len(nonces) == 1  # one nonce for the whole set
+    qr = node.call("qr", text=compact)  # its size: tests/test_qr_transport_sizes.py
+    assert decode_qr(rasterise(qr["svg"])) == compact and qr["version"] == qr_version(compact, "M")
+
+
+def test_js_refuses_a_set_with_a_type_missing_or_another_keys_member(
+    node: Node, world: World, device: dict[str, Any]
+) -> None:
+    scene = school_set_scene()
+    vcts = [entry["vct"] for entry in scene["all_of"]]
+    mine = [issue(world, vct, device["public_jwk"]) for vct in vcts]
+    request = {"handle": device["handle"], "scene": scene, "now": world.clock()}
+    assert node.error_code("present_set", sd_jwts=mine[:1], **request) == "scene_unmet"
+    other = SigningKey.generate("ES256")
+    theirs = issue(world, vcts[-1], dict(other.public_jwk()))
+    assert node.error_code("present_set", sd_jwts=[*mine[:-1], theirs], **request) == "not_holder"
+    one_of = dict(SCENES["hotel"])
+    assert node.error_code("present_set", sd_jwts=mine, **{**request, "scene": one_of}) == (
+        "scene_unmet"
+    )
+
+
+#: A link credential's claims (common12.md), with valid ID numbers.
+LINKS = {
+    "urn:ecert:guardianship": {
+        "guardian_name": "王芳", "guardian_id_number": "110101199003070011",
+        "ward_name": "李小明", "ward_id_number": "110101201506010029",
+        "ward_birth_date": "2015-06-01", "relationship": "mother",
+    },
+    "urn:ecert:care-authorisation": {
+        "principal_name": "张三", "principal_id_number": "110101194501010035",
+        "carer_name": "李四", "carer_id_number": "110101196005150046",
+        "scenes": "bank pharmacy", "valid_until": "2027-06-30",
+    },
+}  # fmt: skip
+
+
+def link_credential(vct: str, holder_jwk: dict[str, Any], exp: int) -> str:
+    """A link credential built by hand (its type comes with the guardians' catalogue):
+    every claim selectively disclosable, bound to ``holder_jwk``."""
+    disclosures = [make_disclosure(name, value) for name, value in LINKS[vct].items()]
+    payload = {
+        "iss": "https://ecert.example/issuers/police",
+        "iat": 1,
+        "exp": exp,
+        "vct": vct,
+        "_sd": sorted(d.digest for d in disclosures),
+        "_sd_alg": "sha-256",
+        "cnf": {"jwk": holder_jwk},
+    }
+    jwt = sign_compact(payload, SigningKey.generate("ES256"), typ=TYP_SD_JWT_VC)
+    return "~".join([jwt, *(d.encoded for d in disclosures)]) + "~"
+
+
+@pytest.mark.parametrize(
+    ("link_vct", "scene_id", "flag", "claims"),
+    [
+        ("urn:ecert:guardianship", "hospital", "guardian",
+         ["guardian_name", "ward_name", "relationship"]),
+        ("urn:ecert:care-authorisation", "bank", "carer",
+         ["principal_name", "carer_name", "scenes"]),
+    ],
+)  # fmt: skip
+def test_a_js_guardian_or_carer_set_is_the_held_for_credential_then_its_link(
+    node: Node,
+    world: World,
+    device: dict[str, Any],
+    link_vct: str,
+    scene_id: str,
+    flag: str,
+    claims: list[str],
+) -> None:
+    scene = {**SCENES[scene_id], flag: True}
+    held = issue(world, "urn:ecert:resident-id-card", device["public_jwk"])
+    link = link_credential(link_vct, device["public_jwk"], int(world.clock()) + 86_400)
+    request = {"handle": device["handle"], "sd_jwt": held, "link": link, "now": world.clock()}
+    made = node.call("present_with_link", scene=scene, **request)
+    plain, compact = made["plain"], made["compact"]
+    assert compact == encode_compact(plain) and decode_compact(compact) == plain
+    members = json.loads(plain)
+    assert [_vct(m) for m in members] == ["urn:ecert:resident-id-card", link_vct]
+    kb = [_kb_payload(m) for m in members]
+    assert {p["aud"] for p in kb} == {scene_id} and len({p["nonce"] for p in kb}) == 1
+    link_names = [json.loads(b64url_decode(d))[1] for d in members[1].split("~")[1:-1]]
+    assert link_names == claims  # who presents for whom, never the link's ID numbers
+    (wanted,) = [a["claims"] for a in scene["accept"] if a["vct"] == _vct(members[0])]
+    held_names = [json.loads(b64url_decode(d))[1] for d in members[0].split("~")[1:-1]]
+    assert held_names == wanted
+    # a scene that does not take the link, or an expired link, is refused
+    assert node.error_code("present_with_link", scene={**scene, flag: False}, **request) == (
+        "scene_unmet"
+    )
+    old = link_credential(link_vct, device["public_jwk"], int(world.clock()) - 3_600)
+    assert node.error_code("present_with_link", scene=scene, **{**request, "link": old}) == (
+        "credential_expired"
+    )
+
+
 # -- the QR drawing -----------------------------------------------------------------------------
 
 
@@ -724,6 +922,108 @@ def test_in_chromium_offline_the_page_presents_and_draws_a_qr_that_verifies(
             result = fresh_verifier(world).verify(scanned, "hotel")
             assert result.valid, result.errors
             assert set(result.claims) == {"name", "id_number"}
+            assert problems == []
+            context.close()
+        finally:
+            browser.close()
+
+
+#: Puts a device (key, copies) into this browser's IndexedDB as device.js keeps it.
+SEED_DEVICE = """async ([handle, copies, cards]) => {
+    const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open("ecert-device", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("kv");
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+    });
+    const device = {deviceId: "device-1", kid: "kid-1", label: "test phone",
+                    privateKey: window.deviceKey.privateKey,
+                    publicJwk: window.deviceKey.publicJwk};
+    const data = {copies, cards, offset: 0, savedAt: 0};
+    await new Promise((resolve, reject) => {
+        const tx = db.transaction("kv", "readwrite");
+        tx.objectStore("kv").put(device, "device:" + handle);
+        tx.objectStore("kv").put(data, "data:" + handle);
+        tx.objectStore("kv").put(handle, "last");
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+    });
+    db.close();
+}"""
+
+
+def test_in_chromium_offline_the_device_shows_a_set_from_its_copies(
+    static_site: str, world: World
+) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser_helpers import launch_chromium, phone_context
+
+    scene = school_set_scene()
+    vcts = [entry["vct"] for entry in scene["all_of"]]
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            context = phone_context(browser, static_site)
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda err: problems.append(f"pageerror: {err}"))
+            page.on("console", lambda m: _console_error(m, problems))
+            page.goto("/")
+            page.wait_for_function("() => window.EcertDevice && EcertPresent.supported()")
+            jwk = page.evaluate(
+                """async () => {
+                    window.deviceKey = await EcertPresent.generateDeviceKey();
+                    return window.deviceKey.publicJwk;
+                }"""
+            )
+            # this phone's copies: a revoked household register listed first, then the
+            # one it can show, and a birth medical certificate
+            copies = {
+                "card-revoked": {"id": "c0", "vct": vcts[0], "status": "revoked"},
+                "card-a": {"id": "c1", "vct": vcts[0], "status": "valid"},
+                "card-b": {"id": "c2", "vct": vcts[1], "status": "valid"},
+            }
+            for copy in copies.values():
+                copy["sd_jwt"] = issue(world, copy["vct"], jwk)
+            cards = [{"id": card} for card in copies]
+            page.evaluate(SEED_DEVICE, ["h" * 32, copies, cards])
+            context.set_offline(True)  # from here on, no network
+            made = page.evaluate(
+                """async ([scene, now]) => {
+                    const opened = await EcertDevice.openOffline();
+                    if (!opened) return null;
+                    const before = EcertDevice.setCards({all_of: [{vct: "urn:ecert:none"}]});
+                    const made = await EcertDevice.presentSet(scene);
+                    const qr = EcertPresent.drawQr(made.text, document.getElementById("qr"));
+                    qr.svg.setAttribute("width", "900");
+                    qr.svg.setAttribute("height", "900");
+                    return {text: made.text, cards: made.cards, before, version: qr.version};
+                }""",
+                [scene, world.clock()],
+            )
+            assert made is not None
+            assert made["before"] == [None]  # a type it holds no copy of
+            assert made["cards"] == ["card-a", "card-b"]  # never the revoked copy
+            scanned = decode_qr(page.locator("#qr svg").screenshot())
+            assert scanned == made["text"] and made["version"] == qr_version(scanned, "M")
+            members = json.loads(decode_compact(scanned))
+            device_key = VerifyingKey.from_jwk(jwk)
+            kb = [_kb_payload(member) for member in members]
+            assert [_vct(member) for member in members] == vcts
+            assert {p["aud"] for p in kb} == {"school"} and len({p["nonce"] for p in kb}) == 1
+            for member in members:
+                kb_jws = parse_compact(member.rsplit("~", 1)[1], typ="kb+jwt")
+                device_key.verify(kb_jws.signing_input, kb_jws.signature)
+            # a set the phone cannot complete is refused, not shown in part
+            missing = page.evaluate(
+                """async (scene) => {
+                    try { await EcertDevice.presentSet(scene); return "shown"; }
+                    catch (err) { return err.code; }
+                }""",
+                {**scene, "all_of": [scene["all_of"][0], {"vct": "urn:ecert:none", "claims": []}]},
+            )
+            assert missing == "no_device_copy"
             assert problems == []
             context.close()
         finally:

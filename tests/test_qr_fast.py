@@ -24,9 +24,8 @@ from hypothesis import strategies as st
 
 from keys.errors import FormatError
 from sdjwt.qr_transport import (
-    DICTIONARY,
+    DICTIONARIES,
     MAX_PRESENTATION,
-    PREFIX,
     b45decode,
     decode_compact,
     decode_compact_ascii,
@@ -168,15 +167,28 @@ def presentations(draw: st.DrawFn) -> str:
     return prefix + kb_jwt
 
 
-def deflated(skeleton: bytes) -> bytes:
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+VERSIONS = st.sampled_from([1, 2])
+
+
+def deflated(skeleton: bytes, version: int) -> bytes:
+    dictionary = DICTIONARIES[version]
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
     return deflate.compress(skeleton) + deflate.flush()
 
 
-def parts_of(compact: str) -> tuple[bytes, bytes]:
-    inflate = zlib.decompressobj(-15, DICTIONARY)
-    skeleton = inflate.decompress(ref.b45decode(compact[len(PREFIX) :]))
-    return skeleton, inflate.unused_data
+def compact_text(version: int, skeleton: bytes, tail: bytes) -> str:
+    return f"EC{version}:" + b45(deflated(skeleton, version) + tail)
+
+
+def parts_of(compact: str) -> tuple[int, bytes, bytes]:
+    version = int(compact[2])
+    inflate = zlib.decompressobj(-15, DICTIONARIES[version])
+    skeleton = inflate.decompress(ref.b45decode(compact[4:]))
+    return version, skeleton, inflate.unused_data
+
+
+def set_text(members: list[str]) -> str:
+    return json.dumps(members, separators=(",", ":"))
 
 
 def both_agree(text: str) -> None:
@@ -187,8 +199,17 @@ def both_agree(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(presentations())
-def test_real_presentations_decode_alike(plain: str) -> None:
+@given(presentations(), VERSIONS)
+def test_real_presentations_decode_alike(plain: str, version: int) -> None:
+    compact = encode_compact(plain, version=version)
+    assert compact.startswith(f"EC{version}:")
+    assert decode_compact(compact) == plain == ref.decode_compact(compact)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(presentations(), min_size=2, max_size=4))
+def test_real_sets_decode_alike(members: list[str]) -> None:
+    plain = set_text(members)
     compact = encode_compact(plain)
     assert decode_compact(compact) == plain == ref.decode_compact(compact)
 
@@ -201,11 +222,12 @@ EDITS = st.lists(
 
 
 @settings(max_examples=1000, deadline=None)
-@given(presentations(), EDITS)
+@given(st.lists(presentations(), min_size=1, max_size=3), EDITS, VERSIONS)
 def test_damaged_skeletons_and_tails_decode_alike(
-    plain: str, edits: list[tuple[str, str, int, int]]
+    members: list[str], edits: list[tuple[str, str, int, int]], version: int
 ) -> None:
-    skeleton, tail = parts_of(encode_compact(plain))
+    plain = members[0] if len(members) == 1 or version == 1 else set_text(members)
+    version, skeleton, tail = parts_of(encode_compact(plain, version=version))
     parts = {"skeleton": bytearray(skeleton), "tail": bytearray(tail)}
     for which, how, at, value in edits:
         data = parts[which]
@@ -217,7 +239,7 @@ def test_damaged_skeletons_and_tails_decode_alike(
                 data[at] = value
             else:
                 del data[at]
-    both_agree(PREFIX + b45(deflated(bytes(parts["skeleton"])) + bytes(parts["tail"])))
+    both_agree(compact_text(version, bytes(parts["skeleton"]), bytes(parts["tail"])))
 
 
 ESCAPES = st.one_of(
@@ -233,37 +255,61 @@ ESCAPES = st.one_of(
 
 @st.composite
 def skeletons(draw: st.DrawFn) -> tuple[bytes, bytes]:
-    """Skeletons of the grammar with escapes of every kind, and a tail of some length."""
-    out = bytearray([draw(st.integers(0, 3)), draw(st.sampled_from([0, 0, 1, 1, 2]))])
+    """Skeletons of the grammar with escapes of every kind, and a tail of some length; a
+    version-2 skeleton starts with a count (of 0 to 5 presentations)."""
+    out = bytearray()
+    for _ in range(draw(st.integers(1, 2))):
+        out += bytes([draw(st.integers(0, 3)), draw(st.sampled_from([0, 0, 1, 1, 2]))])
+        out += draw(_skeleton_segments())
+    return bytes(out), draw(st.binary(max_size=300))
+
+
+@st.composite
+def _skeleton_segments(draw: st.DrawFn) -> bytes:
+    out = bytearray()
     for _ in range(draw(st.integers(0, 9))):
         packed = b"".join(draw(st.lists(ESCAPES, max_size=5)))
         out += bytes([len(packed)]) + packed
         if draw(st.integers(0, 3)) == 0:
             out.append(draw(st.integers(0, 70)))  # a signature length
-    return bytes(out), draw(st.binary(max_size=300))
+    return bytes(out)
 
 
 @settings(max_examples=1500, deadline=None)
-@given(skeletons())
-def test_random_skeletons_decode_alike(parts: tuple[bytes, bytes]) -> None:
+@given(skeletons(), st.integers(0, 5))
+def test_random_skeletons_decode_alike(parts: tuple[bytes, bytes], count: int) -> None:
     skeleton, tail = parts
-    both_agree(PREFIX + b45(deflated(skeleton) + tail))
+    both_agree(compact_text(1, skeleton, tail))
+    both_agree(compact_text(2, bytes([count]) + skeleton, tail))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200), st.binary(max_size=200))
-def test_random_bytes_decode_alike(skeleton: bytes, tail: bytes) -> None:
-    both_agree(PREFIX + b45(deflated(skeleton) + tail))
-    both_agree(PREFIX + b45(skeleton + tail))
+@given(st.binary(max_size=200), st.binary(max_size=200), VERSIONS)
+def test_random_bytes_decode_alike(skeleton: bytes, tail: bytes, version: int) -> None:
+    both_agree(compact_text(version, skeleton, tail))
+    both_agree(f"EC{version}:" + b45(skeleton + tail))
 
 
-def test_a_presentation_over_the_limit_is_refused_alike() -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_presentation_over_the_limit_is_refused_alike(version: int) -> None:
     # one disclosure, then a header of digest references: 3 bytes each expand to 43
     refs = b"\x00\xf0\x00" * 400
     header = bytes([0x80 | len(refs) & 0x7F, len(refs) >> 7]) + refs
     skeleton = b"\x01\x00\x01x" + header + b"\x01y\x01"
-    text = PREFIX + b45(deflated(skeleton) + b"s")
+    text = compact_text(version, skeleton if version == 1 else b"\x01" + skeleton, b"s")
     assert MAX_PRESENTATION < 400 * 43
+    both_agree(text)
+    with pytest.raises(FormatError, match="too large"):
+        decode_compact(text)
+
+
+def test_a_set_over_the_limit_is_refused_alike() -> None:
+    # four members of 200 references each: each member alone is under the limit
+    refs = b"\x00\xf0\x00" * 100
+    header = bytes([0x80 | len(refs) & 0x7F, len(refs) >> 7]) + refs
+    member = b"\x01\x00\x01x" + header + b"\x01y\x01"
+    text = compact_text(2, b"\x04" + member * 4, b"ssss")
+    assert 100 * 43 < MAX_PRESENTATION < 4 * 100 * 43
     both_agree(text)
     with pytest.raises(FormatError, match="too large"):
         decode_compact(text)
@@ -293,12 +339,13 @@ _FIXED = _PREFIX_TEXT + ".".join(
 )
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize(
     "damage",
     ["none", "skeleton+1", "skeleton-1", "tail+1", "tail-1", "tail only", "no skeleton"],
 )
-def test_fixed_damage_decodes_alike(damage: str) -> None:
-    skeleton, tail = parts_of(encode_compact(_FIXED))
+def test_fixed_damage_decodes_alike(damage: str, version: int) -> None:
+    version, skeleton, tail = parts_of(encode_compact(_FIXED, version=version))
     skeleton, tail = {
         "none": (skeleton, tail),
         "skeleton+1": (skeleton + b"\x00", tail),
@@ -308,6 +355,6 @@ def test_fixed_damage_decodes_alike(damage: str) -> None:
         "tail only": (b"", tail),
         "no skeleton": (skeleton, b""),
     }[damage]
-    text = PREFIX + b45(deflated(skeleton) + tail)
+    text = compact_text(version, skeleton, tail)
     both_agree(text)
     assert (outcome(decode_compact, text)[0] == "ok") == (damage == "none")

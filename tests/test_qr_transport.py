@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +21,22 @@ from PIL import Image, ImageFilter, ImageOps
 from issuer import load_catalogue
 from keys.b64 import b64url_encode
 from keys.errors import FormatError
+from keys.jws import parse_compact
+from keys.signing import VerifyingKey
 from sdjwt import digest, qr_transport
 from sdjwt.qr_transport import (
+    DICTIONARIES,
     DICTIONARY,
     DICTIONARY_SHA256,
+    DICTIONARY_V1,
+    DICTIONARY_V1_SHA256,
+    DICTIONARY_V2,
+    DICTIONARY_V2_SHA256,
     MAX_COMPACT,
+    MAX_SET,
     MAX_SKELETON,
     PREFIX,
+    PREFIX_V1,
     b45decode,
     b45encode,
     decode_compact,
@@ -45,6 +55,8 @@ CATALOGUE = load_catalogue()
 RFC9901 = Path(__file__).parent / "vectors" / "rfc9901"
 #: The version-1 dictionary is part of the format: changing it needs a new version.
 FROZEN_DICTIONARY_SHA256 = "c3a365a38be24c382375ca9b0cb4b7bada624fac9972a7fd757b3f4bf56868e5"
+#: Version 2's, likewise (also recorded in docs/formats.md).
+FROZEN_DICTIONARY_V2_SHA256 = "79e235c8d7736bb6947817a99e52debc2babcc5215ab08999811aa3dae9824cb"
 
 
 def _unwrap(path: Path) -> str:
@@ -147,6 +159,125 @@ def test_round_trip_on_the_rfc9901_examples(name: str) -> None:
     assert decode_compact(compact) == plain
 
 
+#: The RFC 9901 example presentation as the version-1 encoder wrote it before version 2
+#: (made with sdjwt/qr_transport.py of commit fbbe43b): a QR code shown before the
+#: change must keep decoding to the same text.
+FROZEN_EC1_RFC9901 = (
+    "EC1:.%E*.PYUOK52+-LL%U.V7V0SS54%NVKJ2+%ALR4KH58J9LIB/W1EHHGG4:DIPQUNUFQ3D-/EUZSZO3-/EENM"
+    "DGW 2U/WB52MXU1-47J5RU3S2+1/$QR4LOYEGOEK+7X1BF3PJUQ$U9TZKBORWX1M:4 7T%XCJY0AX7F2W3LI2SJ2"
+    ".C4AJDSKGAMNPNUB1L7QY4O8/P%WVM%T7H95/F*CQ5195PPZU3MDR86R090UK0%.0*QKJQU 7ALB3Y7Q3IO+NO19"
+    "W1P1GJT00LO:KTOO .V8SPU+8/*I:APVL22$7 $C87Q62FLGK.DEPA6K.J:NA8$I+6SR G*L1% K3BFG/PMMKALC"
+    "%VMWI1TRM2QRQE17O75IDAYLWWB7EG5097U5352IIKJUG-3RY5V10VE2MD8WJSAJPFTO20UFULR-FJWCV.PHTK6I"
+    "W8OMKU:GR1O2RA6:TOJ6BFB0A9ET426B.W8 2JZ.Q3LFW.I2GTTEGH59MIOH3KV98L30M1G$4S%-78QAD3SC866G"
+    "I:FRVSO.ND/K8EMG86DMHPO%9/:IGDEBEJEJCSRI1H9X76P.5+F1.+3-%54BL+/02PTMECLT3M8NAKR*NVH%6VIM"
+    "2-PTGV$ H3/4 J4 QH3:IU*URTEK5295S07U/9N+0ES8LJ/C/0P/P8H%IZ+77/OKOIO:AJLMNJC4PGGW0$$AUZD4"
+    "T3PII570D$6OZ1Q2UIYBGDVPUUM:QC9JNAKBOI1GA %4J$A* 9YRU0Z7$RUX*U4R0%HGCYLNEG9ULB.EB:199TQ*"
+    "OEHLC6ED%AN OHDQ71Q8VGG-UK%T3SVKQ8L0FH9NX6P$Z3ZKJ169L8OZW6FA55*LUW2ZE2 EB3S9FO0J2C76OO2Q"
+    "O+BKMS706 W49R3M:UJFNU 1$O7%:4FLFM1DURS40DZ86+4H$KC8O8DOBMCH*IMT6U9FO6VT*K4RLQCX3DD6KIUC"
+    "82D7N7AWSNCSRVO:52IN/9RTPDU A P7JXQTG74V7%-TH-RQ UH63IPSUGV0KTAV3P5EUHRFFJJEJD88UNB%.BZ."
+    "M02A$CHH:P3JHS*CJGBY+AGLRMG4-ZGF13O3NF.I3F609B6YHR5N13B8CHV8BNYS.Z2EY1U71NIJSWOUG2MZE:XT"
+    "D%3%B55GS"
+)
+
+
+def test_a_frozen_version_1_text_still_decodes_and_its_signatures_verify() -> None:
+    plain = _unwrap(RFC9901 / "sd_jwt_kb_presentation.txt")
+    assert FROZEN_EC1_RFC9901.startswith(PREFIX_V1) and is_compact(FROZEN_EC1_RFC9901)
+    assert decode_compact(FROZEN_EC1_RFC9901) == plain
+    assert encode_compact(plain, version=1) == FROZEN_EC1_RFC9901  # the old encoder, kept
+    # the decoded text is the signed one: the issuer's and the holder's signatures hold
+    issuer_jwt, *_, kb_jwt = plain.split("~")
+    issuer = parse_compact(issuer_jwt, typ="example+sd-jwt")
+    VerifyingKey.from_jwk(json.loads((RFC9901 / "issuer_jwk.json").read_text())).verify(
+        issuer.signing_input, issuer.signature
+    )
+    kb = parse_compact(kb_jwt, typ="kb+jwt")
+    VerifyingKey.from_jwk(issuer.payload["cnf"]["jwk"]).verify(kb.signing_input, kb.signature)
+    assert kb.payload["sd_hash"] == digest(plain[: len(plain) - len(kb_jwt)])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_verifier_accepts_both_versions(world: World, version: int) -> None:
+    held, wallet = world.issue_id_card()
+    verifier = fresh_verifier(world)
+    plain = wallet.present_for_scene(held, verifier.trust_list.scenes["hotel"])
+    compact = encode_compact(plain, version=version)
+    assert compact.startswith(f"EC{version}:") and decode_compact(compact) == plain
+    result = verifier.verify(compact, "hotel")
+    assert result.valid, result.errors
+
+
+def test_version_2_of_one_presentation_is_that_presentation(
+    id_presentations: dict[str, str],
+) -> None:
+    plain = id_presentations["hotel"]
+    v1, v2 = encode_compact(plain, version=1), encode_compact(plain)
+    assert v2.startswith("EC2:") and decode_compact(v2) == decode_compact(v1) == plain
+    inflate = zlib.decompressobj(-15, DICTIONARY_V2)
+    assert inflate.decompress(b45decode(v2[4:]))[:1] == b"\x01"  # m = 1
+
+
+@pytest.mark.parametrize("size", [2, 3, MAX_SET])
+def test_a_set_round_trips_to_the_plain_set_text(
+    every_type: dict[str, list[str]], size: int
+) -> None:
+    vcts = sorted(every_type)
+    members = [every_type[vcts[i]][2] for i in range(size)]  # one claim each, with KB-JWT
+    plain = _set_text(members)
+    assert plain.startswith('["') and " " not in plain
+    compact = encode_compact(plain)
+    assert compact.startswith("EC2:") and decode_compact(compact) == plain
+    # one stream: the set is smaller than its members' texts one by one
+    assert len(compact) < sum(len(encode_compact(m)) for m in members)
+
+
+def test_a_set_of_the_same_presentation_twice_keeps_each_members_references() -> None:
+    plain = _unwrap(RFC9901 / "sd_jwt_kb_presentation.txt")
+    twice = _set_text([plain, plain])
+    compact = encode_compact(twice)
+    assert decode_compact(compact) == twice
+    inflate = zlib.decompressobj(-15, DICTIONARY)
+    skeleton = inflate.decompress(b45decode(compact[len(PREFIX) :]))
+    assert skeleton[0] == 2 and skeleton.count(b"\x00\xf1") == 2  # an sd_hash each
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[]",
+        "[",
+        '[""]',
+        '["a"]',  # one member: not a set
+        '["eyJh.eyJh.c2ln~"]',
+        '["eyJh.eyJh.c2ln~", "eyJh.eyJh.c2ln~"]',  # a space
+        '[ "eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]',
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]\n',
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~",]',
+        '["eyJh.eyJh.c2ln~",["eyJh.eyJh.c2ln~"]]',
+        '["eyJh.eyJh.c2ln~",1]',
+        '["\\u0065yJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]',  # an escape
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"',
+        '["eyJh.eyJh.c2ln~",""]',
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~","eyJh.eyJh.c2ln~"]',
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh~"]',  # a member that is not an SD-JWT
+        '["eyJh.eyJh.c2ln~","eyJh.eyJh.c2m~"]',  # non-canonical base64url
+        "[" * 4000,
+    ],
+)
+def test_encode_refuses_any_other_array_form(bad: str) -> None:
+    with pytest.raises(FormatError):
+        encode_compact(bad)
+
+
+def test_a_set_is_version_2_only_and_unknown_versions_are_refused() -> None:
+    plain = _unwrap(RFC9901 / "sd_jwt_kb_presentation.txt")
+    with pytest.raises(FormatError):
+        encode_compact(_set_text([plain, plain]), version=1)
+    for version in (0, 3):
+        with pytest.raises(FormatError, match="unsupported"):
+            encode_compact(plain, version=version)
+
+
 def test_the_compact_text_is_qr_alphanumeric(id_presentations: dict[str, str]) -> None:
     alphanumeric = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
     compact = encode_compact(id_presentations["bank"])
@@ -234,9 +365,21 @@ def test_encode_refuses_what_is_not_a_canonical_sd_jwt(bad: str) -> None:
         encode_compact(bad)
 
 
-def test_the_dictionary_is_frozen() -> None:
-    assert hashlib.sha256(DICTIONARY).hexdigest() == DICTIONARY_SHA256
-    assert DICTIONARY_SHA256 == FROZEN_DICTIONARY_SHA256
+def test_the_dictionaries_are_frozen() -> None:
+    assert hashlib.sha256(DICTIONARY_V1).hexdigest() == DICTIONARY_V1_SHA256
+    assert DICTIONARY_V1_SHA256 == FROZEN_DICTIONARY_SHA256
+    assert hashlib.sha256(DICTIONARY_V2).hexdigest() == DICTIONARY_V2_SHA256
+    assert DICTIONARY_V2_SHA256 == FROZEN_DICTIONARY_V2_SHA256
+    assert dict(DICTIONARIES) == {1: DICTIONARY_V1, 2: DICTIONARY_V2}
+    assert (PREFIX, DICTIONARY, DICTIONARY_SHA256) == ("EC2:", DICTIONARY_V2, DICTIONARY_V2_SHA256)
+    # version 2 keeps version 1's fragments (the ID card's templates last, most frequent)
+    assert DICTIONARY_V2.endswith(DICTIONARY_V1)
+    assert len(DICTIONARY_V2) <= 32 * 1024  # DEFLATE's window: the whole of it is used
+
+
+def test_the_docs_record_the_dictionary_hashes() -> None:
+    formats = (Path(__file__).parent.parent / "docs" / "formats.md").read_text(encoding="utf-8")
+    assert FROZEN_DICTIONARY_SHA256 in formats and FROZEN_DICTIONARY_V2_SHA256 in formats
 
 
 def test_base45_is_rfc9285() -> None:
@@ -300,15 +443,25 @@ def test_a_compact_text_as_bytes_verifies(world: World) -> None:
     assert result.valid, result.errors
 
 
-def _body(skeleton: bytes, tail: bytes = b"") -> str:
-    return PREFIX + b45encode(_deflated(skeleton) + tail)
+def _body(skeleton: bytes, tail: bytes = b"", *, version: int = 2) -> str:
+    """A compact text of a hand-made skeleton: version 2's count of one is added."""
+    if version == 2:
+        skeleton = b"\x01" + skeleton
+    return f"EC{version}:" + b45encode(_deflated(skeleton, version) + tail)
 
 
-def _malformed_cases(good: str) -> dict[str, str | bytes]:
+def _raw_body(skeleton: bytes, tail: bytes = b"") -> str:
+    return PREFIX + b45encode(_deflated(skeleton, 2) + tail)
+
+
+def _malformed_cases(good: str, good_set: str) -> dict[str, str | bytes]:
     body = b45decode(good[len(PREFIX) :])
     inflate = zlib.decompressobj(-15, DICTIONARY)
-    skeleton = inflate.decompress(body)
+    skeleton = inflate.decompress(body)[1:]  # without the count
     tail = inflate.unused_data
+    inflate = zlib.decompressobj(-15, DICTIONARY)
+    set_skeleton = inflate.decompress(b45decode(good_set[len(PREFIX) :]))
+    set_tail = inflate.unused_data
     zero_bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
     bomb = zero_bomb.compress(b"\x00" * (4 * 1024 * 1024)) + zero_bomb.flush()
     return {
@@ -335,12 +488,30 @@ def _malformed_cases(good: str) -> dict[str, str | bytes]:
         "varint too long": _body(b"\xff\xff\xff\x7f", b""),
         "escape at the end": _body(b"\x00\x00\x01\x00", b""),
         "zlib bomb": PREFIX + b45encode(bomb),
-        "wrong version": "EC2:" + good[len(PREFIX) :],
+        "wrong version": "EC3:" + good[len(PREFIX) :],
         "version 0": "EC0:" + good[len(PREFIX) :],
+        "version with a leading zero": "EC02:" + good[len(PREFIX) :],
         "too long": PREFIX + "0" * MAX_COMPACT,
         "not ascii": PREFIX + "ÄÖÜ",
         "not ascii bytes": (PREFIX + "AB").encode() + b"\xff\xfe",
         "space inside": PREFIX + " " + good[len(PREFIX) :],
+        # version 2: the count and the members
+        "count missing": _raw_body(b""),
+        "count zero": _raw_body(b"\x00" + skeleton, tail),
+        "count over the limit": _raw_body(bytes([MAX_SET + 1]) + skeleton * 5, tail * 5),
+        "count larger than the members": _raw_body(b"\x02" + skeleton, tail),
+        "count smaller than the members": _raw_body(b"\x01" + set_skeleton[1:], set_tail),
+        "a member's reference to another member's disclosure": _raw_body(
+            b"\x02\x01\x00\x01x\x01x\x01y\x01" + b"\x00\x00\x03\x00\xf0\x00\x01y\x01", b"ss"
+        ),
+        "a member's sd_hash reference before its KB-JWT": _raw_body(
+            b"\x02\x00\x01\x01x\x01y\x01\x01x\x01y\x01" + b"\x00\x00\x02\x00\xf1\x01y\x01",
+            b"sss",
+        ),
+        "a version-1 skeleton under EC2": _raw_body(skeleton, tail),
+        "a version-2 skeleton under EC1": PREFIX_V1
+        + b45encode(_deflated(b"\x01" + skeleton, 1) + tail),
+        "a version-2 body under EC1": PREFIX_V1 + good[len(PREFIX) :],
     }
 
 
@@ -350,14 +521,19 @@ _CASES = [
     "deflate truncated", "skeleton bytes left over", "skeleton truncated", "unknown flags",
     "unknown escape", "digest reference in a disclosure", "digest reference out of range",
     "sd_hash outside the KB-JWT", "empty signature", "empty segment", "varint too long",
-    "escape at the end", "zlib bomb", "wrong version", "version 0",
+    "escape at the end", "zlib bomb", "wrong version", "version 0", "version with a leading zero",
     "too long", "not ascii", "not ascii bytes", "space inside",
+    "count missing", "count zero", "count over the limit", "count larger than the members",
+    "count smaller than the members", "a member's reference to another member's disclosure",
+    "a member's sd_hash reference before its KB-JWT", "a version-1 skeleton under EC2",
+    "a version-2 skeleton under EC1", "a version-2 body under EC1",
 ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def malformed(module_world: World, id_presentations: dict[str, str]) -> dict[str, str | bytes]:
-    cases = _malformed_cases(encode_compact(id_presentations["hotel"]))
+    members = [id_presentations["hotel"], id_presentations["bank"]]
+    cases = _malformed_cases(encode_compact(members[0]), encode_compact(_set_text(members)))
     assert set(cases) == set(_CASES)
     return cases
 
@@ -448,9 +624,15 @@ def test_a_damaged_compact_text_never_raises(
         assert decode_compact(damaged) == plain
 
 
-def _deflated(skeleton: bytes) -> bytes:
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY)
+def _deflated(skeleton: bytes, version: int = 2) -> bytes:
+    dictionary = DICTIONARIES[version]
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
     return deflate.compress(skeleton) + deflate.flush()
+
+
+def _set_text(members: list[str]) -> str:
+    """The plain set text (common12.md): a JSON array written without spaces."""
+    return json.dumps(members, separators=(",", ":"))
 
 
 def test_decode_compact_never_raises_anything_but_format_error() -> None:

@@ -19,8 +19,18 @@ function hexOf(bytes) {
 
 const ops = {
   async dictionary() {
-    const sum = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", P.DICTIONARY));
-    return { hex: hexOf(P.DICTIONARY), sha256: hexOf(sum), declared: P.DICTIONARY_SHA256 };
+    const digest = async (bytes) =>
+      hexOf(new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", bytes)));
+    return {
+      hex: hexOf(P.DICTIONARY),
+      sha256: await digest(P.DICTIONARY),
+      declared: P.DICTIONARY_SHA256,
+      v1_hex: hexOf(P.DICTIONARY_V1),
+      v1_sha256: await digest(P.DICTIONARY_V1),
+      v1_declared: P.DICTIONARY_V1_SHA256,
+      prefix: P.PREFIX,
+      version: P.VERSION,
+    };
   },
   async encode({ texts }) {
     const out = [];
@@ -71,6 +81,18 @@ const ops = {
     const held = await P.parseHeld(sd_jwt);
     const plain = await P.presentForScene(held, scene, keys.get(handle), { now });
     return { plain, compact: compact ? await P.encodeCompact(plain) : null };
+  },
+  async present_set({ handle, sd_jwts, scene, now, nonce }) {
+    const helds = [];
+    for (const sdJwt of sd_jwts) helds.push(await P.parseHeld(sdJwt));
+    const plain = await P.presentSetForScene(helds, scene, keys.get(handle), { now, nonce });
+    return { plain, compact: await P.encodeCompact(plain) };
+  },
+  async present_with_link({ handle, sd_jwt, link, scene, now }) {
+    const held = await P.parseHeld(sd_jwt);
+    const linkHeld = await P.parseHeld(link);
+    const plain = await P.presentWithLink(held, linkHeld, scene, keys.get(handle), { now });
+    return { plain, compact: await P.encodeCompact(plain) };
   },
   async present_claims({ handle, sd_jwt, claims, aud, now }) {
     const held = await P.parseHeld(sd_jwt);

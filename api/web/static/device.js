@@ -9,7 +9,8 @@
  * seen (so that with no network it does not show a code for a copy the bundle says is
  * revoked or suspended) and the service's clock offset. With
  * them the phone builds a presentation, signs its key-binding JWT with the device key
- * and draws the QR code with no network (present.js). Phone first: with a network too,
+ * and draws the QR code with no network (present.js); for a scene that asks for several
+ * credentials at once (`all_of`), one copy of each type, as one set in one QR code. Phone first: with a network too,
  * every QR code of a card this browser holds a copy of is made here; an online code
  * (a /p/ link) is made here and only handed to the service to hold
  * (POST /api/v1/wallet/presentations).
@@ -590,6 +591,73 @@
     return build(cardId, scene, true);
   }
 
+  // -- sets: a scene that asks for several credentials at once (all_of) ----------------------
+
+  /**
+   * The cards this phone would show for a scene with `all_of` ([{vct, claims}]): for each
+   * required type in order, the card id of a copy it can show (not revoked or suspended
+   * as far as it knows; `choice` {vct: cardId} picks among several, else the first in the
+   * card list's order), or null where it holds none.
+   */
+  function setCards(scene, choice) {
+    var allOf = scene && Array.isArray(scene.all_of) ? scene.all_of : [];
+    var copies = (state.data && state.data.copies) || {};
+    var ids = Object.keys(copies);
+    var order = (state.data && Array.isArray(state.data.cards) ? state.data.cards : [])
+      .map(function (card) {
+        return card && card.id;
+      })
+      .filter(function (id) {
+        return ids.indexOf(id) >= 0;
+      });
+    ids.forEach(function (id) {
+      if (order.indexOf(id) < 0) order.push(id);
+    });
+    return allOf.map(function (entry) {
+      var vct = entry && entry.vct;
+      var wanted = choice && Object.prototype.hasOwnProperty.call(choice, vct) ? choice[vct] : null;
+      var usable = order.filter(function (id) {
+        return copies[id].vct === vct && canPresent(id);
+      });
+      if (wanted !== null) return usable.indexOf(wanted) >= 0 ? wanted : null;
+      return usable.length ? usable[0] : null;
+    });
+  }
+
+  /**
+   * The compact QR text of the set a scene with `all_of` asks for ({id, all_of, max_age}),
+   * made here: one copy per required type (setCards), every key-binding JWT signed by the
+   * device key with the scene's id as `aud` and one nonce, packed as one `EC2:` code.
+   * Resolves to {text, iat, expiresAt, offset, cards}; rejects with DeviceProblem
+   * ("no_device_copy" when a type is missing here) or EcertPresent.PresentError
+   * (`scene_unmet`, `credential_expired`, `not_holder`...).
+   */
+  function presentSet(scene, choice) {
+    if (!state.device) return Promise.reject(new DeviceProblem("no_device_copy"));
+    var cards = setCards(scene, choice);
+    if (!cards.length || cards.indexOf(null) >= 0) {
+      return Promise.reject(new DeviceProblem("no_device_copy"));
+    }
+    var offset = (state.data && state.data.offset) || 0;
+    var now = Date.now() / 1000 + offset;
+    var key = { privateKey: state.device.privateKey, publicJwk: state.device.publicJwk };
+    return Promise.all(
+      cards.map(function (id) {
+        return P.parseHeld(copyFor(id).sd_jwt);
+      })
+    )
+      .then(function (helds) {
+        return P.presentSetForScene(helds, scene, key, { now: now });
+      })
+      .then(function (plain) {
+        return P.encodeCompact(plain);
+      })
+      .then(function (text) {
+        var iat = Math.floor(now);
+        return { text: text, iat: iat, expiresAt: iat + (scene.max_age || 60), offset: offset, cards: cards };
+      });
+  }
+
   /** Resolves once the device set-up is no longer pending (or after `ms`), to the state. */
   function settled(ms) {
     if (state.mode !== "pending") return Promise.resolve(state);
@@ -735,6 +803,8 @@
     claimsOf: claimsOf,
     present: present,
     presentOnline: presentOnline,
+    setCards: setCards,
+    presentSet: presentSet,
     settled: settled,
     qrImageUrl: qrImageUrl,
     bundleRefusal: bundleRefusal,

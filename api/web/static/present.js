@@ -1,9 +1,10 @@
 /* ecert: the phone builds a presentation and draws its QR code, with no network.
  *
  * The browser side of wallet/presentation.py (choose the disclosures, sign the
- * key-binding JWT with the device key), sdjwt/qr_transport.py (the compact "EC1:"
- * transport: same skeleton, escapes, frozen dictionary and DEFLATE settings, so the
- * bytes are identical) and wallet/qr.py (level M, one alphanumeric segment). The Python
+ * key-binding JWT with the device key; a set for a scene with `all_of`, each member
+ * with the same aud and nonce), sdjwt/qr_transport.py (the compact "EC2:" transport:
+ * same skeleton, escapes, frozen dictionary and DEFLATE settings, so the bytes are
+ * identical, for one presentation and for a set) and wallet/qr.py (level M, one alphanumeric segment). The Python
  * files are the reference; tests/test_js_present.py runs this file in Node against them.
  *
  * A plain script: in a page it defines `EcertPresent` and needs vendor/pako_deflate.min.js
@@ -14,6 +15,7 @@
  *   const held = await EcertPresent.parseHeld(sdJwt);          // jwt~d1~...~dn~
  *   const key = await EcertPresent.generateDeviceKey();        // private key not extractable
  *   const text = await EcertPresent.presentForScene(held, scene, key);   // jwt~d~...~kb
+ *   const set = await EcertPresent.presentSetForScene([held1, held2], scene, key); // ["…","…"]
  *   const qr = EcertPresent.drawQr(await EcertPresent.encodeCompact(text), element);
  *
  * Every refusal is an EcertPresent.PresentError with the same stable `code` as the
@@ -36,8 +38,10 @@
 
   // -- limits and constants (sdjwt/qr_transport.py, wallet/presentation.py) ---------------
 
-  const VERSION = 1;
-  const PREFIX = "EC1:";
+  const VERSION = 2;
+  const PREFIX = "EC2:";
+  /** Most presentations in one set (keys.trustlist.MAX_SET, sdjwt.qr_transport.MAX_SET). */
+  const MAX_SET = 4;
   const MAX_COMPACT = 8 * 1024;
   const MAX_PRESENTATION = 16 * 1024;
   const MAX_SKELETON = 16 * 1024;
@@ -57,8 +61,10 @@
   const SD = "_sd";
   const ARRAY_ELEMENT = "...";
   const RESERVED = new Set(["iss", "iat", "exp", "nbf", "vct", "cnf", "status", SD, "_sd_alg"]);
-  /** SHA-256 of DICTIONARY: version 1 is frozen (tests/test_qr_transport.py). */
-  const DICTIONARY_SHA256 = "c3a365a38be24c382375ca9b0cb4b7bada624fac9972a7fd757b3f4bf56868e5";
+  /** SHA-256 of DICTIONARY_V1 and of DICTIONARY (version 2's): both frozen
+   * (tests/test_qr_transport.py); the encoder writes version 2 only. */
+  const DICTIONARY_V1_SHA256 = "c3a365a38be24c382375ca9b0cb4b7bada624fac9972a7fd757b3f4bf56868e5";
+  const DICTIONARY_SHA256 = "79e235c8d7736bb6947817a99e52debc2babcc5215ab08999811aa3dae9824cb";
   /** zlib.compressobj(9, DEFLATED, -15, 9, Z_DEFAULT_STRATEGY, DICTIONARY) */
   const DEFLATE_LEVEL = 9;
   const DEFLATE_WINDOW_BITS = 15;
@@ -218,7 +224,7 @@
     return Object.prototype.hasOwnProperty.call(obj, key);
   }
 
-  // -- the preset dictionary of version 1 (frozen; built exactly as the Python builds it) ---
+  // -- the preset dictionaries (frozen; built exactly as the Python builds them) -----------
 
   const T16 = "\x00\x10";
   const T32 = "\x00\x20";
@@ -253,7 +259,7 @@
   ).split(",");
   const SCENES = "school,pharmacy,internet_cafe,hospital,bank";
   const SD_ARRAY = [T32, REF0, REF1, T32, REF2].join('","');
-  const DICTIONARY = latin1(
+  const DICTIONARY_V1 = latin1(
     [
       '"' + VCT_SLUGS.map((slug) => "urn:ecert:" + slug).join('","') + '"',
       '"' + SCENES.split(",").join('","') + '"',
@@ -270,6 +276,63 @@
       '{"iat":1,"aud":"hotel","nonce":"' + T16 + '","sd_hash":"' + SD_HASH_REF + '"}',
     ].join("")
   );
+  // version 2: what issue 12 added (scenes, departments, types, link and derived claims,
+  // enumerated values), then version 1's dictionary whole (the most frequent last)
+  const V2_SCENES = (
+    "hostel,homestay,vaccination,health_checkup,maternity_care," +
+    "medical_insurance_settlement,blood_donation,bank_counter,securities_account," +
+    "insurance_claim,loan_application,currency_exchange,lock_service,knife_purchase," +
+    "train,air_travel,ferry,coach,car_rental,elderly_transit,disability_transit," +
+    "veteran_transit,vehicle_inspection_station,parking_permit,kindergarten," +
+    "university_enrolment,exam_admission,library_card,tenancy_registration,notary," +
+    "marriage_registration,divorce_registration,real_estate_transaction," +
+    "housing_purchase_eligibility,business_registration,residence_permit_application," +
+    "household_transfer,social_security_office,provident_fund_office," +
+    "pension_certification,elderly_allowance,disability_allowance,veteran_services," +
+    "funeral_arrangement,survivor_benefit,sim_card,broadband,number_portability," +
+    "express_delivery,freight_consignment,parcel_collection,pawnshop,second_hand_phone," +
+    "second_hand_car,prepaid_card_purchase,lottery_prize_claim,museum_discount," +
+    "scenic_spot_discount,scenic_spot_ticket,disability_admission,student_discount," +
+    "sports_venue,job_application,background_check,employment_registration," +
+    "security_guard_check,qualification_check"
+  ).split(",");
+  const V2_DEPARTMENTS = (
+    "disabled-persons-federation,housing-provident-fund,market-regulation," +
+    "natural-resources,taxation,veterans-affairs,human-resources,housing,education," +
+    "healthcare-security,health,civil-affairs,police"
+  ).split(",");
+  const V2_VCT_SLUGS = (
+    "death-medical-certificate,divorce-certificate,provident-fund-certificate," +
+    "security-guard-licence,student-card,tax-payment-certificate,tenancy-registration," +
+    "vaccination-record,vehicle-inspection,degree-certificate,education-certificate," +
+    "medical-insurance-card,professional-qualification,social-insurance-record," +
+    "veteran-preferential-card,elderly-preferential-card,hk-macao-travel-permit," +
+    "taiwan-travel-permit,passport,care-authorisation,guardianship,residence-attestation," +
+    "age-attestation"
+  ).split(",");
+  /** Enumerated and recurring values, as JSON (UTF-8). */
+  const V2_VALUES = '"legal_guardian","father","mother","长期","男","女"';
+  const V2_CLAIM_NAMES = (
+    "death_place,employer,has_arrears,inspection_date,insured_since,landlord_name," +
+    "lease_from,monthly_deposit_yuan,paid_from,passport_number,qualification_level," +
+    "registration_number,student_number,tax_type,vaccination_unit,batch_number," +
+    "account_status,death_date,degree_name,dose_number,enrolment_date,insured_region," +
+    "major,paid_until,permit_number,tax_paid_yuan,tax_year,vaccination_date,vaccine_name," +
+    "award_date,degree_level,education_level,graduation_date,payment_status," +
+    "qualification_name,holder_category,months_paid,insurance_type,institution,portrait," +
+    "ward_birth_date,ward_id_number,guardian_id_number,principal_id_number," +
+    "carer_id_number,scenes,carer_name,principal_name,ward_name,relationship," +
+    "guardian_name,city,resident_of_city,age_over_14,age_over_16,age_over_60,age_over_65," +
+    "age_over_18"
+  ).split(",");
+  const DICTIONARY = concat([
+    latin1('"' + V2_SCENES.join('","') + '"'),
+    latin1('"' + V2_DEPARTMENTS.map((d) => "/issuers/" + d + "/status/").join('","') + '"'),
+    latin1('"' + V2_VCT_SLUGS.map((slug) => "urn:ecert:" + slug).join('","') + '"'),
+    new TextEncoder().encode(V2_VALUES),
+    latin1('["' + T16 + '","' + V2_CLAIM_NAMES.join('","') + '",true]'),
+    DICTIONARY_V1,
+  ]);
 
   let dictionaryChecked = null;
 
@@ -278,7 +341,7 @@
     if (dictionaryChecked === null) {
       dictionaryChecked = sha256(DICTIONARY).then((sum) => {
         if (hex(sum) !== DICTIONARY_SHA256) {
-          throw new PresentError("qr_unencodable", "the compact QR dictionary is not version 1's");
+          throw new PresentError("qr_unencodable", "the compact QR dictionary is not version 2's");
         }
       });
       dictionaryChecked.catch(() => {
@@ -398,17 +461,35 @@
     return b64urlDecode(segment);
   }
 
-  /** The compact QR text ("EC1:" + Base45) of an SD-JWT or SD-JWT+KB, as the Python's. */
-  async function encodeCompact(presentation) {
-    await checkDictionary();
-    if (typeof presentation !== "string") fail("malformed", "the presentation must be text");
-    if (presentation.length > MAX_PRESENTATION) fail("malformed", "the presentation is too large");
+  /**
+   * The presentations of `text`: itself, or the members of the plain set text, exactly
+   * '["' + members.join('","') + '"]' with 2 to MAX_SET members of SD-JWT characters
+   * (what JSON.stringify and Python's json.dumps(separators=(",", ":")) write for them);
+   * any other array form is refused, as sdjwt.qr_transport._members refuses it.
+   */
+  function setMembers(text) {
+    if (text[0] !== "[") return [text];
+    const form = "a set presentation must be a JSON array of strings without spaces";
+    if (!(text.startsWith('["') && text.endsWith('"]')) || text.length < 4) fail("malformed", form);
+    const members = text.slice(2, -2).split('","');
+    if (members.length < 2 || members.length > MAX_SET) {
+      fail("malformed", "a set presentation holds 2 to " + MAX_SET + " presentations");
+    }
+    for (const member of members) if (!SD_JWT_CHARS.test(member)) fail("malformed", form);
+    return members;
+  }
+
+  const SD_JWT_CHARS = /^[A-Za-z0-9_.~-]+$/;
+
+  /** One presentation into the packer; its references name its own disclosures only. */
+  async function packPresentation(packer, presentation) {
     const parts = presentation.split("~");
     if (parts.length < 2) fail("malformed", "not an SD-JWT presentation (compact serialization)");
     const issuerJwt = parts[0];
     const disclosures = parts.slice(1, -1);
     const kbJwt = parts[parts.length - 1];
-    const packer = new Packer();
+    packer.digests = new Map();
+    packer.sdHash = null;
     varint(disclosures.length, packer.skeleton);
     packer.skeleton.push(kbJwt ? 1 : 0);
     for (const disclosure of disclosures) {
@@ -426,6 +507,20 @@
       packer.sdHash = hex(await sha256(ascii(prefix)));
       packer.jwt(kbJwt);
     }
+  }
+
+  /**
+   * The compact QR text ("EC2:" + Base45) of an SD-JWT or SD-JWT+KB, or of a set (the
+   * plain set text), as the Python's encode_compact writes it.
+   */
+  async function encodeCompact(presentation) {
+    await checkDictionary();
+    if (typeof presentation !== "string") fail("malformed", "the presentation must be text");
+    if (presentation.length > MAX_PRESENTATION) fail("malformed", "the presentation is too large");
+    const members = setMembers(presentation);
+    const packer = new Packer();
+    packer.skeleton.push(members.length);
+    for (const member of members) await packPresentation(packer, member);
     if (packer.skeleton.length > MAX_SKELETON) {
       fail("malformed", "the presentation is too large for the compact QR transport");
     }
@@ -659,6 +754,94 @@
     return present(held, accept.claims, deviceKey, { aud: scene.id, now: now, nonce: opts.nonce });
   }
 
+  /**
+   * A set presentation (common to the wallet and the verifier: a JSON array of 2 to
+   * MAX_SET SD-JWT+KB texts, written without spaces): one member per `{held, claims}`,
+   * in that order, every KB-JWT signed with the same device key, `aud` and `nonce` (one
+   * nonce drawn for the whole set unless given). Refused as `present` refuses a member.
+   */
+  async function presentSet(items, deviceKey, options) {
+    const opts = options || {};
+    if (!Array.isArray(items) || items.length < 2 || items.length > MAX_SET) {
+      fail("scene_unmet", "a set holds 2 to " + MAX_SET + " credentials");
+    }
+    const now = opts.now === undefined ? Date.now() / 1000 : opts.now;
+    let nonce = opts.nonce;
+    if (nonce === undefined) {
+      nonce = b64urlEncode(webcrypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+    }
+    const members = [];
+    for (const item of items) {
+      members.push(await present(item.held, item.claims, deviceKey, { aud: opts.aud, now, nonce }));
+    }
+    return JSON.stringify(members);
+  }
+
+  /**
+   * The set presentation a scene with `all_of` ([{vct, claims}], as in the trust list)
+   * asks for, from `helds` (held credentials, one per required type: the caller picks
+   * which copy): refused if a type is missing or a credential has expired.
+   */
+  async function presentSetForScene(helds, scene, deviceKey, options) {
+    const opts = options || {};
+    const allOf = scene && Array.isArray(scene.all_of) ? scene.all_of : [];
+    if (allOf.length < 2 || allOf.length > MAX_SET) {
+      fail("scene_unmet", "this scene does not ask for a set of credentials");
+    }
+    const now = opts.now === undefined ? Date.now() / 1000 : opts.now;
+    const items = [];
+    for (const entry of allOf) {
+      const held = (Array.isArray(helds) ? helds : []).find((h) => h && entry && h.vct === entry.vct);
+      if (!held || !Array.isArray(entry.claims)) {
+        fail("scene_unmet", "this scene also needs a " + JSON.stringify(entry && entry.vct));
+      }
+      if (now > held.exp + LEEWAY) {
+        fail("credential_expired", "this credential has expired: it cannot be shown");
+      }
+      items.push({ held, claims: entry.claims });
+    }
+    return presentSet(items, deviceKey, { aud: scene.id, now, nonce: opts.nonce });
+  }
+
+  /**
+   * The link credentials a guardian or a carer presents with a held-for credential, the
+   * scene flag that admits each, and the claims the scene gets from it (as
+   * verifier/links.py's GUARDIANSHIP_CLAIMS and CARE_CLAIMS).
+   */
+  const LINKS = {
+    "urn:ecert:guardianship": { flag: "guardian", claims: ["guardian_name", "ward_name", "relationship"] },
+    "urn:ecert:care-authorisation": { flag: "carer", claims: ["principal_name", "carer_name", "scenes"] },
+  };
+
+  /**
+   * A guardian's or a carer's set for a one-of scene: [the held-for credential with the
+   * claims the scene accepts of it, the link credential with its link claims], both
+   * signed by this device key with the scene's id as `aud` and one nonce. Refused when
+   * the scene does not take that link (`guardian`/`carer` not true), does not accept the
+   * held credential's type, or either credential has expired.
+   */
+  async function presentWithLink(held, link, scene, deviceKey, options) {
+    const opts = options || {};
+    const kind = link && hasOwn(LINKS, link.vct) ? LINKS[link.vct] : null;
+    if (!kind) fail("scene_unmet", "the second credential is not a guardianship or care authorisation");
+    if (!scene || scene[kind.flag] !== true) fail("scene_unmet", "this scene does not take " + link.vct);
+    const accept = (Array.isArray(scene.accept) ? scene.accept : []).find(
+      (entry) => entry && held && entry.vct === held.vct
+    );
+    if (!accept || !Array.isArray(accept.claims)) {
+      fail("scene_unmet", "this scene does not accept " + (held && held.vct));
+    }
+    const now = opts.now === undefined ? Date.now() / 1000 : opts.now;
+    for (const one of [held, link]) {
+      if (now > one.exp + LEEWAY) fail("credential_expired", "this credential has expired: it cannot be shown");
+    }
+    const items = [
+      { held, claims: accept.claims },
+      { held: link, claims: kind.claims },
+    ];
+    return presentSet(items, deviceKey, { aud: scene.id, now, nonce: opts.nonce });
+  }
+
   /** A device key: P-256, the private half not extractable (it never leaves this browser). */
   async function generateDeviceKey() {
     const pair = await subtle().generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
@@ -673,7 +856,7 @@
     };
   }
 
-  // -- the QR code (wallet/qr.py: level M; "EC1:" text as one alphanumeric segment) ------
+  // -- the QR code (wallet/qr.py: level M; "EC2:" text as one alphanumeric segment) ------
 
   const ALPHANUMERIC = /^[0-9A-Z $%*+\-./:]+$/;
   const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
@@ -761,12 +944,15 @@
   return {
     VERSION,
     PREFIX,
+    MAX_SET,
     MAX_COMPACT,
     MAX_PRESENTATION,
     MAX_SKELETON,
     MAX_CREDENTIAL,
     DICTIONARY,
     DICTIONARY_SHA256,
+    DICTIONARY_V1,
+    DICTIONARY_V1_SHA256,
     PresentError,
     b64urlEncode,
     b64urlDecode,
@@ -777,6 +963,9 @@
     chooseDisclosures,
     present,
     presentForScene,
+    presentSet,
+    presentSetForScene,
+    presentWithLink,
     generateDeviceKey,
     qrSvg,
     drawQr,
