@@ -215,8 +215,12 @@ def test_id_card_fields() -> None:
         "valid_until",
         "photo_digest",
     }
-    assert card.claim("id_number").max_length == 18
+    assert card.claim("id_number").type == "id_number"
+    assert card.claim("id_number").max_chars == 18
     assert card.claim("birth_date").type == "date"
+    assert card.claim("sex").type == "enum" and card.claim("sex").allowed == ("男", "女")
+    assert card.claim("valid_until").type == "date_or_long_term"
+    assert not card.claim("valid_until").required  # absent: long-term, as before
 
 
 def test_kinship_proof_fields() -> None:
@@ -471,7 +475,7 @@ def test_realistic_id_card() -> None:
         "ethnicity": "维吾尔",
         "birth_date": "1990-03-07",
         "address": "新疆维吾尔自治区乌鲁木齐市天山区解放南路100号",
-        "id_number": "65010219900307002X",
+        "id_number": "650102199003070021",
         "issuing_authority": "乌鲁木齐市公安局天山分局",
         "valid_from": "2015-06-01",
         "valid_until": "2035-06-01",
@@ -484,7 +488,7 @@ def test_realistic_no_criminal_record_proof() -> None:
     claims = {
         "name": "李四",
         "sex": "男",
-        "id_number": "110101198001010016",
+        "id_number": "110101198001010010",
         "no_criminal_record": True,
         "proof_number": "京公(海)证字[2026]第00123号",
         "issue_date": "2026-11-20",
