@@ -807,8 +807,10 @@ def validate_claims(ctype: CredentialType, claims: Mapping[str, object]) -> dict
     Raises :class:`ClaimsInvalid` (with ``field`` set to the claim's name) for a missing
     required claim, an unknown claim, a value of the wrong JSON type (``bool`` is not an
     ``integer``; ``null`` is not a value: leave an optional claim out instead), a ``date``
-    that is not a real calendar date written ``YYYY-MM-DD``, an empty or over-long string,
-    or a string with control characters. Messages never contain a value.
+    that is not a real calendar date written ``YYYY-MM-DD`` (a ``date_or_long_term`` may
+    also be :data:`LONG_TERM`), an ``id_number`` that :func:`check_id_number` refuses, an
+    ``enum`` value outside its list, an empty or over-long string, or a string with
+    control characters. Messages never contain a value.
     """
     if not isinstance(claims, Mapping):
         raise ClaimsInvalid(f"claims for {ctype.vct} must be a JSON object")
