@@ -145,7 +145,7 @@ CITIZENS: list[dict[str, Any]] = [
         ],
     },
     {
-        "citizen_id": "110101199208150023",
+        "citizen_id": "11010119920815004X",
         "credentials": [
             (
                 "police",
@@ -156,7 +156,7 @@ CITIZENS: list[dict[str, Any]] = [
                     "ethnicity": "汉",
                     "birth_date": "1992-08-15",
                     "address": "北京市东城区样例胡同8号",
-                    "id_number": "110101199208150023",
+                    "id_number": "11010119920815004X",
                     "issuing_authority": "北京市公安局东城分局",
                     "valid_from": "2021-05-01",
                     "valid_until": "2041-05-01",
