@@ -55,9 +55,12 @@ __all__ = [
     "ImageMediaType",
     "CredentialKind",
     "CredentialType",
+    "EnumValue",
+    "LONG_TERM",
     "LocalisedText",
     "SubjectField",
     "SubjectFieldType",
+    "check_id_number",
     "check_value",
     "default_scenes",
     "load_catalogue",
@@ -68,13 +71,19 @@ __all__ = [
     "validate_claims",
 ]
 
-ClaimType = Literal["string", "date", "integer", "boolean", "image"]
+ClaimType = Literal[
+    "string", "date", "integer", "boolean", "image", "id_number", "enum", "date_or_long_term"
+]
 #: The media types an ``image`` claim may carry (a ``data:`` URL of one of them).
 ImageMediaType = Literal["image/jpeg", "image/png"]
 CredentialKind = Literal["certificate", "proof"]
 #: The claim types a subject field may have (a portrait is not changed this way).
-SubjectFieldType = Literal["string", "date", "integer", "boolean"]
-SUBJECT_FIELD_TYPES: Final[frozenset[str]] = frozenset({"string", "date", "integer", "boolean"})
+SubjectFieldType = Literal["string", "date", "integer", "boolean", "enum"]
+SUBJECT_FIELD_TYPES: Final[frozenset[str]] = frozenset(
+    {"string", "date", "integer", "boolean", "enum"}
+)
+#: The value of a ``date_or_long_term`` claim for a document valid for the long term (长期).
+LONG_TERM: Final = "long-term"
 
 #: Names the JWT / SD-JWT VC layer uses itself; a claim may never be called so.
 RESERVED_CLAIM_NAMES: Final[frozenset[str]] = frozenset(
@@ -98,6 +107,17 @@ _MAX_VALIDITY_DAYS: Final = 100 * 366
 _MAX_SCENE_AGE: Final = 3600
 # Integers must survive a round trip through JavaScript's numbers (I-JSON, RFC 7493).
 _MAX_SAFE_INTEGER: Final = 2**53 - 1
+#: A citizen ID number (GB 11643-1999): a 6-digit address code, the birth date
+#: ``YYYYMMDD``, a 3-digit sequence number and the ISO 7064 MOD 11-2 check character
+#: (a digit or an uppercase ``X``).
+_ID_NUMBER_RE: Final = re.compile(r"[0-9]{17}[0-9X]")
+_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_CHARACTERS: Final = "10X98765432"
+#: The earliest birth year an ID number may carry.
+_ID_MIN_YEAR: Final = 1900
+#: Bounds of an ``enum`` claim's list of values.
+_MAX_ENUM_VALUES: Final = 64
+_MAX_ENUM_VALUE_LENGTH: Final = 64
 #: The largest ``max_bytes`` an ``image`` claim may declare: an online presentation
 #: disclosing it (base64 twice: the data URL, then the disclosure) stays well under the
 #: verifier's 16 KiB presentation limit.
@@ -124,15 +144,29 @@ LocalisedText = LocalizedName
 
 
 @dataclass(frozen=True, slots=True)
+class EnumValue:
+    """One allowed value of an ``enum`` claim: the ``value`` the credential carries (as
+    the document prints it, e.g. ``男``) and its bilingual ``label``."""
+
+    value: str
+    label: LocalisedText
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "label": self.label.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimSpec:
     """One claim of a credential type.
 
     ``sd`` marks a selectively disclosable claim (every personal field is);
     ``max_length`` counts characters and is set for ``string`` claims only. An
     ``image`` claim (a portrait) is a ``data:<media type>;base64,…`` URL: it names the
-    ``media_types`` it accepts and ``max_bytes``, the largest decoded image.
-    ``subject`` names the subject field the claim carries (the citizen's own name,
-    birth date…; :class:`SubjectField`), None if it carries none.
+    ``media_types`` it accepts and ``max_bytes``, the largest decoded image. An
+    ``enum`` claim is one of its ``values``; an ``id_number`` claim a citizen ID number
+    with a valid check character; a ``date_or_long_term`` claim a date or
+    :data:`LONG_TERM`. ``subject`` names the subject field the claim carries (the
+    citizen's own name, birth date…; :class:`SubjectField`), None if it carries none.
     """
 
     name: str
@@ -144,10 +178,18 @@ class ClaimSpec:
     media_types: tuple[ImageMediaType, ...] = ()
     max_bytes: int | None = None
     subject: str | None = None
+    values: tuple[EnumValue, ...] = ()
 
     @property
     def max_chars(self) -> int | None:
-        """The longest text the claim may be: ``max_length``, or an image's data URL."""
+        """The longest text the claim may be: ``max_length``, an ID number's 18
+        characters, the longest enumerated value, or an image's data URL."""
+        if self.type == "id_number":
+            return 18
+        if self.type == "enum":
+            return max((len(v.value) for v in self.values), default=0)
+        if self.type == "date_or_long_term":
+            return max(len("YYYY-MM-DD"), len(LONG_TERM))
         if self.type != "image" or self.max_bytes is None:
             return self.max_length
         longest_type = max((len(t) for t in self.media_types), default=0)
@@ -166,9 +208,16 @@ class ClaimSpec:
         if self.type == "image":
             out["media_types"] = list(self.media_types)
             out["max_bytes"] = self.max_bytes
+        if self.type == "enum":
+            out["values"] = [v.to_dict() for v in self.values]
         if self.subject is not None:
             out["subject"] = self.subject
         return out
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """An ``enum`` claim's allowed values, in catalogue order (empty otherwise)."""
+        return tuple(v.value for v in self.values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +235,7 @@ class SubjectField:
     authority: str
     type: SubjectFieldType
     max_length: int | None = None
+    values: tuple[EnumValue, ...] = ()
 
     @property
     def spec(self) -> ClaimSpec:
@@ -197,6 +247,7 @@ class SubjectField:
             required=True,
             sd=True,
             max_length=self.max_length,
+            values=self.values,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,6 +260,8 @@ class SubjectField:
         }
         if self.max_length is not None:
             out["max_length"] = self.max_length
+        if self.type == "enum":
+            out["values"] = [v.to_dict() for v in self.values]
         return out
 
 
@@ -393,6 +446,13 @@ def _read_json(filename: str) -> Any:
         raise CatalogueError(f"{filename}: not valid JSON: {exc.message}") from exc
 
 
+class _EnumValueEntry(StrictModel):
+    """An allowed value of an ``enum`` claim or field as the data files write it."""
+
+    value: str
+    label: LocalizedName
+
+
 class _ClaimEntry(StrictModel):
     """A claim specification as ``catalogue.json`` writes it (shape only)."""
 
@@ -405,6 +465,7 @@ class _ClaimEntry(StrictModel):
     media_types: list[ImageMediaType] | None = None
     max_bytes: Annotated[int, Field(ge=1, le=_MAX_IMAGE_BYTES)] | None = None
     subject: str | None = None
+    values: list[_EnumValueEntry] | None = None
 
 
 class _SubjectEntry(StrictModel):
@@ -415,6 +476,7 @@ class _SubjectEntry(StrictModel):
     authority: str
     type: SubjectFieldType
     max_length: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    values: list[_EnumValueEntry] | None = None
 
 
 class _TypeEntry(StrictModel):
@@ -510,6 +572,7 @@ def parse_subject_fields(data: object, *, source: str = "subjects") -> tuple[Sub
                 authority=authority,
                 type=entry.type,
                 max_length=entry.max_length,
+                values=_enum_values(entry.type, entry.values, where),
             )
         )
     return tuple(fields)
@@ -594,8 +657,9 @@ def _parse_claim(entry: _ClaimEntry, where: str, subjects: Mapping[str, SubjectF
         raise CatalogueError(f"{where}: only image claims have 'media_types' and 'max_bytes'")
     if image and not entry.sd:
         raise CatalogueError(f"{where}.sd: an image claim must be selectively disclosable")
+    values = _enum_values(entry.type, entry.values, where)
     if entry.subject is not None:
-        _check_subject(entry, subjects, f"{where}.subject")
+        _check_subject(entry, values, subjects, f"{where}.subject")
     return ClaimSpec(
         name=name,
         label=_localised(entry.label, f"{where}.label"),
@@ -606,17 +670,56 @@ def _parse_claim(entry: _ClaimEntry, where: str, subjects: Mapping[str, SubjectF
         media_types=tuple(dict.fromkeys(entry.media_types or ())),
         max_bytes=entry.max_bytes,
         subject=entry.subject,
+        values=values,
     )
 
 
-def _check_subject(entry: _ClaimEntry, subjects: Mapping[str, SubjectField], where: str) -> None:
-    """A claim's ``subject``: a known field, of the claim's type, never longer than it."""
+def _enum_values(
+    claim_type: str, entries: list[_EnumValueEntry] | None, where: str
+) -> tuple[EnumValue, ...]:
+    """An ``enum``'s ``values``: 1 to 64, each a non-blank value of at most 64 characters
+    without control characters, none twice, labelled in both languages. Nothing else
+    has ``values``."""
+    if claim_type != "enum":
+        if entries is not None:
+            raise CatalogueError(f"{where}.values: only enum claims have 'values'")
+        return ()
+    if not entries or len(entries) > _MAX_ENUM_VALUES:
+        raise CatalogueError(f"{where}.values: an enum needs 1 to {_MAX_ENUM_VALUES} values")
+    values: list[EnumValue] = []
+    seen: set[str] = set()
+    for k, entry in enumerate(entries):
+        at = f"{where}.values[{k}]"
+        value = _string(entry.value, f"{at}.value")
+        if len(value) > _MAX_ENUM_VALUE_LENGTH or _has_control_character(value):
+            raise CatalogueError(
+                f"{at}.value: at most {_MAX_ENUM_VALUE_LENGTH} characters, no control characters"
+            )
+        if value in seen:
+            raise CatalogueError(f"{at}.value: {value!r} is listed twice")
+        seen.add(value)
+        values.append(EnumValue(value, _localised(entry.label, f"{at}.label")))
+    return tuple(values)
+
+
+def _check_subject(
+    entry: _ClaimEntry,
+    values: tuple[EnumValue, ...],
+    subjects: Mapping[str, SubjectField],
+    where: str,
+) -> None:
+    """A claim's ``subject``: a known field, of the claim's type, never longer than it
+    (an enum: exactly the field's values, so that every value of the field fits)."""
     subject = subjects.get(entry.subject or "")
     if subject is None:
         raise CatalogueError(f"{where}: unknown subject field {entry.subject!r}")
     if entry.type != subject.type:
         raise CatalogueError(
             f"{where}: a {entry.type} claim cannot carry {subject.name!r}, a {subject.type} field"
+        )
+    if [v.value for v in values] != [v.value for v in subject.values]:
+        raise CatalogueError(
+            f"{where}: the claim's values are not those of the field {subject.name!r}"
         )
     if (
         subject.max_length is not None
@@ -704,8 +807,10 @@ def validate_claims(ctype: CredentialType, claims: Mapping[str, object]) -> dict
     Raises :class:`ClaimsInvalid` (with ``field`` set to the claim's name) for a missing
     required claim, an unknown claim, a value of the wrong JSON type (``bool`` is not an
     ``integer``; ``null`` is not a value: leave an optional claim out instead), a ``date``
-    that is not a real calendar date written ``YYYY-MM-DD``, an empty or over-long string,
-    or a string with control characters. Messages never contain a value.
+    that is not a real calendar date written ``YYYY-MM-DD`` (a ``date_or_long_term`` may
+    also be :data:`LONG_TERM`), an ``id_number`` that :func:`check_id_number` refuses, an
+    ``enum`` value outside its list, an empty or over-long string, or a string with
+    control characters. Messages never contain a value.
     """
     if not isinstance(claims, Mapping):
         raise ClaimsInvalid(f"claims for {ctype.vct} must be a JSON object")
@@ -764,6 +869,25 @@ def _check_value(spec: ClaimSpec, value: object) -> object:
                 f"claim {name!r} must be a calendar date written YYYY-MM-DD", field=name
             )
         return value
+    if spec.type == "date_or_long_term":
+        if value != LONG_TERM and (not _DATE_RE.fullmatch(value) or not _is_calendar_date(value)):
+            raise ClaimsInvalid(
+                f"claim {name!r} must be a calendar date written YYYY-MM-DD or {LONG_TERM!r}",
+                field=name,
+            )
+        return value
+    if spec.type == "id_number":
+        problem = check_id_number(value)
+        if problem is not None:
+            raise ClaimsInvalid(f"claim {name!r} {problem}", field=name)
+        return value
+    if spec.type == "enum":
+        if value not in spec.allowed:
+            raise ClaimsInvalid(
+                f"claim {name!r} must be one of the {len(spec.values)} values of its list",
+                field=name,
+            )
+        return value
     if spec.type == "image":
         return _check_image(spec, value)
     if not value.strip():
@@ -804,10 +928,31 @@ def _check_image(spec: ClaimSpec, value: str) -> str:
     return value
 
 
+def check_id_number(value: str) -> str | None:
+    """Why ``value`` is not a citizen ID number (GB 11643-1999), or None if it is one:
+    18 characters, 17 digits then the ISO 7064 MOD 11-2 check character (a digit or an
+    uppercase ``X``), with a real calendar birth date (year 1900 or later) at
+    characters 7 to 14. The reason never repeats the value."""
+    if len(value) != 18 or not _ID_NUMBER_RE.fullmatch(value):
+        return "must be a citizen ID number: 17 digits and a digit or an uppercase X"
+    birth = f"{value[6:10]}-{value[10:12]}-{value[12:14]}"
+    if int(value[6:10]) < _ID_MIN_YEAR or not _is_calendar_date(birth):
+        return "does not carry a valid birth date"
+    total = sum(int(digit) * weight for digit, weight in zip(value[:17], _ID_WEIGHTS, strict=True))
+    if value[17] != _ID_CHECK_CHARACTERS[total % 11]:
+        return "has a wrong check character (GB 11643, ISO 7064 MOD 11-2)"
+    return None
+
+
 def _type_word(ctype: ClaimType) -> str:
-    if ctype == "image":
-        return "image data URL"
-    return "date string (YYYY-MM-DD)" if ctype == "date" else ctype
+    words: dict[str, str] = {
+        "image": "image data URL",
+        "date": "date string (YYYY-MM-DD)",
+        "date_or_long_term": f"date string (YYYY-MM-DD) or {LONG_TERM!r}",
+        "id_number": "citizen ID number string",
+        "enum": "string",
+    }
+    return words.get(ctype, ctype)
 
 
 def _is_calendar_date(text: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from issuer.catalogue import Catalogue, load_catalogue, validate_claims
+from issuer.catalogue import LONG_TERM, Catalogue, load_catalogue, validate_claims
 from issuer.errors import (
     ClaimsInvalid,
     InvalidTransition,
@@ -218,7 +218,7 @@ class CredentialIssuer:
         cnf_jwk = _holder_jwk(request.holder_jwk)
         exp = now + ctype.validity_days * 86400
         valid_until = clean.get("valid_until")
-        if isinstance(valid_until, str):
+        if isinstance(valid_until, str) and valid_until != LONG_TERM:
             # The credential never outlives the document: end of its last valid day (UTC+8).
             last_day = datetime.date.fromisoformat(valid_until)
             end = datetime.datetime.combine(last_day, datetime.time(), _CHINA) + _ONE_DAY

@@ -36,7 +36,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from issuer.catalogue import Catalogue, LocalisedText, _read_json, load_catalogue
+from issuer.catalogue import LONG_TERM, Catalogue, LocalisedText, _read_json, load_catalogue
 from issuer.errors import CatalogueError, ProofInputsInvalid, UnknownProofType
 from keys.models import LocalizedName, StrictModel, first_error
 
@@ -72,6 +72,17 @@ _DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 InputType = Literal["string", "date"]
 AnswerType = Literal["string", "date", "integer", "boolean"]
+#: The catalogue claim types an answer claim of each type may be copied from: an ID
+#: number or an enumerated value is a string; a date that may be "long-term" is a date
+#: (a long-term document's answer leaves it out, as it always has).
+_ANSWERS_FROM: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "string": frozenset({"string", "id_number", "enum"}),
+        "date": frozenset({"date", "date_or_long_term"}),
+        "integer": frozenset({"integer"}),
+        "boolean": frozenset({"boolean"}),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +190,7 @@ class ProofType:
             for spec in self.claims:
                 if spec.source is not None:
                     value = claims.get(spec.source)
-                    if value is not None:
+                    if value is not None and not (spec.type == "date" and value == LONG_TERM):
                         out[spec.name] = value
                 elif spec.matched is not None:
                     for source_claim in matched:
@@ -341,7 +352,7 @@ def _parse_entry(entry: _ProofEntry, catalogue: Catalogue, where: str) -> ProofT
         for ctype in source_types:
             if not ctype.has_claim(name):
                 raise CatalogueError(f"{at}: {ctype.vct} has no claim {name!r}")
-            if claim_type is not None and ctype.claim(name).type != claim_type:
+            if claim_type is not None and ctype.claim(name).type not in _ANSWERS_FROM[claim_type]:
                 raise CatalogueError(f"{at}: {ctype.vct} claim {name!r} is not a {claim_type}")
 
     inputs: list[ProofInput] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from issuer import UnknownCredentialType, load_catalogue
+from issuer.catalogue import LONG_TERM
 from keys import parse_compact
 from keys.errors import FormatError
 from keys.pseudonym import Pseudonyms
@@ -302,8 +303,11 @@ def _kb_iat(text: str) -> int:
 
 def document_validity(vct: str, claims: dict[str, Any]) -> tuple[str | None, bool]:
     """The document's own end of validity from its claims, and whether it is long-term
-    (its type, in the catalogue, has a ``valid_until`` claim and this document has none)."""
+    (its ``valid_until`` is ``"long-term"``, or its type, in the catalogue, has a
+    ``valid_until`` claim and this document has none)."""
     until = claims.get(VALID_UNTIL)
+    if until == LONG_TERM:
+        return None, True
     if isinstance(until, str):
         return until, False
     try:

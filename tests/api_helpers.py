@@ -48,7 +48,7 @@ ID_CLAIMS: dict[str, Any] = personal_claims({
     "ethnicity": "汉",
     "birth_date": "1988-02-29",
     "address": "北京市东城区测试大街3号",
-    "id_number": "110101198802290031",
+    "id_number": "110101198802290032",
     "issuing_authority": "北京市公安局东城分局",
     "valid_from": "2019-01-01",
     "valid_until": "2039-01-01",

@@ -32,11 +32,20 @@ MARRIAGE = "urn:ecert:marriage-certificate"
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 
 
+#: The ID number :func:`example_value` gives (valid GB 11643 check character).
+EXAMPLE_ID_NUMBER = "110101198511300026"
+
+
 def example_value(spec: ClaimSpec, text: str = "样例Sample") -> object:
     """A value of the claim's type that issuance accepts: an end date in the future,
-    other dates in the past, ``text`` cut to the claim's length for strings."""
-    if spec.type == "date":
+    other dates in the past, a valid ID number, an enumeration's first value, ``text``
+    cut to the claim's length for strings."""
+    if spec.type in ("date", "date_or_long_term"):
         return "2036-02-29" if "until" in spec.name else "2020-02-29"
+    if spec.type == "id_number":
+        return EXAMPLE_ID_NUMBER
+    if spec.type == "enum":
+        return spec.values[0].value
     if spec.type == "integer":
         return 3
     if spec.type == "boolean":
@@ -51,6 +60,163 @@ def full_example(ctype: CredentialType, text: str = "样例Sample") -> dict[str,
     """Every claim of the type, each with :func:`example_value`."""
     return {spec.name: example_value(spec, text) for spec in ctype.claims}
 
+
+#: A realistic claim set of each type issue 12 added, as the document prints it (the
+#: citizen of :data:`ID_CLAIMS` where a person is named; fictional numbers).
+EXAMPLES: dict[str, dict[str, object]] = {
+    "urn:ecert:passport": {
+        "name": "李四",
+        "sex": "女",
+        "birth_date": "1985-11-30",
+        "birth_place": "北京",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "passport_number": "E12345678",
+        "issue_date": "2024-03-01",
+        "valid_until": "2034-02-28",
+        "issuing_authority": "中华人民共和国国家移民管理局",
+    },
+    "urn:ecert:hk-macao-travel-permit": {
+        "name": "李四",
+        "sex": "女",
+        "birth_date": "1985-11-30",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "permit_number": "C12345678",
+        "issue_date": "2024-03-01",
+        "valid_until": "2034-02-28",
+        "issuing_authority": "公安部出入境管理局",
+    },
+    "urn:ecert:taiwan-travel-permit": {
+        "name": "李四",
+        "sex": "女",
+        "birth_date": "1985-11-30",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "permit_number": "T12345678",
+        "issue_date": "2024-03-01",
+        "valid_until": "2034-02-28",
+        "issuing_authority": "公安部出入境管理局",
+    },
+    "urn:ecert:divorce-certificate": {
+        "name": "李四",
+        "sex": "女",
+        "birth_date": "1985-11-30",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "spouse_name": "王五",
+        "spouse_id_number": "110101199003070011",
+        "registration_date": "2023-04-12",
+        "certificate_number": "L110101-2023-000123",
+        "registration_authority": "北京市东城区民政局",
+    },
+    "urn:ecert:vaccination-record": {
+        "name": "李四",
+        "birth_date": "1985-11-30",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "vaccine_name": "乙型肝炎疫苗",
+        "dose_number": 3,
+        "vaccination_date": "2024-05-20",
+        "batch_number": "202403B017",
+        "vaccination_unit": "东城区社区卫生服务中心",
+    },
+    "urn:ecert:elderly-preferential-card": {
+        "name": "张老",
+        "sex": "男",
+        "birth_date": "1945-01-01",
+        "id_number": "110101194501010035",
+        "card_number": "1101010012345",
+        "issue_date": "2010-01-05",
+        "issuing_authority": "北京市东城区民政局",
+    },
+    "urn:ecert:veteran-preferential-card": {
+        "name": "赵六",
+        "sex": "男",
+        "id_number": "110101196005150046",
+        "card_number": "11010100001234",
+        "holder_category": "退役军人",
+        "issue_date": "2022-08-01",
+        "issuing_authority": "北京市东城区退役军人事务局",
+    },
+    "urn:ecert:degree-certificate": {
+        "name": "李四",
+        "sex": "女",
+        "birth_date": "1985-11-30",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "degree_level": "学士",
+        "degree_name": "工学学士",
+        "institution": "北京样例大学",
+        "award_date": "2007-07-01",
+        "certificate_number": "1000142007001234",
+    },
+    "urn:ecert:professional-qualification": {
+        "name": "李四",
+        "sex": "女",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "qualification_name": "电工",
+        "qualification_level": "三级/高级工",
+        "certificate_number": "S000011000000123",
+        "issue_date": "2019-11-20",
+        "issuing_authority": "北京市人力资源和社会保障局",
+    },
+    "urn:ecert:student-card": {
+        "name": "李小明",
+        "sex": "男",
+        "birth_date": "2010-09-01",
+        "id_number": "110101201009010052",
+        "institution": "北京市东城区样例中学",
+        "student_number": "G110101201009010052",
+        "enrolment_date": "2022-09-01",
+        "valid_until": "2028-07-31",
+    },
+    "urn:ecert:tenancy-registration": {
+        "name": "李四",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "location": "北京市东城区样例胡同8号院3号",
+        "landlord_name": "王五",
+        "lease_from": "2025-03-01",
+        "valid_until": "2027-02-28",
+        "registration_number": "ZL2025-0001234",
+        "registration_date": "2025-03-05",
+        "registration_authority": "北京市东城区住房和城乡建设委员会",
+    },
+    "urn:ecert:vehicle-inspection": {
+        "plate_number": "京A12345",
+        "vehicle_type": "小型普通客车",
+        "vin": "LSVAA4182E2123456",
+        "certificate_number": "1101000123456",
+        "inspection_date": "2025-06-01",
+        "valid_until": "2027-06-30",
+        "issuing_authority": "北京市公安局公安交通管理局",
+    },
+    "urn:ecert:security-guard-licence": {
+        "name": "王五",
+        "sex": "男",
+        "birth_date": "1990-03-07",
+        "id_number": "110101199003070011",
+        "certificate_number": "京保安0123456",
+        "issue_date": "2018-06-30",
+        "issuing_authority": "北京市公安局",
+    },
+    "urn:ecert:medical-insurance-card": {
+        "name": "李四",
+        "sex": "女",
+        "id_number": EXAMPLE_ID_NUMBER,
+        "insurance_type": "职工基本医疗保险",
+        "insured_region": "北京市东城区",
+        "issue_date": "2020-06-01",
+        "issuing_authority": "北京市医疗保障局",
+    },
+}
+
+
+def example_claims(ctype: CredentialType) -> dict[str, object]:
+    """A claim set of the type that issuance accepts: its :data:`EXAMPLES` entry, or
+    :func:`full_example` for a type without one."""
+    found = EXAMPLES.get(ctype.vct)
+    return dict(found) if found is not None else full_example(ctype)
+
+
+for _vct, _claims in EXAMPLES.items():
+    personal_claims(_claims, f"EXAMPLES {_vct}")
+
+
 #: A fictional citizen (test area code 110101).
 ID_CLAIMS: dict[str, Any] = personal_claims({
     "name": "李四",
@@ -58,7 +224,7 @@ ID_CLAIMS: dict[str, Any] = personal_claims({
     "ethnicity": "汉",
     "birth_date": "1985-11-30",
     "address": "北京市东城区测试街2号",
-    "id_number": "11010119851130002X",
+    "id_number": "110101198511300026",
     "issuing_authority": "北京市公安局东城分局",
     "valid_from": "2015-06-01",
     "valid_until": "2035-06-01",

@@ -35,7 +35,7 @@ from verifier.errors import VerificationError
 
 # Values that must never come back in an answer or reach a log line.
 NAME = personal("张三丰", "test_api_chassis NAME")
-ID_NUMBER = personal("11010119900307783X", "test_api_chassis ID_NUMBER")
+ID_NUMBER = personal("110101199003077838", "test_api_chassis ID_NUMBER")
 TOKEN = personal(
     "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJjaXRpemVuIn0.c2lnbmF0dXJlLXNlY3JldA", "test_api_chassis TOKEN"
 )

@@ -124,7 +124,7 @@ def test_a_failed_login_is_generic(client: FlaskClient, auth: AuthActions, which
     if which == "wrong password":
         citizen["password"] = "not the password"
     else:
-        citizen["citizen_id"] = "110101190001010000"
+        citizen["citizen_id"] = "110101190001010006"
     body = problem(client.post("/api/v1/auth/login", json=citizen), 401, "login_failed")
     assert body["detail"] == "invalid citizen id or password"
 

@@ -45,7 +45,7 @@ __all__ = ["api_app", "auth", "client", "demo"]
 QUERIES = "/api/v1/proofs/queries"
 PURPOSE = personal("办理婚姻登记前的身份核验（测试）", "test_api_proofs purpose")
 OTHER_PURPOSE = personal("另一用途（测试）", "test_api_proofs other purpose")
-STRANGER = personal("110101200001010099", "test_api_proofs unknown citizen")
+STRANGER = personal("110101200001010096", "test_api_proofs unknown citizen")
 ASKING = "civil-affairs"  # asks the police's "identity" proof
 PROOF = "identity"
 

@@ -123,7 +123,7 @@ def _call(service: Service, method: str, path: str, body: Any, token: str | None
 
 
 #: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
-PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815004X")]
 
 
 def _seed(service: Service) -> None:

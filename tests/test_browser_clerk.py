@@ -95,7 +95,7 @@ ZH = Texts(
 LANGS = [pytest.param(EN, id="en"), pytest.param(ZH, id="zh")]
 
 #: What a venue must never see on the /p page: the demo citizens' names and ID numbers.
-PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815004X")]
 
 
 # -- the service and the API -----------------------------------------------------------------

@@ -47,7 +47,7 @@ require_chromium()
 
 TIMEOUT = 20_000
 #: The demo citizens' names and ID numbers (cli/seed.py): what the hotel may see.
-PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815002X")]
+PEOPLE = [("张三", "110101199003070011"), ("李四", "11010119920815004X")]
 STRINGS = Path(__file__).resolve().parent.parent / "api" / "web" / "strings.json"
 EN = {"lang": "en", "id_card": "Resident ID card", "show_qr": "Show QR", "qr_code": "QR code",
       "citizen_id": "Citizen ID", "password": "Password", "log_in": "Log in",

@@ -347,7 +347,7 @@ def test_masking_rules(browser: Any, service: Service) -> None:
         page.goto("/wallet?lang=en")
         cases = {
             ("id_number", "110101199003070011"): "1101**********0011",
-            ("id_number", "11010119920815002X"): "1101**********002X",
+            ("id_number", "11010119920815004X"): "1101**********004X",
             ("name", "张三"): "张*",
             ("name", "欧阳娜娜"): "欧***",
             ("spouse_name", "Ann Lee"): "A******",

@@ -50,6 +50,21 @@ EXPECTED_VCTS = {
     "urn:ecert:provident-fund-certificate",
     "urn:ecert:education-certificate",
     "urn:ecert:social-insurance-record",
+    # issue 12: what a city's residents use most beyond the above
+    "urn:ecert:passport",
+    "urn:ecert:hk-macao-travel-permit",
+    "urn:ecert:taiwan-travel-permit",
+    "urn:ecert:divorce-certificate",
+    "urn:ecert:vaccination-record",
+    "urn:ecert:elderly-preferential-card",
+    "urn:ecert:veteran-preferential-card",
+    "urn:ecert:degree-certificate",
+    "urn:ecert:professional-qualification",
+    "urn:ecert:student-card",
+    "urn:ecert:tenancy-registration",
+    "urn:ecert:vehicle-inspection",
+    "urn:ecert:security-guard-licence",
+    "urn:ecert:medical-insurance-card",
 }
 EXPECTED_SCENES = {"hotel", "hospital", "bank", "internet_cafe", "pharmacy", "school"}
 ID_CARD = "urn:ecert:resident-id-card"
@@ -155,6 +170,10 @@ def test_claim_names_unique_per_type() -> None:
 
 def test_every_type_has_a_name_claim() -> None:
     for ctype in CATALOGUE.types:
+        if ctype.vct == "urn:ecert:vehicle-inspection":
+            # The inspection mark names the vehicle, not a person.
+            assert ctype.claim("plate_number").required and not ctype.has_claim("name")
+            continue
         assert any(n == "name" or n.endswith("_name") for n in ctype.claim_names), ctype.vct
         name_claims = [c for c in ctype.claims if c.name in ("name", "subject_name")]
         assert name_claims and name_claims[0].required, ctype.vct
@@ -196,8 +215,12 @@ def test_id_card_fields() -> None:
         "valid_until",
         "photo_digest",
     }
-    assert card.claim("id_number").max_length == 18
+    assert card.claim("id_number").type == "id_number"
+    assert card.claim("id_number").max_chars == 18
     assert card.claim("birth_date").type == "date"
+    assert card.claim("sex").type == "enum" and card.claim("sex").allowed == ("男", "女")
+    assert card.claim("valid_until").type == "date_or_long_term"
+    assert not card.claim("valid_until").required  # absent: long-term, as before
 
 
 def test_kinship_proof_fields() -> None:
@@ -452,7 +475,7 @@ def test_realistic_id_card() -> None:
         "ethnicity": "维吾尔",
         "birth_date": "1990-03-07",
         "address": "新疆维吾尔自治区乌鲁木齐市天山区解放南路100号",
-        "id_number": "65010219900307002X",
+        "id_number": "650102199003070021",
         "issuing_authority": "乌鲁木齐市公安局天山分局",
         "valid_from": "2015-06-01",
         "valid_until": "2035-06-01",
@@ -465,7 +488,7 @@ def test_realistic_no_criminal_record_proof() -> None:
     claims = {
         "name": "李四",
         "sex": "男",
-        "id_number": "110101198001010016",
+        "id_number": "110101198001010010",
         "no_criminal_record": True,
         "proof_number": "京公(海)证字[2026]第00123号",
         "issue_date": "2026-11-20",

@@ -85,8 +85,9 @@ def test_each_subject_field_has_its_authority_a_label_and_a_claim_type() -> None
     for subject in fields:
         assert CATALOGUE.authority(subject.name) == subject.authority
         assert subject.label.zh.strip() and subject.label.en.strip()
-        assert subject.type in ("string", "date")
+        assert subject.type in ("string", "date", "enum")
         assert (subject.max_length is not None) == (subject.type == "string")
+        assert bool(subject.values) == (subject.type == "enum")
     assert CATALOGUE.subject_field("name") == fields[0]
     assert CATALOGUE.subject_field("id_number") is None
     with pytest.raises(KeyError):
@@ -269,7 +270,7 @@ _BROKEN_SUBJECTS: list[tuple[Any, str]] = [
     ),
     (
         lambda d: d[0].update(type="image"),
-        "subjects.json[0].type: Input should be 'string', 'date', 'integer' or 'boolean'",
+        "subjects.json[0].type: Input should be 'string', 'date', 'integer', 'boolean' or 'enum'",
     ),
     (
         lambda d: d[0].update(owner="police"),

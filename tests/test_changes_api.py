@@ -276,7 +276,7 @@ def test_who_may_change_what_and_what_answers(
         changes_path(citizen), json=change_body(effective="2099-01-01"), headers=auth.department()
     )
     assert (got.status_code, got.get_json()["field"]) == (422, "effective")
-    unknown = personal("110101198001019999", "test_changes_api unknown citizen")
+    unknown = personal("110101198001019998", "test_changes_api unknown citizen")
     got = client.post(changes_path(unknown), json=change_body(), headers=auth.department())
     assert got.status_code == 404 and got.get_json()["code"] == "unknown_citizen"
     # keys: none, a venue's, a citizen's

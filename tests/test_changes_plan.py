@@ -216,8 +216,8 @@ def town(tmp_path: Path) -> Iterator[Town]:
                 ("health", [BIRTH]),
             )
         }
-        citizen = personal("110101199001011234", "test_changes_plan citizen")
-        other = personal("110101199202022345", "test_changes_plan other citizen")
+        citizen = personal("110101199001011237", "test_changes_plan citizen")
+        other = personal("110101199202022346", "test_changes_plan other citizen")
         for cid in (citizen, other):
             ecert.accounts.create_citizen(cid)
         yield Town(ecert, departments, citizen, other)

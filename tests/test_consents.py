@@ -182,7 +182,7 @@ def test_an_unknown_citizen_is_answered_like_a_known_one(
 ) -> None:
     c, _, citizen = consents
     known = c.request("police", citizen, PROOF, PURPOSE, TODAY)
-    unknown = c.request("police", "110101190001010000", PROOF, PURPOSE, TODAY)
+    unknown = c.request("police", "110101190001010006", PROOF, PURPOSE, TODAY)
     assert {k for k in known.to_dict(NOW)} == {k for k in unknown.to_dict(NOW)}
     assert (known.state, len(known.id)) == (unknown.state, len(unknown.id))
     assert c.get_for_department("police", unknown.id).state == "pending"

@@ -204,7 +204,7 @@ def test_an_unknown_citizen_is_answered_like_a_known_one(
     client: FlaskClient, auth: AuthActions, clock: Clock
 ) -> None:
     known = _ask(client, auth)
-    unknown = _ask(client, auth, citizen_id="110101190001010000")
+    unknown = _ask(client, auth, citizen_id="110101190001010006")
     assert (known.status_code, unknown.status_code) == (201, 201)
     a, b = known.get_json(), unknown.get_json()
     assert set(a) == set(b) and len(a["id"]) == len(b["id"])

@@ -103,7 +103,7 @@ def test_a_nonce_is_spent_once_under_a_race(tmp_path: Path, redis_server: str) -
     """Eight registrations race with one nonce on a real Redis: exactly one passes."""
     with open_instance(tmp_path / "i", base_url=BASE_URL, redis_url=redis_server) as ecert:
         try:
-            citizen = personal("110101199001010017", "a citizen id")
+            citizen = personal("110101199001010015", "a citizen id")
             ecert.accounts.create_citizen(citizen, None)
             session = "race-session"
             nonce = ecert.devices.nonce(citizen, session).c_nonce

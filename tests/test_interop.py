@@ -506,7 +506,7 @@ def test_our_wallet_presents_the_top_level_claim_of_a_nested_credential(
 #: ``name`` collides with the top-level ``name``), SD members inside a plain object.
 NESTED_CLAIMS: dict[Any, Any] = {
     SDObj("name"): "张三",
-    SDObj("id_number"): "110101199001021234",
+    SDObj("id_number"): "110101199001021232",
     SDObj("address"): {
         SDObj("street_address"): "东城区某路1号",
         SDObj("locality"): "北京市",
@@ -575,7 +575,7 @@ def test_nested_and_array_disclosures_resolve_like_the_reference(
 #: SD members, which that path hands back to the general one.
 FLAT_ASCII_CLAIMS: dict[Any, Any] = {
     SDObj("name"): "Zhang San",
-    SDObj("id_number"): "110101199001021234",
+    SDObj("id_number"): "110101199001021232",
     SDObj("sex"): "M",
     SDObj("birth_date"): "1990-01-02",
     SDObj("address"): {"locality": "Beijing", "country": "CN"},

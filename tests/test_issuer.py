@@ -392,7 +392,7 @@ def test_a_type_outside_the_catalogue_is_refused(w: World) -> None:
         ("nickname", {**ID_CLAIMS, "nickname": "小李"}),
         ("birth_date", {**ID_CLAIMS, "birth_date": "30/11/1985"}),
         ("birth_date", {**ID_CLAIMS, "birth_date": "1985-02-30"}),
-        ("id_number", {**ID_CLAIMS, "id_number": 110101198511300020}),
+        ("id_number", {**ID_CLAIMS, "id_number": 110101198511300026}),
         ("address", {**ID_CLAIMS, "address": None}),
         ("name", {**ID_CLAIMS, "name": "李四\u202e"}),
         ("name", {**ID_CLAIMS, "name": "李" * 65}),

@@ -38,7 +38,7 @@ from wallet import Wallet
 
 SESSION = "a-session-token-of-the-compromise-test"
 THIRD = personal("110101198511300034", "third citizen id of the compromise test")
-OUTSIDE = personal("110101197001010010", "citizen id of an external holder")
+OUTSIDE = personal("110101197001010016", "citizen id of an external holder")
 ROOT = Path(__file__).resolve().parent.parent
 
 

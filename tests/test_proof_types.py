@@ -26,7 +26,7 @@ from tests.hygiene import personal
 
 TYPES = load_proof_types()
 CATALOGUE = load_catalogue()
-PARENT = personal("11010119650101002X", "test_proof_types parent id")
+PARENT = personal("110101196501010026", "test_proof_types parent id")
 SECRET = personal("SEKRIT-输入", "test_proof_types secret input")
 
 
@@ -132,7 +132,7 @@ def test_the_answer_copies_the_claims_it_names_and_skips_absent_ones() -> None:
 def test_a_match_rule_picks_the_credential_and_names_the_relationship() -> None:
     proof = TYPES.get("kinship-parent-child")
     inputs = proof.check_inputs({"relative_id": PARENT})
-    other = {"mother_id_number": "110101196001010028", "birth_date": "1999-01-01"}
+    other = {"mother_id_number": "11010119600101002X", "birth_date": "1999-01-01"}
     child = {"father_id_number": PARENT, "birth_date": "1990-01-01"}
     assert proof.answer([other, child], inputs) == {
         "found": True,

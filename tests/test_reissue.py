@@ -106,7 +106,7 @@ def test_a_credential_issued_but_never_delivered_is_revoked_and_reported(ecert: 
 
 def test_what_cannot_be_replaced_is_skipped_with_its_reason(ecert: Ecert) -> None:
     citizen: str = ecert.test_citizen  # type: ignore[attr-defined]
-    other = "110101199901010019"
+    other = "110101199901010010"
     old = _id_card(ecert, citizen)
     assert ecert.reissue.replace(other, old, new_id=secrets.token_urlsafe(16)).reason == "unknown"
     card = ecert.store.get_credential(old)

@@ -26,8 +26,8 @@ from tests.factory import ID_CARD, ID_CLAIMS, Clock, World
 from tests.hygiene import personal
 from wallet.errors import CredentialNotInWallet, CredentialRevoked
 
-CITIZEN = personal("110101199202020022", "test_service_views citizen id")
-OTHER = personal("110101199303030033", "test_service_views other citizen id")
+CITIZEN = personal("110101199202020025", "test_service_views citizen id")
+OTHER = personal("110101199303030038", "test_service_views other citizen id")
 
 
 @pytest.fixture(params=[pytest.param("sqlite"), pytest.param("redis", marks=pytest.mark.redis)])

@@ -81,7 +81,7 @@ def status_list(
 def credential(
     cid: str = "c1",
     *,
-    subject: str = "110101199001011234",
+    subject: str = "110101199001011237",
     issuer: str = ISSUER,
     issued_at: int = 1000,
     **kw: object,
@@ -402,7 +402,7 @@ def test_credential_round_trip_and_conflict(store: Store) -> None:
 
 
 def test_list_credentials_filters_and_order(store: Store) -> None:
-    alice, bob = "110101199001011234", "110101198512120021"
+    alice, bob = "110101199001011237", "110101198512120027"
     other = "https://health.example"
     records = [
         credential("c-b", subject=alice, issued_at=20),
@@ -434,7 +434,7 @@ def test_list_credentials_by_signing_key(store: Store) -> None:
     for record in (
         credential("c-1", kid="old", issued_at=10),
         credential("c-2", kid="new", issued_at=20),
-        credential("c-3", kid="old", issued_at=30, subject="110101198512120021"),
+        credential("c-3", kid="old", issued_at=30, subject="110101198512120027"),
         credential("c-4", kid="old", issued_at=5, issuer=other),
     ):
         store.put_credential(record)
@@ -445,7 +445,7 @@ def test_list_credentials_by_signing_key(store: Store) -> None:
     assert ids(issuer=ISSUER, kid="old") == ["c-1", "c-3"]
     assert ids(issuer=ISSUER, kid="new") == ["c-2"]
     assert ids(kid="old") == ["c-4", "c-1", "c-3"]
-    assert ids(subject="110101198512120021", kid="old") == ["c-3"]
+    assert ids(subject="110101198512120027", kid="old") == ["c-3"]
     assert ids(issuer=ISSUER, kid="gone") == []
 
 
@@ -680,7 +680,7 @@ def test_redis_status_bytes_pads_a_short_string(redis_store: RedisStore) -> None
 
 @pytest.mark.redis
 def test_redis_key_layout_is_cluster_ready(redis_store: RedisStore) -> None:
-    subject = "110101199001011234"
+    subject = "110101199001011237"
     redis_store.create_status_list(status_list())
     redis_store.claim_status_index(URI, 1)
     redis_store.set_status(URI, 1, 1)

@@ -52,7 +52,7 @@ RECORDS: list[Any] = [
     CredentialRecord("c1", "urn:ecert:id-card", ISSUER, CITIZEN, "k1", URI, 7, 1000, 2000),
     CredentialRecord("c2", "urn:x", ISSUER, CITIZEN, "k1", URI, 0, 1, 2, "suspended"),
     CitizenRecord(CITIZEN, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", 1000),
-    CitizenRecord("110101199003070022", "", 0),
+    CitizenRecord("11010119900307002X", "", 0),
     WalletRecord(CITIZEN, "hk1", EVERY_BYTE, b"\x00", 1000),
     WalletItem(CITIZEN, "c1", "urn:ecert:id-card", ISSUER, 2000, 1001, EVERY_BYTE),
     SessionRecord("a" * 64, CITIZEN, 1000, 4000),

@@ -166,8 +166,8 @@ def test_a_file_of_every_schema_version_opens_migrates_and_reads(
             assert s.get_mark("rows:police", "k1") == "c1"
             assert [n.notice_id for n in s.list_notices(CIT)] == ["n1"]
         # Every kind writes into the migrated file.
-        s.put_citizen(CitizenRecord("110101199003070022", "", 2000))
-        assert s.create_wallet(WalletRecord("110101199003070022", "hk2", b"k", b"d", 2000))
+        s.put_citizen(CitizenRecord("11010119900307002X", "", 2000))
+        assert s.create_wallet(WalletRecord("11010119900307002X", "hk2", b"k", b"d", 2000))
         s.add_activity(EVENT)
         assert s.hit("c", 60, 1000.0) >= 1
         assert s.window_add("w", "e", 1000.0, (Limit(1, 60),)) == 0.0

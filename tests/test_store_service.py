@@ -51,7 +51,7 @@ from tests.factory import run_threads
 from tests.hygiene import personal
 from tests.redis_replies import all_bytes, as_bytes
 
-CITIZEN = personal("110101199001011234", "test_store_service CITIZEN")
+CITIZEN = personal("110101199001011237", "test_store_service CITIZEN")
 OTHER = personal("310101198505054321", "test_store_service OTHER")
 URI = "https://ecert.example/status/1"
 #: The once-space the contract tests of once-values write in (any declared one would do).
@@ -737,7 +737,7 @@ def raw_dump(store: Store) -> bytes:
 
 
 def test_store_keeps_blobs_as_given_and_no_plaintext(store: Store) -> None:
-    plaintext = b"eyJhbGciOiJFUzI1NiJ9.SECRET-DISCLOSURE-Zhang-San-110101199001011234~"
+    plaintext = b"eyJhbGciOiJFUzI1NiJ9.SECRET-DISCLOSURE-Zhang-San-110101199001011237~"
     aead = AESGCM(AESGCM.generate_key(bit_length=256))
     nonce = os.urandom(12)
     sealed = nonce + aead.encrypt(nonce, plaintext, b"ad")

@@ -23,7 +23,7 @@ from keys.trustlist import trust_list_from_payload
 ANCHOR = SigningKey.generate("ES256")
 POLICE = SigningKey.generate("ES256")
 #: A value that must never appear in a refusal.
-SENTINEL = "张三-110101199003071234"
+SENTINEL = "张三-110101199003071233"
 
 
 def signed(payload: Any) -> str:

@@ -12,7 +12,7 @@ from issuer import load_catalogue
 from keys import LocalizedName, Scene, SigningKey, sign_compact
 from keys.b64 import b64url_decode, b64url_encode
 from sdjwt import decode_disclosure
-from tests.factory import ID_CARD, ID_CLAIMS, NOW, World
+from tests.factory import ID_CARD, ID_CLAIMS, NOW, World, example_value
 from wallet import (
     NONCE_BYTES,
     ClaimsUnavailable,
@@ -50,7 +50,9 @@ def sample_claims(vct: str) -> dict[str, Any]:
     """Claims that satisfy every required claim of ``vct``."""
     values = {"date": "2020-01-01", "integer": 1, "boolean": True}
     return {
-        spec.name: values.get(spec.type, "甲")
+        spec.name: example_value(spec, "甲")
+        if spec.type in ("id_number", "enum")
+        else values.get(spec.type, "甲")
         for spec in load_catalogue().get(vct).claims
         if spec.required
     }
