@@ -274,14 +274,16 @@ def test_default_scene_ids() -> None:
 
 
 def test_scenes_have_exactly_the_trust_list_shape() -> None:
+    flags = {"portrait", "online", "guardian", "carer"}
     for scene in default_scenes():
-        assert set(scene) - {"portrait"} == {"id", "name", "accept", "max_age"}
-        assert scene.get("portrait", True) is True  # written only when true
+        assert set(scene) - flags - {"all_of"} == {"id", "name", "accept", "max_age", "category"}
+        for flag in flags:
+            assert scene.get(flag, True) is True  # written only when true
         assert set(scene["name"]) == {"zh", "en"}
         assert scene["name"]["zh"].strip() and scene["name"]["en"].strip()
         assert scene["max_age"] == 120
-        assert scene["accept"]
-        for item in scene["accept"]:
+        assert scene["accept"] or scene["all_of"]
+        for item in scene["accept"] + scene.get("all_of", []):
             assert set(item) == {"vct", "claims"}
             assert item["claims"] and all(isinstance(c, str) for c in item["claims"])
     assert default_scenes() == raw_scenes()
@@ -290,7 +292,7 @@ def test_scenes_have_exactly_the_trust_list_shape() -> None:
 
 def test_every_scene_claim_exists_and_is_required() -> None:
     for scene in default_scenes():
-        for item in scene["accept"]:
+        for item in scene["accept"] + scene.get("all_of", []):
             ctype = CATALOGUE.get(item["vct"])
             for claim in item["claims"]:
                 assert ctype.has_claim(claim), (scene["id"], item["vct"], claim)
@@ -317,8 +319,12 @@ def test_scene_contents() -> None:
     assert set(bank) == {ID_CARD}
     assert "photo_digest" not in bank[ID_CARD]
     assert set(bank[ID_CARD]) == set(CATALOGUE.get(ID_CARD).required_claims)
-    school = _accept("school")
-    assert set(school) == {"urn:ecert:household-register", "urn:ecert:birth-medical-certificate"}
+    school = next(s for s in default_scenes() if s["id"] == "school")
+    assert school["accept"] == []  # both together: the household register and the birth
+    assert {item["vct"] for item in school["all_of"]} == {  # medical certificate
+        "urn:ecert:household-register",
+        "urn:ecert:birth-medical-certificate",
+    }
 
 
 def test_default_scenes_are_fresh_copies() -> None:

@@ -151,6 +151,7 @@ def test_a_scene_may_ask_for_a_portrait_only_of_a_type_that_has_one() -> None:
         "accept": [{"vct": "urn:ecert:birth-medical-certificate", "claims": ["name"]}],
         "max_age": 120,
         "portrait": True,
+        "category": "education",
     }
     with pytest.raises(CatalogueError, match="portrait"):
         parse_scenes([school], catalogue)
