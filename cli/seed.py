@@ -33,6 +33,12 @@ POLICE_VCTS = [
     "urn:ecert:vehicle-licence",
     "urn:ecert:household-register",
     "urn:ecert:no-criminal-record-proof",
+    # issue 12: exit-entry documents, vehicle inspection and security-guard licences
+    "urn:ecert:passport",
+    "urn:ecert:hk-macao-travel-permit",
+    "urn:ecert:taiwan-travel-permit",
+    "urn:ecert:vehicle-inspection",
+    "urn:ecert:security-guard-licence",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
@@ -40,13 +46,22 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
         "civil-affairs",
         "市民政局",
         "City Civil Affairs Bureau",
-        ["urn:ecert:marriage-certificate", "urn:ecert:kinship-proof"],
+        [
+            "urn:ecert:marriage-certificate",
+            "urn:ecert:kinship-proof",
+            "urn:ecert:divorce-certificate",
+            "urn:ecert:elderly-preferential-card",
+        ],
     ),
     (
         "health",
         "市卫生健康委员会",
         "City Health Commission",
-        ["urn:ecert:birth-medical-certificate", "urn:ecert:death-medical-certificate"],
+        [
+            "urn:ecert:birth-medical-certificate",
+            "urn:ecert:death-medical-certificate",
+            "urn:ecert:vaccination-record",
+        ],
     ),
     # The other departments that answer proof types (issuer/data/proofs.json), so that
     # every proof type is answerable in the demo.
@@ -54,7 +69,11 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
         "human-resources",
         "市人力资源和社会保障局",
         "City Human Resources and Social Security Bureau",
-        ["urn:ecert:social-security-card", "urn:ecert:social-insurance-record"],
+        [
+            "urn:ecert:social-security-card",
+            "urn:ecert:social-insurance-record",
+            "urn:ecert:professional-qualification",
+        ],
     ),
     (
         "disabled-persons-federation",
@@ -81,7 +100,35 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
         "City Housing Provident Fund Centre",
         ["urn:ecert:provident-fund-certificate"],
     ),
-    ("education", "市教育局", "City Education Bureau", ["urn:ecert:education-certificate"]),
+    (
+        "education",
+        "市教育局",
+        "City Education Bureau",
+        [
+            "urn:ecert:education-certificate",
+            "urn:ecert:degree-certificate",
+            "urn:ecert:student-card",
+        ],
+    ),
+    # issue 12: the departments authoritative for the new types no department above issues
+    (
+        "veterans-affairs",
+        "市退役军人事务局",
+        "City Veterans Affairs Bureau",
+        ["urn:ecert:veteran-preferential-card"],
+    ),
+    (
+        "healthcare-security",
+        "市医疗保障局",
+        "City Healthcare Security Administration",
+        ["urn:ecert:medical-insurance-card"],
+    ),
+    (
+        "housing",
+        "市住房和城乡建设局",
+        "City Housing and Urban-Rural Development Bureau",
+        ["urn:ecert:tenancy-registration"],
+    ),
 ]
 VENUES: list[tuple[str, str, str, list[str]]] = [
     ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),
