@@ -325,9 +325,12 @@ def _accept(scene_id: str) -> dict[str, list[str]]:
 
 
 def test_scene_contents() -> None:
-    assert _accept("hotel") == {
+    assert _accept("hotel") == {  # an identity document of any kind: name and number
         ID_CARD: ["name", "id_number"],
         "urn:ecert:residence-permit": ["name", "id_number"],
+        "urn:ecert:passport": ["name", "id_number"],
+        "urn:ecert:hk-macao-travel-permit": ["name", "id_number"],
+        "urn:ecert:taiwan-travel-permit": ["name", "id_number"],
     }
     assert _accept("internet_cafe") == {ID_CARD: ["name", "id_number"]}
     assert _accept("pharmacy") == {ID_CARD: ["name", "id_number"]}
