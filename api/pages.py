@@ -82,6 +82,7 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "replayed": "refuse",  # a copy of a code already accepted
     "disclosure_invalid": "refuse",  # tampered fields
     "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
+    "online_check_required": "retry",  # an offline check of a scene that needs a live one
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"

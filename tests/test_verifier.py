@@ -837,6 +837,16 @@ def test_trust_list_stale(card: Card) -> None:
     assert rejected_with(v.verify(card.for_scene(), "hotel"), "trust_list_stale")
 
 
+def test_online_check_required(card: Card) -> None:
+    # SIM card registration needs today's status: a bundle's verifier refuses it unread
+    offline = card.world.verifier()
+    assert offline.trust_list.scenes["sim_card"].online
+    text = card.for_scene("sim_card")
+    assert rejected_with(offline.verify(text, "sim_card"), "online_check_required")
+    assert offline.verify(text, "sim_card").codes == ["online_check_required"]
+    assert offline.verify(card.for_scene("hotel"), "hotel").valid  # not an online scene
+
+
 def test_wrong_audience(world: World) -> None:
     # a proof (proof+jwt, issue 11) made for civil affairs, shown to another department
     token = sign_proof(
