@@ -133,6 +133,33 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
 VENUES: list[tuple[str, str, str, list[str]]] = [
     ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),
     ("city-bank", "城市商业银行", "City Commercial Bank", ["bank"]),
+    # One venue for a few other categories of scene (issuer/data/scene_categories.json).
+    (
+        "city-hospital",
+        "市第一人民医院",
+        "City No. 1 People's Hospital",
+        ["hospital", "vaccination", "health_checkup", "medical_insurance_settlement"],
+    ),
+    ("central-station", "城市火车站", "Central Railway Station", ["train"]),
+    (
+        "telecom-hall",
+        "城市通信营业厅",
+        "City Telecom Service Hall",
+        ["sim_card", "broadband", "number_portability"],
+    ),
+    (
+        "express-point",
+        "城市快递服务点",
+        "City Express Delivery Point",
+        ["express_delivery", "parcel_collection"],
+    ),
+    (
+        "social-security-centre",
+        "市社会保障服务中心",
+        "City Social Security Service Centre",
+        ["social_security_office", "pension_certification", "provident_fund_office"],
+    ),
+    ("city-museum", "市博物馆", "City Museum", ["museum_discount", "scenic_spot_ticket"]),
 ]
 #: The demo's operator (``/admin``).
 DEMO_OPERATOR = "ops"
