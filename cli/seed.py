@@ -33,6 +33,9 @@ POLICE_VCTS = [
     "urn:ecert:vehicle-licence",
     "urn:ecert:household-register",
     "urn:ecert:no-criminal-record-proof",
+    # issue 12: derived from the ID card and the household register (service/derived.py)
+    "urn:ecert:age-attestation",
+    "urn:ecert:residence-attestation",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
