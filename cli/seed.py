@@ -39,6 +39,9 @@ POLICE_VCTS = [
     "urn:ecert:taiwan-travel-permit",
     "urn:ecert:vehicle-inspection",
     "urn:ecert:security-guard-licence",
+    # issue 12: derived from the ID card and the household register (service/derived.py)
+    "urn:ecert:age-attestation",
+    "urn:ecert:residence-attestation",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
@@ -291,6 +294,8 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
                     holder_jwk=holder,
                 )
                 instance.vault.add(cid, issued.id, issued.sd_jwt)
+            # the age attestation beside the ID card (service/derived.py)
+            instance.derived.sync(cid)
 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

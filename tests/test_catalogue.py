@@ -43,6 +43,9 @@ EXPECTED_VCTS = {
     "urn:ecert:real-estate-certificate",
     "urn:ecert:business-licence",
     "urn:ecert:kinship-proof",
+    # issue 12: derived attestations (a yes/no instead of a birth date or an address)
+    "urn:ecert:age-attestation",
+    "urn:ecert:residence-attestation",
     "urn:ecert:no-criminal-record-proof",
     # issue 11: the sources of proof types no certificate above answers
     "urn:ecert:death-medical-certificate",
@@ -168,11 +171,32 @@ def test_claim_names_unique_per_type() -> None:
         assert len(ctype.claim_names) == len(set(ctype.claim_names)), ctype.vct
 
 
+#: issue 12: the attestations derived from the ID card and the household register say a
+#: yes/no about their holder and, on purpose, name nobody.
+DERIVED_VCTS = {"urn:ecert:age-attestation", "urn:ecert:residence-attestation"}
+
+
+def test_derived_attestations_carry_no_personal_field() -> None:
+    for vct in DERIVED_VCTS:
+        ctype = CATALOGUE.get(vct)
+        assert ctype.issuer_hint == "police", vct
+        assert not [n for n in ctype.claim_names if PERSONAL.search(n)], vct
+    age = CATALOGUE.get("urn:ecert:age-attestation")
+    assert age.claim_names == tuple(f"age_over_{n}" for n in (14, 16, 18, 60, 65))
+    assert all(c.type == "boolean" and c.sd and c.required for c in age.claims)
+    residence = CATALOGUE.get("urn:ecert:residence-attestation")
+    assert residence.claim("resident_of_city").type == "boolean"
+    assert residence.claim("resident_of_city").sd
+    assert residence.claim("city").type == "string"
+
+
 def test_every_type_has_a_name_claim() -> None:
     for ctype in CATALOGUE.types:
         if ctype.vct == "urn:ecert:vehicle-inspection":
             # The inspection mark names the vehicle, not a person.
             assert ctype.claim("plate_number").required and not ctype.has_claim("name")
+            continue
+        if ctype.vct in DERIVED_VCTS:
             continue
         assert any(n == "name" or n.endswith("_name") for n in ctype.claim_names), ctype.vct
         name_claims = [c for c in ctype.claims if c.name in ("name", "subject_name")]
@@ -332,7 +356,7 @@ def test_scene_contents() -> None:
         "urn:ecert:hk-macao-travel-permit": ["name", "id_number"],
         "urn:ecert:taiwan-travel-permit": ["name", "id_number"],
     }
-    assert _accept("internet_cafe") == {ID_CARD: ["name", "id_number"]}
+    assert _accept("internet_cafe") == {"urn:ecert:age-attestation": ["age_over_18"]}
     assert _accept("pharmacy") == {ID_CARD: ["name", "id_number"]}
     hospital = _accept("hospital")
     assert set(hospital[ID_CARD]) == {"name", "id_number", "sex", "birth_date"}

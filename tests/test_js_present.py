@@ -519,7 +519,7 @@ def test_a_tampered_js_presentation_is_refused(
         assert not result.valid and not result.claims, what
         assert set(result.codes) <= REFUSED, what
     # shown to another scene than the one it was made for
-    wrong = fresh_verifier(world).verify(plain, "internet_cafe")
+    wrong = fresh_verifier(world).verify(plain, "pharmacy")
     assert wrong.codes == ["key_binding_invalid"]
 
 
