@@ -39,6 +39,7 @@ from api.openapi import SECURITY_VENUE, APIBlueprint, Tag, problems
 from api.principals import current_venue
 from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
+from issuer.catalogue import load_scene_categories
 from keys import LocalizedName
 
 __all__ = ["LANGUAGES", "PAGE_CSP", "SCAN_VERDICTS", "Verdict", "bp", "render_page", "strings"]
@@ -82,6 +83,7 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "replayed": "refuse",  # a copy of a code already accepted
     "disclosure_invalid": "refuse",  # tampered fields
     "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
+    "online_check_required": "retry",  # an offline check of a scene that needs a live one
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"
@@ -201,6 +203,13 @@ class SceneAccept(BaseModel):
     labels: dict[str, LocalizedName] = Field(description="Each claim's label (catalogue).")
 
 
+class SceneCategory(BaseModel):
+    """The programme's category of a scene (``issuer/data/scene_categories.json``)."""
+
+    id: str
+    name: LocalizedName
+
+
 class Scene(BaseModel):
     """A scene of the trust list, with names and labels for people."""
 
@@ -212,6 +221,17 @@ class Scene(BaseModel):
         default=False,
         description="Staff must match the person against a portrait: an online QR "
         "code discloses it (`claims.portrait` of the result); an offline one never does.",
+    )
+    category: SceneCategory | None = Field(
+        default=None,
+        description="The programme's category of the scene (accommodation, medical…), by "
+        "which the pages group their scene lists; null for a scene that names none.",
+    )
+    online: bool = Field(
+        default=False,
+        description="The scene needs a live status check: only an online code (or the "
+        "service's own verification) is accepted; an offline verifier answers "
+        "`online_check_required`.",
     )
 
 
@@ -384,7 +404,20 @@ def _scene(scene: Any) -> Scene:
         accept=accept,
         max_age=int(scene.get("max_age", 120)),
         portrait=bool(scene.get("portrait", False)),
+        category=_category(scene.get("category")),
+        online=bool(scene.get("online", False)),
     )
+
+
+def _category(category_id: object) -> SceneCategory | None:
+    """A scene's category with its names (its id as both names if not catalogued)."""
+    if not isinstance(category_id, str):
+        return None
+    for category in load_scene_categories():
+        if category.id == category_id:
+            name = LocalizedName(zh=category.name.zh, en=category.name.en)
+            return SceneCategory(id=category.id, name=name)
+    return SceneCategory(id=category_id, name=LocalizedName(zh=category_id, en=category_id))
 
 
 # mimetypes of the static files that Python may not know on every system

@@ -7,7 +7,8 @@ revocation, a citizen's devices listed or removed: a lost phone reported at a co
 the operators' keys of the ``/admin`` dashboard),
 ``ecert bundle export`` and ``ecert trust-list export`` (written whole, mode 0600),
 ``ecert audit verify|export`` (the audit chain: checked, or a period exported for the
-regulator), and ``ecert demo``. Everything ``serve --demo`` seeds can be done one step
+regulator), ``ecert derived refresh`` (the age and residence attestations brought up to
+date: daily), and ``ecert demo``. Everything ``serve --demo`` seeds can be done one step
 at a time here.
 
 Spellings removed in favour of one way each, kept hidden for one release with a
@@ -501,6 +502,28 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.intact else EXIT_FAIL
 
 
+def cmd_derived_refresh(args: argparse.Namespace) -> int:
+    """Bring the age and residence attestations of every citizen (or one, --citizen) up
+    to date: issue the missing and the expired (a birthday crossed a threshold), revoke
+    those whose source is gone. Idempotent: run it daily. Prints the counts as JSON."""
+    with open_ecert(args) as ecert:
+        if args.citizen is None:
+            print_json(ecert.derived.refresh().to_dict())
+            return EXIT_OK
+        ecert.accounts.require_citizen(args.citizen)
+        done = ecert.derived.sync(args.citizen)
+        print_json(
+            {
+                "citizens": 1,
+                "issued": len(done.issued),
+                "revoked": len(done.revoked),
+                "kept": len(done.kept),
+                "failed": 0,
+            }
+        )
+    return EXIT_OK
+
+
 def _day(text: str, flag: str) -> int:
     try:
         day = datetime.date.fromisoformat(text)
@@ -662,6 +685,18 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (UTC), excluded")
     p.add_argument("--out", metavar="FILE", help="write here (mode 0600), not to standard output")
     p.set_defaults(func=cmd_audit_export)
+
+    derived = sub.add_parser(
+        "derived", help="age and residence attestations derived from ID cards and registers"
+    )
+    desub = derived.add_subparsers(dest="derived_command", required=True, metavar="ACTION")
+    p = desub.add_parser(
+        "refresh",
+        help="issue the due attestations (daily)",
+        description=cmd_derived_refresh.__doc__,
+    )
+    p.add_argument("--citizen", metavar="ID", help="only this citizen's wallet")
+    p.set_defaults(func=cmd_derived_refresh)
 
     p = sub.add_parser("trust-list", help="the signed trust list")
     tsub = p.add_subparsers(dest="trust_list_command", required=True, metavar="ACTION")

@@ -39,6 +39,9 @@ POLICE_VCTS = [
     "urn:ecert:taiwan-travel-permit",
     "urn:ecert:vehicle-inspection",
     "urn:ecert:security-guard-licence",
+    # issue 12: derived from the ID card and the household register (service/derived.py)
+    "urn:ecert:age-attestation",
+    "urn:ecert:residence-attestation",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
@@ -133,6 +136,33 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
 VENUES: list[tuple[str, str, str, list[str]]] = [
     ("grand-hotel", "城市大酒店", "Grand City Hotel", ["hotel"]),
     ("city-bank", "城市商业银行", "City Commercial Bank", ["bank"]),
+    # One venue for a few other categories of scene (issuer/data/scene_categories.json).
+    (
+        "city-hospital",
+        "市第一人民医院",
+        "City No. 1 People's Hospital",
+        ["hospital", "vaccination", "health_checkup", "medical_insurance_settlement"],
+    ),
+    ("central-station", "城市火车站", "Central Railway Station", ["train"]),
+    (
+        "telecom-hall",
+        "城市通信营业厅",
+        "City Telecom Service Hall",
+        ["sim_card", "broadband", "number_portability"],
+    ),
+    (
+        "express-point",
+        "城市快递服务点",
+        "City Express Delivery Point",
+        ["express_delivery", "parcel_collection"],
+    ),
+    (
+        "social-security-centre",
+        "市社会保障服务中心",
+        "City Social Security Service Centre",
+        ["social_security_office", "pension_certification", "provident_fund_office"],
+    ),
+    ("city-museum", "市博物馆", "City Museum", ["museum_discount", "scenic_spot_ticket"]),
 ]
 #: The demo's operator (``/admin``).
 DEMO_OPERATOR = "ops"
@@ -264,6 +294,8 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
                     holder_jwk=holder,
                 )
                 instance.vault.add(cid, issued.id, issued.sd_jwt)
+            # the age attestation beside the ID card (service/derived.py)
+            instance.derived.sync(cid)
 
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -62,10 +62,13 @@ __all__ = [
     "SubjectFieldType",
     "check_id_number",
     "check_value",
+    "SceneCategory",
     "default_scenes",
     "load_catalogue",
+    "load_scene_categories",
     "load_subject_fields",
     "parse_catalogue",
+    "parse_scene_categories",
     "parse_scenes",
     "parse_subject_fields",
     "validate_claims",
@@ -94,6 +97,7 @@ _DATA_PACKAGE: Final = "issuer"
 _CATALOGUE_FILE: Final = "catalogue.json"
 _SCENES_FILE: Final = "scenes.json"
 _SUBJECTS_FILE: Final = "subjects.json"
+_CATEGORIES_FILE: Final = "scene_categories.json"
 
 _VCT_RE: Final = re.compile(r"urn:ecert:[a-z0-9]+(?:-[a-z0-9]+)*")
 _VCT_MAX_LENGTH: Final = 64
@@ -266,6 +270,20 @@ class SubjectField:
 
 
 @dataclass(frozen=True, slots=True)
+class SceneCategory:
+    """One of the programme's categories of scene (accommodation, medical, finance…),
+    from ``issuer/data/scene_categories.json``: every scene names one (``category``),
+    and the pages group their scene lists by it, in this file's order."""
+
+    id: str
+    name: LocalisedText
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as it appears in ``scene_categories.json``."""
+        return {"id": self.id, "name": self.name.to_dict()}
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialType:
     """A credential type of the catalogue, identified by its ``vct``."""
 
@@ -417,6 +435,13 @@ def load_catalogue() -> Catalogue:
 def load_subject_fields() -> tuple[SubjectField, ...]:
     """The packaged subject fields (``issuer/data/subjects.json``), parsed once."""
     return parse_subject_fields(_read_json(_SUBJECTS_FILE), source=_SUBJECTS_FILE)
+
+
+@cache
+def load_scene_categories() -> tuple[SceneCategory, ...]:
+    """The packaged categories of scene (``issuer/data/scene_categories.json``), parsed
+    once, in file order."""
+    return parse_scene_categories(_read_json(_CATEGORIES_FILE), source=_CATEGORIES_FILE)
 
 
 @cache
@@ -732,6 +757,41 @@ def _check_subject(
         )
 
 
+class _CategoryEntry(StrictModel):
+    """A category of scene as ``scene_categories.json`` writes it (shape only)."""
+
+    id: str
+    name: LocalizedName
+
+
+def parse_scene_categories(
+    data: object, *, source: str = "scene_categories"
+) -> tuple[SceneCategory, ...]:
+    """Check the categories of scene (a JSON array of ``{"id", "name": {"zh", "en"}}``:
+    snake_case ids, no id twice, names not blank); :class:`CatalogueError` naming the
+    offending entry."""
+    entries = _list(data, source, non_empty=True)
+    out: list[SceneCategory] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(entries):
+        where = f"{source}[{i}]"
+        try:
+            entry = _CategoryEntry.model_validate(raw)
+        except ValidationError as err:
+            path, rule = first_error(err)
+            at = f"{where}.{path}" if path else where
+            raise CatalogueError(f"{at}: {rule}") from None
+        if len(entry.id) > _SLUG_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(entry.id):
+            raise CatalogueError(f"{where}.id: {entry.id!r} is not a snake_case category id")
+        if entry.id in seen:
+            raise CatalogueError(f"{where}.id: duplicate category {entry.id!r}")
+        seen.add(entry.id)
+        for lang in ("zh", "en"):
+            _string(entry.name[lang], f"{where}.name.{lang}")
+        out.append(SceneCategory(id=entry.id, name=entry.name))
+    return tuple(out)
+
+
 def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, Any]:
     """A scene in the trust list's JSON form: the one :class:`~keys.trustlist.Scene`
     model checks its shape, then the catalogue's rules (a snake_case id, names not
@@ -764,8 +824,15 @@ def _parse_scene(entry: object, catalogue: Catalogue, where: str) -> dict[str, A
             if name in seen:
                 raise CatalogueError(f"{at}.claims[{k}]: claim {name!r} is listed twice")
             seen.add(name)
-    if scene.category is not None and not _SCENE_ID_RE.fullmatch(scene.category):
-        raise CatalogueError(f"{where}.category: {scene.category!r} is not a snake_case id")
+    # The trust list's model keeps category optional (older trust lists have none); the
+    # catalogue requires one of the programme's categories, so every page can group it.
+    if scene.category is None:
+        raise CatalogueError(f"{where}.category: every scene names its category")
+    if scene.category not in {c.id for c in load_scene_categories()}:
+        shown = scene.category
+        if len(shown) > _SLUG_MAX_LENGTH or not _SCENE_ID_RE.fullmatch(shown):
+            shown = "…"  # not an id: not echoed
+        raise CatalogueError(f"{where}.category: unknown category of scene {shown!r}")
     if scene.portrait and not any(
         catalogue.get(vct).has_claim(PORTRAIT_CLAIM) for vct, _ in entries_of(scene)
     ):

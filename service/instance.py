@@ -45,6 +45,7 @@ from service.batches import Batches
 from service.changes import Changes
 from service.compromise import REISSUE_IDS_KEY_LABEL, KeyCompromise, ReissueHandler
 from service.consents import CONSENTS_KEY_LABEL, Consents
+from service.derived import Derived
 from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
@@ -203,6 +204,13 @@ class Ecert:
             pseudonyms=self.pseudonyms,
         )
         self.jobs.register(self.changes)
+        #: Age and residence attestations derived from the ID card and the household
+        #: register, issued alongside and kept in sync (:mod:`service.derived`).
+        self.derived = Derived(
+            store, self.issuance, self.vault, self.directory, city=settings.city
+        )
+        self.derived.attach(self.issuance, self.reissue)
+        self.wallets.before_list = self.derived.refresh_due
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(
             store,

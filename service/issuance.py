@@ -62,13 +62,20 @@ __all__ = [
     "IDEMPOTENCY_KEY_LABEL",
     "BulkItem",
     "IDEMPOTENCY_TTL",
+    "IssuedListener",
     "LEGACY_SINCE",
     "LEGACY_WINDOW",
     "PENDING_TTL",
+    "StatusListener",
     "Issuance",
     "Kept",
     "fingerprint",
 ]
+
+#: Told of credentials issued into wallets: ``(citizen_id, record)`` pairs.
+IssuedListener = Callable[[list[tuple[str, CredentialRecord]]], None]
+#: Told of a credential's new status (revoked, suspended, valid again).
+StatusListener = Callable[[CredentialRecord], None]
 
 #: How long the first answer to an ``Idempotency-Key`` is kept (seconds).
 IDEMPOTENCY_TTL = 24 * 3600
@@ -140,11 +147,33 @@ class Issuance:
         self._vault = vault
         self._accounts = accounts
         self.clock = clock
+        self._on_issued: list[IssuedListener] = []
+        self._on_status: list[StatusListener] = []
+
+    def listen(
+        self, *, issued: IssuedListener | None = None, status: StatusListener | None = None
+    ) -> None:
+        """Be told, after the fact, of credentials issued into wallets (``issued``, with
+        ``(citizen_id, record)`` pairs: :meth:`issue`, :meth:`issue_many`) and of status
+        changes (``status``: :meth:`revoke`, :meth:`suspend`, :meth:`reinstate`). A
+        listener runs in the caller's request; what it raises is raised (a listener
+        that must not fail the issuance catches its own errors)."""
+        if issued is not None:
+            self._on_issued.append(issued)
+        if status is not None:
+            self._on_status.append(status)
 
     def issue(
-        self, department: IssuerRecord, vct: str, citizen_id: str, claims: dict[str, Any]
+        self,
+        department: IssuerRecord,
+        vct: str,
+        citizen_id: str,
+        claims: dict[str, Any],
+        *,
+        not_after: int | None = None,
     ) -> CredentialRecord:
-        """Issue a credential of ``vct`` to the citizen and deliver it to their wallet.
+        """Issue a credential of ``vct`` to the citizen and deliver it to their wallet
+        (``not_after`` caps its ``exp``: a derived attestation ends when its facts change).
 
         Raises :class:`~issuer.errors.NotAuthorised` for a type outside the department's,
         :class:`~service.errors.UnknownCitizen`, :class:`~issuer.errors.ClaimsInvalid`
@@ -160,6 +189,7 @@ class Issuance:
             subject=citizen_id,
             claims=claims,
             holder_jwk=self._vault.holder_jwk(citizen_id),
+            not_after=not_after,
         )
         try:
             self._vault.add(citizen_id, issued.id, issued.sd_jwt)
@@ -170,6 +200,8 @@ class Issuance:
             raise
         if self._counters is not None:
             self._counters.issued(department.slug, vct, at=self.clock())
+        for listener in self._on_issued:
+            listener([(citizen_id, issued.record)])
         return issued.record
 
     def issue_many(
@@ -231,6 +263,8 @@ class Issuance:
                 now = self.clock()
                 for vct, n in sorted(by_type.items()):
                     self._counters.issued(department.slug, vct, n, at=now)
+            for listener in self._on_issued:
+                listener([(items[n].citizen_id, one.record) for n, one in made])
         return [one for one in out if one is not None]
 
     def _deliver_many(
@@ -279,9 +313,12 @@ class Issuance:
         return self._follow(self._issuer.reinstate(department.iss, credential_id))
 
     def _follow(self, record: CredentialRecord) -> CredentialRecord:
-        """Give the copies on the citizen's devices the card's new state."""
+        """Give the copies on the citizen's devices the card's new state, then tell the
+        listeners (the attestations derived from it follow it)."""
         if self._devices is not None:
             self._devices.follow(record)
+        for listener in self._on_status:
+            listener(record)
         return record
 
     def _withdraw(self, iss: str, credential_id: str) -> None:
@@ -289,7 +326,8 @@ class Issuance:
         the caller re-raises."""
         with suppress(Exception):
             record = self._issuer.revoke(iss, credential_id)
-            self._follow(record)
+            if self._devices is not None:
+                self._devices.follow(record)
 
     # -- idempotency -------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ before calling), whatever the moment a crash interrupted an earlier call:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Literal
@@ -70,6 +70,12 @@ class Reissue:
         self._vault = vault
         self._devices = devices
         self._pseudonyms = pseudonyms
+        self._listeners: list[Callable[[str, CredentialRecord], None]] = []
+
+    def listen(self, listener: Callable[[str, CredentialRecord], None]) -> None:
+        """Be told ``(citizen_id, new record)`` after each replacement is complete (the
+        old one revoked and out of the wallet): the derived attestations follow."""
+        self._listeners.append(listener)
 
     def claims(self, citizen_id: str, credential_id: str) -> dict[str, object]:
         """The claims of a credential in the citizen's wallet, in clear. Raises
@@ -124,4 +130,7 @@ class Reissue:
         with suppress(CredentialNotInWallet):
             self._vault.remove(citizen_id, old_id)
         self._devices.forget(citizen_id, old_id)  # its copies: revoked and forgotten
-        return Replaced("replaced", old, self._store.get_credential(new_id) or new)
+        done = self._store.get_credential(new_id) or new
+        for listener in self._listeners:
+            listener(citizen_id, done)
+        return Replaced("replaced", old, done)

@@ -37,6 +37,10 @@ The settings (``ECERT_<KEY>``, or ``<KEY>`` in a mapping):
 ``JOB_PACE``
     seconds a job sleeps between steps (0..60, default 0): spares the store for
     verification during a large job, and lets the tests stop a service mid-job;
+``CITY``
+    the city the residence attestation names (:mod:`service.derived`; 1 to 32
+    characters, default the demo's ``北京市``): a household address that begins with it
+    is the city's;
 ``MAX_CONTENT_LENGTH``, ``TRUST_PROXY``, ``CORS_ORIGINS``, ``CORS_PATHS``,
 ``HSTS_MAX_AGE``, ``RETRY_AFTER``, ``LOG_LEVEL``
     the HTTP service's (:mod:`api.security`, :mod:`api.errors`, :mod:`api.logging`).
@@ -65,7 +69,7 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 #: Settings that are text as written (a folder named ``2024`` is no number).
-_TEXT_KEYS = frozenset({"INSTANCE", "REDIS_URL", "KEY_SECRET", "BASE_URL", "LOG_LEVEL"})
+_TEXT_KEYS = frozenset({"INSTANCE", "REDIS_URL", "KEY_SECRET", "BASE_URL", "LOG_LEVEL", "CITY"})
 #: The longest value of one setting read from the environment (a bound on input).
 _MAX_VALUE = 4096
 
@@ -98,6 +102,8 @@ class Settings:
     job_lease: int = 30
     #: Seconds slept between a job's steps.
     job_pace: float = 0.0
+    #: The city the residence attestation names (service.derived).
+    city: str = "北京市"
 
     @classmethod
     def from_env(
@@ -163,6 +169,7 @@ class Settings:
             max_devices=_device_limit(get("MAX_DEVICES", 5)),
             job_lease=_bounded(get("JOB_LEASE", 30), "JOB_LEASE", 1, 3600),
             job_pace=float(_bounded(get("JOB_PACE", 0), "JOB_PACE", 0, 60, whole=False)),
+            city=_city(get("CITY")),
         )
 
     def override(self, **changes: Any) -> Settings:
@@ -208,6 +215,7 @@ KEYS = frozenset(
         "MAX_DEVICES",
         "JOB_LEASE",
         "JOB_PACE",
+        "CITY",
     }
 )
 
@@ -288,6 +296,19 @@ def _bounded(value: Any, name: str, low: float, high: float, *, whole: bool = Tr
         kind = "a whole number" if whole else "a number"
         raise SettingsInvalid(f"{name} must be {kind} of seconds from {low:g} to {high:g}")
     return value
+
+
+def _city(value: Any) -> str:
+    """The city's name: 1 to 32 characters, no control or format characters."""
+    if value is None or value == "":
+        return "北京市"
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value.strip()) <= 32
+        or not all(ch.isprintable() for ch in value)
+    ):
+        raise SettingsInvalid("CITY must be the city's name, 1 to 32 printable characters")
+    return value.strip()
 
 
 def _words(value: Any, name: str) -> tuple[str, ...]:

@@ -162,6 +162,7 @@ def build_online_verifier(
         LiveTrustSource(platform.live_trust_list(), DeferringStatus(status, status.check)),
         clock=clock,
         replay=DeferringReplay(StoreNonceCache(store)),
+        live=True,  # status read from the store now: scenes needing an online check pass
     )
 
 

@@ -103,6 +103,9 @@ class Wallets:
         self._vault = vault
         self._presentations = presentations
         self._online = online
+        #: Run with the citizen id before the list is read (the derived attestations
+        #: due are issued: :meth:`service.derived.Derived.refresh_due`).
+        self.before_list: Callable[[str], None] | None = None
 
     def credentials(self, citizen_id: str) -> list[Card]:
         """The citizen's credentials, oldest first, each with its live status and the
@@ -114,6 +117,8 @@ class Wallets:
         valid version. So the list is read again after the statuses, and the whole
         read repeated when it changed; a re-issue that revoked a listed card has
         delivered its successor first, so the second read sees the change."""
+        if self.before_list is not None:
+            self.before_list(citizen_id)
         cards = self._cards(citizen_id)
         for _ in range(_CONSISTENT_READS):
             now = [item.credential_id for item in self._vault.items(citizen_id)]

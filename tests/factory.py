@@ -28,6 +28,8 @@ BASE_URL = "https://ecert.example"
 ID_CARD = "urn:ecert:resident-id-card"
 RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
+AGE_ATTESTATION = "urn:ecert:age-attestation"
+RESIDENCE_ATTESTATION = "urn:ecert:residence-attestation"
 #: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 
@@ -229,6 +231,17 @@ ID_CLAIMS: dict[str, Any] = personal_claims({
     "valid_from": "2015-06-01",
     "valid_until": "2035-06-01",
 }, "ID_CLAIMS")
+#: The age attestation the police derive from ID_CLAIMS (born 1985: an adult under 60).
+#: No name, no ID number, no birth date: a yes/no per threshold.
+AGE_CLAIMS: dict[str, Any] = {
+    "age_over_14": True,
+    "age_over_16": True,
+    "age_over_18": True,
+    "age_over_60": False,
+    "age_over_65": False,
+}
+#: The residence attestation derived from a household register of the city.
+RESIDENCE_CLAIMS: dict[str, Any] = {"resident_of_city": True, "city": "北京市"}
 
 
 class Clock:

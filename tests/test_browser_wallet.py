@@ -522,7 +522,7 @@ def test_the_preview_says_the_photo_goes_with_an_online_code_only(
         page.get_by_label(t.scene, exact=True).select_option("hotel")
         expect(page.locator("#preview-photo")).to_contain_text(note)
         shots.take(page, "preview-photo-note")
-        page.get_by_label(t.scene, exact=True).select_option("internet_cafe")
+        page.get_by_label(t.scene, exact=True).select_option("pharmacy")
         expect(page.locator("#preview-photo")).to_be_hidden()
         assert errors.errors == [], errors.errors
     finally:

@@ -43,6 +43,9 @@ EXPECTED_VCTS = {
     "urn:ecert:real-estate-certificate",
     "urn:ecert:business-licence",
     "urn:ecert:kinship-proof",
+    # issue 12: derived attestations (a yes/no instead of a birth date or an address)
+    "urn:ecert:age-attestation",
+    "urn:ecert:residence-attestation",
     "urn:ecert:no-criminal-record-proof",
     # issue 11: the sources of proof types no certificate above answers
     "urn:ecert:death-medical-certificate",
@@ -168,11 +171,32 @@ def test_claim_names_unique_per_type() -> None:
         assert len(ctype.claim_names) == len(set(ctype.claim_names)), ctype.vct
 
 
+#: issue 12: the attestations derived from the ID card and the household register say a
+#: yes/no about their holder and, on purpose, name nobody.
+DERIVED_VCTS = {"urn:ecert:age-attestation", "urn:ecert:residence-attestation"}
+
+
+def test_derived_attestations_carry_no_personal_field() -> None:
+    for vct in DERIVED_VCTS:
+        ctype = CATALOGUE.get(vct)
+        assert ctype.issuer_hint == "police", vct
+        assert not [n for n in ctype.claim_names if PERSONAL.search(n)], vct
+    age = CATALOGUE.get("urn:ecert:age-attestation")
+    assert age.claim_names == tuple(f"age_over_{n}" for n in (14, 16, 18, 60, 65))
+    assert all(c.type == "boolean" and c.sd and c.required for c in age.claims)
+    residence = CATALOGUE.get("urn:ecert:residence-attestation")
+    assert residence.claim("resident_of_city").type == "boolean"
+    assert residence.claim("resident_of_city").sd
+    assert residence.claim("city").type == "string"
+
+
 def test_every_type_has_a_name_claim() -> None:
     for ctype in CATALOGUE.types:
         if ctype.vct == "urn:ecert:vehicle-inspection":
             # The inspection mark names the vehicle, not a person.
             assert ctype.claim("plate_number").required and not ctype.has_claim("name")
+            continue
+        if ctype.vct in DERIVED_VCTS:
             continue
         assert any(n == "name" or n.endswith("_name") for n in ctype.claim_names), ctype.vct
         name_claims = [c for c in ctype.claims if c.name in ("name", "subject_name")]
@@ -297,14 +321,16 @@ def test_default_scene_ids() -> None:
 
 
 def test_scenes_have_exactly_the_trust_list_shape() -> None:
+    flags = {"portrait", "online", "guardian", "carer"}
     for scene in default_scenes():
-        assert set(scene) - {"portrait"} == {"id", "name", "accept", "max_age"}
-        assert scene.get("portrait", True) is True  # written only when true
+        assert set(scene) - flags - {"all_of"} == {"id", "name", "accept", "max_age", "category"}
+        for flag in flags:
+            assert scene.get(flag, True) is True  # written only when true
         assert set(scene["name"]) == {"zh", "en"}
         assert scene["name"]["zh"].strip() and scene["name"]["en"].strip()
         assert scene["max_age"] == 120
-        assert scene["accept"]
-        for item in scene["accept"]:
+        assert scene["accept"] or scene["all_of"]
+        for item in scene["accept"] + scene.get("all_of", []):
             assert set(item) == {"vct", "claims"}
             assert item["claims"] and all(isinstance(c, str) for c in item["claims"])
     assert default_scenes() == raw_scenes()
@@ -313,7 +339,7 @@ def test_scenes_have_exactly_the_trust_list_shape() -> None:
 
 def test_every_scene_claim_exists_and_is_required() -> None:
     for scene in default_scenes():
-        for item in scene["accept"]:
+        for item in scene["accept"] + scene.get("all_of", []):
             ctype = CATALOGUE.get(item["vct"])
             for claim in item["claims"]:
                 assert ctype.has_claim(claim), (scene["id"], item["vct"], claim)
@@ -327,11 +353,14 @@ def _accept(scene_id: str) -> dict[str, list[str]]:
 
 
 def test_scene_contents() -> None:
-    assert _accept("hotel") == {
+    assert _accept("hotel") == {  # an identity document of any kind: name and number
         ID_CARD: ["name", "id_number"],
         "urn:ecert:residence-permit": ["name", "id_number"],
+        "urn:ecert:passport": ["name", "id_number"],
+        "urn:ecert:hk-macao-travel-permit": ["name", "id_number"],
+        "urn:ecert:taiwan-travel-permit": ["name", "id_number"],
     }
-    assert _accept("internet_cafe") == {ID_CARD: ["name", "id_number"]}
+    assert _accept("internet_cafe") == {"urn:ecert:age-attestation": ["age_over_18"]}
     assert _accept("pharmacy") == {ID_CARD: ["name", "id_number"]}
     hospital = _accept("hospital")
     assert set(hospital[ID_CARD]) == {"name", "id_number", "sex", "birth_date"}
@@ -340,8 +369,12 @@ def test_scene_contents() -> None:
     assert set(bank) == {ID_CARD}
     assert "photo_digest" not in bank[ID_CARD]
     assert set(bank[ID_CARD]) == set(CATALOGUE.get(ID_CARD).required_claims)
-    school = _accept("school")
-    assert set(school) == {"urn:ecert:household-register", "urn:ecert:birth-medical-certificate"}
+    school = next(s for s in default_scenes() if s["id"] == "school")
+    assert school["accept"] == []  # both together: the household register and the birth
+    assert {item["vct"] for item in school["all_of"]} == {  # medical certificate
+        "urn:ecert:household-register",
+        "urn:ecert:birth-medical-certificate",
+    }
 
 
 def test_default_scenes_are_fresh_copies() -> None:

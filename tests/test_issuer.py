@@ -738,6 +738,7 @@ def _scene(**changes: Any) -> dict[str, Any]:
         "name": {"zh": "图书馆办证", "en": "Library card"},
         "accept": [{"vct": ID_CARD, "claims": ["name", "id_number"]}],
         "max_age": 60,
+        "category": "education",
     }
     scene.update(changes)
     return scene

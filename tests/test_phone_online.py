@@ -211,8 +211,8 @@ def test_a_presentation_for_another_scene_is_refused(
         "presentation_refused",
         "key_binding_invalid",
     )
-    # a hotel presentation asked to be held for the internet café: its aud is "hotel"
-    assert problem(hold(client, phone.headers, phone.hotel(), "internet_cafe")) == (
+    # a hotel presentation asked to be held for the pharmacy: its aud is "hotel"
+    assert problem(hold(client, phone.headers, phone.hotel(), "pharmacy")) == (
         400,
         "presentation_refused",
         "key_binding_invalid",

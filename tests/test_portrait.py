@@ -151,6 +151,7 @@ def test_a_scene_may_ask_for_a_portrait_only_of_a_type_that_has_one() -> None:
         "accept": [{"vct": "urn:ecert:birth-medical-certificate", "claims": ["name"]}],
         "max_age": 120,
         "portrait": True,
+        "category": "education",
     }
     with pytest.raises(CatalogueError, match="portrait"):
         parse_scenes([school], catalogue)
@@ -193,7 +194,7 @@ def test_a_disclosed_portrait_reaches_only_scenes_that_ask_for_it(world: World) 
     verifier = world.verifier()
     scenes = verifier.trust_list.scenes
 
-    for scene_id, expected in (("hotel", True), ("hospital", False), ("internet_cafe", False)):
+    for scene_id, expected in (("hotel", True), ("hospital", False), ("pharmacy", False)):
         scene = scenes[scene_id]
         wanted = (*scene.accept[ID_CARD], PORTRAIT_CLAIM)
         text = present(held, wanted, holder_key=wallet.holder_key, aud=scene_id, now=world.clock())
@@ -289,7 +290,7 @@ def test_made_for_names_only_scenes_of_the_trust_list(world: World) -> None:
         text = present(
             held, ("name", "id_number"), holder_key=wallet.holder_key, aud=aud, now=world.clock()
         )
-        result = verifier.verify(text, "internet_cafe")
+        result = verifier.verify(text, "pharmacy")
         assert [e["code"] for e in result.errors] == ["key_binding_invalid"]
         assert result.made_for == named
         assert result.to_dict().get("made_for") == named
@@ -297,7 +298,7 @@ def test_made_for_names_only_scenes_of_the_trust_list(world: World) -> None:
     text = present(
         held, ("name", "id_number"), holder_key=wallet.holder_key, aud="hotel", now=world.clock()
     )
-    result = verifier.verify(text, "internet_cafe", expected_aud="https://rp.example")
+    result = verifier.verify(text, "pharmacy", expected_aud="https://rp.example")
     assert result.made_for is None
 
 

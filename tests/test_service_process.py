@@ -98,7 +98,7 @@ def test_gunicorn_serves_the_demo_with_two_workers(server: Server) -> None:
     assert oct((server.instance / "demo.json").stat().st_mode & 0o777) == "0o600"
     assert demo["base_url"] == server.base
     assert {d["issuer"] for d in demo["departments"]} >= {"police", "civil-affairs", "health"}
-    assert {v["id"] for v in demo["venues"]} == {"grand-hotel", "city-bank"}
+    assert {"grand-hotel", "city-bank"} <= {v["id"] for v in demo["venues"]}
     assert len(demo["citizens"]) == 2
 
     status, anchor, _ = server.call("GET", "/api/v1/verifier/anchor")

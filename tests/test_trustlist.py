@@ -419,7 +419,8 @@ def test_default_scenes_include(scene_id: str) -> None:
     scene = scenes[scene_id]
     assert scene["name"]["zh"].strip() and scene["name"]["en"].strip()
     assert any("\u4e00" <= ch <= "\u9fff" for ch in scene["name"]["zh"])
-    assert scene["accept"] and all(rule["claims"] for rule in scene["accept"])
+    rules = scene["accept"] + scene.get("all_of", [])  # school: all of two
+    assert rules and all(rule["claims"] for rule in rules)
     assert isinstance(scene["max_age"], int) and scene["max_age"] > 0
 
 

@@ -43,7 +43,7 @@ from wallet import HeldCredential, Wallet, present
 
 HOTEL_CLAIMS = ("name", "id_number")
 #: The scenes of the shipped defaults that accept the resident ID card.
-ID_CARD_SCENES = ("hotel", "hospital", "bank", "internet_cafe", "pharmacy")
+ID_CARD_SCENES = ("hotel", "hospital", "bank", "pharmacy")
 #: DESIGN.md §4: the keys of the result object, exactly.
 RESULT_KEYS = {"valid", "vct", "iss", "scene", "status", "claims", "errors", "checked_at"}
 #: issuer/data/scenes.json: a hotel accepts a QR code for two minutes.
@@ -711,7 +711,7 @@ def test_replayed_nonce_in_a_fresh_kb_jwt(card: Card) -> None:
 def test_failed_verification_does_not_burn_the_nonce(card: Card) -> None:
     v = card.world.verifier()
     shown = card.for_scene("hotel")
-    assert not v.verify(shown, "internet_cafe").valid  # aud is "hotel"
+    assert not v.verify(shown, "pharmacy").valid  # aud is "hotel"
 
     assert v.verify(shown, "hotel").valid
 
@@ -835,6 +835,16 @@ def test_trust_list_stale(card: Card) -> None:
     world.clock.advance(61)
 
     assert rejected_with(v.verify(card.for_scene(), "hotel"), "trust_list_stale")
+
+
+def test_online_check_required(card: Card) -> None:
+    # SIM card registration needs today's status: a bundle's verifier refuses it unread
+    offline = card.world.verifier()
+    assert offline.trust_list.scenes["sim_card"].online
+    text = card.for_scene("sim_card")
+    assert rejected_with(offline.verify(text, "sim_card"), "online_check_required")
+    assert offline.verify(text, "sim_card").codes == ["online_check_required"]
+    assert offline.verify(card.for_scene("hotel"), "hotel").valid  # not an online scene
 
 
 def test_wrong_audience(world: World) -> None:

@@ -40,6 +40,7 @@ from verifier.errors import (
     KeyBindingMissing,
     Malformed,
     NotYetValid,
+    OnlineCheckRequired,
     PresentationExpired,
     SceneUnmet,
     StatusStale,
@@ -95,6 +96,12 @@ class Verifier:
     content) refuses the whole bundle (:class:`~verifier.errors.BundleInvalid`).
     Building the verifier accepts the bundle and records its lists and its trust list
     in ``history``.
+
+    ``live`` says that the status source is live (the service's own verifier over its
+    store, :func:`service.verification.build_online_verifier`): only such a verifier
+    verifies for a scene whose policy is ``online`` (money, property, marriage, notary,
+    SIM cards…). Any other verifier -- a bundle, ``ecert verify`` -- answers
+    ``online_check_required`` for such a scene without reading the presentation.
     """
 
     def __init__(
@@ -109,7 +116,10 @@ class Verifier:
         max_length: int = MAX_PRESENTATION,
         verified_cache: int = VERIFIED_CACHE,
         history: StatusHistory | None = None,
+        live: bool = False,
     ) -> None:
+        #: the status source is live: scenes that need an online check may be verified
+        self.live = live
         # The rollback guard: a list older than one accepted before is left out, and the
         # lists of the bundle are recorded once it is accepted (accepting is recording).
         self.history: StatusHistory = history if history is not None else MemoryStatusHistory()
@@ -228,6 +238,12 @@ class Verifier:
         policy = self.source.scene(scene)
         now = self._clock()
         result = VerificationResult(scene=scene, checked_at=int(now))
+        if policy.online and not self.live:
+            # a bundle's status may be a day old: this scene needs today's (docs/scenes.md)
+            result.errors.append(
+                _err(OnlineCheckRequired("this scene needs an online check: verify it online"))
+            )
+            return result
         if expected_aud is None and expected_nonce is None:
             binding = self._bindings.get(scene)  # the common case, made once per scene
             if binding is None or binding.policy is not policy:

@@ -128,6 +128,14 @@ class TrustListStale(VerificationError):
     code = "trust_list_stale"
 
 
+class OnlineCheckRequired(VerificationError):
+    """The scene needs a live status check (its ``online`` flag) and this verifier has
+    none: an offline verifier (a bundle, ``ecert verify``) refuses the presentation before
+    reading it; the venue verifies it online (``POST /api/v1/verify``, an online code)."""
+
+    code = "online_check_required"
+
+
 class WrongAudience(VerificationError):
     """A proof (``proof+jwt``) was made for another department (its ``aud``)."""
 
@@ -157,6 +165,7 @@ ERROR_CODES: tuple[str, ...] = (
     "scene_unmet",
     "trust_list_stale",
     "wrong_audience",
+    "online_check_required",
 )
 
 

@@ -279,6 +279,68 @@
 
   document.addEventListener("DOMContentLoaded", setupElderToggle);
 
+  /** Whether a scene's names, or its category's, contain `query` (lower case). */
+  function sceneMatches(scene, query) {
+    if (!query) return true;
+    var category = scene.category;
+    var names = [scene.name.zh, scene.name.en];
+    if (category) names.push(category.name.zh, category.name.en);
+    return names.join("\n").toLowerCase().indexOf(query) >= 0;
+  }
+
+  /**
+   * Fill a scene picker (<select>) grouped by category: one <optgroup> per category,
+   * named in the page language, in the order the categories first come in `scenes`
+   * (the trust list's order: scenes.json keeps each category together); scenes that
+   * name no category come last, ungrouped. With `query`, only the scenes whose name in
+   * either language, or whose category's name, contains it (case-insensitive: "bank",
+   * "银行", "医疗" all work). The chosen scene stays chosen while it is listed; else
+   * the first is. Returns how many scenes are listed.
+   */
+  function fillScenes(select, scenes, query) {
+    var previous = select.value;
+    var q = String(query || "").trim().toLowerCase();
+    var groups = [];
+    var loose = [];
+    var byCategory = {};
+    scenes.forEach(function (scene) {
+      if (!sceneMatches(scene, q)) return;
+      var category = scene.category;
+      if (!category) {
+        loose.push(scene);
+        return;
+      }
+      if (!byCategory[category.id]) {
+        byCategory[category.id] = { category: category, scenes: [] };
+        groups.push(byCategory[category.id]);
+      }
+      byCategory[category.id].scenes.push(scene);
+    });
+    select.textContent = "";
+    var count = 0;
+    function add(parent, scene) {
+      var option = el("option", null, local(scene.name));
+      option.value = scene.id;
+      parent.appendChild(option);
+      count += 1;
+    }
+    groups.forEach(function (group) {
+      var optgroup = document.createElement("optgroup");
+      optgroup.label = local(group.category.name);
+      optgroup.setAttribute("data-category", group.category.id);
+      group.scenes.forEach(function (scene) {
+        add(optgroup, scene);
+      });
+      select.appendChild(optgroup);
+    });
+    loose.forEach(function (scene) {
+      add(select, scene);
+    });
+    if (previous) select.value = previous;
+    if (select.selectedIndex < 0 && count) select.selectedIndex = 0;
+    return count;
+  }
+
   window.Ecert = {
     strings: strings,
     lang: lang,
@@ -303,5 +365,6 @@
     announce: announce,
     problemText: problemText,
     retryAfter: retryAfter,
+    fillScenes: fillScenes,
   };
 })();

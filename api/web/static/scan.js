@@ -14,6 +14,7 @@
 
   var KEY = "ecert.scan.key";
   var SCENE_KEY = "ecert.scan.scene";
+  var SCENE_SEARCH_FROM = 6; // a venue with more scenes than this gets a search box
   // Images: an upload is sent as it is up to MAX_UPLOAD (the service takes 10 MiB);
   // larger ones, and camera frames, are sent as a greyscale JPEG of at most MAX_SIDE
   // pixels and about MAX_FRAME bytes (a phone's upload stays quick).
@@ -109,13 +110,16 @@
     state.scenes = scenes;
     var select = $("scene");
     select.textContent = "";
-    scenes.forEach(function (scene) {
-      var option = E.el("option", null, E.local(scene.name));
-      option.value = scene.id;
-      select.appendChild(option);
-    });
     var remembered = storage(SCENE_KEY);
-    if (remembered && sceneById(remembered)) select.value = remembered;
+    if (remembered && sceneById(remembered)) {
+      var option = E.el("option", null, "");
+      option.value = remembered;
+      select.appendChild(option); // kept chosen by fillScenes
+      select.value = remembered;
+    }
+    $("scene-search").value = "";
+    $("scene-search-field").hidden = scenes.length <= SCENE_SEARCH_FROM;
+    listScenes();
     E.setMessage("scan-error", scenes.length ? "" : t.no_venue_scene);
     showScan();
     refreshTrust();
@@ -127,6 +131,32 @@
       .catch(function () {
         /* the venue's own scenes still name most */
       });
+  }
+
+  /** The venue's scenes into the picker, grouped by category, filtered by the search. */
+  function listScenes() {
+    var shown = E.fillScenes($("scene"), state.scenes, $("scene-search").value);
+    $("no-scene-match").hidden = state.scenes.length === 0 || shown > 0;
+    showNeeds();
+  }
+
+  /**
+   * What the chosen scene asks of staff, beside the picker: its category, a portrait to
+   * match (an online code discloses it), and whether it needs an online check (this page
+   * always verifies online; a bundle's offline verifier refuses such a scene).
+   */
+  function showNeeds() {
+    var list = $("scene-needs");
+    list.textContent = "";
+    var scene = sceneById($("scene").value);
+    if (!scene) return;
+    if (scene.category) list.appendChild(E.el("li", "need-category", E.local(scene.category.name)));
+    if (scene.portrait) list.appendChild(E.el("li", "need-portrait", t.scene_needs_portrait));
+    list.appendChild(
+      scene.online
+        ? E.el("li", "need-online", t.scene_needs_online)
+        : E.el("li", "need-offline-ok", t.scene_needs_offline_ok)
+    );
   }
 
   function sceneById(id) {
@@ -570,6 +600,11 @@
     });
     $("scene").addEventListener("change", function () {
       storage(SCENE_KEY, $("scene").value);
+      showNeeds();
+    });
+    $("scene-search").addEventListener("input", function () {
+      listScenes();
+      if ($("scene").value) storage(SCENE_KEY, $("scene").value);
     });
     // The next scan starts: an old error goes.
     $("qr-text").addEventListener("input", function () {

@@ -20,6 +20,7 @@
   // Where the citizen was when switching language: {screen, card, scene, online, at}.
   var RESUME_KEY = "ecert.wallet.resume";
   var RESUME_FOR = 120; // seconds a saved place is good for
+  var SCENE_SEARCH_FROM = 6; // a card's scene list longer than this gets a search box
   var DATA_CACHE = "ecert-wallet-data";
   var CARDS_URL = "/api/v1/wallet/credentials";
   /** Where the phone hands over an online presentation it made, to be held. */
@@ -492,20 +493,11 @@
     var onPhone = D && D.canPresent(card.id);
     E.setMessage("card-error", state.offline && !onPhone ? t.qr_offline : "");
 
-    var select = $("scene");
-    var previous = select.value;
-    select.textContent = "";
     var scenes = scenesFor(card.vct);
-    scenes.forEach(function (scene) {
-      var option = E.el("option", null, E.local(scene.name));
-      option.value = scene.id;
-      select.appendChild(option);
-    });
-    if (previous && sceneById(previous) && acceptOf(sceneById(previous), card.vct)) select.value = previous;
-    select.disabled = scenes.length === 0;
-    $("no-scene").hidden = scenes.length > 0;
-    $("show-qr").disabled = unusable || scenes.length === 0 || (state.offline && !onPhone);
-    renderPreview();
+    // A long list (an ID card is accepted in dozens of scenes) gets a search box.
+    $("scene-search-field").hidden = scenes.length <= SCENE_SEARCH_FROM;
+    if (scenes.length <= SCENE_SEARCH_FROM) $("scene-search").value = "";
+    listScenes();
 
     if (!state.claims && D && D.hasCopy(card.id) && (state.offline || navigator.onLine === false)) {
       // No network: the fields as this phone's own copy holds them.
@@ -529,6 +521,34 @@
     }
   }
 
+  /**
+   * The card's scenes into the picker, grouped by category and filtered by the search
+   * box; the QR button is usable only with a scene chosen.
+   */
+  function listScenes() {
+    var card = state.card;
+    if (!card) return;
+    var select = $("scene");
+    var scenes = scenesFor(card.vct);
+    var previous = select.value;
+    if (previous && !(sceneById(previous) && acceptOf(sceneById(previous), card.vct))) select.value = "";
+    var shown = E.fillScenes(select, scenes, $("scene-search").value);
+    select.disabled = shown === 0;
+    $("no-scene").hidden = scenes.length > 0;
+    $("no-scene-match").hidden = scenes.length === 0 || shown > 0;
+    var status = cardState(card);
+    var unusable = status === "revoked" || status === "suspended" || status === "expired";
+    var onPhone = D && D.canPresent(card.id);
+    $("show-qr").disabled = unusable || shown === 0 || (state.offline && !onPhone);
+    renderPreview();
+  }
+
+  /** Whether the chosen scene needs an online check (only an online code for it). */
+  function sceneNeedsOnline() {
+    var scene = sceneById($("scene").value);
+    return !!(scene && scene.online);
+  }
+
   function displayValue(value) {
     if (value === true) return "✓";
     if (value === false) return "✕";
@@ -545,8 +565,10 @@
     if (!scene) {
       validity.textContent = "";
       $("preview-photo").hidden = true;
+      $("preview-online").hidden = true;
       return;
     }
+    $("preview-online").hidden = !scene.online;
     var accept = acceptOf(scene, state.card.vct);
     (accept ? accept.claims : []).forEach(function (claim) {
       var row = E.el("div", "field-row");
@@ -846,8 +868,15 @@
     state.timer = null;
     E.setMessage("qr-error", "");
     $("qr-countdown").textContent = t.qr_refreshing;
-    var mode = $("online-qr").checked ? "online" : "offline";
+    // A scene that needs an online check gets only an online code (docs/scenes.md).
+    var mustBeOnline = sceneNeedsOnline();
+    var mode = $("online-qr").checked || mustBeOnline ? "online" : "offline";
     var offline = state.offline || navigator.onLine === false;
+    if (mustBeOnline && offline) {
+      $("qr-countdown").textContent = "";
+      E.setMessage("qr-error", t.qr_online_needs_network);
+      return;
+    }
     if (D && D.state.mode === "pending" && !offline) {
       // The device is being set up (first log-in here): its key makes the code, not the
       // service's, so wait for it.
@@ -1707,8 +1736,10 @@
   function updateOnlineAvailability() {
     var box = $("online-qr");
     var offline = state.offline || navigator.onLine === false;
+    var mustBeOnline = sceneNeedsOnline();
     if (offline && box.checked) box.checked = false;
-    box.disabled = offline;
+    if (mustBeOnline && !offline) box.checked = true; // the only code this scene accepts
+    box.disabled = offline || mustBeOnline;
     box.parentNode.hidden = offline;
     var here = offline && state.card && D && D.canPresent(state.card.id);
     $("device-qr-note").hidden = !here;
@@ -1795,6 +1826,7 @@
     $("scene").addEventListener("change", function () {
       renderPreview();
     });
+    $("scene-search").addEventListener("input", listScenes);
     $("show-qr").addEventListener("click", function () {
       stopQr();
       go("qr");
