@@ -296,17 +296,20 @@ class Derived:
             out.kept += len(done.kept)
         return out
 
-    def sync(self, citizen_id: str, *, prefer: frozenset[str] = frozenset()) -> Synced:
+    def sync(
+        self, citizen_id: str, *, prefer: frozenset[str] = frozenset(), counted: bool = True
+    ) -> Synced:
         """Make the citizen's attestations right (module doc); what was done.
         ``prefer``: the ids of sources just issued, chosen over others of their type
-        (issued within the same second, the registry cannot tell which is newer)."""
+        (issued within the same second, the registry cannot tell which is newer);
+        ``counted`` False: the issuances are not counted (the demo's seeding)."""
         out = Synced()
         lock = self._locks[hash(citizen_id) % _LOCKS]
         with lock:
             for kind in KINDS:
                 police = self._police(kind.vct)
                 if police is not None:
-                    self._sync_kind(citizen_id, kind, police, out, prefer)
+                    self._sync_kind(citizen_id, kind, police, out, prefer, counted)
         return out
 
     def _sync_kind(
@@ -316,6 +319,7 @@ class Derived:
         police: IssuerRecord,
         out: Synced,
         prefer: frozenset[str],
+        counted: bool = True,
     ) -> None:
         now = self.clock()
         held = self._held(citizen_id, now)
@@ -336,7 +340,9 @@ class Derived:
             ctype = self._catalogue.get(kind.vct)
             if min(cap, int(now) + ctype.validity_days * 86400) <= int(now):
                 return
-            record = self._issuance.issue(police, kind.vct, citizen_id, claims, not_after=cap)
+            record = self._issuance.issue(
+                police, kind.vct, citizen_id, claims, not_after=cap, counted=counted
+            )
             out.issued.append(record.id)
             # the new one is in the wallet: every other goes. A racing sync (another
             # worker) made one too: both keep the newest right one, so one is left.

@@ -171,9 +171,11 @@ class Issuance:
         claims: dict[str, Any],
         *,
         not_after: int | None = None,
+        counted: bool = True,
     ) -> CredentialRecord:
         """Issue a credential of ``vct`` to the citizen and deliver it to their wallet
-        (``not_after`` caps its ``exp``: a derived attestation ends when its facts change).
+        (``not_after`` caps its ``exp``: a derived attestation ends when its facts change;
+        ``counted`` False leaves it out of the dashboard's counters: the demo's seeding).
 
         Raises :class:`~issuer.errors.NotAuthorised` for a type outside the department's,
         :class:`~service.errors.UnknownCitizen`, :class:`~issuer.errors.ClaimsInvalid`
@@ -198,7 +200,7 @@ class Issuance:
         except Exception:
             self._withdraw(department.iss, issued.id)
             raise
-        if self._counters is not None:
+        if self._counters is not None and counted:
             self._counters.issued(department.slug, vct, at=self.clock())
         for listener in self._on_issued:
             listener([(citizen_id, issued.record)])

@@ -30,6 +30,9 @@ RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
 AGE_ATTESTATION = "urn:ecert:age-attestation"
 RESIDENCE_ATTESTATION = "urn:ecert:residence-attestation"
+#: The attestations the police issue beside an ID card or a household register (the
+#: demo's police may: its citizens' wallets hold an age attestation beside the ID card).
+DERIVED = frozenset({AGE_ATTESTATION, RESIDENCE_ATTESTATION})
 #: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 

@@ -22,7 +22,7 @@ def test_the_reference_verifier_accepts_our_served_credential(
 ) -> None:
     headers = auth.citizen()
     items = client.get("/api/v1/wallet/credentials", headers=headers).get_json()["items"]
-    cred_id = items[0]["id"]
+    cred_id = next(i["id"] for i in items if i["vct"] == "urn:ecert:resident-id-card")
     # The offline QR text is the compact transport: unpacked, the exact SD-JWT+KB.
     shown = decode_compact(
         client.post(

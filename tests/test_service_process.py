@@ -115,12 +115,14 @@ def test_gunicorn_serves_the_demo_with_two_workers(server: Server) -> None:
     assert status == 200 and len(wallet["items"]) >= 1
     assert headers.get("Cache-Control") == "no-store"
 
+    # the ID card (the age attestation beside it is for other scenes)
+    card = next(i["id"] for i in wallet["items"] if i["vct"] == "urn:ecert:resident-id-card")
     # Several requests so that both workers are likely to answer; all share one store.
     hotel = demo["venues"][0]
     for _ in range(3):
         status, shown, _ = server.call(
             "POST",
-            f"/api/v1/wallet/credentials/{wallet['items'][0]['id']}/presentations",
+            f"/api/v1/wallet/credentials/{card}/presentations",
             {"scene": "hotel", "mode": "offline"},
             token=login["access_token"],
         )
@@ -151,7 +153,9 @@ def test_the_demo_seed_is_idempotent_across_restarts(tmp_path: Path) -> None:
         status, wallet, _ = second.call(
             "GET", "/api/v1/wallet/credentials", token=login["access_token"]
         )
-        assert len(wallet["items"]) == 1  # not issued twice
+        # not issued twice: the ID card and the age attestation beside it, once each
+        vcts = sorted(i["vct"] for i in wallet["items"])
+        assert vcts == ["urn:ecert:age-attestation", "urn:ecert:resident-id-card"]
     finally:
         second.proc.send_signal(signal.SIGTERM)
         second.proc.wait(timeout=20)

@@ -455,8 +455,9 @@
   }
 
   function displayValue(value) {
-    if (value === true) return "✓";
-    if (value === false) return "✕";
+    // A yes/no in words as well as a sign: "age 18 or over: no" must not be missed.
+    if (value === true) return "✓ " + t.value_yes;
+    if (value === false) return "✕ " + t.value_no;
     if (value === null || value === undefined) return "—";
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
@@ -530,7 +531,8 @@
         var row = E.el("div", "field-row");
         var label = accept.labels && accept.labels[name] ? E.local(accept.labels[name]) : name;
         row.appendChild(E.el("dt", null, label));
-        row.appendChild(E.el("dd", null, displayValue(result.claims[name])));
+        var value = row.appendChild(E.el("dd", null, displayValue(result.claims[name])));
+        if (result.claims[name] === false) value.className = "value-no";
         fields.appendChild(row);
       });
       body.appendChild(fields);
