@@ -33,6 +33,8 @@ POLICE_VCTS = [
     "urn:ecert:vehicle-licence",
     "urn:ecert:household-register",
     "urn:ecert:no-criminal-record-proof",
+    # issue 12: the parent–child link of a minor (guardians and carers)
+    "urn:ecert:guardianship",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
@@ -40,7 +42,12 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
         "civil-affairs",
         "市民政局",
         "City Civil Affairs Bureau",
-        ["urn:ecert:marriage-certificate", "urn:ecert:kinship-proof"],
+        [
+            "urn:ecert:marriage-certificate",
+            "urn:ecert:kinship-proof",
+            # issue 12: an elder's authorisation of a carer (guardians and carers)
+            "urn:ecert:care-authorisation",
+        ],
     ),
     (
         "health",

@@ -28,6 +28,8 @@ BASE_URL = "https://ecert.example"
 ID_CARD = "urn:ecert:resident-id-card"
 RESIDENCE_PERMIT = "urn:ecert:residence-permit"
 MARRIAGE = "urn:ecert:marriage-certificate"
+GUARDIANSHIP = "urn:ecert:guardianship"
+CARE_AUTHORISATION = "urn:ecert:care-authorisation"
 #: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 
@@ -63,6 +65,26 @@ ID_CLAIMS: dict[str, Any] = personal_claims({
     "valid_from": "2015-06-01",
     "valid_until": "2035-06-01",
 }, "ID_CLAIMS")
+
+#: A guardianship (issue 12): a mother and her child born 2015-06-01 (ends 2033-06-01).
+GUARDIANSHIP_CLAIMS: dict[str, Any] = personal_claims({
+    "guardian_name": "王芳",
+    "guardian_id_number": "110101199003070011",
+    "ward_name": "李小明",
+    "ward_id_number": "110101201506010029",
+    "ward_birth_date": "2015-06-01",
+    "relationship": "mother",
+}, "GUARDIANSHIP_CLAIMS")
+
+#: A care authorisation (issue 12): an elder born 1945 authorises a carer for two scenes.
+CARE_CLAIMS: dict[str, Any] = personal_claims({
+    "principal_name": "张三",
+    "principal_id_number": "110101194501010035",
+    "carer_name": "李四",
+    "carer_id_number": "110101196005150046",
+    "scenes": "bank pharmacy",
+    "valid_until": "2027-06-30",
+}, "CARE_CLAIMS")
 
 
 class Clock:
