@@ -49,6 +49,7 @@ from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
+from service.links import LINKS_KEY_LABEL, Links
 from service.notices import NOTICES_KEY_LABEL, Notices
 from service.presentations import KEY_LABEL as QR_KEY_LABEL
 from service.presentations import QrPresentations
@@ -158,6 +159,18 @@ class Ecert:
             self.pseudonyms,
             on_remove=self.devices.forget,
         )
+        #: Guardians and carers (issue 12): link credentials and held-for copies.
+        self.links = Links(
+            store,
+            self.issuer,
+            self.vault,
+            self.pseudonyms,
+            self.platform,
+            key=derive_key(secret, LINKS_KEY_LABEL),
+            scenes=lambda: self.verification.online.verifier().trust_list.scenes,
+            devices=self.devices,
+        )
+        self.issuance.links = self.links
         #: Long work that survives a crash (change cascades, batches, re-issues).
         self.jobs = Jobs(
             store,
