@@ -134,6 +134,25 @@ class WrongAudience(VerificationError):
     code = "wrong_audience"
 
 
+class SetMalformed(Malformed):
+    """A set presentation (a JSON array of presentations) is not well formed: not strict
+    JSON, not the compact form, not 2 to 4 distinct strings, or a member too large."""
+
+    code = "set_malformed"
+
+
+class SetMemberMissing(SceneUnmet):
+    """A set presentation lacks a credential type the scene's ``all_of`` requires."""
+
+    code = "set_member_missing"
+
+
+class SetHolderMismatch(VerificationError):
+    """The members of a set presentation are bound to different holder keys."""
+
+    code = "set_holder_mismatch"
+
+
 #: Every stable error code, for documentation and tests.
 ERROR_CODES: tuple[str, ...] = (
     "malformed",
@@ -157,6 +176,9 @@ ERROR_CODES: tuple[str, ...] = (
     "scene_unmet",
     "trust_list_stale",
     "wrong_audience",
+    "set_malformed",
+    "set_member_missing",
+    "set_holder_mismatch",
 )
 
 
