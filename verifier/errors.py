@@ -153,6 +153,13 @@ class SetHolderMismatch(VerificationError):
     code = "set_holder_mismatch"
 
 
+class LinkMismatch(VerificationError):
+    """A guardian's or carer's set whose credential is not of the person the link names
+    (the ward's or principal's name or ID number differ, or the credential names nobody)."""
+
+    code = "link_mismatch"
+
+
 #: Every stable error code, for documentation and tests.
 ERROR_CODES: tuple[str, ...] = (
     "malformed",
@@ -179,6 +186,7 @@ ERROR_CODES: tuple[str, ...] = (
     "set_malformed",
     "set_member_missing",
     "set_holder_mismatch",
+    "link_mismatch",
 )
 
 

@@ -42,6 +42,7 @@ from verifier.errors import (
     SetMemberMissing,
     VerificationError,
 )
+from verifier.links import match_link
 from verifier.result import ErrorDict, MemberDict, RoleName, StatusName, VerificationResult
 from verifier.status import replayed
 
@@ -149,8 +150,9 @@ def match_all_of(scene: Scene, members: Sequence[MemberCheck]) -> SetMatch | Non
 
 
 #: The matchers a :class:`~verifier.core.Verifier` tries in order: the first that
-#: answers decides. Guardians and carers insert theirs before :func:`match_all_of`.
-DEFAULT_MATCHERS: tuple[SetMatcher, ...] = (match_all_of,)
+#: answers decides. Guardians and carers (:func:`verifier.links.match_link`, a set with
+#: a link credential) come before :func:`match_all_of`.
+DEFAULT_MATCHERS: tuple[SetMatcher, ...] = (match_link, match_all_of)
 
 
 def parse_set(raw: bytes, max_member: int) -> list[bytes]:
