@@ -273,9 +273,16 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     its `exp`, with the verifier's 30-second leeway): nothing is made. `404
     unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
     scene does not accept this credential type. The answer's `id` names the
-    presentation's QR image until `expires_at`.
+    presentation's QR image until `expires_at`. A card held for a ward or a principal
+    (issue 12) is presented as one set with the guardianship or care authorisation;
+    `400 scene_unmet` when the scene does not take that link.
     """
-    shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
+    citizen, svc = current_citizen(), services()
+    if svc.links.link_credential(citizen, path.id) is not None:
+        # a card held for a ward or a principal: one set with the link credential
+        shown = svc.links.present(citizen, path.id, body.scene, body.mode)
+    else:
+        shown = svc.wallets.present(citizen, path.id, body.scene, body.mode)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
     )

@@ -169,6 +169,7 @@ class Ecert:
             key=derive_key(secret, LINKS_KEY_LABEL),
             scenes=lambda: self.verification.online.verifier().trust_list.scenes,
             devices=self.devices,
+            presentations=self.presentations,
         )
         self.issuance.links = self.links
         #: Long work that survives a crash (change cascades, batches, re-issues).

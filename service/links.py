@@ -54,6 +54,7 @@ from service.errors import (
     GuardianshipWardAdult,
 )
 from service.ids import random_hex
+from service.presentations import Mode, QrPresentations, ShownPresentation
 from service.wallets import credential_claims
 from store.interface import (
     Conflict,
@@ -65,8 +66,10 @@ from store.interface import (
     LinkState,
     Store,
 )
+from verifier.errors import UnknownScene
+from verifier.links import CARE_CLAIMS, GUARDIANSHIP_CLAIMS
 from wallet import WalletVault
-from wallet.errors import CredentialNotInWallet, WalletCorrupt, WalletError
+from wallet.errors import ClaimsUnavailable, CredentialNotInWallet, WalletCorrupt, WalletError
 
 if TYPE_CHECKING:  # service.devices imports service.wallets, which needs nothing of this
     from service.devices import Devices
@@ -167,6 +170,7 @@ class Links:
         key: bytes,
         scenes: Callable[[], Mapping[str, Scene]],
         devices: Devices | None = None,
+        presentations: QrPresentations | None = None,
         max_carers: int = DEFAULT_MAX_CARERS,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -181,6 +185,7 @@ class Links:
         self._aead = Envelope(key, _VERSION)
         self._scenes = scenes
         self.devices = devices
+        self._presentations = presentations
         self.max_carers = max_carers
         self.clock = clock
 
@@ -375,6 +380,36 @@ class Links:
         self.refresh(holder_id)
         holder = self._pseudonyms.of(holder_id)
         return [self._view(r, self._open(r)) for r in self._store.list_links(holder)]
+
+    def present(
+        self, holder_id: str, copy_id: str, scene_id: str, mode: Mode
+    ) -> ShownPresentation:
+        """The set ``[held-for copy, link credential]`` for the scene, held by the
+        service for ``mode`` (the wallet page's QR). Raises
+        :class:`~wallet.errors.CredentialNotInWallet` for a copy of no active link of the
+        holder, :class:`~verifier.errors.UnknownScene`, ``scene_unmet``
+        (:class:`~wallet.errors.ClaimsUnavailable`) for a scene that does not take the
+        link or the copy's type, and a :class:`~wallet.errors.CredentialUnusable` for
+        either credential."""
+        link_id = self.link_credential(holder_id, copy_id)
+        if link_id is None or self._presentations is None:
+            raise CredentialNotInWallet("no held-for credential with this id")
+        scene = self._scenes().get(scene_id)
+        if scene is None:
+            raise UnknownScene("No scene with this id.")
+        link = self._store.get_credential(link_id)
+        if link is None:  # pragma: no cover - the link names a credential it issued
+            raise CredentialNotInWallet("no held-for credential with this id")
+        if link.vct == GUARDIANSHIP:
+            takes, link_claims = scene.guardian, GUARDIANSHIP_CLAIMS
+        else:
+            takes, link_claims = scene.carer, CARE_CLAIMS
+        if not takes:
+            raise ClaimsUnavailable(f"the scene {scene_id!r} does not take this link")
+        presentation = self._vault.present_with_link(
+            holder_id, copy_id, link_id, scene, link_claims
+        )
+        return self._presentations.show(holder_id, presentation, mode)
 
     def link_credential(self, holder_id: str, copy_id: str) -> str | None:
         """The registry id of the link credential that a held-for copy is presented
