@@ -6,9 +6,9 @@ in named scenes until a date, and withdraws it at once.
 * ``POST`` ``{"carer_id", "scenes": [...], "until": "YYYY-MM-DD"}``: civil affairs issues
   a care authorisation into the carer's wallet and the carer gets held-for copies of the
   elder's credentials that those scenes accept. Only scenes with ``carer: true``; until
-  the end of ``until`` (UTC), within a year; at most 3 carers at once. A carer id that
-  names no citizen is answered exactly like a known one (nothing is issued): the wallet
-  never tells whether an ID number is a citizen's.
+  the end of ``until`` (China time, UTC+8), within a year; at most 3 carers at once. A
+  carer id that names no citizen is answered exactly like a known one (nothing is
+  issued): the wallet never tells whether an ID number is a citizen's.
 * ``GET``: the authorisations given (active, withdrawn, ended), the carer's ID number
   masked.
 * ``DELETE /<id>``: withdraw: the authorisation and every copy revoked at once.
@@ -70,7 +70,7 @@ class CarerBody(BaseModel):
         min_length=1,
         max_length=32,
         description="The last day it holds, `YYYY-MM-DD` (through the end of that day, "
-        "UTC); today at the earliest, one year ahead at the latest.",
+        "China time, UTC+8); today at the earliest, one year ahead at the latest.",
     )
 
 
@@ -82,7 +82,7 @@ class CarerEntry(BaseModel):
     active: bool
     carer: str = Field(description="The carer's ID number, masked (`1101**********0046`).")
     scenes: list[str]
-    until: str = Field(description="The last day it holds (UTC), `YYYY-MM-DD`.")
+    until: str = Field(description="The last day it holds (China time), `YYYY-MM-DD`.")
     expires_at: int = Field(description="The first second (epoch) it no longer holds.")
     created_at: int
 

@@ -111,6 +111,9 @@ _MAX_ID = 32
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 _VERSION = b"L1"
+#: The day of a care authorisation's ``until`` ends at midnight in China (UTC+8), as the
+#: issuer ends a document's ``valid_until`` (:mod:`issuer.credentials`).
+_CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +255,10 @@ class Links:
         self, principal_id: str, carer_id: str, scenes: Sequence[str], until: str
     ) -> LinkView:
         """The citizen authorises ``carer_id`` for ``scenes`` until the end of the day
-        ``until`` (``YYYY-MM-DD``, UTC). Raises :class:`CarerInvalid`,
-        :class:`CarerLimitReached` and :class:`CarerPrincipalUnnamed`; a carer id that
-        names no citizen is answered alike (nothing is issued)."""
+        ``until`` (``YYYY-MM-DD``, China time: the credential's ``valid_until``). Raises
+        :class:`CarerInvalid`, :class:`CarerLimitReached` and
+        :class:`CarerPrincipalUnnamed`; a carer id that names no citizen is answered alike
+        (nothing is issued)."""
         names = self._check_scenes(scenes)
         end = self._check_until(until)
         carer = carer_id.strip().upper() if isinstance(carer_id, str) else ""
@@ -349,7 +353,7 @@ class Links:
             day = dt.date.fromisoformat(until)
         except ValueError:
             raise CarerInvalid("until must be a calendar date.") from None
-        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date()
+        today = dt.datetime.fromtimestamp(self.clock(), _CHINA).date()
         if day < today:
             raise CarerInvalid("until is in the past.")
         if day > today + dt.timedelta(days=MAX_CARE_DAYS - 1):
@@ -381,9 +385,7 @@ class Links:
         holder = self._pseudonyms.of(holder_id)
         return [self._view(r, self._open(r)) for r in self._store.list_links(holder)]
 
-    def present(
-        self, holder_id: str, copy_id: str, scene_id: str, mode: Mode
-    ) -> ShownPresentation:
+    def present(self, holder_id: str, copy_id: str, scene_id: str, mode: Mode) -> ShownPresentation:
         """The set ``[held-for copy, link credential]`` for the scene, held by the
         service for ``mode`` (the wallet page's QR). Raises
         :class:`~wallet.errors.CredentialNotInWallet` for a copy of no active link of the
@@ -638,7 +640,7 @@ class Links:
             raise WalletCorrupt("a link does not open with its key") from err
 
     def _view(self, record: LinkRecord, sealed: _Sealed) -> LinkView:
-        day = dt.datetime.fromtimestamp(record.until - 1, dt.UTC).date().isoformat()
+        day = dt.datetime.fromtimestamp(record.until - 1, _CHINA).date().isoformat()
         copies = len(self._store.list_link_copies(record.holder, record.link_id))
         return LinkView(
             link_id=record.link_id,
@@ -658,20 +660,20 @@ class Links:
 
 
 def eighteenth_birthday(born: str) -> int:
-    """The first second (UTC) of the 18th birthday of someone born on ``born``
+    """The first second (China time, UTC+8) of the 18th birthday of someone born on ``born``
     (``YYYY-MM-DD``; born on 29 February: 1 March in a common year)."""
     day = dt.date.fromisoformat(born)
     try:
         birthday = day.replace(year=day.year + 18)
     except ValueError:  # 29 February, 18 years later a common year
         birthday = dt.date(day.year + 18, 3, 1)
-    return int(dt.datetime(birthday.year, birthday.month, birthday.day, tzinfo=dt.UTC).timestamp())
+    return int(dt.datetime(birthday.year, birthday.month, birthday.day, tzinfo=_CHINA).timestamp())
 
 
 def _day_end(day: dt.date) -> int:
-    """The first second (UTC) after ``day``."""
+    """The first second after ``day`` in China (UTC+8)."""
     nxt = day + dt.timedelta(days=1)
-    return int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=dt.UTC).timestamp())
+    return int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=_CHINA).timestamp())
 
 
 def _active(record: LinkRecord, kind: Literal["guardianship", "care"] | None, now: float) -> bool:
