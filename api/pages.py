@@ -82,6 +82,7 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "replayed": "refuse",  # a copy of a code already accepted
     "disclosure_invalid": "refuse",  # tampered fields
     "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
+    "link_mismatch": "refuse",  # a guardian's or carer's card of another person than the link's
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"
@@ -212,6 +213,14 @@ class Scene(BaseModel):
         default=False,
         description="Staff must match the person against a portrait: an online QR "
         "code discloses it (`claims.portrait` of the result); an offline one never does.",
+    )
+    guardian: bool = Field(
+        default=False,
+        description="A guardian may present a ward's credential with the guardianship.",
+    )
+    carer: bool = Field(
+        default=False,
+        description="A carer the citizen authorised for this scene may present for them.",
     )
 
 
@@ -384,6 +393,8 @@ def _scene(scene: Any) -> Scene:
         accept=accept,
         max_age=int(scene.get("max_age", 120)),
         portrait=bool(scene.get("portrait", False)),
+        guardian=bool(scene.get("guardian", False)),
+        carer=bool(scene.get("carer", False)),
     )
 
 

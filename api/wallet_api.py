@@ -297,8 +297,8 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     `400 scene_unmet` when the scene does not take that link.
     """
     citizen, svc = current_citizen(), services()
-    if svc.links.link_credential(citizen, path.id) is not None:
-        # a card held for a ward or a principal: one set with the link credential
+    if svc.links.is_held_copy(citizen, path.id):
+        # a card held for a ward or a principal: only ever one set with its link
         shown = svc.links.present(citizen, path.id, body.scene, body.mode)
     else:
         shown = svc.wallets.present(citizen, path.id, body.scene, body.mode)

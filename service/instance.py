@@ -172,6 +172,9 @@ class Ecert:
             presentations=self.presentations,
         )
         self.issuance.links = self.links
+        # a held-for copy stays with the service: never on a device, never re-issued by
+        # a change of the holder's own fields
+        self.devices.keep_off = self.links.is_held_copy
         #: Long work that survives a crash (change cascades, batches, re-issues).
         self.jobs = Jobs(
             store,
@@ -205,6 +208,8 @@ class Ecert:
             pseudonyms=self.pseudonyms,
         )
         self.jobs.register(self.changes)
+        self.changes.held_copies = self.links.is_held_copy
+        self.reissue.links = self.links
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(
             store,

@@ -7,8 +7,11 @@ an elder's, and presents them with the *link credential* that says why.
   pseudonym, found by the ward's) and a *held-for copy* of each of the ward's valid
   credentials is issued: by the credential's own issuer, with its own status index, the
   same claims, ``exp`` no later than the original's nor the link's end, bound to the
-  guardian's wallet key, kept in the guardian's wallet and copied to each of the
-  guardian's devices (:meth:`service.devices.Devices.deliver`). The guardianship's own
+  guardian's wallet key (the service's), kept in the guardian's wallet. Unlike every
+  other card it is *not* copied to the guardian's devices: a copy of the child's ID card
+  bound to a phone's key could be shown alone, as the child's own; the service only ever
+  presents it with its link (:meth:`Links.present`). The link credential itself is
+  copied to the devices like any card. The guardianship's own
   ``exp`` is the ward's 18th birthday: the link, and every copy, end by themselves at
   majority. The ward's later credentials reach the guardian too.
 * **Care authorisation.** An elder authorises a carer from the wallet
@@ -413,6 +416,14 @@ class Links:
         )
         return self._presentations.show(holder_id, presentation, mode)
 
+    def is_held_copy(self, holder_id: str, credential_id: str) -> bool:
+        """Whether this card of the holder's wallet is a held-for copy (of any link, in
+        any state): it is only ever presented with its link, never alone, and never
+        copied to the holder's devices, re-issued by a change of the holder's own
+        fields, nor passed on."""
+        holder = self._pseudonyms.of(holder_id)
+        return any(c.copy_id == credential_id for c in self._store.list_link_copies(holder))
+
     def link_credential(self, holder_id: str, copy_id: str) -> str | None:
         """The registry id of the link credential that a held-for copy is presented
         with, or None if the copy is not one of an active link of the holder."""
@@ -428,8 +439,10 @@ class Links:
 
     def follow(self, record: CredentialRecord) -> None:
         """A credential's state changed (a department's revocation, suspension or
-        reinstatement): a link credential revoked ends its link; an original gives its
-        held-for copies its state (not those of an ended link, which stay revoked)."""
+        reinstatement, a re-issue's revocation of the old card): a link credential
+        revoked ends its link; an original gives its held-for copies its state (not those
+        of an ended link, which stay revoked), and a revoked one's copies leave the
+        holder's wallet."""
         if record.vct in LINK_VCTS:
             if record.state == "revoked":
                 for link in self._store.list_links(record.subject):
@@ -442,6 +455,9 @@ class Links:
             for copy in self._store.list_link_copies(link.holder, link.link_id):
                 if copy.credential_id == record.id:
                     self._set(copy.copy_id, record.state)
+                    if record.state == "revoked":  # (or replaced): of no use to the holder
+                        with contextlib.suppress(CredentialNotInWallet):
+                            self._vault.remove(self._open(link).holder_id, copy.copy_id)
 
     def deliver(self, party_id: str, credential_id: str) -> int:
         """Give every active link to ``party_id`` a held-for copy of one of the party's
@@ -563,10 +579,10 @@ class Links:
             added_at=int(self.clock()),
         )
         try:
+            # the copy first, so that it is known as one before the wallet shows it; the
+            # service keeps it (no device copy): it is presented only with its link
             self._store.put_link_copy(copy)
             self._vault.add(sealed.holder_id, issued.id, issued.sd_jwt)
-            if self.devices is not None:
-                self.devices.deliver(sealed.holder_id, issued.id)
         except Exception:
             self._set(issued.id, "revoked")
             raise

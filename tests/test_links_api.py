@@ -434,3 +434,44 @@ def test_an_unknown_carer_is_answered_like_a_known_one_and_carers_are_capped(
         headers=bare,
     )
     assert unnamed.status_code == 422 and unnamed.get_json()["code"] == "carer_principal_unnamed"
+
+
+# -- held-for copies and the rest of the service ----------------------------------------------
+
+
+def test_held_for_copies_stay_off_devices_and_out_of_the_holders_own_changes(
+    world: World,
+) -> None:
+    from tests.test_changes_api import change_body, changes_path, until_done
+    from tests.test_devices_api import copies, new_key, registered
+
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2015-06-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2015-06-01")
+    assert got.status_code == 201, got.get_json()
+    copy = world.held(father, CHILD)
+    # a phone registered now gets the father's cards and the link, never the child's copy
+    device = registered(world.client, father, new_key())
+    on_phone = {c["credential_id"] for c in copies(world.client, father, device)}
+    assert got.get_json()["id"] in on_phone and copy not in on_phone
+    # the copy is never shown alone, even through the card's own presentation route
+    assert world.present(father, copy, "hospital").status_code == 201
+    # the father's name changes: his cards are re-issued, the child's copy is not
+    police = world.auth.department()
+    changed = world.client.post(changes_path(father_id), json=change_body(), headers=police)
+    assert changed.status_code == 202, changed.get_json()
+    assert copy not in {c["old"] for c in changed.get_json()["credentials"]}
+    until_done(world.client, changed.headers["Location"], police)
+    assert world.held(father, CHILD) == copy
+    # the child's name changes: the child's card is re-issued, and so is the copy
+    renamed = world.client.post(
+        changes_path(CHILD_ID), json=change_body(value=OTHER_CHILD), headers=police
+    )
+    assert renamed.status_code == 202, renamed.get_json()
+    until_done(world.client, renamed.headers["Location"], police)
+    assert world.svc.store.get_credential(copy).state == "revoked"
+    fresh = world.held(father, CHILD)  # the link still names the child by the old name
+    assert fresh != copy
+    claims = world.client.get(f"/api/v1/wallet/credentials/{fresh}", headers=father).get_json()
+    assert claims["claims"]["name"] == OTHER_CHILD
