@@ -37,6 +37,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
+import cli.seed
 import service.instance
 from api import create_app
 from cli.seed import CITIZENS, seed_demo
@@ -77,7 +78,7 @@ CONSENT_PURPOSE = personal("核实李四的低保申请 (walk purpose)", "a cons
 #: The free text of a proof query (issue 11): sealed at rest, like the answer's values.
 PROOF_PURPOSE = personal("核验身份以办理低保（化名测试）", "the pseudonym walk's proof purpose")
 #: A ward (issue 12): a child's ID number and name, held for by NEW_CITIZEN.
-WARD = personal("110101201506010029", "the pseudonym walk's ward id")
+WARD = personal("110101201009010052", "the pseudonym walk's ward id")
 GUARDIANSHIP = "urn:ecert:guardianship"
 WARD_NAME = personal("林小雨", "the pseudonym walk's ward")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
@@ -346,18 +347,20 @@ def walk(app: Flask) -> None:
     receipts.report(NEW_CITIZEN, use.event_id, personal(REPORT_TEXT, "a misuse report"))
     # The operator's daily counters were written too (issue 11), so the dump holds them.
     figures = svc.instance.stats.stats()
-    assert figures["issuance"]["by_department"]["police"][figures["to"]] == 1
+    # the walk's ID card, and the demo mother's guardianship (issue 12: seeded through
+    # issuance, so that she gets her son's held-for copies)
+    assert figures["issuance"]["by_department"]["police"][figures["to"]] == 2
     assert figures["verification"]["by_venue"]["grand-hotel"][figures["to"]] == 4
     # Guardians and carers (issue 12): a link kept under pseudonyms, its names sealed, and
     # the held-for copies in the guardian's and the carer's wallets.
     svc.accounts.create_citizen(WARD, NEW_PASSWORD)
-    ward_card = {**ID_CLAIMS, "name": WARD_NAME, "id_number": WARD, "birth_date": "2015-06-01"}
+    ward_card = {**ID_CLAIMS, "name": WARD_NAME, "id_number": WARD, "birth_date": "2010-09-01"}
     link = {
         "guardian_name": ID_CLAIMS["name"],
         "guardian_id_number": NEW_CITIZEN,
         "ward_name": WARD_NAME,
         "ward_id_number": WARD,
-        "ward_birth_date": "2015-06-01",
+        "ward_birth_date": "2010-09-01",
         "relationship": "mother",
     }
     for vct, cid, claims in ((ID_CARD, WARD, ward_card), (GUARDIANSHIP, NEW_CITIZEN, link)):
@@ -444,7 +447,10 @@ def build_legacy(backend: Backend, folder: Path) -> tuple[dict[str, Any], str]:
     try:
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         accounts = Accounts(inst.store, hasher=hasher)
-        logins = seed_demo(inst, accounts)
+        with pytest.MonkeyPatch.context() as mp:
+            # the code before pseudonyms had no guardians or carers (issue 12)
+            mp.setattr(cli.seed, "_seed_links", lambda instance: None)
+            logins = seed_demo(inst, accounts)
         personal_demo(logins)
         first = logins["citizens"][0]
         session = accounts.login(first["citizen_id"], first["password"], client="127.0.0.1")
