@@ -304,25 +304,30 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
 
 
 def _seed_links(instance: Instance) -> None:
-    """The mother's guardianship of her son (the police, through issuance, so that she
-    gets the held-for copies) and the elder's carer, once each."""
+    """The mother's guardianship of her son (checked and followed by the links use case,
+    so that she gets the held-for copies; seeding is not counted as issuance) and the
+    elder's carer, once each."""
     links = instance.links
     if not links.links_of(DEMO_MOTHER):
-        police = instance.store.get_issuer(instance.platform.issuer_url("police"))
-        if police is not None:
-            instance.issuance.issue(
-                police,
-                "urn:ecert:guardianship",
-                DEMO_MOTHER,
-                {
-                    "guardian_name": "王芳",
-                    "guardian_id_number": DEMO_MOTHER,
-                    "ward_name": "李小明",
-                    "ward_id_number": DEMO_CHILD,
-                    "ward_birth_date": "2015-06-01",
-                    "relationship": "mother",
-                },
-            )
+        vct = "urn:ecert:guardianship"
+        claims = {
+            "guardian_name": "王芳",
+            "guardian_id_number": DEMO_MOTHER,
+            "ward_name": "李小明",
+            "ward_id_number": DEMO_CHILD,
+            "ward_birth_date": "2015-06-01",
+            "relationship": "mother",
+        }
+        issued = instance.issuer.issue(
+            instance.platform.issuer_url("police"),
+            vct,
+            subject=DEMO_MOTHER,
+            claims=claims,
+            holder_jwk=dict(instance.vault.holder_jwk(DEMO_MOTHER)),
+            not_after=links.check_issue(vct, DEMO_MOTHER, claims),
+        )
+        instance.vault.add(DEMO_MOTHER, issued.id, issued.sd_jwt)
+        links.issued(DEMO_MOTHER, issued.record, claims)
     if not links.carers(DEMO_ELDER):
         live = instance.online.verifier().trust_list.scenes
         scenes = [s for s in DEMO_CARER_SCENES if s in live and live[s].carer]
