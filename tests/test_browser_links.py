@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cli.seed import DEMO_CARER, DEMO_ELDER, DEMO_MOTHER
+from cli.seed import DEMO_CARER, DEMO_ELDER, DEMO_MOTHER, seed_links_demo
 from service.instance import open_instance
 from store.interface import VenueRecord
 from tests.browser_helpers import (
@@ -43,6 +43,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         # The shipped scenes may not say yet which take guardians and carers: say it
         # (the trust list is re-read by the service within a second), and add a hospital.
         with open_instance(running.instance) as instance:
+            logins = seed_links_demo(instance, instance.accounts)
+            for login in logins:
+                personal(login["password"], "a links demo password")
+            running.demo["citizens"].extend(logins)
             scenes = [
                 dict(s, guardian=True)
                 if s["id"] == "hospital"

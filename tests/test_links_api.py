@@ -29,11 +29,11 @@ ID_CARD = "urn:ecert:resident-id-card"
 HOUSEHOLD = "urn:ecert:household-register"
 GUARDIANSHIP = "urn:ecert:guardianship"
 CARE = "urn:ecert:care-authorisation"
-CHILD_ID = "110101201506010029"
+CHILD_ID = "110101201601010035"  # not the demo's son (cli/seed.py)
 CHILD = personal("李小明", "a ward's name")
 OTHER_CHILD_ID = "110101201009010052"
 OTHER_CHILD = personal("李小红", "another ward's name")
-ELDER_ID = "110101194501010035"
+ELDER_ID = "11010119480303004X"  # not the demo's elder
 ELDER = personal("王老汉", "an elder's name")
 PASSWORD = personal("pw-链接-0001", "a test citizen's password")
 CARERS = "/api/v1/wallet/carers"
@@ -169,11 +169,11 @@ def _refused(answer: dict[str, Any], code: str, member: int | None = None) -> No
 def test_a_guardian_presents_a_childs_card_at_the_hospital(world: World) -> None:
     father_id = world.auth.citizen_ids[0]
     father = world.auth.citizen(0)
-    world.citizen(CHILD_ID, CHILD, "2015-06-01")
-    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2015-06-01")
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
     assert got.status_code == 201, got.get_json()
     link_id = got.get_json()["id"]
-    assert world.svc.store.get_credential(link_id).expires_at == eighteenth_birthday("2015-06-01")
+    assert world.svc.store.get_credential(link_id).expires_at == eighteenth_birthday("2016-01-01")
 
     copy = world.held(father, CHILD)
     answer = world.verify(world.qr(father, copy, "hospital"), "hospital")
@@ -214,9 +214,9 @@ def test_a_guardian_presents_a_childs_card_at_the_hospital(world: World) -> None
 def test_a_copy_of_one_child_with_the_link_of_another_is_refused(world: World) -> None:
     father_id = world.auth.citizen_ids[0]
     father = world.auth.citizen(0)
-    world.citizen(CHILD_ID, CHILD, "2015-06-01")
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
     world.citizen(OTHER_CHILD_ID, OTHER_CHILD, "2010-09-01")
-    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2015-06-01").status_code == 201
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
     other = _guardianship(world, father_id, OTHER_CHILD_ID, OTHER_CHILD, "2010-09-01")
     assert other.status_code == 201
     svc = world.svc
@@ -236,13 +236,13 @@ def test_a_copy_of_one_child_with_the_link_of_another_is_refused(world: World) -
 def test_a_guardianship_ends_at_the_childs_majority(world: World) -> None:
     father_id = world.auth.citizen_ids[0]
     father = world.auth.citizen(0)
-    world.citizen(CHILD_ID, CHILD, "2015-06-01")
-    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2015-06-01").status_code == 201
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
     copy = world.held(father, CHILD)
     svc = world.svc
     copy_record = svc.store.get_credential(copy)
-    assert copy_record.expires_at <= eighteenth_birthday("2015-06-01")
-    later = eighteenth_birthday("2015-06-01") + 60
+    assert copy_record.expires_at <= eighteenth_birthday("2016-01-01")
+    later = eighteenth_birthday("2016-01-01") + 60
     svc.vault.clock = lambda: later
     svc.links.clock = lambda: later
     try:
@@ -266,7 +266,7 @@ def test_a_guardianship_ends_at_the_childs_majority(world: World) -> None:
         ({"relationship": "uncle"}, "guardianship_invalid"),
         ({"ward_id_number": "110101199003070011"}, "guardianship_invalid"),
         (
-            {"ward_id_number": "110101194501010035", "ward_birth_date": "1945-01-01"},
+            {"ward_id_number": "11010119480303004X", "ward_birth_date": "1948-03-03"},
             "guardianship_ward_adult",
         ),
     ],
@@ -280,7 +280,7 @@ def test_a_guardianship_that_does_not_hold_together_is_refused(
         "guardian_id_number": father_id,
         "ward_name": CHILD,
         "ward_id_number": CHILD_ID,
-        "ward_birth_date": "2015-06-01",
+        "ward_birth_date": "2016-01-01",
         "relationship": "father",
         **change,
     }
@@ -305,7 +305,7 @@ def _until(days: int) -> str:
 
 
 def test_a_carer_presents_for_an_elder_at_the_bank(world: World) -> None:
-    elder = world.citizen(ELDER_ID, ELDER, "1945-01-01")
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
     world.issue("police", HOUSEHOLD, ELDER_ID, name=ELDER, id_number=ELDER_ID)
     carer_id = world.auth.citizen_ids[1]
     carer = world.auth.citizen(1)
@@ -350,7 +350,7 @@ def test_a_carer_presents_for_an_elder_at_the_bank(world: World) -> None:
 
 
 def test_a_care_authorisation_ends_after_until(world: World) -> None:
-    elder = world.citizen(ELDER_ID, ELDER, "1945-01-01")
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
     carer_id = world.auth.citizen_ids[1]
     carer = world.auth.citizen(1)
     given = world.client.post(
@@ -388,7 +388,7 @@ def test_a_care_authorisation_ends_after_until(world: World) -> None:
 def test_a_care_authorisation_the_wallet_refuses(
     world: World, body: dict[str, Any], status: int, code: str
 ) -> None:
-    elder = world.citizen(ELDER_ID, ELDER, "1945-01-01")
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
     full = {"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)}
     got = world.client.post(CARERS, json={**full, **body}, headers=elder)
     assert got.status_code == status, got.get_json()
@@ -399,7 +399,7 @@ def test_a_care_authorisation_the_wallet_refuses(
 def test_an_unknown_carer_is_answered_like_a_known_one_and_carers_are_capped(
     world: World,
 ) -> None:
-    elder = world.citizen(ELDER_ID, ELDER, "1945-01-01")
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
     known = world.client.post(
         CARERS,
         json={"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)},
@@ -407,7 +407,7 @@ def test_an_unknown_carer_is_answered_like_a_known_one_and_carers_are_capped(
     )
     unknown = world.client.post(
         CARERS,
-        json={"carer_id": "440305198812120064", "scenes": ["bank"], "until": _until(9)},
+        json={"carer_id": "110101197007070052", "scenes": ["bank"], "until": _until(9)},
         headers=elder,
     )
     assert known.status_code == unknown.status_code == 201
@@ -421,13 +421,13 @@ def test_an_unknown_carer_is_answered_like_a_known_one_and_carers_are_capped(
     assert third.status_code == 201
     full = world.client.post(
         CARERS,
-        json={"carer_id": "110101196005150046", "scenes": ["bank"], "until": _until(9)},
+        json={"carer_id": "110101197505050070", "scenes": ["bank"], "until": _until(9)},
         headers=elder,
     )
     assert full.status_code == 409 and full.get_json()["code"] == "carer_limit_reached"
     # a citizen with no ID card cannot be named in an authorisation
-    world.svc.accounts.create_citizen("110101196005150046", PASSWORD)
-    bare = world.login("110101196005150046")
+    world.svc.accounts.create_citizen("110101198001010061", PASSWORD)
+    bare = world.login("110101198001010061")
     unnamed = world.client.post(
         CARERS,
         json={"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)},
@@ -447,8 +447,8 @@ def test_held_for_copies_stay_off_devices_and_out_of_the_holders_own_changes(
 
     father_id = world.auth.citizen_ids[0]
     father = world.auth.citizen(0)
-    world.citizen(CHILD_ID, CHILD, "2015-06-01")
-    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2015-06-01")
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
     assert got.status_code == 201, got.get_json()
     copy = world.held(father, CHILD)
     # a phone registered now gets the father's cards and the link, never the child's copy

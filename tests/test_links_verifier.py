@@ -182,7 +182,8 @@ def test_a_guardians_set_is_refused_after_the_wards_18th_birthday(links: Links) 
     _refused(result, "expired", 1)
 
 
-def test_a_card_of_one_child_with_the_link_of_another_is_refused(links: Links) -> None:
+def test_link_mismatch(links: Links) -> None:
+    """A card of one child with the link of another is refused (``link_mismatch``)."""
     card = links.card(OTHER_CHILD, OTHER_CHILD_ID)  # held for the other child
     links.link(GUARDIANSHIP, dict(GUARDIANSHIP_CLAIMS))  # the link names 李小明
     result = links.verifier().verify(

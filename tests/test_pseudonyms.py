@@ -37,7 +37,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis.cluster import RedisCluster
 
-import cli.seed
 import service.instance
 from api import create_app
 from cli.seed import CITIZENS, seed_demo
@@ -445,10 +444,7 @@ def build_legacy(backend: Backend, folder: Path) -> tuple[dict[str, Any], str]:
     try:
         hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         accounts = Accounts(inst.store, hasher=hasher)
-        with pytest.MonkeyPatch.context() as mp:
-            # the code before pseudonyms had no guardians or carers (issue 12)
-            mp.setattr(cli.seed, "_seed_links", lambda instance: None)
-            logins = seed_demo(inst, accounts)
+        logins = seed_demo(inst, accounts)
         personal_demo(logins)
         first = logins["citizens"][0]
         session = accounts.login(first["citizen_id"], first["password"], client="127.0.0.1")
