@@ -84,6 +84,7 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "disclosure_invalid": "refuse",  # tampered fields
     "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
     "online_check_required": "retry",  # an offline check of a scene that needs a live one
+    "link_mismatch": "refuse",  # a guardian's or carer's card of another person than the link's
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"
@@ -232,6 +233,14 @@ class Scene(BaseModel):
         description="The scene needs a live status check: only an online code (or the "
         "service's own verification) is accepted; an offline verifier answers "
         "`online_check_required`.",
+    )
+    guardian: bool = Field(
+        default=False,
+        description="A guardian may present a ward's credential with the guardianship.",
+    )
+    carer: bool = Field(
+        default=False,
+        description="A carer the citizen authorised for this scene may present for them.",
     )
 
 
@@ -406,6 +415,8 @@ def _scene(scene: Any) -> Scene:
         portrait=bool(scene.get("portrait", False)),
         category=_category(scene.get("category")),
         online=bool(scene.get("online", False)),
+        guardian=bool(scene.get("guardian", False)),
+        carer=bool(scene.get("carer", False)),
     )
 
 

@@ -34,6 +34,7 @@ from api.principals import current_citizen
 from api.services import services
 from issuer import UnknownCredentialType, load_catalogue
 from keys import LocalizedName
+from service.links import HeldFor
 from service.presentations import ShownPresentation
 from service.wallets import CHANGE_SCENE_PREFIX, Card
 from store.interface import ActivityRecord, VenueRecord
@@ -90,6 +91,20 @@ class WalletEntry(BaseModel):
         description="The type has a `valid_until` claim and this document has none: "
         "valid for the long term (长期).",
     )
+    held_for: HeldForEntry | None = Field(
+        default=None,
+        description="A card held for a ward or a principal (代…持有): whose; null for the "
+        "citizen's own.",
+    )
+
+
+class HeldForEntry(BaseModel):
+    """For whom a card is held (issue 12): a ward's card in a guardian's wallet, a
+    principal's in a carer's; presented as one set with the link credential."""
+
+    name: str = Field(description="The ward's or principal's name (from the link).")
+    kind: Literal["guardianship", "care"]
+    link_id: str
 
 
 class WalletList(BaseModel):
@@ -222,8 +237,12 @@ class ActivityList(BaseModel):
 )
 def list_credentials() -> dict[str, Any]:
     """The credentials in the wallet, with their current status."""
-    cards = services().wallets.credentials(current_citizen())
-    return WalletList(items=[_entry(card) for card in cards]).model_dump()
+    citizen = current_citizen()
+    cards = services().wallets.credentials(citizen)
+    held = services().links.held_for(citizen)
+    return WalletList(
+        items=[_entry(card, held.get(card.item.credential_id)) for card in cards]
+    ).model_dump()
 
 
 @bp.get(
@@ -273,9 +292,16 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     its `exp`, with the verifier's 30-second leeway): nothing is made. `404
     unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
     scene does not accept this credential type. The answer's `id` names the
-    presentation's QR image until `expires_at`.
+    presentation's QR image until `expires_at`. A card held for a ward or a principal
+    (issue 12) is presented as one set with the guardianship or care authorisation;
+    `400 scene_unmet` when the scene does not take that link.
     """
-    shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
+    citizen, svc = current_citizen(), services()
+    if svc.links.is_held_copy(citizen, path.id):
+        # a card held for a ward or a principal: only ever one set with its link
+        shown = svc.links.present(citizen, path.id, body.scene, body.mode)
+    else:
+        shown = svc.wallets.present(citizen, path.id, body.scene, body.mode)
     answer = PresentationAnswer(
         id=shown.id, qr=shown.qr, mode=shown.mode, expires_at=shown.expires_at
     )
@@ -383,8 +409,11 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _entry(card: Card) -> WalletEntry:
+def _entry(card: Card, held: HeldFor | None = None) -> WalletEntry:
     item = card.item
+    held_for = None
+    if held is not None:
+        held_for = HeldForEntry(name=held.party_name, kind=held.kind, link_id=held.link_id)
     return WalletEntry(
         id=item.credential_id,
         vct=item.vct,
@@ -394,6 +423,7 @@ def _entry(card: Card) -> WalletEntry:
         expires_at=item.expires_at,
         valid_until=card.valid_until,
         long_term=card.long_term,
+        held_for=held_for,
     )
 
 

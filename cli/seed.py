@@ -8,6 +8,7 @@ credentials only to citizens whose wallets are still empty.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import json
@@ -42,6 +43,8 @@ POLICE_VCTS = [
     # issue 12: derived from the ID card and the household register (service/derived.py)
     "urn:ecert:age-attestation",
     "urn:ecert:residence-attestation",
+    # issue 12: the parent–child link of a minor (guardians and carers)
+    "urn:ecert:guardianship",
 ]
 DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
     ("police", "市公安局", "City Public Security Bureau", POLICE_VCTS),
@@ -54,6 +57,8 @@ DEPARTMENTS: list[tuple[str, str, str, list[str]]] = [
             "urn:ecert:kinship-proof",
             "urn:ecert:divorce-certificate",
             "urn:ecert:elderly-preferential-card",
+            # issue 12: an elder's authorisation of a carer (guardians and carers)
+            "urn:ecert:care-authorisation",
         ],
     ),
     (
@@ -196,6 +201,76 @@ CITIZENS: list[dict[str, Any]] = [
     },
 ]
 
+#: Guardians and carers (issue 12): a mother and her son (born 2015: the guardianship
+#: ends at his 18th birthday), an elder and the carer she authorises for the scenes that
+#: take carers. Seeded by :func:`seed_links_demo` (not yet by ``seed_demo``: the tests
+#: built on the demo count its citizens and their cards).
+DEMO_MOTHER = "440305198812120064"
+DEMO_CHILD = "110101201506010029"
+DEMO_ELDER = "110101194501010035"
+DEMO_CARER = "110101196005150046"
+
+
+def _id_card(name: str, sex: str, born: str, cid: str, until: str | None) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "name": name,
+        "sex": sex,
+        "ethnicity": "汉",
+        "birth_date": born,
+        "address": "北京市东城区样例胡同8号",
+        "id_number": cid,
+        "issuing_authority": "北京市公安局东城分局",
+        "valid_from": "2021-05-01",
+    }
+    if until is not None:
+        claims["valid_until"] = until
+    return claims
+
+
+LINK_CITIZENS: list[dict[str, Any]] = [
+    {
+        "citizen_id": DEMO_MOTHER,
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                _id_card("王芳", "女", "1988-12-12", DEMO_MOTHER, "2041-05-01"),
+            )
+        ],
+    },
+    {
+        "citizen_id": DEMO_CHILD,
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                _id_card("李小明", "男", "2015-06-01", DEMO_CHILD, "2030-05-01"),
+            )
+        ],
+    },
+    {
+        "citizen_id": DEMO_ELDER,
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                _id_card("王秀英", "女", "1945-01-01", DEMO_ELDER, None),
+            )
+        ],
+    },
+    {
+        "citizen_id": DEMO_CARER,
+        "credentials": [
+            (
+                "police",
+                "urn:ecert:resident-id-card",
+                _id_card("李建国", "男", "1960-05-15", DEMO_CARER, "2036-05-01"),
+            )
+        ],
+    },
+]
+#: The carer's scenes in the demo (those of them that take carers in the trust list).
+DEMO_CARER_SCENES = ("bank", "pharmacy", "social_security_office")
 
 #: The demo portraits' size in pixels (a few KB as a JPEG: the catalogue allows 6144 bytes).
 PORTRAIT_SIZE = (96, 120)
@@ -301,6 +376,63 @@ def seed_demo(instance: Instance, accounts: Accounts) -> DemoLogins:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(logins, fh, ensure_ascii=False, indent=2)
     return logins
+
+
+def seed_links_demo(instance: Instance, accounts: Accounts) -> list[dict[str, str]]:
+    """Seed the guardians' and carers' demo (idempotent: the citizens keep their
+    passwords when given back); the citizens' logins."""
+    logins = []
+    platform = instance.platform
+    for citizen in LINK_CITIZENS:
+        cid = citizen["citizen_id"]
+        password = secrets.token_urlsafe(9)
+        try:
+            accounts.create_citizen(cid, password)
+        except Conflict:
+            accounts.set_password(cid, password)
+        logins.append({"citizen_id": cid, "password": password})
+        if not instance.vault.items(cid):
+            holder = dict(instance.vault.holder_jwk(cid))
+            for slug, vct, claims in citizen["credentials"]:
+                issued = instance.issuer.issue(
+                    platform.issuer_url(slug), vct, subject=cid, claims=claims, holder_jwk=holder
+                )
+                instance.vault.add(cid, issued.id, issued.sd_jwt)
+    _seed_links(instance)
+    return logins
+
+
+def _seed_links(instance: Instance) -> None:
+    """The mother's guardianship of her son (checked and followed by the links use case,
+    so that she gets the held-for copies; seeding is not counted as issuance) and the
+    elder's carer, once each."""
+    links = instance.links
+    if not links.links_of(DEMO_MOTHER):
+        vct = "urn:ecert:guardianship"
+        claims = {
+            "guardian_name": "王芳",
+            "guardian_id_number": DEMO_MOTHER,
+            "ward_name": "李小明",
+            "ward_id_number": DEMO_CHILD,
+            "ward_birth_date": "2015-06-01",
+            "relationship": "mother",
+        }
+        issued = instance.issuer.issue(
+            instance.platform.issuer_url("police"),
+            vct,
+            subject=DEMO_MOTHER,
+            claims=claims,
+            holder_jwk=dict(instance.vault.holder_jwk(DEMO_MOTHER)),
+            not_after=links.check_issue(vct, DEMO_MOTHER, claims),
+        )
+        instance.vault.add(DEMO_MOTHER, issued.id, issued.sd_jwt)
+        links.issued(DEMO_MOTHER, issued.record, claims)
+    if not links.carers(DEMO_ELDER):
+        live = instance.online.verifier().trust_list.scenes
+        scenes = [s for s in DEMO_CARER_SCENES if s in live and live[s].carer]
+        if scenes:  # the shipped scenes say which take carers
+            until = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=180)
+            links.authorise(DEMO_ELDER, DEMO_CARER, scenes, until.isoformat())
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -248,6 +248,7 @@ def plan_change(
     *,
     now: float,
     catalogue: Catalogue | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Which of the citizen's credentials ``change`` re-issues, and with which claims
     (module doc: valid now, of a type that carries the field, holding a value for it).
@@ -256,12 +257,13 @@ def plan_change(
     that vanishes while the plan is made (another change replaced it) makes the plan
     start again; :class:`ChangeBusy` if the wallet keeps changing. Raises what
     :meth:`Wallets.credentials` / :meth:`Wallets.credential` raise otherwise (a wallet
-    that does not open is not silently skipped).
+    that does not open is not silently skipped). ``skip(credential_id)``: a card left
+    out (a held-for copy of another citizen's card).
     """
     catalogue = catalogue or load_catalogue()
     for _ in range(_PLAN_ATTEMPTS):
         try:
-            return _plan(wallets, citizen_id, change, now, catalogue)
+            return _plan(wallets, citizen_id, change, now, catalogue, skip)
         except CredentialNotInWallet:
             # a card was replaced (another change's job) between listing and opening it:
             # list again, so that its replacement is planned instead
@@ -275,12 +277,15 @@ def _plan(
     change: ChangeRequest,
     now: float,
     catalogue: Catalogue,
+    skip: Callable[[str], bool] | None = None,
 ) -> Plan:
     planned: list[PlannedCredential] = []
     skipped: list[SkippedCredential] = []
     for card in wallets.credentials(citizen_id):
         item = card.item
         if card.status != "valid" or item.expires_at <= now:
+            continue
+        if skip is not None and skip(item.credential_id):
             continue
         try:
             ctype = catalogue.get(item.vct)
@@ -378,19 +383,23 @@ class Changes:
         self.clock = clock
         self._sleep = sleep
         self._wait = wait
+        #: ``held_copies(citizen_id, credential_id)``: a card held for another (a ward, a
+        #: principal: :mod:`service.links`) carries their fields, not this citizen's, and
+        #: is left out of the plan; set by the container
+        self.held_copies: Callable[[str, str], bool] | None = None
 
     # -- the department's side ---------------------------------------------------------
 
-    def request(
-        self, department: IssuerRecord, citizen_id: str, body: object
-    ) -> ChangeStatus:
+    def request(self, department: IssuerRecord, citizen_id: str, body: object) -> ChangeStatus:
         """Check the change (:func:`parse_change`), then the citizen
         (:class:`~service.errors.UnknownCitizen`), plan it over the citizen's wallet and
         make the job; its status (``pending``). Nothing is re-issued here."""
         now = self.clock()
         change = parse_change(body, department.slug, today=today_in_china(now))
         self._accounts.require_citizen(citizen_id)
-        plan = plan_change(self._wallets, citizen_id, change, now=now)
+        held = self.held_copies
+        skip = None if held is None else (lambda credential_id: held(citizen_id, credential_id))
+        plan = plan_change(self._wallets, citizen_id, change, now=now, skip=skip)
         steps: list[dict[str, Any]] = [
             {
                 "old": p.credential_id,
@@ -550,8 +559,10 @@ class Changes:
             return
         catalogue = load_catalogue()
         subject = catalogue.subject_field(str(spec["field"]))
-        label = subject.label if subject is not None else LocalizedName(
-            zh=str(spec["field"]), en=str(spec["field"])
+        label = (
+            subject.label
+            if subject is not None
+            else LocalizedName(zh=str(spec["field"]), en=str(spec["field"]))
         )
         self._notices.add(
             str(spec["citizen_id"]),

@@ -135,6 +135,9 @@ class Devices:
         self.max_devices = max_devices
         self.clock = clock
         self._token_bytes = token_bytes
+        #: ``keep_off(citizen_id, credential_id)``: a card never copied to a device (a
+        #: held-for copy of a guardian or carer, :mod:`service.links`); set by the container
+        self.keep_off: Callable[[str, str], bool] | None = None
 
     # -- nonce and registration ---------------------------------------------------------
 
@@ -289,6 +292,8 @@ class Devices:
     def _copy(self, citizen_id: str, device: DeviceRecord, credential_id: str) -> DeviceCopy | None:
         """Issue one card again for one device; None if the card cannot be copied (not
         in the registry, revoked or expired)."""
+        if self.keep_off is not None and self.keep_off(citizen_id, credential_id):
+            return None
         card = self._store.get_credential(credential_id)
         state = self._vault.live_state(credential_id)
         if card is None or state in ("revoked", "unknown") or card.expires_at <= self.clock():

@@ -30,6 +30,11 @@ __all__ = [
     "BatchRowInvalid",
     "BatchTooLarge",
     "AuthError",
+    "CareAuthorisationFromWallet",
+    "CarerInvalid",
+    "CarerLimitReached",
+    "CarerNotFound",
+    "CarerPrincipalUnnamed",
     "ChangeBusy",
     "ChangeInvalid",
     "ConsentInvalid",
@@ -44,6 +49,8 @@ __all__ = [
     "FieldNotOwned",
     "FieldUnknown",
     "Forbidden",
+    "GuardianshipInvalid",
+    "GuardianshipWardAdult",
     "IdempotencyKeyReused",
     "JobCorrupt",
     "JobKindUnknown",
@@ -501,3 +508,53 @@ class StatsRangeInvalid(ServiceError):
     later than ``to``, at most 92 days (``stats_range_invalid``)."""
 
     code = "stats_range_invalid"
+
+
+# -- guardians and carers (service.links) -----------------------------------------------
+
+
+class GuardianshipInvalid(ServiceError):
+    """A guardianship credential that does not hold together: the guardian is not the
+    citizen it is issued to, the ward is the guardian, the ward's birth date is not the
+    one in the ward's ID number, or the relationship is not one the link knows (HTTP
+    422)."""
+
+    code = "guardianship_invalid"
+
+
+class GuardianshipWardAdult(ServiceError):
+    """The ward is 18 or older: a guardianship of a minor ends at majority (HTTP 422)."""
+
+    code = "guardianship_ward_adult"
+
+
+class CareAuthorisationFromWallet(Forbidden):
+    """A department tried to issue a care authorisation: the elder gives it from the
+    wallet (``POST /api/v1/wallet/carers``; HTTP 403)."""
+
+    code = "care_authorisation_from_wallet"
+
+
+class CarerInvalid(ServiceError):
+    """A care authorisation the wallet refuses: a scene that does not accept carers or
+    is unknown, no scene or too many, an end date past or beyond a year, or the citizen
+    naming themself (HTTP 422)."""
+
+    code = "carer_invalid"
+
+
+class CarerLimitReached(ServiceError):
+    """The citizen already authorised the most carers allowed at once (HTTP 409)."""
+
+    code = "carer_limit_reached"
+
+
+class CarerNotFound(NotFound, ServiceError):
+    """No active care authorisation of this id given by this citizen (``not_found``)."""
+
+
+class CarerPrincipalUnnamed(ServiceError):
+    """The citizen's wallet holds no resident ID card to name them in a care
+    authorisation (HTTP 422)."""
+
+    code = "carer_principal_unnamed"

@@ -50,6 +50,7 @@ from service.devices import COPY_KEY_LABEL, Devices
 from service.directory import DIRECTORY_KEY_LABEL, CitizenDirectory
 from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
+from service.links import LINKS_KEY_LABEL, Links
 from service.notices import NOTICES_KEY_LABEL, Notices
 from service.oid4vp import KEY_LABEL as OID4VP_KEY_LABEL
 from service.oid4vp import SIGNING_LABEL as OID4VP_SIGNING_LABEL
@@ -171,6 +172,22 @@ class Ecert:
             self.pseudonyms,
             on_remove=self.devices.forget,
         )
+        #: Guardians and carers (issue 12): link credentials and held-for copies.
+        self.links = Links(
+            store,
+            self.issuer,
+            self.vault,
+            self.pseudonyms,
+            self.platform,
+            key=derive_key(secret, LINKS_KEY_LABEL),
+            scenes=lambda: self.verification.online.verifier().trust_list.scenes,
+            devices=self.devices,
+            presentations=self.presentations,
+        )
+        self.issuance.links = self.links
+        # a held-for copy stays with the service: never on a device, never re-issued by
+        # a change of the holder's own fields
+        self.devices.keep_off = self.links.is_held_copy
         #: Long work that survives a crash (change cascades, batches, re-issues).
         self.jobs = Jobs(
             store,
@@ -211,6 +228,8 @@ class Ecert:
         )
         self.derived.attach(self.issuance, self.reissue)
         self.wallets.before_list = self.derived.refresh_due
+        self.changes.held_copies = self.links.is_held_copy
+        self.reissue.links = self.links
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(
             store,

@@ -57,6 +57,7 @@ from wallet.vault import OpenedWallet
 
 if TYPE_CHECKING:  # service.devices imports service.wallets, which needs nothing of this
     from service.devices import Devices
+    from service.links import Links
 
 __all__ = [
     "IDEMPOTENCY_KEY_LABEL",
@@ -77,6 +78,8 @@ IssuedListener = Callable[[list[tuple[str, CredentialRecord]]], None]
 #: Told of a credential's new status (revoked, suspended, valid again).
 StatusListener = Callable[[CredentialRecord], None]
 
+#: The link credentials (guardians and carers, :mod:`service.links`).
+_LINK_VCTS = frozenset({"urn:ecert:guardianship", "urn:ecert:care-authorisation"})
 #: How long the first answer to an ``Idempotency-Key`` is kept (seconds).
 IDEMPOTENCY_TTL = 24 * 3600
 #: How long a key stays claimed by a request that never finished (a crashed worker).
@@ -138,6 +141,8 @@ class Issuance:
         container's) counts each credential issued for the operator's dashboard."""
         self._devices = devices
         self._counters = counters
+        #: guardians and carers (:mod:`service.links`), set by the container
+        self.links: Links | None = None
         if len(idempotency_key) != 32:
             raise ValueError("the idempotency key must be 256 bits")
         self._store = store
@@ -185,6 +190,8 @@ class Issuance:
         if vct not in department.vcts:
             raise NotAuthorised("this department may not issue this credential type")
         self._accounts.require_citizen(citizen_id)
+        # a link credential (guardians, carers) is checked and ends when its link does
+        not_after = None if self.links is None else self.links.check_issue(vct, citizen_id, claims)
         issued = self._issuer.issue(
             department.iss,
             vct,
@@ -200,6 +207,10 @@ class Issuance:
         except Exception:
             self._withdraw(department.iss, issued.id)
             raise
+        if self.links is not None:
+            # the guardian's copies of a ward's credentials; a new credential of a ward
+            # or a principal reaches their guardians and carers
+            self.links.issued(citizen_id, issued.record, claims)
         if self._counters is not None and counted:
             self._counters.issued(department.slug, vct, at=self.clock())
         for listener in self._on_issued:
@@ -230,6 +241,9 @@ class Issuance:
             try:
                 if item.vct not in department.vcts:
                     raise NotAuthorised("this department may not issue this credential type")
+                if self.links is not None and item.vct in _LINK_VCTS:
+                    # a link is checked and kept one at a time (POST .../credentials)
+                    raise NotAuthorised("a link credential is not issued in a batch")
                 wallet = wallets.get(item.citizen_id)
                 if wallet is None:
                     self._accounts.require_citizen(item.citizen_id)
@@ -258,6 +272,9 @@ class Issuance:
                 else:
                     out[n] = one
             self._deliver_many(department.iss, items, made, wallets)
+            if self.links is not None:
+                for n, one in made:  # a ward's or a principal's new credential
+                    self.links.deliver(items[n].citizen_id, one.id)
             if self._counters is not None:
                 by_type: dict[str, int] = {}
                 for _, one in made:
@@ -321,6 +338,8 @@ class Issuance:
             self._devices.follow(record)
         for listener in self._on_status:
             listener(record)
+        if self.links is not None:
+            self.links.follow(record)
         return record
 
     def _withdraw(self, iss: str, credential_id: str) -> None:

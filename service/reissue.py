@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from issuer import CredentialIssuer
 from issuer.errors import InvalidTransition, UnknownCredential
@@ -35,6 +35,9 @@ from service.wallets import credential_claims
 from store.interface import CredentialRecord, Store
 from wallet import WalletVault
 from wallet.errors import CredentialNotInWallet
+
+if TYPE_CHECKING:  # service.links builds on the same use cases
+    from service.links import Links
 
 __all__ = ["Reissue", "Replaced"]
 
@@ -76,6 +79,9 @@ class Reissue:
         """Be told ``(citizen_id, new record)`` after each replacement is complete (the
         old one revoked and out of the wallet): the derived attestations follow."""
         self._listeners.append(listener)
+        #: guardians and carers (:mod:`service.links`): the new card reaches them, the old
+        #: one's copies are revoked with it; set by the container
+        self.links: Links | None = None
 
     def claims(self, citizen_id: str, credential_id: str) -> dict[str, object]:
         """The claims of a credential in the citizen's wallet, in clear. Raises
@@ -125,8 +131,12 @@ class Reissue:
                     self._devices.follow(self._issuer.revoke(new.issuer, new_id))
                 return Replaced("orphaned", old, new)
         self._devices.deliver(citizen_id, new_id)
+        if self.links is not None:
+            self.links.deliver(citizen_id, new_id)
         with suppress(InvalidTransition, UnknownCredential):
-            self._issuer.revoke(old.issuer, old_id)
+            revoked = self._issuer.revoke(old.issuer, old_id)
+            if self.links is not None:
+                self.links.follow(revoked)
         with suppress(CredentialNotInWallet):
             self._vault.remove(citizen_id, old_id)
         self._devices.forget(citizen_id, old_id)  # its copies: revoked and forgotten

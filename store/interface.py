@@ -4,9 +4,9 @@ The domain packages (``issuer``, ``wallet``) depend on this module only: it impo
 no driver. :class:`Store` combines one small protocol per kind of record, each with its
 dataclasses in :mod:`store.kinds` (keys; issuers and venues; status lists; the
 credential registry; accounts, sessions and API keys; wallets; activity; short-lived
-entries; configuration; jobs and their journal; notices to citizens; the audit chain). Backends live
-beside it (:mod:`store.sqlite`, :mod:`store.redis`), one module per kind each, and the
-same contract tests
+entries; configuration; jobs and their journal; notices to citizens; the audit chain;
+links between citizens). Backends live beside it (:mod:`store.sqlite`,
+:mod:`store.redis`), one module per kind each, and the same contract tests
 (``tests/test_store*.py``) run against each of them.
 
 Nothing here holds personal data in clear: the credential registry keeps ids, types,
@@ -92,6 +92,13 @@ from store.kinds.keys import KEY_STATES as KEY_STATES
 from store.kinds.keys import KeyRecord as KeyRecord
 from store.kinds.keys import KeyStateName as KeyStateName
 from store.kinds.keys import KeyStore as KeyStore
+from store.kinds.links import LINK_KINDS as LINK_KINDS
+from store.kinds.links import LINK_STATES as LINK_STATES
+from store.kinds.links import LinkCopy as LinkCopy
+from store.kinds.links import LinkKind as LinkKind
+from store.kinds.links import LinkRecord as LinkRecord
+from store.kinds.links import LinkState as LinkState
+from store.kinds.links import LinkStore as LinkStore
 from store.kinds.notices import NOTICE_CAP as NOTICE_CAP
 from store.kinds.notices import NoticeRecord as NoticeRecord
 from store.kinds.notices import NoticeStore as NoticeStore
@@ -144,6 +151,7 @@ class Store(
     ProofQueryStore,
     RatingStore,
     CounterStore,
+    LinkStore,
     Protocol,
 ):
     """What the domain needs from storage: every kind of record. Every method is atomic

@@ -259,3 +259,26 @@ def check_counter_days(days: Sequence[str]) -> None:
     for day in days:
         if not isinstance(day, str) or DAY.fullmatch(day) is None:
             raise InvalidArgument("a counter day is YYYY-MM-DD")
+
+
+def check_link(record: object) -> None:
+    """Raise :class:`InvalidArgument` for a link record with an unknown kind or state, or
+    an id that is empty, over 64 characters or holds a separator."""
+    from store.kinds.links import LINK_KINDS, LINK_STATES, LinkRecord
+
+    if not isinstance(record, LinkRecord):
+        raise InvalidArgument("not a LinkRecord")
+    check_state(record.kind, LINK_KINDS)
+    check_state(record.state, LINK_STATES)
+    if not 1 <= len(record.link_id) <= 64 or not record.link_id.isascii():
+        raise InvalidArgument("a link id has 1 to 64 ASCII characters")
+    if any(c in record.link_id for c in "{}: "):
+        raise InvalidArgument("a link id holds no braces, colons or spaces")
+
+
+def check_link_states(state: str, expect: str) -> None:
+    """Raise :class:`InvalidArgument` for a link state (new or expected) that is unknown."""
+    from store.kinds.links import LINK_STATES
+
+    check_state(state, LINK_STATES)
+    check_state(expect, LINK_STATES)

@@ -33,6 +33,8 @@ RESIDENCE_ATTESTATION = "urn:ecert:residence-attestation"
 #: The attestations the police issue beside an ID card or a household register (the
 #: demo's police may: its citizens' wallets hold an age attestation beside the ID card).
 DERIVED = frozenset({AGE_ATTESTATION, RESIDENCE_ATTESTATION})
+GUARDIANSHIP = "urn:ecert:guardianship"
+CARE_AUTHORISATION = "urn:ecert:care-authorisation"
 #: The smallest value an ``image`` claim (a portrait) accepts: a data URL of JPEG bytes.
 SAMPLE_PORTRAIT = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="
 
@@ -245,6 +247,26 @@ AGE_CLAIMS: dict[str, Any] = {
 }
 #: The residence attestation derived from a household register of the city.
 RESIDENCE_CLAIMS: dict[str, Any] = {"resident_of_city": True, "city": "北京市"}
+
+#: A guardianship (issue 12): a mother and her child born 2015-06-01 (ends 2033-06-01).
+GUARDIANSHIP_CLAIMS: dict[str, Any] = personal_claims({
+    "guardian_name": "王芳",
+    "guardian_id_number": "110101199003070011",
+    "ward_name": "李小明",
+    "ward_id_number": "110101201506010029",
+    "ward_birth_date": "2015-06-01",
+    "relationship": "mother",
+}, "GUARDIANSHIP_CLAIMS")
+
+#: A care authorisation (issue 12): an elder born 1945 authorises a carer for two scenes.
+CARE_CLAIMS: dict[str, Any] = personal_claims({
+    "principal_name": "张三",
+    "principal_id_number": "110101194501010035",
+    "carer_name": "李四",
+    "carer_id_number": "110101196005150046",
+    "scenes": "bank pharmacy",
+    "valid_until": "2027-06-30",
+}, "CARE_CLAIMS")
 
 
 class Clock:

@@ -139,6 +139,21 @@ CONFIG = SchemathesisConfig.from_dict(
                 },
             },
             {
+                # A care authorisation's scenes, until and carer are checked against the
+                # trust list, today's date and the caller (issue 12): a schema-valid one
+                # may be refused with its documented 422 (carer_invalid,
+                # carer_principal_unnamed).
+                "include-path": "/api/v1/wallet/carers",
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": [
+                            "2xx", "3xx", "400", "401", "403", "404", "409", "422", "429",
+                            "5xx",
+                        ]
+                    }
+                },
+            },
+            {
                 "include-path": "/api/v1/admin/stats",
                 "checks": {
                     "positive_data_acceptance": {

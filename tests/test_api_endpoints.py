@@ -299,8 +299,10 @@ def test_the_wallet_lists_names_issuers_and_live_status(
     assert item["issuer"] == f"{BASE_URL}/issuers/police"
     assert isinstance(item["expires_at"], int)
     assert set(item) == {
-        "id", "vct", "name", "issuer", "status", "expires_at", "valid_until", "long_term"
+        "id", "vct", "name", "issuer", "status", "expires_at", "valid_until", "long_term",
+        "held_for",  # issue 12: null for the citizen's own card
     }
+    assert item["held_for"] is None
     client.post(
         f"/api/v1/issuers/police/credentials/{item['id']}/suspend", headers=auth.department()
     )

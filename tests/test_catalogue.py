@@ -49,6 +49,9 @@ EXPECTED_VCTS = {
     "urn:ecert:no-criminal-record-proof",
     # issue 11: the sources of proof types no certificate above answers
     "urn:ecert:death-medical-certificate",
+    # issue 12: the link credentials of guardians and carers
+    "urn:ecert:guardianship",
+    "urn:ecert:care-authorisation",
     "urn:ecert:tax-payment-certificate",
     "urn:ecert:provident-fund-certificate",
     "urn:ecert:education-certificate",
@@ -199,7 +202,9 @@ def test_every_type_has_a_name_claim() -> None:
         if ctype.vct in DERIVED_VCTS:
             continue
         assert any(n == "name" or n.endswith("_name") for n in ctype.claim_names), ctype.vct
-        name_claims = [c for c in ctype.claims if c.name in ("name", "subject_name")]
+        # a link credential (issue 12) names its holder: the guardian, the carer
+        holder_names = ("name", "subject_name", "guardian_name", "carer_name")
+        name_claims = [c for c in ctype.claims if c.name in holder_names]
         assert name_claims and name_claims[0].required, ctype.vct
 
 
@@ -207,7 +212,9 @@ def test_kinds_hints_and_validity() -> None:
     for ctype in CATALOGUE.types:
         assert ctype.kind in ("certificate", "proof")
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", ctype.issuer_hint)
-        assert 1 <= ctype.validity_days <= 3650
+        # a guardianship lasts until the ward's 18th birthday (issue 12): at most 18 years
+        longest = 18 * 365 + 5 if ctype.vct == "urn:ecert:guardianship" else 3650
+        assert 1 <= ctype.validity_days <= longest, ctype.vct
         if ctype.kind == "proof":
             assert ctype.validity_days <= 180, ctype.vct
     assert CATALOGUE.get(ID_CARD).validity_days == 3650

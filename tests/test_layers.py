@@ -178,6 +178,7 @@ _USE_CASES = frozenset(
         "devices",
         "issuance",
         "jobs",
+        "links",
         "notices",
         "proofs",
         "publication",

@@ -41,6 +41,7 @@ import service.instance
 from api import create_app
 from cli.seed import CITIZENS, seed_demo
 from issuer import CredentialIssuer
+from issuer.catalogue import default_scenes
 from keys import generate_secret
 from keys.errors import SealBroken
 from keys.pseudonym import Pseudonyms, is_pseudonym, is_sealed_id
@@ -76,6 +77,10 @@ AUDIT_PURPOSE = personal("复核王小明低保申请的家庭成员", "the pseu
 CONSENT_PURPOSE = personal("核实李四的低保申请 (walk purpose)", "a consent's purpose")
 #: The free text of a proof query (issue 11): sealed at rest, like the answer's values.
 PROOF_PURPOSE = personal("核验身份以办理低保（化名测试）", "the pseudonym walk's proof purpose")
+#: A ward (issue 12): a child's ID number and name, held for by NEW_CITIZEN.
+WARD = personal("110101201009010052", "the pseudonym walk's ward id")
+GUARDIANSHIP = "urn:ecert:guardianship"
+WARD_NAME = personal("林小雨", "the pseudonym walk's ward")
 #: Shorter values (a sex, an ethnicity: one character) are no identifier and would
 #: match random bytes of ciphertext.
 MIN_SEARCHED = 6
@@ -345,6 +350,36 @@ def walk(app: Flask) -> None:
     # the ID card, and the police's age attestation issued beside it (service/derived.py)
     assert figures["issuance"]["by_department"]["police"][figures["to"]] == 2
     assert figures["verification"]["by_venue"]["grand-hotel"][figures["to"]] == 4
+    # Guardians and carers (issue 12): a link kept under pseudonyms, its names sealed, and
+    # the held-for copies in the guardian's and the carer's wallets.
+    svc.accounts.create_citizen(WARD, NEW_PASSWORD)
+    ward_card = {**ID_CLAIMS, "name": WARD_NAME, "id_number": WARD, "birth_date": "2010-09-01"}
+    link = {
+        "guardian_name": ID_CLAIMS["name"],
+        "guardian_id_number": NEW_CITIZEN,
+        "ward_name": WARD_NAME,
+        "ward_id_number": WARD,
+        "ward_birth_date": "2010-09-01",
+        "relationship": "mother",
+    }
+    for vct, cid, claims in ((ID_CARD, WARD, ward_card), (GUARDIANSHIP, NEW_CITIZEN, link)):
+        got = client.post(
+            "/api/v1/issuers/police/credentials",
+            json={"vct": vct, "citizen_id": cid, "claims": claims},
+            headers=auth.department(),
+        )
+        assert got.status_code == 201, got.get_json()
+    scenes = [dict(s, carer=True) if s["id"] == "bank" else s for s in default_scenes()]
+    svc.instance.platform.set_scenes(scenes)
+    svc.instance.verification.online.check_every = 0.0
+    carer = client.post(
+        "/api/v1/wallet/carers",
+        json={"carer_id": auth.citizen_ids[1], "scenes": ["bank"], "until": until},
+        headers=citizen,
+    )
+    assert carer.status_code == 201, carer.get_json()
+    held = client.get("/api/v1/wallet/credentials", headers=citizen).get_json()["items"]
+    assert [c["held_for"]["name"] for c in held if c["held_for"]] == [WARD_NAME]
 
 
 def verify_once(
@@ -369,7 +404,7 @@ def test_a_store_dump_holds_no_citizen_id_or_claim(backend: Backend, folder: Pat
     app = _app(backend, folder)
     try:
         walk(app)
-        ids = [NEW_CITIZEN] + [c["citizen_id"] for c in CITIZENS]
+        ids = [NEW_CITIZEN, WARD] + [c["citizen_id"] for c in CITIZENS]
         assert_no_personal_data(dump(backend, folder), services_of(app).instance.pseudonyms, ids)
     finally:
         services_of(app).close()

@@ -27,6 +27,7 @@ from store.interface import (
     DeviceStore,
     JobStore,
     KeyStore,
+    LinkStore,
     NotFound,
     NoticeRecord,
     NoticeStore,
@@ -63,6 +64,7 @@ KINDS: dict[type, str] = {
     ProofQueryStore: "queries",
     RatingStore: "ratings",
     CounterStore: "counters",
+    LinkStore: "links",
 }
 BACKENDS = {"sqlite": SQLiteStore, "redis": RedisStore}
 
@@ -88,8 +90,8 @@ def test_store_is_the_union_of_the_kinds_and_a_method_has_one_kind() -> None:
     # plus the 8 of devices (issue 9), the 12 of jobs, the 3 of notices, the keys'
     # ``update_key`` and the 6 bulk calls of proactive issuance (issue 10), plus the 4 of
     # the audit chain, the 4 of consents, the 2 of proof queries, the 12 of ratings and
-    # misuse reports and the 2 daily counters (issue 11).
-    assert len(seen) == 117
+    # misuse reports and the 2 daily counters (issue 11), plus the 7 of links (issue 12).
+    assert len(seen) == 124
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

@@ -7,8 +7,9 @@ never edited) with rows inserted raw. ``v4.sql`` is version 3 plus step 4
 (devices and their credential copies) with rows inserted raw, ``v5.sql`` version 4 plus
 step 5 (jobs, their steps, marks and notices) with rows inserted raw, and ``v6.sql``
 version 5 plus step 6 (the keys' rotation times, the registry's index by kid)
-with two more keys inserted raw; ``v7.sql`` (today's) is version 6 plus step 7 (the
-uses of citizens' data: consents, proof queries, audit, ratings, counters). Each is loaded
+with two more keys inserted raw; ``v7.sql`` is version 6 plus step 7 (the
+uses of citizens' data: consents, proof queries, audit, ratings, counters), ``v8.sql``
+(today's) version 7 plus step 8 (links between citizens: guardians and carers). Each is loaded
 as it is and opened with today's code: it migrates in place and every row reads back.
 ``redis_layout.json`` is every Redis key, type and value the code wrote for the same
 records before the split: the code must write exactly that (another helper migrates
@@ -130,7 +131,7 @@ DEVICE2 = DeviceRecord(
 COPY = DeviceCopy(CIT, "d1", "c2", "c1", "urn:ecert:id-card", 1001, b"\x07\x08")
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5, 6, 7])
 def test_a_file_of_every_schema_version_opens_migrates_and_reads(
     version: int, tmp_path: Path
 ) -> None:
@@ -189,7 +190,7 @@ def test_the_schema_is_the_one_captured_before_the_split(tmp_path: Path) -> None
     _load(SCHEMA_VERSION, captured)
     fresh = tmp_path / "fresh.db"
     SQLiteStore(str(fresh)).close()
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
     assert _schema(fresh) == _schema(captured)
 
 

@@ -852,7 +852,7 @@ def test_sqlite_upgrades_a_version_1_file(tmp_path: Path) -> None:
         assert store.hit("c", 60, 1000.0) == 1
         assert store.window_add("c", "e", 1000.0, (Limit(1, 60),)) == 0.0  # schema 3
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
         plan = raw.execute(
             "EXPLAIN QUERY PLAN SELECT * FROM credentials WHERE status_uri = ? AND status_idx = ?",
             (URI, 7),

@@ -13,14 +13,22 @@ import hmac
 import threading
 import time
 from binascii import b2a_base64
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from keys import EcertError, FormatError, InvalidJWK, SignatureInvalid, TrustList, VerifyingKey
+from keys import (
+    EcertError,
+    FormatError,
+    InvalidJWK,
+    SignatureInvalid,
+    TrustList,
+    VerifyingKey,
+    thumbprint,
+)
 from keys.b64 import b64url_decode_segment
 from keys.errors import InvalidUnicode, UnsupportedAlgorithm
 from keys.jsonstrict import loads_object
@@ -30,6 +38,7 @@ from keys.numericdate import numeric_date
 from keys.trustlist import PORTRAIT_CLAIM, Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact_ascii, is_compact
+from verifier import sets
 from verifier.bundle import Bundle, read_bundle_file
 from verifier.errors import (
     ERROR_CODES,
@@ -54,6 +63,7 @@ from verifier.history import MemoryStatusHistory, StatusHistory
 from verifier.proofs import ProofResult, check_proof
 from verifier.replay import MemoryNonceCache, NonceCache
 from verifier.result import ErrorDict, StatusName, VerificationResult
+from verifier.sets import MemberCheck, SetMatcher, set_limit, verify_set
 from verifier.status import StatusSource, replayed, status_outcome
 from verifier.trust import BundleTrustSource, HasTrustList, LiveTrustSource, TrustSource
 
@@ -117,9 +127,13 @@ class Verifier:
         verified_cache: int = VERIFIED_CACHE,
         history: StatusHistory | None = None,
         live: bool = False,
+        set_matchers: Sequence[SetMatcher] | None = None,
     ) -> None:
         #: the status source is live: scenes that need an online check may be verified
         self.live = live
+        #: what a set presentation may be for (:mod:`verifier.sets`): the first matcher
+        #: that answers decides; by default :data:`verifier.sets.DEFAULT_MATCHERS`
+        self._set_matchers = None if set_matchers is None else tuple(set_matchers)
         # The rollback guard: a list older than one accepted before is left out, and the
         # lists of the bundle are recorded once it is accepted (accepting is recording).
         self.history: StatusHistory = history if history is not None else MemoryStatusHistory()
@@ -213,6 +227,11 @@ class Verifier:
         return entry
 
     @property
+    def set_matchers(self) -> tuple[SetMatcher, ...]:
+        """The set matchers in use (read at each set: a module's default can grow)."""
+        return sets.DEFAULT_MATCHERS if self._set_matchers is None else self._set_matchers
+
+    @property
     def scenes(self) -> list[str]:
         """The scene ids of the trust source."""
         return list(self.source.scene_ids())
@@ -253,7 +272,7 @@ class Verifier:
             aud = policy.id if expected_aud is None else expected_aud
             binding = _Binding(aud, expected_nonce, policy, scene=expected_aud is None)
         try:
-            self._verify(text, policy.accept, binding, now, result)
+            self._verify(text, policy, binding, now, result)
         except VerificationError as err:
             result.errors.append({"code": err.code, "message": err.message})
         except EcertError as err:
@@ -280,7 +299,7 @@ class Verifier:
     def _verify(
         self,
         text: str | bytes,
-        accept: Mapping[str, tuple[str, ...]],
+        policy: Scene,
         binding: _Binding,
         now: float,
         result: VerificationResult,
@@ -290,28 +309,124 @@ class Verifier:
         if expires_at is not None and now > expires_at:
             errors.append(_err(TrustListStale("the trust list has expired: sync the bundle")))
 
+        raw = self._raw_text(text)
+        if raw[:1] == b"[":  # a set presentation: several credentials in one check
+            verify_set(self, raw, binding, now, result)
+            return
+        checked = self._check_presentation(raw, binding, now, result)
+
+        # scene policy: the required claims, and nothing else returned
+        claims = checked.disclosed
+        wanted = policy.accept.get(checked.vct)
+        if wanted is None:
+            if any(vct == checked.vct for vct, _ in policy.all_of):
+                message = "the scene needs this credential with others, in one set presentation"
+            else:
+                message = "this credential type is not accepted for the scene"
+            errors.append(_err(SceneUnmet(message)))
+        else:
+            missing = [c for c in wanted if c not in claims]
+            if missing:
+                errors.append(
+                    _err(SceneUnmet(f"claims required by the scene are missing: {missing}"))
+                )
+            else:
+                result.claims = {c: claims[c] for c in wanted}
+                if policy.portrait and PORTRAIT_CLAIM in claims:
+                    # asked for by the scene, never required (offline codes lack it)
+                    result.claims[PORTRAIT_CLAIM] = claims[PORTRAIT_CLAIM]
+
+        # replay, last: only a presentation that passed everything uses up its nonce
+        # The nonce is kept past the last instant at which this KB-JWT is still fresh.
+        if not errors and not self._replay.check_and_add(
+            checked.nonce, checked.kb_iat + binding.max_age + 1, now
+        ):
+            errors.append(_err(replayed()))
+        if errors:
+            result.claims = {}
+
+    def _raw_text(self, text: str | bytes) -> bytes:
+        """The presentation as ASCII bytes after the size and alphabet checks: a compact
+        QR text unpacked, a trailing CR/LF (scanner guns type an Enter) dropped. A set
+        (text starting with "[") may be as large as :data:`MAX_SET` presentations."""
         if is_compact(text):  # the compact QR transport: unpack to the exact plain text
             text = _unpack_compact(text)
-
+        limit = self._max_length
+        if (isinstance(text, str) and text[:1] == "[") or (
+            isinstance(text, bytes) and text[:1] == b"["
+        ):
+            limit = set_limit(self._max_length)
         # 1. size and grammar, before any parsing or crypto. The text is handled as
         # ASCII bytes from here on: one encode, then slices (the verify path is
         # measured against raw signatures).
         if isinstance(text, str):
-            if len(text) > self._max_length + 2:
+            if len(text) > limit + 2:
                 raise Malformed("the presentation is too large")
             try:
                 raw = text.encode("ascii")
             except UnicodeEncodeError:
                 raise Malformed("the presentation is not ASCII text") from None
         elif isinstance(text, bytes):
-            if len(text) > self._max_length + 2:
+            if len(text) > limit + 2:
                 raise Malformed("the presentation is too large")
             raw = text
         else:
             raise Malformed("the presentation must be text")
         raw = raw.rstrip(b"\r\n")  # scanner guns type a trailing Enter
-        if len(raw) > self._max_length:
+        if len(raw) > limit:
             raise Malformed("the presentation is too large")
+        return raw
+
+    def check_member(
+        self,
+        text: str | bytes,
+        scene: str,
+        *,
+        index: int = 0,
+        expected_aud: str | None = None,
+        expected_nonce: str | None = None,
+    ) -> MemberCheck:
+        """Check one presentation as a member of a set for ``scene``: size and grammar,
+        the issuer's key and signature, its authority, the clock, the KB-JWT (``aud``
+        the scene's id or ``expected_aud``, ``nonce`` ``expected_nonce`` when given,
+        freshness) and the status. No scene policy and no replay: those are the set's.
+
+        Never raises for a bad presentation: its problems are in ``errors`` (unprefixed;
+        :func:`verifier.sets.verify_set` names the member). ``disclosed`` holds every
+        claim it discloses: for the set's checks only, never to be returned as is.
+        """
+        policy = self.source.scene(scene)
+        aud = policy.id if expected_aud is None else expected_aud
+        binding = _Binding(aud, expected_nonce, policy, scene=expected_aud is None)
+        return self._check_member(index, text, binding, self._clock())
+
+    def _check_member(
+        self, index: int, text: str | bytes | None, binding: _Binding, now: float
+    ) -> MemberCheck:
+        scratch = VerificationResult(scene=binding.policy.id, checked_at=int(now))
+        member = MemberCheck(index)
+        try:
+            raw = text if isinstance(text, bytes) else self._raw_text(text or "")
+            checked = self._check_presentation(raw, binding, now, scratch)
+            member.disclosed = checked.disclosed
+            member.nonce, member.kb_iat = checked.nonce, checked.kb_iat
+            member.holder = checked.holder
+        except VerificationError as err:
+            scratch.errors.append({"code": err.code, "message": err.message})
+        except EcertError as err:
+            code = err.code if err.code in ERROR_CODES else "malformed"
+            scratch.errors.append({"code": code, "message": err.message})
+        member.vct, member.iss, member.status = scratch.vct, scratch.iss, scratch.status
+        member.status_ref, member.made_for = scratch.status_ref, scratch.made_for
+        member.errors = scratch.errors
+        return member
+
+    def _check_presentation(
+        self, raw: bytes, binding: _Binding, now: float, result: VerificationResult
+    ) -> _Checked:
+        """Every check of one presentation but the scene's policy and replay; sets
+        ``iss``/``vct``/``status``/``status_ref`` of ``result`` and adds its errors."""
+        errors = result.errors
         parts = _split_presentation(raw)
         kb_jwt = parts[-1]
         if not kb_jwt:
@@ -369,30 +484,7 @@ class Verifier:
 
         # 7. status
         result.status = self._check_status(iss, payload.get("status"), now, result)
-
-        # scene policy: the required claims, and nothing else returned
-        wanted = accept.get(vct)
-        if wanted is None:
-            errors.append(_err(SceneUnmet("this credential type is not accepted for the scene")))
-        else:
-            missing = [c for c in wanted if c not in claims]
-            if missing:
-                errors.append(
-                    _err(SceneUnmet(f"claims required by the scene are missing: {missing}"))
-                )
-            else:
-                result.claims = {c: claims[c] for c in wanted}
-                if binding.policy.portrait and PORTRAIT_CLAIM in claims:
-                    # asked for by the scene, never required (offline codes lack it)
-                    result.claims[PORTRAIT_CLAIM] = claims[PORTRAIT_CLAIM]
-
-        # replay, last: only a presentation that passed everything uses up its nonce
-        # The nonce is kept past the last instant at which this KB-JWT is still fresh.
-        max_age = binding.max_age
-        if not errors and not self._replay.check_and_add(nonce, kb_iat + max_age + 1, now):
-            errors.append(_err(replayed()))
-        if errors:
-            result.claims = {}
+        return _Checked(vct, claims, nonce, kb_iat, holder_jwk)
 
     def _issuer_key(self, header: Mapping[str, Any], payload: Mapping[str, Any]) -> VerifyingKey:
         """The key resolver of the issuer-signed JWT: ``iss`` + ``kid`` to the trust source."""
@@ -482,6 +574,35 @@ class Verifier:
         if error is not None:
             errors.append(_err(error))
         return name
+
+
+class _Checked:
+    """What one presentation's checks found: its type, every claim it discloses (the
+    scene's policy picks from them), its KB-JWT's nonce and ``iat``, its holder key."""
+
+    __slots__ = ("disclosed", "holder_jwk", "kb_iat", "nonce", "vct")
+
+    def __init__(
+        self,
+        vct: str,
+        disclosed: dict[str, Any],
+        nonce: str,
+        kb_iat: float,
+        holder_jwk: Mapping[str, Any],
+    ) -> None:
+        self.vct = vct
+        self.disclosed = disclosed
+        self.nonce = nonce
+        self.kb_iat = kb_iat
+        self.holder_jwk = holder_jwk
+
+    @property
+    def holder(self) -> str | None:
+        """The RFC 7638 thumbprint of the holder key (None if it has none: refused)."""
+        try:
+            return thumbprint(self.holder_jwk)
+        except EcertError:
+            return None
 
 
 class _Binding:

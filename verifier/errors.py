@@ -142,6 +142,32 @@ class WrongAudience(VerificationError):
     code = "wrong_audience"
 
 
+class SetMalformed(Malformed):
+    """A set presentation (a JSON array of presentations) is not well formed: not strict
+    JSON, not the compact form, not 2 to 4 distinct strings, or a member too large."""
+
+    code = "set_malformed"
+
+
+class SetMemberMissing(SceneUnmet):
+    """A set presentation lacks a credential type the scene's ``all_of`` requires."""
+
+    code = "set_member_missing"
+
+
+class SetHolderMismatch(VerificationError):
+    """The members of a set presentation are bound to different holder keys."""
+
+    code = "set_holder_mismatch"
+
+
+class LinkMismatch(VerificationError):
+    """A guardian's or carer's set whose credential is not of the person the link names
+    (the ward's or principal's name or ID number differ, or the credential names nobody)."""
+
+    code = "link_mismatch"
+
+
 #: Every stable error code, for documentation and tests.
 ERROR_CODES: tuple[str, ...] = (
     "malformed",
@@ -166,6 +192,10 @@ ERROR_CODES: tuple[str, ...] = (
     "trust_list_stale",
     "wrong_audience",
     "online_check_required",
+    "set_malformed",
+    "set_member_missing",
+    "set_holder_mismatch",
+    "link_mismatch",
 )
 
 

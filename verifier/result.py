@@ -1,4 +1,7 @@
-"""The verification result: the same JSON from the library, the CLI and HTTP (DESIGN.md §4)."""
+"""The verification result: the same JSON from the library, the CLI and HTTP (DESIGN.md §4).
+
+A set presentation's result has the same shape plus ``members`` (docs/formats.md).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,28 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict
 
 StatusName = Literal["valid", "revoked", "suspended", "unavailable", "stale"]
+#: What a member of a set presentation is there for (docs/formats.md, "Set presentations").
+RoleName = Literal["member", "ward", "guardianship", "principal", "care_authorisation"]
 
 
 class ErrorDict(TypedDict):
-    """One error of a result."""
+    """One error of a result. A set's errors name the member they are about: ``member``
+    (its 0-based place in the set) when it was presented, ``vct`` when it is known (a
+    required type that is missing has a ``vct`` and no ``member``)."""
 
     code: str
     message: str
+    member: NotRequired[int]
+    vct: NotRequired[str]
+
+
+class MemberDict(TypedDict):
+    """One member of a set presentation's result: what it is, its status and its role."""
+
+    vct: str | None
+    iss: str | None
+    status: StatusName | None
+    role: RoleName
 
 
 class ResultDict(TypedDict):
@@ -27,6 +45,7 @@ class ResultDict(TypedDict):
     errors: list[ErrorDict]
     checked_at: int
     made_for: NotRequired[str]
+    members: NotRequired[list[MemberDict]]
 
 
 @dataclass(slots=True)
@@ -52,6 +71,12 @@ class VerificationResult:
     #: ``aud``, when that is a scene of the trust list): staff can name it. In the JSON
     #: only when set.
     made_for: str | None = None
+    #: For a set presentation, its members in the order presented (in the JSON); then
+    #: ``vct``/``iss`` are None, ``claims`` maps each member's ``vct`` to its claims and
+    #: ``status`` is the worst of the members'. None for a single presentation.
+    members: list[MemberDict] | None = None
+    #: For a set, each member's ``status_ref`` (None where not reached). Not in the JSON.
+    member_refs: list[tuple[str, int] | None] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -77,4 +102,6 @@ class VerificationResult:
         }
         if self.made_for is not None and not self.valid:
             out["made_for"] = self.made_for
+        if self.members is not None:
+            out["members"] = [m.copy() for m in self.members]
         return out

@@ -11,7 +11,7 @@ from wallet.errors import (
     WalletError,
 )
 from wallet.holder import Wallet
-from wallet.presentation import NONCE_BYTES, HeldCredential, present
+from wallet.presentation import NONCE_BYTES, HeldCredential, present, present_set
 from wallet.vault import Presentation, WalletVault
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "WalletError",
     "WalletVault",
     "present",
+    "present_set",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from keys import Scene, SigningKey
 from keys.jwk import JWKDict
 from wallet.errors import ClaimsUnavailable, NotHolder
-from wallet.presentation import HeldCredential, present
+from wallet.presentation import HeldCredential, present, present_set
 
 
 class Wallet:
@@ -66,6 +66,30 @@ class Wallet:
             raise ClaimsUnavailable(f"scene {scene.id!r} does not accept {held.vct}")
         return present(
             held,
+            wanted,
+            holder_key=self.holder_key,
+            aud=scene.id,
+            now=self._clock(),
+            token_bytes=self._token_bytes,
+        )
+
+    def present_set_for_scene(
+        self, scene: Scene, helds: Sequence[HeldCredential] | None = None
+    ) -> str:
+        """One set presentation for a scene with ``all_of``: one credential of each
+        required type (``helds``, or the newest of each type held), each disclosing
+        exactly the claims the scene's ``all_of`` names, one ``aud`` (the scene) and nonce.
+
+        Raises :class:`ClaimsUnavailable` naming a required type the wallet lacks, or if
+        the scene takes no set.
+        """
+        if not scene.all_of:
+            raise ClaimsUnavailable(f"scene {scene.id!r} does not take a set of credentials")
+        wanted = dict(scene.all_of)
+        if helds is None:
+            helds = [self.find(vct) for vct in wanted]
+        return present_set(
+            helds,
             wanted,
             holder_key=self.holder_key,
             aud=scene.id,

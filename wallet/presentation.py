@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from keys import EcertError, SigningKey, parse_compact, sign_compact, thumbprint
 from keys.b64 import b64url_encode
+from keys.trustlist import MAX_SET
 from sdjwt import (
     ARRAY_ELEMENT,
     SD,
@@ -160,3 +162,38 @@ def present(
         "sd_hash": sd_hash(presented),
     }
     return presented + sign_compact(kb_payload, holder_key, typ=TYP_KB_JWT, with_kid=False)
+
+
+def present_set(
+    helds: Sequence[HeldCredential],
+    wanted: Mapping[str, Collection[str]],
+    *,
+    holder_key: SigningKey,
+    aud: str,
+    nonce: str | None = None,
+    now: float | None = None,
+    token_bytes: Callable[[int], bytes] = secrets.token_bytes,
+) -> str:
+    """One set presentation of ``helds`` (2 to :data:`~keys.trustlist.MAX_SET`
+    credentials of different types, all bound to ``holder_key``): the JSON array of
+    their presentations, written without spaces, each disclosing ``wanted[vct]`` and
+    key-bound with the same ``aud`` and ``nonce`` (docs/formats.md, "Set presentations").
+
+    Raises :class:`ClaimsUnavailable` (a type twice, no claims for a type, a claim
+    missing, or not 2 to 4 credentials) and :class:`NotHolder`.
+    """
+    if not 2 <= len(helds) <= MAX_SET:
+        raise ClaimsUnavailable(f"a set holds 2 to {MAX_SET} credentials, not {len(helds)}")
+    vcts = [held.vct for held in helds]
+    if len(set(vcts)) != len(vcts):
+        raise ClaimsUnavailable("a set holds each credential type once")
+    if nonce is None:
+        nonce = b64url_encode(token_bytes(NONCE_BYTES))
+    at = time.time() if now is None else now
+    members = []
+    for held in helds:
+        claims = wanted.get(held.vct)
+        if claims is None:
+            raise ClaimsUnavailable(f"no claims are asked of {held.vct}")
+        members.append(present(held, claims, holder_key=holder_key, aud=aud, now=at, nonce=nonce))
+    return json.dumps(members, separators=(",", ":"))

@@ -64,7 +64,7 @@ from wallet.errors import (
     WalletCorrupt,
     WalletError,
 )
-from wallet.presentation import HeldCredential, present
+from wallet.presentation import HeldCredential, present, present_set
 
 #: The wallet blobs' format in the one envelope (:mod:`keys.aead`).
 _VERSION = b"W1"
@@ -331,6 +331,42 @@ class WalletVault:
             aud=scene.id if aud is None else aud,
             now=now,
             nonce=nonce,
+            token_bytes=self._token_bytes,
+        )
+        return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)
+
+
+    def present_with_link(
+        self,
+        citizen_id: str,
+        credential_id: str,
+        link_id: str,
+        scene: Scene,
+        link_claims: tuple[str, ...],
+    ) -> Presentation:
+        """A guardian's or carer's set ``[credential, link]`` for ``scene`` (issue 12):
+        the held-for credential with exactly the claims the scene asks of it (and its
+        ``name``, for the verifier to match it with the link, when the scene asks for
+        neither ``name`` nor ``id_number``), and the link credential ``link_id`` with
+        ``link_claims``; one ``aud`` and nonce, this wallet's holder key.
+
+        Raises :class:`CredentialNotInWallet`, a :class:`~wallet.errors.CredentialUnusable`
+        for either (checked first) and :class:`~wallet.errors.ClaimsUnavailable`.
+        """
+        held = self._decrypt(citizen_id, self.presentable(citizen_id, credential_id))
+        link = self._decrypt(citizen_id, self.presentable(citizen_id, link_id))
+        wanted = scene.accept.get(held.vct)
+        if wanted is None:
+            raise ClaimsUnavailable(f"the scene {scene.id!r} does not accept this credential")
+        if "name" not in wanted and "id_number" not in wanted and "name" in held.disclosures:
+            wanted = (*wanted, "name")
+        now = self.clock()
+        text = present_set(
+            [held, link],
+            {held.vct: wanted, link.vct: link_claims},
+            holder_key=self._holder(citizen_id),
+            aud=scene.id,
+            now=now,
             token_bytes=self._token_bytes,
         )
         return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)

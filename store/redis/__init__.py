@@ -151,6 +151,7 @@ from store.redis.devices import DevicesMixin
 from store.redis.ephemeral import EphemeralMixin
 from store.redis.jobs import JobsMixin
 from store.redis.keys import KeysMixin
+from store.redis.links import LinksMixin
 from store.redis.notices import NoticesMixin
 from store.redis.queries import QueriesMixin
 from store.redis.ratings import RatingsMixin
@@ -182,6 +183,7 @@ class RedisStore(
     QueriesMixin,
     RatingsMixin,
     CountersMixin,
+    LinksMixin,
 ):
     """The storage contract on a Redis server (keys laid out for Redis Cluster).
 

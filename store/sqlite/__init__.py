@@ -60,6 +60,7 @@ from store.sqlite.devices import DevicesMixin
 from store.sqlite.ephemeral import EphemeralMixin
 from store.sqlite.jobs import JobsMixin
 from store.sqlite.keys import KeysMixin
+from store.sqlite.links import LinksMixin
 from store.sqlite.notices import NoticesMixin
 from store.sqlite.queries import QueriesMixin
 from store.sqlite.ratings import RatingsMixin
@@ -95,6 +96,7 @@ class SQLiteStore(
     QueriesMixin,
     RatingsMixin,
     CountersMixin,
+    LinksMixin,
 ):
     """The storage contract on one SQLite file (WAL), safe across threads and processes.
 

@@ -11,6 +11,9 @@
    citizens' notices (``notices``);
 6. key rotation over time: the keys' ``activate_at``, ``retired_at`` and
    ``verify_until``, and the registry's index of credentials by signing key.
+7. the uses of citizens' data (consents, proof queries, audit, ratings, counters);
+8. links between citizens (guardians and carers) and their held-for copies (``links``,
+   ``link_copies``).
 
 Never edit a step once released: add one. ``tests/store_schemas/`` holds the schema
 each version leaves (captured from the code), which the migration tests start from.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS config (
@@ -352,6 +355,35 @@ CREATE TABLE IF NOT EXISTS daily_counters (
 
 """
 
+# Guardians and carers (issue 12): links by holder, found by party, and held-for copies.
+_SCHEMA_V8_LINKS = """
+CREATE TABLE IF NOT EXISTS links (
+    holder        TEXT NOT NULL,
+    link_id       TEXT NOT NULL,
+    party         TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    until         INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    blob          BLOB NOT NULL,
+    PRIMARY KEY (holder, link_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_by_holder ON links (holder, created_at, link_id);
+CREATE INDEX IF NOT EXISTS links_by_party ON links (party, created_at, link_id);
+CREATE TABLE IF NOT EXISTS link_copies (
+    holder        TEXT NOT NULL,
+    link_id       TEXT NOT NULL,
+    copy_id       TEXT NOT NULL,
+    credential_id TEXT NOT NULL,
+    vct           TEXT NOT NULL,
+    added_at      INTEGER NOT NULL,
+    PRIMARY KEY (holder, copy_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS link_copies_by_link ON link_copies (holder, link_id, added_at, copy_id);
+"""
+
 # Migration steps: MIGRATIONS[v - 1] takes a file from version v - 1 to version v.
 MIGRATIONS = (
     _SCHEMA_V1,
@@ -361,5 +393,6 @@ MIGRATIONS = (
     _SCHEMA_V5,
     _SCHEMA_V6_KEY_TIMES,
     _SCHEMA_V7_USES,
+    _SCHEMA_V8_LINKS,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -490,6 +490,27 @@
     }
   }
 
+  /**
+   * Who presents for whom (issue 12), from a valid set's link credential: "presented by
+   * the guardian 王芳 for 李小明" or "delegated by 张三 to 李四"; null otherwise.
+   */
+  function delegationLine(result) {
+    if (!result.valid || !Array.isArray(result.members) || !result.claims) return null;
+    var roles = result.members.map(function (m) {
+      return m.role;
+    });
+    var link;
+    if (roles.indexOf("guardianship") >= 0) {
+      link = result.claims["urn:ecert:guardianship"] || {};
+      return E.fmt(t.presented_by_guardian, { guardian: link.guardian_name || "?", ward: link.ward_name || "?" });
+    }
+    if (roles.indexOf("care_authorisation") >= 0) {
+      link = result.claims["urn:ecert:care-authorisation"] || {};
+      return E.fmt(t.delegated_by, { principal: link.principal_name || "?", carer: link.carer_name || "?" });
+    }
+    return null;
+  }
+
   function showResult(result) {
     var box = $("result");
     box.textContent = "";
@@ -510,6 +531,8 @@
     }
     var scene = sceneById(result.scene);
     banner.appendChild(E.el("p", "verdict-scene", scene ? E.local(scene.name) : result.scene));
+    var delegation = delegationLine(result);
+    if (delegation) banner.appendChild(E.el("p", "verdict-delegation", delegation));
     box.appendChild(banner);
 
     var body = E.el("div", "result-body");

@@ -426,6 +426,11 @@
       });
       var holder = keyLine(card);
       if (holder) details.appendChild(holder);
+      if (card.held_for) {
+        // a ward's or a principal's card (issue 12): whose, on the card itself
+        details.appendChild(E.el("span", "card-line card-held-for", E.fmt(t.held_for, { name: card.held_for.name })));
+        button.setAttribute("data-held-for", card.held_for.kind);
+      }
       button.appendChild(top);
       button.appendChild(details);
       button.addEventListener("click", function () {
@@ -493,7 +498,12 @@
     var onPhone = D && D.canPresent(card.id);
     E.setMessage("card-error", state.offline && !onPhone ? t.qr_offline : "");
 
-    var scenes = scenesFor(card.vct);
+    var scenes = scenesForCard(card);
+    var note = $("held-for-note");
+    note.hidden = !card.held_for;
+    note.textContent = card.held_for
+      ? E.fmt(t.held_for_note, { link: t["held_for_" + card.held_for.kind] })
+      : "";
     // A long list (an ID card is accepted in dozens of scenes) gets a search box.
     $("scene-search-field").hidden = scenes.length <= SCENE_SEARCH_FROM;
     if (scenes.length <= SCENE_SEARCH_FROM) $("scene-search").value = "";
@@ -525,11 +535,20 @@
    * The card's scenes into the picker, grouped by category and filtered by the search
    * box; the QR button is usable only with a scene chosen.
    */
+  /** The scenes a card may be shown in: a card held for another only where the scene
+   *  takes its link (guardianship or care authorisation). */
+  function scenesForCard(card) {
+    return scenesFor(card.vct).filter(function (scene) {
+      if (!card.held_for) return true;
+      return card.held_for.kind === "guardianship" ? !!scene.guardian : !!scene.carer;
+    });
+  }
+
   function listScenes() {
     var card = state.card;
     if (!card) return;
     var select = $("scene");
-    var scenes = scenesFor(card.vct);
+    var scenes = scenesForCard(card);
     var previous = select.value;
     if (previous && !(sceneById(previous) && acceptOf(sceneById(previous), card.vct))) select.value = "";
     var shown = E.fillScenes(select, scenes, $("scene-search").value);
@@ -868,9 +887,10 @@
     state.timer = null;
     E.setMessage("qr-error", "");
     $("qr-countdown").textContent = t.qr_refreshing;
-    // A scene that needs an online check gets only an online code (docs/scenes.md).
+    // A scene that needs an online check gets only an online code (docs/scenes.md); a
+    // card held for another is shown only online, with its link.
     var mustBeOnline = sceneNeedsOnline();
-    var mode = $("online-qr").checked || mustBeOnline ? "online" : "offline";
+    var mode = $("online-qr").checked || mustBeOnline || card.held_for ? "online" : "offline";
     var offline = state.offline || navigator.onLine === false;
     if (mustBeOnline && offline) {
       $("qr-countdown").textContent = "";
@@ -891,7 +911,9 @@
       showRefused(known);
       return;
     }
-    if (D && D.canPresent(card.id)) {
+    // A card held for another is only with the service (never on a phone): it makes the
+    // set [card, link] and holds it behind an online code.
+    if (!card.held_for && D && D.canPresent(card.id)) {
       if (mode === "online" && !offline) makePhoneOnlineQr(card, sceneId, generation, refresh);
       else makePhoneQr(card, sceneId, generation, refresh, !offline);
       return;
@@ -1129,6 +1151,130 @@
       return;
     }
     loadConsents();
+    loadCarers();
+  }
+
+  // -- carers (代办人): who may present this citizen's cards in named scenes -------------
+
+  var CARERS_URL = "/api/v1/wallet/carers";
+
+  function loadCarers() {
+    E.setMessage("carer-error", "");
+    return Promise.all([authed("GET", CARERS_URL), loadReference()])
+      .then(function (all) {
+        var r = all[0];
+        if (!r.ok || !r.data) {
+          E.setMessage("carer-error", E.problemText(r));
+          return;
+        }
+        renderCarers(r.data.items || []);
+      })
+      .catch(function (err) {
+        if (err instanceof E.NetworkError) E.setMessage("carer-error", t.offline);
+      });
+  }
+
+  function carerScenes() {
+    return (state.scenes || []).filter(function (scene) {
+      return !!scene.carer;
+    });
+  }
+
+  function renderCarers(items) {
+    var list = $("carer-list");
+    list.textContent = "";
+    items.forEach(function (c) {
+      var item = E.el("li", "consent consent-" + (c.active ? "granted" : "closed"));
+      item.setAttribute("data-carer", c.id);
+      var top = E.el("div", "consent-top");
+      top.appendChild(E.el("p", "consent-who", c.carer));
+      var shown = c.active ? "active" : c.state;
+      top.appendChild(E.el("span", "consent-state consent-state-" + (c.active ? "granted" : "closed"), t["carer_state_" + shown] || shown));
+      item.appendChild(top);
+      var names = c.scenes.map(function (id) {
+        var scene = sceneById(id);
+        return scene ? E.local(scene.name) : id;
+      });
+      item.appendChild(E.el("p", "consent-what", names.join(E.lang === "zh" ? "、" : ", ")));
+      item.appendChild(E.el("p", "muted small", E.fmt(t.carer_line, { until: c.until })));
+      if (c.active) {
+        var withdraw = E.el("button", "button danger", t.carer_withdraw);
+        withdraw.type = "button";
+        withdraw.setAttribute("aria-label", E.fmt(t.carer_withdraw_label, { carer: c.carer }));
+        withdraw.addEventListener("click", function () {
+          withdraw.disabled = true;
+          authed("DELETE", CARERS_URL + "/" + encodeURIComponent(c.id))
+            .then(function (r) {
+              if (!r.ok) throw new Error(E.problemText(r));
+              E.setMessage("carers-notice", t.carer_withdrawn);
+              return loadCarers();
+            })
+            .catch(function (err) {
+              withdraw.disabled = false;
+              E.setMessage("carer-error", err instanceof E.NetworkError ? t.offline : err.message);
+            });
+        });
+        var actions = E.el("div", "consent-actions");
+        actions.appendChild(withdraw);
+        item.appendChild(actions);
+      }
+      list.appendChild(item);
+    });
+    $("carers-empty").hidden = items.length > 0;
+    var box = $("carer-scenes");
+    var checked = {};
+    var boxes = box.querySelectorAll("input[type=checkbox]");
+    for (var i = 0; i < boxes.length; i++) checked[boxes[i].value] = boxes[i].checked;
+    box.textContent = "";
+    var scenes = carerScenes();
+    scenes.forEach(function (scene) {
+      var label = E.el("label", "check");
+      var input = E.el("input");
+      input.type = "checkbox";
+      input.name = "scenes";
+      input.value = scene.id;
+      input.checked = !!checked[scene.id];
+      label.appendChild(input);
+      label.appendChild(E.el("span", null, E.local(scene.name)));
+      box.appendChild(label);
+    });
+    $("carer-no-scenes").hidden = scenes.length > 0;
+    $("carer-add").disabled = scenes.length === 0;
+    var until = $("carer-until");
+    if (!until.value) {
+      var day = new Date(Date.now() + 30 * 86400000);
+      until.value = day.toISOString().slice(0, 10);
+    }
+  }
+
+  function onCarerSubmit(event) {
+    event.preventDefault();
+    E.setMessage("carer-error", "");
+    E.setMessage("carers-notice", "");
+    var scenes = [];
+    var boxes = $("carer-scenes").querySelectorAll("input[type=checkbox]");
+    for (var i = 0; i < boxes.length; i++) if (boxes[i].checked) scenes.push(boxes[i].value);
+    if (!scenes.length) {
+      E.setMessage("carer-error", t.carer_no_scene);
+      return;
+    }
+    var body = { carer_id: $("carer-id").value.trim().toUpperCase(), scenes: scenes, until: $("carer-until").value };
+    $("carer-add").disabled = true;
+    authed("POST", CARERS_URL, { body: body })
+      .then(function (r) {
+        $("carer-add").disabled = false;
+        if (!r.ok) {
+          E.setMessage("carer-error", E.problemText(r));
+          return null;
+        }
+        $("carer-id").value = "";
+        E.setMessage("carers-notice", t.carer_added);
+        return loadCarers();
+      })
+      .catch(function (err) {
+        $("carer-add").disabled = false;
+        E.setMessage("carer-error", err instanceof E.NetworkError ? t.offline : t.error_generic);
+      });
   }
 
   function loadConsents(focus) {
@@ -1819,6 +1965,7 @@
 
   function start() {
     $("login-form").addEventListener("submit", onLogin);
+    $("carer-form").addEventListener("submit", onCarerSubmit);
     $("offline-cards").addEventListener("click", function () {
       state.offline = true;
       go("cards");

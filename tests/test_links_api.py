@@ -1,0 +1,477 @@
+"""Guardians and carers over HTTP on SQLite and Redis (issue 12): a guardianship issued
+by the police gives the parent held-for copies of the child's cards, presented at the
+hospital as one set and verified with both parties shown; refused once the guardianship
+is revoked and after the child's majority; an elder authorises a carer from the wallet
+(``/api/v1/wallet/carers``), whose presentation at the bank is verified, and refused for
+a scene not authorised, after withdrawal and after ``until``; every refusal's code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from issuer.catalogue import load_catalogue
+from service.links import eighteenth_birthday
+from store.interface import VenueRecord
+from tests.api_helpers import AuthActions, api_app, auth, bearer, client, demo, services_of
+from tests.factory import full_example
+from tests.hygiene import personal, personal_claims
+
+__all__ = ["api_app", "auth", "client", "demo"]
+
+ID_CARD = "urn:ecert:resident-id-card"
+HOUSEHOLD = "urn:ecert:household-register"
+GUARDIANSHIP = "urn:ecert:guardianship"
+CARE = "urn:ecert:care-authorisation"
+CHILD_ID = "110101201601010035"  # not the demo's son (cli/seed.py)
+CHILD = personal("李小明", "a ward's name")
+OTHER_CHILD_ID = "110101201009010052"
+OTHER_CHILD = personal("李小红", "another ward's name")
+ELDER_ID = "11010119480303004X"  # not the demo's elder
+ELDER = personal("王老汉", "an elder's name")
+PASSWORD = personal("pw-链接-0001", "a test citizen's password")
+CARERS = "/api/v1/wallet/carers"
+CATALOGUE = load_catalogue()
+
+
+def _scene(scene_id: str, claims: list[str], **flags: bool) -> dict[str, Any]:
+    return {
+        "id": scene_id,
+        "name": {"zh": scene_id, "en": scene_id},
+        "accept": [{"vct": ID_CARD, "claims": claims}],
+        "max_age": 120,
+        **flags,
+    }
+
+
+@dataclass
+class World:
+    app: Flask
+    client: FlaskClient
+    auth: AuthActions
+    venues: dict[str, dict[str, str]]
+
+    @property
+    def svc(self) -> Any:
+        return services_of(self.app).instance
+
+    def login(self, citizen_id: str) -> dict[str, str]:
+        got = self.client.post(
+            "/api/v1/auth/login", json={"citizen_id": citizen_id, "password": PASSWORD}
+        )
+        assert got.status_code == 200, got.get_json()
+        return bearer(personal(got.get_json()["access_token"], "a test citizen's token"))
+
+    def citizen(self, citizen_id: str, name: str, birth: str) -> dict[str, str]:
+        self.svc.accounts.create_citizen(citizen_id, PASSWORD)
+        self.issue("police", ID_CARD, citizen_id, name=name, id_number=citizen_id, birth_date=birth)
+        return self.login(citizen_id)
+
+    def issue_raw(self, slug: str, vct: str, citizen_id: str, claims: dict[str, Any]) -> Any:
+        return self.client.post(
+            f"/api/v1/issuers/{slug}/credentials",
+            json={"vct": vct, "citizen_id": citizen_id, "claims": claims},
+            headers=self.auth.department(slug),
+        )
+
+    def issue(self, slug: str, vct: str, citizen_id: str, **claims: Any) -> str:
+        values = personal_claims({**full_example(CATALOGUE.get(vct)), **claims}, "link claims")
+        got = self.issue_raw(slug, vct, citizen_id, values)
+        assert got.status_code == 201, got.get_json()
+        return str(got.get_json()["id"])
+
+    def cards(self, headers: dict[str, str]) -> list[dict[str, Any]]:
+        got = self.client.get("/api/v1/wallet/credentials", headers=headers)
+        assert got.status_code == 200, got.get_json()
+        items: list[dict[str, Any]] = got.get_json()["items"]
+        return items
+
+    def held(self, headers: dict[str, str], name: str, vct: str = ID_CARD) -> str:
+        (card,) = [
+            c
+            for c in self.cards(headers)
+            if c["held_for"] is not None and c["held_for"]["name"] == name and c["vct"] == vct
+        ]
+        return str(card["id"])
+
+    def present(self, headers: dict[str, str], card: str, scene: str) -> Any:
+        return self.client.post(
+            f"/api/v1/wallet/credentials/{card}/presentations",
+            json={"scene": scene, "mode": "online"},
+            headers=headers,
+        )
+
+    def qr(self, headers: dict[str, str], card: str, scene: str) -> str:
+        got = self.present(headers, card, scene)
+        assert got.status_code == 201, got.get_json()
+        return str(got.get_json()["qr"])
+
+    def verify(self, qr: str, scene: str) -> dict[str, Any]:
+        got = self.client.post(
+            "/api/v1/verify", json={"qr": qr, "scene": scene}, headers=self.venues[scene]
+        )
+        assert got.status_code == 200, got.get_json()
+        answer: dict[str, Any] = got.get_json()
+        return answer
+
+
+@pytest.fixture
+def world(api_app: Flask, client: FlaskClient, auth: AuthActions) -> World:
+    svc = services_of(api_app).instance
+    svc.platform.set_scenes(
+        [
+            _scene("hotel", ["name", "id_number"]),
+            _scene("hospital", ["name", "id_number", "sex", "birth_date"], guardian=True),
+            _scene("bank", ["name", "id_number"], carer=True),
+            _scene("pharmacy", ["name", "id_number"], carer=True),
+            _scene("library", ["name"], carer=True),
+        ]
+    )
+    svc.verification.online.check_every = 0.0
+    venues = {}
+    for scene in ("hotel", "hospital", "bank", "pharmacy", "library"):
+        svc.store.put_venue(VenueRecord(f"v-{scene}", scene, scene, (scene,), 0))
+        key = svc.accounts.issue_api_key("venue", f"v-{scene}")[1]
+        venues[scene] = bearer(personal(key, "a venue key"))
+    return World(api_app, client, auth, venues)
+
+
+def _guardianship(world: World, guardian: str, ward: str, name: str, born: str) -> Any:
+    claims = {
+        "guardian_name": "张三",
+        "guardian_id_number": guardian,
+        "ward_name": name,
+        "ward_id_number": ward,
+        "ward_birth_date": born,
+        "relationship": "father",
+    }
+    return world.issue_raw("police", GUARDIANSHIP, guardian, personal_claims(claims, "a link"))
+
+
+def _refused(answer: dict[str, Any], code: str, member: int | None = None) -> None:
+    assert answer["valid"] is False, answer
+    assert any(
+        e["code"] == code and (member is None or e.get("member") == member)
+        for e in answer["errors"]
+    ), answer["errors"]
+    assert answer["claims"] == {}
+
+
+# -- guardians ---------------------------------------------------------------------------
+
+
+def test_a_guardian_presents_a_childs_card_at_the_hospital(world: World) -> None:
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
+    assert got.status_code == 201, got.get_json()
+    link_id = got.get_json()["id"]
+    assert world.svc.store.get_credential(link_id).expires_at == eighteenth_birthday("2016-01-01")
+
+    copy = world.held(father, CHILD)
+    answer = world.verify(world.qr(father, copy, "hospital"), "hospital")
+    assert answer["valid"], answer["errors"]
+    assert [m["role"] for m in answer["members"]] == ["ward", "guardianship"]
+    assert answer["claims"][GUARDIANSHIP] == {
+        "guardian_name": "张三",
+        "ward_name": CHILD,
+        "relationship": "father",
+    }
+    assert answer["claims"][ID_CARD]["id_number"] == CHILD_ID
+    # the guardian's own card is presented alone, as before
+    own = next(
+        c["id"] for c in world.cards(father) if c["held_for"] is None and c["vct"] == ID_CARD
+    )
+    assert world.verify(world.qr(father, own, "hotel"), "hotel")["valid"]
+    # a scene that takes no guardian: nothing is made
+    refused = world.present(father, copy, "hotel")
+    assert refused.status_code == 400 and refused.get_json()["code"] == "scene_unmet"
+
+    # the child's new credential reaches the guardian too
+    world.issue("police", HOUSEHOLD, CHILD_ID, name=CHILD, id_number=CHILD_ID)
+    assert world.held(father, CHILD, HOUSEHOLD)
+
+    # revoked by the police: the set is refused, the copies leave the guardian's wallet
+    made = world.qr(father, copy, "hospital")
+    revoked = world.client.post(
+        f"/api/v1/issuers/police/credentials/{link_id}/revoke",
+        headers=world.auth.department("police"),
+    )
+    assert revoked.status_code == 200, revoked.get_json()
+    _refused(world.verify(made, "hospital"), "revoked")
+    assert world.svc.store.get_credential(copy).state == "revoked"
+    assert not [c for c in world.cards(father) if c["held_for"] is not None]
+    assert world.present(father, copy, "hospital").status_code == 404
+
+
+def test_a_copy_of_one_child_with_the_link_of_another_is_refused(world: World) -> None:
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    world.citizen(OTHER_CHILD_ID, OTHER_CHILD, "2010-09-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    other = _guardianship(world, father_id, OTHER_CHILD_ID, OTHER_CHILD, "2010-09-01")
+    assert other.status_code == 201
+    svc = world.svc
+    scene = svc.verification.online.verifier().trust_list.scenes["hospital"]
+    # the wallet never pairs them: build the set server-side, as an attacker's wallet would
+    mixed = svc.vault.present_with_link(
+        father_id,
+        world.held(father, CHILD),
+        other.get_json()["id"],
+        scene,
+        ("guardian_name", "ward_name", "relationship"),
+    )
+    qr = svc.presentations.show(father_id, mixed, "online").qr
+    _refused(world.verify(qr, "hospital"), "link_mismatch", 0)
+
+
+def test_a_guardianship_ends_at_the_childs_majority(world: World) -> None:
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    copy = world.held(father, CHILD)
+    svc = world.svc
+    copy_record = svc.store.get_credential(copy)
+    assert copy_record.expires_at <= eighteenth_birthday("2016-01-01")
+    later = eighteenth_birthday("2016-01-01") + 60
+    svc.vault.clock = lambda: later
+    svc.links.clock = lambda: later
+    try:
+        refused = world.present(father, copy, "hospital")
+        assert refused.status_code in (404, 409), refused.get_json()
+        assert svc.links.refresh(father_id) == 1
+        (link,) = svc.links.links_of(father_id)
+        assert link.state == "expired"
+        assert svc.store.get_credential(copy).state == "revoked"
+        assert not [c for c in world.cards(father) if c["held_for"] is not None]
+    finally:
+        svc.vault.clock = time.time
+        svc.links.clock = time.time
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"guardian_id_number": "440305198812120064"}, "guardianship_invalid"),
+        ({"ward_birth_date": "2015-06-02"}, "guardianship_invalid"),
+        ({"relationship": "uncle"}, "guardianship_invalid"),
+        ({"ward_id_number": "110101199003070011"}, "guardianship_invalid"),
+        (
+            {"ward_id_number": "11010119480303004X", "ward_birth_date": "1948-03-03"},
+            "guardianship_ward_adult",
+        ),
+    ],
+)
+def test_a_guardianship_that_does_not_hold_together_is_refused(
+    world: World, change: dict[str, str], code: str
+) -> None:
+    father_id = world.auth.citizen_ids[0]
+    claims = {
+        "guardian_name": "张三",
+        "guardian_id_number": father_id,
+        "ward_name": CHILD,
+        "ward_id_number": CHILD_ID,
+        "ward_birth_date": "2016-01-01",
+        "relationship": "father",
+        **change,
+    }
+    got = world.issue_raw("police", GUARDIANSHIP, father_id, personal_claims(claims, "a link"))
+    assert got.status_code == 422, got.get_json()
+    assert got.get_json()["code"] == code
+    assert not world.svc.links.links_of(father_id)
+
+
+def test_a_department_cannot_issue_a_care_authorisation(world: World) -> None:
+    values = personal_claims(full_example(CATALOGUE.get(CARE)), "care claims")
+    got = world.issue_raw("civil-affairs", CARE, world.auth.citizen_ids[1], values)
+    assert got.status_code == 403 and got.get_json()["code"] == "care_authorisation_from_wallet"
+
+
+# -- carers ------------------------------------------------------------------------------
+
+
+def _until(days: int) -> str:
+    china = dt.timezone(dt.timedelta(hours=8))  # a care authorisation's days end there
+    return (dt.datetime.now(china).date() + dt.timedelta(days=days)).isoformat()
+
+
+def test_a_carer_presents_for_an_elder_at_the_bank(world: World) -> None:
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    world.issue("police", HOUSEHOLD, ELDER_ID, name=ELDER, id_number=ELDER_ID)
+    carer_id = world.auth.citizen_ids[1]
+    carer = world.auth.citizen(1)
+    given = world.client.post(
+        CARERS,
+        json={"carer_id": carer_id, "scenes": ["bank", "pharmacy"], "until": _until(30)},
+        headers=elder,
+    )
+    assert given.status_code == 201, given.get_json()
+    entry = given.get_json()
+    assert entry["state"] == "active" and entry["scenes"] == ["bank", "pharmacy"]
+    assert entry["carer"] == carer_id[:4] + "*" * 10 + carer_id[-4:]
+    assert entry["until"] == _until(30)
+
+    # only what the scenes accept is copied: the ID card, not the household register
+    copy = world.held(carer, ELDER)
+    assert not [c for c in world.cards(carer) if c["vct"] == HOUSEHOLD]
+    answer = world.verify(world.qr(carer, copy, "bank"), "bank")
+    assert answer["valid"], answer["errors"]
+    assert [m["role"] for m in answer["members"]] == ["principal", "care_authorisation"]
+    assert answer["claims"][CARE] == {
+        "principal_name": ELDER,
+        "carer_name": "李四",
+        "scenes": "bank pharmacy",
+    }
+    # a scene that takes carers but is not authorised: made, and refused by the verifier
+    _refused(world.verify(world.qr(carer, copy, "library"), "library"), "scene_unmet", 1)
+    # a scene that takes no carer: not made
+    assert world.present(carer, copy, "hospital").get_json()["code"] == "scene_unmet"
+
+    # withdrawn: at once
+    made = world.qr(carer, copy, "bank")
+    gone = world.client.delete(f"{CARERS}/{entry['id']}", headers=elder)
+    assert gone.status_code == 200 and gone.get_json()["state"] == "withdrawn"
+    _refused(world.verify(made, "bank"), "revoked")
+    assert world.svc.store.get_credential(copy).state == "revoked"
+    assert not [c for c in world.cards(carer) if c["held_for"] is not None]
+    again = world.client.delete(f"{CARERS}/{entry['id']}", headers=elder)
+    assert again.status_code == 404 and again.get_json()["code"] == "not_found"
+    (listed,) = world.client.get(CARERS, headers=elder).get_json()["items"]
+    assert listed["state"] == "withdrawn" and not listed["active"]
+
+
+def test_a_care_authorisation_ends_after_until(world: World) -> None:
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    carer_id = world.auth.citizen_ids[1]
+    carer = world.auth.citizen(1)
+    given = world.client.post(
+        CARERS, json={"carer_id": carer_id, "scenes": ["bank"], "until": _until(0)}, headers=elder
+    )
+    assert given.status_code == 201, given.get_json()
+    copy = world.held(carer, ELDER)
+    svc = world.svc
+    later = given.get_json()["expires_at"] + 60
+    svc.vault.clock = lambda: later
+    svc.links.clock = lambda: later
+    try:
+        assert world.present(carer, copy, "bank").status_code in (404, 409)
+        (listed,) = world.client.get(CARERS, headers=elder).get_json()["items"]
+        assert listed["state"] == "expired"
+        assert svc.store.get_credential(copy).state == "revoked"
+    finally:
+        svc.vault.clock = time.time
+        svc.links.clock = time.time
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"scenes": ["hospital"]}, 422, "carer_invalid"),
+        ({"scenes": ["nowhere"]}, 422, "carer_invalid"),
+        ({"until": _until(366)}, 422, "carer_invalid"),
+        ({"until": _until(-1)}, 422, "carer_invalid"),
+        ({"until": "2026-02-30"}, 422, "carer_invalid"),
+        ({"carer_id": ELDER_ID}, 422, "carer_invalid"),
+        ({"scenes": []}, 400, "invalid_request"),
+        ({"extra": 1}, 400, "invalid_request"),
+    ],
+)
+def test_a_care_authorisation_the_wallet_refuses(
+    world: World, body: dict[str, Any], status: int, code: str
+) -> None:
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    full = {"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)}
+    got = world.client.post(CARERS, json={**full, **body}, headers=elder)
+    assert got.status_code == status, got.get_json()
+    assert got.get_json()["code"] == code
+    assert world.client.get(CARERS, headers=elder).get_json()["items"] == []
+
+
+def test_an_unknown_carer_is_answered_like_a_known_one_and_carers_are_capped(
+    world: World,
+) -> None:
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    known = world.client.post(
+        CARERS,
+        json={"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)},
+        headers=elder,
+    )
+    unknown = world.client.post(
+        CARERS,
+        json={"carer_id": "110101197007070052", "scenes": ["bank"], "until": _until(9)},
+        headers=elder,
+    )
+    assert known.status_code == unknown.status_code == 201
+    assert set(known.get_json()) == set(unknown.get_json())
+    assert unknown.get_json()["state"] == "active"
+    third = world.client.post(
+        CARERS,
+        json={"carer_id": "110101201009010052", "scenes": ["bank"], "until": _until(9)},
+        headers=elder,
+    )
+    assert third.status_code == 201
+    full = world.client.post(
+        CARERS,
+        json={"carer_id": "110101197505050070", "scenes": ["bank"], "until": _until(9)},
+        headers=elder,
+    )
+    assert full.status_code == 409 and full.get_json()["code"] == "carer_limit_reached"
+    # a citizen with no ID card cannot be named in an authorisation
+    world.svc.accounts.create_citizen("110101198001010061", PASSWORD)
+    bare = world.login("110101198001010061")
+    unnamed = world.client.post(
+        CARERS,
+        json={"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(9)},
+        headers=bare,
+    )
+    assert unnamed.status_code == 422 and unnamed.get_json()["code"] == "carer_principal_unnamed"
+
+
+# -- held-for copies and the rest of the service ----------------------------------------------
+
+
+def test_held_for_copies_stay_off_devices_and_out_of_the_holders_own_changes(
+    world: World,
+) -> None:
+    from tests.test_changes_api import change_body, changes_path, until_done
+    from tests.test_devices_api import copies, new_key, registered
+
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
+    assert got.status_code == 201, got.get_json()
+    copy = world.held(father, CHILD)
+    # a phone registered now gets the father's cards and the link, never the child's copy
+    device = registered(world.client, father, new_key())
+    on_phone = {c["credential_id"] for c in copies(world.client, father, device)}
+    assert got.get_json()["id"] in on_phone and copy not in on_phone
+    # the copy is never shown alone, even through the card's own presentation route
+    assert world.present(father, copy, "hospital").status_code == 201
+    # the father's name changes: his cards are re-issued, the child's copy is not
+    police = world.auth.department()
+    changed = world.client.post(changes_path(father_id), json=change_body(), headers=police)
+    assert changed.status_code == 202, changed.get_json()
+    assert copy not in {c["old"] for c in changed.get_json()["credentials"]}
+    until_done(world.client, changed.headers["Location"], police)
+    assert world.held(father, CHILD) == copy
+    # the child's name changes: the child's card is re-issued, and so is the copy
+    renamed = world.client.post(
+        changes_path(CHILD_ID), json=change_body(value=OTHER_CHILD), headers=police
+    )
+    assert renamed.status_code == 202, renamed.get_json()
+    until_done(world.client, renamed.headers["Location"], police)
+    assert world.svc.store.get_credential(copy).state == "revoked"
+    fresh = world.held(father, CHILD)  # the link still names the child by the old name
+    assert fresh != copy
+    claims = world.client.get(f"/api/v1/wallet/credentials/{fresh}", headers=father).get_json()
+    assert claims["claims"]["name"] == OTHER_CHILD
