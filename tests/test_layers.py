@@ -179,6 +179,7 @@ _USE_CASES = frozenset(
         "issuance",
         "jobs",
         "notices",
+        "oid4vci",
         "proofs",
         "publication",
         "receipts",
