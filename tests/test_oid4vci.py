@@ -587,3 +587,31 @@ def test_an_offer_at_rest_holds_no_code_no_tx_code_and_no_claim(
     for secret in (code, made["tx_code"], auth.citizen_ids[0], ID_CLAIMS["address"]):
         assert secret.encode() not in raw, secret
     assert hashlib.sha256(code.encode()).hexdigest().encode() in raw  # named by its hash
+
+
+# -- the web wallet accepts an offer -----------------------------------------------------
+
+
+def test_the_web_wallet_accepts_its_citizens_offer_only(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    made = make_offer(client, auth, citizen=1)
+    body = {"offer": made["offer_uri"], "tx_code": made["tx_code"]}
+    other = client.post("/api/v1/wallet/offers", headers=auth.citizen(0), json=body)
+    assert other.status_code == 403 and other.get_json()["code"] == "offer_not_yours"
+    wrong = {**body, "tx_code": f"{(int(made['tx_code']) + 1) % 1_000_000:06d}"}
+    refused = client.post("/api/v1/wallet/offers", headers=auth.citizen(1), json=wrong)
+    assert refused.status_code == 400 and refused.get_json()["code"] == "oid4vci_tx_code_wrong"
+    accepted = client.post("/api/v1/wallet/offers", headers=auth.citizen(1), json=body)
+    assert accepted.status_code == 201, accepted.get_json()
+    listed = client.get("/api/v1/wallet/credentials", headers=auth.citizen(1)).get_json()
+    assert accepted.get_json()["id"] in [item["id"] for item in listed["items"]]
+    again = client.post("/api/v1/wallet/offers", headers=auth.citizen(1), json=body)
+    assert again.status_code == 400 and again.get_json()["code"] == "oid4vci_offer_used"
+    foreign = {**body, "offer": made["offer_uri"].replace("ecert.test", "evil.test")}
+    assert (
+        client.post("/api/v1/wallet/offers", headers=auth.citizen(1), json=foreign).get_json()[
+            "code"
+        ]
+        == "oid4vci_request_invalid"
+    )
