@@ -182,8 +182,10 @@ def parse_offer_uri(text: str) -> dict[str, Any]:
         raise Oid4vciRequestInvalid("an offer is a link of at most 8192 characters")
     raw = text.strip()
     if not raw.startswith("{"):
-        query = urllib.parse.urlsplit(raw).query
-        values = urllib.parse.parse_qs(query, max_num_fields=4)
+        try:
+            values = urllib.parse.parse_qs(urllib.parse.urlsplit(raw).query, max_num_fields=4)
+        except ValueError:
+            raise Oid4vciRequestInvalid("the offer link is not a credential offer") from None
         offers = values.get("credential_offer", [])
         if len(offers) != 1:
             raise Oid4vciRequestInvalid(

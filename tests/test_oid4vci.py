@@ -615,3 +615,23 @@ def test_the_web_wallet_accepts_its_citizens_offer_only(
         ]
         == "oid4vci_request_invalid"
     )
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "openid-credential-offer://?a=1&b=2&c=3&d=4&e=5&credential_offer=%7B%7D",
+        "openid-credential-offer://?credential_offer=not-json",
+        "openid-credential-offer://?credential_offer=%5B%5D",
+        "openid-credential-offer://?credential_offer_uri=https%3A%2F%2Fecert.test%2Fo",
+        "https://[::1",
+        "{",
+    ],
+)
+def test_the_web_wallet_refuses_what_is_not_an_offer(
+    client: FlaskClient, auth: AuthActions, offer: str
+) -> None:
+    body = {"offer": offer, "tx_code": "123456"}
+    refused = client.post("/api/v1/wallet/offers", headers=auth.citizen(0), json=body)
+    assert refused.status_code == 400, refused.get_json()
+    assert refused.get_json()["code"] == "oid4vci_request_invalid"
