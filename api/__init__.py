@@ -39,6 +39,7 @@ from api import (
     jsonbody,
     metrics,
     notices_api,
+    oid4vci_api,
     oid4vp_api,
     openapi,
     proofs_api,
@@ -132,6 +133,7 @@ def _register_blueprints(app: openapi.EcertOpenAPI) -> None:
         public.bp,
         proofs_api.bp,
         admin_api.bp,
+        *oid4vci_api.BLUEPRINTS,
     )
     for blueprint in blueprints:
         app.register_api(blueprint)

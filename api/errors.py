@@ -105,6 +105,7 @@ from service.errors import (
     JobCorrupt,
     JobKindUnknown,
     LoginFailed,
+    Oid4vciTokenInvalid,
     OnlineQrUnavailable,
     ProofQueryInvalid,
     RateLimited,
@@ -232,6 +233,7 @@ STATUS_BY_CLASS: dict[type[EcertError], int] = {
     InvalidArgument: 400,
     # who is asking
     AuthError: 401,
+    Oid4vciTokenInvalid: 401,  # RFC 6750 §3.1 invalid_token (service.oid4vci)
     Forbidden: 403,
     IssuerNotAuthorised: 403,
     # what is asked for

@@ -411,6 +411,8 @@ class AuditChainBroken(ServiceError):
     names the first bad entry."""
 
     code = "audit_chain_broken"
+
+
 # -- consents (service.consents) -------------------------------------------------------
 
 
@@ -463,6 +465,8 @@ class ProofQueryInvalid(ServiceError):
     never its value)."""
 
     code = "proof_query_invalid"
+
+
 # -- receipts, ratings and misuse reports (service.receipts) ----------------------------
 
 
@@ -558,3 +562,150 @@ class CarerPrincipalUnnamed(ServiceError):
     authorisation (HTTP 422)."""
 
     code = "carer_principal_unnamed"
+# -- OpenID4VCI 1.0 issuance (service/oid4vci.py) ---------------------------------------
+#
+# The token, nonce and credential endpoints answer in the protocol's own error format
+# (RFC 6749 §5.2, RFC 6750 §3, OpenID4VCI 1.0 §6.3 and §8.3.1), not as problems: each
+# class names its wire ``error`` in ``oauth_error`` beside its own stable ``code``.
+
+
+class Oid4vciError(ServiceError):
+    """A refused OpenID4VCI request; ``oauth_error`` is the protocol's error code and
+    ``cause`` the code of the check behind it (a key proof's, say), if any."""
+
+    code = "oid4vci_error"
+    oauth_error: ClassVar[str] = "invalid_request"
+
+    def __init__(self, message: str, *, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class Oid4vciRequestInvalid(Oid4vciError):
+    """A token request that is malformed or lacks a parameter (``invalid_request``)."""
+
+    code = "oid4vci_request_invalid"
+
+
+class Oid4vciTxCodeMissing(Oid4vciRequestInvalid):
+    """The offer asked for a transaction code and the token request has none
+    (``invalid_request``, §6.3)."""
+
+    code = "oid4vci_tx_code_missing"
+
+
+class Oid4vciGrantUnsupported(Oid4vciError):
+    """A grant type other than the pre-authorized code (``unsupported_grant_type``)."""
+
+    code = "oid4vci_grant_unsupported"
+    oauth_error = "unsupported_grant_type"
+
+
+class Oid4vciGrantInvalid(Oid4vciError):
+    """An unknown pre-authorized code (``invalid_grant``, §6.3)."""
+
+    code = "oid4vci_grant_invalid"
+    oauth_error = "invalid_grant"
+
+
+class Oid4vciOfferExpired(Oid4vciGrantInvalid):
+    """The offer's pre-authorized code has expired (``invalid_grant``)."""
+
+    code = "oid4vci_offer_expired"
+
+
+class Oid4vciOfferUsed(Oid4vciGrantInvalid):
+    """The pre-authorized code was already redeemed: single use (``invalid_grant``)."""
+
+    code = "oid4vci_offer_used"
+
+
+class Oid4vciTxCodeWrong(Oid4vciGrantInvalid):
+    """The transaction code is wrong (``invalid_grant``, §6.3)."""
+
+    code = "oid4vci_tx_code_wrong"
+
+
+class Oid4vciOfferBurnt(Oid4vciGrantInvalid):
+    """Too many wrong transaction codes: the offer is spent (``invalid_grant``)."""
+
+    code = "oid4vci_offer_burnt"
+
+
+class Oid4vciTokenInvalid(Oid4vciError):
+    """No access token, or one unknown, expired or spent (``invalid_token``, RFC 6750
+    §3.1; HTTP 401)."""
+
+    code = "oid4vci_token_invalid"
+    oauth_error = "invalid_token"
+
+
+class Oid4vciCredentialRequestInvalid(Oid4vciError):
+    """A malformed credential request (``invalid_credential_request``, §8.3.1.2)."""
+
+    code = "oid4vci_credential_request_invalid"
+    oauth_error = "invalid_credential_request"
+
+
+class Oid4vciConfigurationUnknown(Oid4vciError):
+    """A credential configuration unknown, or not offered with this access token
+    (``unknown_credential_configuration``, §8.3.1.2)."""
+
+    code = "oid4vci_configuration_unknown"
+    oauth_error = "unknown_credential_configuration"
+
+
+class Oid4vciProofInvalid(Oid4vciError):
+    """The key proof is missing or does not verify (``invalid_proof``, §8.3.1.2); the
+    ``cause`` names the failed check (``device_proof_audience``…)."""
+
+    code = "oid4vci_proof_invalid"
+    oauth_error = "invalid_proof"
+
+
+class Oid4vciNonceInvalid(Oid4vciError):
+    """The key proof's ``nonce`` is not a fresh ``c_nonce`` of ours (``invalid_nonce``)."""
+
+    code = "oid4vci_nonce_invalid"
+    oauth_error = "invalid_nonce"
+
+
+class Oid4vciCredentialDenied(Oid4vciError):
+    """This access token already obtained its credential, or the credential can no
+    longer be issued (``credential_request_denied``, §8.3.1.2)."""
+
+    code = "oid4vci_credential_denied"
+    oauth_error = "credential_request_denied"
+
+
+class OfferNotFound(NotFound, ServiceError):
+    """No offer of this department has this id (HTTP 404, as for another's)."""
+
+    code = "offer_not_found"
+
+
+class OfferNotYours(Forbidden):
+    """The web wallet accepting an offer made for another citizen (HTTP 403)."""
+
+    code = "offer_not_yours"
+
+
+__all__ += [
+    "Oid4vciError",
+    "Oid4vciRequestInvalid",
+    "Oid4vciTxCodeMissing",
+    "Oid4vciGrantUnsupported",
+    "Oid4vciGrantInvalid",
+    "Oid4vciOfferExpired",
+    "Oid4vciOfferUsed",
+    "Oid4vciTxCodeWrong",
+    "Oid4vciOfferBurnt",
+    "Oid4vciTokenInvalid",
+    "Oid4vciCredentialRequestInvalid",
+    "Oid4vciConfigurationUnknown",
+    "Oid4vciProofInvalid",
+    "Oid4vciNonceInvalid",
+    "Oid4vciCredentialDenied",
+    "OfferNotFound",
+    "OfferNotYours",
+]

@@ -52,6 +52,9 @@ from service.issuance import IDEMPOTENCY_KEY_LABEL, Issuance
 from service.jobs import JOBS_KEY_LABEL, Jobs
 from service.links import LINKS_KEY_LABEL, Links
 from service.notices import NOTICES_KEY_LABEL, Notices
+from service.oid4vci import MAC_KEY_LABEL as OID4VCI_MAC_KEY_LABEL
+from service.oid4vci import SEAL_KEY_LABEL as OID4VCI_SEAL_KEY_LABEL
+from service.oid4vci import Oid4vci
 from service.oid4vp import KEY_LABEL as OID4VP_KEY_LABEL
 from service.oid4vp import SIGNING_LABEL as OID4VP_SIGNING_LABEL
 from service.oid4vp import VpRequests
@@ -138,6 +141,17 @@ class Ecert:
             self.accounts,
             idempotency_key=derive_key(secret, IDEMPOTENCY_KEY_LABEL),
             devices=self.devices,
+            counters=self.counters,
+        )
+        #: OpenID4VCI 1.0 issuance: offers, token, nonce and credential endpoints.
+        self.oid4vci = Oid4vci(
+            store,
+            self.issuer,
+            self.accounts,
+            self.issuance,
+            base_url=self.platform.base_url,
+            seal_key=derive_key(secret, OID4VCI_SEAL_KEY_LABEL),
+            mac_key=derive_key(secret, OID4VCI_MAC_KEY_LABEL),
             counters=self.counters,
         )
         #: every use of a citizen's data (verifications, proof queries) is published

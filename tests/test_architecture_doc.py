@@ -63,9 +63,9 @@ def test_the_doc_names_modules_and_objects_that_exist() -> None:
 
 
 def test_the_use_cases_the_doc_lists_are_the_containers() -> None:
-    listed = set(re.findall(r"^\| `([a-z_]+)` \| `service\.", DOC, flags=re.MULTILINE))
+    listed = set(re.findall(r"^\| `([a-z][a-z0-9_]*)` \| `service\.", DOC, flags=re.MULTILINE))
     source = inspect.getsource(Ecert.__init__)
-    assigned = set(re.findall(r"self\.([a-z_]+) = ", source))
+    assigned = set(re.findall(r"self\.([a-z_][a-z0-9_]*) = ", source))
     assert listed <= assigned
     # A view may call exactly the use cases (the layer test's list), and each is listed.
     assert listed >= _USE_CASES

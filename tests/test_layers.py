@@ -180,6 +180,7 @@ _USE_CASES = frozenset(
         "jobs",
         "links",
         "notices",
+        "oid4vci",
         "proofs",
         "publication",
         "receipts",

@@ -26,6 +26,7 @@ import hashlib
 import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -380,6 +381,27 @@ def walk(app: Flask) -> None:
     assert carer.status_code == 201, carer.get_json()
     held = client.get("/api/v1/wallet/credentials", headers=citizen).get_json()["items"]
     assert [c["held_for"]["name"] for c in held if c["held_for"]] == [WARD_NAME]
+    # OpenID4VCI offers (issue 13): one left pending, one redeemed for an access token;
+    # the citizen and the claims are sealed in the offer, the codes kept as hashes.
+    for _ in range(2):
+        offered = client.post(
+            "/api/v1/issuers/police/offers",
+            json={"citizen_id": NEW_CITIZEN, "vct": ID_CARD, "claims": ID_CLAIMS},
+            headers=auth.department(),
+        )
+        assert offered.status_code == 201, offered.get_json()
+    link = urllib.parse.urlsplit(offered.get_json()["offer_uri"]).query
+    offer = json.loads(urllib.parse.parse_qs(link)["credential_offer"][0])
+    grant = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]
+    redeemed = client.post(
+        "/api/v1/oid4vci/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+            "pre-authorized_code": grant["pre-authorized_code"],
+            "tx_code": offered.get_json()["tx_code"],
+        },
+    )
+    assert redeemed.status_code == 200, redeemed.get_json()
 
 
 def verify_once(

@@ -44,6 +44,14 @@ __all__ = [
     "VP_RESPONSE_USED",
     "TRUSTLIST_IAT",
     "TRUSTLIST_NEWEST",
+    "OID4VCI_OFFER",
+    "OID4VCI_OFFER_ID",
+    "OID4VCI_TRY",
+    "OID4VCI_REDEEMED",
+    "OID4VCI_TOKEN",
+    "OID4VCI_ISSUED",
+    "OID4VCI_NONCE",
+    "OID4VCI_NONCE_USED",
 ]
 
 #: Bounds of a sliding-window limit: every input bounded.
@@ -140,6 +148,24 @@ VP_RESPONSE_USED = OnceSpace("vp-response-used", _DAY)
 TRUSTLIST_IAT = OnceSpace("trustlist-iat", 400 * _DAY)
 #: ``trustlist-newest``: the newest trust-list ``iat`` claimed.
 TRUSTLIST_NEWEST = OnceSpace("trustlist-newest", 400 * _DAY, single=True)
+#: OpenID4VCI credential offers (service/oid4vci.py), each entry named by a hash:
+#: ``oid4vci-offer:<sha256 of the pre-authorized code>``: the offer, sealed (claims,
+#: citizen, a keyed hash of the tx_code), kept a day past its expiry to say "expired".
+OID4VCI_OFFER = OnceSpace("oid4vci-offer", 2 * _DAY)
+#: ``oid4vci-offer-id:<offer id>``: the offer's state for its department (sealed).
+OID4VCI_OFFER_ID = OnceSpace("oid4vci-offer-id", 2 * _DAY)
+#: ``oid4vci-try:<code hash>:<n>``: the n-th transaction-code try, the first write wins.
+OID4VCI_TRY = OnceSpace("oid4vci-try", 2 * _DAY)
+#: ``oid4vci-redeemed:<code hash>``: the code's single redemption, the first write wins.
+OID4VCI_REDEEMED = OnceSpace("oid4vci-redeemed", 2 * _DAY)
+#: ``oid4vci-token:<sha256 of the access token>``: the offer it was granted for.
+OID4VCI_TOKEN = OnceSpace("oid4vci-token", 3600)
+#: ``oid4vci-issued:<code hash>``: the one credential an offer gives, the first wins.
+OID4VCI_ISSUED = OnceSpace("oid4vci-issued", 2 * _DAY)
+#: ``oid4vci-nonce:<sha256 of the c_nonce>``: a nonce of the nonce endpoint.
+OID4VCI_NONCE = OnceSpace("oid4vci-nonce", 600)
+#: ``oid4vci-nonce-used:<sha256 of the c_nonce>``: its spending, the first write wins.
+OID4VCI_NONCE_USED = OnceSpace("oid4vci-nonce-used", 600)
 
 #: Every once-space: :meth:`ShortLivedStore.once` refuses any other.
 ONCE_SPACES: tuple[OnceSpace, ...] = (
@@ -154,6 +180,14 @@ ONCE_SPACES: tuple[OnceSpace, ...] = (
     VP_RESPONSE_USED,
     TRUSTLIST_IAT,
     TRUSTLIST_NEWEST,
+    OID4VCI_OFFER,
+    OID4VCI_OFFER_ID,
+    OID4VCI_TRY,
+    OID4VCI_REDEEMED,
+    OID4VCI_TOKEN,
+    OID4VCI_ISSUED,
+    OID4VCI_NONCE,
+    OID4VCI_NONCE_USED,
 )
 
 
