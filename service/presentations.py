@@ -82,7 +82,7 @@ from store.interface import (
     OnceSpace,
     Store,
 )
-from wallet.errors import WalletCorrupt
+from wallet.errors import QrUnencodable, WalletCorrupt
 from wallet.qr import presentation_qr_text, qr_version
 from wallet.vault import Presentation
 
@@ -195,6 +195,12 @@ class QrPresentations:
             }
             self._put(ONLINE_QR, digest, record, expires_at, now)
             self._store.once(ONLINE_QR_ISSUED).put(digest, b"", expires_at + EXPIRED_GRACE, now)
+        elif presentation.text.startswith("["):
+            # a set: the compact transport when it packs sets (EC2:), else the plain text
+            try:
+                qr = presentation_qr_text(presentation.text, compact=True)
+            except QrUnencodable:
+                qr = presentation_qr_text(presentation.text, compact=False)
         else:
             qr = presentation_qr_text(presentation.text, compact=True)
         presentation_id = b64url_encode(self._token_bytes(_ID_BYTES))
