@@ -235,7 +235,7 @@ def test_every_error_code_has_a_reason_and_an_action_in_both_languages() -> None
     for lang in LANGUAGES:
         codes = strings()[lang]["codes"]
         assert set(codes) == set(ERROR_CODES), lang
-        assert len(codes) == 21  # wrong_audience: a proof+jwt made for another department
+        assert len(codes) == 24  # wrong_audience (proofs); the three set_* codes (sets)
         for code, (reason, action) in codes.items():
             assert reason and action, (lang, code)
 
