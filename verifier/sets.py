@@ -178,6 +178,8 @@ def parse_set(raw: bytes, max_member: int) -> list[bytes]:
             raise SetMalformed(f"member {i + 1} of the set is not a presentation string")
         if len(member) > max_member:
             raise SetMalformed(f"member {i + 1} of the set is too large")
+        if not member.isascii():  # "\u0080" is compact JSON too, but no presentation
+            raise SetMalformed(f"member {i + 1} of the set is not ASCII text")
     if len(set(value)) != len(value):
         raise SetMalformed("the set holds the same presentation twice")
     if json.dumps(value, separators=(",", ":")).encode("ascii") != raw:
