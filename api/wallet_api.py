@@ -274,6 +274,11 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     unknown_scene` for a scene not in the trust list; `400 scene_unmet` when the
     scene does not accept this credential type. The answer's `id` names the
     presentation's QR image until `expires_at`.
+
+    For a scene whose `all_of` names this credential's type, one set presentation of
+    this card and the newest usable card of each other required type (`400
+    set_credential_missing` with `vct` when the wallet has none); asked for `offline`,
+    it is shown `online` while it does not pack into one QR code (the answer's `mode`).
     """
     shown = services().wallets.present(current_citizen(), path.id, body.scene, body.mode)
     answer = PresentationAnswer(

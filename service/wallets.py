@@ -184,7 +184,9 @@ class Wallets:
 
         Raises (in this order) ``not_found`` / ``credential_revoked``… for the
         credential, :class:`UnknownScene` for a scene not in the live trust list, and
-        ``scene_unmet`` when the scene does not accept this credential type.
+        ``scene_unmet`` when the scene does not accept this credential type. For a
+        scene whose ``all_of`` names the type (and whose ``accept`` does not), one set
+        presentation (:meth:`_present_set`).
         """
         item = self._vault.presentable(citizen_id, credential_id)
         scene = self._online.verifier().trust_list.scenes.get(scene_id)
