@@ -85,6 +85,9 @@ SCAN_VERDICTS: Final[dict[str, Verdict]] = {
     "wrong_audience": "refuse",  # a proof (proof+jwt) made for another department
     "online_check_required": "retry",  # an offline check of a scene that needs a live one
     "link_mismatch": "refuse",  # a guardian's or carer's card of another person than the link's
+    "set_malformed": "retry",  # a set presentation not read completely
+    "set_member_missing": "retry",  # the holder shows the set with the missing certificate
+    "set_holder_mismatch": "refuse",  # another person's certificate slipped into the set
 }
 
 WEB: Final = Path(__file__).resolve().parent / "web"
@@ -242,6 +245,11 @@ class Scene(BaseModel):
         default=False,
         description="A carer the citizen authorised for this scene may present for them.",
     )
+    all_of: list[SceneAccept] = Field(
+        default_factory=list,
+        description="Credential types that must all be presented together, in one set "
+        "presentation (docs/formats.md), each with the claims it shows; empty when none.",
+    )
 
 
 class SceneList(RootModel[list[Scene]]):
@@ -386,37 +394,17 @@ def render_page(template: str, *, camera: bool) -> Response:
 
 
 def _scene(scene: Any) -> Scene:
-    catalogue = load_catalogue()
-    accept = []
-    for entry in scene["accept"]:
-        vct = entry["vct"]
-        try:
-            ctype = catalogue.get(vct)
-        except UnknownCredentialType:
-            name = LocalizedName(zh=vct, en=vct)
-            labels = {c: LocalizedName(zh=c, en=c) for c in entry["claims"]}
-        else:
-            name = LocalizedName(zh=ctype.name.zh, en=ctype.name.en)
-            labels = {}
-            for claim in entry["claims"]:
-                if ctype.has_claim(claim):
-                    label = ctype.claim(claim).label
-                    labels[claim] = LocalizedName(zh=label.zh, en=label.en)
-                else:
-                    labels[claim] = LocalizedName(zh=claim, en=claim)
-        accept.append(
-            SceneAccept(vct=vct, name=name, claims=list(entry["claims"]), labels=labels)
-        )
     return Scene(
         id=scene["id"],
         name=LocalizedName(zh=scene["name"]["zh"], en=scene["name"]["en"]),
-        accept=accept,
+        accept=[_accept(entry) for entry in scene["accept"]],
         max_age=int(scene.get("max_age", 120)),
         portrait=bool(scene.get("portrait", False)),
         category=_category(scene.get("category")),
         online=bool(scene.get("online", False)),
         guardian=bool(scene.get("guardian", False)),
         carer=bool(scene.get("carer", False)),
+        all_of=[_accept(entry) for entry in scene.get("all_of", [])],
     )
 
 
@@ -429,6 +417,27 @@ def _category(category_id: object) -> SceneCategory | None:
             name = LocalizedName(zh=category.name.zh, en=category.name.en)
             return SceneCategory(id=category.id, name=name)
     return SceneCategory(id=category_id, name=LocalizedName(zh=category_id, en=category_id))
+
+
+def _accept(entry: Any) -> SceneAccept:
+    """An accept (or all_of) entry with the type's name and the claims' labels."""
+    catalogue = load_catalogue()
+    vct = entry["vct"]
+    try:
+        ctype = catalogue.get(vct)
+    except UnknownCredentialType:
+        name = LocalizedName(zh=vct, en=vct)
+        labels = {c: LocalizedName(zh=c, en=c) for c in entry["claims"]}
+    else:
+        name = LocalizedName(zh=ctype.name.zh, en=ctype.name.en)
+        labels = {}
+        for claim in entry["claims"]:
+            if ctype.has_claim(claim):
+                label = ctype.claim(claim).label
+                labels[claim] = LocalizedName(zh=label.zh, en=label.en)
+            else:
+                labels[claim] = LocalizedName(zh=claim, en=claim)
+    return SceneAccept(vct=vct, name=name, claims=list(entry["claims"]), labels=labels)
 
 
 # mimetypes of the static files that Python may not know on every system

@@ -129,6 +129,11 @@ class ReceiptEntry(BaseModel):
         default=None, description="The scene's name, when the service knows it."
     )
     fields: list[str] = Field(description="The names of the fields used (never values).")
+    credentials: list[str] = Field(
+        default_factory=list,
+        description="A set presentation's members: the credential type (`vct`) of each, "
+        "in order. Empty for a single presentation and a proof query.",
+    )
     purpose: str
     result: Outcome
     rating: RatingView | None
@@ -322,6 +327,7 @@ def _entry(entry: Entry) -> ReceiptEntry:
         topic=use.topic,
         topic_name=None if topic is None else LocalizedName(zh=topic["zh"], en=topic["en"]),
         fields=list(use.fields),
+        credentials=list(use.credentials),
         purpose=use.purpose,
         result=Outcome(outcome="accepted" if use.accepted else "refused", codes=list(use.codes)),
         rating=None if rating is None else RatingView.model_validate(rating.to_dict()),

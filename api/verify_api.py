@@ -95,7 +95,8 @@ class VerifyBody(BaseModel):
         min_length=1,
         max_length=MAX_QR_LENGTH,
         description="The QR code's text: a presentation (compact `EC1:…` or plain "
-        "SD-JWT) or an online QR URL `<base>/p/<token>`.",
+        "SD-JWT), a set presentation (a JSON array of 2 to 4 presentations, for a scene "
+        "with `all_of`) or an online QR URL `<base>/p/<token>`.",
     )
     scene: str = Field(pattern=_SCENE, description="A scene id (`hotel`).")
 
@@ -118,6 +119,29 @@ class ResultError(BaseModel):
 
     code: str = Field(description="A stable code of DESIGN.md §4 (`revoked`…).")
     message: str
+    member: int | None = Field(
+        default=None,
+        description="A set presentation's error only: the place (0-based) of the member "
+        "it is about; absent for a required type that is missing, and for a single "
+        "presentation.",
+    )
+    vct: str | None = Field(
+        default=None,
+        description="A set presentation's error only: the credential type it is about, "
+        "when known (a missing type's too).",
+    )
+
+
+class ResultMember(BaseModel):
+    """One member of a set presentation."""
+
+    vct: str | None = Field(description="Its credential type (null if it was unreadable).")
+    iss: str | None
+    status: Literal["valid", "revoked", "suspended", "unavailable", "stale"] | None
+    role: Literal["member", "ward", "guardianship", "principal", "care_authorisation"] = Field(
+        description="What it is there for: `member` of the scene's `all_of` set, or a "
+        "guardian's or carer's link and the credential it presents."
+    )
 
 
 class VerificationAnswer(BaseModel):
@@ -131,7 +155,8 @@ class VerificationAnswer(BaseModel):
     claims: dict[str, Any] = Field(
         description="Only the claims the scene asks for, and only when valid; for a "
         "scene with `portrait: true`, also `portrait` (a `data:image/…;base64,` URL) "
-        "when the presentation disclosed it (online QR codes only)."
+        "when the presentation disclosed it (online QR codes only). For a set "
+        "presentation: each member's `vct` mapped to its claims."
     )
     errors: list[ResultError]
     checked_at: int
@@ -140,6 +165,12 @@ class VerificationAnswer(BaseModel):
         description="Only in a refused result whose code was made for another scene "
         "(`key_binding_invalid`): the id of the scene it was made for, so staff can "
         "ask for a code for theirs. Absent otherwise.",
+    )
+    members: list[ResultMember] | None = Field(
+        default=None,
+        description="Only for a set presentation (a JSON array of presentations, "
+        "docs/formats.md): its members in order. Then `vct` and `iss` are null and "
+        "`status` is the worst of the members'.",
     )
 
 

@@ -295,6 +295,11 @@ def create_presentation(path: CredentialPath, body: PresentationBody) -> tuple[A
     presentation's QR image until `expires_at`. A card held for a ward or a principal
     (issue 12) is presented as one set with the guardianship or care authorisation;
     `400 scene_unmet` when the scene does not take that link.
+
+    For a scene whose `all_of` names this credential's type, one set presentation of
+    this card and the newest usable card of each other required type (`400
+    set_credential_missing` with `vct` when the wallet has none); asked for `offline`,
+    it is shown `online` while it does not pack into one QR code (the answer's `mode`).
     """
     citizen, svc = current_citizen(), services()
     if svc.links.is_held_copy(citizen, path.id):

@@ -82,7 +82,7 @@ from store.interface import (
     OnceSpace,
     Store,
 )
-from wallet.errors import WalletCorrupt
+from wallet.errors import QrTooLarge, QrUnencodable, WalletCorrupt
 from wallet.qr import presentation_qr_text, qr_version
 from wallet.vault import Presentation
 
@@ -174,6 +174,9 @@ class QrPresentations:
     def show(self, owner: str, presentation: Presentation, mode: Mode) -> ShownPresentation:
         """Give ``presentation`` an id and its QR text for ``mode``, kept until it expires.
 
+        A set presentation asked for ``offline`` is shown ``online`` when the compact
+        transport cannot pack it into one QR code (the answer's ``mode`` says which).
+
         Raises :class:`OnlineQrUnavailable` when the online URL would need a QR code
         above version :data:`MAX_ONLINE_VERSION` (a base URL of ~80 characters or more),
         and :class:`~wallet.errors.QrUnencodable` for a presentation
@@ -181,6 +184,8 @@ class QrPresentations:
         """
         now = self.clock()
         expires_at = presentation.expires_at
+        if mode == "offline" and presentation.text.startswith("["):
+            mode = _set_mode(presentation.text)
         if mode == "online":
             token = b64url_encode(self._token_bytes(TOKEN_BYTES))
             qr = self._prefix + token
@@ -298,6 +303,17 @@ class QrPresentations:
             return loads_object(plain)
         except FormatError:
             raise WalletCorrupt("a presentation entry is not a JSON object") from None
+
+
+def _set_mode(text: str) -> Mode:
+    """How a set presentation can be shown: ``offline`` when the compact transport packs
+    it into one QR code, else ``online`` (a short URL: a set's plain text, two or more
+    presentations, is beyond what a QR code holds; docs/formats.md, "Set presentations")."""
+    try:
+        qr_version(presentation_qr_text(text, compact=True), "M")
+    except (QrUnencodable, QrTooLarge):
+        return "online"
+    return "offline"
 
 
 def _sha256(text: str) -> str:

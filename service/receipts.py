@@ -24,6 +24,7 @@ venue or department sees its own ratings without any citizen data
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import threading
 import time
 import unicodedata
@@ -206,11 +207,16 @@ class Receipts:
     def activity_source(self, citizen_id: str, limit: int) -> list[Use]:
         """The verifications of the citizen's credentials (their activity log) as uses;
         the log's entries for a card re-issued after a change (``change:<field>``) are no
-        use of the citizen's data, and are left out."""
+        use of the citizen's data, and are left out. A set presentation's members (events
+        ``<event id>-<member>``) are one use: every member's claim names and types."""
         owner = self._pseudonyms.of(citizen_id)
-        return [
-            Use(
-                event_id=record.event_id,
+        uses: dict[str, Use] = {}
+        for record in self._store.list_activity(owner, min(limit, ACTIVITY_CAP)):
+            if record.scene.startswith(CHANGE_SCENE_PREFIX):
+                continue
+            event_id, member = _set_member(record.event_id)
+            use = Use(
+                event_id=event_id,
                 kind="verification",
                 at=record.at,
                 subject=owner,
@@ -220,10 +226,17 @@ class Receipts:
                 fields=tuple(record.claims),
                 accepted=record.valid,
                 codes=tuple(record.codes),
+                credentials=() if member is None else (record.vct or "",),
             )
-            for record in self._store.list_activity(owner, min(limit, ACTIVITY_CAP))
-            if not record.scene.startswith(CHANGE_SCENE_PREFIX)
-        ]
+            seen = uses.get(event_id)
+            if seen is not None:  # another member of the same set (listed newest first)
+                use = dataclasses.replace(
+                    seen,
+                    fields=tuple(dict.fromkeys((*use.fields, *seen.fields))),
+                    credentials=(*use.credentials, *seen.credentials),
+                )
+            uses[event_id] = use
+        return list(uses.values())
 
     def list(self, citizen_id: str, limit: int = 100) -> list[Use]:
         """The citizen's newest ``limit`` uses from every source, newest first (``at``,
@@ -309,6 +322,8 @@ class Receipts:
         }
         if use.answered_by:
             payload["answered_by"] = use.answered_by
+        if use.credentials:
+            payload["credentials"] = list(use.credentials)
         return sign_compact(payload, self._keyring.signing_key(ANCHOR), typ=TYP_RECEIPT)
 
     # -- ratings ---------------------------------------------------------------------------
@@ -447,3 +462,13 @@ def _rating_aad(owner: str, event_id: str) -> bytes:
 
 def _report_aad(owner: str, report_id: str) -> bytes:
     return f"ecert-report:{owner}:{report_id}".encode()
+
+
+def _set_member(event_id: str) -> tuple[str, int | None]:
+    """``(the set's event id, member index)`` of a set member's activity event
+    (``<event id>-<member>``, :meth:`service.verification.OnlineVerifier`); a single
+    check's event: ``(event_id, None)``."""
+    base, dash, member = event_id.rpartition("-")
+    if dash and base and member.isdigit() and len(member) == 1:
+        return base, int(member)
+    return event_id, None

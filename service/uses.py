@@ -38,7 +38,8 @@ class Use:
     department's issuer slug; ``topic`` the scene id or the proof type id; ``answered_by``
     the issuer slug that answered a proof query (empty for a verification). ``accepted``
     is the verification's ``valid`` or the query's answer; ``codes`` the stable codes of
-    a refusal."""
+    a refusal. For a set presentation ``fields`` are every member's claim names and
+    ``credentials`` the members' types."""
 
     event_id: str
     kind: UseKind
@@ -52,6 +53,9 @@ class Use:
     answered_by: str = ""
     accepted: bool = False
     codes: tuple[str, ...] = ()
+    #: a set presentation's members (their ``vct``, in order; "" for one unread); empty
+    #: for a single presentation (its type is in the activity) and for proof queries
+    credentials: tuple[str, ...] = ()
 
 
 UseListener = Callable[[Use], None]

@@ -49,8 +49,17 @@ from store.kinds.settle import (
     settle_by_parts,
 )
 from verifier import LiveTrustSource, VerificationResult, Verifier
-from verifier.deferred import DeferringReplay, DeferringStatus, apply_settled, deferring
+from verifier.deferred import (
+    Deferral,
+    DeferringReplay,
+    DeferringStatus,
+    apply_settled,
+    deferring,
+)
 from verifier.errors import StatusUnavailable, UnknownScene
+from verifier.result import ErrorDict
+from verifier.sets import member_error, worst_status
+from verifier.status import replayed, status_outcome
 
 __all__ = [
     "LiveStatusSource",
@@ -244,6 +253,9 @@ class OnlineVerifier:
         verifier = self.verifier()
         with deferring() as deferral:
             result = verifier.verify(text, scene)
+        if result.members is not None:  # a set: every member's status, no nonce used
+            found = self._settle_set(result, deferral, use_nonce=False)
+            return result, found[0][1] if found else None
         outcome = settle(
             self._store,
             SettleRequest(
@@ -283,6 +295,9 @@ class OnlineVerifier:
             result = verifier.verify(
                 text, scene, expected_aud=expected_aud, expected_nonce=expected_nonce
             )
+        if result.members is not None:
+            self._log_set(result, venue_id, self._settle_set(result, deferral, use_nonce=True))
+            return result
         ref = result.status_ref if result.iss is not None else None
         event_id = new_event_id()
         if ref is None and deferral.status is None and deferral.nonce is None:
@@ -327,6 +342,70 @@ class OnlineVerifier:
         self.publish(event_id, result, venue_id, outcome.credential)
         return result
 
+    def _settle_set(
+        self, result: VerificationResult, deferral: Deferral, *, use_nonce: bool
+    ) -> list[tuple[int, CredentialRecord]]:
+        """What the deferral left of a set presentation, member by member: each member's
+        live status value (its refusal names the member), then (``use_nonce``, and only
+        for a set without errors) the set's one nonce. Returns the members the registry
+        knows, with their records. Claims are cleared on any error.
+
+        Not the one-operation settle of a single presentation: a set reads one status
+        value per member, then remembers its nonce (a few store operations)."""
+        members = result.members or []
+        for i, ref in enumerate(result.member_refs):
+            if ref is None:
+                continue
+            name, error = status_outcome(self._store.get_status(*ref))
+            if error is not None:
+                members[i]["status"] = name
+                err: ErrorDict = {"code": error.code, "message": error.message}
+                result.errors.append(member_error(i, members[i]["vct"], err))
+        result.status = worst_status([m["status"] for m in members])
+        if use_nonce and deferral.nonce is not None and not result.errors:
+            key = nonce_key(deferral.nonce)
+            if not self._store.remember_nonce(key, deferral.expires_at, deferral.now):
+                again = replayed()
+                result.errors.append({"code": again.code, "message": again.message})
+        if result.errors:
+            result.claims = {}
+        found: list[tuple[int, CredentialRecord]] = []
+        for i, ref in enumerate(result.member_refs):
+            record = None if ref is None else self._store.find_credential(*ref)
+            if record is not None and record.issuer == members[i]["iss"]:
+                found.append((i, record))
+        return found
+
+    def _log_set(
+        self,
+        result: VerificationResult,
+        venue_id: str,
+        found: list[tuple[int, CredentialRecord]],
+    ) -> None:
+        """Log a set's check in the activity of each member's citizen (one event per
+        member: ``<event id>-<member index>``, that member's type and claim names, the
+        set's outcome), and publish it once as a use naming every member."""
+        members = result.members or []
+        event_id = new_event_id()
+        for i, record in found:
+            vct = members[i]["vct"]
+            mine = result.claims.get(vct, {}) if vct is not None else {}
+            self._store.add_activity(
+                ActivityRecord(
+                    event_id=f"{event_id}-{i}",
+                    citizen_id=record.subject,
+                    at=result.checked_at,
+                    venue_id=venue_id,
+                    scene=result.scene,
+                    vct=vct,
+                    credential_id=record.id,
+                    claims=tuple(mine),
+                    valid=result.valid,
+                    codes=tuple(result.codes),
+                )
+            )
+        self.publish(event_id, result, venue_id, found[0][1] if found else None)
+
     def publish(
         self,
         event_id: str,
@@ -335,7 +414,13 @@ class OnlineVerifier:
         credential: CredentialRecord | None,
     ) -> None:
         """Publish the verification as a :class:`~service.uses.Use` (the citizen is the
-        credential's registry subject, a pseudonym; unknown: empty)."""
+        credential's registry subject, a pseudonym; unknown: empty). For a set, the
+        fields are every member's claim names and ``credentials`` names every member."""
+        fields = tuple(result.claims)
+        credentials: tuple[str, ...] = ()
+        if result.members is not None:
+            fields = set_fields(result)
+            credentials = tuple(m["vct"] or "" for m in result.members)
         self.uses.record(
             Use(
                 event_id=event_id,
@@ -345,11 +430,21 @@ class OnlineVerifier:
                 actor_kind="venue",
                 actor=venue_id,
                 topic=result.scene,
-                fields=tuple(result.claims),
+                fields=fields,
                 accepted=result.valid,
                 codes=tuple(result.codes),
+                credentials=credentials,
             )
         )
+
+
+def set_fields(result: VerificationResult) -> tuple[str, ...]:
+    """A set result's claim names: every member's, in order, each once."""
+    names: dict[str, None] = {}
+    for claims in result.claims.values():
+        if isinstance(claims, dict):
+            names.update(dict.fromkeys(claims))
+    return tuple(names)
 
 
 class VenueKeys:

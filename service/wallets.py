@@ -23,7 +23,7 @@ from issuer.catalogue import LONG_TERM
 from keys import parse_compact
 from keys.errors import FormatError
 from keys.pseudonym import Pseudonyms
-from keys.trustlist import PORTRAIT_CLAIM
+from keys.trustlist import PORTRAIT_CLAIM, Scene
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve, split
 from service.errors import DeviceCopyRequired, PresentationRefused, PresentationTooLarge
 from service.presentations import Mode, QrPresentations, ShownPresentation
@@ -39,7 +39,13 @@ from store.interface import (
 from verifier import MAX_PRESENTATION
 from verifier.errors import UnknownScene
 from wallet import WalletVault
-from wallet.errors import CredentialNotInWallet, CredentialUnreadable, WalletCorrupt
+from wallet.errors import (
+    CredentialNotInWallet,
+    CredentialUnreadable,
+    CredentialUnusable,
+    SetCredentialMissing,
+    WalletCorrupt,
+)
 from wallet.vault import LiveState, Presentation
 
 __all__ = ["Card", "OpenedCard", "Wallets", "credential_claims", "document_validity"]
@@ -184,16 +190,50 @@ class Wallets:
 
         Raises (in this order) ``not_found`` / ``credential_revoked``… for the
         credential, :class:`UnknownScene` for a scene not in the live trust list, and
-        ``scene_unmet`` when the scene does not accept this credential type.
+        ``scene_unmet`` when the scene does not accept this credential type. For a
+        scene whose ``all_of`` names the type (and whose ``accept`` does not), one set
+        presentation (:meth:`_present_set`).
         """
-        self._vault.presentable(citizen_id, credential_id)
+        item = self._vault.presentable(citizen_id, credential_id)
         scene = self._online.verifier().trust_list.scenes.get(scene_id)
         if scene is None:
             raise UnknownScene("No scene with this id.")
+        if item.vct not in scene.accept and any(v == item.vct for v, _ in scene.all_of):
+            return self._present_set(citizen_id, credential_id, item.vct, scene, mode)
         # The portrait only online: the service holds that presentation, and an offline
         # QR code must stay small enough to scan (docs/formats.md).
         optional = (PORTRAIT_CLAIM,) if mode == "online" and scene.portrait else ()
         presentation = self._vault.present(citizen_id, credential_id, scene, optional=optional)
+        return self._presentations.show(citizen_id, presentation, mode)
+
+    def _present_set(
+        self, citizen_id: str, credential_id: str, vct: str, scene: Scene, mode: Mode
+    ) -> ShownPresentation:
+        """One set presentation for a scene with ``all_of``, starting from the card
+        ``credential_id`` (of type ``vct``): for every other required type, the newest
+        card of that type in the wallet that can pass now. Raises
+        :class:`~wallet.errors.SetCredentialMissing` naming a type the wallet lacks."""
+        chosen = {vct: credential_id}
+        items = sorted(self._vault.items(citizen_id), key=lambda i: i.added_at, reverse=True)
+        for required, _ in scene.all_of:
+            if required in chosen:
+                continue
+            for candidate in (i for i in items if i.vct == required):
+                try:
+                    self._vault.presentable(citizen_id, candidate.credential_id)
+                except CredentialUnusable:
+                    continue
+                chosen[required] = candidate.credential_id
+                break
+            else:
+                raise SetCredentialMissing(
+                    f"This scene needs {_type_names(required)} as well: the wallet holds "
+                    "none that can be shown.",
+                    vct=required,
+                )
+        ids = [chosen[v] for v, _ in scene.all_of]
+        ids.remove(credential_id)  # the card asked for first: it names the presentation
+        presentation = self._vault.present_set(citizen_id, [credential_id, *ids], scene)
         return self._presentations.show(citizen_id, presentation, mode)
 
     def shown(self, citizen_id: str, presentation_id: str) -> ShownPresentation:
@@ -304,6 +344,15 @@ def _kb_iat(text: str) -> int:
     if not isinstance(iat, int) or isinstance(iat, bool):  # pragma: no cover - as above
         raise PresentationRefused("The key-binding JWT has no iat.", reason="malformed")
     return iat
+
+
+def _type_names(vct: str) -> str:
+    """A credential type's names in both languages (its ``vct`` if the catalogue has none)."""
+    try:
+        name = load_catalogue().get(vct).name
+    except UnknownCredentialType:
+        return vct
+    return f"{name.zh} ({name.en})"
 
 
 def document_validity(vct: str, claims: dict[str, Any]) -> tuple[str | None, bool]:

@@ -236,8 +236,9 @@ def test_every_error_code_has_a_reason_and_an_action_in_both_languages() -> None
         codes = strings()[lang]["codes"]
         assert set(codes) == set(ERROR_CODES), lang
         # wrong_audience: a proof+jwt made for another department; online_check_required:
-        # an offline check of a scene that needs a live one
-        assert len(codes) == 22
+        # an offline check of a scene that needs a live one; link_mismatch (guardians and
+        # carers); the three set_* codes (sets)
+        assert len(codes) == 26
         for code, (reason, action) in codes.items():
             assert reason and action, (lang, code)
 

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from issuer.catalogue import default_scenes, load_catalogue
 from keys.b64 import b64url_encode
-from keys.trustlist import Scene
+from keys.trustlist import MAX_SET, Scene
+from store.sqlite import SQLiteStore
 from tests.factory import ID_CARD, ID_CLAIMS, RESIDENCE_PERMIT, World, full_example
 from tests.hygiene import personal, personal_claims
-from verifier import VerificationResult, Verifier
+from verifier import ERROR_CODES, VerificationResult, Verifier
 from verifier.errors import SceneUnmet
 from verifier.sets import (
     DEFAULT_MATCHERS,
@@ -110,6 +113,12 @@ def _issue(world: World, iss: str, vct: str, claims: dict[str, Any], wallet: Wal
 
 @pytest.fixture
 def family(world: World) -> Family:
+    return make_family(world)
+
+
+def make_family(world: World) -> Family:
+    """The police issue household registers, the health commission birth certificates;
+    the two test scenes with ``all_of``; a wallet holding one card of each."""
     world.platform.register_issuer(
         "police",
         name_zh="市公安局",
@@ -421,6 +430,8 @@ def _malformed_sets(family: Family) -> dict[str, str]:
         "trailing comma": raw_set([a, b])[:-1] + ",]",
         "two arrays": raw_set([a, b]) + raw_set([a, b]),
         "a member too large": raw_set(["A" * 16_385, b]),
+        # compact JSON escapes it as \u00e9: found by the property test below
+        "a non-ASCII member": raw_set([a + "é", b]),
     }
 
 
@@ -441,6 +452,7 @@ MALFORMED = [
     "trailing comma",
     "two arrays",
     "a member too large",
+    "a non-ASCII member",
 ]
 
 
@@ -523,3 +535,87 @@ def test_the_library_refuses_to_make_a_bad_set(family: Family) -> None:
         present_set([family.household, family.household], wanted, holder_key=key, aud=SET_SCENE)
     with pytest.raises(ClaimsUnavailable):
         family.wallet.present_set_for_scene(family.scene("hotel"))
+
+
+# -- hostile sets (property tests) --------------------------------------------------------
+
+
+class _NeverSeen:
+    """A replay cache that remembers nothing: the original stays valid for every example."""
+
+    def check_and_add(self, nonce: str, expires_at: float, now: float) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class SetTarget:
+    verifier: Verifier
+    members: tuple[str, str]
+
+    @property
+    def original(self) -> str:
+        return raw_set(self.members)
+
+
+@pytest.fixture(scope="module")
+def set_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SetTarget]:
+    store = SQLiteStore(str(tmp_path_factory.mktemp("sets-fuzz") / "ecert.db"))
+    try:
+        fam = make_family(World(store))
+        v = fam.verifier(replay=_NeverSeen())
+        members = (fam.member(fam.household), fam.member(fam.birth))
+        assert v.verify(raw_set(members), SET_SCENE).valid
+        yield SetTarget(v, members)
+    finally:
+        store.close()
+
+
+def _contract(target: SetTarget, text: str | bytes) -> None:
+    result = target.verifier.verify(text, SET_SCENE)
+    assert set(result.codes) <= set(ERROR_CODES)
+    if result.valid:  # only the wallet's two presentations, in either order
+        plain = text.decode("ascii") if isinstance(text, bytes) else text
+        assert sorted(json.loads(plain)) == sorted(target.members)
+    else:
+        assert result.claims == {} and result.to_dict()["claims"] == {}
+    for error in result.errors:
+        member = error.get("member")
+        assert member is None or 0 <= member < MAX_SET
+    json.dumps(result.to_dict())
+
+
+HOSTILE = settings(max_examples=150, deadline=None)
+
+
+@HOSTILE
+@given(data=st.data())
+def test_byte_flips_in_a_set_never_crash(set_target: SetTarget, data: st.DataObject) -> None:
+    raw = bytearray(set_target.original.encode("ascii"))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    raw[at] ^= data.draw(st.integers(1, 255))
+    _contract(set_target, bytes(raw))
+
+
+@HOSTILE
+@given(data=st.data())
+def test_truncated_sets_never_crash(set_target: SetTarget, data: st.DataObject) -> None:
+    text = set_target.original
+    _contract(set_target, text[: data.draw(st.integers(0, len(text) - 1))])
+
+
+@HOSTILE
+@given(
+    items=st.lists(
+        st.one_of(
+            st.sampled_from(["household", "birth"]),
+            st.text(max_size=40),
+            st.integers(),
+            st.none(),
+            st.lists(st.text(max_size=5), max_size=2),
+        ),
+        max_size=6,
+    )
+)
+def test_arrays_of_members_and_junk_never_crash(set_target: SetTarget, items: list[Any]) -> None:
+    named = {"household": set_target.members[0], "birth": set_target.members[1]}
+    _contract(set_target, raw_set([named.get(i, i) if isinstance(i, str) else i for i in items]))

@@ -59,6 +59,16 @@ _BADNESS: dict[StatusName, int] = {
 }
 
 
+def worst_status(statuses: Sequence[StatusName | None]) -> StatusName | None:
+    """The worst of the members' statuses (``revoked`` > ``suspended`` > ``unavailable``
+    > ``stale`` > ``valid``); None when no member got as far as its status."""
+    reached: list[StatusName] = [s for s in statuses if s is not None]
+    if not reached:
+        return None
+    worst = max(reached, key=_BADNESS.__getitem__)
+    return worst
+
+
 def set_limit(max_length: int) -> int:
     """The largest set text for members of at most ``max_length`` characters each:
     :data:`MAX_SET` quoted members, their commas and the brackets."""
@@ -170,6 +180,8 @@ def parse_set(raw: bytes, max_member: int) -> list[bytes]:
             raise SetMalformed(f"member {i + 1} of the set is not a presentation string")
         if len(member) > max_member:
             raise SetMalformed(f"member {i + 1} of the set is too large")
+        if not member.isascii():  # "\u0080" is compact JSON too, but no presentation
+            raise SetMalformed(f"member {i + 1} of the set is not ASCII text")
     if len(set(value)) != len(value):
         raise SetMalformed("the set holds the same presentation twice")
     if json.dumps(value, separators=(",", ":")).encode("ascii") != raw:
@@ -265,11 +277,7 @@ def verify_set(
         for m, role in zip(members, roles, strict=True)
     ]
     result.member_refs = [m.status_ref for m in members]
-    reached: list[StatusName] = [m.status for m in members if m.status is not None]
-    result.status = None
-    if reached:
-        worst = max(reached, key=_BADNESS.__getitem__)
-        result.status = worst
+    result.status = worst_status([m.status for m in members])
     result.made_for = next((m.made_for for m in members if m.made_for is not None), None)
 
     # replay, last and once: the set's one nonce, kept while its freshest member is fresh

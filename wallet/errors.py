@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from keys.errors import EcertError, NotFound, SceneUnmet
 
 __all__ = [
@@ -9,6 +11,7 @@ __all__ = [
     "CredentialUnreadable",
     "ClaimsUnavailable",
     "NotHolder",
+    "SetCredentialMissing",
     "CredentialUnusable",
     "CredentialRevoked",
     "CredentialSuspended",
@@ -41,6 +44,18 @@ class CredentialUnreadable(WalletError):
 class ClaimsUnavailable(SceneUnmet, WalletError):
     """The credential lacks a claim the scene asks for, or is not accepted there
     (``scene_unmet``)."""
+
+
+class SetCredentialMissing(ClaimsUnavailable):
+    """The wallet holds no usable credential of a type a scene's set (``all_of``)
+    requires; ``vct`` names the type."""
+
+    code = "set_credential_missing"
+    public: ClassVar[tuple[str, ...]] = ("vct",)
+
+    def __init__(self, message: str, *, vct: str) -> None:
+        super().__init__(message)
+        self.vct = vct
 
 
 class NotHolder(WalletError):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -370,6 +370,30 @@ class WalletVault:
             token_bytes=self._token_bytes,
         )
         return Presentation(text, scene.id, int(now) + scene.max_age, credential_id)
+
+
+    def present_set(
+        self, citizen_id: str, credential_ids: Sequence[str], scene: Scene
+    ) -> Presentation:
+        """One set presentation for a scene with ``all_of``: the credentials
+        ``credential_ids`` (one per required type), each disclosing exactly what the
+        scene's ``all_of`` names for its type, one ``aud`` and one nonce.
+
+        Raises what :meth:`presentable` raises for any of them (checked first, so that
+        nothing is drawn or signed), and :class:`~wallet.errors.ClaimsUnavailable`.
+        """
+        items = [self.presentable(citizen_id, cid) for cid in credential_ids]
+        helds = [self._decrypt(citizen_id, item) for item in items]
+        now = self.clock()
+        text = present_set(
+            helds,
+            dict(scene.all_of),
+            holder_key=self._holder(citizen_id),
+            aud=scene.id,
+            now=now,
+            token_bytes=self._token_bytes,
+        )
+        return Presentation(text, scene.id, int(now) + scene.max_age, credential_ids[0])
 
 
 def _holder_key(record: WalletRecord, aead: Envelope, citizen_id: str) -> SigningKey:

@@ -448,10 +448,86 @@
   function labelsFor(sceneId, vct) {
     var scene = sceneById(sceneId);
     if (!scene) return {};
-    for (var i = 0; i < scene.accept.length; i++) {
-      if (scene.accept[i].vct === vct) return scene.accept[i];
+    var entries = scene.accept.concat(scene.all_of || []);
+    for (var i = 0; i < entries.length; i++) {
+      if (entries[i].vct === vct) return entries[i];
+    }
+    // a type the scene does not list itself (a guardian's link): any scene that names it
+    var list = state.allScenes || [];
+    for (var j = 0; j < list.length; j++) {
+      var more = (list[j].accept || []).concat(list[j].all_of || []);
+      for (var k = 0; k < more.length; k++) if (more[k].vct === vct) return more[k];
     }
     return {};
+  }
+
+  /** A credential type's name in the page language (the catalogue's), else its vct. */
+  function typeName(sceneId, vct) {
+    var entry = labelsFor(sceneId, vct);
+    return entry.name ? E.local(entry.name) : vct;
+  }
+
+  /** One credential's claims as a list of labelled fields, in the scene's order. */
+  function claimList(claims, accept) {
+    var names = Object.keys(claims || {}).filter(function (name) {
+      return name !== "portrait";
+    });
+    // In the scene's order, as the preview in the wallet showed them.
+    var order = accept.claims || [];
+    names.sort(function (a, b) {
+      return (order.indexOf(a) + 1 || 999) - (order.indexOf(b) + 1 || 999);
+    });
+    var fields = E.el("dl", "fields claims");
+    names.forEach(function (name) {
+      var row = E.el("div", "field-row");
+      var label = accept.labels && accept.labels[name] ? E.local(accept.labels[name]) : name;
+      row.appendChild(E.el("dt", null, label));
+      row.appendChild(E.el("dd", null, displayValue(claims[name])));
+      fields.appendChild(row);
+    });
+    return { list: fields, count: names.length };
+  }
+
+  /**
+   * A set presentation's result (several certificates in one check): one verdict above,
+   * then each certificate by its name with its claims; a refused set names the failing
+   * certificate in each reason.
+   */
+  function showSetBody(body, result, scene) {
+    var members = result.members || [];
+    if (result.valid) {
+      body.appendChild(E.el("h2", null, E.fmt(t.result_set, { n: members.length })));
+      members.forEach(function (member, index) {
+        var section = E.el("section", "set-member");
+        section.setAttribute("data-member", String(index));
+        section.setAttribute("data-vct", member.vct || "");
+        section.appendChild(E.el("h3", "member-name", typeName(result.scene, member.vct)));
+        var claims = (result.claims || {})[member.vct] || {};
+        showPortrait(section, scene, claims);
+        var shown = claimList(claims, labelsFor(result.scene, member.vct));
+        if (!shown.count) section.appendChild(E.el("p", "muted", t.result_no_fields));
+        section.appendChild(shown.list);
+        body.appendChild(section);
+      });
+      return;
+    }
+    body.appendChild(E.el("h2", null, t.result_reasons));
+    var reasons = E.el("ul", "reasons");
+    (result.errors || []).forEach(function (error) {
+      var item = E.el("li", "reason");
+      if (error.vct) {
+        var name = typeName(result.scene, error.vct);
+        if (typeof error.member !== "number") name = t.result_member_missing + t.colon + name;
+        item.appendChild(E.el("p", "reason-member", name));
+        if (typeof error.member === "number") item.setAttribute("data-member", String(error.member));
+      }
+      var known = t.codes && t.codes[error.code];
+      item.appendChild(E.el("p", "reason-text", known ? known[0] : error.message || error.code));
+      if (known) item.appendChild(E.el("p", "reason-action", known[1]));
+      item.appendChild(E.el("p", "reason-code", error.code));
+      reasons.appendChild(item);
+    });
+    body.appendChild(reasons);
   }
 
   function displayValue(value) {
@@ -537,7 +613,9 @@
 
     var body = E.el("div", "result-body");
     var accept = labelsFor(result.scene, result.vct);
-    if (result.valid) {
+    if (Array.isArray(result.members)) {
+      showSetBody(body, result, scene);
+    } else if (result.valid) {
       body.appendChild(E.el("h2", null, t.result_fields));
       showPortrait(body, scene, result.claims || {});
       var names = Object.keys(result.claims || {}).filter(function (name) {
@@ -581,6 +659,12 @@
 
     var meta = E.el("dl", "meta");
     if (result.vct) metaRow(meta, t.result_type, accept.name ? E.local(accept.name) : result.vct);
+    if (Array.isArray(result.members)) {
+      var memberNames = result.members.map(function (member) {
+        return typeName(result.scene, member.vct);
+      });
+      metaRow(meta, t.result_type, memberNames.join(E.lang === "zh" ? "、" : ", "));
+    }
     if (result.iss) metaRow(meta, t.result_issuer, E.issuerName(state.trust, result.iss));
     metaRow(meta, t.result_checked_at, E.formatDateTimeZone(result.checked_at));
     if (state.trust && state.trust.iat) metaRow(meta, t.result_trust_list, E.formatDateTimeZone(state.trust.iat));

@@ -233,17 +233,30 @@
 
   function scenesFor(vct) {
     return (state.scenes || []).filter(function (scene) {
-      return scene.accept.some(function (a) {
-        return a.vct === vct;
-      });
+      return !!acceptOf(scene, vct);
     });
   }
 
+  /** The scene's entry for a type: in `accept` (one of), else in `all_of` (a set). */
   function acceptOf(scene, vct) {
     for (var i = 0; i < scene.accept.length; i++) {
       if (scene.accept[i].vct === vct) return scene.accept[i];
     }
+    var all = scene.all_of || [];
+    for (var j = 0; j < all.length; j++) if (all[j].vct === vct) return all[j];
     return null;
+  }
+
+  /**
+   * Whether the scene takes this type only with others, in one set presentation (all_of).
+   * The service makes the set (the newest usable card of each type), with its own key.
+   */
+  function isSetFor(scene, vct) {
+    if (!scene || !scene.all_of || !scene.all_of.length) return false;
+    for (var i = 0; i < scene.accept.length; i++) if (scene.accept[i].vct === vct) return false;
+    return scene.all_of.some(function (a) {
+      return a.vct === vct;
+    });
   }
 
   function sceneById(id) {
@@ -589,13 +602,31 @@
     }
     $("preview-online").hidden = !scene.online;
     var accept = acceptOf(scene, state.card.vct);
-    (accept ? accept.claims : []).forEach(function (claim) {
-      var row = E.el("div", "field-row");
-      row.appendChild(E.el("dt", null, accept.labels && accept.labels[claim] ? E.local(accept.labels[claim]) : claim));
-      var value = state.claims ? displayValue(state.claims[claim]) : "•••";
-      row.appendChild(E.el("dd", null, value));
-      list.appendChild(row);
-    });
+    if (isSetFor(scene, state.card.vct)) {
+      // A set: every certificate the scene needs, by name, then its fields; only this
+      // card's values are at hand here.
+      scene.all_of.forEach(function (entry) {
+        var mine = entry.vct === state.card.vct;
+        var head = E.el("div", "field-row preview-member");
+        head.appendChild(E.el("dt", null, E.local(entry.name)));
+        head.appendChild(E.el("dd", null, ""));
+        list.appendChild(head);
+        entry.claims.forEach(function (claim) {
+          var row = E.el("div", "field-row");
+          row.appendChild(E.el("dt", null, entry.labels && entry.labels[claim] ? E.local(entry.labels[claim]) : claim));
+          row.appendChild(E.el("dd", null, mine && state.claims ? displayValue(state.claims[claim]) : "•••"));
+          list.appendChild(row);
+        });
+      });
+    } else {
+      (accept ? accept.claims : []).forEach(function (claim) {
+        var row = E.el("div", "field-row");
+        row.appendChild(E.el("dt", null, accept.labels && accept.labels[claim] ? E.local(accept.labels[claim]) : claim));
+        var value = state.claims ? displayValue(state.claims[claim]) : "•••";
+        row.appendChild(E.el("dd", null, value));
+        list.appendChild(row);
+      });
+    }
     // A scene that asks for the portrait gets it from an online code only: say so.
     var hasPortrait = !state.claims || Object.prototype.hasOwnProperty.call(state.claims, "portrait");
     var photo = $("preview-photo");
@@ -845,6 +876,14 @@
     var scene = sceneById($("scene").value);
     $("qr-title").textContent = scene ? E.local(scene.name) : "";
     $("qr-type").textContent = state.card ? E.local(state.card.name) : "";
+    if (state.card && isSetFor(scene, state.card.vct)) {
+      // one QR code for the whole set: name every certificate in it
+      $("qr-type").textContent = scene.all_of
+        .map(function (entry) {
+          return E.local(entry.name);
+        })
+        .join(" + ");
+    }
     updateOnlineAvailability();
     updateOnlineHint();
     if (!state.qr) makeQr();
@@ -912,8 +951,10 @@
       return;
     }
     // A card held for another is only with the service (never on a phone): it makes the
-    // set [card, link] and holds it behind an online code.
-    if (!card.held_for && D && D.canPresent(card.id)) {
+    // set [card, link] and holds it behind an online code. A set (a scene's all_of) is
+    // made by the service for now: the phone makes single presentations only.
+    var set = isSetFor(sceneById(sceneId), card.vct);
+    if (!card.held_for && D && D.canPresent(card.id) && !set) {
       if (mode === "online" && !offline) makePhoneOnlineQr(card, sceneId, generation, refresh);
       else makePhoneQr(card, sceneId, generation, refresh, !offline);
       return;
@@ -922,7 +963,7 @@
       body: { scene: sceneId, mode: mode },
     });
     showServiceQr(answer, mode, generation, refresh, "service", function () {
-      if (mode === "offline" && D && D.canPresent(card.id)) {
+      if (mode === "offline" && D && D.canPresent(card.id) && !set) {
         // The service cannot be reached: the phone makes the code itself.
         makePhoneQr(card, sceneId, generation, refresh, false);
         return true;
@@ -960,7 +1001,8 @@
           id: presentation.id,
           expiresAt: presentation.expires_at,
           offset: presentation.offset,
-          mode: mode,
+          // the service's answer: a set asked for offline may be shown online
+          mode: presentation.mode || mode,
           made: made,
         }, refresh);
       })
