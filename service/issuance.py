@@ -191,7 +191,9 @@ class Issuance:
             raise NotAuthorised("this department may not issue this credential type")
         self._accounts.require_citizen(citizen_id)
         # a link credential (guardians, carers) is checked and ends when its link does
-        not_after = None if self.links is None else self.links.check_issue(vct, citizen_id, claims)
+        link_end = None if self.links is None else self.links.check_issue(vct, citizen_id, claims)
+        if link_end is not None:
+            not_after = link_end if not_after is None else min(not_after, link_end)
         issued = self._issuer.issue(
             department.iss,
             vct,

@@ -95,6 +95,7 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]
                 "name": {"zh": ctype.name.zh, "en": ctype.name.en},
                 "accept": [{"vct": ctype.vct, "claims": list(example_claims(ctype))}],
                 "max_age": 120,
+                "category": "government",
             }
             for ctype in CATALOGUE.types
         ]
@@ -179,11 +180,23 @@ def test_every_type_is_issuable_by_its_department_in_the_demo(
     citizen = auth.citizen_ids[0]
     for ctype in CATALOGUE.types:
         slug = DEMO_ISSUER.get(ctype.vct, ctype.issuer_hint)
+        claims = example_claims(ctype)
+        if ctype.vct == "urn:ecert:guardianship":
+            # a guardianship names the citizen it is issued to as the guardian, and a minor
+            claims["guardian_id_number"] = citizen
+            claims["ward_id_number"] = "110101201506010029"
+            claims["ward_birth_date"] = "2015-06-01"
+            claims["relationship"] = "mother"
         response = client.post(
             f"/api/v1/issuers/{slug}/credentials",
             headers=auth.department(slug),
-            json={"vct": ctype.vct, "citizen_id": citizen, "claims": example_claims(ctype)},
+            json={"vct": ctype.vct, "citizen_id": citizen, "claims": claims},
         )
+        if ctype.vct == "urn:ecert:care-authorisation":
+            # the elder gives it from the wallet, never a department (tests/test_links_api.py)
+            assert response.status_code == 403, response.get_json()
+            assert response.get_json()["code"] == "care_authorisation_from_wallet"
+            continue
         assert response.status_code == 201, (ctype.vct, response.get_json())
 
 

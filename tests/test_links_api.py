@@ -40,12 +40,23 @@ CARERS = "/api/v1/wallet/carers"
 CATALOGUE = load_catalogue()
 
 
+#: Every scene names a category of issuer/data/scene_categories.json.
+_CATEGORIES = {
+    "hotel": "accommodation",
+    "hospital": "medical",
+    "bank": "finance",
+    "pharmacy": "medical",
+    "library": "culture_tourism",
+}
+
+
 def _scene(scene_id: str, claims: list[str], **flags: bool) -> dict[str, Any]:
     return {
         "id": scene_id,
         "name": {"zh": scene_id, "en": scene_id},
         "accept": [{"vct": ID_CARD, "claims": claims}],
         "max_age": 120,
+        "category": _CATEGORIES[scene_id],
         **flags,
     }
 
