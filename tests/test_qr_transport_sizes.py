@@ -31,6 +31,7 @@ from tests.qr_sizes import (
 )
 from tests.test_qr_transport import _photo_of
 from verifier.qrimage import decode_qr
+from wallet.presentation import present
 from wallet.qr import qr_version, render_png
 
 CATALOGUE = load_catalogue()
@@ -136,3 +137,32 @@ def test_the_school_set_is_one_qr_code_read_as_the_docs_say(sizes: SizeWorld) ->
     assert decode_qr(png) == compact
     photo = _photo_of(png, angle=3.0, blur=0.8)  # a camera held to the phone's screen
     assert decode_qr(photo) == compact
+
+
+def _scene_entries(scene_id: str) -> list[tuple[str, list[str]]]:
+    (scene,) = [s for s in default_scenes() if s["id"] == scene_id]
+    return [(a["vct"], list(a["claims"])) for a in scene["accept"]]
+
+
+@pytest.mark.parametrize(
+    ("scene_id", "limit"), [("hotel", HOTEL_MAX_VERSION), ("bank", BANK_MAX_VERSION)]
+)
+def test_every_type_the_hotel_and_the_bank_accept_fits_its_target_with_their_claims(
+    sizes: SizeWorld, scene_id: str, limit: int
+) -> None:
+    # The sentence read literally: the presentations the hotel and the bank
+    # actually receive (their scene's claims, offline: no portrait), for every type they
+    # accept, whatever types are added to their lists later.
+    entries = _scene_entries(scene_id)
+    assert entries
+    wallet = sizes.world.wallet()
+    for vct, claims in entries:
+        held = sizes.held(CATALOGUE.get(vct), wallet)
+        shown = present(
+            held,
+            [c for c in claims if c != "portrait"],
+            holder_key=wallet.holder_key,
+            aud=scene_id,
+            now=sizes.world.clock(),
+        )
+        assert qr_version(_compact(shown), "M") <= limit, vct

@@ -44,6 +44,7 @@ SCHOOL_SCENE = {
         {"vct": BIRTH, "claims": ["name", "birth_date", "mother_name"]},
     ],
     "max_age": 120,
+    "category": "education",
 }
 
 
