@@ -10,7 +10,7 @@ The QR arrives as text (JSON ``{"qr", "scene"}``: a scanner gun, a phone's own
 decoder) or as an image (``multipart/form-data`` with ``image`` and ``scene``: a
 camera frame, a photo, a screenshot), decoded here with zxing-cpp. An image in which
 no QR code can be read is a result with ``malformed``, like unreadable text. The
-text is either a presentation (compact ``EC1:…`` or plain SD-JWT) or an online QR
+text is either a presentation (compact ``EC2:…`` (or ``EC1:…``) or plain SD-JWT) or an online QR
 URL ``<base>/p/<token>`` of this service, which is redeemed once and its
 presentation verified.
 
@@ -94,7 +94,7 @@ class VerifyBody(BaseModel):
     qr: str = Field(
         min_length=1,
         max_length=MAX_QR_LENGTH,
-        description="The QR code's text: a presentation (compact `EC1:…` or plain "
+        description="The QR code's text: a presentation (compact `EC2:…` or `EC1:…` or plain "
         "SD-JWT), a set presentation (a JSON array of 2 to 4 presentations, for a scene "
         "with `all_of`) or an online QR URL `<base>/p/<token>`.",
     )

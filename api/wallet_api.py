@@ -141,7 +141,7 @@ class PresentationBody(BaseModel):
     mode: Literal["offline", "online"] = Field(
         default="offline",
         description="`offline`: the QR text is the presentation itself, in the compact "
-        "QR transport (`EC1:…`), checked with no network. `online`: the QR text is a "
+        "QR transport (`EC2:…`), checked with no network. `online`: the QR text is a "
         "short URL `<base>/p/<token>` (a QR code of version 6 or less) that a venue "
         "redeems once at `POST /api/v1/verify`.",
     )

@@ -11,7 +11,7 @@ use cases :mod:`service.wallets` (showing) and :mod:`service.verification`
 A presentation made for a scene is shown in one of two modes:
 
 * ``offline``: the QR text is the presentation itself in the compact QR transport
-  (``EC1:…``, :func:`wallet.qr.presentation_qr_text`); any verifier checks it with no
+  (``EC2:…``, :func:`wallet.qr.presentation_qr_text`); any verifier checks it with no
   network.
 * ``online``: the QR text is a short URL ``<base>/p/<token>`` (a version ≤ 6 QR code at
   level M, easy for any camera). The token is 128 random bits, base64url; the

@@ -25,6 +25,7 @@ from keys.errors import FormatError
 from keys.pseudonym import Pseudonyms
 from keys.trustlist import PORTRAIT_CLAIM, Scene
 from sdjwt import TYP_KB_JWT, TYP_SD_JWT_VC, resolve, split
+from sdjwt.qr_transport import is_compact
 from service.errors import DeviceCopyRequired, PresentationRefused, PresentationTooLarge
 from service.presentations import Mode, QrPresentations, ShownPresentation
 from service.verification import OnlineVerifier
@@ -267,7 +268,7 @@ class Wallets:
         scene = verifier.trust_list.scenes.get(scene_id)
         if scene is None:
             raise UnknownScene("No scene with this id.")
-        if text.startswith("EC1:") or "~" not in text:
+        if is_compact(text) or "~" not in text:
             # the phone hands over the plain SD-JWT+KB, never the QR transport
             raise PresentationRefused("This is not an SD-JWT presentation.", reason="malformed")
         result, card = self._online.check(text, scene_id)
