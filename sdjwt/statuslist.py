@@ -15,11 +15,11 @@ VALID, INVALID, SUSPENDED = 0, 1, 2
 ALLOWED_BITS = (1, 2, 4, 8)
 #: Compression level for ``lst``, chosen by bench/statuslist.py (docs/performance.md):
 #: libdeflate (the ``deflate`` package) writes the same ZLIB format (RFC 1950) that every
-#: verifier inflates, and at level 8 a 10-million-entry 2-bit list with 1% set is about
-#: 1.11 x the size zlib reaches at level 9, in a fraction of zlib-9's time. A list is
+#: verifier inflates, and at level 9 a 10-million-entry 2-bit list with 1% set is about
+#: 1.07 x the size zlib reaches at level 9, in a fifth of zlib-9's time (~0.11 s). A list is
 #: published once and downloaded by thousands of venues, so size wins up to the time
 #: budget (docs/performance.md, "Status list publication").
-COMPRESSION_LEVEL = 8
+COMPRESSION_LEVEL = 9
 #: Upper bound on a decompressed list (64 MiB: 268 million 2-bit entries).
 MAX_DECOMPRESSED = 64 * 1024 * 1024
 
