@@ -46,13 +46,14 @@ TS = ROOT / "interop" / "ts"
 
 
 class Node:
-    """interop/ts/check.mjs: one JSON request a line, one JSON answer a line."""
+    """A Node script of interop/ts (check.mjs by default): one JSON request a line, one
+    JSON answer a line."""
 
-    def __init__(self) -> None:
+    def __init__(self, script: str = "check.mjs") -> None:
         if not (TS / "node_modules" / "@sd-jwt" / "sd-jwt-vc").is_dir():
             pytest.fail("interop/ts/node_modules is missing: run scripts/setup test (npm ci)")
         self.proc = subprocess.Popen(
-            ["node", "check.mjs"],
+            ["node", script],
             cwd=TS,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -21,7 +21,6 @@ OpenID4VCI use case set eleven minutes ahead.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 import urllib.error
@@ -42,7 +41,7 @@ from tests.browser_helpers import Service, running_service
 from tests.conftest import free_port
 from tests.hygiene import personal, personal_demo
 from tests.interop_helpers import HOTEL_CLAIMS
-from tests.test_interop_ts import TS, Node
+from tests.test_interop_ts import Node
 from verifier import Verifier
 
 pytestmark = pytest.mark.slow
@@ -68,21 +67,6 @@ class LocalService:
         return dict(self.demo["citizens"][index])
 
 
-class WalletNode(Node):
-    """interop/ts/oid4vci_wallet.mjs, with the line-JSON harness of :class:`Node`."""
-
-    def __init__(self) -> None:  # the same harness, another script
-        if not (TS / "node_modules" / "@openid4vc" / "openid4vci").is_dir():
-            pytest.fail("interop/ts/node_modules is missing: run scripts/setup test (npm ci)")
-        self.proc = subprocess.Popen(
-            ["node", "oid4vci_wallet.mjs"],
-            cwd=TS,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with running_service(tmp_path_factory.mktemp("oid4vci")) as running:
@@ -90,8 +74,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
-def wallet() -> Iterator[WalletNode]:
-    runner = WalletNode()
+def wallet() -> Iterator[Node]:
+    runner = Node("oid4vci_wallet.mjs")
     yield runner
     runner.close()
 
@@ -156,7 +140,7 @@ def _issuer_jwk(service: Served, credential: str) -> dict[str, Any]:
 
 
 def test_an_independent_wallet_receives_verifies_and_presents_our_credential(
-    service: Service, wallet: WalletNode
+    service: Service, wallet: Node
 ) -> None:
     made = _offer(service)
     answer = wallet("receive", offer_uri=made["offer_uri"], tx_code=made["tx_code"])
@@ -211,7 +195,7 @@ def test_an_independent_wallet_receives_verifies_and_presents_our_credential(
 # -- refusals, as the library reports them -----------------------------------------------
 
 
-def test_a_wrong_tx_code_is_invalid_grant(service: Service, wallet: WalletNode) -> None:
+def test_a_wrong_tx_code_is_invalid_grant(service: Service, wallet: Node) -> None:
     made = _offer(service)
     wrong = f"{(int(made['tx_code']) + 1) % 1_000_000:06d}"
     body = _refused(
@@ -223,7 +207,7 @@ def test_a_wrong_tx_code_is_invalid_grant(service: Service, wallet: WalletNode) 
 
 
 def test_a_reused_pre_authorized_code_is_invalid_grant(
-    service: Service, wallet: WalletNode
+    service: Service, wallet: Node
 ) -> None:
     made = _offer(service)
     first = wallet(
@@ -238,7 +222,7 @@ def test_a_reused_pre_authorized_code_is_invalid_grant(
     assert body["code"] == "oid4vci_offer_used"
 
 
-def test_a_burnt_offer_is_invalid_grant(service: Service, wallet: WalletNode) -> None:
+def test_a_burnt_offer_is_invalid_grant(service: Service, wallet: Node) -> None:
     made = _offer(service)
     wrong = f"{(int(made['tx_code']) + 1) % 1_000_000:06d}"
     for _ in range(5):
@@ -261,7 +245,7 @@ def test_a_burnt_offer_is_invalid_grant(service: Service, wallet: WalletNode) ->
     ids=["wrong-nonce", "wrong-aud", "another-key-type"],
 )
 def test_a_bad_key_proof_is_refused_with_the_spec_code(
-    service: Service, wallet: WalletNode, tamper: dict[str, str], error: str, cause: str | None
+    service: Service, wallet: Node, tamper: dict[str, str], error: str, cause: str | None
 ) -> None:
     made = _offer(service)
     answer = wallet("receive", offer_uri=made["offer_uri"], tx_code=made["tx_code"], tamper=tamper)
@@ -305,7 +289,7 @@ def local_service(tmp_path: Path) -> Iterator[tuple[LocalService, Any]]:
 
 
 def test_an_expired_offer_is_invalid_grant(
-    local_service: tuple[LocalService, Any], wallet: WalletNode
+    local_service: tuple[LocalService, Any], wallet: Node
 ) -> None:
     service, svc = local_service
     made = _offer(service)

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,37 +32,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.browser_helpers import Service, running_service
 from tests.hygiene import personal
 from tests.test_devices_api import jws, public_jwk
+from tests.test_interop_ts import Node
 
-ROOT = Path(__file__).resolve().parent.parent
-TS = ROOT / "interop" / "ts"
-
-
-class Wallet:
-    """interop/ts/oid4vp_wallet.mjs: one JSON request a line, one JSON answer a line."""
-
-    def __init__(self) -> None:
-        if not (TS / "node_modules" / "@openid4vc" / "openid4vp").is_dir():
-            pytest.fail("interop/ts/node_modules is missing: run scripts/setup test (npm ci)")
-        self.proc = subprocess.Popen(
-            ["node", "oid4vp_wallet.mjs"],
-            cwd=TS,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def __call__(self, op: str, **request: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"op": op, **request}) + "\n")
-        self.proc.stdin.flush()
-        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        return answer
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
+#: interop/ts/oid4vp_wallet.mjs, run by the line-JSON harness of tests/test_interop_ts.py
+Wallet = Node
 
 
 def _call(
@@ -138,7 +109,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @pytest.fixture(scope="module")
 def wallet() -> Iterator[Wallet]:
-    runner = Wallet()
+    runner = Node("oid4vp_wallet.mjs")
     yield runner
     runner.close()
 
