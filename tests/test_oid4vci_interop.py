@@ -206,9 +206,7 @@ def test_a_wrong_tx_code_is_invalid_grant(service: Service, wallet: Node) -> Non
     assert wallet("receive", offer_uri=made["offer_uri"], tx_code=made["tx_code"])["ok"]
 
 
-def test_a_reused_pre_authorized_code_is_invalid_grant(
-    service: Service, wallet: Node
-) -> None:
+def test_a_reused_pre_authorized_code_is_invalid_grant(service: Service, wallet: Node) -> None:
     made = _offer(service)
     first = wallet(
         "receive", offer_uri=made["offer_uri"], tx_code=made["tx_code"], stop_after_token=True
@@ -300,3 +298,50 @@ def test_an_expired_offer_is_invalid_grant(
         "invalid_grant",
     )
     assert body["code"] == "oid4vci_offer_expired"
+
+
+# -- one independent wallet, both protocols ------------------------------------------------
+
+
+def test_the_wallet_that_received_by_openid4vci_presents_by_openid4vp(
+    service: Service, wallet: Node
+) -> None:
+    # issue 13's chain: the same independent wallet receives an ID card through the
+    # pre-authorized flow, then answers the hotel's OpenID4VP request with it
+    # (DCQL, direct_post.jwt), and the venue reads only the scene's claims
+    made = _offer(service)
+    received = wallet("receive", offer_uri=made["offer_uri"], tx_code=made["tx_code"])
+    assert received["ok"], received.get("error")
+    (credential,) = received["credentials"]
+    status, request = _http(
+        service,
+        "POST",
+        "/api/v1/verify/requests",
+        {"scene": "hotel", "response_mode": "direct_post.jwt"},
+        key=service.venue_key("grand-hotel"),
+    )
+    assert status == 201, request
+    vp_wallet = Node("oid4vp_wallet.mjs")
+    try:
+        answer = vp_wallet(
+            "present",
+            uri=request["qr"],
+            credential=credential,
+            holder_private_jwk=received["holder_private_jwk"],
+        )
+    finally:
+        vp_wallet.close()
+    assert answer["ok"], answer
+    assert answer["status"] == 200, answer
+    assert answer["request"]["response_mode"] == "direct_post.jwt"
+    status, body = _http(
+        service,
+        "GET",
+        f"/api/v1/verify/requests/{request['id']}",
+        key=service.venue_key("grand-hotel"),
+    )
+    assert status == 200 and body["state"] == "answered", body
+    result = body["result"]
+    assert result["valid"] is True, result
+    assert set(result["claims"]) == {"name", "id_number"}  # no portrait in this credential
+    assert result["claims"]["name"] == ID_CLAIMS["name"]
