@@ -91,6 +91,9 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "a portrait (image data URL)": re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/]{16,}"),
 }
 
+#: gunicorn's time stamp at the head of its log lines.
+_STAMP = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] ")
+
 #: Attributes every LogRecord has; any other attribute came from ``extra=`` and is kept.
 _STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {
     "message",
@@ -224,9 +227,13 @@ class SessionLogs(logging.Handler):
         return installed
 
     def add_text(self, source: str, text: str) -> None:
-        """Keep the log of a process (gunicorn's stderr, a CLI's), line by line."""
+        """Keep the log of a process (gunicorn's stderr, a CLI's), line by line, without
+        gunicorn's own time stamp at the head of a line: the process's clock, not data,
+        and a date claim near today (a validity end) would match it."""
         with self._guard:
-            self._lines += [LogLine(source, line) for line in text.splitlines() if line]
+            self._lines += [
+                LogLine(source, _STAMP.sub("", line)) for line in text.splitlines() if line
+            ]
 
     def add_file(self, path: Path, source: str) -> None:
         """Keep the log file a process wrote (read now: call it once the process stopped)."""

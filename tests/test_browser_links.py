@@ -44,6 +44,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         # (the trust list is re-read by the service within a second), and add a hospital.
         with open_instance(running.instance) as instance:
             logins = seed_links_demo(instance, instance.accounts)
+            # The demo's elder starts with the demo's carer: withdrawn here, so that the
+            # test starts from an elder with no active carer.
+            for link in instance.links.carers(DEMO_ELDER):
+                if link.state == "active":
+                    instance.links.withdraw(DEMO_ELDER, link.link_id)
             for login in logins:
                 personal(login["password"], "a links demo password")
             running.demo["citizens"].extend(logins)

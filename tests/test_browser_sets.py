@@ -111,6 +111,7 @@ def school(tmp_path_factory: pytest.TempPathFactory) -> Iterator[School]:
                 {"vct": BIRTH, "claims": ["name", "birth_date", "mother_name"]},
             ],
             "max_age": 120,
+            "category": "education",
         }
         # the test scene and the school, on the instance the service runs on
         with Ecert.open(Settings.from_env({"ECERT_INSTANCE": str(service.instance)})) as ecert:

@@ -39,12 +39,23 @@ HOSPITAL_CLAIMS = ("name", "id_number", "sex", "birth_date")
 BANK_CLAIMS = ("name", "id_number")
 
 
+#: Every scene names a category of issuer/data/scene_categories.json.
+_CATEGORIES = {
+    "hotel": "accommodation",
+    "hospital": "medical",
+    "bank": "finance",
+    "pharmacy": "medical",
+    "library": "culture_tourism",
+}
+
+
 def _scene(scene_id: str, claims: tuple[str, ...], **flags: bool) -> dict[str, Any]:
     return {
         "id": scene_id,
         "name": {"zh": scene_id, "en": scene_id},
         "accept": [{"vct": ID_CARD, "claims": list(claims)}],
         "max_age": 120,
+        "category": _CATEGORIES[scene_id],
         **flags,
     }
 

@@ -162,6 +162,19 @@ def test_process_logs_are_searched(tmp_path: Path) -> None:
     assert [(leak.source, leak.what) for leak in leaks] == [("ecert serve", "a resident ID number")]
 
 
+def test_gunicorns_time_stamp_is_not_data_but_the_rest_of_the_line_is() -> None:
+    # a validity date near today (a care authorisation's end) met gunicorn's own stamp
+    values = {"2026-12-04": "a claim of urn:ecert:care-authorisation: valid_until"}
+    keeper = SessionLogs()
+    keeper.add_text(
+        "ecert serve",
+        "[2026-12-04 00:00:28 +0000] [11376] [INFO] Starting gunicorn 27.0.1\n"
+        "[2026-12-04 00:00:29 +0000] [11377] [INFO] until 2026-12-04\n",
+    )
+    leaks = find_leaks(keeper.lines(), values)
+    assert [leak.excerpt for leak in leaks] == ["[11377] [INFO] until 2026-12-04"]
+
+
 def test_a_serve_log_is_searched_without_its_demo_banner_only(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     log.write_text(

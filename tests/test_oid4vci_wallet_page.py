@@ -141,6 +141,9 @@ def test_a_citizen_adds_an_offered_certificate_with_the_counters_code(
     context, page, errors = _open(browser, service)
     try:
         _log_in(page, service, t, 1)
+        # count once the card list is drawn (the citizen's ID card is in it)
+        id_card = "居民身份证" if t.lang == "zh" else "Resident ID card"
+        expect(page.get_by_role("button", name=id_card, exact=True).first).to_be_visible()
         before = page.get_by_role("button", name=t.proof, exact=True).count()
         page.get_by_role("button", name=t.open, exact=True).click()
         dialog = page.get_by_role("dialog")

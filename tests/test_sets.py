@@ -53,6 +53,7 @@ def _scene(scene_id: str, entries: Sequence[tuple[str, Sequence[str]]]) -> dict[
         "accept": [],
         "all_of": [{"vct": v, "claims": list(c)} for v, c in entries],
         "max_age": 120,
+        "category": "education",
     }
 
 
