@@ -91,8 +91,12 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "a portrait (image data URL)": re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/]{16,}"),
 }
 
-#: gunicorn's time stamp at the head of its log lines.
-_STAMP = re.compile(r"^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\] ")
+#: A process's time stamp at the head of its log lines: gunicorn's
+#: ``[2026-12-04 00:00:28 +0000]`` and the logging module's ``2026-12-04 00:10:29,113``.
+_STAMP = re.compile(
+    r"^(?:\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}\]"
+    r"|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) "
+)
 
 #: Attributes every LogRecord has; any other attribute came from ``extra=`` and is kept.
 _STANDARD = frozenset(vars(logging.LogRecord("x", logging.INFO, "x", 0, "", None, None))) | {
@@ -228,8 +232,8 @@ class SessionLogs(logging.Handler):
 
     def add_text(self, source: str, text: str) -> None:
         """Keep the log of a process (gunicorn's stderr, a CLI's), line by line, without
-        gunicorn's own time stamp at the head of a line: the process's clock, not data,
-        and a date claim near today (a validity end) would match it."""
+        the time stamp at the head of a line (:data:`_STAMP`): the process's clock, not
+        data, and a date claim near today (a validity end) would match it."""
         with self._guard:
             self._lines += [
                 LogLine(source, _STAMP.sub("", line)) for line in text.splitlines() if line

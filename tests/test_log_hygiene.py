@@ -169,6 +169,7 @@ def test_gunicorns_time_stamp_is_not_data_but_the_rest_of_the_line_is() -> None:
     keeper.add_text(
         "ecert serve",
         "[2026-12-04 00:00:28 +0000] [11376] [INFO] Starting gunicorn 27.0.1\n"
+        "2026-12-04 00:10:29,113 INFO ecert.api request method=GET rule=/health\n"
         "[2026-12-04 00:00:29 +0000] [11377] [INFO] until 2026-12-04\n",
     )
     leaks = find_leaks(keeper.lines(), values)

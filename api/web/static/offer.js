@@ -195,8 +195,14 @@
     var button = $("offer-submit");
     button.disabled = true;
     button.textContent = t.working;
-    var name = offeredName(state.offer);
-    E.api("POST", ACCEPT_URL, { token: token(), body: { offer: link, tx_code: code } })
+    var name = "";
+    // the name comes from the issuer metadata: wait for it, so that the notice after the
+    // reload names the certificate, never its configuration id
+    metadata()
+      .then(function () {
+        name = offeredName(parseOffer(link));
+        return E.api("POST", ACCEPT_URL, { token: token(), body: { offer: link, tx_code: code } });
+      })
       .then(function (r) {
         if (r.status === 201) {
           try {
