@@ -36,6 +36,7 @@
     key: null,
     scenes: [],
     allScenes: [],
+    allScenesLoaded: Promise.resolve(),
     trust: null,
     trustFetched: 0,
     busy: false,
@@ -123,14 +124,20 @@
     E.setMessage("scan-error", scenes.length ? "" : t.no_venue_scene);
     showScan();
     refreshTrust();
-    // Every scene's name (public), to name the scene a code was made for.
-    E.api("GET", "/api/v1/scenes")
+    // Every scene's name (public), to name the scene a code was made for; a result waits
+    // for it (see ready), so a fast first scan does not show a scene's id instead.
+    state.allScenesLoaded = E.api("GET", "/api/v1/scenes")
       .then(function (r) {
         if (r.ok && Array.isArray(r.data)) state.allScenes = r.data;
       })
       .catch(function () {
         /* the venue's own scenes still name most */
       });
+  }
+
+  /** What a result is drawn with: a fresh trust list and every scene's name. */
+  function ready() {
+    return Promise.all([refreshTrust(), state.allScenesLoaded]);
   }
 
   /** The venue's scenes into the picker, grouped by category, filtered by the search. */
@@ -269,7 +276,7 @@
   function run(request) {
     state.busy = true;
     E.setMessage("scan-error", t.verifying);
-    return Promise.all([request, refreshTrust()])
+    return Promise.all([request, ready()])
       .then(function (all) {
         var r = all[0];
         if (isResult(r)) {
@@ -424,7 +431,7 @@
         if (noCodeSeen(r)) return scheduleFrame();
         stopCamera();
         if (isResult(r)) {
-          refreshTrust().then(function () {
+          ready().then(function () {
             showResult(r.data);
           });
         } else {
@@ -686,7 +693,7 @@
   // The venue's OpenID4VP requests (scan_oid4vp.js) show their answer as a scan's.
   window.EcertScan = {
     showResult: function (result) {
-      refreshTrust().then(function () {
+      ready().then(function () {
         showResult(result);
       });
     },
