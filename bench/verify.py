@@ -11,7 +11,7 @@ round kept:
 * **ours**: ``Verifier.verify(presentation, "hotel")``, the full offline check of
   DESIGN.md §7: the issuer's signature and the KB-JWT's, the trust list (issuer, key,
   type), claims against the clock, disclosures, the status list, the scene and replay.
-* **compact**: the same presentations as compact ``EC1:`` QR texts
+* **compact**: the same presentations as compact ``EC2:`` QR texts (what the wallet writes today)
   (:mod:`sdjwt.qr_transport`: Base45, DEFLATE with the preset dictionary, the packed
   skeleton), ``Verifier.verify(qr_text, "hotel")``: unpacking plus the full check.
 * **reference**: ``sd_jwt.verifier.SDJWTVerifier`` on the same presentations (issuer
@@ -39,7 +39,7 @@ on a machine shared with other work, time spent waiting for a core then does not
 The last line of the output is one JSON object:
 ``{"ours_per_s", "reference_per_s", "raw_p256_per_s", "ratio", "compact_per_s",
 "compact_ratio", "returning_per_s", "returning_ratio"}``; ``ratio`` is the cold figure of
-the plain form (every credential new), ``compact_ratio`` the same for the ``EC1:`` form.
+the plain form (every credential new), ``compact_ratio`` the same for the ``EC2:`` form.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class Pool:
     """Distinct hotel presentations, each from its own credential and holder."""
 
     presentations: list[str]
-    #: the same presentations as compact ``EC1:`` QR texts
+    #: the same presentations as compact ``EC2:`` QR texts (what the wallet writes today)
     compact: list[str]
     nonces: list[str]
     issuer_jwk: dict[str, Any]
@@ -253,7 +253,7 @@ def round_ours(stack: Stack, pool: Pool, budget: float) -> Round:
 
 
 def round_compact(stack: Stack, pool: Pool, budget: float) -> Round:
-    """The same fresh presentations, scanned as compact ``EC1:`` QR texts."""
+    """The same fresh presentations, scanned as compact ``EC2:`` QR texts (what the wallet writes today)."""
     verify = stack.verifier().verify
 
     def step(text: str) -> bool:
@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     exhausted = [r for r in ours + compact if r.count == len(pool.presentations)]
     rows = [
         ("ecert Verifier, full hotel check", ours),
-        ("ecert Verifier, compact EC1: text", compact),
+        ("ecert Verifier, compact EC2: text", compact),
         ("ecert Verifier, returning credential", returning),
         ("reference SDJWTVerifier (sd-jwt)", reference),
         ("raw P-256 verify (cryptography)", raw),

@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keys.b64 import b64url_decode, b64url_encode
+from keys.b64 import b64url_decode, b64url_decode_segment, b64url_encode
 from keys.errors import InvalidUnicode
 from keys.jsonstrict import dumps_compact, loads
 from sdjwt.errors import DisclosureInvalid, FormatError
 
 _TO_URL = bytes.maketrans(b"+/", b"-_")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_sha256 = hashlib.sha256
 #: Spec constants (RFC 9901 §4.2.4, §4.2.4.2).
 SD = "_sd"
 SD_ALG = "_sd_alg"
@@ -28,11 +30,13 @@ NEVER_DISCLOSABLE = frozenset(
 )
 
 
-def digest(encoded: str) -> str:
-    """The base64url SHA-256 digest of a disclosure as it appears (RFC 9901 §4.2.3)."""
+def digest(encoded: str | bytes) -> str:
+    """The base64url SHA-256 digest of a disclosure as it appears (RFC 9901 §4.2.3), given
+    as text or as its ASCII bytes."""
+    if isinstance(encoded, str):
+        encoded = encoded.encode("ascii")
     # 32 bytes are 43 base64 characters and one "=": binascii directly, then the URL alphabet
-    raw = b2a_base64(hashlib.sha256(encoded.encode("ascii")).digest(), newline=False)
-    return raw[:43].translate(_TO_URL).decode("ascii")
+    return b2a_base64(_sha256(encoded).digest())[:43].translate(_TO_URL).decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +76,16 @@ def decode_disclosure(encoded: str) -> Disclosure:
     return Disclosure(encoded, salt, name, value)
 
 
-def _decoded(encoded: str) -> tuple[str, str | None, Any]:
-    """:func:`decode_disclosure`'s checks: ``(salt, name or None, value)``."""
+def _decoded(encoded: str | bytes) -> tuple[str, str | None, Any]:
+    """:func:`decode_disclosure`'s checks: ``(salt, name or None, value)``; the disclosure
+    as text or as its ASCII bytes (the verifier's segments)."""
     try:
-        array = loads(b64url_decode(encoded))
+        if isinstance(encoded, str):
+            array = loads(b64url_decode(encoded))
+        elif encoded.translate(None, _B64URL_ALPHABET):  # a2b_base64 would skip such bytes
+            raise FormatError("invalid base64url text")
+        else:
+            array = loads(b64url_decode_segment(encoded))
     except InvalidUnicode:
         raise  # text that is not Unicode is ``malformed`` wherever it appears
     except FormatError as err:
@@ -101,10 +111,15 @@ def decoy_digest(*, token_bytes: Callable[[int], bytes] = secrets.token_bytes) -
 
 
 def resolve(
-    payload: Mapping[str, Any], disclosures: Iterable[str], *, raw_payload: bytes | None = None
+    payload: Mapping[str, Any],
+    disclosures: Iterable[str] | Iterable[bytes],
+    *,
+    raw_payload: bytes | None = None,
 ) -> dict[str, Any]:
     """Replace digests in ``payload`` by the disclosed claims (RFC 9901 §7.1 steps 3–5).
 
+    ``disclosures`` as they appear in the presentation, as text or as ASCII bytes (the
+    verifier's segments; the same checks either way).
     Returns the processed payload without ``_sd`` and ``_sd_alg``. ``raw_payload``, the
     payload's JSON bytes, lets a payload whose only ``_sd`` is the top-level one skip
     the recursive walk (the verify path is measured). Raises
@@ -114,7 +129,7 @@ def resolve(
     alg = payload.get(SD_ALG, SHA_256)
     if alg != SHA_256:
         raise DisclosureInvalid("only the 'sha-256' _sd_alg is supported")
-    by_digest: dict[str, str] = {}
+    by_digest: dict[str, str | bytes] = {}
     for encoded in disclosures:
         d = digest(encoded)
         if d in by_digest:
@@ -144,7 +159,7 @@ def _only_top_level_sd(payload: Mapping[str, Any], raw: bytes) -> bool:
 
 
 def _resolve_flat(
-    payload: Mapping[str, Any], by_digest: Mapping[str, str]
+    payload: Mapping[str, Any], by_digest: Mapping[str, str | bytes]
 ) -> dict[str, Any] | None:
     """Resolve a payload whose only digests are in its top-level ``_sd``.
 
@@ -154,21 +169,13 @@ def _resolve_flat(
     digests = payload.get(SD, [])
     if not isinstance(digests, list):
         raise DisclosureInvalid("'_sd' must be an array")
-    out = {k: v for k, v in payload.items() if k != SD and k != SD_ALG}
-    used = 0
-    seen: set[str] = set()
-    for dig in digests:
-        # checked in order, as the walk does (tests/test_sd_resolvers.py): an earlier
-        # unusable disclosure is reported before a later repeated or non-string digest
-        if not isinstance(dig, str):
-            raise DisclosureInvalid("a digest must be a string")
-        if dig in seen:
-            raise DisclosureInvalid("a digest appears more than once")
-        seen.add(dig)
-        encoded = by_digest.get(dig)
-        if encoded is None:
-            continue
-        used += 1
+    out = dict(payload)
+    out.pop(SD, None)
+    out.pop(SD_ALG, None)
+    if not _distinct_strings(digests):
+        return None  # the walk reports a non-string or repeated digest in its order
+    hits = [by_digest[dig] for dig in digests if dig in by_digest]
+    for encoded in hits:
         _, name, value = _decoded(encoded)
         if name is None:
             raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
@@ -179,9 +186,18 @@ def _resolve_flat(
         if isinstance(value, dict | list):
             return None
         out[name] = value
-    if used != len(by_digest):
+    if len(hits) != len(by_digest):
         raise DisclosureInvalid("a disclosure is not referenced by the credential")
     return out
+
+
+def _distinct_strings(digests: list[Any]) -> bool:
+    """Whether every digest is a string and none repeats (both checked in C)."""
+    try:
+        "".join(digests)  # TypeError for anything but strings
+    except TypeError:
+        return False
+    return len(set(digests)) == len(digests)
 
 
 def _never_disclosable(name: str) -> str:
@@ -193,12 +209,13 @@ def _never_disclosable(name: str) -> str:
 class _Resolution:
     __slots__ = ("by_digest", "seen", "used")
 
-    def __init__(self, by_digest: dict[str, str]) -> None:
+    def __init__(self, by_digest: dict[str, str | bytes]) -> None:
         self.by_digest = by_digest
         self.seen: set[str] = set()
         self.used = 0
 
-    def _take(self, dig: object) -> Disclosure | None:
+    def _take(self, dig: object) -> tuple[str, str | None, Any] | None:
+        """The referenced disclosure's ``(salt, name or None, value)``, or None."""
         if not isinstance(dig, str):
             raise DisclosureInvalid("a digest must be a string")
         if dig in self.seen:
@@ -208,7 +225,7 @@ class _Resolution:
         if encoded is None:
             return None
         self.used += 1
-        return decode_disclosure(encoded)
+        return _decoded(encoded)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -228,13 +245,14 @@ class _Resolution:
             disclosure = self._take(dig)
             if disclosure is None:
                 continue
-            if disclosure.name is None:
+            _, name, value = disclosure
+            if name is None:
                 raise DisclosureInvalid("an array-element disclosure is referenced from '_sd'")
-            if top and disclosure.name in NEVER_DISCLOSABLE:
-                raise DisclosureInvalid(_never_disclosable(disclosure.name))
-            if disclosure.name in out:
+            if top and name in NEVER_DISCLOSABLE:
+                raise DisclosureInvalid(_never_disclosable(name))
+            if name in out:
                 raise DisclosureInvalid("a disclosed claim name is already in the object")
-            out[disclosure.name] = self.value(disclosure.value)
+            out[name] = self.value(value)
         return out
 
     def array(self, items: list[Any]) -> list[Any]:
@@ -246,9 +264,10 @@ class _Resolution:
                 disclosure = self._take(item[ARRAY_ELEMENT])
                 if disclosure is None:
                     continue
-                if disclosure.name is not None:
+                _, name, value = disclosure
+                if name is not None:
                     raise DisclosureInvalid("an object-property disclosure is used in an array")
-                out.append(self.value(disclosure.value))
+                out.append(self.value(value))
             else:
                 out.append(self.value(item))
         return out

@@ -597,37 +597,62 @@ class _Unpacker:
         return b".".join((header, payload, signature))
 
     def _text(self) -> bytes:
-        """One segment: its packed bytes unescaped, then encoded as base64url."""
-        size, start = _read_varint(self.skeleton, self.pos)
+        """One segment: its packed bytes unescaped, then encoded as base64url.
+
+        One pass over the segment: ``find`` jumps from escape to escape, the JSON between
+        them is taken in whole slices, and the pieces are joined once (the verify path is
+        measured, and every large intermediate object costs there).
+        """
+        skeleton = self.skeleton
+        start = self.pos
+        if start < len(skeleton) and skeleton[start] < 0x80:  # a length under 128: one byte
+            size = skeleton[start]
+            start += 1
+        else:
+            size, start = _read_varint(skeleton, start)
         self.pos = end = start + size
-        if end > len(self.skeleton):
+        if end > len(skeleton):
             raise FormatError("the compact QR data is truncated")
-        packed = self.skeleton[start:end]
-        out = bytearray()
-        start = 0
-        while (esc := packed.find(0, start)) >= 0:
-            out += packed[start:esc]
-            if esc + 1 >= len(packed):
-                raise FormatError("the compact QR data ends inside an escape")
-            code = packed[esc + 1]
-            start = esc + 2
-            if code == 0:
-                out.append(0)
-            elif code <= MAX_TOKEN_BYTES:
-                out += _b64(self._tail(code))
-            elif code == _DIGEST and self.digests is not None:
-                j, start = _read_varint(packed, start)
-                if j >= len(self.digests):
-                    raise FormatError("a digest reference names no disclosure")
-                out += self.digests[j]
-            elif code == _SD_HASH and self.sd_hash is not None:
-                out += self.sd_hash
-            else:
-                raise FormatError("an unknown escape in the compact QR data")
-            if len(out) > MAX_PRESENTATION:
-                raise FormatError("the presentation is too large")
-        out += packed[start:]
-        text = _b64(out)
+        esc = skeleton.find(0, start, end)
+        if esc < 0:  # no escape: the segment's bytes as they are
+            text = _b64(skeleton[start:end])
+        else:
+            pieces: list[bytes] = []
+            append = pieces.append
+            tail, tail_pos = self.tail, self.tail_pos
+            grown = 0  # characters that references added (tokens are bounded by the tail)
+            while esc >= 0:
+                append(skeleton[start:esc])
+                if esc + 1 >= end:
+                    raise FormatError("the compact QR data ends inside an escape")
+                code = skeleton[esc + 1]
+                start = esc + 2
+                if code == 0:
+                    append(b"\x00")
+                elif code <= MAX_TOKEN_BYTES:  # the base64url text of the next bytes of the tail
+                    stop = tail_pos + code
+                    if stop > len(tail):
+                        raise FormatError("the compact QR data is truncated")
+                    append(_b64(tail[tail_pos:stop]))
+                    tail_pos = stop
+                else:
+                    # a reference: 43 characters from two or three bytes, so counted here
+                    if code == _DIGEST and self.digests is not None:
+                        j, start = _read_varint(skeleton, start, end)
+                        if j >= len(self.digests):
+                            raise FormatError("a digest reference names no disclosure")
+                        append(self.digests[j])
+                    elif code == _SD_HASH and self.sd_hash is not None:
+                        append(self.sd_hash)
+                    else:
+                        raise FormatError("an unknown escape in the compact QR data")
+                    grown += 43
+                    if grown > MAX_PRESENTATION:
+                        raise FormatError("the presentation is too large")
+                esc = skeleton.find(0, start, end)
+            append(skeleton[start:end])
+            self.tail_pos = tail_pos
+            text = _b64(b"".join(pieces))
         self.size += len(text) + 1
         if self.size > MAX_PRESENTATION:
             raise FormatError("the presentation is too large")
@@ -641,11 +666,13 @@ class _Unpacker:
         return self.tail[start:end]
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 number of at most 3 bytes at ``pos``; returns it and the next pos."""
+def _read_varint(data: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
+    """An unsigned LEB128 number of at most 3 bytes at ``pos``, before ``end`` (default:
+    the end of ``data``); returns it and the next pos."""
     value = 0
+    stop = len(data) if end is None else end
     for shift in (0, 7, 14):
-        if pos >= len(data):
+        if pos >= stop:
             raise FormatError("the compact QR data is truncated")
         byte = data[pos]
         pos += 1
@@ -659,4 +686,4 @@ def _b64(data: bytes | bytearray) -> bytes:
     """Canonical unpadded base64url of ``data`` (never empty), as ASCII bytes."""
     if not data:
         raise FormatError("an empty segment in the compact QR data")
-    return b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL)
+    return b2a_base64(data, newline=False).translate(_TO_URL).rstrip(b"=")

@@ -45,10 +45,11 @@ class StatusList:
 
     def get(self, idx: int) -> int:
         """The status at ``idx``. Raises :class:`IndexError` when out of range."""
-        if idx < 0 or idx >= len(self):
+        bits = self.bits
+        pos = idx * bits
+        if idx < 0 or pos + bits > len(self.data) * 8:  # idx >= len(self), without the call
             raise IndexError(idx)
-        pos = idx * self.bits
-        return (self.data[pos >> 3] >> (pos & 7)) & ((1 << self.bits) - 1)
+        return (self.data[pos >> 3] >> (pos & 7)) & ((1 << bits) - 1)
 
     def set(self, idx: int, value: int) -> None:
         """Set the status at ``idx``. Raises :class:`IndexError` or :class:`ValueError`."""

@@ -8,6 +8,11 @@
 * ``keys.jsonstrict.loads`` calls the decoder's scanner directly for text that is one
   value with no whitespace around it; the property is that it answers as the full
   ``JSONDecoder.decode`` path does (value, or error class and message), on any text.
+* ``verifier.core._date`` returns a plain in-range integer itself and hands anything
+  else to ``keys.numericdate.numeric_date``: the same answer as ``numeric_date`` alone.
+* ``verifier.core._split_presentation`` checks the SD-JWT+KB grammar with counts and
+  searches over the whole text; a plain reading of RFC 9901 §4 (split, then every
+  piece looked at) gives the same parts or the same refusal.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from hypothesis import strategies as st
 
 from keys import EcertError, jsonstrict
 from keys.jwk import public_key_from_jwk
+from keys.numericdate import MAX_NUMERIC_DATE, numeric_date
 from keys.signing import VerifyingKey
-from verifier.core import _holder_key
+from verifier.core import _date, _holder_key, _split_presentation
 
 Outcome = tuple[Any, ...]
 
@@ -150,3 +156,78 @@ SPACE = st.sampled_from(["", "", " ", "\n", "\t ", "x", ",", "]", "}", "1"])
 @example("[1] [2]")
 def test_loads_answers_as_the_full_decoder(text: str | bytes) -> None:
     assert json_outcome(jsonstrict.loads, text) == json_outcome(through_decode, text)
+
+
+def date_outcome(read: Any, claims: dict[str, Any], required: bool) -> Outcome:
+    try:
+        value = read(claims, required)
+    except EcertError as err:
+        return ("refused", type(err).__name__, err.message)
+    return ("ok", type(value).__name__, value)
+
+
+DATES = st.one_of(
+    st.integers(),
+    st.sampled_from([MAX_NUMERIC_DATE, MAX_NUMERIC_DATE + 1, -MAX_NUMERIC_DATE - 1, 0, -1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.one_of(st.just({}), st.builds(lambda v: {"exp": v}, DATES)), st.booleans())
+def test_the_date_short_cut_answers_as_numeric_date(claims: dict[str, Any], required: bool) -> None:
+    def fast(c: dict[str, Any], r: bool) -> Any:
+        return _date(c, "exp", r, "the credential")  # type: ignore[call-overload]
+
+    def general(c: dict[str, Any], r: bool) -> Any:
+        return numeric_date(c, "exp", required=r, where="the credential")
+
+    assert date_outcome(fast, claims, required) == date_outcome(general, claims, required)
+
+
+def split_as_the_rfc_reads(raw: bytes) -> list[bytes]:
+    """RFC 9901 §4, plainly: ``JWT~(disclosure~)*[KB-JWT]``, every piece looked at."""
+    alphabet = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+    if any(c not in alphabet for c in raw):
+        raise ValueError("alphabet")
+    parts = raw.split(b"~")
+
+    def is_jwt(piece: bytes) -> bool:
+        pieces = piece.split(b".")
+        return len(pieces) == 3 and all(pieces)
+
+    if len(parts) < 2 or not is_jwt(parts[0]):
+        raise ValueError("jwt")
+    for disclosure in parts[1:-1]:
+        if not disclosure or b"." in disclosure:
+            raise ValueError("disclosure")
+    if parts[-1] and not is_jwt(parts[-1]):
+        raise ValueError("kb")
+    return parts
+
+
+def split_outcome(split: Any, raw: bytes) -> Outcome:
+    try:
+        return ("ok", tuple(split(raw)))
+    except (EcertError, ValueError):
+        return ("refused",)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"B", b"-", b".", b"~", b"..", b"~~", b"=", b"a.b.c"]), max_size=14
+    )
+)
+@example([b"a.b.c", b"~", b"a", b"~", b"a.b.c"])
+@example([b"a.b.c", b"~", b"~", b"a.b.c"])
+@example([b"a.b.c", b"~"])
+@example([b".a.b", b"~"])
+@example([b"a.b.c", b"~", b"a.", b"~", b"a.b.c"])
+def test_the_grammar_check_refuses_what_the_rfc_refuses(pieces: list[bytes]) -> None:
+    raw = b"".join(pieces)
+    assert split_outcome(_split_presentation, raw) == split_outcome(split_as_the_rfc_reads, raw)

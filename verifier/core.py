@@ -16,7 +16,7 @@ from binascii import b2a_base64
 from collections.abc import Callable, Mapping, Sequence
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -34,7 +34,7 @@ from keys.errors import InvalidUnicode, UnsupportedAlgorithm
 from keys.jsonstrict import loads_object
 from keys.jwk import public_key_from_jwk
 from keys.jws import checked_header, verify_compact
-from keys.numericdate import numeric_date
+from keys.numericdate import MAX_NUMERIC_DATE, numeric_date
 from keys.trustlist import PORTRAIT_CLAIM, Scene
 from sdjwt import LEEWAY, TYP_KB_JWT, TYP_SD_JWT_VC, resolve
 from sdjwt.qr_transport import MAX_COMPACT, decode_compact_ascii, is_compact
@@ -207,7 +207,7 @@ class Verifier:
         return self.source.trust_list
 
     def _recall(self, issuer_jwt: bytes) -> _Verified | None:
-        if not self._verified:
+        if issuer_jwt not in self._verified:  # a new credential: no lock taken
             return None
         with self._verified_lock:
             entry = self._verified.pop(issuer_jwt, None)
@@ -431,7 +431,7 @@ class Verifier:
         kb_jwt = parts[-1]
         if not kb_jwt:
             raise KeyBindingMissing("the presentation has no key-binding JWT")
-        disclosures = [d.decode("ascii") for d in parts[1:-1]]
+        disclosures = parts[1:-1]
 
         # 2.-4. the issuer-signed JWT: parsed, its key chosen by the trust source from
         # iss + kid only, its signature checked (keys.jws.verify_compact) -- unless these
@@ -462,9 +462,9 @@ class Verifier:
             raise IssuerNotAuthorised("the issuer is not authorised for this credential type")
 
         # 5. claims against the clock
-        exp = numeric_date(payload, "exp", where="the credential")
-        nbf = numeric_date(payload, "nbf", required=False, where="the credential")
-        iat = numeric_date(payload, "iat", required=False, where="the credential")
+        exp = _date(payload, "exp", True, "the credential")
+        nbf = _date(payload, "nbf", False, "the credential")
+        iat = _date(payload, "iat", False, "the credential")
         if now > exp + self._leeway:
             errors.append(_err(Expired("the credential has expired")))
         if nbf is not None and now + self._leeway < nbf:
@@ -478,8 +478,9 @@ class Verifier:
         holder_jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
         if not isinstance(holder_jwk, dict):
             raise Malformed("the credential has no holder key ('cnf.jwk')")
+        presented = memoryview(raw)[: len(raw) - len(kb_jwt)]  # what sd_hash covers, uncopied
         nonce, kb_iat = self._check_key_binding(
-            kb_jwt, holder_jwk, seen, raw[: len(raw) - len(kb_jwt)], binding, now, result
+            kb_jwt, holder_jwk, seen, presented, binding, now, result
         )
 
         # 7. status
@@ -498,7 +499,7 @@ class Verifier:
         kb_jwt: bytes,
         holder_jwk: Mapping[str, Any],
         seen: _Verified,
-        presented: bytes,
+        presented: bytes | memoryview,
         binding: _Binding,
         now: float,
         result: VerificationResult,
@@ -528,7 +529,7 @@ class Verifier:
         except SignatureInvalid:
             raise KeyBindingInvalid("the KB-JWT is not signed by the holder key") from None
         try:
-            iat = numeric_date(kb, "iat", where="the KB-JWT")
+            iat = _date(kb, "iat", True, "the KB-JWT")
         except FormatError as err:
             raise KeyBindingInvalid(err.message) from None
         nonce = kb.get("nonce")
@@ -678,6 +679,22 @@ def _unpack_compact(text: str | bytes) -> bytes:
         raise Malformed(f"the compact QR text is unusable: {err.message}") from None
 
 
+@overload
+def _date(claims: Mapping[str, Any], name: str, required: Literal[True], where: str) -> float: ...
+@overload
+def _date(
+    claims: Mapping[str, Any], name: str, required: Literal[False], where: str
+) -> float | None: ...
+def _date(claims: Mapping[str, Any], name: str, required: bool, where: str) -> float | None:
+    """:func:`keys.numericdate.numeric_date` with its common answer first: a plain integer
+    within its range is returned as it is; anything else (absent, a float, out of range, not
+    a number) goes to ``numeric_date``, which answers or refuses it as always."""
+    value = claims.get(name)
+    if type(value) is int and -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:
+        return value
+    return numeric_date(claims, name, required=required, where=where)
+
+
 def _split_presentation(raw: bytes) -> list[bytes]:
     """Check the SD-JWT+KB grammar (RFC 9901 §4) and split at "~".
 
@@ -690,17 +707,23 @@ def _split_presentation(raw: bytes) -> list[bytes]:
     parts = raw.split(b"~")
     if len(parts) < 2 or not _is_jwt(parts[0]):
         raise Malformed("not an SD-JWT presentation (compact serialization)")
-    for disclosure in parts[1:-1]:
-        if not disclosure or b"." in disclosure:
-            raise Malformed("a disclosure is empty or not one base64url segment")
+    # the disclosures, between the JWT's "~" and the last "~": none empty ("~~"), no "."
+    disclosures = raw[len(parts[0]) : len(raw) - len(parts[-1])]
+    if b"~~" in disclosures or b"." in disclosures:
+        raise Malformed("a disclosure is empty or not one base64url segment")
     if parts[-1] and not _is_jwt(parts[-1]):
         raise Malformed("the key-binding JWT is not a compact JWS")
     return parts
 
 
 def _is_jwt(segment: bytes) -> bool:
-    pieces = segment.split(b".")
-    return len(pieces) == 3 and all(pieces)
+    """Three non-empty segments joined by "." (the alphabet is checked already)."""
+    return (
+        segment.count(b".") == 2
+        and b".." not in segment
+        and segment[:1] != b"."
+        and segment[-1:] != b"."
+    )
 
 
 def _b64(segment: bytes) -> bytes:
@@ -711,9 +734,9 @@ def _b64(segment: bytes) -> bytes:
         raise Malformed("a segment is not valid (canonical) base64url") from None
 
 
-def _sha256_b64url(data: bytes) -> str:
-    digest = b2a_base64(sha256(data).digest(), newline=False)
-    return digest.rstrip(b"=").translate(_TO_URL).decode("ascii")
+def _sha256_b64url(data: bytes | memoryview) -> str:
+    # 32 bytes are 43 base64 characters and one "="
+    return b2a_base64(sha256(data).digest())[:43].translate(_TO_URL).decode("ascii")
 
 
 def _err(err: VerificationError) -> ErrorDict:
