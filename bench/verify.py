@@ -253,7 +253,7 @@ def round_ours(stack: Stack, pool: Pool, budget: float) -> Round:
 
 
 def round_compact(stack: Stack, pool: Pool, budget: float) -> Round:
-    """The same fresh presentations, scanned as compact ``EC2:`` QR texts (what the wallet writes today)."""
+    """The same fresh presentations, scanned as compact ``EC2:`` QR texts."""
     verify = stack.verifier().verify
 
     def step(text: str) -> bool:
