@@ -66,6 +66,7 @@ class Texts:
     api_link: str
     p_heading: str
     p_scan: str
+    offline: str
 
 
 EN = Texts(
@@ -79,6 +80,7 @@ EN = Texts(
     landing_title="Electronic certificates", wallet_link="Open my wallet",
     scan_link="Open the scanner", api_link="API description (OpenAPI 3.1)",
     p_heading="Show this to the staff", p_scan="Open the scanner",
+    offline="No network. Try again later.",
 )
 ZH = Texts(
     lang="zh", venue_key="场所密钥", log_in="登录", scene="使用场景",
@@ -91,6 +93,7 @@ ZH = Texts(
     landing_title="电子证照", wallet_link="打开我的证照夹",
     scan_link="打开核验扫码", api_link="接口说明（OpenAPI 3.1）",
     p_heading="请出示给核验人员扫描", p_scan="打开核验扫码",
+    offline="网络不可用，请稍后重试。",
 )
 LANGS = [pytest.param(EN, id="en"), pytest.param(ZH, id="zh")]
 
@@ -323,6 +326,36 @@ def test_a_scan_before_the_scene_names_arrive_still_names_the_scene(
     status = page.get_by_role("status")
     expect(status.locator(".verdict")).to_be_visible()
     expect(status.locator(".made-for")).to_contain_text(t.hotel_scene)
+
+
+@pytest.mark.parametrize("t", LANGS)
+def test_a_verification_that_never_answers_frees_the_scanner(
+    opened: Page, service: Service, token: str, shots: Screenshots, t: Texts
+) -> None:
+    """A request that hangs (a dead mobile network, a proxy holding the connection) fails
+    after the page's timeout: the scanner says the network is down and takes the next code,
+    where it used to stay "verifying" and refuse every scan until a reload."""
+    page = opened.page
+    scanner(page, service, t, "grand-hotel", "hotel")
+    page.evaluate("window.Ecert.timeouts.request = 400")
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # never answered
+        held.append(route)
+
+    page.route("**/api/v1/verify", hold)
+    box = page.get_by_label(t.qr_content, exact=True)
+    box.fill(_qr(service, token, "hotel", "offline"))
+    box.press("Enter")
+    error = page.locator("#scan-error")
+    expect(error).to_have_text(t.offline)
+    assert held, "the scanner did not send the code"
+    shots.take(page, "request-timed-out")
+    page.unroute("**/api/v1/verify")
+    box.fill(_qr(service, token, "hotel", "offline"))
+    box.press("Enter")
+    expect(page.get_by_role("status").locator(".verdict")).to_have_text(t.valid)
+    expect(error).to_be_hidden()
 
 
 @pytest.mark.parametrize("t", LANGS)

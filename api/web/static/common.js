@@ -107,13 +107,44 @@
   NetworkError.prototype = Object.create(Error.prototype);
 
   /**
+   * How long a request may take, answer included, before it fails as a NetworkError
+   * (ms): a request that hangs (a dead mobile network, a proxy holding the connection)
+   * must not hold a page forever -- a scanner stays "verifying" and refuses the next
+   * code. An upload (a photo of a QR code) gets longer, and so does a large download
+   * asked for with `timeout: E.timeouts.download` (the verifier bundle, up to 4 MiB on a
+   * slow network). Pages and tests may change them.
+   */
+  var timeouts = { request: 20000, upload: 60000, download: 120000 };
+
+  /**
    * Call the API. Resolves to {status, ok, data, headers, response}; data is the
    * parsed JSON (also for problem+json errors) or null. Rejects with NetworkError when
-   * the server cannot be reached.
-   *   options: token (bearer), body (JSON), form (FormData), raw (keep the body: blob)
+   * the server cannot be reached or does not answer in time (timeouts above).
+   *   options: token (bearer), body (JSON), form (FormData), raw (keep the body: blob),
+   *   timeout (ms, instead of the default above)
    */
   function api(method, path, options) {
     options = options || {};
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller
+      ? window.setTimeout(
+          function () {
+            controller.abort();
+          },
+          options.timeout || (options.form ? timeouts.upload : timeouts.request)
+        )
+      : null;
+    function done(result) {
+      if (timer !== null) window.clearTimeout(timer);
+      return result;
+    }
+    return send(method, path, options, controller ? controller.signal : undefined).then(done, function (err) {
+      done(null);
+      throw err instanceof NetworkError ? err : new NetworkError(err);
+    });
+  }
+
+  function send(method, path, options, signal) {
     var headers = {};
     var body;
     if (options.token) headers["Authorization"] = "Bearer " + options.token;
@@ -130,6 +161,7 @@
         body: body,
         credentials: "omit",
         cache: "no-store",
+        signal: signal,
       })
       .catch(function (err) {
         throw new NetworkError(err);
@@ -356,6 +388,7 @@
     isoDateTime: isoDateTime,
     setMessage: setMessage,
     api: api,
+    timeouts: timeouts,
     NetworkError: NetworkError,
     clockOffset: clockOffset,
     jwtPayload: jwtPayload,

@@ -706,7 +706,7 @@
 
   /** The verifier bundle (public; at most MAX_BUNDLE characters), or null. */
   function fetchBundle() {
-    return E.api("GET", BUNDLE_URL).then(
+    return E.api("GET", BUNDLE_URL, { timeout: E.timeouts.download }).then(
       function (r) {
         if (!r.ok || !r.data || typeof r.data.trust_list !== "string") return null;
         if (!Array.isArray(r.data.status_lists)) return null;
