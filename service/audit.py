@@ -28,8 +28,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,7 +41,16 @@ from keys.errors import FormatError, SealBroken
 from keys.jws import sign_compact
 from service.errors import AuditChainBroken
 from service.uses import MAX_PURPOSE, Use
-from store.interface import AUDIT_GENESIS, MAX_AUDIT_PAGE, AuditEntry, CorruptRecord, Store
+from store.interface import (
+    AUDIT_GENESIS,
+    MAX_AUDIT_BATCH,
+    MAX_AUDIT_PAGE,
+    AuditEntry,
+    AuditLink,
+    CorruptRecord,
+    InvalidArgument,
+    Store,
+)
 
 __all__ = [
     "AUDIT_KEY_LABEL",
@@ -48,6 +58,7 @@ __all__ = [
     "HEAD_TYP",
     "AuditLog",
     "AuditReport",
+    "GroupAppend",
     "entry_hash",
 ]
 
@@ -98,6 +109,98 @@ class AuditReport:
         return f"audit chain broken at {where}{self.reason}: {self.message}"
 
 
+#: The most entries a :class:`GroupAppend` writes at once: on Redis a batch that lost the
+#: race to another process is linked again (an HMAC and a SHA-256 per entry), so a
+#: smaller batch gets back into the race sooner.
+GROUP_LIMIT = 64
+
+
+class _Pending:
+    """One append waiting in a :class:`GroupAppend`."""
+
+    __slots__ = ("done", "lead", "link", "result")
+
+    def __init__(self, link: AuditLink) -> None:
+        self.link = link
+        self.done = threading.Event()  # written, failed, or handed the lead
+        self.lead = False
+        #: the entry written, or what failed its batch; None while queued
+        self.result: AuditEntry | BaseException | None = None
+
+    def outcome(self) -> AuditEntry:
+        if isinstance(self.result, AuditEntry):
+            return self.result
+        if self.result is None:  # pragma: no cover - outcome is read once done
+            raise CorruptRecord("an audit append ended without an entry")
+        raise self.result
+
+
+class GroupAppend:
+    """Appends from the threads of one process, written together (a group commit).
+
+    Each chain append is a store write that must see the tail (one ``BEGIN IMMEDIATE`` on
+    SQLite; a compare-and-set script on Redis, which threads appending one by one keep
+    making each other retry). Here one thread at a time writes: it takes everything
+    queued (at most ``limit``) and appends it in one :meth:`append_audit_batch`, while
+    the threads that arrive meanwhile queue and wait. Once its own entry is written it
+    hands the lead to the first one still waiting. No append is lost or reordered: each
+    caller returns when its own entry is written, or raises what failed the write of
+    its batch (every entry of that batch fails alike, as it would have alone).
+    """
+
+    def __init__(
+        self,
+        append_batch: Callable[[Sequence[AuditLink]], list[AuditEntry]],
+        *,
+        limit: int = GROUP_LIMIT,
+    ) -> None:
+        if not 1 <= limit <= MAX_AUDIT_BATCH:
+            raise InvalidArgument(f"a group holds 1 to {MAX_AUDIT_BATCH} entries")
+        self._append_batch = append_batch
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
+
+    def append(self, link: AuditLink) -> AuditEntry:
+        """Append the entry ``link`` builds (as :meth:`append_audit`); returns it."""
+        pending = _Pending(link)
+        with self._lock:
+            self._queue.append(pending)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
+            pending.done.wait()
+            if not pending.lead:
+                return pending.outcome()
+        while pending.result is None:  # its own entry is still queued
+            with self._lock:
+                batch = self._queue[: self._limit]
+                del self._queue[: self._limit]
+            self._write(batch)
+        with self._lock:
+            if self._queue:
+                self._queue[0].lead = True
+                self._queue[0].done.set()
+            else:
+                self._leading = False
+        return pending.outcome()
+
+    def _write(self, batch: list[_Pending]) -> None:
+        try:
+            entries = self._append_batch([p.link for p in batch])
+            if len(entries) != len(batch):
+                raise CorruptRecord("the store appended another number of audit entries")
+        except BaseException as err:  # every waiter of the batch gets it
+            for p in batch:
+                p.result = err
+        else:
+            for p, entry in zip(batch, entries, strict=True):
+                p.result = entry
+        for p in batch:
+            p.done.set()
+
+
 class AuditLog:
     """Appends uses to the chain, verifies it and exports it (see the module doc)."""
 
@@ -115,6 +218,7 @@ class AuditLog:
         self._tag_key = tag_key
         self._platform = platform
         self.clock = clock
+        self._group = GroupAppend(store.append_audit_batch)
 
     # -- appending -------------------------------------------------------------------------
 
@@ -123,7 +227,9 @@ class AuditLog:
         self.append(use)
 
     def append(self, use: Use) -> AuditEntry:
-        """Append ``use`` to the chain: one store write. Returns the entry."""
+        """Append ``use`` to the chain and return its entry, once it is written. Appends
+        made by other threads of this process meanwhile are written together with it, in
+        one store write (:class:`GroupAppend`)."""
         body = self._body(use)
         at = int(use.at)
 
@@ -131,7 +237,7 @@ class AuditLog:
             digest = entry_hash(seq, at, prev, body)
             return AuditEntry(seq, at, body, prev, digest, self._tag(digest))
 
-        return self._store.append_audit(link)
+        return self._group.append(link)
 
     def _body(self, use: Use) -> bytes:
         purpose = ""

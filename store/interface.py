@@ -36,6 +36,7 @@ from store.kinds.activity import ACTIVITY_CAP as ACTIVITY_CAP
 from store.kinds.activity import ActivityRecord as ActivityRecord
 from store.kinds.activity import ActivityStore as ActivityStore
 from store.kinds.audit import AUDIT_GENESIS as AUDIT_GENESIS
+from store.kinds.audit import MAX_AUDIT_BATCH as MAX_AUDIT_BATCH
 from store.kinds.audit import MAX_AUDIT_PAGE as MAX_AUDIT_PAGE
 from store.kinds.audit import AuditEntry as AuditEntry
 from store.kinds.audit import AuditLink as AuditLink

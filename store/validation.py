@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from store.errors import InvalidArgument, OutOfRange
 from store.kinds.accounts import API_KEY_KINDS
 from store.kinds.ephemeral import MAX_LIMIT_COUNT, MAX_LIMITS, MAX_WINDOW, MAX_WINDOW_NAME, Limit
 from store.kinds.status import ALLOWED_BITS, StatusListRecord
 
+if TYPE_CHECKING:
+    from store.kinds.audit import AuditEntry, AuditLink
+
 __all__ = [
     "check_activity_limit",
     "check_audit_entry",
     "check_audit_range",
+    "link_audit_batch",
     "check_consent",
     "check_consent_states",
     "check_api_key_kind",
@@ -216,6 +221,26 @@ def check_audit_entry(entry: object, seq: int, prev: str) -> None:
         raise InvalidArgument("an audit time is an integer in 0..2**53 - 1")
     if type(entry.body) is not bytes:
         raise InvalidArgument("an audit body is bytes")
+
+
+def link_audit_batch(links: Sequence[AuditLink], seq: int, prev: str) -> list[AuditEntry]:
+    """The entries of an append of ``links`` after the tail (``seq`` the first one's,
+    ``prev`` the tail's hash), each linked to the one before and checked
+    (:func:`check_audit_entry`). Raises :class:`InvalidArgument` for more than
+    :data:`~store.kinds.audit.MAX_AUDIT_BATCH` links or a refused entry."""
+    from store.kinds.audit import MAX_AUDIT_BATCH
+
+    if len(links) > MAX_AUDIT_BATCH:
+        raise InvalidArgument(f"at most {MAX_AUDIT_BATCH} audit entries are appended at once")
+    entries = []
+    for link in links:
+        entry = link(seq, prev)
+        check_audit_entry(entry, seq, prev)
+        entries.append(entry)
+        seq, prev = seq + 1, entry.hash
+    return entries
+
+
 def check_consent(record: object) -> None:
     """Raise :class:`InvalidArgument` for a consent record with an unknown state or
     origin, or an id that is empty, over 64 characters or holds a separator."""

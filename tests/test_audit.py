@@ -1,7 +1,11 @@
 """The audit chain (issue 11): every use appended to a hash chain with a keyed tag.
 
 * the store contract (SQLite, Redis, the Cluster): appends link to the tail atomically,
-  also from many threads at once, leaving one chain with no gap and no fork;
+  also from many threads at once, leaving one chain with no gap and no fork; a batch
+  lands whole or not at all; on Redis an appender that keeps losing the race takes a
+  turn, and a turn left by a dead worker lapses;
+* the group append of a process's threads (``service.audit.GroupAppend``): each caller
+  gets its own entry, a failed write fails exactly the appends of its group;
 * over HTTP on both stores: verifications (and a proof query recorded as a use) are
   appended; ``ecert audit verify`` finds the chain intact; then the store is edited raw
   (SQLite ``UPDATE``/``DELETE``, Redis ``HSET``/``HDEL``) and verify names the entry:
@@ -22,7 +26,8 @@ import json
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,10 +39,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cli.main import main
+from service.audit import GroupAppend
 from service.instance import Ecert
 from service.uses import Use
-from store.errors import InvalidArgument
-from store.interface import AUDIT_GENESIS, AuditEntry, Store
+from store.errors import InvalidArgument, StoreUnavailable
+from store.interface import AUDIT_GENESIS, MAX_AUDIT_BATCH, AuditEntry, Store
 from store.redis import RedisStore
 from store.sqlite import SQLiteStore
 from tests.api_helpers import AuthActions, api_app, auth, card_id, client, demo, services_of
@@ -141,6 +147,176 @@ def test_many_concurrent_appenders_leave_one_gap_free_chain(store: Store) -> Non
     entries = store.audit_range(1, 1000)
     _assert_one_chain(entries, threads * each)
     assert len({e.body for e in entries}) == threads * each  # every append once
+
+
+def _redis_only(store: Store) -> RedisStore:
+    if not isinstance(store, RedisStore):
+        pytest.skip("Redis only: SQLite appends inside its write lock, with no race to lose")
+    return store
+
+
+def test_an_appender_that_lost_twice_takes_its_turn_and_its_next_write_wins(
+    store: Store,
+) -> None:
+    """An appender that keeps losing the compare-and-set to a busy worker is not left to
+    lose forever: after two losses it takes a turn, and the other worker waits for it."""
+    mine = _redis_only(store)
+    other = _sibling(store)
+    calls: list[int] = []
+    late: list[threading.Thread] = []
+
+    def link(seq: int, prev: str) -> AuditEntry:
+        calls.append(seq)
+        if len(calls) <= 2:  # another worker writes first: this write loses
+            other.append_audit(_linker(1, f'{{"other":{len(calls)}}}'.encode()))
+        elif len(calls) == 3:  # and tries again while this one has its turn
+            body = b'{"other":3}'
+            late.append(threading.Thread(target=other.append_audit, args=(_linker(1, body),)))
+            late[0].start()
+            time.sleep(0.05)  # every chance to get in first
+        return _linker(2, b'{"mine":1}')(seq, prev)
+
+    entry = mine.append_audit(link)
+    late[0].join(timeout=10)
+    assert len(calls) == 3 and entry.seq == 3
+    bodies = [e.body for e in store.audit_range(1, 10)]
+    assert bodies == [b'{"other":1}', b'{"other":2}', b'{"mine":1}', b'{"other":3}']
+    _assert_one_chain(store.audit_range(1, 10), 4)
+
+
+def test_a_turn_left_by_a_dead_worker_holds_appends_up_only_for_its_life(
+    store: Store,
+) -> None:
+    redis_store = _redis_only(store)
+    turn = f"{redis_store.prefix}:{{audit}}:turn"
+    redis_store.client.set(turn, "a-worker-that-died", px=200)
+    assert store.append_audit(_linker(1000, b"{}")).seq == 1  # once the turn has lapsed
+    # a turn that never lapses (written by hand): the append gives up, and writes nothing
+    redis_store.client.set(turn, "stuck")
+    redis_store.audit_patience = 0.3
+    with pytest.raises(StoreUnavailable):
+        store.append_audit(_linker(1001, b"{}"))
+    redis_store.client.delete(turn)
+    assert store.append_audit(_linker(1002, b"{}")).seq == 2
+    _assert_one_chain(store.audit_range(1, 10), 2)
+
+
+def test_a_batch_links_each_entry_to_the_one_before_and_lands_whole_or_not_at_all(
+    store: Store,
+) -> None:
+    first = store.append_audit(_linker(1000, b'{"n":0}'))
+    batch = store.append_audit_batch(
+        [_linker(1001 + n, f'{{"n":{n + 1}}}'.encode()) for n in range(4)]
+    )
+    assert [e.seq for e in batch] == [2, 3, 4, 5] and batch[0].prev == first.hash
+    _assert_one_chain(store.audit_range(1, 100), 5)
+    assert store.audit_tail() == batch[-1]
+    assert store.append_audit_batch([]) == []
+
+    def wrong_prev(seq: int, prev: str) -> AuditEntry:
+        return _linker(1000, b"{}")(seq, AUDIT_GENESIS)
+
+    # one refused entry refuses the batch: nothing of it is written
+    with pytest.raises(InvalidArgument):
+        store.append_audit_batch([_linker(2000, b"{}"), wrong_prev, _linker(2001, b"{}")])
+    too_many = [_linker(3000, b"{}")] * (MAX_AUDIT_BATCH + 1)
+    with pytest.raises(InvalidArgument):
+        store.append_audit_batch(too_many)
+    assert store.audit_tail() == batch[-1]
+    more = store.append_audit_batch([_linker(4000, b"{}")] * MAX_AUDIT_BATCH)
+    assert more[0].prev == batch[-1].hash
+    _assert_one_chain(store.audit_range(1, 1000), 5 + MAX_AUDIT_BATCH)
+
+
+class Gate:
+    """The store's batch append, held at its first call until ``waiting`` more appends
+    have queued behind it (so that the grouping is certain, not a matter of timing); the
+    batch sizes written are kept."""
+
+    def __init__(self, store: Store, waiting: int) -> None:
+        self.store = store
+        self.waiting = waiting
+        self.sizes: list[int] = []
+        self.group: GroupAppend | None = None
+        #: the write (by its index) that fails, and with what
+        self.fail: tuple[int, BaseException] | None = None
+
+    def append_batch(self, links: Sequence[Callable[[int, str], AuditEntry]]) -> list[AuditEntry]:
+        if not self.sizes and self.group is not None:
+            for _ in range(1000):  # up to 10 s
+                if len(self.group._queue) >= self.waiting:
+                    break
+                time.sleep(0.01)
+        self.sizes.append(len(links))
+        if self.fail is not None and self.fail[0] == len(self.sizes) - 1:
+            raise self.fail[1]
+        return self.store.append_audit_batch(links)
+
+
+def _append_from_threads(
+    group: GroupAppend, threads: int, each: int
+) -> tuple[list[AuditEntry], list[BaseException]]:
+    start = threading.Barrier(threads)
+    got: list[AuditEntry] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(n: int) -> None:
+        start.wait()
+        for i in range(each):
+            try:
+                entry = group.append(_linker(1000 + i, f'{{"t":{n},"i":{i}}}'.encode()))
+            except BaseException as err:
+                with lock:
+                    errors.append(err)
+            else:
+                with lock:
+                    got.append(entry)
+
+    workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert not any(w.is_alive() for w in workers), "an append never returned"
+    return got, errors
+
+
+def test_the_threads_of_a_process_append_in_groups_and_each_gets_its_own_entry(
+    store: Store,
+) -> None:
+    """One process's threads share one store object (as a worker's threads do): their
+    appends are written a group at a time, every one once, in one gap-free chain."""
+    threads, each = 8, 20
+    gate = Gate(store, waiting=threads - 1)
+    group = gate.group = GroupAppend(gate.append_batch)
+    got, errors = _append_from_threads(group, threads, each)
+    assert errors == []
+    entries = store.audit_range(1, 1000)
+    _assert_one_chain(entries, threads * each)
+    assert sorted(got, key=lambda e: e.seq) == entries  # each caller got its own entry
+    assert len({e.body for e in entries}) == threads * each
+    assert sum(gate.sizes) == threads * each
+    assert gate.sizes[0] == 1 and gate.sizes[1] >= threads - 1  # the first held, then a group
+    assert len(gate.sizes) < threads * each
+
+
+def test_a_failed_group_write_fails_each_of_its_appends_and_the_next_ones_go_on(
+    store: Store,
+) -> None:
+    threads = 6
+    gate = Gate(store, waiting=threads - 1)
+    group = gate.group = GroupAppend(gate.append_batch)
+    gate.fail = (1, StoreUnavailable("the store is down"))
+    got, errors = _append_from_threads(group, threads, 1)
+    # the first write (one entry, held until the others queued) went through; the group
+    # after it failed, every one of its appends with the store's error
+    assert gate.sizes == [1, threads - 1]
+    assert len(errors) == threads - 1
+    assert all(isinstance(err, StoreUnavailable) for err in errors)
+    assert len(got) == 1
+    _assert_one_chain(store.audit_range(1, 100), 1)
+    assert group.append(_linker(5000, b"{}")).seq == 2
 
 
 # -- over HTTP, then the CLI ----------------------------------------------------------------
@@ -401,3 +577,13 @@ def test_the_tail_cut_off_is_what_the_chain_alone_cannot_prove(
         assert (code, out.strip()) == (0, f"{len(rows) - 1} entries, chain intact")
     else:
         assert code == 1 and f"seq {len(rows)}" in err and "unreadable" in err, err
+
+
+def test_a_group_holds_one_to_the_most_a_batch_append_takes() -> None:
+    def never(links: Sequence[Callable[[int, str], AuditEntry]]) -> list[AuditEntry]:
+        raise AssertionError("not called")
+
+    for limit in (0, MAX_AUDIT_BATCH + 1):
+        with pytest.raises(InvalidArgument):
+            GroupAppend(never, limit=limit)
+    GroupAppend(never, limit=MAX_AUDIT_BATCH)

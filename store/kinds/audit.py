@@ -8,16 +8,25 @@ the write, so that concurrent appenders leave one chain with no gap and no fork.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["AUDIT_GENESIS", "MAX_AUDIT_PAGE", "AuditEntry", "AuditLink", "AuditStore"]
+__all__ = [
+    "AUDIT_GENESIS",
+    "MAX_AUDIT_BATCH",
+    "MAX_AUDIT_PAGE",
+    "AuditEntry",
+    "AuditLink",
+    "AuditStore",
+]
 
 #: The ``prev`` of the first entry (``seq`` 1): 64 zeros.
 AUDIT_GENESIS = "0" * 64
 #: The most entries one :meth:`AuditStore.audit_range` call returns.
 MAX_AUDIT_PAGE = 1000
+#: The most entries one :meth:`AuditStore.append_audit_batch` call appends.
+MAX_AUDIT_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,14 @@ class AuditStore(Protocol):
         atomically: no other append lands between reading the tail and the write. The
         entry must carry that ``seq`` and ``prev`` (else :class:`InvalidArgument`).
         Raises :class:`StoreUnavailable` when the append keeps losing races."""
+
+    def append_audit_batch(self, links: Sequence[AuditLink]) -> list[AuditEntry]:
+        """Append the entries ``links`` build, in their order, atomically as one append:
+        the first linked to the tail as in :meth:`append_audit`, each next one to the one
+        before it (``seq`` one more, ``prev`` its ``hash``). Nothing is written if any
+        entry is refused (:class:`InvalidArgument`, as for one). At most
+        :data:`MAX_AUDIT_BATCH` links (else :class:`InvalidArgument`); none appends
+        nothing. Returns the entries, in order."""
 
     def audit_range(self, from_seq: int, count: int) -> list[AuditEntry]:
         """The entries with ``from_seq <= seq < from_seq + count``, by ``seq`` (a missing

@@ -70,6 +70,7 @@ key                                 type         holds
 ``P:{audit}:entries``               hash         seq -> audit entry JSON (body base64)
 ``P:{audit}:tail``                  hash         ``seq`` and ``hash`` of the last entry
 ``P:{audit}:time``                  sorted set   seqs (20 digits) by ``at``
+``P:{audit}:turn``                  string       the token of the appender whose turn it is (250 ms)
 ``P:{job:ID}:job``                  string       job record JSON (fixed fields; spec sealed)
 ``P:{job:ID}:live``                 hash         state, counters, ``updated_at``, the lease
 ``P:{job:ID}:step-state``           hash         step number -> step state

@@ -1,13 +1,15 @@
 """The audit chain on SQLite (table ``audit``, schema version 7): one row per entry,
 ``seq`` its primary key; appended inside one ``BEGIN IMMEDIATE`` that reads the tail and
-writes the entry linked to it."""
+writes the entry (or the batch of entries) linked to it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from store.codec import Codec
 from store.kinds.audit import AUDIT_GENESIS, AuditEntry, AuditLink
 from store.sqlite.base import SQLiteBase
-from store.validation import check_audit_entry, check_audit_range
+from store.validation import check_audit_range, link_audit_batch
 
 __all__ = ["AuditMixin"]
 
@@ -21,13 +23,18 @@ class AuditMixin(SQLiteBase):
     def append_audit(self, link: AuditLink) -> AuditEntry:
         """Read the tail and insert the linked entry in one write transaction (other
         processes wait in ``BEGIN IMMEDIATE``; this one's threads on the write lock)."""
+        return self.append_audit_batch([link])[0]
+
+    def append_audit_batch(self, links: Sequence[AuditLink]) -> list[AuditEntry]:
+        """Read the tail and insert every linked entry in one write transaction."""
+        if not links:
+            return []
         with self._write() as conn:
             tail = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (1, AUDIT_GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1]))
-            entry = link(seq, prev)
-            check_audit_entry(entry, seq, prev)
-            conn.execute(_INSERT, AUDIT.to_row(entry))
-        return entry
+            entries = link_audit_batch(links, seq, prev)
+            conn.executemany(_INSERT, [AUDIT.to_row(entry) for entry in entries])
+        return entries
 
     def audit_range(self, from_seq: int, count: int) -> list[AuditEntry]:
         check_audit_range(from_seq, count)
