@@ -223,6 +223,21 @@ def screenshots_for(tmp_path: Path, test_name: str) -> Screenshots:
     return Screenshots(tmp_path / "screenshots", name)
 
 
+def box_of(locator: Any, timeout: float = 15.0) -> dict[str, float]:
+    """The bounding box of a visible element, waiting for one. A page that draws a list
+    again (the wallet redraws its cards when the phone's copy changes) can replace the
+    element between the locator finding it and measuring it, and Playwright then
+    answers None for the detached node: measure again, as a person would look again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        box = locator.bounding_box()
+        if box is not None:
+            return dict(box)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no box within {timeout} s: {locator}")
+        time.sleep(0.05)
+
+
 def wait_until(page: Any, script: str, timeout: float = 15.0) -> Any:
     """Evaluate ``script`` (which may be async) in the page until it gives a truthy value,
     and return it. ``page.wait_for_function`` does not await a promise: an async

@@ -19,6 +19,7 @@ from tests.browser_helpers import (
     PHONE,
     PageErrors,
     Service,
+    box_of,
     require_chromium,
     running_service,
     serious_violations,
@@ -116,14 +117,13 @@ def test_the_citizen_sees_the_change_in_both_languages_and_dismisses_it(
         dismiss = notices.get_by_role("button", name=f"关闭这条通知：{NOTICE['zh']}")
         expect(dismiss).to_be_visible()
         expect(dismiss).to_have_text("知道了")
-        notice_box = notices.bounding_box()
-        card_box = page.get_by_role("button", name="居民身份证").bounding_box()
-        assert notice_box is not None and card_box is not None
+        notice_box = box_of(notices)
+        card_box = box_of(page.get_by_role("button", name="居民身份证"))
         assert notice_box["y"] + notice_box["height"] <= card_box["y"]
         assert notice_box["x"] >= 0 and notice_box["x"] + notice_box["width"] <= PHONE["width"]
         # at 390 px the dismiss button stays inside the screen and big enough to tap
-        button_box = dismiss.bounding_box()
-        assert button_box is not None and button_box["height"] >= 44
+        button_box = box_of(dismiss)
+        assert button_box["height"] >= 44
         assert button_box["x"] + button_box["width"] <= PHONE["width"]
         shots.take(page, "notice-zh")
         assert serious_violations(page) == []

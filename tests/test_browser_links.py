@@ -19,6 +19,7 @@ from tests.browser_helpers import (
     PHONE,
     PageErrors,
     Service,
+    box_of,
     require_chromium,
     running_service,
     serious_violations,
@@ -104,8 +105,7 @@ def _log_in(page: Any, service: Service, citizen_id: str, lang: str) -> None:
 
 
 def _inside_the_phone(locator: Any, min_height: float = 44) -> None:
-    box = locator.bounding_box()
-    assert box is not None
+    box = box_of(locator)
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     assert box["height"] >= min_height
 
