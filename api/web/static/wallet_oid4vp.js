@@ -30,6 +30,8 @@
       refused: "出示未被接受：",
       gone: "此请求已失效或已被回应。",
       portrait: "照片（如证照上有）",
+      offline: "无法连接服务，请求仍在。请检查网络后重试。",
+      retry: "重试",
     },
     en: {
       title: "{venue} asks for a certificate",
@@ -44,6 +46,8 @@
       refused: "The presentation was not accepted: ",
       gone: "This request has expired or was already answered.",
       portrait: "Portrait (if the certificate has one)",
+      offline: "The service cannot be reached; the request is kept. Check the network and try again.",
+      retry: "Try again",
     },
   };
   var T = TEXTS[E.lang] || TEXTS.zh;
@@ -95,6 +99,28 @@
       if (accept[i].vct === vct && accept[i].labels && accept[i].labels[name]) return E.local(accept[i].labels[name]);
     }
     return name;
+  }
+
+  /** window.fetch that gives up like E.api does (E.timeouts.request), for the two
+   *  calls that are not ecert's JSON API: the request object and the response_uri. */
+  function fetchTimed(url, init) {
+    var controller = typeof AbortController === "function" ? new AbortController() : null;
+    var timer = controller
+      ? window.setTimeout(function () {
+          controller.abort();
+        }, E.timeouts.request)
+      : null;
+    if (controller) init.signal = controller.signal;
+    return window.fetch(url, init).then(
+      function (response) {
+        if (timer !== null) window.clearTimeout(timer);
+        return response;
+      },
+      function (err) {
+        if (timer !== null) window.clearTimeout(timer);
+        throw new E.NetworkError(err);
+      }
+    );
   }
 
   function finish(panel, text, kind) {
@@ -173,37 +199,56 @@
       if (!chosen) return;
       consent.disabled = decline.disabled = true;
       var path = "/api/v1/wallet/openid4vp/requests/" + encodeURIComponent(id) + "/answer";
-      E.api("POST", path, { token: token, body: { credential_id: chosen.value } }).then(function (r) {
-        if (r.ok) finish(panel, E.fmt(T.done, { venue: venue }), "success");
-        else {
-          error.textContent = T.refused + E.problemText(r);
-          error.hidden = false;
-          storage(PENDING, null);
+      error.hidden = true;
+      E.api("POST", path, { token: token, body: { credential_id: chosen.value } }).then(
+        function (r) {
+          if (r.ok) finish(panel, E.fmt(T.done, { venue: venue }), "success");
+          else {
+            error.textContent = T.refused + E.problemText(r);
+            error.hidden = false;
+            storage(PENDING, null);
+          }
+        },
+        function () {
+          // no answer from the service: nothing was shown; the citizen may try again
+          unreachable();
         }
-      });
+      );
     });
+    function unreachable() {
+      error.textContent = T.offline;
+      error.hidden = false;
+      consent.disabled = !fitting.length;
+      decline.disabled = false;
+    }
     decline.addEventListener("click", function () {
       consent.disabled = decline.disabled = true;
+      error.hidden = true;
       // the wallet's error response (§8.5) needs the request's state: from its object
-      window
-        .fetch("/api/v1/openid4vp/requests/" + encodeURIComponent(id), { cache: "no-store", credentials: "omit" })
+      fetchTimed("/api/v1/openid4vp/requests/" + encodeURIComponent(id), { cache: "no-store", credentials: "omit" })
         .then(function (response) {
           return response.ok ? response.text() : null;
         })
         .then(function (jwt) {
           var payload = jwt ? E.jwtPayload(jwt) : null;
-          if (!payload) return null;
+          if (!payload) return null; // expired or gone: nothing left to decline
           var form = new URLSearchParams({ error: "access_denied", state: payload.state });
-          return window.fetch(payload.response_uri, {
+          return fetchTimed(payload.response_uri, {
             method: "POST",
             headers: { "Content-Type": "application/x-www-form-urlencoded" },
             body: form.toString(),
             credentials: "omit",
           });
         })
-        .then(function () {
-          finish(panel, T.declined, "success");
-        });
+        .then(
+          function () {
+            finish(panel, T.declined, "success");
+          },
+          function () {
+            // the venue was not told: keep the request, so that the citizen can decline again
+            unreachable();
+          }
+        );
     });
     panel.appendChild(consent);
     panel.appendChild(decline);
@@ -225,11 +270,28 @@
       E.api("GET", "/api/v1/openid4vp/requests/" + encodeURIComponent(id) + "/about"),
       E.api("GET", "/api/v1/scenes"),
       E.api("GET", "/api/v1/wallet/credentials", { token: token }),
-    ]).then(function (all) {
-      if (!all[0].ok) return finish(panel, T.gone, "warning");
-      var cards = (all[2].ok && all[2].data && all[2].data.items) || [];
-      render(panel, id, token, all[0].data, all[1].ok ? all[1].data : [], cards);
-    });
+    ]).then(
+      function (all) {
+        if (!all[0].ok) return finish(panel, T.gone, "warning");
+        var cards = (all[2].ok && all[2].data && all[2].data.items) || [];
+        render(panel, id, token, all[0].data, all[1].ok ? all[1].data : [], cards);
+      },
+      function () {
+        // no answer: say so, keep the request, and ask again on "try again"
+        panel.textContent = "";
+        var message = E.el("p", "message error", T.offline);
+        message.setAttribute("role", "alert");
+        var retry = E.el("button", "button secondary block", T.retry);
+        retry.type = "button";
+        retry.addEventListener("click", function () {
+          panel.remove();
+          shown = false;
+          maybeShow();
+        });
+        panel.appendChild(message);
+        panel.appendChild(retry);
+      }
+    );
   }
 
   function start() {
