@@ -301,6 +301,16 @@ def check_link(record: object) -> None:
         raise InvalidArgument("a link id holds no braces, colons or spaces")
 
 
+def check_link_credential(credential_id: str, expect: str) -> None:
+    """Raise :class:`InvalidArgument` for a link's new credential id (1 to 128 ASCII
+    characters, not the one it replaces) or an expected one that is empty."""
+    for value in (credential_id, expect):
+        if not isinstance(value, str) or not 1 <= len(value) <= 128 or not value.isascii():
+            raise InvalidArgument("a credential id has 1 to 128 ASCII characters")
+    if credential_id == expect:
+        raise InvalidArgument("a link's new credential is another credential")
+
+
 def check_link_states(state: str, expect: str) -> None:
     """Raise :class:`InvalidArgument` for a link state (new or expected) that is unknown."""
     from store.kinds.links import LINK_STATES

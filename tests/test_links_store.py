@@ -65,6 +65,38 @@ def test_a_link_state_moves_by_compare_and_set(store: Store) -> None:
         store.set_link_state("ps_h", "l1", "gone", expect="revoked", at=1)  # type: ignore[arg-type]
 
 
+def test_a_link_credential_is_replaced_by_compare_and_set(store: Store) -> None:
+    store.put_link(_link())
+    store.put_link(_link("l2"))
+    # another credential expected, an unknown link, an ended link: nothing written
+    assert not store.set_link_credential("ps_h", "l1", "cred-new", b"\x01", expect="other", at=50)
+    assert not store.set_link_credential("ps_h", "nope", "cred-new", b"\x01", expect="x", at=50)
+    assert store.set_link_state("ps_h", "l2", "revoked", expect="active", at=40)
+    assert not store.set_link_credential(
+        "ps_h", "l2", "cred-new", b"\x01", expect="cred-l2", at=50
+    )
+    assert store.get_link("ps_h", "l1") == _link()
+    ended = store.get_link("ps_h", "l2")
+    assert ended is not None and (ended.credential_id, ended.blob) == ("cred-l2", b"\x00sealed")
+    # the link's credential and blob change, nothing else; of two racing, one wins
+    assert store.set_link_credential("ps_h", "l1", "cred-new", b"\x01", expect="cred-l1", at=50)
+    assert not store.set_link_credential(
+        "ps_h", "l1", "cred-other", b"\x02", expect="cred-l1", at=60
+    )
+    assert store.get_link("ps_h", "l1") == dataclasses.replace(
+        _link(), credential_id="cred-new", blob=b"\x01", updated_at=50
+    )
+    (by_party, _) = store.list_party_links("ps_p")
+    assert by_party.credential_id == "cred-new" and by_party.state == "active"
+    # a link ended after its credential was replaced ends as usual
+    assert store.set_link_state("ps_h", "l1", "withdrawn", expect="active", at=70)
+    got = store.get_link("ps_h", "l1")
+    assert got is not None and (got.state, got.credential_id) == ("withdrawn", "cred-new")
+    for bad_new, bad_expect in (("", "cred-new"), ("x" * 129, "cred-new"), ("same", "same")):
+        with pytest.raises(InvalidArgument):
+            store.set_link_credential("ps_h", "l1", bad_new, b"", expect=bad_expect, at=1)
+
+
 def test_a_link_with_a_bad_kind_state_or_id_is_refused(store: Store) -> None:
     for bad in (
         dataclasses.replace(_link(), kind="friend"),  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ own issuer, bound to the holder's key, with its own status index (``copy_id``) a
 party's card it copies (``credential_id``).
 
 A state only moves by :meth:`LinkStore.set_link_state`, a compare-and-set: of a
-withdrawal racing a revocation, exactly one wins.
+withdrawal racing a revocation, exactly one wins. An active link's credential is
+replaced by :meth:`LinkStore.set_link_credential`, a compare-and-set on the credential
+it names (a re-issue racing an end: the end wins or finds the new credential).
 """
 
 from __future__ import annotations
@@ -86,6 +88,14 @@ class LinkStore(Protocol):
     ) -> bool:
         """Move the link to ``state`` (``updated_at = at``) only if it is now ``expect``,
         in one step; False (nothing written) otherwise or for an unknown link."""
+
+    def set_link_credential(
+        self, holder: str, link_id: str, credential_id: str, blob: bytes, *, expect: str, at: int
+    ) -> bool:
+        """Give an active link a new link credential and sealed ``blob`` (its credential
+        re-issued: under a new key, or with a party's new name), ``updated_at = at``, only
+        if the link is active and names ``expect`` now, in one step; False (nothing
+        written) otherwise or for an unknown link."""
 
     def put_link_copy(self, copy: LinkCopy) -> None:
         """Insert or replace the copy with this holder and ``copy_id``."""

@@ -5,18 +5,20 @@
 ``P:{sub:P}:party-links`` (link id -> the holder's pseudonym), written just *before*
 the record (a crash in between leaves an entry that names no record, which reads as no
 link; never a link its party cannot find). Adding a link is one script over the
-holder's keys; a state change is one script that compares and sets."""
+holder's keys; a state change is one script that compares and sets, and so is a new
+link credential (the record as read, and the state still active)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 from store.codec import Codec
 from store.errors import Conflict
 from store.kinds.links import LinkCopy, LinkRecord, LinkState
 from store.redis.base import RedisBase, decode_int, text
-from store.validation import check_link, check_link_states
+from store.validation import check_link, check_link_credential, check_link_states
 
 __all__ = ["LinksMixin"]
 
@@ -43,6 +45,16 @@ if not st then return 0 end
 local colon = string.find(st, ':', 1, true)
 if not colon or string.sub(st, 1, colon - 1) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+""",
+        # KEYS: links, link-state. ARGV: id, the record JSON read, its new JSON,
+        # '<state>:<updated_at>'. 1 if set: the record unchanged since read, and active.
+        "set_link_credential": """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+local st = redis.call('HGET', KEYS[2], ARGV[1])
+if not st or string.sub(st, 1, 7) ~= 'active:' then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
 return 1
 """,
     }
@@ -118,6 +130,26 @@ return 1
             done = self._script("set_link_state")(
                 keys=[key], args=[link_id, expect, f"{state}:{at}"]
             )
+        return bool(done)
+
+    def set_link_credential(
+        self, holder: str, link_id: str, credential_id: str, blob: bytes, *, expect: str, at: int
+    ) -> bool:
+        """Compare-and-set an active link's credential (and blob): the record is read,
+        checked, and written back by a script only if it is still what was read."""
+        check_link_credential(credential_id, expect)
+        data, state = self._link_keys(holder)
+        with self._guard():
+            raw = self._r.hget(data, link_id)
+        if raw is None:
+            return False
+        record = self._link(raw, f"active:{at}".encode())
+        if record.credential_id != expect:
+            return False
+        changed = replace(record, credential_id=credential_id, blob=blob, updated_at=at)
+        args = [link_id, raw, LINK.to_json(changed, exclude=_BESIDE), f"active:{at}"]
+        with self._guard():
+            done = self._script("set_link_credential")(keys=[data, state], args=args)
         return bool(done)
 
     def put_link_copy(self, copy: LinkCopy) -> None:

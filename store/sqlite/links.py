@@ -9,7 +9,7 @@ from store.codec import Codec
 from store.errors import Conflict
 from store.kinds.links import LinkCopy, LinkRecord, LinkState
 from store.sqlite.base import SQLiteBase
-from store.validation import check_link, check_link_states
+from store.validation import check_link, check_link_credential, check_link_states
 
 __all__ = ["LinksMixin"]
 
@@ -65,6 +65,20 @@ class LinksMixin(SQLiteBase):
                 "UPDATE links SET state = ?, updated_at = ?"
                 " WHERE holder = ? AND link_id = ? AND state = ?",
                 (state, at, holder, link_id, expect),
+            )
+            return cur.rowcount == 1
+
+    def set_link_credential(
+        self, holder: str, link_id: str, credential_id: str, blob: bytes, *, expect: str, at: int
+    ) -> bool:
+        """Compare-and-set an active link's credential (and blob); False if the link is
+        not active, names another credential or is unknown."""
+        check_link_credential(credential_id, expect)
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE links SET credential_id = ?, blob = ?, updated_at = ?"
+                " WHERE holder = ? AND link_id = ? AND credential_id = ? AND state = 'active'",
+                (credential_id, blob, at, holder, link_id, expect),
             )
             return cur.rowcount == 1
 
