@@ -23,6 +23,14 @@ empty, longer than :data:`MAX_REASON` characters or holds control characters
 (``change_invalid``, 422, with ``field`` naming the member). Messages never contain
 the value: it is personal data.
 
+A change of the name (the subject field :data:`LINK_NAME_FIELD`) also re-issues the link
+credentials that name the citizen (:mod:`service.links`): a guardian's guardianship
+(``ward_name``) or a carer's care authorisation (``principal_name``) in *their* wallet,
+and the citizen's own as guardian or carer (``guardian_name``, ``carer_name``), each in
+place on its link, by its own issuer; the holder of another's link is told. Otherwise a
+guardian's set would be refused (``link_mismatch``) once the child's cards carry the new
+name.
+
 What a change touches: every credential in the citizen's wallet that is valid now (its
 live status ``valid`` and not expired), whose type carries the field and which carries
 a value for it (an optional claim left out is not added: the issuer chose to leave it
@@ -35,12 +43,13 @@ stop at it).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from issuer.catalogue import (
     Catalogue,
@@ -51,6 +60,7 @@ from issuer.catalogue import (
     validate_claims,
 )
 from issuer.errors import ClaimsInvalid, UnknownCredentialType
+from keys.b64 import b64url_encode
 from keys.models import LocalizedName
 from keys.pseudonym import Pseudonyms
 from service.accounts import Accounts
@@ -64,10 +74,14 @@ from store.kinds.activity import new_event_id
 from wallet import WalletVault
 from wallet.errors import CredentialNotInWallet
 
+if TYPE_CHECKING:  # service.links needs nothing of this module
+    from service.links import Links
+
 __all__ = [
     "CHANGE_KIND",
     "CHANGE_MEMBERS",
     "CHANGE_SCENE_PREFIX",
+    "LINK_NAME_FIELD",
     "SUCCESSOR",
     "ChangeStatus",
     "Changes",
@@ -94,6 +108,10 @@ SUCCESSOR: Final = "successor"
 _MAX_HOPS: Final = 64
 #: How many times a plan is made again when a card vanishes while it is being made.
 _PLAN_ATTEMPTS: Final = 5
+
+#: The subject field that link credentials carry (as a guardian's, ward's, carer's or
+#: principal's name): its change re-issues them too.
+LINK_NAME_FIELD: Final = "name"
 
 #: The members of a change request, all required.
 CHANGE_MEMBERS: Final = ("field", "value", "effective", "reason")
@@ -340,6 +358,20 @@ def notice_text(subject: LocalizedName, updated: int) -> LocalizedName:
     )
 
 
+def link_notice_text(catalogue: Catalogue, vct: str, claim: str) -> LocalizedName:
+    """What a guardian or a carer reads when the ward's or principal's name changed:
+    "Your guardianship of a minor was updated: the ward's name changed"."""
+    ctype = catalogue.get(vct)
+    spec = next((c for c in ctype.claims if c.name == claim), None)
+    label = spec.label if spec is not None else LocalisedText(zh=claim, en=claim)
+    name = ctype.name
+    en_label = label.en[:1].lower() + label.en[1:]
+    return LocalizedName(
+        zh=f"您持有的{name.zh}已更新：{label.zh}已变更",
+        en=f"Your {name.en[:1].lower() + name.en[1:]} was updated: the {en_label} changed",
+    )
+
+
 class Changes:
     """Change cascades: a department's change of a subject field becomes a job
     (``change``) with one step per credential carrying the field; each step re-issues
@@ -387,6 +419,9 @@ class Changes:
         #: principal: :mod:`service.links`) carries their fields, not this citizen's, and
         #: is left out of the plan; set by the container
         self.held_copies: Callable[[str, str], bool] | None = None
+        #: the links whose credentials name a citizen (re-issued by a change of the name);
+        #: set by the container
+        self.links: Links | None = None
 
     # -- the department's side ---------------------------------------------------------
 
@@ -419,6 +454,7 @@ class Changes:
             }
             for s in plan.skipped
         ]
+        steps += self._link_steps(citizen_id, change)
         spec = {
             "citizen_id": citizen_id,
             "field": change.field,
@@ -435,6 +471,32 @@ class Changes:
             subject=self._pseudonyms.of(citizen_id),
         )
         return self._status(job, change.field)
+
+    def _link_steps(self, citizen_id: str, change: ChangeRequest) -> list[dict[str, Any]]:
+        """One step per active link whose credential names the citizen, for a change of
+        the name: the link (its holder's pseudonym and id), whose wallet it is in
+        (``role``: ``holder`` the citizen's own, ``party`` another's) and the claim."""
+        if change.field != LINK_NAME_FIELD or self.links is None:
+            return []
+        owner = self._pseudonyms.of(citizen_id)
+        steps: list[dict[str, Any]] = []
+        for link, claim in self.links.naming(citizen_id):
+            record = self._store.get_credential(link.credential_id)
+            if record is None:  # pragma: no cover - a link names a credential it issued
+                continue
+            steps.append(
+                {
+                    "old": record.id,
+                    "vct": record.vct,
+                    "issuer": self._slug(record.issuer),
+                    "claim": claim,
+                    "new_id": _new_id(),
+                    "link": link.link_id,
+                    "holder": link.holder,
+                    "role": "holder" if link.holder == owner else "party",
+                }
+            )
+        return steps
 
     def status(self, department: IssuerRecord, citizen_id: str, job_id: str) -> ChangeStatus:
         """The department's change job ``job_id`` of this citizen; :class:`JobNotFound`
@@ -480,6 +542,11 @@ class Changes:
         if "skip" in data:
             return StepResult("skipped", {"reason": data["skip"]})
         citizen_id = str(spec["citizen_id"])
+        if "link" in data:  # a link credential naming the citizen, in its holder's wallet
+            holder_id = self._link_holder(str(data["holder"]), str(data["link"]))
+            if holder_id is None:
+                return StepResult("skipped", {"reason": "link_ended"})
+            citizen_id = holder_id
         new_id = str(data["new_id"])
         target = data.get("target")
         if target is None:
@@ -487,6 +554,13 @@ class Changes:
             # the event id too: a step run again writes the same activity entry
             [step] = journal.note([(step, {"target": target, "event_id": new_event_id()})])
         claims = {str(data["claim"]): spec["value"]}
+        if "link" in data and self._store.get_credential(new_id) is None:
+            try:
+                held = self._reissue.claims(citizen_id, str(target))
+            except CredentialNotInWallet:
+                held = {}
+            if held.get(str(data["claim"])) == spec["value"]:
+                return StepResult("skipped", {"reason": "same_value"})
         for _ in range(3):
             done = self._reissue.replace(citizen_id, str(target), new_id=new_id, claims=claims)
             if done.outcome != "orphaned":
@@ -514,6 +588,13 @@ class Changes:
             )
         )
         return StepResult("done", {"new": new.id})
+
+    def _link_holder(self, holder: str, link_id: str) -> str | None:
+        """The citizen id of an active link's holder, or None (the link ended)."""
+        link = self._store.get_link(holder, link_id)
+        if self.links is None or link is None or link.state != "active":
+            return None
+        return self.links.holder_of(link)
 
     def _claim(self, old: str, new_id: str) -> str:
         """The credential this step replaces with ``new_id``: ``old``, or the newest
@@ -550,14 +631,30 @@ class Changes:
     def finished(self, job: JobRecord, spec: dict[str, Any]) -> None:
         """Tell the citizen how many certificates were updated (once: the notice's id is
         the job's)."""
-        new_ids = [
-            str(step.data["new"])
+        done = [
+            step
             for step in self._jobs.all_steps(job)
             if step.state == "done" and step.data.get("new")
         ]
+        catalogue = load_catalogue()
+        # the holders of another's link: told that a card of theirs names someone anew
+        for step in done:
+            if step.data.get("role") != "party":
+                continue
+            link = self._store.get_link(str(step.data["holder"]), str(step.data["link"]))
+            if link is None or self.links is None:
+                continue
+            digest = hashlib.sha256(f"{job.id}\0{step.data['link']}".encode()).digest()
+            self._notices.add(
+                self.links.holder_of(link),
+                CHANGE_KIND,
+                link_notice_text(catalogue, str(step.data["vct"]), str(step.data["claim"])),
+                [str(step.data["new"])],
+                notice_id="lk" + b64url_encode(digest[:12]),
+            )
+        new_ids = [str(step.data["new"]) for step in done if step.data.get("role") != "party"]
         if not new_ids:
             return
-        catalogue = load_catalogue()
         subject = catalogue.subject_field(str(spec["field"]))
         label = (
             subject.label

@@ -243,6 +243,7 @@ class Ecert:
         self.derived.attach(self.issuance, self.reissue)
         self.wallets.before_list = self.derived.refresh_due
         self.changes.held_copies = self.links.is_held_copy
+        self.changes.links = self.links
         self.reissue.links = self.links
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(

@@ -24,6 +24,13 @@ an elder's, and presents them with the *link credential* that says why.
 * **Following.** A copy follows its original (revoked, suspended, valid again:
   :meth:`Links.follow`); the link's revocation, a withdrawal or the end of the link
   (:meth:`Links.refresh`) revokes every copy and takes them out of the holder's wallet.
+* **Re-issued in place.** A link credential or a copy re-issued by
+  :meth:`service.reissue.Reissue.replace` (its key reported compromised; a party's new
+  name, :mod:`service.changes`) keeps its place: the new link credential takes the link
+  over (:meth:`Links.relink`, a compare-and-set, with the names sealed anew) before the
+  old one is revoked, so the link and its copies live on; a new copy is known as one
+  (:meth:`Links.register_copy`) before the wallet shows it, so it never reaches a device.
+  Both keep the old one's ``exp``.
 
 The names and scenes of a link, and the two citizen ids, are sealed (AES-GCM under a key
 derived from the instance secret, the holder's pseudonym and the link id as associated
@@ -81,6 +88,7 @@ __all__ = [
     "CARE_AUTHORISATION",
     "DEFAULT_MAX_CARERS",
     "GUARDIANSHIP",
+    "LINK_NAME_CLAIMS",
     "LINK_VCTS",
     "LINKS_KEY_LABEL",
     "MAX_CARE_DAYS",
@@ -114,6 +122,15 @@ _MAX_ID = 32
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 _VERSION = b"L1"
+#: The claim of a link credential that names its holder (guardian, carer) or its party
+#: (ward, principal): what a change of that citizen's name re-issues.
+LINK_NAME_CLAIMS: Final[dict[tuple[str, str], str]] = {
+    (GUARDIANSHIP, "holder"): "guardian_name",
+    (GUARDIANSHIP, "party"): "ward_name",
+    (CARE_AUTHORISATION, "holder"): "carer_name",
+    (CARE_AUTHORISATION, "party"): "principal_name",
+}
+_KIND_VCT: Final[dict[str, str]] = {"guardianship": GUARDIANSHIP, "care": CARE_AUTHORISATION}
 #: The day of a care authorisation's ``until`` ends at midnight in China (UTC+8), as the
 #: issuer ends a document's ``valid_until`` (:mod:`issuer.credentials`).
 _CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -486,6 +503,86 @@ class Links:
                 ended += 1
         return ended
 
+    # -- re-issued in place (service.reissue) --------------------------------------------
+
+    def role_of(self, record: CredentialRecord) -> Literal["link", "copy"] | None:
+        """What a credential of a holder's wallet is to the links: a link credential
+        (``link``), a held-for copy (``copy``), or neither (None)."""
+        if record.vct in LINK_VCTS:
+            return "link"
+        if any(c.copy_id == record.id for c in self._store.list_link_copies(record.subject)):
+            return "copy"
+        return None
+
+    def register_copy(self, old: CredentialRecord, new_id: str) -> None:
+        """Before a held-for copy's replacement ``new_id`` reaches the holder's wallet:
+        known as a copy of the same card on the same link (so it stays off devices and
+        follows the card). Idempotent."""
+        for copy in self._store.list_link_copies(old.subject):
+            if copy.copy_id == old.id:
+                self._store.put_link_copy(
+                    LinkCopy(
+                        holder=copy.holder,
+                        link_id=copy.link_id,
+                        copy_id=new_id,
+                        credential_id=copy.credential_id,
+                        vct=copy.vct,
+                        added_at=int(self.clock()),
+                    )
+                )
+                return
+
+    def relink(self, holder_id: str, old: CredentialRecord, new: CredentialRecord) -> bool:
+        """Hand the holder's active link of link credential ``old`` over to ``new`` (its
+        re-issue, in the holder's wallet), the names sealed anew from ``new``'s claims;
+        True once the link names ``new`` (also when it did already), False if no active
+        link names either (it ended: ``new`` is of no use)."""
+        holder = self._pseudonyms.of(holder_id)
+        for link in self._store.list_links(holder):
+            if link.credential_id == new.id:
+                return link.state == "active"
+            if link.credential_id != old.id or link.state != "active":
+                continue
+            claims = credential_claims(self._vault.credential(holder_id, new.id).sd_jwt)
+            sealed = self._open(link)
+            kind = _KIND_VCT[link.kind]
+            renamed = _Sealed(
+                holder_id=sealed.holder_id,
+                party_id=sealed.party_id,
+                holder_name=str(claims.get(LINK_NAME_CLAIMS[(kind, "holder")], "")),
+                party_name=str(claims.get(LINK_NAME_CLAIMS[(kind, "party")], "")),
+                relationship=sealed.relationship,
+                scenes=sealed.scenes,
+            )
+            blob = self._aead.seal(_encode(renamed), _aad(holder, link.link_id))
+            at = int(self.clock())
+            if self._store.set_link_credential(
+                holder, link.link_id, new.id, blob, expect=old.id, at=at
+            ):
+                return True
+            again = self._store.get_link(holder, link.link_id)  # lost a race: to whom?
+            return again is not None and again.state == "active" and again.credential_id == new.id
+        return False
+
+    def naming(self, citizen_id: str) -> list[tuple[LinkRecord, str]]:
+        """The active links whose credential names this citizen (as holder or party), each
+        with the claim that carries the citizen's name, oldest first."""
+        owner = self._pseudonyms.of(citizen_id)
+        now = self.clock()
+        out: list[tuple[LinkRecord, str]] = []
+        for role, records in (
+            ("holder", self._store.list_links(owner)),
+            ("party", self._store.list_party_links(owner)),
+        ):
+            for link in records:
+                if _active(link, None, now) and link.credential_id:
+                    out.append((link, LINK_NAME_CLAIMS[(_KIND_VCT[link.kind], role)]))
+        return out
+
+    def holder_of(self, link: LinkRecord) -> str:
+        """The citizen id of a link's holder (sealed in the link)."""
+        return self._open(link).holder_id
+
     # -- machinery ----------------------------------------------------------------------
 
     def _put(
@@ -597,8 +694,12 @@ class Links:
         if not self._store.set_link_state(link.holder, link.link_id, state, expect="active", at=at):
             return None
         sealed = self._open(link)
-        if link.credential_id:
-            self._set(link.credential_id, "revoked")
+        # the credential read before, and the one the link names now (a re-issue may
+        # have handed the link over in between: relink)
+        current = self._store.get_link(link.holder, link.link_id) or link
+        for credential_id in dict.fromkeys((link.credential_id, current.credential_id)):
+            if credential_id:
+                self._set(credential_id, "revoked")
         for copy in self._store.list_link_copies(link.holder, link.link_id):
             self._set(copy.copy_id, "revoked")
             with contextlib.suppress(CredentialNotInWallet):

@@ -8,6 +8,12 @@ every device; then revokes the old one, with its device copies, and takes it out
 wallet. In that order, so that the citizen is never left with neither version: for the
 moment between the delivery and the revocation both are valid.
 
+A guardian's or a carer's link credential and held-for copies are re-issued in place
+(:mod:`service.links`): with the old one's ``exp``; a copy is known as one before the
+wallet shows it (it never reaches a device); the new link credential takes the link over
+before the old one is revoked, so the link and its copies live on (a link that ended
+meanwhile: the new one is revoked, ``link_ended``).
+
 It is idempotent for a given ``new_id`` (the caller notes the id in its job journal
 before calling), whatever the moment a crash interrupted an earlier call:
 
@@ -49,7 +55,8 @@ class Replaced:
     """What :meth:`Reissue.replace` did. ``reason`` says why a credential was skipped:
     ``unknown`` (no such credential of this citizen), ``not_valid`` (revoked, suspended
     or expired before the new one was issued), ``not_in_wallet`` (issued to a wallet
-    outside the service: it cannot be re-issued here), ``unchanged`` (nothing to change)."""
+    outside the service: it cannot be re-issued here), ``unchanged`` (nothing to change),
+    ``link_ended`` (a link credential whose link ended meanwhile)."""
 
     outcome: Outcome
     old: CredentialRecord | None
@@ -102,6 +109,8 @@ class Reissue:
         old = self._store.get_credential(old_id)
         if old is None or old.subject != self._pseudonyms.of(citizen_id):
             return Replaced("skipped", None, reason="unknown")
+        links = self.links
+        role = None if links is None else links.role_of(old)
         new = self._store.get_credential(new_id)
         if new is None:
             if self._vault.live_state(old_id) != "valid":
@@ -117,7 +126,11 @@ class Reissue:
                 claims={**current, **(claims or {})},
                 holder_jwk=self._vault.holder_jwk(citizen_id),
                 credential_id=new_id,
+                # a link's credential ends with the link, a copy with its card or link
+                not_after=None if role is None else old.expires_at,
             )
+            if links is not None and role == "copy":
+                links.register_copy(old, new_id)  # before the wallet (and devices) see it
             self._vault.add(citizen_id, new_id, issued.sd_jwt)
             new = issued.record
         else:
@@ -130,13 +143,20 @@ class Reissue:
                 with suppress(InvalidTransition, UnknownCredential):
                     self._devices.follow(self._issuer.revoke(new.issuer, new_id))
                 return Replaced("orphaned", old, new)
-        self._devices.deliver(citizen_id, new_id)
-        if self.links is not None:
-            self.links.deliver(citizen_id, new_id)
+        if links is not None and role == "link" and not links.relink(citizen_id, old, new):
+            # the link ended meanwhile (withdrawn, revoked, expired): the new one is of no use
+            with suppress(InvalidTransition, UnknownCredential):
+                self._devices.follow(self._issuer.revoke(new.issuer, new_id))
+            with suppress(CredentialNotInWallet):
+                self._vault.remove(citizen_id, new_id)
+            return Replaced("skipped", old, reason="link_ended")
+        self._devices.deliver(citizen_id, new_id)  # a copy is kept off (Devices.keep_off)
+        if links is not None and role is None:
+            links.deliver(citizen_id, new_id)
         with suppress(InvalidTransition, UnknownCredential):
             revoked = self._issuer.revoke(old.issuer, old_id)
-            if self.links is not None:
-                self.links.follow(revoked)
+            if links is not None:
+                links.follow(revoked)
         with suppress(CredentialNotInWallet):
             self._vault.remove(citizen_id, old_id)
         self._devices.forget(citizen_id, old_id)  # its copies: revoked and forgotten

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from issuer.catalogue import load_catalogue
 from service.links import eighteenth_birthday
+from service.wallets import credential_claims
 from store.interface import VenueRecord
 from tests.api_helpers import AuthActions, api_app, auth, bearer, client, demo, services_of
 from tests.factory import full_example
@@ -163,6 +164,18 @@ def _guardianship(world: World, guardian: str, ward: str, name: str, born: str) 
         "relationship": "father",
     }
     return world.issue_raw("police", GUARDIANSHIP, guardian, personal_claims(claims, "a link"))
+
+
+def _job_ended(world: World, job_id: str) -> None:
+    """Wait for the app's job worker to end a job."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = world.svc.jobs.get(job_id)
+        if job is not None and job.state in ("done", "failed"):
+            assert job.state == "done", job
+            return
+        time.sleep(0.05)
+    raise AssertionError("the job did not end within 60 s")
 
 
 def _refused(answer: dict[str, Any], code: str, member: int | None = None) -> None:
@@ -482,7 +495,228 @@ def test_held_for_copies_stay_off_devices_and_out_of_the_holders_own_changes(
     assert renamed.status_code == 202, renamed.get_json()
     until_done(world.client, renamed.headers["Location"], police)
     assert world.svc.store.get_credential(copy).state == "revoked"
-    fresh = world.held(father, CHILD)  # the link still names the child by the old name
+    fresh = world.held(father, OTHER_CHILD)  # the link names the child anew
     assert fresh != copy
     claims = world.client.get(f"/api/v1/wallet/credentials/{fresh}", headers=father).get_json()
     assert claims["claims"]["name"] == OTHER_CHILD
+
+
+def test_a_key_compromise_reissues_the_link_and_the_copies_in_place(world: World) -> None:
+    """The police key that signed a guardianship and the copies of the child's cards is
+    reported compromised: its re-issue job gives the guardian a new link credential on
+    the same link (still active, same end) and new copies that stay with the service
+    (never on the phone), and the pair verifies at the hospital under the new key."""
+    from tests.test_devices_api import copies, new_key, registered
+
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
+    assert got.status_code == 201, got.get_json()
+    link_credential = str(got.get_json()["id"])
+    copy = world.held(father, CHILD)
+    device = registered(world.client, father, new_key())
+    store = world.svc.store
+    old = store.get_credential(link_credential)
+    assert store.get_credential(copy).kid == old.kid
+
+    reported = world.svc.compromise.report(old.kid)
+    assert reported.job is not None
+    _job_ended(world, reported.job.id)
+
+    (link,) = world.svc.links.links_of(father_id)
+    assert link.state == "active" and link.active
+    record = store.get_link(world.svc.pseudonyms.of(father_id), link.link_id)
+    assert record is not None and record.credential_id != link_credential
+    renewed = store.get_credential(record.credential_id)
+    assert renewed.state == "valid" and renewed.kid != old.kid
+    assert renewed.expires_at == old.expires_at == eighteenth_birthday("2016-01-01")
+    assert store.get_credential(link_credential).state == "revoked"
+    fresh = world.held(father, CHILD)
+    assert fresh != copy and store.get_credential(copy).state == "revoked"
+    assert store.get_credential(fresh).expires_at == store.get_credential(copy).expires_at
+    on_phone = {c["credential_id"] for c in copies(world.client, father, device)}
+    assert record.credential_id in on_phone
+    assert not on_phone & {copy, fresh}, "a held-for copy reached the phone"
+    on_phone_claims = [credential_claims(c["sd_jwt"]) for c in copies(world.client, father, device)]
+    assert not [c for c in on_phone_claims if c.get("id_number") == CHILD_ID], "a child's card"
+    answer = world.verify(world.qr(father, fresh, "hospital"), "hospital")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][GUARDIANSHIP]["ward_name"] == CHILD
+
+
+def _change_name(world: World, citizen_id: str, name: str) -> dict[str, Any]:
+    """The police record a citizen's new name; the change job's final status."""
+    from tests.test_changes_api import change_body, changes_path, until_done
+
+    police = world.auth.department()
+    changed = world.client.post(
+        changes_path(citizen_id), json=change_body(value=name), headers=police
+    )
+    assert changed.status_code == 202, changed.get_json()
+    done = until_done(world.client, changed.headers["Location"], police)
+    assert done["state"] == "done", done
+    return done
+
+
+def _link_of(world: World, holder_id: str) -> Any:
+    (link,) = world.svc.store.list_links(world.svc.pseudonyms.of(holder_id))
+    return link
+
+
+def test_a_wards_new_name_reaches_the_guardianship_on_the_same_link(world: World) -> None:
+    """The child's name changes: the child's cards are re-issued, and so is the father's
+    guardianship (``ward_name``), in place: the same link, the same end, the copies kept
+    or renewed; the father presents the child's card at the hospital under the new name
+    and is told; the child's own notice counts the child's cards only."""
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    child = world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    got = _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01")
+    assert got.status_code == 201, got.get_json()
+    before = _link_of(world, father_id)
+    made = world.qr(father, world.held(father, CHILD), "hospital")
+
+    done = _change_name(world, CHILD_ID, OTHER_CHILD)
+    (step,) = [c for c in done["credentials"] if c["vct"] == GUARDIANSHIP]
+    assert (step["old"], step["state"], step["issuer"]) == (before.credential_id, "done", "police")
+
+    after = _link_of(world, father_id)
+    assert (after.link_id, after.state, after.until) == (before.link_id, "active", before.until)
+    assert after.credential_id == step["new"] != before.credential_id
+    store = world.svc.store
+    assert store.get_credential(before.credential_id).state == "revoked"
+    assert store.get_credential(after.credential_id).expires_at == before.until
+    fresh = world.held(father, OTHER_CHILD)
+    answer = world.verify(world.qr(father, fresh, "hospital"), "hospital")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][GUARDIANSHIP]["ward_name"] == OTHER_CHILD
+    assert answer["claims"][ID_CARD]["name"] == OTHER_CHILD
+    # a code made before the change: its link credential is revoked now
+    _refused(world.verify(made, "hospital"), "revoked")
+
+    # the father is told, in both languages; the child's notice counts the child's cards
+    told = world.client.get("/api/v1/wallet/notices", headers=father).get_json()["items"]
+    assert [n["text"] for n in told] == [
+        {
+            "zh": "您持有的监护关系证明（未成年子女）已更新：被监护人姓名已变更",
+            "en": "Your guardianship of a minor was updated: the ward's name changed",
+        }
+    ]
+    assert told[0]["credentials"] == [after.credential_id]
+    (own,) = world.client.get("/api/v1/wallet/notices", headers=child).get_json()["items"]
+    assert after.credential_id not in own["credentials"]
+    # the father's activity says which card changed, by whom, naming the claim only
+    activity = world.client.get("/api/v1/wallet/activity", headers=father).get_json()["items"]
+    changes = [a for a in activity if a["kind"] == "change"]
+    assert [(a["vct"], a["venue"]["id"], a["claims"]) for a in changes] == [
+        (GUARDIANSHIP, "police", ["ward_name"])
+    ]
+
+    # the same name again: the guardianship is left as it is
+    again = _change_name(world, CHILD_ID, OTHER_CHILD)
+    (same,) = [c for c in again["credentials"] if c["vct"] == GUARDIANSHIP]
+    assert (same["state"], same["reason"], same["new"]) == ("skipped", "same_value", None)
+    assert _link_of(world, father_id).credential_id == after.credential_id
+
+
+def test_a_guardians_and_a_principals_new_names_reach_their_links(world: World) -> None:
+    """The father's own name changes: his guardianship names him anew
+    (``guardian_name``); an elder's name changes: the carer's care authorisation names
+    her anew (``principal_name``); both sets verify with the new names."""
+    from tests.test_changes_api import NEW_NAME
+
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    done = _change_name(world, father_id, NEW_NAME)
+    (step,) = [c for c in done["credentials"] if c["vct"] == GUARDIANSHIP]
+    assert step["state"] == "done"
+    answer = world.verify(world.qr(father, world.held(father, CHILD), "hospital"), "hospital")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][GUARDIANSHIP]["guardian_name"] == NEW_NAME
+    # his own notice counts the guardianship with his other cards
+    (told,) = world.client.get("/api/v1/wallet/notices", headers=father).get_json()["items"]
+    assert step["new"] in told["credentials"]
+
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    carer_id = world.auth.citizen_ids[1]
+    carer = world.auth.citizen(1)
+    given = world.client.post(
+        CARERS, json={"carer_id": carer_id, "scenes": ["bank"], "until": _until(30)}, headers=elder
+    )
+    assert given.status_code == 201, given.get_json()
+    renamed = personal("王老太", "an elder's new name")
+    done = _change_name(world, ELDER_ID, renamed)
+    (step,) = [c for c in done["credentials"] if c["vct"] == CARE]
+    assert (step["state"], step["issuer"]) == ("done", "civil-affairs")
+    answer = world.verify(world.qr(carer, world.held(carer, renamed), "bank"), "bank")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][CARE]["principal_name"] == renamed
+    (listed,) = world.client.get(CARERS, headers=elder).get_json()["items"]
+    assert listed["id"] == given.get_json()["id"] and listed["state"] == "active"
+
+
+def test_a_link_that_ends_before_its_step_is_left_ended(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A care authorisation withdrawn between the change's plan and its step: the step
+    is skipped (``link_ended``) and nothing new is issued into the carer's wallet."""
+    from api.services import job_runner
+
+    runner = job_runner(world.app)  # the job is run below, after the withdrawal
+    runner.stop()
+    monkeypatch.setattr(runner, "start", lambda: None)  # a new job does not start it again
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    carer = world.auth.citizen(1)
+    given = world.client.post(
+        CARERS,
+        json={"carer_id": world.auth.citizen_ids[1], "scenes": ["bank"], "until": _until(30)},
+        headers=elder,
+    )
+    assert given.status_code == 201, given.get_json()
+    link = _link_of(world, world.auth.citizen_ids[1])
+    svc = world.svc
+    department = svc.store.get_issuer(svc.platform.issuer_url("police"))
+    from tests.test_changes_api import change_body
+
+    status = svc.changes.request(department, ELDER_ID, change_body(value="王老太"))
+    cards_before = {c["id"] for c in world.cards(carer)}
+    gone = world.client.delete(f"{CARERS}/{given.get_json()['id']}", headers=elder)
+    assert gone.status_code == 200
+    svc.jobs.run(status.id)
+    ended = svc.changes.status(department, ELDER_ID, status.id)
+    assert ended.state == "done"
+    (step,) = [c for c in ended.credentials if c["vct"] == CARE]
+    assert (step["state"], step["reason"], step["new"]) == ("skipped", "link_ended", None)
+    assert svc.store.get_credential(link.credential_id).state == "revoked"
+    assert {c["id"] for c in world.cards(carer)} <= cards_before
+
+
+def test_a_reissue_racing_the_end_of_its_link_leaves_nothing_valid(world: World) -> None:
+    """The two orders of a link credential's re-issue and its link's end: a link that
+    ends just before the hand-over gets no new credential (``link_ended``, the new one
+    revoked and out of the wallet); an end that read the link just before the hand-over
+    revokes the new credential too."""
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    svc, store = world.svc, world.svc.store
+    link = _link_of(world, father_id)
+    # 1. ended (the state written, its credential not yet revoked) before the hand-over
+    assert store.set_link_state(link.holder, link.link_id, "withdrawn", expect="active", at=1)
+    done = svc.reissue.replace(father_id, link.credential_id, new_id="new-link-credential-1")
+    assert (done.outcome, done.reason) == ("skipped", "link_ended")
+    assert store.get_credential("new-link-credential-1").state == "revoked"
+    assert "new-link-credential-1" not in {c["id"] for c in world.cards(father)}
+
+    # 2. an end that read the link before a re-issue handed it over
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    (stale,) = [r for r in store.list_links(link.holder) if r.state == "active"]
+    done = svc.reissue.replace(father_id, stale.credential_id, new_id="new-link-credential-2")
+    assert done.outcome == "replaced"
+    assert svc.links._end(stale, "revoked") is not None  # the end's own read was stale
+    assert store.get_credential("new-link-credential-2").state == "revoked"
+    assert store.get_credential(stale.credential_id).state == "revoked"
