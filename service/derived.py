@@ -200,6 +200,10 @@ class Derived:
         self.clock = clock
         self._catalogue = load_catalogue()
         self._locks = [threading.Lock() for _ in range(_LOCKS)]
+        #: ``held_copies(citizen_id)``: the ids of the cards the citizen holds for another
+        #: (a ward's, a principal's: :mod:`service.links`). They are the other's: never a
+        #: source of this citizen's attestations, never one of them. Set by the container.
+        self.held_copies: Callable[[str], frozenset[str]] | None = None
 
     # -- the hooks ---------------------------------------------------------------------
 
@@ -246,10 +250,13 @@ class Derived:
         (nothing decrypted): a valid source without a valid unexpired attestation of its
         kind, or a valid attestation without a valid source."""
         now = self.clock()
+        others = self._others(citizen_id)
         valid = {
             item.vct
             for item in self._vault.items(citizen_id)
-            if item.expires_at > now and self._vault.live_state(item.credential_id) == "valid"
+            if item.expires_at > now
+            and item.credential_id not in others
+            and self._vault.live_state(item.credential_id) == "valid"
         }
         return any(
             bool(valid & set(kind.sources)) != (kind.vct in valid)
@@ -359,16 +366,22 @@ class Derived:
                 self._revoke(police, one, out)
 
     def _held(self, citizen_id: str, now: float) -> list[_Held]:
-        """The wallet's cards that are valid (live status) and unexpired now."""
+        """The wallet's own cards (none held for another) that are valid (live status)
+        and unexpired now."""
         out = []
+        others = self._others(citizen_id)
         for item in self._vault.items(citizen_id):
-            if item.expires_at <= now:
+            if item.expires_at <= now or item.credential_id in others:
                 continue
             record = self._store.get_credential(item.credential_id)
             if record is None or self._vault.live_state(item.credential_id) != "valid":
                 continue
             out.append(_Held(item, record))
         return out
+
+    def _others(self, citizen_id: str) -> frozenset[str]:
+        """The ids of the cards the citizen holds for another."""
+        return frozenset() if self.held_copies is None else self.held_copies(citizen_id)
 
     def _source(
         self, held: list[_Held], kind: DerivedKind, prefer: frozenset[str]

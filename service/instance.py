@@ -244,6 +244,7 @@ class Ecert:
         self.wallets.before_list = self.derived.refresh_due
         self.changes.held_copies = self.links.is_held_copy
         self.changes.links = self.links
+        self.derived.held_copies = self.links.copy_ids
         self.reissue.links = self.links
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(

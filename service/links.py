@@ -441,6 +441,11 @@ class Links:
         holder = self._pseudonyms.of(holder_id)
         return any(c.copy_id == credential_id for c in self._store.list_link_copies(holder))
 
+    def copy_ids(self, holder_id: str) -> frozenset[str]:
+        """The ids of every held-for copy the holder has had (of any link, in any state)."""
+        holder = self._pseudonyms.of(holder_id)
+        return frozenset(c.copy_id for c in self._store.list_link_copies(holder))
+
     def link_credential(self, holder_id: str, copy_id: str) -> str | None:
         """The registry id of the link credential that a held-for copy is presented
         with, or None if the copy is not one of an active link of the holder."""

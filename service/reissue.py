@@ -83,8 +83,9 @@ class Reissue:
         self._listeners: list[Callable[[str, CredentialRecord], None]] = []
 
     def listen(self, listener: Callable[[str, CredentialRecord], None]) -> None:
-        """Be told ``(citizen_id, new record)`` after each replacement is complete (the
-        old one revoked and out of the wallet): the derived attestations follow."""
+        """Be told ``(citizen_id, new record)`` after each replacement of one of the
+        citizen's own cards is complete (the old one revoked and out of the wallet): the
+        derived attestations follow. Not for a link credential or a held-for copy."""
         self._listeners.append(listener)
         #: guardians and carers (:mod:`service.links`): the new card reaches them, the old
         #: one's copies are revoked with it; set by the container
@@ -161,6 +162,7 @@ class Reissue:
             self._vault.remove(citizen_id, old_id)
         self._devices.forget(citizen_id, old_id)  # its copies: revoked and forgotten
         done = self._store.get_credential(new_id) or new
-        for listener in self._listeners:
-            listener(citizen_id, done)
+        if role is None:  # a link credential or a copy is no source of the holder's own
+            for listener in self._listeners:
+                listener(citizen_id, done)
         return Replaced("replaced", old, done)

@@ -30,6 +30,7 @@ ID_CARD = "urn:ecert:resident-id-card"
 HOUSEHOLD = "urn:ecert:household-register"
 GUARDIANSHIP = "urn:ecert:guardianship"
 CARE = "urn:ecert:care-authorisation"
+AGE = "urn:ecert:age-attestation"
 CHILD_ID = "110101201601010035"  # not the demo's son (cli/seed.py)
 CHILD = personal("李小明", "a ward's name")
 OTHER_CHILD_ID = "110101201009010052"
@@ -543,6 +544,18 @@ def test_a_key_compromise_reissues_the_link_and_the_copies_in_place(world: World
     answer = world.verify(world.qr(father, fresh, "hospital"), "hospital")
     assert answer["valid"], answer["errors"]
     assert answer["claims"][GUARDIANSHIP]["ward_name"] == CHILD
+    # the father's own age attestation still speaks of him, never of the child's card
+    assert _age_attestations(world, father) == [{"age_over_18": True}]
+
+
+def _age_attestations(world: World, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The over-18 claim of each age attestation in a wallet that is its own card."""
+    out = []
+    for card in world.cards(headers):
+        if card["vct"] == AGE and card["held_for"] is None and card["status"] == "valid":
+            got = world.client.get(f"/api/v1/wallet/credentials/{card['id']}", headers=headers)
+            out.append({"age_over_18": got.get_json()["claims"]["age_over_18"]})
+    return out
 
 
 def _change_name(world: World, citizen_id: str, name: str) -> dict[str, Any]:
@@ -692,6 +705,26 @@ def test_a_link_that_ends_before_its_step_is_left_ended(
     assert (step["state"], step["reason"], step["new"]) == ("skipped", "link_ended", None)
     assert svc.store.get_credential(link.credential_id).state == "revoked"
     assert {c["id"] for c in world.cards(carer)} <= cards_before
+
+
+def test_a_guardians_own_attestation_is_never_derived_from_a_childs_card(world: World) -> None:
+    """The child's ID card (and the child's age attestation) held for the child are the
+    child's: the father's own age attestation is derived from his own ID card whatever
+    is newer, and a sync of his wallet leaves the child's copies alone."""
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    held = {c["id"] for c in world.cards(father) if c["held_for"] is not None}
+    assert {c["vct"] for c in world.cards(father) if c["id"] in held} == {ID_CARD, AGE}
+    assert _age_attestations(world, father) == [{"age_over_18": True}]
+    # the child's card is the newest ID card in the father's wallet, even preferred
+    synced = world.svc.derived.sync(father_id, prefer=frozenset(held))
+    assert synced.issued == [] and synced.revoked == []
+    assert _age_attestations(world, father) == [{"age_over_18": True}]
+    assert not world.svc.derived.due(father_id)
+    store = world.svc.store
+    assert all(store.get_credential(copy).state == "valid" for copy in held)
 
 
 def test_a_reissue_racing_the_end_of_its_link_leaves_nothing_valid(world: World) -> None:
