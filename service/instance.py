@@ -245,6 +245,9 @@ class Ecert:
         self.changes.held_copies = self.links.is_held_copy
         self.changes.links = self.links
         self.derived.held_copies = self.links.copy_ids
+        # a card held for another is the other's: never presented alone, never a source
+        self.wallets.held_copies = self.links.copy_ids
+        self.vp_requests.held_copies = self.links.copy_ids
         self.reissue.links = self.links
         #: Proactive issuance: departments' batches into wallets, run as jobs.
         self.batches = Batches(
@@ -278,6 +281,7 @@ class Ecert:
         )
         # a consent names a proof type of the catalogue
         self.consents.known_proof_type = self.proofs.known_proof_type
+        self.proofs.held_copies = self.links.copy_ids  # a ward's card speaks of the ward
         #: Receipts, ratings and misuse reports of every use (the proofs plug in theirs).
         self.receipts = Receipts(
             store,

@@ -730,9 +730,13 @@ class Links:
                 self.devices.follow(record)
 
     def _name_of(self, citizen_id: str) -> str | None:
-        """The name on the citizen's valid resident ID card, or None."""
+        """The name on the citizen's own valid resident ID card (never one held for a
+        ward), or None."""
+        others = self.copy_ids(citizen_id)
         for item in self._vault.items(citizen_id):
-            if item.vct != ID_CARD or self._vault.live_state(item.credential_id) != "valid":
+            if item.vct != ID_CARD or item.credential_id in others:
+                continue
+            if self._vault.live_state(item.credential_id) != "valid":
                 continue
             try:
                 name = credential_claims(

@@ -322,6 +322,9 @@ class VpRequests:
         self.ttl = ttl
         self._identity: VerifierIdentity | None = None
         self._lock = threading.Lock()
+        #: ``held_copies(citizen_id)``: the ids of the cards the citizen holds for another
+        #: (:mod:`service.links`), shown only with their link; set by the container
+        self.held_copies: Callable[[str], frozenset[str]] = lambda citizen_id: frozenset()
 
     @property
     def identity(self) -> VerifierIdentity:
@@ -478,13 +481,17 @@ class VpRequests:
 
         Raises like :meth:`respond`, and the wallet's errors
         (:class:`~wallet.errors.CredentialNotInWallet`, a revoked or expired
-        credential, ``ClaimsUnavailable`` for a type the scene does not accept).
+        credential, ``ClaimsUnavailable`` for a type the scene does not accept or a card
+        held for another).
         """
         now = self.clock()
         record = self._pending(request_id, now)
         scene = self._verification.online.verifier().source.scene(record["scene"])
         query = parse_query(record["query"])
         held = self._vault.credential(citizen_id, credential_id)
+        if credential_id in self.held_copies(citizen_id):
+            # a ward's or a principal's card: only ever one set with its link, never alone
+            raise ClaimsUnavailable("a card held for another is shown only with its link")
         query_id = next((q.id for q in query.credentials if held.vct in (q.vct_values or ())), None)
         if query_id is None:
             raise ClaimsUnavailable("the request does not ask for this credential type")

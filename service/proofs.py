@@ -105,6 +105,9 @@ class Proofs:
         self.consent = consent
         self.catalogue = catalogue if catalogue is not None else load_proof_types()
         self.clock = clock
+        #: ``held_copies(citizen_id)``: the ids of the cards the citizen holds for another
+        #: (:mod:`service.links`), shown only with their link; set by the container
+        self.held_copies: Callable[[str], frozenset[str]] = lambda citizen_id: frozenset()
 
     def known_proof_type(self, proof_type: str) -> bool:
         """Whether ``proof_type`` is in the catalogue (the consent service's check)."""
@@ -194,12 +197,17 @@ class Proofs:
     def _candidates(
         self, citizen_id: str, proof: ProofType, answering: str, now: int
     ) -> list[dict[str, Any]]:
-        """The claims of the citizen's valid credentials of the proof's source types,
-        issued by the answering department, newest first."""
+        """The claims of the citizen's own valid credentials of the proof's source types
+        (never one held for another: a ward's card speaks of the ward), issued by the
+        answering department, newest first."""
+        others = self.held_copies(citizen_id)
         items = [
             item
             for item in self._vault.items(citizen_id)
-            if item.vct in proof.sources and item.issuer == answering and now <= item.expires_at
+            if item.vct in proof.sources
+            and item.issuer == answering
+            and now <= item.expires_at
+            and item.credential_id not in others
         ]
         items.sort(key=lambda i: (i.added_at, i.credential_id), reverse=True)
         out = []

@@ -41,6 +41,7 @@ from verifier import MAX_PRESENTATION
 from verifier.errors import UnknownScene
 from wallet import WalletVault
 from wallet.errors import (
+    ClaimsUnavailable,
     CredentialNotInWallet,
     CredentialUnreadable,
     CredentialUnusable,
@@ -113,6 +114,9 @@ class Wallets:
         #: Run with the citizen id before the list is read (the derived attestations
         #: due are issued: :meth:`service.derived.Derived.refresh_due`).
         self.before_list: Callable[[str], None] | None = None
+        #: ``held_copies(citizen_id)``: the ids of the cards the citizen holds for another
+        #: (:mod:`service.links`), shown only with their link; set by the container
+        self.held_copies: Callable[[str], frozenset[str]] = lambda citizen_id: frozenset()
 
     def credentials(self, citizen_id: str) -> list[Card]:
         """The citizen's credentials, oldest first, each with its live status and the
@@ -196,6 +200,9 @@ class Wallets:
         presentation (:meth:`_present_set`).
         """
         item = self._vault.presentable(citizen_id, credential_id)
+        if credential_id in self.held_copies(citizen_id):
+            # a ward's or a principal's card: only with its link (service.links.present)
+            raise ClaimsUnavailable("a card held for another is shown only with its link")
         scene = self._online.verifier().trust_list.scenes.get(scene_id)
         if scene is None:
             raise UnknownScene("No scene with this id.")
@@ -212,10 +219,16 @@ class Wallets:
     ) -> ShownPresentation:
         """One set presentation for a scene with ``all_of``, starting from the card
         ``credential_id`` (of type ``vct``): for every other required type, the newest
-        card of that type in the wallet that can pass now. Raises
+        card of that type in the wallet that can pass now (of the citizen's own: never
+        one held for another). Raises
         :class:`~wallet.errors.SetCredentialMissing` naming a type the wallet lacks."""
         chosen = {vct: credential_id}
-        items = sorted(self._vault.items(citizen_id), key=lambda i: i.added_at, reverse=True)
+        others = self.held_copies(citizen_id)  # a ward's card is never one of the holder's
+        items = sorted(
+            (i for i in self._vault.items(citizen_id) if i.credential_id not in others),
+            key=lambda i: i.added_at,
+            reverse=True,
+        )
         for required, _ in scene.all_of:
             if required in chosen:
                 continue

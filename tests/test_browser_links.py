@@ -219,3 +219,40 @@ def test_an_elder_authorises_a_carer_and_withdraws_it(
         assert errors.errors == []
     finally:
         context.close()
+
+
+def test_a_venues_openid4vp_request_never_offers_a_card_held_for_a_child(
+    browser: Any, service: Service, shots: Any
+) -> None:
+    """The hotel asks the mother's web wallet for an ID card: the panel offers her own
+    card only, not her son's held for him (which the service refuses alone anyway)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        service.base + "/api/v1/verify/requests",
+        data=json.dumps({"scene": "hotel"}).encode(),
+        headers={
+            "Authorization": "Bearer " + service.venue_key("grand-hotel"),
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        link = json.loads(response.read())["link"]
+    context, page, errors = _open(browser, service)
+    try:
+        page.goto(link.replace(service.base, ""))
+        _log_in(page, service, DEMO_MOTHER, "zh")
+        panel = page.locator("#oid4vp-panel")
+        expect(panel.locator("#oid4vp-title")).to_have_text("城市大酒店 请您出示证照")
+        radios = panel.get_by_role("radio")
+        expect(radios).to_have_count(1)
+        own = page.locator("#card-list button:not([data-held-for])", has_text="居民身份证")
+        held = page.locator('#card-list button[data-held-for]', has_text="居民身份证")
+        expect(held).to_have_count(1)
+        expect(own).to_have_count(1)
+        shots.take(page, "oid4vp-own-card-only")
+        assert errors.errors == []
+    finally:
+        context.close()

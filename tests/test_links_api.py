@@ -753,3 +753,81 @@ def test_a_reissue_racing_the_end_of_its_link_leaves_nothing_valid(world: World)
     assert svc.links._end(stale, "revoked") is not None  # the end's own read was stale
     assert store.get_credential("new-link-credential-2").state == "revoked"
     assert store.get_credential(stale.credential_id).state == "revoked"
+
+
+def test_a_card_held_for_a_child_is_never_shown_or_answered_as_the_guardians(
+    world: World,
+) -> None:
+    """The copies of a child's cards in the father's wallet are the child's: an
+    OpenID4VP answer refuses one (``scene_unmet``: only ever with its link), the father's
+    own set takes his own household register even when the child's copy is newer, and a
+    department's proof about the father answers from his own ID card."""
+    from tests.test_api_proofs import ASKING, _approved, _ask, _verifier
+
+    father_id = world.auth.citizen_ids[0]
+    father = world.auth.citizen(0)
+    own_name = next(
+        world.client.get(f"/api/v1/wallet/credentials/{c['id']}", headers=father).get_json()[
+            "claims"
+        ]["name"]
+        for c in world.cards(father)
+        if c["vct"] == ID_CARD and c["held_for"] is None
+    )
+    world.issue("police", HOUSEHOLD, father_id, name=own_name, id_number=father_id)
+    world.citizen(CHILD_ID, CHILD, "2016-01-01")
+    world.issue("police", HOUSEHOLD, CHILD_ID, name=CHILD, id_number=CHILD_ID)
+    assert _guardianship(world, father_id, CHILD_ID, CHILD, "2016-01-01").status_code == 201
+    copy = world.held(father, CHILD)
+
+    # OpenID4VP: the hotel asks; the father's answer with the child's copy is refused
+    asked = world.client.post(
+        "/api/v1/verify/requests", json={"scene": "hotel"}, headers=world.venues["hotel"]
+    )
+    assert asked.status_code == 201, asked.get_json()
+    path = f"/api/v1/wallet/openid4vp/requests/{asked.get_json()['id']}/answer"
+    refused = world.client.post(path, json={"credential_id": copy}, headers=father)
+    assert refused.status_code == 400 and refused.get_json()["code"] == "scene_unmet"
+
+    # a set scene: the father's own ID card with the newest household register of his own
+    svc = world.svc
+    scenes = [dict(s) for s in svc.platform.scenes() if s["id"] != "library"]
+    scenes.append(
+        {
+            "id": "library",
+            "name": {"zh": "library", "en": "library"},
+            "accept": [],
+            "all_of": [
+                {"vct": ID_CARD, "claims": ["name", "id_number"]},
+                {"vct": HOUSEHOLD, "claims": ["name", "id_number"]},
+            ],
+            "max_age": 120,
+            "category": "culture_tourism",
+        }
+    )
+    svc.platform.set_scenes(scenes)
+    own_card = next(
+        c["id"] for c in world.cards(father) if c["vct"] == ID_CARD and c["held_for"] is None
+    )
+    answer = world.verify(world.qr(father, own_card, "library"), "library")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][HOUSEHOLD]["id_number"] == father_id
+
+    # a proof about the father, with his consent: from his own ID card
+    _approved(world.client, world.auth)
+    got = _ask(world.client, world.auth, father_id)
+    assert got.status_code == 200, got.get_json()
+    result = _verifier(world.client).verify_proof(
+        got.get_json()["proof"], audience=svc.platform.issuer_url(ASKING)
+    )
+    assert result.valid and result.claims["name"] == own_name, result.claims
+    assert result.claims["birth_date"] != "2016-01-01"
+
+    # the father as an elder's carer: the authorisation names him, not the child
+    elder = world.citizen(ELDER_ID, ELDER, "1948-03-03")
+    given = world.client.post(
+        CARERS, json={"carer_id": father_id, "scenes": ["bank"], "until": _until(30)}, headers=elder
+    )
+    assert given.status_code == 201, given.get_json()
+    answer = world.verify(world.qr(father, world.held(father, ELDER), "bank"), "bank")
+    assert answer["valid"], answer["errors"]
+    assert answer["claims"][CARE]["carer_name"] == own_name

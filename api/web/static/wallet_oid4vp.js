@@ -147,7 +147,8 @@
       });
     });
     var fitting = cards.filter(function (c) {
-      return vcts[c.vct] && c.status !== "revoked" && c.status !== "suspended";
+      // a card held for a ward or a principal is shown only with its link: not here
+      return vcts[c.vct] && !c.held_for && c.status !== "revoked" && c.status !== "suspended";
     });
     if (!fitting.length) {
       panel.appendChild(E.el("p", "message warning", T.none));
