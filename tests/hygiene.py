@@ -197,7 +197,11 @@ class SessionLogs(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self._lines: list[LogLine] = []
-        self._guard = threading.Lock()
+        # Reentrant: a record can arrive while this thread holds the lock, when the
+        # garbage collector finalises an object that logs (an asyncio future whose
+        # exception nobody read logs it from its __del__) in the middle of a list being
+        # built here; a plain Lock deadlocked the whole suite on that once.
+        self._guard = threading.RLock()
         self.exempted = 0  # lines of the demo banner
         self.exempted_debug = 0  # DEBUG records of sd_jwt
 
@@ -234,10 +238,9 @@ class SessionLogs(logging.Handler):
         """Keep the log of a process (gunicorn's stderr, a CLI's), line by line, without
         the time stamp at the head of a line (:data:`_STAMP`): the process's clock, not
         data, and a date claim near today (a validity end) would match it."""
+        lines = [LogLine(source, _STAMP.sub("", line)) for line in text.splitlines() if line]
         with self._guard:
-            self._lines += [
-                LogLine(source, _STAMP.sub("", line)) for line in text.splitlines() if line
-            ]
+            self._lines += lines
 
     def add_file(self, path: Path, source: str) -> None:
         """Keep the log file a process wrote (read now: call it once the process stopped)."""

@@ -162,6 +162,26 @@ def test_process_logs_are_searched(tmp_path: Path) -> None:
     assert [(leak.source, leak.what) for leak in leaks] == [("ecert serve", "a resident ID number")]
 
 
+def test_a_record_logged_while_the_keeper_holds_its_lock_is_kept() -> None:
+    """A finaliser run by the garbage collector (an asyncio future whose exception
+    nobody read) logs from inside whatever this thread is doing, also while the keeper
+    holds its lock: the record is kept, and the suite does not deadlock (it did once)."""
+    import threading
+
+    keeper = SessionLogs()
+    record = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "Future exception", (), None)
+
+    def nested() -> None:
+        with keeper._guard:  # as inside add_text, when the collector runs the finaliser
+            keeper.handle(record)
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "the keeper deadlocked on its own lock"
+    assert [line.text for line in keeper.lines()] == [render(record)]
+
+
 def test_gunicorns_time_stamp_is_not_data_but_the_rest_of_the_line_is() -> None:
     # a validity date near today (a care authorisation's end) met gunicorn's own stamp
     values = {"2026-12-04": "a claim of urn:ecert:care-authorisation: valid_until"}
