@@ -20,6 +20,8 @@ Wallets (no authentication; the request's id is its capability):
   fields, for our web wallet's consent screen (JSON);
 - ``POST /api/v1/wallet/openid4vp/requests/{id}/answer`` (citizen) ``{"credential_id"}``:
   our web wallet answers with the key the service holds for the citizen;
+- ``POST /api/v1/wallet/openid4vp/requests/{id}/decline`` (citizen): our web wallet's
+  refusal, read by the venue as ``vp_declined`` in either response mode;
 - ``POST /api/v1/openid4vp/responses/{id}``: the response (§8.2 ``direct_post``: form
   ``vp_token`` and ``state``; §8.3 ``direct_post.jwt``: form ``response``, a JWE).
   ``200 {}`` when taken; otherwise ``400`` (``404`` for an unknown request) with an
@@ -237,6 +239,21 @@ def answer(path: RequestPath, body: AnswerBody) -> dict[str, Any]:
     venue would refuse it; `409` for a revoked, suspended or expired credential."""
     citizen = current_citizen()
     result = services().vp_requests.answer(citizen, body.credential_id, path.id)
+    return Answered(result=result).model_dump()
+
+
+@bp.post(
+    "/wallet/openid4vp/requests/<id>/decline",
+    summary="Decline a venue's request from this wallet",
+    security=SECURITY_CITIZEN,
+    responses={200: Answered, **problems(400, 404)},
+)
+def decline(path: RequestPath) -> dict[str, Any]:
+    """Our web wallet's refusal, after the citizen said no: the venue reads
+    `vp_declined` (the wallet's error response, OpenID4VP §8.5, `access_denied`), in
+    either response mode. `400 vp_request_answered` once answered."""
+    current_citizen()
+    result = services().vp_requests.decline(path.id)
     return Answered(result=result).model_dump()
 
 

@@ -509,6 +509,17 @@ class VpRequests:
         done = self._get(request_id, self.clock())
         return {} if done is None else dict(done["result"] or {})
 
+    def decline(self, request_id: str) -> dict[str, Any]:
+        """Our web wallet's refusal, after the citizen said no: taken as the wallet's error
+        response (§8.5, ``access_denied``) whatever the request's response mode (the
+        service is the wallet here: it encrypts nothing to itself). Returns the venue's
+        result (``vp_declined``). Raises like :meth:`answer`."""
+        now = self.clock()
+        record = self._pending(request_id, now)
+        self._take(request_id, record, {"error": "access_denied", "state": record["state"]}, now)
+        done = self._get(request_id, self.clock())
+        return {} if done is None else dict(done["result"] or {})
+
     def _take(
         self, request_id: str, record: dict[str, Any], params: Mapping[str, Any], now: float
     ) -> dict[str, Any]:

@@ -443,6 +443,27 @@ def test_our_web_wallet_answers_with_the_key_the_service_holds(
     assert again.status_code == 400 and again.get_json()["code"] == "vp_request_answered"
 
 
+@pytest.mark.parametrize("mode", ["direct_post.jwt", "direct_post"])
+def test_our_web_wallet_declines_in_either_response_mode(
+    client: FlaskClient, auth: AuthActions, mode: str
+) -> None:
+    """The citizen says no: the venue reads ``vp_declined``, also for a request that
+    asks for ``direct_post.jwt`` (a plain form error response is refused there)."""
+    asked = ask(client, auth, mode=mode)
+    path = f"/api/v1/wallet/openid4vp/requests/{asked.id}/decline"
+    assert client.post(path).status_code == 401
+    got = client.post(path, headers=auth.citizen())
+    assert got.status_code == 200, got.get_json()
+    result = got.get_json()["result"]
+    assert result["valid"] is False and result["errors"][0]["code"] == "vp_declined"
+    state = state_of(client, auth, asked)
+    assert state["state"] == "answered" and state["result"] == result
+    again = client.post(path, headers=auth.citizen())
+    assert again.status_code == 400 and again.get_json()["code"] == "vp_request_answered"
+    unknown = client.post("/api/v1/wallet/openid4vp/requests/nope/decline", headers=auth.citizen())
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "vp_request_not_found"
+
+
 def _hostile_jwe(asked: Asked, header: dict[str, Any]) -> str:
     """A compact JWE whose protected header is ``header`` and the rest random bytes."""
     h = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()

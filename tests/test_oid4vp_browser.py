@@ -66,6 +66,23 @@ def _ask(staff: Any, service: Service, t: Texts) -> str:
     return str(link)
 
 
+def _result(service: Service, link: str) -> dict[str, Any]:
+    """The result of the request a web-wallet link names, as its venue reads it."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)
+    request_id = query["request_uri"][0].rsplit("/", 1)[1]
+    asked = urllib.request.Request(
+        f"{service.base}/api/v1/verify/requests/{request_id}",
+        headers={"Authorization": "Bearer " + service.venue_key("grand-hotel")},
+    )
+    with urllib.request.urlopen(asked, timeout=10) as response:
+        result: dict[str, Any] = json.loads(response.read())["result"]
+    return result
+
+
 def _walk(browser: Any, service: Service, shots: Screenshots, t: Texts) -> None:
     staff_context, staff, staff_errors = _open(browser, service)
     wallet_context, wallet, wallet_errors = _open(browser, service)
@@ -136,13 +153,17 @@ def test_the_web_wallet_keeps_a_request_it_could_not_send(
         expect(consent).to_be_enabled()
         expect(decline).to_be_enabled()
 
-        wallet.route("**/api/v1/openid4vp/responses/*", lambda route: route.abort(), times=1)
+        wallet.route(
+            "**/api/v1/wallet/openid4vp/requests/*/decline", lambda route: route.abort(), times=1
+        )
         decline.click()
         expect(panel.get_by_role("alert")).to_have_text(UNREACHABLE[t.lang])
         expect(decline).to_be_enabled()
         shots.take(wallet, "wallet-not-sent")
         decline.click()
         expect(panel).to_contain_text(DECLINED[t.lang])
+        # the venue heard the refusal (the wallet's error response, OpenID4VP §8.5)
+        assert _result(service, link)["errors"][0]["code"] == "vp_declined"
         assert staff_errors.errors == [] and wallet_errors.errors == [], (
             staff_errors.errors + wallet_errors.errors
         )

@@ -5,8 +5,9 @@
  * the cards screen a panel shows who asks (the venue's name), for which scene and which
  * fields (GET /api/v1/openid4vp/requests/{id}/about), and the citizen's cards that fit.
  * On consent the service presents the chosen card with the key it holds
- * (POST /api/v1/wallet/openid4vp/requests/{id}/answer); "decline" sends the wallet's
- * error response (OpenID4VP §8.5, access_denied).
+ * (POST /api/v1/wallet/openid4vp/requests/{id}/answer); "decline" asks the service to
+ * send the wallet's error response (OpenID4VP §8.5, access_denied:
+ * POST /api/v1/wallet/openid4vp/requests/{id}/decline).
  */
 (function () {
   "use strict";
@@ -99,28 +100,6 @@
       if (accept[i].vct === vct && accept[i].labels && accept[i].labels[name]) return E.local(accept[i].labels[name]);
     }
     return name;
-  }
-
-  /** window.fetch that gives up like E.api does (E.timeouts.request), for the two
-   *  calls that are not ecert's JSON API: the request object and the response_uri. */
-  function fetchTimed(url, init) {
-    var controller = typeof AbortController === "function" ? new AbortController() : null;
-    var timer = controller
-      ? window.setTimeout(function () {
-          controller.abort();
-        }, E.timeouts.request)
-      : null;
-    if (controller) init.signal = controller.signal;
-    return window.fetch(url, init).then(
-      function (response) {
-        if (timer !== null) window.clearTimeout(timer);
-        return response;
-      },
-      function (err) {
-        if (timer !== null) window.clearTimeout(timer);
-        throw new E.NetworkError(err);
-      }
-    );
   }
 
   function finish(panel, text, kind) {
@@ -225,25 +204,19 @@
     decline.addEventListener("click", function () {
       consent.disabled = decline.disabled = true;
       error.hidden = true;
-      // the wallet's error response (§8.5) needs the request's state: from its object
-      fetchTimed("/api/v1/openid4vp/requests/" + encodeURIComponent(id), { cache: "no-store", credentials: "omit" })
-        .then(function (response) {
-          return response.ok ? response.text() : null;
-        })
-        .then(function (jwt) {
-          var payload = jwt ? E.jwtPayload(jwt) : null;
-          if (!payload) return null; // expired or gone: nothing left to decline
-          var form = new URLSearchParams({ error: "access_denied", state: payload.state });
-          return fetchTimed(payload.response_uri, {
-            method: "POST",
-            headers: { "Content-Type": "application/x-www-form-urlencoded" },
-            body: form.toString(),
-            credentials: "omit",
-          });
-        })
+      // the service takes it as the wallet's error response (§8.5), in either mode
+      var path = "/api/v1/wallet/openid4vp/requests/" + encodeURIComponent(id) + "/decline";
+      E.api("POST", path, { token: token })
         .then(
-          function () {
-            finish(panel, T.declined, "success");
+          function (r) {
+            if (r.ok) finish(panel, T.declined, "success");
+            else if (r.status === 400 || r.status === 404) finish(panel, T.gone, "warning");
+            else {
+              error.textContent = T.refused + E.problemText(r);
+              error.hidden = false;
+              consent.disabled = !fitting.length;
+              decline.disabled = false;
+            }
           },
           function () {
             // the venue was not told: keep the request, so that the citizen can decline again
